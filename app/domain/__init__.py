@@ -1,0 +1,1 @@
+"""Pure domain: documents, spaces, versions, query plans, fusion math. No I/O."""

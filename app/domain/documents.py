@@ -1,0 +1,94 @@
+"""Documents: the external shape, point ids, derived fields, and the text each space encodes."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from app.domain.text import chunk_passages, extractive_summary, keyphrases
+
+# Fixed namespace: the same external id maps to the same point id on every machine, forever.
+_POINT_NAMESPACE = uuid.UUID("5b3f7c1e-9d2a-4e8b-a6f1-2c4d8e0b7a19")
+
+
+def point_id(doc_id: str) -> str:
+    """The Qdrant point id (a UUID) of an external document id; deterministic."""
+    return str(uuid.uuid5(_POINT_NAMESPACE, doc_id))
+
+
+@dataclass(frozen=True)
+class Document:
+    """A document as clients send it."""
+
+    id: str
+    title: str
+    body: str
+    summary: str | None = None
+    entities: tuple[str, ...] | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class PreparedDocument:
+    """A document with its derived fields filled in and the texts each field encodes."""
+
+    doc: Document
+    summary: str
+    entities: tuple[str, ...]
+    passages: tuple[str, ...]
+    derived: dict[str, bool]
+
+    @property
+    def point_id(self) -> str:
+        return point_id(self.doc.id)
+
+    def texts(self, field_name: str) -> list[str]:
+        """The texts a field contributes: one for a dense space, several for a multivector."""
+        d = self.doc
+        match field_name:
+            case "title":
+                return [d.title]
+            case "body":
+                return list(self.passages)
+            case "summary":
+                return [self.summary]
+            case "entities":
+                return list(self.entities)
+            case "document" | "keywords":
+                return [f"{d.title}\n{d.body}"]
+        raise ValueError(f"unknown field {field_name!r}")
+
+    def payload(self) -> dict[str, Any]:
+        """What Qdrant stores beside the vectors: readable in the dashboard."""
+        d = self.doc
+        return {
+            "doc_id": d.id,
+            "title": d.title,
+            "body": d.body,
+            "summary": self.summary,
+            "entities": list(self.entities),
+            "metadata": d.metadata,
+            "derived": self.derived,
+        }
+
+
+def prepare(doc: Document, *, chunk_words: int, max_chunks: int, max_entities: int) -> PreparedDocument:
+    """Derive what the client left out (an extractive summary, keyphrases) and cut the body into
+    passages. Derived fields are marked so nobody mistakes them for the author's."""
+    summary = doc.summary
+    derived_summary = not summary
+    if not summary:
+        summary = extractive_summary(doc.title, doc.body) or doc.title
+    entities = doc.entities
+    derived_entities = not entities
+    if not entities:
+        entities = tuple(keyphrases(doc.title, doc.body, limit=max_entities)) or (doc.title,)
+    passages = tuple(chunk_passages(doc.body, max_words=chunk_words, max_chunks=max_chunks)) or (doc.title,)
+    return PreparedDocument(
+        doc=doc,
+        summary=summary,
+        entities=tuple(entities),
+        passages=passages,
+        derived={"summary": derived_summary, "entities": derived_entities},
+    )

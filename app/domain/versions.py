@@ -1,0 +1,95 @@
+"""Spaces and their vector versions: names, lifecycle, and which version of each space is live."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Literal
+
+from app.errors import Conflict, UnknownSpace
+
+SpaceKind = Literal["dense", "multi", "sparse"]
+Status = Literal["shadow", "backfilling", "ready", "live", "retired"]
+
+# Versions that are written on every ingest (shadow write): all but retired.
+WRITTEN: frozenset[str] = frozenset({"shadow", "backfilling", "ready", "live"})
+
+
+def vector_name(space: str, model: str, version: int) -> str:
+    """`body.minilm-l6-int8.v1`: space, model and version, readable in Qdrant's dashboard."""
+    return f"{space}.{model}.v{version}"
+
+
+@dataclass(frozen=True)
+class VectorVersion:
+    """One named vector in the collection: a space encoded by one model."""
+
+    space: str
+    field: str
+    kind: SpaceKind
+    model: str
+    version: int
+    dim: int | None  # None for sparse
+    distance: str = "cosine"
+    status: Status = "shadow"
+    created: str = ""
+    status_changed: str = ""
+
+    @property
+    def name(self) -> str:
+        return vector_name(self.space, self.model, self.version)
+
+
+@dataclass(frozen=True)
+class SpaceState:
+    """A space: its versions and which one is live (the space's alias)."""
+
+    name: str
+    live: str | None
+    versions: dict[str, VectorVersion] = field(default_factory=dict)
+    previous: str | None = None  # the version `rollback` returns to
+
+
+@dataclass(frozen=True)
+class Registry:
+    """The state of every space; stored in Qdrant so every replica reads the same."""
+
+    spaces: dict[str, SpaceState]
+    revision: int = 0
+
+    def space(self, name: str) -> SpaceState:
+        try:
+            return self.spaces[name]
+        except KeyError:
+            raise UnknownSpace(
+                f"unknown space {name!r}", {"known": sorted(self.spaces)}
+            ) from None
+
+    def live_version(self, space: str) -> VectorVersion:
+        state = self.space(space)
+        if state.live is None:
+            raise Conflict(f"space {space!r} has no live version")
+        return state.versions[state.live]
+
+    def live_spaces(self) -> list[str]:
+        return [name for name, s in self.spaces.items() if s.live is not None]
+
+    def written_versions(self) -> list[VectorVersion]:
+        """Every version that ingest must write: the live ones and those being built."""
+        return [v for s in self.spaces.values() for v in s.versions.values() if v.status in WRITTEN]
+
+    def find(self, name: str) -> VectorVersion:
+        for s in self.spaces.values():
+            if name in s.versions:
+                return s.versions[name]
+        raise UnknownSpace(f"unknown vector version {name!r}")
+
+    def with_version(self, version: VectorVersion) -> Registry:
+        state = self.spaces.get(version.space) or SpaceState(name=version.space, live=None)
+        versions = {**state.versions, version.name: version}
+        spaces = {**self.spaces, version.space: replace(state, versions=versions)}
+        return Registry(spaces=spaces, revision=self.revision + 1)
+
+    def with_live(self, space: str, name: str | None, previous: str | None) -> Registry:
+        state = self.space(space)
+        spaces = {**self.spaces, space: replace(state, live=name, previous=previous)}
+        return Registry(spaces=spaces, revision=self.revision + 1)

@@ -1,0 +1,1 @@
+"""Encoders: offline model assembly and fastembed adapters for dense and sparse vectors."""

@@ -1,0 +1,187 @@
+"""fastembed adapters: dense and sparse encoders with token-bounded batches, and the model pool."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import numpy as np
+
+from app.encoders.offline import BUILTIN, assemble
+from app.errors import EncoderFailed
+from app.settings import EncoderSettings, ModelSettings
+
+
+@dataclass(frozen=True)
+class SparseVec:
+    indices: tuple[int, ...]
+    values: tuple[float, ...]
+
+
+class Encoder(Protocol):
+    """Turns texts into vectors; one instance per model, shared by every space that uses it."""
+
+    name: str
+    kind: str
+    dim: int | None
+
+    def embed(self, texts: Sequence[str]) -> list[Any]: ...
+
+    def embed_query(self, text: str) -> Any: ...
+
+
+def token_batches(lengths: Sequence[int], *, budget: int, max_batch: int) -> list[list[int]]:
+    """Group text indices (sorted by length) so each batch's padded size, count x longest, stays
+    within `budget` tokens: onnxruntime's memory grows with batch x sequence length."""
+    order = sorted(range(len(lengths)), key=lambda i: lengths[i])
+    batches: list[list[int]] = []
+    current: list[int] = []
+    longest = 0
+    for i in order:
+        n = max(lengths[i], 1)
+        if current and (len(current) + 1) * max(longest, n) > budget or len(current) >= max_batch:
+            batches.append(current)
+            current, longest = [], 0
+        current.append(i)
+        longest = max(longest, n)
+    if current:
+        batches.append(current)
+    return batches
+
+
+class DenseEncoder:
+    """A fastembed TextEmbedding behind token-bounded batching; returns float32 unit vectors."""
+
+    kind = "dense"
+
+    def __init__(self, name: str, model: Any, dim: int, settings: EncoderSettings) -> None:
+        self.name = name
+        self.dim = dim
+        self._model = model
+        self._settings = settings
+        # fastembed keeps a tokenizer on the inner ONNX model; we use it to count tokens.
+        self._tokenizer = getattr(getattr(model, "model", None), "tokenizer", None)
+
+    def _lengths(self, texts: Sequence[str]) -> list[int]:
+        if self._tokenizer is not None:
+            return [len(e.ids) for e in self._tokenizer.encode_batch(list(texts))]
+        return [min(512, len(t) // 4 + 2) for t in texts]
+
+    def embed(self, texts: Sequence[str]) -> list[np.ndarray]:
+        if not texts:
+            return []
+        out: list[np.ndarray | None] = [None] * len(texts)
+        for batch in token_batches(
+            self._lengths(texts), budget=self._settings.batch_tokens, max_batch=self._settings.max_batch
+        ):
+            vectors = self._model.embed([texts[i] for i in batch], batch_size=len(batch))
+            for i, vec in zip(batch, vectors, strict=True):
+                out[i] = np.asarray(vec, dtype=np.float32)
+        return out  # type: ignore[return-value]
+
+    def embed_query(self, text: str) -> np.ndarray:
+        return np.asarray(next(iter(self._model.query_embed(text))), dtype=np.float32)
+
+
+class SparseEncoder:
+    """fastembed's BM25: term frequencies per document; Qdrant applies IDF (Modifier.IDF)."""
+
+    kind = "sparse"
+    dim = None
+
+    def __init__(self, name: str, model: Any, settings: EncoderSettings) -> None:
+        self.name = name
+        self._model = model
+        self._settings = settings
+
+    @staticmethod
+    def _convert(emb: Any) -> SparseVec:
+        return SparseVec(tuple(int(i) for i in emb.indices), tuple(float(v) for v in emb.values))
+
+    def embed(self, texts: Sequence[str]) -> list[SparseVec]:
+        return [self._convert(e) for e in self._model.embed(list(texts), batch_size=256)]
+
+    def embed_query(self, text: str) -> SparseVec:
+        return self._convert(next(iter(self._model.query_embed(text))))
+
+
+_REGISTER_LOCK = threading.Lock()
+
+
+def _register_paraphrase() -> None:
+    from fastembed import TextEmbedding
+    from fastembed.common.model_description import ModelSource, PoolingType
+
+    with _REGISTER_LOCK:
+        if any(m["model"] == BUILTIN["paraphrase-MiniLM-L3-v2"].fastembed_name for m in
+               TextEmbedding.list_supported_models()):
+            return
+        TextEmbedding.add_custom_model(
+            model=BUILTIN["paraphrase-MiniLM-L3-v2"].fastembed_name,
+            pooling=PoolingType.MEAN,
+            normalization=True,
+            sources=ModelSource(hf="sentence-transformers/paraphrase-MiniLM-L3-v2"),
+            dim=384,
+            model_file="model.onnx",
+            output_name="onnx::Shape_422",  # token embeddings; fastembed mean-pools them
+        )
+
+
+def load_encoder(spec: ModelSettings, settings: EncoderSettings) -> Encoder:
+    """Load one model: builtin models from their assembled offline folder, others by fastembed name."""
+    from fastembed import SparseTextEmbedding, TextEmbedding
+
+    try:
+        if spec.source == "builtin":
+            if spec.name not in BUILTIN:
+                raise EncoderFailed(f"unknown builtin model {spec.name!r}; known: {sorted(BUILTIN)}")
+            info = BUILTIN[spec.name]
+            folder = str(assemble(spec.name, settings.cache_dir))
+            if info.kind == "sparse":
+                return SparseEncoder(spec.name, SparseTextEmbedding(info.fastembed_name, specific_model_path=folder,
+                                                                    language="english"), settings)
+            if spec.name == "paraphrase-MiniLM-L3-v2":
+                _register_paraphrase()
+            model = TextEmbedding(info.fastembed_name, specific_model_path=folder, threads=settings.threads)
+            return DenseEncoder(spec.name, model, info.dim or 0, settings)
+        if spec.kind == "sparse":
+            return SparseEncoder(spec.name, SparseTextEmbedding(spec.name), settings)
+        model = TextEmbedding(spec.name, threads=settings.threads)
+        dim = len(next(iter(model.embed(["probe"]))))
+        return DenseEncoder(spec.name, model, dim, settings)
+    except EncoderFailed:
+        raise
+    except Exception as e:  # fastembed raises plain exceptions for missing files and hub errors
+        raise EncoderFailed(f"could not load model {spec.name!r}: {e}") from e
+
+
+class EncoderPool:
+    """Each configured model, loaded once on first use and shared by every space that names it."""
+
+    def __init__(self, models: dict[str, ModelSettings], settings: EncoderSettings) -> None:
+        self._specs = models
+        self._settings = settings
+        self._loaded: dict[str, Encoder] = {}
+        self._lock = threading.Lock()
+
+    def get(self, alias: str) -> Encoder:
+        enc = self._loaded.get(alias)
+        if enc is not None:
+            return enc
+        with self._lock:
+            if alias not in self._loaded:
+                if alias not in self._specs:
+                    raise EncoderFailed(f"no model configured as {alias!r}")
+                self._loaded[alias] = load_encoder(self._specs[alias], self._settings)
+            return self._loaded[alias]
+
+    def model_id(self, alias: str) -> str:
+        return self._specs[alias].name
+
+    def dim(self, alias: str) -> int | None:
+        spec = self._specs[alias]
+        if spec.source == "builtin":
+            return BUILTIN[spec.name].dim
+        return self.get(alias).dim

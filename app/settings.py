@@ -1,0 +1,125 @@
+"""Settings: store, models, spaces, search defaults and input limits, read from the environment."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+SpaceKind = Literal["dense", "multi", "sparse"]
+SpaceField = Literal["title", "body", "summary", "entities", "document", "keywords"]
+FusionName = Literal["rrf", "dbsf"]
+
+
+class StoreSettings(BaseModel):
+    """Where the vectors live: a data folder (embedded) unless a server URL is set."""
+
+    url: str | None = None
+    api_key: str | None = None
+    path: Path = Path("data")
+    collection: str = "documents"
+    timeout_s: float = 10.0
+    retry_attempts: int = 3
+    retry_wait_s: float = 0.2
+
+
+class ModelSettings(BaseModel):
+    """An encoder model. `builtin` names one of the offline models we assemble from PyPI packages."""
+
+    source: Literal["builtin", "fastembed"] = "builtin"
+    name: str
+    kind: Literal["dense", "sparse"] = "dense"
+
+
+class SpaceSettings(BaseModel):
+    """An embedding space: a document field encoded by one model as one kind of vector."""
+
+    name: str
+    field: SpaceField
+    kind: SpaceKind
+    model: str
+    version: int = 1
+
+
+class EncoderSettings(BaseModel):
+    """Bounds on the encoders' work: onnxruntime memory grows with batch x sequence length."""
+
+    cache_dir: Path = Path(".cache/models")
+    batch_tokens: int = 8192
+    max_batch: int = 64
+    threads: int | None = None
+    chunk_words: int = 120
+    max_chunks: int = 32
+    max_entities: int = 8
+
+
+class SearchSettings(BaseModel):
+    """Search defaults. The default fusion comes from evaluation (see README)."""
+
+    fusion: FusionName = "dbsf"
+    rrf_k: int = 60
+    prefetch_limit: int = 100
+    default_limit: int = 10
+    max_limit: int = 100
+    default_fields: list[str] | None = None
+    weights: dict[str, float] = Field(default_factory=dict)
+    profile_path: Path | None = None
+
+
+class LimitSettings(BaseModel):
+    """Input limits: past these a request is refused with a 4xx that says which."""
+
+    max_batch: int = 256
+    max_text_chars: int = 200_000
+    max_title_chars: int = 2_000
+    max_query_chars: int = 2_000
+    max_entities: int = 64
+    max_id_chars: int = 256
+
+
+def default_models() -> dict[str, ModelSettings]:
+    return {
+        "minilm-l6-int8": ModelSettings(name="all-MiniLM-L6-v2-int8"),
+        "paraphrase-minilm-l3": ModelSettings(name="paraphrase-MiniLM-L3-v2"),
+        "bm25": ModelSettings(name="Qdrant/bm25", kind="sparse"),
+    }
+
+
+def default_spaces() -> list[SpaceSettings]:
+    return [
+        SpaceSettings(name="title", field="title", kind="dense", model="minilm-l6-int8"),
+        SpaceSettings(name="body", field="body", kind="multi", model="minilm-l6-int8"),
+        SpaceSettings(name="summary", field="summary", kind="dense", model="minilm-l6-int8"),
+        SpaceSettings(name="entities", field="entities", kind="multi", model="minilm-l6-int8"),
+        SpaceSettings(name="document", field="document", kind="dense", model="minilm-l6-int8"),
+        SpaceSettings(name="keywords", field="keywords", kind="sparse", model="bm25"),
+    ]
+
+
+class Settings(BaseSettings):
+    """All settings; env vars use the prefix MULTIVEC_ and `__` for nesting (MULTIVEC_STORE__URL)."""
+
+    model_config = SettingsConfigDict(env_prefix="MULTIVEC_", env_nested_delimiter="__", extra="ignore")
+
+    store: StoreSettings = Field(default_factory=StoreSettings)
+    models: dict[str, ModelSettings] = Field(default_factory=default_models)
+    spaces: list[SpaceSettings] = Field(default_factory=default_spaces)
+    encoders: EncoderSettings = Field(default_factory=EncoderSettings)
+    search: SearchSettings = Field(default_factory=SearchSettings)
+    limits: LimitSettings = Field(default_factory=LimitSettings)
+    admin_token: str | None = None
+
+    @model_validator(mode="after")
+    def _check_spaces(self) -> Settings:
+        names = [s.name for s in self.spaces]
+        if len(set(names)) != len(names):
+            raise ValueError(f"space names must be unique: {names}")
+        for space in self.spaces:
+            if space.model not in self.models:
+                raise ValueError(f"space {space.name!r} names unknown model {space.model!r}")
+            model_kind = self.models[space.model].kind
+            if (space.kind == "sparse") != (model_kind == "sparse"):
+                raise ValueError(f"space {space.name!r} is {space.kind} but model {space.model!r} is {model_kind}")
+        return self
