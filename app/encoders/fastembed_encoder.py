@@ -66,7 +66,8 @@ class DenseEncoder:
 
     def _lengths(self, texts: Sequence[str]) -> list[int]:
         if self._tokenizer is not None:
-            return [len(e.ids) for e in self._tokenizer.encode_batch(list(texts))]
+            # the tokenizer pads to the batch's longest, so count the attention mask, not the ids
+            return [sum(e.attention_mask) for e in self._tokenizer.encode_batch(list(texts))]
         return [min(512, len(t) // 4 + 2) for t in texts]
 
     def embed(self, texts: Sequence[str]) -> list[np.ndarray]:

@@ -1,0 +1,1 @@
+"""HTTP layer: thin Litestar controllers and request/response schemas."""

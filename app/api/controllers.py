@@ -1,0 +1,69 @@
+"""Thin controllers: validate, call one service, shape the answer."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Controller, Response, delete, get, post
+from litestar.status_codes import HTTP_200_OK, HTTP_204_NO_CONTENT
+
+from app.api.limits import check_documents, check_search
+from app.api.schemas import DocumentsIn, DocumentsOut, SearchIn, SearchOut
+from app.container import Services
+from app.domain.documents import Document
+from app.domain.plan import metadata_filter
+from app.services.search import SearchRequest
+
+
+class DocumentController(Controller):
+    path = "/documents"
+    tags = ["documents"]
+
+    @post("/", status_code=HTTP_200_OK, sync_to_thread=True, summary="Upsert a batch of documents")
+    def upsert(self, data: DocumentsIn, services: Services) -> DocumentsOut:
+        """Idempotent batch upsert. Every document is validated and encoded before anything is written."""
+        check_documents(data, services.settings.limits)
+        docs = [Document(id=d.id, title=d.title, body=d.body, summary=d.summary,
+                         entities=tuple(d.entities) if d.entities is not None else None, metadata=d.metadata)
+                for d in data.documents]
+        result = services.ingest.upsert(docs)
+        return DocumentsOut(ids=result.ids, count=len(result.ids), vector_versions=result.vector_versions)
+
+    @get("/{doc_id:str}", sync_to_thread=True, summary="Get one document")
+    def get_one(self, doc_id: str, services: Services) -> dict[str, Any]:
+        return services.ingest.get(doc_id)
+
+    @delete("/{doc_id:str}", status_code=HTTP_204_NO_CONTENT, sync_to_thread=True, summary="Delete one document")
+    def delete_one(self, doc_id: str, services: Services) -> None:
+        services.ingest.delete(doc_id)
+
+
+class SearchController(Controller):
+    path = "/search"
+    tags = ["search"]
+
+    @post("/", status_code=HTTP_200_OK, sync_to_thread=True, summary="Fused search over the embedding spaces")
+    def search(self, data: SearchIn, services: Services) -> SearchOut:
+        """One Qdrant query: a prefetch per space, fused by weighted RRF or DBSF; `explain` shows each
+        space's rank, score and contribution, the plan, and timings."""
+        check_search(data, services.settings.limits, services.settings.search)
+        result = services.search.search(SearchRequest(
+            query=data.query, limit=data.limit, fields=data.fields, fusion=data.fusion, weights=data.weights,
+            rrf_k=data.rrf_k, filter=metadata_filter(data.filter), explain=data.explain,
+        ))
+        return SearchOut(hits=result.hits, plan=result.plan, timings_ms=result.timings_ms)
+
+
+class HealthController(Controller):
+    tags = ["health"]
+
+    @get("/health", summary="Liveness")
+    async def health(self) -> dict[str, str]:
+        return {"status": "ok"}
+
+    @get("/ready", sync_to_thread=True, summary="Readiness: the store answers and the collection is there")
+    def ready(self, services: Services) -> Response[dict[str, Any]]:
+        services.store.ping()
+        reg = services.registry.get()
+        return Response({"status": "ready", "store": services.store.kind, "collection": services.registry.alias,
+                         "live": {name: s.live for name, s in reg.spaces.items()}})

@@ -1,0 +1,76 @@
+"""The Litestar application: routes, lifespan (services opened and closed), one error handler."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from litestar import Litestar, Request, Response
+from litestar.datastructures import State
+from litestar.di import Provide
+from litestar.exceptions import HTTPException, ValidationException
+from litestar.openapi import OpenAPIConfig
+
+from app.api.controllers import DocumentController, HealthController, SearchController
+from app.container import Services, build_services
+from app.errors import AppError, error_body, status_for
+from app.settings import Settings
+
+log = logging.getLogger("multivec")
+
+
+def _app_error(_: Request[Any, Any, Any], exc: AppError) -> Response[dict[str, Any]]:
+    status = status_for(exc)
+    if status >= 500:
+        log.warning("%s: %s", exc.code, exc.message)
+    return Response(error_body(exc.code, exc.message, exc.detail), status_code=status)
+
+
+def _validation_error(_: Request[Any, Any, Any], exc: ValidationException) -> Response[dict[str, Any]]:
+    extra = exc.extra if isinstance(exc.extra, list) else []
+    problems = [f"{e.get('key') or 'body'}: {e.get('message')}" for e in extra if isinstance(e, dict)]
+    message = "; ".join(problems) if problems else str(exc.detail)
+    code = "invalid_input" if problems else "malformed_request"
+    return Response(error_body(code, message, extra or None), status_code=422 if problems else 400)
+
+
+def _http_error(_: Request[Any, Any, Any], exc: HTTPException) -> Response[dict[str, Any]]:
+    return Response(error_body("http_error", str(exc.detail), None), status_code=exc.status_code)
+
+
+def create_app(settings: Settings | None = None, services: Services | None = None) -> Litestar:
+    """Build the app. Nothing is opened here: the lifespan opens the store and encoders.
+
+    Args:
+        settings: defaults to Settings() read from the environment.
+        services: already-built services (tests share one set across apps).
+    """
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        owned = services is None
+        app.state.services = services or build_services(settings)
+        try:
+            yield
+        finally:
+            if owned:
+                app.state.services.close()
+
+    def provide_services(state: State) -> Services:
+        return state.services  # type: ignore[no-any-return]
+
+    return Litestar(
+        route_handlers=[DocumentController, SearchController, HealthController],
+        lifespan=[lifespan],
+        dependencies={"services": Provide(provide_services, sync_to_thread=False)},
+        exception_handlers={
+            AppError: _app_error,
+            ValidationException: _validation_error,
+            HTTPException: _http_error,
+        },
+        openapi_config=OpenAPIConfig(title="multivec", version="0.1.0", path="/schema"),
+        request_max_body_size=64 * 1024 * 1024,
+    )

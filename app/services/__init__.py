@@ -1,0 +1,1 @@
+"""Use cases: each orchestrates encoders and the store for one job."""

@@ -1,0 +1,38 @@
+"""Encode prepared documents for a set of vector versions: one call per model, texts de-duplicated."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from typing import Any
+
+from app.domain.documents import PreparedDocument
+from app.domain.versions import VectorVersion
+from app.encoders.fastembed_encoder import EncoderPool
+
+
+def encode_documents(
+    docs: Sequence[PreparedDocument], versions: Sequence[VectorVersion], encoders: EncoderPool
+) -> list[dict[str, Any]]:
+    """Vectors for each document: `{version name: vector}`, in the order of `docs`.
+
+    Texts that several spaces share under the same model (a short title that is also the whole
+    summary, say) are encoded once.
+    """
+    by_model: dict[str, list[VectorVersion]] = defaultdict(list)
+    for v in versions:
+        by_model[v.model].append(v)
+    out: list[dict[str, Any]] = [{} for _ in docs]
+    for model, model_versions in by_model.items():
+        unique: dict[str, int] = {}
+        for doc in docs:
+            for v in model_versions:
+                for text in doc.texts(v.field):
+                    unique.setdefault(text, len(unique))
+        texts = list(unique)
+        vectors = encoders.get(model).embed(texts)
+        for i, doc in enumerate(docs):
+            for v in model_versions:
+                vecs = [vectors[unique[t]] for t in doc.texts(v.field)]
+                out[i][v.name] = vecs if v.kind == "multi" else vecs[0]
+    return out

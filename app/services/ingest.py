@@ -1,0 +1,86 @@
+"""Ingest: validate -> derive missing fields -> encode per model -> one point per document."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from app.domain.documents import Document, PreparedDocument, point_id, prepare
+from app.encoders.fastembed_encoder import EncoderPool
+from app.errors import DocumentNotFound, InvalidInput
+from app.services.encoding import encode_documents
+from app.services.registry import RegistryRepo
+from app.settings import Settings
+from app.store.base import PointWrite, Store
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    ids: list[str]
+    vector_versions: list[str]
+
+
+class IngestService:
+    """Writes documents: every live version and every version being built (shadow write)."""
+
+    def __init__(self, *, store: Store, encoders: EncoderPool, registry: RegistryRepo, settings: Settings) -> None:
+        self.store = store
+        self.encoders = encoders
+        self.registry = registry
+        self.settings = settings
+
+    def validate(self, docs: Sequence[Document]) -> None:
+        """Checks that need the whole batch; field-level checks happen in the API schema."""
+        limits = self.settings.limits
+        if not docs:
+            raise InvalidInput("empty batch: send at least one document")
+        if len(docs) > limits.max_batch:
+            raise InvalidInput(f"batch of {len(docs)} documents is over the limit of {limits.max_batch}")
+        seen: set[str] = set()
+        dupes = sorted({d.id for d in docs if d.id in seen or seen.add(d.id)})  # type: ignore[func-returns-value]
+        if dupes:
+            raise InvalidInput(f"duplicate ids in one batch: {dupes[:10]}", {"duplicates": dupes})
+        for d in docs:
+            if not d.id.strip():
+                raise InvalidInput("a document has an empty id")
+            if not d.title.strip() and not d.body.strip():
+                raise InvalidInput(f"document {d.id!r} has neither title nor body")
+
+    def prepare(self, docs: Sequence[Document]) -> list[PreparedDocument]:
+        e = self.settings.encoders
+        return [prepare(d, chunk_words=e.chunk_words, max_chunks=e.max_chunks, max_entities=e.max_entities)
+                for d in docs]
+
+    def upsert(self, docs: Sequence[Document]) -> IngestResult:
+        """Idempotent: the same document always lands on the same point, fully replaced.
+
+        Nothing is written unless every document validated and encoded.
+        """
+        self.validate(docs)
+        prepared = self.prepare(docs)
+        versions = self.registry.get().written_versions()
+        vectors = encode_documents(prepared, versions, self.encoders)
+        names = [v.name for v in versions]
+        points = [
+            PointWrite(id=p.point_id, vectors=vecs, payload={**p.payload(), "vector_versions": names})
+            for p, vecs in zip(prepared, vectors, strict=True)
+        ]
+        self.store.upsert(self.registry.alias, points)
+        return IngestResult(ids=[d.id for d in docs], vector_versions=names)
+
+    def get(self, doc_id: str) -> dict[str, Any]:
+        records = self.store.retrieve(self.registry.alias, [point_id(doc_id)])
+        if not records:
+            raise DocumentNotFound(f"no document with id {doc_id!r}")
+        payload = records[0].payload
+        return {"id": payload.get("doc_id", doc_id), **{k: v for k, v in payload.items() if k != "doc_id"}}
+
+    def delete(self, doc_id: str) -> None:
+        pid = point_id(doc_id)
+        if not self.store.retrieve(self.registry.alias, [pid]):
+            raise DocumentNotFound(f"no document with id {doc_id!r}")
+        self.store.delete(self.registry.alias, [pid])
+
+    def count(self) -> int:
+        return self.store.count(self.registry.alias)

@@ -1,0 +1,102 @@
+"""The vector-version registry, kept in the store (beside the data) so every replica reads the same."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import asdict
+from typing import Any
+
+from app.domain.versions import Registry, SpaceState, VectorVersion
+from app.encoders.fastembed_encoder import EncoderPool
+from app.settings import Settings
+from app.store.base import Store, VectorSpec
+
+
+def now() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+
+
+def registry_to_dict(reg: Registry) -> dict[str, Any]:
+    return {
+        "revision": reg.revision,
+        "spaces": {
+            name: {"live": s.live, "previous": s.previous, "versions": {n: asdict(v) for n, v in s.versions.items()}}
+            for name, s in reg.spaces.items()
+        },
+    }
+
+
+def registry_from_dict(data: dict[str, Any]) -> Registry:
+    spaces = {
+        name: SpaceState(
+            name=name,
+            live=s.get("live"),
+            previous=s.get("previous"),
+            versions={n: VectorVersion(**v) for n, v in s["versions"].items()},
+        )
+        for name, s in data["spaces"].items()
+    }
+    return Registry(spaces=spaces, revision=int(data.get("revision", 0)))
+
+
+def spec_of(version: VectorVersion) -> VectorSpec:
+    return VectorSpec(kind=version.kind, dim=version.dim, distance=version.distance)
+
+
+class RegistryRepo:
+    """Reads and writes the registry of one collection alias."""
+
+    def __init__(self, *, store: Store, alias: str) -> None:
+        self.store = store
+        self.alias = alias
+        self.key = f"registry:{alias}"
+
+    def load(self) -> Registry | None:
+        data = self.store.get_meta(self.key)
+        return registry_from_dict(data) if data else None
+
+    def get(self) -> Registry:
+        reg = self.load()
+        if reg is None:
+            from app.errors import CollectionNotFound
+
+            raise CollectionNotFound(f"collection {self.alias!r} is not initialised")
+        return reg
+
+    def save(self, reg: Registry) -> None:
+        self.store.put_meta(self.key, registry_to_dict(reg))
+
+    def physical(self) -> str:
+        """The collection the alias points at now."""
+        name = self.store.get_alias(self.alias)
+        if name is None:
+            from app.errors import CollectionNotFound
+
+            raise CollectionNotFound(f"alias {self.alias!r} points at no collection")
+        return name
+
+
+def initial_registry(settings: Settings, encoders: EncoderPool) -> Registry:
+    """Every configured space at its configured version, live."""
+    stamp = now()
+    reg = Registry(spaces={})
+    for space in settings.spaces:
+        version = VectorVersion(
+            space=space.name, field=space.field, kind=space.kind, model=space.model, version=space.version,
+            dim=encoders.dim(space.model), status="live", created=stamp, status_changed=stamp,
+        )
+        reg = reg.with_version(version).with_live(space.name, version.name, None)
+    return Registry(spaces=reg.spaces, revision=1)
+
+
+def bootstrap(settings: Settings, store: Store, encoders: EncoderPool) -> RegistryRepo:
+    """Create the collection, its alias and registry on first start; reuse them after."""
+    repo = RegistryRepo(store=store, alias=settings.store.collection)
+    if store.get_alias(repo.alias) is not None and repo.load() is not None:
+        return repo
+    reg = repo.load() or initial_registry(settings, encoders)
+    physical = store.get_alias(repo.alias) or f"{repo.alias}__1"
+    store.create_collection(physical, {v.name: spec_of(v) for v in reg.written_versions()})
+    store.set_alias(repo.alias, physical)
+    repo.save(reg)
+    return repo

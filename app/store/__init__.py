@@ -1,0 +1,1 @@
+"""Storage port and its adapters: embedded (qdrant-edge) and server (qdrant-client)."""

@@ -1,0 +1,134 @@
+"""The Store port: what the services need from a vector store, in domain types only."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol, TypeVar
+
+from tenacity import retry, retry_if_exception_type, stop_after_attempt, wait_exponential
+
+from app.domain.plan import Filter, QueryPlan
+from app.errors import StoreUnavailable
+
+VectorValue = Any  # list[float] | list[list[float]] | SparseVec
+
+
+@dataclass(frozen=True)
+class VectorSpec:
+    """How a named vector is stored: dense, multivector (MaxSim) or sparse (IDF)."""
+
+    kind: str
+    dim: int | None
+    distance: str = "cosine"
+
+
+@dataclass
+class PointWrite:
+    id: str
+    vectors: dict[str, VectorValue]
+    payload: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class StoredPoint:
+    id: str
+    payload: dict[str, Any]
+    vectors: dict[str, VectorValue] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Hit:
+    id: str
+    score: float
+    payload: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class QueryResult:
+    """Fused hits, and when the plan asks for them, each space's own ranked list."""
+
+    hits: list[Hit]
+    per_space: dict[str, list[Hit]] = field(default_factory=dict)
+
+
+class Store(Protocol):
+    """One interface, two backends (embedded edge shards; a Qdrant server or in-memory client)."""
+
+    kind: str
+
+    def ping(self) -> None: ...
+    def close(self) -> None: ...
+
+    def create_collection(self, name: str, vectors: dict[str, VectorSpec]) -> None: ...
+    def collection_exists(self, name: str) -> bool: ...
+    def delete_collection(self, name: str) -> None: ...
+    def list_collections(self) -> list[str]: ...
+    def vector_specs(self, name: str) -> dict[str, VectorSpec]: ...
+    def add_vector(self, collection: str, name: str, spec: VectorSpec) -> None: ...
+    def delete_vector(self, collection: str, name: str) -> None: ...
+    def optimize(self, collection: str) -> None: ...
+
+    def upsert(self, collection: str, points: Sequence[PointWrite]) -> None: ...
+    def update_vectors(self, collection: str, vectors: dict[str, dict[str, VectorValue]]) -> None: ...
+    def set_payload(self, collection: str, ids: Sequence[str], payload: dict[str, Any]) -> None: ...
+    def retrieve(
+        self, collection: str, ids: Sequence[str], with_vectors: bool | Sequence[str] = False
+    ) -> list[StoredPoint]: ...
+    def delete(self, collection: str, ids: Sequence[str]) -> None: ...
+    def scroll(
+        self, collection: str, *, filter: Filter | None, limit: int, offset: str | None,
+        with_vectors: bool | Sequence[str] = False,
+    ) -> tuple[list[StoredPoint], str | None]: ...
+    def count(self, collection: str, filter: Filter | None = None) -> int: ...
+    def query(self, collection: str, plan: QueryPlan, vectors: dict[str, VectorValue]) -> QueryResult: ...
+
+    def set_alias(self, alias: str, collection: str) -> None: ...
+    def get_alias(self, alias: str) -> str | None: ...
+    def delete_alias(self, alias: str) -> None: ...
+
+    def put_meta(self, key: str, value: dict[str, Any]) -> None: ...
+    def get_meta(self, key: str) -> dict[str, Any] | None: ...
+
+
+T = TypeVar("T")
+
+
+def with_retries(fn: Callable[..., T], *, attempts: int, wait_s: float) -> Callable[..., T]:
+    """Retry a store call on StoreUnavailable a bounded number of times, then re-raise it."""
+    return retry(
+        retry=retry_if_exception_type(StoreUnavailable),
+        stop=stop_after_attempt(attempts),
+        wait=wait_exponential(multiplier=wait_s, max=wait_s * 8),
+        reraise=True,
+    )(fn)
+
+
+META_COLLECTION = "_multivec_meta"
+
+
+BatchRunner = Callable[[bool, bool], tuple[list[Hit] | None, list[list[Hit]]]]
+
+
+def run_plan(
+    plan: QueryPlan,
+    batch: BatchRunner,
+    retrieve: Callable[[list[str]], list[StoredPoint]],
+) -> QueryResult:
+    """Run a plan as one batch request and shape the answer; shared by both adapters.
+
+    `batch(main, per_space)` sends one request holding the fused (or single-space) query when
+    `main`, and each space's own query when `per_space`; it returns (main hits, per-space hits).
+    Weighted DBSF is not a Qdrant fusion, so for it the per-space lists are fused here with the
+    same normalisation Qdrant uses, and the winners' payloads fetched in one retrieve.
+    """
+    from app.domain.fusion import dbsf
+
+    main, lists = batch(plan.fuse_in_store or len(plan.spaces) == 1, plan.needs_per_space)
+    per_space = {s.space: hits for s, hits in zip(plan.spaces, lists, strict=False)}
+    if main is None:
+        fused = dbsf([[(h.id, h.score) for h in hits] for hits in lists], weights=[s.weight for s in plan.spaces])
+        top = fused[: plan.limit]
+        by_id = {p.id: p.payload for p in retrieve([str(pid) for pid, _ in top])}
+        main = [Hit(id=str(pid), score=score, payload=by_id.get(str(pid))) for pid, score in top]
+    return QueryResult(hits=main, per_space=per_space if plan.explain or not plan.fuse_in_store else {})

@@ -1,0 +1,335 @@
+"""Embedded store on qdrant-edge: Qdrant's engine in-process, one shard folder per collection.
+
+Edge has shards, not collections or aliases, so this adapter emulates them: a collection is a
+shard folder under `collections/`, an alias is an entry in `aliases.json` replaced atomically
+(write a temp file, `os.replace`), and the folder is locked so one process owns it.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import shutil
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import qdrant_edge as qe
+
+from app.domain.plan import Condition, Filter, Match, QueryPlan
+from app.encoders.fastembed_encoder import SparseVec
+from app.errors import CollectionNotFound, InvalidInput, StoreLocked, StoreUnavailable
+from app.store.base import (
+    META_COLLECTION,
+    Hit,
+    PointWrite,
+    QueryResult,
+    StoredPoint,
+    VectorSpec,
+    VectorValue,
+    run_plan,
+)
+
+_DISTANCE = {"cosine": qe.Distance.Cosine, "dot": qe.Distance.Dot, "euclid": qe.Distance.Euclid}
+
+
+def _condition(c: Condition) -> Any:
+    if isinstance(c, Match):
+        return qe.FieldCondition(key=c.key, match=qe.MatchValue(value=c.value))
+    return qe.FieldCondition(key=c.key, match=qe.MatchAny(any=list(c.values)))
+
+
+def _filter(f: Filter | None) -> Any:
+    if not f:
+        return None
+    return qe.Filter(must=[_condition(c) for c in f.must] or None, must_not=[_condition(c) for c in f.must_not] or None)
+
+
+def _vector(value: VectorValue) -> Any:
+    if isinstance(value, SparseVec):
+        return qe.SparseVector(indices=list(value.indices), values=list(value.values))
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    if value and hasattr(value[0], "tolist"):
+        return [v.tolist() for v in value]
+    return value
+
+
+def _from_edge_vector(value: Any) -> VectorValue:
+    if isinstance(value, qe.SparseVector):
+        return SparseVec(tuple(value.indices), tuple(value.values))
+    return value
+
+
+def _params(spec: VectorSpec) -> Any:
+    multi = qe.MultiVectorConfig(comparator=qe.MultiVectorComparator.MaxSim) if spec.kind == "multi" else None
+    return qe.EdgeVectorParams(size=spec.dim or 0, distance=_DISTANCE[spec.distance], multivector_config=multi)
+
+
+class EdgeStore:
+    """The embedded adapter. Thread-safe within the one process that owns the folder."""
+
+    kind = "edge"
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+        self.root.mkdir(parents=True, exist_ok=True)
+        (self.root / "collections").mkdir(exist_ok=True)
+        self._lock_file = (self.root / ".lock").open("a+")
+        try:
+            fcntl.flock(self._lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            self._lock_file.seek(0)
+            holder = self._lock_file.read().strip() or "another process"
+            self._lock_file.close()
+            raise StoreLocked(
+                f"data folder {self.root} is in use by {holder}; edge allows one process per folder. "
+                "Stop that process, or run this command through the running service's admin API.",
+                {"path": str(self.root)},
+            ) from None
+        self._lock_file.seek(0)
+        self._lock_file.truncate()
+        self._lock_file.write(f"pid {os.getpid()}\n")
+        self._lock_file.flush()
+        self._shards: dict[str, Any] = {}
+        self._mutex = threading.RLock()
+        self._closed = False
+        self._alias_map: dict[str, str] = self._aliases()
+
+    # -- lifecycle -------------------------------------------------------------------------
+    def ping(self) -> None:
+        if self._closed:
+            raise StoreUnavailable("embedded store is closed")
+
+    def close(self) -> None:
+        with self._mutex:
+            for shard in self._shards.values():
+                shard.flush()
+                shard.close()
+            self._shards.clear()
+            self._closed = True
+            fcntl.flock(self._lock_file, fcntl.LOCK_UN)
+            self._lock_file.close()
+
+    # -- collections -----------------------------------------------------------------------
+    def _dir(self, name: str) -> Path:
+        if not name or "/" in name or name.startswith("."):
+            raise InvalidInput(f"bad collection name {name!r}")
+        return self.root / "collections" / name
+
+    def _resolve(self, name: str) -> str:
+        """Data calls may name an alias, as on a Qdrant server."""
+        return self._alias_map.get(name, name)
+
+    def _spec_path(self, name: str) -> Path:
+        return self._dir(self._resolve(name)) / "multivec-spec.json"
+
+    def _shard(self, name: str) -> Any:
+        name = self._resolve(name)
+        shard = self._shards.get(name)
+        if shard is not None:
+            return shard
+        with self._mutex:
+            if name not in self._shards:
+                path = self._dir(name) / "shard"
+                if not path.exists():
+                    raise CollectionNotFound(f"collection {name!r} does not exist")
+                try:
+                    self._shards[name] = qe.EdgeShard.load(str(path))
+                except Exception as e:
+                    raise StoreUnavailable(f"cannot open shard {path}: {e}") from e
+            return self._shards[name]
+
+    def create_collection(self, name: str, vectors: dict[str, VectorSpec]) -> None:
+        with self._mutex:
+            if self.collection_exists(name):
+                return
+            dense = {n: _params(s) for n, s in vectors.items() if s.kind != "sparse"}
+            sparse = {n: qe.EdgeSparseVectorParams(modifier=qe.Modifier.Idf) for n, s in vectors.items()
+                      if s.kind == "sparse"}
+            folder = self._dir(name)
+            folder.mkdir(parents=True, exist_ok=True)
+            config = qe.EdgeConfig(vectors=dense or None, sparse_vectors=sparse or None)
+            self._shards[name] = qe.EdgeShard.create(str(folder / "shard"), config)
+            self._write_specs(name, vectors)
+
+    def _write_specs(self, name: str, specs: dict[str, VectorSpec]) -> None:
+        data = {n: {"kind": s.kind, "dim": s.dim, "distance": s.distance} for n, s in specs.items()}
+        tmp = self._spec_path(name).with_suffix(".tmp")
+        tmp.write_text(json.dumps(data, indent=1))
+        os.replace(tmp, self._spec_path(name))
+
+    def collection_exists(self, name: str) -> bool:
+        return self._spec_path(name).exists()
+
+    def delete_collection(self, name: str) -> None:
+        with self._mutex:
+            shard = self._shards.pop(name, None)
+            if shard is not None:
+                shard.close()
+            shutil.rmtree(self._dir(name), ignore_errors=True)
+
+    def list_collections(self) -> list[str]:
+        return sorted(p.name for p in (self.root / "collections").iterdir() if (p / "multivec-spec.json").exists())
+
+    def vector_specs(self, name: str) -> dict[str, VectorSpec]:
+        if not self.collection_exists(name):
+            raise CollectionNotFound(f"collection {name!r} does not exist")
+        data = json.loads(self._spec_path(name).read_text())
+        return {n: VectorSpec(**s) for n, s in data.items()}
+
+    def add_vector(self, collection: str, name: str, spec: VectorSpec) -> None:
+        with self._mutex:
+            specs = self.vector_specs(collection)
+            if name in specs:
+                return
+            if spec.kind == "sparse":
+                op = qe.UpdateOperation.create_sparse_vector(name, modifier=qe.Modifier.Idf)
+            else:
+                multi = (qe.MultiVectorConfig(comparator=qe.MultiVectorComparator.MaxSim)
+                         if spec.kind == "multi" else None)
+                op = qe.UpdateOperation.create_dense_vector(name, spec.dim or 0, _DISTANCE[spec.distance], multi)
+            self._shard(collection).update(op)
+            self._write_specs(collection, {**specs, name: spec})
+
+    def delete_vector(self, collection: str, name: str) -> None:
+        with self._mutex:
+            specs = self.vector_specs(collection)
+            if name not in specs:
+                return
+            self._shard(collection).update(qe.UpdateOperation.delete_vector_name(name))
+            self._write_specs(collection, {n: s for n, s in specs.items() if n != name})
+
+    def optimize(self, collection: str) -> None:
+        shard = self._shard(collection)
+        shard.optimize()
+        shard.flush()
+
+    # -- points ----------------------------------------------------------------------------
+    def upsert(self, collection: str, points: Sequence[PointWrite]) -> None:
+        if not points:
+            return
+        pts = [qe.Point(id=p.id, vector={n: _vector(v) for n, v in p.vectors.items()}, payload=p.payload)
+               for p in points]
+        self._shard(collection).update(qe.UpdateOperation.upsert_points(pts))
+
+    def update_vectors(self, collection: str, vectors: dict[str, dict[str, VectorValue]]) -> None:
+        if not vectors:
+            return
+        pvs = [qe.PointVectors(id=pid, vector={n: _vector(v) for n, v in vecs.items()})
+               for pid, vecs in vectors.items()]
+        self._shard(collection).update(qe.UpdateOperation.update_vectors(pvs))
+
+    def set_payload(self, collection: str, ids: Sequence[str], payload: dict[str, Any]) -> None:
+        if ids:
+            self._shard(collection).update(qe.UpdateOperation.set_payload(list(ids), payload))
+
+    @staticmethod
+    def _record(r: Any) -> StoredPoint:
+        vectors = {n: _from_edge_vector(v) for n, v in (r.vector or {}).items()} if isinstance(r.vector, dict) else {}
+        return StoredPoint(id=str(r.id), payload=dict(r.payload or {}), vectors=vectors)
+
+    def retrieve(self, collection: str, ids: Sequence[str], with_vectors: bool | Sequence[str] = False) -> list[StoredPoint]:
+        if not ids:
+            return []
+        wv = with_vectors if isinstance(with_vectors, bool) else list(with_vectors)
+        records = self._shard(collection).retrieve(list(ids), with_payload=True, with_vector=wv)
+        return [self._record(r) for r in records]
+
+    def delete(self, collection: str, ids: Sequence[str]) -> None:
+        if ids:
+            self._shard(collection).update(qe.UpdateOperation.delete_points(list(ids)))
+
+    def scroll(self, collection: str, *, filter: Filter | None, limit: int, offset: str | None,
+               with_vectors: bool | Sequence[str] = False) -> tuple[list[StoredPoint], str | None]:
+        wv = with_vectors if isinstance(with_vectors, bool) else list(with_vectors)
+        records, nxt = self._shard(collection).scroll(
+            qe.ScrollRequest(offset=offset, limit=limit, filter=_filter(filter), with_payload=True, with_vector=wv)
+        )
+        return [self._record(r) for r in records], (str(nxt) if nxt is not None else None)
+
+    def count(self, collection: str, filter: Filter | None = None) -> int:
+        return int(self._shard(collection).count(qe.CountRequest(filter=_filter(filter), exact=True)))
+
+    # -- search ----------------------------------------------------------------------------
+    def query(self, collection: str, plan: QueryPlan, vectors: dict[str, VectorValue]) -> QueryResult:
+        shard = self._shard(collection)
+        flt = _filter(plan.filter)
+
+        def nearest(sq: Any) -> Any:
+            vec = vectors[sq.vector_name]
+            return qe.Query.Nearest([_vector(vec)] if sq.kind == "multi" else _vector(vec), using=sq.vector_name)
+
+        def hits(points: list[Any]) -> list[Hit]:
+            return [Hit(id=str(p.id), score=float(p.score), payload=p.payload) for p in points]
+
+        def batch(main: bool, per_space: bool) -> tuple[list[Hit] | None, list[list[Hit]]]:
+            requests = []
+            if main:
+                if len(plan.spaces) == 1:
+                    requests.append(qe.QueryRequest(limit=plan.limit, query=nearest(plan.spaces[0]), filter=flt,
+                                                    with_payload=True))
+                else:
+                    fusion = (qe.Fusion.Rrf(k=plan.rrf_k, weights=[s.weight for s in plan.spaces])
+                              if plan.fusion == "rrf" else qe.Fusion.Dbsf())
+                    prefetches = [qe.Prefetch(limit=plan.prefetch_limit, query=nearest(s), filter=flt)
+                                  for s in plan.spaces]
+                    requests.append(qe.QueryRequest(limit=plan.limit, prefetches=prefetches, query=fusion,
+                                                    filter=flt, with_payload=True))
+            if per_space:
+                requests += [qe.QueryRequest(limit=plan.prefetch_limit, query=nearest(s), filter=flt,
+                                             with_payload=False) for s in plan.spaces]
+            results = shard.query_batch(qe.QueryBatchRequest(requests))
+            first = hits(results[0]) if main else None
+            return first, [hits(r) for r in results[1 if main else 0:]]
+
+        return run_plan(plan, batch, lambda ids: self.retrieve(collection, ids))
+
+    # -- aliases ---------------------------------------------------------------------------
+    def _aliases(self) -> dict[str, str]:
+        path = self.root / "aliases.json"
+        return json.loads(path.read_text()) if path.exists() else {}
+
+    def _write_aliases(self, aliases: dict[str, str]) -> None:
+        tmp = self.root / "aliases.json.tmp"
+        tmp.write_text(json.dumps(aliases, indent=1))
+        os.replace(tmp, self.root / "aliases.json")  # atomic on disk: the old map or the new one
+        self._alias_map = aliases  # one reference swap: a concurrent reader sees old or new
+
+    def set_alias(self, alias: str, collection: str) -> None:
+        with self._mutex:
+            if not self.collection_exists(collection):
+                raise CollectionNotFound(f"collection {collection!r} does not exist")
+            self._write_aliases({**self._alias_map, alias: collection})
+
+    def get_alias(self, alias: str) -> str | None:
+        return self._alias_map.get(alias)
+
+    def delete_alias(self, alias: str) -> None:
+        with self._mutex:
+            aliases = dict(self._alias_map)
+            aliases.pop(alias, None)
+            self._write_aliases(aliases)
+
+    # -- meta (the version registry lives here) ----------------------------------------------
+    def _meta(self) -> Any:
+        with self._mutex:
+            if not self.collection_exists(META_COLLECTION):
+                self.create_collection(META_COLLECTION, {"_": VectorSpec("dense", 1)})
+        return self._shard(META_COLLECTION)
+
+    def put_meta(self, key: str, value: dict[str, Any]) -> None:
+        from app.domain.documents import point_id
+
+        shard = self._meta()
+        shard.update(qe.UpdateOperation.upsert_points(
+            [qe.Point(id=point_id(f"meta:{key}"), vector={"_": [1.0]}, payload={"key": key, "value": value})]))
+        shard.flush()
+
+    def get_meta(self, key: str) -> dict[str, Any] | None:
+        from app.domain.documents import point_id
+
+        records = self._meta().retrieve([point_id(f"meta:{key}")], with_payload=True, with_vector=False)
+        return dict(records[0].payload["value"]) if records else None

@@ -1,0 +1,278 @@
+"""Server store on qdrant-client: a Qdrant server or cluster (>= 1.18), or `:memory:` in tests.
+
+Every call is translated at this edge: qdrant exceptions become StoreUnavailable (retried a
+bounded number of times by the caller's wrapper) or CollectionNotFound; nothing above imports
+qdrant types.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
+
+import httpx
+from qdrant_client import QdrantClient
+from qdrant_client import models as qm
+from qdrant_client.http.exceptions import ResponseHandlingException, UnexpectedResponse
+
+from app.domain.documents import point_id
+from app.domain.plan import Condition, Filter, Match, QueryPlan
+from app.encoders.fastembed_encoder import SparseVec
+from app.errors import CollectionNotFound, StoreUnavailable
+from app.store.base import (
+    META_COLLECTION,
+    Hit,
+    PointWrite,
+    QueryResult,
+    StoredPoint,
+    VectorSpec,
+    VectorValue,
+    run_plan,
+    with_retries,
+)
+
+_DISTANCE = {"cosine": qm.Distance.COSINE, "dot": qm.Distance.DOT, "euclid": qm.Distance.EUCLID}
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _translate(fn: F) -> F:
+    """Map qdrant-client's exceptions to ours."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except UnexpectedResponse as e:
+            if e.status_code == 404:
+                raise CollectionNotFound(f"not found: {e.content[:200]!r}") from e
+            if e.status_code is not None and e.status_code >= 500 or e.status_code in (408, 429):
+                raise StoreUnavailable(f"Qdrant answered {e.status_code}") from e
+            raise
+        except (ResponseHandlingException, httpx.TransportError, ConnectionError, TimeoutError) as e:
+            raise StoreUnavailable(f"Qdrant is unreachable: {e}") from e
+        except ValueError as e:
+            # the in-memory client raises ValueError for a missing collection
+            if "not found" in str(e).lower():
+                raise CollectionNotFound(str(e)) from e
+            raise
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _condition(c: Condition) -> Any:
+    if isinstance(c, Match):
+        return qm.FieldCondition(key=c.key, match=qm.MatchValue(value=c.value))
+    return qm.FieldCondition(key=c.key, match=qm.MatchAny(any=list(c.values)))
+
+
+def _filter(f: Filter | None) -> qm.Filter | None:
+    if not f:
+        return None
+    return qm.Filter(must=[_condition(c) for c in f.must] or None, must_not=[_condition(c) for c in f.must_not] or None)
+
+
+def _vector(value: VectorValue) -> Any:
+    if isinstance(value, SparseVec):
+        return qm.SparseVector(indices=list(value.indices), values=list(value.values))
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    if value and hasattr(value[0], "tolist"):
+        return [v.tolist() for v in value]
+    return value
+
+
+def _from_vector(value: Any) -> VectorValue:
+    if isinstance(value, qm.SparseVector):
+        return SparseVec(tuple(value.indices), tuple(value.values))
+    return value
+
+
+def _dense_params(spec: VectorSpec) -> qm.VectorParams:
+    multi = qm.MultiVectorConfig(comparator=qm.MultiVectorComparator.MAX_SIM) if spec.kind == "multi" else None
+    return qm.VectorParams(size=spec.dim or 0, distance=_DISTANCE[spec.distance], multivector_config=multi)
+
+
+class QdrantStore:
+    """The server adapter (also runs on qdrant-client's in-memory mode)."""
+
+    kind = "qdrant"
+
+    def __init__(self, url: str, *, api_key: str | None = None, timeout_s: float = 10.0,
+                 retry_attempts: int = 3, retry_wait_s: float = 0.2) -> None:
+        if url == ":memory:":
+            self._client = QdrantClient(location=":memory:")
+        else:
+            self._client = QdrantClient(url=url, api_key=api_key, timeout=int(max(1, timeout_s)))
+        # Every public call goes through the translation and then a bounded retry.
+        for name in ("ping", "create_collection", "collection_exists", "delete_collection", "list_collections",
+                     "vector_specs", "add_vector", "delete_vector", "optimize", "upsert", "update_vectors",
+                     "set_payload", "retrieve", "delete", "scroll", "count", "query", "set_alias",
+                     "get_alias", "delete_alias", "put_meta", "get_meta"):
+            fn = _translate(getattr(self, name))
+            setattr(self, name, with_retries(fn, attempts=retry_attempts, wait_s=retry_wait_s))
+
+    def ping(self) -> None:
+        self._client.get_collections()
+
+    def close(self) -> None:
+        self._client.close()
+
+    # -- collections -----------------------------------------------------------------------
+    def create_collection(self, name: str, vectors: dict[str, VectorSpec]) -> None:
+        if self._client.collection_exists(name):
+            return
+        self._client.create_collection(
+            name,
+            vectors_config={n: _dense_params(s) for n, s in vectors.items() if s.kind != "sparse"},
+            sparse_vectors_config={n: qm.SparseVectorParams(modifier=qm.Modifier.IDF)
+                                   for n, s in vectors.items() if s.kind == "sparse"},
+        )
+        self._client.create_payload_index(name, "doc_id", qm.PayloadSchemaType.KEYWORD)
+        self._client.create_payload_index(name, "vector_versions", qm.PayloadSchemaType.KEYWORD)
+
+    def collection_exists(self, name: str) -> bool:
+        return bool(self._client.collection_exists(name))
+
+    def delete_collection(self, name: str) -> None:
+        self._client.delete_collection(name)
+
+    def list_collections(self) -> list[str]:
+        return sorted(c.name for c in self._client.get_collections().collections)
+
+    def vector_specs(self, name: str) -> dict[str, VectorSpec]:
+        params = self._client.get_collection(name).config.params
+        specs: dict[str, VectorSpec] = {}
+        dense = params.vectors if isinstance(params.vectors, dict) else {}
+        for n, p in dense.items():
+            kind = "multi" if p.multivector_config is not None else "dense"
+            dist = {v: k for k, v in _DISTANCE.items()}.get(p.distance, "cosine")
+            specs[n] = VectorSpec(kind, p.size, dist)
+        for n in (params.sparse_vectors or {}):
+            specs[n] = VectorSpec("sparse", None)
+        return specs
+
+    def add_vector(self, collection: str, name: str, spec: VectorSpec) -> None:
+        if name in self.vector_specs(collection):
+            return
+        # Qdrant >= 1.18: a named vector can be added to a live collection (not via update_collection).
+        config: Any = (qm.SparseVectorNameConfig(sparse=qm.SparseVectorParams(modifier=qm.Modifier.IDF))
+                       if spec.kind == "sparse" else qm.DenseVectorNameConfig(dense=_dense_params(spec)))
+        self._client.create_vector_name(collection, name, config)
+
+    def delete_vector(self, collection: str, name: str) -> None:
+        if name in self.vector_specs(collection):
+            self._client.delete_vector_name(collection, name)
+
+    def optimize(self, collection: str) -> None:
+        """The server builds its HNSW indexes in the background; nothing to do."""
+
+    # -- points ----------------------------------------------------------------------------
+    def upsert(self, collection: str, points: Sequence[PointWrite]) -> None:
+        if points:
+            self._client.upsert(collection, [
+                qm.PointStruct(id=p.id, vector={n: _vector(v) for n, v in p.vectors.items()}, payload=p.payload)
+                for p in points], wait=True)
+
+    def update_vectors(self, collection: str, vectors: dict[str, dict[str, VectorValue]]) -> None:
+        if vectors:
+            self._client.update_vectors(collection, [
+                qm.PointVectors(id=pid, vector={n: _vector(v) for n, v in vecs.items()})
+                for pid, vecs in vectors.items()], wait=True)
+
+    def set_payload(self, collection: str, ids: Sequence[str], payload: dict[str, Any]) -> None:
+        if ids:
+            self._client.set_payload(collection, payload=payload, points=list(ids), wait=True)
+
+    @staticmethod
+    def _record(r: Any) -> StoredPoint:
+        vectors = {n: _from_vector(v) for n, v in r.vector.items()} if isinstance(r.vector, dict) else {}
+        return StoredPoint(id=str(r.id), payload=dict(r.payload or {}), vectors=vectors)
+
+    def retrieve(self, collection: str, ids: Sequence[str], with_vectors: bool | Sequence[str] = False) -> list[StoredPoint]:
+        if not ids:
+            return []
+        wv = with_vectors if isinstance(with_vectors, bool) else list(with_vectors)
+        return [self._record(r) for r in self._client.retrieve(collection, list(ids), with_payload=True, with_vectors=wv)]
+
+    def delete(self, collection: str, ids: Sequence[str]) -> None:
+        if ids:
+            self._client.delete(collection, points_selector=qm.PointIdsList(points=list(ids)), wait=True)
+
+    def scroll(self, collection: str, *, filter: Filter | None, limit: int, offset: str | None,
+               with_vectors: bool | Sequence[str] = False) -> tuple[list[StoredPoint], str | None]:
+        wv = with_vectors if isinstance(with_vectors, bool) else list(with_vectors)
+        records, nxt = self._client.scroll(collection, scroll_filter=_filter(filter), limit=limit, offset=offset,
+                                           with_payload=True, with_vectors=wv)
+        return [self._record(r) for r in records], (str(nxt) if nxt is not None else None)
+
+    def count(self, collection: str, filter: Filter | None = None) -> int:
+        return int(self._client.count(collection, count_filter=_filter(filter), exact=True).count)
+
+    # -- search ----------------------------------------------------------------------------
+    def query(self, collection: str, plan: QueryPlan, vectors: dict[str, VectorValue]) -> QueryResult:
+        flt = _filter(plan.filter)
+
+        def vec(sq: Any) -> Any:
+            v = _vector(vectors[sq.vector_name])
+            return [v] if sq.kind == "multi" else v
+
+        def hits(resp: Any) -> list[Hit]:
+            return [Hit(id=str(p.id), score=float(p.score), payload=p.payload) for p in resp.points]
+
+        def batch(main: bool, per_space: bool) -> tuple[list[Hit] | None, list[list[Hit]]]:
+            requests: list[qm.QueryRequest] = []
+            if main:
+                if len(plan.spaces) == 1:
+                    s = plan.spaces[0]
+                    requests.append(qm.QueryRequest(query=vec(s), using=s.vector_name, limit=plan.limit,
+                                                    filter=flt, with_payload=True))
+                else:
+                    fusion: Any = (qm.RrfQuery(rrf=qm.Rrf(k=plan.rrf_k, weights=[s.weight for s in plan.spaces]))
+                                   if plan.fusion == "rrf" else qm.FusionQuery(fusion=qm.Fusion.DBSF))
+                    prefetch = [qm.Prefetch(query=vec(s), using=s.vector_name, limit=plan.prefetch_limit, filter=flt)
+                                for s in plan.spaces]
+                    requests.append(qm.QueryRequest(prefetch=prefetch, query=fusion, limit=plan.limit, filter=flt,
+                                                    with_payload=True))
+            if per_space:
+                requests += [qm.QueryRequest(query=vec(s), using=s.vector_name, limit=plan.prefetch_limit,
+                                             filter=flt, with_payload=False) for s in plan.spaces]
+            responses = self._client.query_batch_points(collection, requests)
+            first = hits(responses[0]) if main else None
+            return first, [hits(r) for r in responses[1 if main else 0:]]
+
+        return run_plan(plan, batch, lambda ids: self.retrieve(collection, ids))
+
+    # -- aliases ---------------------------------------------------------------------------
+    def set_alias(self, alias: str, collection: str) -> None:
+        if not self._client.collection_exists(collection):
+            raise CollectionNotFound(f"collection {collection!r} does not exist")
+        ops: list[Any] = []
+        if self.get_alias(alias) is not None:
+            ops.append(qm.DeleteAliasOperation(delete_alias=qm.DeleteAlias(alias_name=alias)))
+        ops.append(qm.CreateAliasOperation(create_alias=qm.CreateAlias(collection_name=collection, alias_name=alias)))
+        self._client.update_collection_aliases(ops)  # one request: Qdrant applies it atomically
+
+    def get_alias(self, alias: str) -> str | None:
+        for a in self._client.get_aliases().aliases:
+            if a.alias_name == alias:
+                return str(a.collection_name)
+        return None
+
+    def delete_alias(self, alias: str) -> None:
+        if self.get_alias(alias) is not None:
+            self._client.update_collection_aliases(
+                [qm.DeleteAliasOperation(delete_alias=qm.DeleteAlias(alias_name=alias))])
+
+    # -- meta (the version registry lives here) ----------------------------------------------
+    def put_meta(self, key: str, value: dict[str, Any]) -> None:
+        if not self._client.collection_exists(META_COLLECTION):
+            self._client.create_collection(META_COLLECTION, vectors_config={})
+        self._client.upsert(META_COLLECTION, [qm.PointStruct(id=point_id(f"meta:{key}"), vector={},
+                                                             payload={"key": key, "value": value})], wait=True)
+
+    def get_meta(self, key: str) -> dict[str, Any] | None:
+        if not self._client.collection_exists(META_COLLECTION):
+            return None
+        records = self._client.retrieve(META_COLLECTION, [point_id(f"meta:{key}")], with_payload=True)
+        return dict(records[0].payload["value"]) if records and records[0].payload else None
