@@ -13,6 +13,7 @@ from litestar.di import Provide
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.openapi import OpenAPIConfig
 
+from app.api.admin import AdminController
 from app.api.controllers import DocumentController, HealthController, SearchController
 from app.container import Services, build_services
 from app.errors import AppError, error_body, status_for
@@ -63,7 +64,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         return state.services  # type: ignore[no-any-return]
 
     return Litestar(
-        route_handlers=[DocumentController, SearchController, HealthController],
+        route_handlers=[DocumentController, SearchController, HealthController, AdminController],
         lifespan=[lifespan],
         dependencies={"services": Provide(provide_services, sync_to_thread=False)},
         exception_handlers={
