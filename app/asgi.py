@@ -38,6 +38,9 @@ def _validation_error(_: Request[Any, Any, Any], exc: ValidationException) -> Re
 
 
 def _http_error(_: Request[Any, Any, Any], exc: HTTPException) -> Response[dict[str, Any]]:
+    if exc.status_code == 400:  # Litestar's 400s here come from decoding the body
+        return Response(error_body("malformed_request", f"request body is not valid JSON: {exc.detail}", None),
+                        status_code=400)
     return Response(error_body("http_error", str(exc.detail), None), status_code=exc.status_code)
 
 

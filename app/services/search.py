@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from app.domain.fusion import dbsf_normalize
 from app.domain.plan import Filter, QueryPlan, build_plan
+from app.domain.profiles import RankingProfile, passes
+from app.domain.versions import Registry
 from app.encoders.fastembed_encoder import EncoderPool
+from app.services.profiles import ProfileRepo
 from app.services.registry import RegistryRepo
 from app.settings import Settings
 from app.store.base import QueryResult, Store
@@ -25,6 +28,12 @@ class SearchRequest:
     explain: bool = False
     rrf_k: int | None = None
     versions: dict[str, str] | None = None  # pin a space to a version (validation, A/B)
+    threshold: bool = False  # drop hits no searched space scores at or above its calibrated threshold
+
+    @property
+    def names_ranking(self) -> bool:
+        """True when the request chooses spaces, fusion or weights itself (so no profile applies)."""
+        return bool(self.fields or self.fusion or self.weights is not None or self.rrf_k or self.versions)
 
 
 @dataclass
@@ -32,31 +41,79 @@ class SearchResponse:
     hits: list[dict[str, Any]]
     plan: dict[str, Any] | None = None
     timings_ms: dict[str, float] | None = None
+    note: str | None = None
+
+
+@dataclass(frozen=True)
+class Ranking:
+    """Where a plan's fusion settings came from: a ranking profile, or settings and request."""
+
+    profile: RankingProfile | None = None
+    skipped: str | None = None  # why a stored profile was not used
+
+    def describe(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"profile": self.profile.describe() if self.profile else None}
+        if self.skipped:
+            out["profile_skipped"] = self.skipped
+        return out
 
 
 class SearchService:
-    def __init__(self, *, store: Store, encoders: EncoderPool, registry: RegistryRepo, settings: Settings) -> None:
+    def __init__(self, *, store: Store, encoders: EncoderPool, registry: RegistryRepo, settings: Settings,
+                 profiles: ProfileRepo | None = None) -> None:
         self.store = store
         self.encoders = encoders
         self.registry = registry
         self.settings = settings
+        self.profiles = profiles or ProfileRepo(store=store, alias=registry.alias,
+                                                profile_path=settings.search.profile_path)
 
     def plan(self, req: SearchRequest) -> QueryPlan:
+        return self.plan_ranking(req)[0]
+
+    def plan_ranking(self, req: SearchRequest) -> tuple[QueryPlan, Ranking]:
+        """The plan, and which ranking profile set its fusion (if any).
+
+        A request that names no fields, fusion, weights, k or pinned versions gets the stored
+        ranking profile when its vector versions are the live ones; otherwise the settings' defaults.
+        """
         s = self.settings.search
+        registry = self.registry.get()
+        ranking = Ranking()
+        if not req.names_ranking:
+            ranking = self._profile_for(registry)
+        limit = req.limit or s.default_limit
+        if ranking.profile is not None:
+            p = ranking.profile
+            plan = build_plan(registry, fields=p.fields, fusion=p.fusion, rrf_k=p.rrf_k,  # type: ignore[arg-type]
+                              weights=p.weights, limit=limit, prefetch_limit=s.prefetch_limit, filter=req.filter,
+                              explain=req.explain)
+            return plan, ranking
         # Explicit weights replace the defaults; defaults apply only to a search that names none.
         weights = req.weights if req.weights is not None else dict(s.weights)
-        return build_plan(
-            self.registry.get(),
+        plan = build_plan(
+            registry,
             fields=req.fields or s.default_fields,
             fusion=(req.fusion or s.fusion),  # type: ignore[arg-type]
             rrf_k=req.rrf_k or s.rrf_k,
             weights=weights,
-            limit=req.limit or s.default_limit,
+            limit=limit,
             prefetch_limit=s.prefetch_limit,
             filter=req.filter,
             explain=req.explain,
             versions=req.versions,
         )
+        return plan, ranking
+
+    def _profile_for(self, registry: Registry) -> Ranking:
+        profile = self.profiles.profile()
+        if profile is None:
+            return Ranking()
+        live = {name: registry.live_version(name).name for name in registry.live_spaces()}
+        reason = profile.mismatch(live)
+        if reason:
+            return Ranking(skipped=f"{profile.id}: {reason}")
+        return Ranking(profile=profile)
 
     def encode_query(self, plan: QueryPlan, text: str) -> dict[str, Any]:
         """One query embedding per model, shared by every space of that model."""
@@ -78,15 +135,48 @@ class SearchService:
 
     def search(self, req: SearchRequest) -> SearchResponse:
         t0 = time.perf_counter()
-        plan = self.plan(req)
-        result, timings = self.run(plan, req.query)
+        plan, ranking = self.plan_ranking(req)
+        thresholds = self._thresholds(plan) if req.threshold else None
+        # a threshold needs each space's raw score of every hit: fetch the per-space lists too
+        run_plan = replace(plan, explain=True) if thresholds and not plan.explain else plan
+        result, timings = self.run(run_plan, req.query)
         hits = [self._hit(h.id, h.score, h.payload or {}) for h in result.hits]
+        note = None
+        if req.threshold:
+            hits, note = self._apply_thresholds(plan, result, hits, thresholds or {})
         if not plan.explain:
-            return SearchResponse(hits=hits)
+            return SearchResponse(hits=hits, note=note)
         for hit in hits:
             hit["explain"] = explain_hit(plan, result, hit["point_id"])
         timings["total"] = (time.perf_counter() - t0) * 1000
-        return SearchResponse(hits=hits, plan=plan.describe(), timings_ms={k: round(v, 2) for k, v in timings.items()})
+        described = {**plan.describe(), **ranking.describe()}
+        if req.threshold:
+            described["thresholds"] = thresholds or {}
+        return SearchResponse(hits=hits, plan=described, timings_ms={k: round(v, 2) for k, v in timings.items()},
+                              note=note)
+
+    def _thresholds(self, plan: QueryPlan) -> dict[str, float]:
+        """Calibrated thresholds of the plan's vector versions (those that have one)."""
+        stored = self.profiles.thresholds()
+        return {s.vector_name: stored[s.vector_name].threshold for s in plan.spaces if s.vector_name in stored}
+
+    @staticmethod
+    def _apply_thresholds(plan: QueryPlan, result: QueryResult, hits: list[dict[str, Any]],
+                          thresholds: dict[str, float]) -> tuple[list[dict[str, Any]], str | None]:
+        """Keep the hits some searched space scored at or above its version's threshold."""
+        if not thresholds:
+            return hits, ("no calibrated threshold for the searched vector versions ("
+                          + ", ".join(s.vector_name for s in plan.spaces) + "): hits are not filtered")
+        scores = {s.vector_name: {h.id: h.score for h in result.per_space.get(s.space, [])} for s in plan.spaces}
+        kept = [h for h in hits if passes({v: by_id.get(h["point_id"]) for v, by_id in scores.items()}, thresholds)]
+        rule = ", ".join(f"{v} >= {t:.4g}" for v, t in thresholds.items())
+        if not kept:
+            note = (f"no hit passed the similarity threshold (any of: {rule}); "
+                    f"{len(hits)} hit(s) below it were dropped" if hits else "no hits")
+            return [], note
+        if len(kept) < len(hits):
+            return kept, f"{len(hits) - len(kept)} hit(s) below the similarity threshold dropped (any of: {rule})"
+        return kept, None
 
     @staticmethod
     def _hit(pid: str, score: float, payload: dict[str, Any]) -> dict[str, Any]:

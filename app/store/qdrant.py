@@ -100,7 +100,8 @@ class QdrantStore:
 
     def __init__(self, url: str, *, api_key: str | None = None, timeout_s: float = 10.0,
                  retry_attempts: int = 3, retry_wait_s: float = 0.2) -> None:
-        if url == ":memory:":
+        self._local = url == ":memory:"
+        if self._local:
             self._client = QdrantClient(location=":memory:")
         else:
             self._client = QdrantClient(url=url, api_key=api_key, timeout=int(max(1, timeout_s)))
@@ -128,8 +129,9 @@ class QdrantStore:
             sparse_vectors_config={n: qm.SparseVectorParams(modifier=qm.Modifier.IDF)
                                    for n, s in vectors.items() if s.kind == "sparse"},
         )
-        self._client.create_payload_index(name, "doc_id", qm.PayloadSchemaType.KEYWORD)
-        self._client.create_payload_index(name, "vector_versions", qm.PayloadSchemaType.KEYWORD)
+        if not self._local:  # the in-memory client has no payload indexes (and warns)
+            self._client.create_payload_index(name, "doc_id", qm.PayloadSchemaType.KEYWORD)
+            self._client.create_payload_index(name, "vector_versions", qm.PayloadSchemaType.KEYWORD)
 
     def collection_exists(self, name: str) -> bool:
         return bool(self._client.collection_exists(name))

@@ -1,0 +1,1 @@
+"""Evaluation on judged data: metrics, fusion variants, learned profiles, thresholds, canary, benchmarks."""

@@ -1,0 +1,64 @@
+"""Ranking profiles and thresholds, kept in the store's meta beside the registry (and a profile file)."""
+
+from __future__ import annotations
+
+import json
+import threading
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from app.domain.profiles import RankingProfile, VersionThreshold
+from app.store.base import Store
+
+
+class ProfileRepo:
+    """Reads and writes the ranking profile and the version thresholds of one collection alias.
+
+    The profile comes from `profile_path` when that is set (so a running embedded service, which
+    holds its data folder, can be given one), else from the store meta `profile:<alias>`.
+    Thresholds live in the meta `thresholds:<alias>`, keyed by vector version name.
+    """
+
+    def __init__(self, *, store: Store, alias: str, profile_path: Path | None = None) -> None:
+        self.store = store
+        self.alias = alias
+        self.profile_key = f"profile:{alias}"
+        self.thresholds_key = f"thresholds:{alias}"
+        self.profile_path = profile_path
+        self._file_cache: tuple[float, RankingProfile | None] | None = None
+        self._lock = threading.Lock()
+
+    def profile(self) -> RankingProfile | None:
+        if self.profile_path is not None:
+            return self._profile_from_file(self.profile_path)
+        data = self.store.get_meta(self.profile_key)
+        return RankingProfile.from_dict(data) if data else None
+
+    def _profile_from_file(self, path: Path) -> RankingProfile | None:
+        try:
+            mtime = path.stat().st_mtime
+        except FileNotFoundError:
+            return None
+        with self._lock:  # re-read only when the file changed
+            if self._file_cache is None or self._file_cache[0] != mtime:
+                self._file_cache = (mtime, RankingProfile.from_dict(json.loads(path.read_text())))
+            return self._file_cache[1]
+
+    def save_profile(self, profile: RankingProfile) -> RankingProfile:
+        """Store `profile` in the meta as the next version of the stored one; returns what was stored."""
+        current = self.store.get_meta(self.profile_key)
+        version = int(current.get("version", 0)) + 1 if current else max(profile.version, 1)
+        stored = RankingProfile.from_dict({**profile.to_dict(), "version": version})
+        self.store.put_meta(self.profile_key, stored.to_dict())
+        return stored
+
+    def thresholds(self) -> dict[str, VersionThreshold]:
+        data = self.store.get_meta(self.thresholds_key) or {}
+        return {name: VersionThreshold.from_dict(t) for name, t in data.get("versions", {}).items()}
+
+    def save_thresholds(self, thresholds: dict[str, VersionThreshold]) -> None:
+        """Add or replace the thresholds of the given versions; others are kept."""
+        data: dict[str, Any] = self.store.get_meta(self.thresholds_key) or {"versions": {}}
+        data["versions"] = {**data.get("versions", {}), **{n: asdict(t) for n, t in thresholds.items()}}
+        self.store.put_meta(self.thresholds_key, data)
