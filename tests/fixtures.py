@@ -54,7 +54,8 @@ DOCS: list[dict[str, Any]] = [
      "metadata": {"topic": "history", "year": 2010}},
     {"id": "long-1", "title": "Field notes",
      "body": " ".join(["The weather was mild and the survey team walked the ridge counting birds."] * 40)
-             + " Near the end of the transect, the team found a rare orchid, Cypripedium calceolus, in limestone grassland.",
+             + " Near the end of the transect, the team found a rare orchid, Cypripedium calceolus,"
+             " in limestone grassland.",
      "metadata": {"topic": "ecology", "year": 2017}},
 ]
 

@@ -45,13 +45,17 @@ class SearchController(Controller):
     @post("/", status_code=HTTP_200_OK, sync_to_thread=True, summary="Fused search over the embedding spaces")
     def search(self, data: SearchIn, services: Services) -> SearchOut:
         """One Qdrant query: a prefetch per space, fused by weighted RRF or DBSF; `explain` shows each
-        space's rank, score and contribution, the plan, and timings."""
+        space's rank, score and contribution, the plan (and the ranking profile it came from), and
+        timings. A request naming no fields, fusion, weights or k uses the fitted ranking profile when
+        one matches the live vector versions. `threshold: true` drops hits that no searched space
+        scores at or above its version's calibrated threshold; `note` says what was dropped."""
         check_search(data, services.settings.limits, services.settings.search)
         result = services.search.search(SearchRequest(
             query=data.query, limit=data.limit, fields=data.fields, fusion=data.fusion, weights=data.weights,
             rrf_k=data.rrf_k, filter=metadata_filter(data.filter), explain=data.explain,
+            threshold=bool(data.threshold),
         ))
-        return SearchOut(hits=result.hits, plan=result.plan, timings_ms=result.timings_ms)
+        return SearchOut(hits=result.hits, plan=result.plan, timings_ms=result.timings_ms, note=result.note)
 
 
 class HealthController(Controller):

@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-Scalar = str | int | float | bool
+Scalar = str | int | bool  # exact-match values (Qdrant matches no floats)
 
 
 class Strict(BaseModel):
@@ -42,11 +42,14 @@ class SearchIn(Strict):
     rrf_k: int | None = Field(default=None, ge=1)
     filter: dict[str, Scalar | list[Scalar]] | None = Field(default=None, description="metadata key -> value")
     explain: bool = False
-    threshold: bool | None = Field(default=None, description="Drop hits below the calibrated threshold.")
+    threshold: bool | None = Field(
+        default=None,
+        description="Drop hits that no searched space scores at or above its vector version's calibrated "
+                    "threshold (raw per-space score, not the fused score); `note` says when hits were dropped.")
 
 
 class SearchOut(BaseModel):
     hits: list[dict[str, Any]]
     plan: dict[str, Any] | None = None
     timings_ms: dict[str, float] | None = None
-    note: str | None = None
+    note: str | None = Field(default=None, description="Said when `threshold` dropped hits, or could not apply.")

@@ -9,7 +9,7 @@ from app.domain.versions import Registry, SpaceKind
 from app.errors import InvalidInput
 
 Fusion = Literal["rrf", "dbsf"]
-Scalar = str | int | float | bool
+Scalar = str | int | bool  # what Qdrant can match exactly (no floats)
 
 
 @dataclass(frozen=True)
@@ -48,6 +48,8 @@ def metadata_filter(values: dict[str, Scalar | list[Scalar]] | None) -> Filter:
         if isinstance(value, list):
             if not value:
                 raise InvalidInput(f"filter {key!r}: empty list matches nothing")
+            if len({type(v) for v in value}) > 1 or isinstance(value[0], bool):
+                raise InvalidInput(f"filter {key!r}: a list must hold only strings or only integers")
             conds.append(MatchAny(path, tuple(value)))
         else:
             conds.append(Match(path, value))

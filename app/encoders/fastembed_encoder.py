@@ -23,9 +23,12 @@ class SparseVec:
 class Encoder(Protocol):
     """Turns texts into vectors; one instance per model, shared by every space that uses it."""
 
-    name: str
-    kind: str
-    dim: int | None
+    @property
+    def name(self) -> str: ...
+    @property
+    def kind(self) -> str: ...
+    @property
+    def dim(self) -> int | None: ...
 
     def embed(self, texts: Sequence[str]) -> list[Any]: ...
 
@@ -41,7 +44,7 @@ def token_batches(lengths: Sequence[int], *, budget: int, max_batch: int) -> lis
     longest = 0
     for i in order:
         n = max(lengths[i], 1)
-        if current and (len(current) + 1) * max(longest, n) > budget or len(current) >= max_batch:
+        if (current and (len(current) + 1) * max(longest, n) > budget) or len(current) >= max_batch:
             batches.append(current)
             current, longest = [], 0
         current.append(i)

@@ -38,7 +38,7 @@ _DISTANCE = {"cosine": qe.Distance.Cosine, "dot": qe.Distance.Dot, "euclid": qe.
 def _condition(c: Condition) -> Any:
     if isinstance(c, Match):
         return qe.FieldCondition(key=c.key, match=qe.MatchValue(value=c.value))
-    return qe.FieldCondition(key=c.key, match=qe.MatchAny(any=list(c.values)))
+    return qe.FieldCondition(key=c.key, match=qe.MatchAny(any=list(c.values)))  # type: ignore[arg-type]
 
 
 def _filter(f: Filter | None) -> Any:
@@ -208,19 +208,23 @@ class EdgeStore:
         shard.flush()
 
     # -- points ----------------------------------------------------------------------------
-    def upsert(self, collection: str, points: Sequence[PointWrite]) -> None:
+    def upsert(self, collection: str, points: Sequence[PointWrite], *, insert_only: bool = False) -> None:
+        """`insert_only` leaves points that already exist untouched (a copy must not undo a newer write)."""
         if not points:
             return
         pts = [qe.Point(id=p.id, vector={n: _vector(v) for n, v in p.vectors.items()}, payload=p.payload)
                for p in points]
-        self._shard(collection).update(qe.UpdateOperation.upsert_points(pts))
+        mode = qe.UpdateMode.InsertOnly if insert_only else None
+        self._shard(collection).update(qe.UpdateOperation.upsert_points(pts, update_mode=mode))
 
-    def update_vectors(self, collection: str, vectors: dict[str, dict[str, VectorValue]]) -> None:
+    def update_vectors(self, collection: str, vectors: dict[str, dict[str, VectorValue]], *,
+                       only_if: Filter | None = None) -> None:
+        """`only_if`: update only the points that still match (a conditional update, atomic per point)."""
         if not vectors:
             return
         pvs = [qe.PointVectors(id=pid, vector={n: _vector(v) for n, v in vecs.items()})
                for pid, vecs in vectors.items()]
-        self._shard(collection).update(qe.UpdateOperation.update_vectors(pvs))
+        self._shard(collection).update(qe.UpdateOperation.update_vectors(pvs, condition=_filter(only_if)))
 
     def set_payload(self, collection: str, ids: Sequence[str], payload: dict[str, Any]) -> None:
         if ids:
@@ -231,7 +235,9 @@ class EdgeStore:
         vectors = {n: _from_edge_vector(v) for n, v in (r.vector or {}).items()} if isinstance(r.vector, dict) else {}
         return StoredPoint(id=str(r.id), payload=dict(r.payload or {}), vectors=vectors)
 
-    def retrieve(self, collection: str, ids: Sequence[str], with_vectors: bool | Sequence[str] = False) -> list[StoredPoint]:
+    def retrieve(
+        self, collection: str, ids: Sequence[str], with_vectors: bool | Sequence[str] = False
+    ) -> list[StoredPoint]:
         if not ids:
             return []
         wv = with_vectors if isinstance(with_vectors, bool) else list(with_vectors)
@@ -272,7 +278,7 @@ class EdgeStore:
                     requests.append(qe.QueryRequest(limit=plan.limit, query=nearest(plan.spaces[0]), filter=flt,
                                                     with_payload=True))
                 else:
-                    fusion = (qe.Fusion.Rrf(k=plan.rrf_k, weights=[s.weight for s in plan.spaces])
+                    fusion: Any = (qe.Fusion.Rrf(k=plan.rrf_k, weights=[s.weight for s in plan.spaces])
                               if plan.fusion == "rrf" else qe.Fusion.Dbsf())
                     prefetches = [qe.Prefetch(limit=plan.prefetch_limit, query=nearest(s), filter=flt)
                                   for s in plan.spaces]

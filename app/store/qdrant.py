@@ -46,7 +46,7 @@ def _translate(fn: F) -> F:
         except UnexpectedResponse as e:
             if e.status_code == 404:
                 raise CollectionNotFound(f"not found: {e.content[:200]!r}") from e
-            if e.status_code is not None and e.status_code >= 500 or e.status_code in (408, 429):
+            if (e.status_code is not None and e.status_code >= 500) or e.status_code in (408, 429):
                 raise StoreUnavailable(f"Qdrant answered {e.status_code}") from e
             raise
         except (ResponseHandlingException, httpx.TransportError, ConnectionError, TimeoutError) as e:
@@ -63,7 +63,7 @@ def _translate(fn: F) -> F:
 def _condition(c: Condition) -> Any:
     if isinstance(c, Match):
         return qm.FieldCondition(key=c.key, match=qm.MatchValue(value=c.value))
-    return qm.FieldCondition(key=c.key, match=qm.MatchAny(any=list(c.values)))
+    return qm.FieldCondition(key=c.key, match=qm.MatchAny(any=list(c.values)))  # type: ignore[arg-type]
 
 
 def _filter(f: Filter | None) -> qm.Filter | None:
@@ -91,6 +91,12 @@ def _from_vector(value: Any) -> VectorValue:
 def _dense_params(spec: VectorSpec) -> qm.VectorParams:
     multi = qm.MultiVectorConfig(comparator=qm.MultiVectorComparator.MAX_SIM) if spec.kind == "multi" else None
     return qm.VectorParams(size=spec.dim or 0, distance=_DISTANCE[spec.distance], multivector_config=multi)
+
+
+def _dense_config(spec: VectorSpec) -> qm.DenseVectorConfig:
+    """The same parameters in the shape `create_vector_name` takes (it refuses VectorParams)."""
+    p = _dense_params(spec)
+    return qm.DenseVectorConfig(size=p.size, distance=p.distance, multivector_config=p.multivector_config)
 
 
 class QdrantStore:
@@ -158,8 +164,8 @@ class QdrantStore:
         if name in self.vector_specs(collection):
             return
         # Qdrant >= 1.18: a named vector can be added to a live collection (not via update_collection).
-        config: Any = (qm.SparseVectorNameConfig(sparse=qm.SparseVectorParams(modifier=qm.Modifier.IDF))
-                       if spec.kind == "sparse" else qm.DenseVectorNameConfig(dense=_dense_params(spec)))
+        config: Any = (qm.SparseVectorNameConfig(sparse=qm.SparseVectorConfig(modifier=qm.Modifier.IDF))
+                       if spec.kind == "sparse" else qm.DenseVectorNameConfig(dense=_dense_config(spec)))
         self._client.create_vector_name(collection, name, config)
 
     def delete_vector(self, collection: str, name: str) -> None:
@@ -170,17 +176,20 @@ class QdrantStore:
         """The server builds its HNSW indexes in the background; nothing to do."""
 
     # -- points ----------------------------------------------------------------------------
-    def upsert(self, collection: str, points: Sequence[PointWrite]) -> None:
+    def upsert(self, collection: str, points: Sequence[PointWrite], *, insert_only: bool = False) -> None:
+        """`insert_only` leaves points that already exist untouched (a copy must not undo a newer write)."""
         if points:
             self._client.upsert(collection, [
                 qm.PointStruct(id=p.id, vector={n: _vector(v) for n, v in p.vectors.items()}, payload=p.payload)
-                for p in points], wait=True)
+                for p in points], wait=True, update_mode=qm.UpdateMode.INSERT_ONLY if insert_only else None)
 
-    def update_vectors(self, collection: str, vectors: dict[str, dict[str, VectorValue]]) -> None:
+    def update_vectors(self, collection: str, vectors: dict[str, dict[str, VectorValue]], *,
+                       only_if: Filter | None = None) -> None:
+        """`only_if`: update only the points that still match (a conditional update, atomic per point)."""
         if vectors:
             self._client.update_vectors(collection, [
                 qm.PointVectors(id=pid, vector={n: _vector(v) for n, v in vecs.items()})
-                for pid, vecs in vectors.items()], wait=True)
+                for pid, vecs in vectors.items()], wait=True, update_filter=_filter(only_if))
 
     def set_payload(self, collection: str, ids: Sequence[str], payload: dict[str, Any]) -> None:
         if ids:
@@ -191,11 +200,14 @@ class QdrantStore:
         vectors = {n: _from_vector(v) for n, v in r.vector.items()} if isinstance(r.vector, dict) else {}
         return StoredPoint(id=str(r.id), payload=dict(r.payload or {}), vectors=vectors)
 
-    def retrieve(self, collection: str, ids: Sequence[str], with_vectors: bool | Sequence[str] = False) -> list[StoredPoint]:
+    def retrieve(
+        self, collection: str, ids: Sequence[str], with_vectors: bool | Sequence[str] = False
+    ) -> list[StoredPoint]:
         if not ids:
             return []
         wv = with_vectors if isinstance(with_vectors, bool) else list(with_vectors)
-        return [self._record(r) for r in self._client.retrieve(collection, list(ids), with_payload=True, with_vectors=wv)]
+        records = self._client.retrieve(collection, list(ids), with_payload=True, with_vectors=wv)
+        return [self._record(r) for r in records]
 
     def delete(self, collection: str, ids: Sequence[str]) -> None:
         if ids:
@@ -274,7 +286,15 @@ class QdrantStore:
                                                              payload={"key": key, "value": value})], wait=True)
 
     def get_meta(self, key: str) -> dict[str, Any] | None:
-        if not self._client.collection_exists(META_COLLECTION):
-            return None
-        records = self._client.retrieve(META_COLLECTION, [point_id(f"meta:{key}")], with_payload=True)
+        # Read on every search (the registry says which version is live): one request, not two.
+        try:
+            records = self._client.retrieve(META_COLLECTION, [point_id(f"meta:{key}")], with_payload=True)
+        except UnexpectedResponse as e:
+            if e.status_code == 404:
+                return None
+            raise
+        except ValueError as e:  # the in-memory client's "collection not found"
+            if "not found" in str(e).lower():
+                return None
+            raise
         return dict(records[0].payload["value"]) if records and records[0].payload else None

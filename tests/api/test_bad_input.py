@@ -102,3 +102,9 @@ def test_unknown_document_is_404_naming_the_id(seeded: TestClient) -> None:
     r = seeded.get("/documents/no-such-doc")
     assert r.status_code == 404
     assert "no-such-doc" in r.json()["message"]
+
+
+@pytest.mark.parametrize(("value", "named"), [(1.5, "filter"), ([1, "a"], "only strings or only integers")])
+def test_filter_values_qdrant_cannot_match_are_refused(seeded: TestClient, value: Any, named: str) -> None:
+    r = seeded.post("/search", json={"query": "a", "filter": {"year": value}})
+    assert r.status_code == 422 and named in r.json()["message"]

@@ -73,7 +73,7 @@ def ids(services: Services, query: str, **kw: object) -> list[str]:
 def ranked(services: Services, query: str, **kw: object) -> list[tuple[float, str]]:
     """(score, id) best first, ties in id order: engines may order exact ties differently."""
     hits = services.search.search(SearchRequest(query=query, **kw)).hits  # type: ignore[arg-type]
-    return sorted(((round(-h["score"], 4), h["id"]) for h in hits))
+    return sorted((round(-h["score"], 4), h["id"]) for h in hits)
 
 
 def test_upsert_then_get_returns_fields_derivations_and_version_tags(svc: Services) -> None:
@@ -217,7 +217,8 @@ def test_adapters_agree_on_rankings(tmp_path: Path, model_cache: Path, encoders:
     """The same corpus and queries give the same ranked ids on edge and in memory."""
     runs = {}
     for kind, url in (("edge", None), ("memory", ":memory:")):
-        s = Settings(store=StoreSettings(path=tmp_path / kind, url=url), encoders=EncoderSettings(cache_dir=model_cache))
+        s = Settings(store=StoreSettings(path=tmp_path / kind, url=url),
+                     encoders=EncoderSettings(cache_dir=model_cache))
         services = build_services(s, encoders=encoders)
         try:
             services.ingest.upsert(to_documents(DOCS))

@@ -25,7 +25,8 @@ def test_sentences_and_chunks_keep_whole_sentences_under_the_word_cap() -> None:
     chunks = chunk_passages(text, max_words=10, max_chunks=100)
     assert all(len(c.split()) <= 10 for c in chunks)
     assert " ".join(chunks).split() == text.split()
-    assert chunk_passages("word " * 25, max_words=10, max_chunks=100) == ["word " * 9 + "word"] * 2 + ["word " * 4 + "word"]
+    ten, five = "word " * 9 + "word", "word " * 4 + "word"
+    assert chunk_passages("word " * 25, max_words=10, max_chunks=100) == [ten, ten, five]
     assert len(chunk_passages(text, max_words=3, max_chunks=2)) == 2
 
 

@@ -1,0 +1,95 @@
+"""Admin endpoints for migrations: on the embedded store only the service's process may touch the data,
+so `scripts/migrate --url ...` runs every step through these."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from litestar import Controller, get, post
+from litestar.datastructures import State
+from pydantic import BaseModel, ConfigDict, Field
+
+from app.api.admin import admin_guard
+from app.container import Services
+from app.errors import InvalidInput
+from app.versioning.declare import Migration
+from app.versioning.engine import DEFAULT_GRACE_S, DEFAULT_MARGIN, Migrator
+from app.versioning.render import result_lines, status_lines
+from app.versioning.validate import QuerySet
+
+STEPS = ("plan", "apply", "backfill", "validate", "promote", "rollback", "retire")
+_LOCK = threading.Lock()
+
+
+class StepIn(BaseModel):
+    """Parameters of one step; each step reads the ones it needs."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    target: str | None = Field(default=None, description="Migration revision, label or version name.")
+    migration: dict[str, Any] | None = Field(default=None, description="apply: the migration's declaration.")
+    migrations: list[dict[str, Any]] | None = Field(default=None, description="plan: every migration file.")
+    dry_run: bool = False
+    force: bool = False
+    batch: int = Field(default=64, ge=1, le=1024)
+    max_points: int | None = Field(default=None, ge=1, description="backfill: stop after this many points.")
+    margin: float = Field(default=DEFAULT_MARGIN, ge=0)
+    grace_s: float = Field(default=DEFAULT_GRACE_S, ge=0)
+    query_set: dict[str, Any] | None = Field(default=None, description="validate: queries and qrels.")
+    k: int = Field(default=10, ge=1, le=100)
+
+
+def migrator_for(state: State, services: Services) -> Migrator:
+    """One Migrator per app (its lock serialises steps in this process)."""
+    with _LOCK:
+        migrator = state.get("migrator")
+        if migrator is None or migrator.store is not services.store:
+            migrator = Migrator(store=services.store, encoders=services.encoders, registry=services.registry,
+                                settings=services.settings)
+            state["migrator"] = migrator
+        return migrator  # type: ignore[no-any-return]
+
+
+def run_step(migrator: Migrator, step: str, data: StepIn) -> dict[str, Any]:
+    if step == "plan":
+        result = migrator.plan([Migration.from_dict(m) for m in data.migrations or []])
+    elif step == "apply":
+        if data.migration is None:
+            raise InvalidInput("apply needs `migration`: the declaration from the migration file")
+        result = migrator.apply(Migration.from_dict(data.migration), dry_run=data.dry_run)
+    elif step == "backfill":
+        result = migrator.backfill(data.target, batch=data.batch, max_points=data.max_points, dry_run=data.dry_run)
+    elif step == "validate":
+        if not data.query_set:
+            raise InvalidInput("validate needs `query_set`: queries (and qrels, when judged)")
+        result = migrator.validate(data.target, QuerySet.from_dict(data.query_set), k=data.k, dry_run=data.dry_run,
+                                   force=data.force)
+    elif step == "promote":
+        result = migrator.promote(data.target, margin=data.margin, force=data.force, dry_run=data.dry_run)
+    elif step == "rollback":
+        result = migrator.rollback(data.target, dry_run=data.dry_run)
+    elif step == "retire":
+        result = migrator.retire(data.target, grace_s=data.grace_s, force=data.force, dry_run=data.dry_run)
+    else:
+        raise InvalidInput(f"unknown step {step!r}; steps: {', '.join(STEPS)}")
+    out = result.to_dict()
+    out["text"] = result_lines(out)
+    return out
+
+
+class MigrationController(Controller):
+    path = "/admin/migrations"
+    tags = ["admin"]
+    guards = [admin_guard]
+
+    @get("/", sync_to_thread=True, summary="Versions, coverage, applied migrations, rebuild in progress")
+    def status(self, services: Services, state: State) -> dict[str, Any]:
+        data = migrator_for(state, services).status()
+        return {"status": data, "text": status_lines(data)}
+
+    @post("/{step:str}", status_code=200, sync_to_thread=True, summary="Run one migration step")
+    def step(self, step: str, data: StepIn, services: Services, state: State) -> dict[str, Any]:
+        """Steps: plan, apply, backfill, validate, promote, rollback, retire. Each checks its
+        preconditions (409 with the reason when they do not hold), honours `dry_run`, and is safe to repeat."""
+        return run_step(migrator_for(state, services), step, data)
