@@ -46,19 +46,22 @@ def qdrant_server_url() -> Iterator[str]:
         container.stop()
 
 
-@pytest.fixture(params=ADAPTERS)
-def adapter_settings(request: pytest.FixtureRequest, tmp_path: Path, model_cache: Path) -> Settings:
+@pytest.fixture(scope="module", params=ADAPTERS)
+def adapter_settings(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
+                     model_cache: Path) -> Settings:
     kind = request.param
     urls = {"edge": None, "memory": ":memory:"}
     url = urls[kind] if kind in urls else request.getfixturevalue("qdrant_server_url")
-    collection = f"contract_{tmp_path.name}"[:60]  # unique per test on a shared server
+    tmp_path = tmp_path_factory.mktemp(f"contract-{kind}")
+    collection = f"contract_{tmp_path.name}"[:60]  # unique per run on a shared server
     return Settings(store=StoreSettings(path=tmp_path / "data", url=url, collection=collection,
                                         retry_attempts=2, retry_wait_s=0.01),
                     encoders=EncoderSettings(cache_dir=model_cache))
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def svc(adapter_settings: Settings, encoders: EncoderPool) -> Iterator[Services]:
+    """One loaded store per adapter; tests that write use documents of their own."""
     services = build_services(adapter_settings, encoders=encoders)
     services.ingest.upsert(to_documents(DOCS))
     services.store.optimize(services.registry.physical())
@@ -86,24 +89,33 @@ def test_upsert_then_get_returns_fields_derivations_and_version_tags(svc: Servic
     assert svc.ingest.get("bio-1")["entities"] == ["CRISPR", "Cas9", "guide RNA"]
 
 
+EXTRA = {"id": "extra-1", "title": "Lighthouses of the Atlantic coast",
+         "body": "Lighthouse keepers trimmed the lamp wicks every night.", "metadata": {"topic": "extra"}}
+
+
 def test_upsert_is_idempotent_and_replaces_the_point(svc: Services) -> None:
     before = svc.ingest.count()
-    changed = dict(DOCS[0], title="Exoplanet atmospheres, revised")
-    svc.ingest.upsert(to_documents([changed]))
-    svc.ingest.upsert(to_documents([changed]))
-    assert svc.ingest.count() == before
-    assert svc.ingest.get(DOCS[0]["id"])["title"] == "Exoplanet atmospheres, revised"
+    svc.ingest.upsert(to_documents([EXTRA]))
+    svc.ingest.upsert(to_documents([dict(EXTRA, title="Lighthouses, revised")]))
+    svc.ingest.upsert(to_documents([dict(EXTRA, title="Lighthouses, revised")]))
+    try:
+        assert svc.ingest.count() == before + 1
+        assert svc.ingest.get("extra-1")["title"] == "Lighthouses, revised"
+    finally:
+        svc.ingest.delete("extra-1")
 
 
 def test_delete_removes_the_document(svc: Services) -> None:
     before = svc.ingest.count()
-    svc.ingest.delete("cs-2")
-    assert svc.ingest.count() == before - 1
+    svc.ingest.upsert(to_documents([EXTRA]))
+    assert ids(svc, "lighthouse keepers lamp wicks", limit=1) == ["extra-1"]
+    svc.ingest.delete("extra-1")
+    assert svc.ingest.count() == before
     with pytest.raises(DocumentNotFound):
-        svc.ingest.get("cs-2")
+        svc.ingest.get("extra-1")
     with pytest.raises(DocumentNotFound):
-        svc.ingest.delete("cs-2")
-    assert "cs-2" not in ids(svc, "Raft leader election consensus")
+        svc.ingest.delete("extra-1")
+    assert "extra-1" not in ids(svc, "lighthouse keepers lamp wicks")
 
 
 @pytest.mark.parametrize(
@@ -224,7 +236,7 @@ def test_adapters_agree_on_rankings(tmp_path: Path, model_cache: Path, encoders:
             services.ingest.upsert(to_documents(DOCS))
             services.store.optimize(services.registry.physical())
             runs[kind] = [
-                ids(services, q, fields=f, fusion=fu, limit=5)
+                ranked(services, q, fields=f, fusion=fu, limit=5)
                 for q in ("gene editing", "bacteria in food", "telescopes and planets")
                 for f, fu in ((["title"], None), (["body"], None), (["keywords"], None), (None, "rrf"), (None, "dbsf"))
             ]
