@@ -29,6 +29,7 @@ class Services:
 def build_services(settings: Settings, *, store: Store | None = None, encoders: EncoderPool | None = None) -> Services:
     store = store or open_store(settings.store)
     encoders = encoders or EncoderPool(settings.models, settings.encoders)
+    store.ping()  # fail at startup, clearly, on an unreachable or too old server
     registry = bootstrap(settings, store, encoders)
     return Services(
         settings=settings,

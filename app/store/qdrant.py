@@ -34,6 +34,7 @@ from app.store.base import (
 
 _DISTANCE = {"cosine": qm.Distance.COSINE, "dot": qm.Distance.DOT, "euclid": qm.Distance.EUCLID}
 F = TypeVar("F", bound=Callable[..., Any])
+MIN_SERVER = (1, 18)
 
 
 def _translate(fn: F) -> F:
@@ -120,7 +121,14 @@ class QdrantStore:
             setattr(self, name, with_retries(fn, attempts=retry_attempts, wait_s=retry_wait_s))
 
     def ping(self) -> None:
-        self._client.get_collections()
+        """Reachable, and new enough: adding a named vector to a live collection needs 1.18."""
+        if self._local:
+            self._client.get_collections()
+            return
+        version = self._client.info().version
+        major, minor = (int(x) for x in version.split(".")[:2])
+        if (major, minor) < MIN_SERVER:
+            raise StoreUnavailable(f"Qdrant {version} is too old: multivec needs >= {MIN_SERVER[0]}.{MIN_SERVER[1]}")
 
     def close(self) -> None:
         self._client.close()
