@@ -18,8 +18,7 @@ from typing import Any
 
 import qdrant_edge as qe
 
-from app.domain.plan import Condition, Filter, Match, QueryPlan
-from app.encoders.fastembed_encoder import SparseVec
+from app.domain.plan import Filter, QueryPlan
 from app.errors import CollectionNotFound, InvalidInput, StoreLocked, StoreUnavailable
 from app.store.base import (
     META_COLLECTION,
@@ -31,36 +30,10 @@ from app.store.base import (
     VectorValue,
     run_plan,
 )
+from app.store.translate import from_vector, to_filter, to_vector
 
 _DISTANCE = {"cosine": qe.Distance.Cosine, "dot": qe.Distance.Dot, "euclid": qe.Distance.Euclid}
 
-
-def _condition(c: Condition) -> Any:
-    if isinstance(c, Match):
-        return qe.FieldCondition(key=c.key, match=qe.MatchValue(value=c.value))
-    return qe.FieldCondition(key=c.key, match=qe.MatchAny(any=list(c.values)))  # type: ignore[arg-type]
-
-
-def _filter(f: Filter | None) -> Any:
-    if not f:
-        return None
-    return qe.Filter(must=[_condition(c) for c in f.must] or None, must_not=[_condition(c) for c in f.must_not] or None)
-
-
-def _vector(value: VectorValue) -> Any:
-    if isinstance(value, SparseVec):
-        return qe.SparseVector(indices=list(value.indices), values=list(value.values))
-    if hasattr(value, "tolist"):
-        return value.tolist()
-    if value and hasattr(value[0], "tolist"):
-        return [v.tolist() for v in value]
-    return value
-
-
-def _from_edge_vector(value: Any) -> VectorValue:
-    if isinstance(value, qe.SparseVector):
-        return SparseVec(tuple(value.indices), tuple(value.values))
-    return value
 
 
 def _params(spec: VectorSpec) -> Any:
@@ -212,7 +185,7 @@ class EdgeStore:
         """`insert_only` leaves points that already exist untouched (a copy must not undo a newer write)."""
         if not points:
             return
-        pts = [qe.Point(id=p.id, vector={n: _vector(v) for n, v in p.vectors.items()}, payload=p.payload)
+        pts = [qe.Point(id=p.id, vector={n: to_vector(qe, v) for n, v in p.vectors.items()}, payload=p.payload)
                for p in points]
         mode = qe.UpdateMode.InsertOnly if insert_only else None
         self._shard(collection).update(qe.UpdateOperation.upsert_points(pts, update_mode=mode))
@@ -222,9 +195,9 @@ class EdgeStore:
         """`only_if`: update only the points that still match (a conditional update, atomic per point)."""
         if not vectors:
             return
-        pvs = [qe.PointVectors(id=pid, vector={n: _vector(v) for n, v in vecs.items()})
+        pvs = [qe.PointVectors(id=pid, vector={n: to_vector(qe, v) for n, v in vecs.items()})
                for pid, vecs in vectors.items()]
-        self._shard(collection).update(qe.UpdateOperation.update_vectors(pvs, condition=_filter(only_if)))
+        self._shard(collection).update(qe.UpdateOperation.update_vectors(pvs, condition=to_filter(qe, only_if)))
 
     def set_payload(self, collection: str, ids: Sequence[str], payload: dict[str, Any]) -> None:
         if ids:
@@ -232,7 +205,7 @@ class EdgeStore:
 
     @staticmethod
     def _record(r: Any) -> StoredPoint:
-        vectors = {n: _from_edge_vector(v) for n, v in (r.vector or {}).items()} if isinstance(r.vector, dict) else {}
+        vectors = {n: from_vector(qe, v) for n, v in (r.vector or {}).items()} if isinstance(r.vector, dict) else {}
         return StoredPoint(id=str(r.id), payload=dict(r.payload or {}), vectors=vectors)
 
     def retrieve(
@@ -252,21 +225,22 @@ class EdgeStore:
                with_vectors: bool | Sequence[str] = False) -> tuple[list[StoredPoint], str | None]:
         wv = with_vectors if isinstance(with_vectors, bool) else list(with_vectors)
         records, nxt = self._shard(collection).scroll(
-            qe.ScrollRequest(offset=offset, limit=limit, filter=_filter(filter), with_payload=True, with_vector=wv)
+            qe.ScrollRequest(offset=offset, limit=limit, filter=to_filter(qe, filter), with_payload=True,
+                             with_vector=wv)
         )
         return [self._record(r) for r in records], (str(nxt) if nxt is not None else None)
 
     def count(self, collection: str, filter: Filter | None = None) -> int:
-        return int(self._shard(collection).count(qe.CountRequest(filter=_filter(filter), exact=True)))
+        return int(self._shard(collection).count(qe.CountRequest(filter=to_filter(qe, filter), exact=True)))
 
     # -- search ----------------------------------------------------------------------------
     def query(self, collection: str, plan: QueryPlan, vectors: dict[str, VectorValue]) -> QueryResult:
         shard = self._shard(collection)
-        flt = _filter(plan.filter)
+        flt = to_filter(qe, plan.filter)
 
         def nearest(sq: Any) -> Any:
-            vec = vectors[sq.vector_name]
-            return qe.Query.Nearest([_vector(vec)] if sq.kind == "multi" else _vector(vec), using=sq.vector_name)
+            vec = to_vector(qe, vectors[sq.vector_name])
+            return qe.Query.Nearest([vec] if sq.kind == "multi" else vec, using=sq.vector_name)
 
         def hits(points: list[Any]) -> list[Hit]:
             return [Hit(id=str(p.id), score=float(p.score), payload=p.payload) for p in points]

@@ -17,8 +17,7 @@ from qdrant_client import models as qm
 from qdrant_client.http.exceptions import ResponseHandlingException, UnexpectedResponse
 
 from app.domain.documents import point_id
-from app.domain.plan import Condition, Filter, Match, QueryPlan
-from app.encoders.fastembed_encoder import SparseVec
+from app.domain.plan import Filter, QueryPlan
 from app.errors import CollectionNotFound, StoreUnavailable
 from app.store.base import (
     META_COLLECTION,
@@ -31,6 +30,7 @@ from app.store.base import (
     run_plan,
     with_retries,
 )
+from app.store.translate import from_vector, to_filter, to_vector
 
 _DISTANCE = {"cosine": qm.Distance.COSINE, "dot": qm.Distance.DOT, "euclid": qm.Distance.EUCLID}
 F = TypeVar("F", bound=Callable[..., Any])
@@ -60,33 +60,6 @@ def _translate(fn: F) -> F:
 
     return wrapper  # type: ignore[return-value]
 
-
-def _condition(c: Condition) -> Any:
-    if isinstance(c, Match):
-        return qm.FieldCondition(key=c.key, match=qm.MatchValue(value=c.value))
-    return qm.FieldCondition(key=c.key, match=qm.MatchAny(any=list(c.values)))  # type: ignore[arg-type]
-
-
-def _filter(f: Filter | None) -> qm.Filter | None:
-    if not f:
-        return None
-    return qm.Filter(must=[_condition(c) for c in f.must] or None, must_not=[_condition(c) for c in f.must_not] or None)
-
-
-def _vector(value: VectorValue) -> Any:
-    if isinstance(value, SparseVec):
-        return qm.SparseVector(indices=list(value.indices), values=list(value.values))
-    if hasattr(value, "tolist"):
-        return value.tolist()
-    if value and hasattr(value[0], "tolist"):
-        return [v.tolist() for v in value]
-    return value
-
-
-def _from_vector(value: Any) -> VectorValue:
-    if isinstance(value, qm.SparseVector):
-        return SparseVec(tuple(value.indices), tuple(value.values))
-    return value
 
 
 def _dense_params(spec: VectorSpec) -> qm.VectorParams:
@@ -188,7 +161,7 @@ class QdrantStore:
         """`insert_only` leaves points that already exist untouched (a copy must not undo a newer write)."""
         if points:
             self._client.upsert(collection, [
-                qm.PointStruct(id=p.id, vector={n: _vector(v) for n, v in p.vectors.items()}, payload=p.payload)
+                qm.PointStruct(id=p.id, vector={n: to_vector(qm, v) for n, v in p.vectors.items()}, payload=p.payload)
                 for p in points], wait=True, update_mode=qm.UpdateMode.INSERT_ONLY if insert_only else None)
 
     def update_vectors(self, collection: str, vectors: dict[str, dict[str, VectorValue]], *,
@@ -196,8 +169,8 @@ class QdrantStore:
         """`only_if`: update only the points that still match (a conditional update, atomic per point)."""
         if vectors:
             self._client.update_vectors(collection, [
-                qm.PointVectors(id=pid, vector={n: _vector(v) for n, v in vecs.items()})
-                for pid, vecs in vectors.items()], wait=True, update_filter=_filter(only_if))
+                qm.PointVectors(id=pid, vector={n: to_vector(qm, v) for n, v in vecs.items()})
+                for pid, vecs in vectors.items()], wait=True, update_filter=to_filter(qm, only_if))
 
     def set_payload(self, collection: str, ids: Sequence[str], payload: dict[str, Any]) -> None:
         if ids:
@@ -205,7 +178,7 @@ class QdrantStore:
 
     @staticmethod
     def _record(r: Any) -> StoredPoint:
-        vectors = {n: _from_vector(v) for n, v in r.vector.items()} if isinstance(r.vector, dict) else {}
+        vectors = {n: from_vector(qm, v) for n, v in r.vector.items()} if isinstance(r.vector, dict) else {}
         return StoredPoint(id=str(r.id), payload=dict(r.payload or {}), vectors=vectors)
 
     def retrieve(
@@ -224,19 +197,19 @@ class QdrantStore:
     def scroll(self, collection: str, *, filter: Filter | None, limit: int, offset: str | None,
                with_vectors: bool | Sequence[str] = False) -> tuple[list[StoredPoint], str | None]:
         wv = with_vectors if isinstance(with_vectors, bool) else list(with_vectors)
-        records, nxt = self._client.scroll(collection, scroll_filter=_filter(filter), limit=limit, offset=offset,
+        records, nxt = self._client.scroll(collection, scroll_filter=to_filter(qm, filter), limit=limit, offset=offset,
                                            with_payload=True, with_vectors=wv)
         return [self._record(r) for r in records], (str(nxt) if nxt is not None else None)
 
     def count(self, collection: str, filter: Filter | None = None) -> int:
-        return int(self._client.count(collection, count_filter=_filter(filter), exact=True).count)
+        return int(self._client.count(collection, count_filter=to_filter(qm, filter), exact=True).count)
 
     # -- search ----------------------------------------------------------------------------
     def query(self, collection: str, plan: QueryPlan, vectors: dict[str, VectorValue]) -> QueryResult:
-        flt = _filter(plan.filter)
+        flt = to_filter(qm, plan.filter)
 
         def vec(sq: Any) -> Any:
-            v = _vector(vectors[sq.vector_name])
+            v = to_vector(qm, vectors[sq.vector_name])
             return [v] if sq.kind == "multi" else v
 
         def hits(resp: Any) -> list[Hit]:
