@@ -15,6 +15,7 @@ from litestar.openapi import OpenAPIConfig
 
 from app.api.admin import AdminController
 from app.api.controllers import DocumentController, HealthController, SearchController
+from app.api.migrations import MigrationController
 from app.container import Services, build_services
 from app.errors import AppError, error_body, status_for
 from app.settings import Settings
@@ -67,7 +68,8 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         return state.services  # type: ignore[no-any-return]
 
     return Litestar(
-        route_handlers=[DocumentController, SearchController, HealthController, AdminController],
+        route_handlers=[DocumentController, SearchController, HealthController, AdminController,
+                        MigrationController],
         lifespan=[lifespan],
         dependencies={"services": Provide(provide_services, sync_to_thread=False)},
         exception_handlers={

@@ -14,7 +14,7 @@ from app.api.admin import admin_guard
 from app.container import Services
 from app.errors import InvalidInput
 from app.versioning.declare import Migration
-from app.versioning.engine import DEFAULT_GRACE_S, DEFAULT_MARGIN, Migrator
+from app.versioning.engine import DEFAULT_BATCH, DEFAULT_GRACE_S, DEFAULT_MARGIN, Migrator
 from app.versioning.render import result_lines, status_lines
 from app.versioning.validate import QuerySet
 
@@ -32,8 +32,9 @@ class StepIn(BaseModel):
     migrations: list[dict[str, Any]] | None = Field(default=None, description="plan: every migration file.")
     dry_run: bool = False
     force: bool = False
-    batch: int = Field(default=64, ge=1, le=1024)
+    batch: int = Field(default=DEFAULT_BATCH, ge=1, le=4096)
     max_points: int | None = Field(default=None, ge=1, description="backfill: stop after this many points.")
+    start: str | None = Field(default=None, description="backfill: the cursor the previous slice returned.")
     margin: float = Field(default=DEFAULT_MARGIN, ge=0)
     grace_s: float = Field(default=DEFAULT_GRACE_S, ge=0)
     query_set: dict[str, Any] | None = Field(default=None, description="validate: queries and qrels.")
@@ -59,7 +60,8 @@ def run_step(migrator: Migrator, step: str, data: StepIn) -> dict[str, Any]:
             raise InvalidInput("apply needs `migration`: the declaration from the migration file")
         result = migrator.apply(Migration.from_dict(data.migration), dry_run=data.dry_run)
     elif step == "backfill":
-        result = migrator.backfill(data.target, batch=data.batch, max_points=data.max_points, dry_run=data.dry_run)
+        result = migrator.backfill(data.target, batch=data.batch, max_points=data.max_points, start=data.start,
+                                   dry_run=data.dry_run)
     elif step == "validate":
         if not data.query_set:
             raise InvalidInput("validate needs `query_set`: queries (and qrels, when judged)")

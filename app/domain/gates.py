@@ -41,6 +41,8 @@ class Verdict:
     overlap: float | None
     queries: int
     created: str = ""
+    others: dict[str, float] = field(default_factory=dict)  # delta of the metric in the other modes
+
 
     @property
     def judged(self) -> bool:
@@ -55,13 +57,14 @@ class Verdict:
     def to_dict(self) -> dict[str, Any]:
         return {"target": self.target, "metric": self.metric, "baseline": self.baseline,
                 "candidate": self.candidate, "overlap": self.overlap, "queries": self.queries,
-                "created": self.created}
+                "created": self.created, "others": self.others}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Verdict:
         return cls(target=data["target"], metric=data["metric"], baseline=data.get("baseline"),
                    candidate=data.get("candidate"), overlap=data.get("overlap"),
-                   queries=int(data.get("queries", 0)), created=data.get("created", ""))
+                   queries=int(data.get("queries", 0)), created=data.get("created", ""),
+                   others=dict(data.get("others") or {}))
 
 
 @dataclass(frozen=True)
@@ -103,6 +106,9 @@ def promote_gate(*, coverage: Coverage, verdict: Verdict | None, margin: float, 
         else:
             notes.append(f"validation: {verdict.metric} {verdict.baseline:.4f} -> {verdict.candidate:.4f} "
                          f"({delta:+.4f}, margin {margin:.4f})")
+        # Not a blocker (users see the gate metric), but an operator should know.
+        notes += [f"note: {name} changes by {d:+.4f}, more than the margin" for name, d in
+                  sorted(verdict.others.items()) if d < -margin]
     else:
         overlap = f"{verdict.overlap:.3f}" if verdict.overlap is not None else "n/a"
         notes.append(f"validation had no judgments: quality not compared (overlap@k {overlap})")

@@ -66,7 +66,8 @@ class IngestService:
             PointWrite(id=p.point_id, vectors=vecs, payload={**p.payload(), "vector_versions": names})
             for p, vecs in zip(prepared, vectors, strict=True)
         ]
-        self.store.upsert(self.registry.alias, points)
+        for collection in self.registry.write_collections():  # two while a rebuild fills
+            self.store.upsert(collection, points)
         return IngestResult(ids=[d.id for d in docs], vector_versions=names)
 
     def get(self, doc_id: str) -> dict[str, Any]:
@@ -80,7 +81,8 @@ class IngestService:
         pid = point_id(doc_id)
         if not self.store.retrieve(self.registry.alias, [pid]):
             raise DocumentNotFound(f"no document with id {doc_id!r}")
-        self.store.delete(self.registry.alias, [pid])
+        for collection in self.registry.write_collections():
+            self.store.delete(collection, [pid])
 
     def count(self) -> int:
         return self.store.count(self.registry.alias)

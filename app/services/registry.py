@@ -11,6 +11,9 @@ from app.encoders.fastembed_encoder import EncoderPool
 from app.settings import Settings
 from app.store.base import Store, VectorSpec
 
+# Rebuild states in which ingest writes to both the old and the new physical collection.
+DUAL_WRITE: frozenset[str] = frozenset({"filling", "filled"})
+
 
 def now() -> str:
     return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
@@ -65,6 +68,26 @@ class RegistryRepo:
 
     def save(self, reg: Registry) -> None:
         self.store.put_meta(self.key, registry_to_dict(reg))
+
+    # -- rebuild marker: while a collection is rebuilt, ingest writes to both physical collections --
+    @property
+    def rebuild_key(self) -> str:
+        return f"rebuild:{self.alias}"
+
+    def rebuild(self) -> dict[str, Any] | None:
+        """The rebuild in progress (app.versioning.rebuild), if any, as stored in meta."""
+        return self.store.get_meta(self.rebuild_key)
+
+    def save_rebuild(self, marker: dict[str, Any]) -> None:
+        self.store.put_meta(self.rebuild_key, marker)
+
+    def write_collections(self) -> list[str]:
+        """Where ingest writes: the alias; during a rebuild both physical collections (dual write),
+        named directly so an alias swap between two writes cannot make either side miss one."""
+        marker = self.rebuild()
+        if marker and marker.get("status") in DUAL_WRITE:
+            return [marker["source"], marker["target"]]
+        return [self.alias]
 
     def physical(self) -> str:
         """The collection the alias points at now."""

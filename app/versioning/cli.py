@@ -1,0 +1,308 @@
+"""`scripts/migrate`: run migration steps on the store directly (service stopped) or through `--url`."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from app.domain.gates import parse_duration
+from app.errors import AppError, Conflict, StoreLocked
+from app.versioning.declare import Migration, default_folder, load_folder
+from app.versioning.engine import DEFAULT_BATCH
+from app.versioning.render import result_lines, status_lines
+from app.versioning.validate import QuerySet, load_query_set, report_text, write_report
+
+REFUSED = 2
+
+
+class Local:
+    """Steps run in this process on a store opened from Settings() (the service must be stopped)."""
+
+    def __init__(self, argv: list[str]) -> None:
+        from app.encoders.fastembed_encoder import EncoderPool
+        from app.services.registry import RegistryRepo
+        from app.settings import Settings
+        from app.store.factory import open_store
+        from app.versioning.engine import Migrator
+
+        settings = Settings()
+        try:
+            self.store = open_store(settings.store)
+        except StoreLocked as e:
+            raise SystemExit(f"{e.message}\n\nThe service holds the data folder: run the same command through it,\n"
+                             f"  scripts/migrate --url http://127.0.0.1:8000 {' '.join(argv)}") from None
+        registry = RegistryRepo(store=self.store, alias=settings.store.collection)
+        if registry.load() is None:
+            self.store.close()
+            raise SystemExit(f"collection {settings.store.collection!r} is not initialised in "
+                             f"{settings.store.url or settings.store.path}: start the service or load documents first")
+        self.migrator = Migrator(store=self.store, encoders=EncoderPool(settings.models, settings.encoders),
+                                 registry=registry, settings=settings)
+
+    def close(self) -> None:
+        self.store.close()
+
+    def status(self) -> dict[str, Any]:
+        return self.migrator.status()
+
+    def step(self, step: str, **params: Any) -> dict[str, Any]:
+        m = self.migrator
+        query_set = params.pop("query_set", None)
+        progress = params.pop("progress", None)
+        migrations = params.pop("migrations", None)
+        migration = params.pop("migration", None)
+        if step == "plan":
+            return m.plan([Migration.from_dict(x) for x in migrations]).to_dict()
+        if step == "apply":
+            return m.apply(Migration.from_dict(migration), **params).to_dict()
+        if step == "backfill":
+            return m.backfill(params.pop("target"), on_progress=progress, **params).to_dict()
+        if step == "validate":
+            return m.validate(params.pop("target"), QuerySet.from_dict(query_set), on_query=progress,
+                              **params).to_dict()
+        return getattr(m, step)(params.pop("target"), **params).to_dict()  # type: ignore[no-any-return]
+
+
+class Remote:
+    """Steps run by the service, through its admin API."""
+
+    def __init__(self, url: str, token: str | None, client: Any = None) -> None:
+        import httpx
+
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        # `client`: any httpx.Client, such as Litestar's TestClient in tests
+        self.owned = client is None
+        self.client = client or httpx.Client(base_url=url.rstrip("/"), timeout=3600, headers=headers)
+        self.url = url
+
+    def close(self) -> None:
+        if self.owned:
+            self.client.close()
+
+    def _answer(self, r: Any) -> dict[str, Any]:
+        if r.status_code == 200:
+            return r.json()  # type: ignore[no-any-return]
+        try:
+            body = r.json()
+            message = body.get("message", r.text)
+        except ValueError:
+            body, message = {}, r.text
+        if r.status_code == 409:
+            raise Conflict(message, body.get("detail"))
+        raise SystemExit(f"{self.url} answered {r.status_code}: {message}")
+
+    def _call(self, fn: Callable[[], Any]) -> dict[str, Any]:
+        import httpx
+
+        try:
+            return self._answer(fn())
+        except httpx.TransportError as e:
+            raise SystemExit(f"cannot reach the service at {self.url}: {e}") from None
+
+    def status(self) -> dict[str, Any]:
+        return self._call(lambda: self.client.get("/admin/migrations"))["status"]  # type: ignore[no-any-return]
+
+    def step(self, step: str, **params: Any) -> dict[str, Any]:
+        progress = params.pop("progress", None)
+        if step == "backfill" and not params.get("dry_run"):
+            return self._backfill(progress, **params)
+        return self._call(lambda: self.client.post(f"/admin/migrations/{step}", json=params))
+
+    def _backfill(self, progress: Callable[[int, int], None] | None, **params: Any) -> dict[str, Any]:
+        """In slices, so no request runs long and the bar moves; each slice resumes where the last stopped."""
+        params["max_points"] = params.get("max_points") or params.get("batch", DEFAULT_BATCH) * 8
+        done, todo, actions = 0, None, []
+        while True:
+            out = self._call(lambda: self.client.post("/admin/migrations/backfill", json=params))
+            data = out.get("data", {})
+            todo = todo if todo is not None else data.get("missing", data.get("total", 0))
+            done += int(data.get("done", 0))
+            if progress and todo:
+                progress(min(done, todo), todo)
+            actions += [a for a in out.get("actions", []) if not a.startswith("encoded and tagged")]
+            params["start"] = data.get("cursor")  # the next slice continues where this one stopped
+            if data.get("complete") or not data.get("done"):
+                out["actions"] = actions + ([f"backfilled {done} points through {self.url}"] if done else [])
+                return out
+
+
+def _migrations(folder: Path) -> list[Migration]:
+    return load_folder(folder)
+
+
+def _bar(total: int, desc: str, lines: bool) -> Callable[[int, int], None]:
+    """A tqdm bar with docs/s on a terminal; plain progress lines otherwise (logs, tests)."""
+    if lines:
+        t0 = time.perf_counter()
+
+        def line(done: int, total: int) -> None:
+            rate = done / max(time.perf_counter() - t0, 1e-9)
+            print(f"{desc}: {done}/{total} ({100.0 * done / max(total, 1):.1f} %), {rate:.1f} docs/s", flush=True)
+
+        return line
+    from tqdm import tqdm
+
+    bar = tqdm(total=total, unit="doc", desc=desc, file=sys.stderr, dynamic_ncols=True)
+
+    def update(done: int, total: int) -> None:
+        bar.total = total
+        bar.update(done - bar.n)
+        if done >= total:
+            bar.close()
+
+    return update
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="scripts/migrate", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--url", help="go through the running service's admin API (needed while it holds an "
+                                 "embedded data folder); otherwise the store is opened from Settings()")
+    p.add_argument("--token", default=os.environ.get("MULTIVEC_ADMIN_TOKEN"), help="admin token (default: env)")
+    p.add_argument("--dir", type=Path, default=default_folder(), help="the migrations folder")
+    sub = p.add_subparsers(dest="step", required=True, metavar="STEP")
+
+    def step(name: str, help_: str, target: bool = True) -> argparse.ArgumentParser:
+        s = sub.add_parser(name, help=help_, description=help_)
+        if target:
+            s.add_argument("target", nargs="?", help="migration revision (0001), label, or the version it adds; "
+                                                     "default: the latest applied")
+        s.add_argument("--dry-run", action="store_true", help="check preconditions, say what would happen, write "
+                                                              "nothing")
+        return s
+
+    step("plan", "each migration: applied (and its next step) or pending; what apply would do", target=False)
+    s = step("apply", "apply pending migrations in order (up to TARGET)")
+    s = step("status", "versions with coverage, applied migrations, rebuild in progress", target=False)
+    s = step("backfill", "encode the new version for every point lacking it (resumable)")
+    s.add_argument("--batch", type=int, default=DEFAULT_BATCH,
+                   help="points per batch (default %(default)s; larger batches encode faster)")
+    s.add_argument("--max-points", type=int, default=None, help="stop after this many points")
+    s.add_argument("--progress", choices=("bar", "lines", "none"), default=None,
+                   help="default: a bar on a terminal, lines otherwise")
+    s = step("validate", "compare live and candidate on a query set; write the report")
+    s.add_argument("--queries", type=Path, help="canary queries: JSONL (query, id, relevant) or one per line")
+    s.add_argument("--qrels", type=Path, help="BEIR qrels TSV for --queries")
+    s.add_argument("--beir", type=Path, help="a BEIR folder: queries.jsonl and qrels/<split>.tsv")
+    s.add_argument("--split", help="qrels split (default: test, dev, then train)")
+    s.add_argument("--limit", type=int, default=0, help="use the first N queries")
+    s.add_argument("--k", type=int, default=10)
+    s.add_argument("--out", type=Path, default=Path("reports/migrations"), help="report folder")
+    s.add_argument("--force", action="store_true", help="validate below 100 %% coverage")
+    s = step("promote", "make the new version live (one registry write; an alias swap for a rebuild)")
+    s.add_argument("--margin", type=float, default=0.02, help="allowed loss on the gate metric (absolute)")
+    s.add_argument("--force", action="store_true", help="promote past the gate")
+    step("rollback", "make the previous version live again")
+    s = step("retire", "delete the version (or collection) no longer live, after the grace period")
+    s.add_argument("--grace", default="24h", help="how long after it stopped being live (e.g. 30m, 24h, 7d)")
+    s.add_argument("--force", action="store_true", help="retire within the grace period")
+    return p
+
+
+def main(argv: list[str] | None = None, *, backend: Local | Remote | None = None) -> int:
+    """Run one step; returns the exit code (0 done or nothing to do, 1 error, 2 refused by a precondition)."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = parser().parse_args(argv)
+    try:
+        migrations = _migrations(args.dir) if args.step in ("plan", "apply") else []
+        query_set = _query_set(args) if args.step == "validate" else None
+    except AppError as e:
+        print(f"error: {e.message}", file=sys.stderr)
+        return 1
+    if backend is None:
+        backend = Remote(args.url, args.token) if args.url else Local(argv)
+    try:
+        return _run(backend, args, migrations, query_set)
+    except Conflict as e:
+        print(e.message, file=sys.stderr)
+        return REFUSED
+    except AppError as e:
+        print(f"error ({e.code}): {e.message}", file=sys.stderr)
+        return 1
+    finally:
+        backend.close()
+
+
+def _query_set(args: argparse.Namespace) -> QuerySet:
+    return load_query_set(queries=args.queries, qrels=args.qrels, beir=args.beir, split=args.split, limit=args.limit)
+
+
+def _show(result: dict[str, Any]) -> None:
+    print("\n".join(result_lines(result)))
+
+
+def _run(backend: Local | Remote, args: argparse.Namespace, migrations: list[Migration],
+         query_set: QuerySet | None) -> int:
+    common = {"dry_run": getattr(args, "dry_run", False)}
+    if args.step == "status":
+        print("\n".join(status_lines(backend.status())))
+        return 0
+    if args.step == "plan":
+        result = backend.step("plan", migrations=[m.to_dict() for m in migrations])
+        rows = result["data"]["migrations"]
+        from app.versioning.render import table
+
+        print("\n".join(table(["revision", "state", "next step", "change"],
+                              [[r["label"], r["state"], r["next"], r["description"]] for r in rows])))
+        print()
+        for note in result["notes"]:
+            print(note)
+        for action in result["actions"]:
+            print(f"  would: {action}")
+        return 0
+    if args.step == "apply":
+        applied = {m["revision"] for m in backend.status()["migrations"]}
+        todo = [m for m in migrations if m.revision not in applied]
+        if args.target:
+            wanted = [m for m in migrations if args.target in (m.revision, m.label)]
+            if not wanted:
+                print(f"error: no migration file matches {args.target!r} in {args.dir}", file=sys.stderr)
+                return 1
+            todo = [m for m in todo if m.revision <= wanted[0].revision]
+        if not todo:
+            print("apply\n  nothing to do: every migration is applied")
+        for m in todo:
+            _show(backend.step("apply", migration=m.to_dict(), **common))
+            if common["dry_run"]:
+                break  # later ones depend on this one being applied
+        return 0
+    target = args.target
+    if args.step == "backfill":
+        mode = args.progress or ("bar" if sys.stderr.isatty() else "lines")
+        progress = None if mode == "none" else _bar(0, "backfill", lines=mode == "lines")
+        result = backend.step("backfill", target=target, batch=args.batch, max_points=args.max_points,
+                              progress=progress, **common)
+    elif args.step == "validate":
+        assert query_set is not None
+        show = sys.stderr.isatty() and not common["dry_run"] and isinstance(backend, Local)
+        progress = _bar(len(query_set.queries), "validate", lines=False) if show else None
+        result = backend.step("validate", target=target, query_set=query_set.to_dict(), k=args.k,
+                              force=args.force, progress=progress, **common)
+        report = result.get("data", {}).get("report")
+        if report:
+            md, js = write_report(report, args.out)
+            print("\n".join(report_text(report)))
+            print(f"\nreport: {md}\n        {js}")
+            print("\n".join(result_lines({**result, "notes": []})))
+            return 0
+    elif args.step == "promote":
+        result = backend.step("promote", target=target, margin=args.margin, force=args.force, **common)
+    elif args.step == "rollback":
+        result = backend.step("rollback", target=target, **common)
+    elif args.step == "retire":
+        result = backend.step("retire", target=target, grace_s=parse_duration(args.grace), force=args.force,
+                              **common)
+    else:
+        raise SystemExit(f"unknown step {args.step}")
+    _show(result)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
+

@@ -1,0 +1,155 @@
+"""What a migration file declares, and how the numbered files in `migrations/` are loaded."""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from app.domain.versions import vector_name
+from app.errors import InvalidInput
+
+DISTANCES = ("cosine", "dot", "euclid")
+
+
+@dataclass(frozen=True)
+class AddVersion:
+    """Add `version` of `space`, encoded by `model` (a model alias from settings), in place."""
+
+    space: str
+    model: str
+    version: int
+    kind: str = "add_version"
+
+    @property
+    def vector_name(self) -> str:
+        return vector_name(self.space, self.model, self.version)
+
+    def describe(self) -> str:
+        return f"add version v{self.version} of space {self.space!r} made by model {self.model!r}"
+
+
+@dataclass(frozen=True)
+class Rebuild:
+    """Rebuild the collection into a new physical one, for changes a named vector cannot take in place.
+
+    `distance` changes a space's metric (vectors are copied); `reembed` re-encodes spaces with the
+    current settings (say, new chunking); every other vector is copied as it is.
+    """
+
+    distance: dict[str, str] = field(default_factory=dict)
+    reembed: tuple[str, ...] = ()
+    reason: str = ""
+    kind: str = "rebuild"
+
+    def describe(self) -> str:
+        parts = [f"{s} distance -> {d}" for s, d in sorted(self.distance.items())]
+        parts += [f"re-embed {s}" for s in self.reembed]
+        return "rebuild into a new collection: " + (", ".join(parts) or "copy as is") + \
+            (f" ({self.reason})" if self.reason else "")
+
+
+Change = AddVersion | Rebuild
+
+
+@dataclass(frozen=True)
+class Migration:
+    """One numbered migration: a revision id, its predecessor, and one change."""
+
+    revision: str
+    name: str
+    change: Change
+    description: str = ""
+    depends_on: str | None = None
+
+    @property
+    def label(self) -> str:
+        return f"{self.revision}_{self.name}" if self.name else self.revision
+
+    def to_dict(self) -> dict[str, Any]:
+        change: dict[str, Any] = dict(self.change.__dict__)
+        if isinstance(self.change, Rebuild):
+            change["reembed"] = list(self.change.reembed)
+        return {"revision": self.revision, "name": self.name, "description": self.description,
+                "depends_on": self.depends_on, "change": change}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Migration:
+        raw = dict(data["change"])
+        kind = raw.pop("kind", "add_version")
+        change: Change
+        if kind == "add_version":
+            change = AddVersion(space=str(raw["space"]), model=str(raw["model"]), version=int(raw["version"]))
+        elif kind == "rebuild":
+            change = Rebuild(distance=dict(raw.get("distance") or {}), reembed=tuple(raw.get("reembed") or ()),
+                             reason=str(raw.get("reason") or ""))
+        else:
+            raise InvalidInput(f"unknown change kind {kind!r}")
+        migration = cls(revision=str(data["revision"]), name=str(data.get("name") or ""), change=change,
+                        description=str(data.get("description") or ""), depends_on=data.get("depends_on"))
+        check(migration)
+        return migration
+
+
+def check(m: Migration) -> None:
+    """Structural checks that need no store: the registry-dependent ones happen at apply."""
+    if not re.fullmatch(r"\d{4}", m.revision):
+        raise InvalidInput(f"migration revision must be four digits, got {m.revision!r}")
+    c = m.change
+    if isinstance(c, AddVersion):
+        if c.version < 1:
+            raise InvalidInput(f"{m.label}: version must be >= 1")
+    else:
+        bad = {s: d for s, d in c.distance.items() if d not in DISTANCES}
+        if bad:
+            raise InvalidInput(f"{m.label}: unknown distance {bad}; use one of {DISTANCES}")
+        if not c.distance and not c.reembed:
+            raise InvalidInput(f"{m.label}: a rebuild must change a distance or re-embed a space")
+
+
+_FILE = re.compile(r"^(\d{4})_([a-z0-9_]+)\.py$")
+
+
+def load_file(path: Path) -> Migration:
+    """Import one migration file: it sets `revision`, `depends_on` and `change`; its docstring describes it."""
+    m = _FILE.match(path.name)
+    if not m:
+        raise InvalidInput(f"{path.name}: migration files are named NNNN_some_name.py")
+    spec = importlib.util.spec_from_file_location(f"_migration_{m.group(1)}", path)
+    if spec is None or spec.loader is None:
+        raise InvalidInput(f"cannot import {path}")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    revision = str(getattr(module, "revision", m.group(1)))
+    if revision != m.group(1):
+        raise InvalidInput(f"{path.name}: revision {revision!r} does not match the file name")
+    change = getattr(module, "change", None)
+    if not isinstance(change, AddVersion | Rebuild):
+        raise InvalidInput(f"{path.name}: set `change = AddVersion(...)` or `change = Rebuild(...)`")
+    doc = (module.__doc__ or "").strip().splitlines()
+    migration = Migration(revision=revision, name=m.group(2), change=change,
+                          description=doc[0] if doc else change.describe(),
+                          depends_on=getattr(module, "depends_on", None))
+    check(migration)
+    return migration
+
+
+def load_folder(folder: Path) -> list[Migration]:
+    """Every migration in `folder`, in order, checked to form one chain (each depends on the one before)."""
+    if not folder.is_dir():
+        raise InvalidInput(f"no migrations folder at {folder}")
+    migrations = [load_file(p) for p in sorted(folder.glob("*.py")) if not p.name.startswith("_")]
+    previous: str | None = None
+    for m in migrations:
+        if m.depends_on != previous:
+            raise InvalidInput(f"{m.label}: depends_on is {m.depends_on!r}, expected {previous!r} "
+                               "(migrations form one chain, like Alembic revisions)")
+        previous = m.revision
+    return migrations
+
+
+def default_folder() -> Path:
+    """`migrations/` at the project root (beside `app/`)."""
+    return Path(__file__).resolve().parents[2] / "migrations"

@@ -1,0 +1,226 @@
+"""Validation: run the live and the candidate side by side on a query set and compare them."""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from app.errors import InvalidInput
+from app.versioning.render import markdown_table, table
+
+
+@dataclass(frozen=True)
+class QuerySet:
+    """Queries `(id, text)`, and graded judgments `qrels[query id][doc id]` when there are any."""
+
+    name: str
+    queries: list[tuple[str, str]]
+    qrels: dict[str, dict[str, int]] = field(default_factory=dict)
+
+    @property
+    def judged(self) -> bool:
+        return bool(self.qrels)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "queries": [{"id": q, "text": t} for q, t in self.queries], "qrels": self.qrels}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> QuerySet:
+        queries = [(str(q["id"]), str(q["text"])) for q in data.get("queries") or []]
+        qrels = {str(q): {str(d): int(g) for d, g in docs.items()} for q, docs in (data.get("qrels") or {}).items()}
+        return cls(name=str(data.get("name") or "request"), queries=queries, qrels=qrels)
+
+
+def read_queries(path: Path) -> tuple[list[tuple[str, str]], dict[str, dict[str, int]]]:
+    """A canary file: JSONL (`query`/`text`, optional `id`/`_id`, optional `relevant` doc ids) or one query a line."""
+    queries: list[tuple[str, str]] = []
+    qrels: dict[str, dict[str, int]] = {}
+    for n, line in enumerate(path.read_text().splitlines(), 1):
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        if path.suffix in (".jsonl", ".json"):
+            try:
+                raw = json.loads(line)
+            except json.JSONDecodeError as e:
+                raise InvalidInput(f"{path}:{n}: not JSON: {e}") from e
+            text = raw.get("query", raw.get("text"))
+            if not text:
+                raise InvalidInput(f"{path}:{n}: no `query` or `text`")
+            qid = str(raw.get("id", raw.get("_id", n)))
+            relevant = raw.get("relevant") or []
+            if relevant:
+                qrels[qid] = {str(d): 1 for d in relevant} if isinstance(relevant, list) else \
+                    {str(d): int(g) for d, g in relevant.items()}
+        else:
+            qid, text = str(n), line.strip()
+        queries.append((qid, str(text)))
+    return queries, qrels
+
+
+def read_qrels(path: Path) -> dict[str, dict[str, int]]:
+    """BEIR qrels: a TSV with a header `query-id corpus-id score`."""
+    qrels: dict[str, dict[str, int]] = {}
+    with path.open() as f:
+        for row in csv.DictReader(f, delimiter="\t"):
+            qrels.setdefault(str(row["query-id"]), {})[str(row["corpus-id"])] = int(row["score"])
+    return qrels
+
+
+def load_query_set(*, queries: Path | None = None, qrels: Path | None = None, beir: Path | None = None,
+                   split: str | None = None, limit: int = 0) -> QuerySet:
+    """From a canary file (optionally with a qrels TSV), or a BEIR folder and split.
+
+    With judgments, only judged queries are kept (an unjudged query would count as a miss).
+    """
+    if beir is not None:
+        splits = [split] if split else ["test", "dev", "train"]
+        found = next((beir / "qrels" / f"{s}.tsv" for s in splits if (beir / "qrels" / f"{s}.tsv").exists()), None)
+        if found is None:
+            raise InvalidInput(f"no qrels/{'|'.join(splits)}.tsv in {beir}")
+        q, _ = read_queries(beir / "queries.jsonl")
+        judged = read_qrels(found)
+        name = f"{beir.name}/{found.stem}"
+    elif queries is not None:
+        q, judged = read_queries(queries)
+        if qrels is not None:
+            judged = read_qrels(qrels)
+        name = queries.name
+    else:
+        raise InvalidInput("give a query set: --queries FILE [--qrels TSV] or --beir DIR")
+    if judged:
+        q = [(qid, text) for qid, text in q if any(g > 0 for g in judged.get(qid, {}).values())]
+    if limit:
+        q = q[:limit]
+    if not q:
+        raise InvalidInput(f"query set {name} has no usable queries")
+    return QuerySet(name=name, queries=q, qrels={qid: judged[qid] for qid, _ in q if qid in judged})
+
+
+# -- metrics (linear gain, as trec_eval and BEIR compute nDCG) --------------------------------------
+def ndcg(ranked: Sequence[str], judged: dict[str, int], k: int) -> float:
+    dcg = sum(judged.get(d, 0) / math.log2(i + 2) for i, d in enumerate(ranked[:k]))
+    ideal = sorted((g for g in judged.values() if g > 0), reverse=True)[:k]
+    idcg = sum(g / math.log2(i + 2) for i, g in enumerate(ideal))
+    return dcg / idcg if idcg > 0 else 0.0
+
+
+def recall(ranked: Sequence[str], judged: dict[str, int], k: int) -> float:
+    relevant = {d for d, g in judged.items() if g > 0}
+    return len(relevant & set(ranked[:k])) / len(relevant) if relevant else 0.0
+
+
+def overlap(a: Sequence[str], b: Sequence[str], k: int) -> float:
+    """Share of the top k the two rankings have in common (1.0: the same documents, any order)."""
+    top_a, top_b = set(a[:k]), set(b[:k])
+    size = min(k, max(len(top_a), len(top_b)))
+    return len(top_a & top_b) / size if size else 1.0
+
+
+# -- the run ------------------------------------------------------------------------------------
+Searcher = Callable[[str, str, str], list[str]]  # (arm, mode, query text) -> ranked doc ids
+
+GATE_MODE = "fused"
+RECALL_K = 100
+
+
+def compare(query_set: QuerySet, *, modes: Sequence[str], search: Searcher, k: int,
+            on_query: Callable[[int], None] | None = None) -> dict[str, Any]:
+    """Metrics of both arms per mode: mean nDCG@k and recall@100 with judgments; overlap@k always."""
+    sums: dict[str, dict[str, float]] = {m: {} for m in modes}
+    per_query: list[dict[str, Any]] = []
+    for i, (qid, text) in enumerate(query_set.queries, 1):
+        judged = query_set.qrels.get(qid)
+        row: dict[str, Any] = {"id": qid, "query": text}
+        for mode in modes:
+            base, cand = search("baseline", mode, text), search("candidate", mode, text)
+            values = {"overlap": overlap(base, cand, k)}
+            if judged is not None:
+                values |= {"ndcg_baseline": ndcg(base, judged, k), "ndcg_candidate": ndcg(cand, judged, k),
+                           "recall_baseline": recall(base, judged, RECALL_K),
+                           "recall_candidate": recall(cand, judged, RECALL_K)}
+            for key, v in values.items():
+                sums[mode][key] = sums[mode].get(key, 0.0) + v
+            row[mode] = values
+        per_query.append(row)
+        if on_query:
+            on_query(i)
+    n = len(query_set.queries)
+    judged_n = sum(1 for qid, _ in query_set.queries if qid in query_set.qrels)
+    results: dict[str, Any] = {}
+    for mode in modes:
+        s = sums[mode]
+        entry: dict[str, Any] = {f"overlap@{k}": s["overlap"] / n}
+        if judged_n:
+            entry |= {f"ndcg@{k}": {"baseline": s["ndcg_baseline"] / judged_n,
+                                    "candidate": s["ndcg_candidate"] / judged_n},
+                      f"recall@{RECALL_K}": {"baseline": s["recall_baseline"] / judged_n,
+                                             "candidate": s["recall_candidate"] / judged_n}}
+        results[mode] = entry
+    worst: list[dict[str, Any]] = []
+    gate_mode = GATE_MODE if GATE_MODE in modes else modes[0]
+    if judged_n:
+        losses = [(r[gate_mode]["ndcg_candidate"] - r[gate_mode]["ndcg_baseline"], r) for r in per_query
+                  if "ndcg_baseline" in r[gate_mode]]
+        worst = [{"id": r["id"], "query": r["query"], "delta": d} for d, r in sorted(losses, key=lambda x: x[0])[:5]
+                 if d < 0]
+    return {"modes": results, "queries": n, "judged": judged_n, "worst": worst, "gate_mode": gate_mode}
+
+
+def report_rows(report: dict[str, Any]) -> list[list[Any]]:
+    """One row per mode and metric: baseline, candidate, delta (overlap has one value)."""
+    k = report["k"]
+    rows: list[list[Any]] = []
+    for mode, metrics in report["modes"].items():
+        for name, value in metrics.items():
+            if isinstance(value, dict):
+                rows.append([mode, name, value["baseline"], value["candidate"],
+                             f"{value['candidate'] - value['baseline']:+.4f}"])
+        rows.append([mode, f"overlap@{k}", None, None, f"{metrics[f'overlap@{k}']:.4f}"])
+    return rows
+
+
+def report_text(report: dict[str, Any]) -> list[str]:
+    out = [f"validation of {report['target']} ({report['migration']})",
+           f"  baseline  {report['arms']['baseline']}",
+           f"  candidate {report['arms']['candidate']}",
+           f"  queries   {report['queries']} from {report['query_set']}"
+           f" ({report['judged']} judged), k={report['k']}", ""]
+    out += table(["mode", "metric", "live", "candidate", "delta"], report_rows(report), indent="  ")
+    if report.get("worst"):
+        out += ["", f"  largest losses ({report['gate_mode']} nDCG@{report['k']}):"]
+        out += table(["query", "delta", "text"],
+                     [[w["id"], f"{w['delta']:+.3f}", w["query"][:70]] for w in report["worst"]], indent="    ")
+    out += ["", f"  gate: {report['gate_summary']}"]
+    return out
+
+
+def report_markdown(report: dict[str, Any]) -> str:
+    lines = [f"# Validation of `{report['target']}`", "",
+             f"- migration: {report['migration']}",
+             f"- baseline (live): {report['arms']['baseline']}",
+             f"- candidate: {report['arms']['candidate']}",
+             f"- query set: {report['query_set']}, {report['queries']} queries ({report['judged']} judged)",
+             f"- collection: {report['collection']}",
+             f"- created: {report['created']}", ""]
+    lines += markdown_table(["mode", "metric", "live", "candidate", "delta"], report_rows(report))
+    if report.get("worst"):
+        lines += ["", f"Largest losses ({report['gate_mode']} nDCG@{report['k']}):", ""]
+        lines += markdown_table(["query", "delta", "text"],
+                                [[w["id"], f"{w['delta']:+.3f}", w["query"]] for w in report["worst"]])
+    lines += ["", f"Gate: {report['gate_summary']}", ""]
+    return "\n".join(lines)
+
+
+def write_report(report: dict[str, Any], folder: Path) -> tuple[Path, Path]:
+    """`<folder>/<created>-<target>.md` and `.json`; returns both paths."""
+    folder.mkdir(parents=True, exist_ok=True)
+    stem = f"{report['created'].replace(':', '').replace('+0000', 'Z')}-{report['target']}"
+    md, js = folder / f"{stem}.md", folder / f"{stem}.json"
+    md.write_text(report_markdown(report))
+    js.write_text(json.dumps(report, indent=1))
+    return md, js

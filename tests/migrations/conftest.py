@@ -1,0 +1,76 @@
+"""Migration fixtures: a migrator over the loaded fixture corpus, the first migration file, a query set."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from app.container import Services, build_services
+from app.encoders.fastembed_encoder import EncoderPool
+from app.settings import SpaceSettings
+from app.versioning.declare import Migration, default_folder, load_folder
+from app.versioning.engine import Migrator
+from app.versioning.validate import QuerySet
+from tests.conftest import make_settings, to_documents
+from tests.fixtures import DOCS
+
+OLD = "title.minilm-l6-int8.v1"
+NEW = "title.paraphrase-minilm-l3.v2"
+
+# A few judged queries over tests.fixtures.DOCS: enough to run validation for real.
+QUERIES = QuerySet(
+    name="fixture-canary",
+    queries=[("q1", "gene editing with CRISPR"), ("q2", "bread and fermented vegetables"),
+             ("q3", "planets around other stars"), ("q4", "leader election in a replicated log")],
+    qrels={"q1": {"bio-1": 1}, "q2": {"cook-1": 1, "cook-2": 1}, "q3": {"astro-1": 1}, "q4": {"cs-2": 1}},
+)
+
+
+@pytest.fixture
+def migration() -> Migration:
+    """migrations/0001_title_paraphrase_l3.py, as the operator would apply it."""
+    return load_folder(default_folder())[0]
+
+
+def migrator_of(services: Services) -> Migrator:
+    return Migrator(store=services.store, encoders=services.encoders, registry=services.registry,
+                    settings=services.settings)
+
+
+# Three spaces (two models) keep the step tests quick; the live-swap test uses the full `loaded` corpus.
+SMALL_SPACES = [
+    SpaceSettings(name="title", field="title", kind="dense", model="minilm-l6-int8"),
+    SpaceSettings(name="summary", field="summary", kind="dense", model="minilm-l6-int8"),
+    SpaceSettings(name="keywords", field="keywords", kind="sparse", model="bm25"),
+]
+
+
+@pytest.fixture
+def corpus(store_kind: str, tmp_path: Path, model_cache: Path, encoders: EncoderPool) -> Iterator[Services]:
+    """The fixture corpus on either adapter, indexed in the title, summary and keywords spaces."""
+    svc = build_services(make_settings(store_kind, tmp_path, model_cache, spaces=SMALL_SPACES), encoders=encoders)
+    svc.ingest.upsert(to_documents(DOCS))
+    yield svc
+    svc.close()
+
+
+@pytest.fixture
+def migrator(corpus: Services) -> Migrator:
+    return migrator_of(corpus)
+
+
+def snapshot(m: Migrator) -> dict[str, object]:
+    """Everything a step may change: registry, vectors, tags, applied migrations, verdicts, alias, marker."""
+    physical = m.registry.physical()
+    return {
+        "registry": m.store.get_meta(m.registry.key),
+        "specs": m.store.vector_specs(physical),
+        "tagged": {v: m.coverage(v).covered for v in (OLD, NEW)},
+        "applied": m.applied(),
+        "verdict": m.store.get_meta(f"validation:{m.alias}:{NEW}"),
+        "alias": physical,
+        "rebuild": m.registry.rebuild(),
+        "collections": m.store.list_collections(),
+    }

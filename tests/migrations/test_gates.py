@@ -1,0 +1,81 @@
+"""The promote and retire gates as pure decisions, and the migration files as declarations."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from app.domain.gates import Coverage, Verdict, parse_duration, promote_gate, retire_gate
+from app.errors import InvalidInput
+from app.versioning.declare import AddVersion, Migration, Rebuild, default_folder, load_folder
+
+FULL = Coverage(10, 10)
+
+
+def verdict(baseline: float | None, candidate: float | None) -> Verdict:
+    return Verdict(target="t.m.v2", metric="fused nDCG@10", baseline=baseline, candidate=candidate, overlap=0.8,
+                   queries=5)
+
+
+def test_promote_gate_needs_full_coverage_and_a_validation() -> None:
+    gate = promote_gate(coverage=Coverage(9, 10), verdict=None, margin=0.02, force=False)
+    assert not gate.allowed
+    assert any("coverage is 9/10" in b for b in gate.blockers)
+    assert any("run validate first" in b for b in gate.blockers)
+
+
+def test_promote_gate_refuses_a_candidate_worse_than_the_margin() -> None:
+    assert not promote_gate(coverage=FULL, verdict=verdict(0.60, 0.55), margin=0.02, force=False).allowed
+    assert promote_gate(coverage=FULL, verdict=verdict(0.60, 0.59), margin=0.02, force=False).allowed
+    assert promote_gate(coverage=FULL, verdict=verdict(0.60, 0.55), margin=0.10, force=False).allowed
+
+
+def test_promote_gate_names_a_space_that_loses_though_the_fused_search_does_not() -> None:
+    v = Verdict(target="t.m.v2", metric="fused nDCG@10", baseline=0.70, candidate=0.71, overlap=0.86, queries=809,
+                others={"space nDCG@10": -0.08})
+    gate = promote_gate(coverage=FULL, verdict=v, margin=0.02, force=False)
+    assert gate.allowed and "space nDCG@10 changes by -0.0800" in gate.message()
+
+
+def test_promote_gate_without_judgments_does_not_compare_quality() -> None:
+    gate = promote_gate(coverage=FULL, verdict=verdict(None, None), margin=0.02, force=False)
+    assert gate.allowed and "no judgments" in gate.message()
+
+
+def test_force_allows_but_still_names_the_blockers() -> None:
+    gate = promote_gate(coverage=Coverage(0, 10), verdict=verdict(0.6, 0.1), margin=0.02, force=True)
+    assert gate.allowed and gate.forced and len(gate.blockers) == 2
+
+
+def test_retire_gate_waits_for_the_grace_period_and_never_retires_live() -> None:
+    assert not retire_gate(age_s=60, grace_s=3600, is_live=False, force=False).allowed
+    assert retire_gate(age_s=60, grace_s=3600, is_live=False, force=True).allowed
+    assert retire_gate(age_s=7200, grace_s=3600, is_live=False, force=False).allowed
+    assert not retire_gate(age_s=7200, grace_s=0, is_live=True, force=True).allowed
+
+
+def test_durations() -> None:
+    assert parse_duration("90") == 90 and parse_duration("15m") == 900 and parse_duration("24h") == 86400
+    with pytest.raises(ValueError):
+        parse_duration("soon")
+
+
+def test_the_first_migration_file_declares_title_v2_by_paraphrase_l3() -> None:
+    [first, *_] = load_folder(default_folder())
+    assert first.revision == "0001" and first.depends_on is None
+    assert first.change == AddVersion(space="title", model="paraphrase-minilm-l3", version=2)
+    assert Migration.from_dict(first.to_dict()) == first
+
+
+def test_migration_files_must_form_one_numbered_chain(tmp_path: Path) -> None:
+    (tmp_path / "0001_a.py").write_text("from app.versioning.declare import AddVersion\nrevision = '0001'\n"
+                                        "change = AddVersion(space='title', model='m', version=2)\n")
+    (tmp_path / "0002_b.py").write_text("from app.versioning.declare import Rebuild\nrevision = '0002'\n"
+                                        "depends_on = None\nchange = Rebuild(distance={'title': 'dot'})\n")
+    with pytest.raises(InvalidInput, match="expected '0001'"):
+        load_folder(tmp_path)
+    with pytest.raises(InvalidInput, match="unknown distance"):
+        Migration.from_dict({"revision": "0003", "change": {"kind": "rebuild", "distance": {"title": "manhattan"}}})
+    assert isinstance(Migration.from_dict({"revision": "0003", "change": Rebuild(reembed=("body",)).__dict__}).change,
+                      Rebuild)
