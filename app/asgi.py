@@ -38,6 +38,11 @@ def _validation_error(_: Request[Any, Any, Any], exc: ValidationException) -> Re
     return Response(error_body(code, message, extra or None), status_code=422 if problems else 400)
 
 
+def _unexpected(_: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
+    log.exception("unexpected error", exc_info=exc)
+    return Response(error_body("internal_error", "unexpected server error; it is logged", None), status_code=500)
+
+
 def _http_error(_: Request[Any, Any, Any], exc: HTTPException) -> Response[dict[str, Any]]:
     if exc.status_code == 400:  # Litestar's 400s here come from decoding the body
         return Response(error_body("malformed_request", f"request body is not valid JSON: {exc.detail}", None),
@@ -76,6 +81,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
             AppError: _app_error,
             ValidationException: _validation_error,
             HTTPException: _http_error,
+            Exception: _unexpected,
         },
         openapi_config=OpenAPIConfig(title="multivec", version="0.1.0", path="/schema"),
         request_max_body_size=64 * 1024 * 1024,

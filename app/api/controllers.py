@@ -47,8 +47,9 @@ class SearchController(Controller):
         """One Qdrant query: a prefetch per space, fused by weighted RRF or DBSF; `explain` shows each
         space's rank, score and contribution, the plan (and the ranking profile it came from), and
         timings. A request naming no fields, fusion, weights or k uses the fitted ranking profile when
-        one matches the live vector versions. `threshold: true` drops hits that no searched space
-        scores at or above its version's calibrated threshold; `note` says what was dropped."""
+        one matches the live vector versions. `threshold: true` drops hits that no searched dense
+        space (BM25 only in a keywords-only search) scores at or above its vector version's calibrated
+        threshold; `note` says what was dropped."""
         check_search(data, services.settings.limits, services.settings.search)
         result = services.search.search(SearchRequest(
             query=data.query, limit=data.limit, fields=data.fields, fusion=data.fusion, weights=data.weights,

@@ -44,8 +44,9 @@ class SearchIn(Strict):
     explain: bool = False
     threshold: bool | None = Field(
         default=None,
-        description="Drop hits that no searched space scores at or above its vector version's calibrated "
-                    "threshold (raw per-space score, not the fused score); `note` says when hits were dropped.")
+        description="Drop hits that no searched dense space (BM25 only in a keywords-only search) scores at or "
+                    "above its vector version's calibrated threshold (raw per-space score, not the fused score); "
+                    "`note` says when hits were dropped.")
 
 
 class SearchOut(BaseModel):

@@ -78,6 +78,13 @@ class QueryPlan:
     prefetch_limit: int
     filter: Filter
     explain: bool = False
+    # Spaces weighted to zero: not fused, but with `explain` their own lists are still shown.
+    observed: tuple[SpaceQuery, ...] = ()
+
+    @property
+    def listed(self) -> tuple[SpaceQuery, ...]:
+        """The spaces whose own ranked lists a store returns (when `needs_per_space`)."""
+        return self.spaces + self.observed
 
     @property
     def weighted(self) -> bool:
@@ -103,6 +110,7 @@ class QueryPlan:
             "fused_in": "store" if self.fuse_in_store else ("client" if len(self.spaces) > 1 else "n/a"),
             "limit": self.limit,
             "prefetch_limit": self.prefetch_limit,
+            "observed_only": [s.space for s in self.observed],
         }
 
 
@@ -145,10 +153,11 @@ def build_plan(
         spaces.append(SpaceQuery(name, version.name, version.kind, version.model, weight))
     if all(s.weight == 0 for s in spaces):
         raise InvalidInput("all weights are zero")
-    # A zero-weighted space contributes nothing: drop it rather than pay for its prefetch.
-    spaces = [s for s in spaces if s.weight > 0]
+    # A zero-weighted space contributes nothing: no prefetch; with explain, its own list is shown.
+    observed = tuple(s for s in spaces if s.weight == 0) if explain else ()
     return QueryPlan(
-        spaces=tuple(spaces),
+        spaces=tuple(s for s in spaces if s.weight > 0),
+        observed=observed,
         fusion=fusion,
         rrf_k=rrf_k,
         limit=limit,

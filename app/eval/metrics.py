@@ -73,6 +73,25 @@ def score_run(run: Mapping[str, Sequence[str]], qrels: Mapping[str, Mapping[str,
     return {m: v / len(qrels) for m, v in totals.items()}
 
 
+def ndcg_per_query(run: Mapping[str, Sequence[str]], qrels: Mapping[str, Mapping[str, int]],
+                   k: int = 10) -> dict[str, float]:
+    return {q: ndcg_at_k(run.get(q, []), rel, k) for q, rel in qrels.items()}
+
+
+def paired_bootstrap_ci(a: Sequence[float], b: Sequence[float], *, resamples: int = 2000, seed: int = 0,
+                        level: float = 0.95) -> tuple[float, float]:
+    """Confidence interval of mean(a - b) over paired per-query scores, by resampling queries."""
+    import numpy as np
+
+    diff = np.asarray(a, dtype=float) - np.asarray(b, dtype=float)
+    if diff.size == 0:
+        return (float("nan"), float("nan"))
+    rng = np.random.default_rng(seed)
+    means = diff[rng.integers(0, diff.size, size=(resamples, diff.size))].mean(axis=1)
+    tail = (1 - level) / 2 * 100
+    return float(np.percentile(means, tail)), float(np.percentile(means, 100 - tail))
+
+
 def _dedupe(ranked: Sequence[str]) -> list[str]:
     seen: set[str] = set()
     out = []

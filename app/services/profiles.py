@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -18,21 +19,39 @@ class ProfileRepo:
     The profile comes from `profile_path` when that is set (so a running embedded service, which
     holds its data folder, can be given one), else from the store meta `profile:<alias>`.
     Thresholds live in the meta `thresholds:<alias>`, keyed by vector version name.
+
+    Every search reads both, so reads are cached for `cache_s` seconds (a write through this repo
+    clears the cache; another replica's write is seen within `cache_s`).
     """
 
-    def __init__(self, *, store: Store, alias: str, profile_path: Path | None = None) -> None:
+    def __init__(self, *, store: Store, alias: str, profile_path: Path | None = None, cache_s: float = 5.0) -> None:
         self.store = store
         self.alias = alias
         self.profile_key = f"profile:{alias}"
         self.thresholds_key = f"thresholds:{alias}"
         self.profile_path = profile_path
+        self.cache_s = cache_s
         self._file_cache: tuple[float, RankingProfile | None] | None = None
+        self._meta_cache: dict[str, tuple[float, dict[str, Any] | None]] = {}
         self._lock = threading.Lock()
+
+    def _meta(self, key: str) -> dict[str, Any] | None:
+        now = time.monotonic()
+        hit = self._meta_cache.get(key)
+        if hit is not None and now - hit[0] < self.cache_s:
+            return hit[1]
+        value = self.store.get_meta(key)
+        self._meta_cache[key] = (now, value)
+        return value
+
+    def _write(self, key: str, value: dict[str, Any]) -> None:
+        self.store.put_meta(key, value)
+        self._meta_cache.pop(key, None)
 
     def profile(self) -> RankingProfile | None:
         if self.profile_path is not None:
             return self._profile_from_file(self.profile_path)
-        data = self.store.get_meta(self.profile_key)
+        data = self._meta(self.profile_key)
         return RankingProfile.from_dict(data) if data else None
 
     def _profile_from_file(self, path: Path) -> RankingProfile | None:
@@ -50,15 +69,15 @@ class ProfileRepo:
         current = self.store.get_meta(self.profile_key)
         version = int(current.get("version", 0)) + 1 if current else max(profile.version, 1)
         stored = RankingProfile.from_dict({**profile.to_dict(), "version": version})
-        self.store.put_meta(self.profile_key, stored.to_dict())
+        self._write(self.profile_key, stored.to_dict())
         return stored
 
     def thresholds(self) -> dict[str, VersionThreshold]:
-        data = self.store.get_meta(self.thresholds_key) or {}
+        data = self._meta(self.thresholds_key) or {}
         return {name: VersionThreshold.from_dict(t) for name, t in data.get("versions", {}).items()}
 
     def save_thresholds(self, thresholds: dict[str, VersionThreshold]) -> None:
         """Add or replace the thresholds of the given versions; others are kept."""
         data: dict[str, Any] = self.store.get_meta(self.thresholds_key) or {"versions": {}}
         data["versions"] = {**data.get("versions", {}), **{n: asdict(t) for n, t in thresholds.items()}}
-        self.store.put_meta(self.thresholds_key, data)
+        self._write(self.thresholds_key, data)

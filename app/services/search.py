@@ -8,12 +8,12 @@ from typing import Any
 
 from app.domain.fusion import dbsf_normalize
 from app.domain.plan import Filter, QueryPlan, build_plan
-from app.domain.profiles import RankingProfile, passes
+from app.domain.profiles import RankingProfile, passes, voting_thresholds
 from app.domain.versions import Registry
 from app.encoders.fastembed_encoder import EncoderPool
 from app.services.profiles import ProfileRepo
 from app.services.registry import RegistryRepo
-from app.settings import Settings
+from app.settings import SearchSettings, Settings
 from app.store.base import QueryResult, Store
 
 
@@ -58,6 +58,14 @@ class Ranking:
         return out
 
 
+def default_weights(search: SearchSettings, registry: Registry, fields: list[str] | None) -> dict[str, float]:
+    """The settings' weights, for a search that names neither weights nor fields (one that names
+    fields wants those, equally weighted); a default for a space not configured is ignored."""
+    if fields:
+        return {}
+    return {name: w for name, w in search.weights.items() if name in registry.spaces}
+
+
 class SearchService:
     def __init__(self, *, store: Store, encoders: EncoderPool, registry: RegistryRepo, settings: Settings,
                  profiles: ProfileRepo | None = None) -> None:
@@ -89,8 +97,7 @@ class SearchService:
                               weights=p.weights, limit=limit, prefetch_limit=s.prefetch_limit, filter=req.filter,
                               explain=req.explain)
             return plan, ranking
-        # Explicit weights replace the defaults; defaults apply only to a search that names none.
-        weights = req.weights if req.weights is not None else dict(s.weights)
+        weights = req.weights if req.weights is not None else default_weights(s, registry, req.fields)
         plan = build_plan(
             registry,
             fields=req.fields or s.default_fields,
@@ -119,7 +126,7 @@ class SearchService:
         """One query embedding per model, shared by every space of that model."""
         by_model: dict[str, Any] = {}
         vectors: dict[str, Any] = {}
-        for s in plan.spaces:
+        for s in plan.listed:
             if s.model not in by_model:
                 by_model[s.model] = self.encoders.get(s.model).embed_query(text)
             vectors[s.vector_name] = by_model[s.model]
@@ -138,8 +145,8 @@ class SearchService:
         plan, ranking = self.plan_ranking(req)
         thresholds = self._thresholds(plan) if req.threshold else None
         # a threshold needs each space's raw score of every hit: fetch the per-space lists too
-        run_plan = replace(plan, explain=True) if thresholds and not plan.explain else plan
-        result, timings = self.run(run_plan, req.query)
+        fetch = replace(plan, explain=True) if thresholds and not plan.explain else plan
+        result, timings = self.run(fetch, req.query)
         hits = [self._hit(h.id, h.score, h.payload or {}) for h in result.hits]
         note = None
         if req.threshold:
@@ -156,9 +163,8 @@ class SearchService:
                               note=note)
 
     def _thresholds(self, plan: QueryPlan) -> dict[str, float]:
-        """Calibrated thresholds of the plan's vector versions (those that have one)."""
-        stored = self.profiles.thresholds()
-        return {s.vector_name: stored[s.vector_name].threshold for s in plan.spaces if s.vector_name in stored}
+        """The calibrated thresholds that vote on this plan's hits (see app.domain.profiles)."""
+        return voting_thresholds({s.vector_name: s.kind for s in plan.spaces}, self.profiles.thresholds())
 
     @staticmethod
     def _apply_thresholds(plan: QueryPlan, result: QueryResult, hits: list[dict[str, Any]],
@@ -170,10 +176,9 @@ class SearchService:
         scores = {s.vector_name: {h.id: h.score for h in result.per_space.get(s.space, [])} for s in plan.spaces}
         kept = [h for h in hits if passes({v: by_id.get(h["point_id"]) for v, by_id in scores.items()}, thresholds)]
         rule = ", ".join(f"{v} >= {t:.4g}" for v, t in thresholds.items())
-        if not kept:
-            note = (f"no hit passed the similarity threshold (any of: {rule}); "
-                    f"{len(hits)} hit(s) below it were dropped" if hits else "no hits")
-            return [], note
+        if not kept and hits:
+            return [], (f"no hit passed the similarity threshold (any of: {rule}); "
+                        f"{len(hits)} hit(s) below it were dropped")
         if len(kept) < len(hits):
             return kept, f"{len(hits) - len(kept)} hit(s) below the similarity threshold dropped (any of: {rule})"
         return kept, None
@@ -191,19 +196,25 @@ class SearchService:
 
 
 def explain_hit(plan: QueryPlan, result: QueryResult, pid: str) -> dict[str, Any]:
-    """Each space's rank and raw score for the hit, and what it added to the fused score."""
+    """Each space's rank and raw score for the hit, and what it added to the fused score
+    (zero for a space weighted out of the fusion, which is listed for comparison)."""
     out: dict[str, Any] = {}
-    for s in plan.spaces:
+    for s in plan.listed:
         ranked = result.per_space.get(s.space, [])
-        entry: dict[str, Any] = {"rank": None, "score": None, "contribution": 0.0}
+        entry: dict[str, Any] = {"rank": None, "score": None, "weight": s.weight, "contribution": 0.0}
         for pos, h in enumerate(ranked):
-            if h.id == pid:
-                entry["rank"], entry["score"] = pos + 1, h.score
-                if plan.fusion == "rrf":
-                    entry["contribution"] = 1.0 / ((pos + 1.0) / s.weight + plan.rrf_k - 1.0)
-                else:
-                    norm = dict(dbsf_normalize([(x.id, x.score) for x in ranked]))
-                    entry["contribution"] = s.weight * norm[pid]
+            if h.id != pid:
+                continue
+            entry["rank"], entry["score"] = pos + 1, h.score
+            if s.weight == 0:
                 break
+            if len(plan.spaces) == 1:  # no fusion: the space's score is the hit's score
+                entry["contribution"] = h.score
+                break
+            if plan.fusion == "rrf":
+                entry["contribution"] = 1.0 / ((pos + 1.0) / s.weight + plan.rrf_k - 1.0)
+            else:
+                entry["contribution"] = s.weight * dict(dbsf_normalize([(x.id, x.score) for x in ranked]))[pid]
+            break
         out[s.space] = entry
     return out

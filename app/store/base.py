@@ -127,9 +127,10 @@ def run_plan(
     from app.domain.fusion import dbsf
 
     main, lists = batch(plan.fuse_in_store or len(plan.spaces) == 1, plan.needs_per_space)
-    per_space = {s.space: hits for s, hits in zip(plan.spaces, lists, strict=False)}
+    per_space = {s.space: hits for s, hits in zip(plan.listed, lists, strict=False)}
     if main is None:
-        fused = dbsf([[(h.id, h.score) for h in hits] for hits in lists], weights=[s.weight for s in plan.spaces])
+        fused_lists = [[(h.id, h.score) for h in hits] for hits in lists[: len(plan.spaces)]]
+        fused = dbsf(fused_lists, weights=[s.weight for s in plan.spaces])
         top = fused[: plan.limit]
         by_id = {p.id: p.payload for p in retrieve([str(pid) for pid, _ in top])}
         main = [Hit(id=str(pid), score=score, payload=by_id.get(str(pid))) for pid, score in top]

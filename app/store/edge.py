@@ -260,7 +260,7 @@ class EdgeStore:
                                                     filter=flt, with_payload=True))
             if per_space:
                 requests += [qe.QueryRequest(limit=plan.prefetch_limit, query=nearest(s), filter=flt,
-                                             with_payload=False) for s in plan.spaces]
+                                             with_payload=False) for s in plan.listed]
             results = shard.query_batch(qe.QueryBatchRequest(requests))
             first = hits(results[0]) if main else None
             return first, [hits(r) for r in results[1 if main else 0:]]

@@ -231,7 +231,7 @@ class QdrantStore:
                                                     with_payload=True))
             if per_space:
                 requests += [qm.QueryRequest(query=vec(s), using=s.vector_name, limit=plan.prefetch_limit,
-                                             filter=flt, with_payload=False) for s in plan.spaces]
+                                             filter=flt, with_payload=False) for s in plan.listed]
             responses = self._client.query_batch_points(collection, requests)
             first = hits(responses[0]) if main else None
             return first, [hits(r) for r in responses[1 if main else 0:]]

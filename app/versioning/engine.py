@@ -26,6 +26,7 @@ from app.encoders.fastembed_encoder import EncoderPool
 from app.errors import Conflict, InvalidInput
 from app.services.encoding import encode_documents
 from app.services.registry import RegistryRepo, now, spec_of
+from app.services.search import default_weights
 from app.settings import Settings
 from app.store.base import Store, StoredPoint
 from app.versioning import validate as val
@@ -397,7 +398,7 @@ class Migrator:
         def search(arm: str, mode: str, text: str) -> list[str]:
             fields = modes[mode]
             plan = build_plan(reg, fields=fields or s.default_fields, fusion=s.fusion, rrf_k=s.rrf_k,
-                              weights={n: w for n, w in s.weights.items() if not fields or n in fields},
+                              weights=default_weights(s, reg, fields),
                               limit=val.RECALL_K, prefetch_limit=max(s.prefetch_limit, val.RECALL_K),
                               filter=Filter(), versions=pins[arm])
             vectors = {}

@@ -34,7 +34,9 @@ def test_search_with_explain_shows_every_space_the_plan_and_timings(seeded: Test
     spaces = {"title", "body", "summary", "entities", "document", "keywords"}
     assert set(top["explain"]) == spaces
     assert all(top["explain"][s]["rank"] is not None for s in spaces)
-    assert {s["space"] for s in body["plan"]["spaces"]} == spaces
+    # the default fuses the spaces evaluation chose; the others are still explained
+    assert {s["space"] for s in body["plan"]["spaces"]} | set(body["plan"]["observed_only"]) == spaces
+    assert {s["space"] for s in body["plan"]["spaces"]} == {"document", "body", "keywords"}
     assert {"encode", "store", "total"} <= set(body["timings_ms"])
 
 
@@ -71,3 +73,17 @@ def test_health_ready_and_openapi(client: TestClient) -> None:
     assert ready["live"]["body"] == "body.minilm-l6-int8.v1"
     schema = client.get("/schema/openapi.json").json()
     assert {"/documents", "/search", "/documents/{doc_id}"} <= set(schema["paths"])
+
+
+def test_explain_lists_spaces_weighted_out_of_the_fusion(seeded: TestClient) -> None:
+    body = seeded.post("/search", json={
+        "query": "CRISPR gene editing", "explain": True,
+        "weights": {"title": 1.0, "keywords": 1.0, "body": 0, "summary": 0, "entities": 0, "document": 0},
+    }).json()
+    assert [s["space"] for s in body["plan"]["spaces"]] == ["title", "keywords"]
+    assert set(body["plan"]["observed_only"]) == {"body", "summary", "entities", "document"}
+    top = body["hits"][0]
+    assert top["id"] == "bio-1"
+    assert set(top["explain"]) == {"title", "body", "summary", "entities", "document", "keywords"}
+    assert top["explain"]["body"]["rank"] == 1 and top["explain"]["body"]["contribution"] == 0.0
+    assert top["explain"]["title"]["contribution"] > 0

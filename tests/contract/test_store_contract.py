@@ -147,7 +147,8 @@ def test_body_passages_reach_past_the_model_window_where_the_document_vector_can
 def test_fused_search_over_all_spaces(svc: Services, fusion: str) -> None:
     result = svc.search.search(SearchRequest(query="CRISPR Cas9 genome editing", fusion=fusion, explain=True))
     assert result.hits[0]["id"] == "bio-1"
-    assert result.plan is not None and len(result.plan["spaces"]) == 6
+    assert result.plan is not None
+    assert len(result.plan["spaces"]) + len(result.plan["observed_only"]) == 6
     assert set(result.hits[0]["explain"]) == {"title", "body", "summary", "entities", "document", "keywords"}
 
 
@@ -236,7 +237,7 @@ def test_adapters_agree_on_rankings(tmp_path: Path, model_cache: Path, encoders:
             services.ingest.upsert(to_documents(DOCS))
             services.store.optimize(services.registry.physical())
             runs[kind] = [
-                ranked(services, q, fields=f, fusion=fu, limit=5)
+                ranked(services, q, fields=f, fusion=fu, weights={}, limit=5)  # all six, equal
                 for q in ("gene editing", "bacteria in food", "telescopes and planets")
                 for f, fu in ((["title"], None), (["body"], None), (["keywords"], None), (None, "rrf"), (None, "dbsf"))
             ]

@@ -123,7 +123,7 @@ def test_promote_and_rollback_move_the_live_pointer_searches_follow(corpus: Serv
     migrator.validate(None, QUERIES)
 
     def title_vector() -> str:
-        plan = corpus.search.search(SearchRequest(query="sourdough", explain=True)).plan or {}
+        plan = corpus.search.search(SearchRequest(query="sourdough", explain=True, fields=["title"])).plan or {}
         [title] = [s["vector"] for s in plan["spaces"] if s["space"] == "title"]
         return str(title)
 

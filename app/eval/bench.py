@@ -1,0 +1,437 @@
+"""`scripts/bench`: what the extra embedding spaces cost, measured.
+
+1. Ingest: documents/s through the whole pipeline (derive fields, encode six spaces, write) on each
+   store adapter, against the bare encoder embedding the same texts once (a one-vector index).
+2. Search: one space against every space fused, as a latency ratio measured in the same run
+   (plans interleaved per query), at the evaluation corpus' size (real vectors) and at a synthetic
+   size (random unit vectors of the same dimensions and kinds, written straight into the store:
+   embedding 100,000 documents with the real model would take hours on 2 cores).
+
+No timing assertions anywhere: these are figures to read, written as markdown and JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import random
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from app.container import Services, build_services
+from app.domain.documents import Document
+from app.domain.plan import Filter, QueryPlan, build_plan
+from app.encoders.fastembed_encoder import EncoderPool, SparseVec
+from app.eval.index import eval_settings, peak_rss_mb
+from app.eval.metrics import percentile
+from app.services.encoding import encode_documents
+from app.settings import Settings, StoreSettings
+from app.store.base import PointWrite
+
+
+def machine() -> dict[str, Any]:
+    return {"cpus": os.cpu_count(), "load_avg_1m": round(os.getloadavg()[0], 2), "python": platform.python_version(),
+            "platform": platform.platform(), "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")}
+
+
+def store_settings(kind: str, folder: Path) -> StoreSettings:
+    return StoreSettings(path=folder, url=":memory:" if kind == "memory" else None)
+
+
+def open_services(kind: str, folder: Path, encoders: EncoderPool, base: Settings) -> Services:
+    settings = base.model_copy(update={"store": store_settings(kind, folder)})
+    return build_services(settings, encoders=encoders)
+
+
+# -- 1. ingest ---------------------------------------------------------------------------------
+def bench_ingest(docs: Sequence[Document], encoders: EncoderPool, base: Settings, kinds: Sequence[str],
+                 *, batch: int = 64) -> dict[str, Any]:
+    """docs/s: the bare encoder on `title\\nbody`, all spaces encoded, the full ingest per adapter."""
+    texts = [f"{d.title}\n{d.body}" for d in docs]
+    dense_model = next(s.model for s in base.spaces if s.kind != "sparse")
+    enc = encoders.get(dense_model)
+    enc.embed(texts[:8])  # load and warm up outside the timing
+    for m in {s.model for s in base.spaces}:
+        encoders.get(m).embed(["warm up"])
+    t0 = time.perf_counter()
+    for i in range(0, len(texts), batch):
+        enc.embed(texts[i:i + batch])
+    bare = time.perf_counter() - t0
+    out: dict[str, Any] = {"documents": len(docs), "bare_encoder": {"model": dense_model, "seconds": bare,
+                                                                   "docs_per_s": len(docs) / bare}}
+    with tempfile.TemporaryDirectory(prefix="bench-ingest-") as tmp:
+        svc = open_services("edge", Path(tmp) / "enc", encoders, base)
+        try:
+            versions = svc.registry.get().written_versions()
+            t0 = time.perf_counter()
+            for i in range(0, len(docs), batch):
+                encode_documents(svc.ingest.prepare(docs[i:i + batch]), versions, encoders)
+            encode = time.perf_counter() - t0
+        finally:
+            svc.close()
+        out["encode_all_spaces"] = {"vectors_per_doc": len(versions), "seconds": encode,
+                                    "docs_per_s": len(docs) / encode}
+        for kind in kinds:
+            svc = open_services(kind, Path(tmp) / kind, encoders, base)
+            try:
+                t0 = time.perf_counter()
+                for i in range(0, len(docs), batch):
+                    svc.ingest.upsert(docs[i:i + batch])
+                svc.store.optimize(svc.registry.physical())
+                took = time.perf_counter() - t0
+            finally:
+                svc.close()
+            out[f"ingest_{kind}"] = {"seconds": took, "docs_per_s": len(docs) / took}
+    out["ratio_full_ingest_edge_vs_bare"] = out.get("ingest_edge", {}).get("docs_per_s", float("nan")) / (
+        len(docs) / bare)
+    out["peak_rss_mb"] = peak_rss_mb()
+    return out
+
+
+# -- 2. search ---------------------------------------------------------------------------------
+def plans_for(svc: Services, profile_variant: Mapping[str, Any] | None, single: str,
+              subset: Sequence[str] = ()) -> dict[str, QueryPlan]:
+    """One space alone; every space fused (DBSF and RRF, equal weights); `subset` fused (DBSF);
+    and the profile's plan."""
+    reg = svc.registry.get()
+    spaces = reg.live_spaces()
+    common: dict[str, Any] = {"limit": 10, "prefetch_limit": svc.settings.search.prefetch_limit, "filter": Filter()}
+    plans = {
+        f"only {single}": build_plan(reg, fields=[single], fusion="dbsf", rrf_k=60, weights={}, **common),
+        "all fused, dbsf": build_plan(reg, fields=spaces, fusion="dbsf", rrf_k=60, weights={}, **common),
+        "all fused, rrf": build_plan(reg, fields=spaces, fusion="rrf", rrf_k=60, weights={}, **common),
+    }
+    if len(subset) > 1 and set(subset) <= set(spaces):
+        plans[" + ".join(subset) + ", dbsf"] = build_plan(reg, fields=list(subset), fusion="dbsf", rrf_k=60,
+                                                          weights={}, **common)
+    if profile_variant:
+        p = profile_variant
+        plans[f"profile {p['name']}"] = build_plan(reg, fields=[s for s, w in p["weights"].items() if w > 0],
+                                                   fusion=p["fusion"], rrf_k=p["rrf_k"], weights=p["weights"],
+                                                   **common)
+    return plans
+
+
+def time_plans(svc: Services, plans: Mapping[str, QueryPlan], queries: Sequence[Any],
+               *, encode: Callable[[QueryPlan, Any], dict[str, Any]], seed: int = 0,
+               budget_s: float | None = None) -> dict[str, Any]:
+    """Store latency (and encode + store) per plan; plans interleaved per query in shuffled order.
+
+    Args:
+        queries: per query, whatever `encode(plan, query)` needs to make the plan's vectors.
+        budget_s: stop early (and say so) once this much time went by.
+    """
+    rng = random.Random(seed)
+    names = list(plans)
+    store: dict[str, list[float]] = {n: [] for n in names}
+    total: dict[str, list[float]] = {n: [] for n in names}
+    t_start = time.perf_counter()
+    for q in queries[:2]:  # warm up
+        for n in names:
+            svc.store.query(svc.registry.alias, plans[n], encode(plans[n], q))
+    done = 0
+    for q in queries:
+        rng.shuffle(names)
+        for n in names:
+            t0 = time.perf_counter()
+            vectors = encode(plans[n], q)
+            t1 = time.perf_counter()
+            svc.store.query(svc.registry.alias, plans[n], vectors)
+            t2 = time.perf_counter()
+            store[n].append((t2 - t1) * 1000)
+            total[n].append((t2 - t0) * 1000)
+        done += 1
+        if budget_s and time.perf_counter() - t_start > budget_s:
+            break
+    out: dict[str, Any] = {"queries": done, "plans": {}}
+    if done < len(queries):
+        out["note"] = f"stopped after {done} of {len(queries)} queries: over the {budget_s:.0f} s budget"
+    for n in plans:
+        out["plans"][n] = {"store_p50_ms": percentile(store[n], 50), "store_p95_ms": percentile(store[n], 95),
+                           "total_p50_ms": percentile(total[n], 50), "total_p95_ms": percentile(total[n], 95)}
+    single = next(n for n in plans if n.startswith("only "))
+    for n in plans:
+        if n != single:
+            out["plans"][n]["ratio_store_p50_vs_single"] = (out["plans"][n]["store_p50_ms"]
+                                                            / out["plans"][single]["store_p50_ms"])
+            out["plans"][n]["ratio_total_p50_vs_single"] = (out["plans"][n]["total_p50_ms"]
+                                                            / out["plans"][single]["total_p50_ms"])
+    return out
+
+
+def copy_points(src: Services, dst: Services, *, batch: int = 256) -> int:
+    """Every point of `src` (vectors and payload) into `dst`, without encoding anything again."""
+    names = list(src.store.vector_specs(src.registry.physical()))
+    offset, n = None, 0
+    while True:
+        points, offset = src.store.scroll(src.registry.alias, filter=None, limit=batch, offset=offset,
+                                          with_vectors=names)
+        dst.store.upsert(dst.registry.alias, [PointWrite(p.id, p.vectors, p.payload) for p in points])
+        n += len(points)
+        if offset is None:
+            return n
+
+
+def bench_real(index_dir: Path, queries: Sequence[str], encoders: EncoderPool, base: Settings,
+               kinds: Sequence[str], *, single: str, profile: Mapping[str, Any] | None,
+               budget_s: float | None = None, subset: Sequence[str] = ()) -> dict[str, Any]:
+    """Latency at the evaluation corpus' size, real vectors (the memory store gets a copy of them)."""
+    src = build_services(eval_settings(index_dir, base), encoders=encoders)
+    out: dict[str, Any] = {"index": str(index_dir), "documents": src.store.count(src.registry.alias)}
+
+    def encode(plan: QueryPlan, text: str) -> dict[str, Any]:
+        return src.search.encode_query(plan, text)
+
+    try:
+        for kind in kinds:
+            if kind == "edge":
+                svc = src
+            else:
+                svc = open_services(kind, Path(tempfile.mkdtemp(prefix="bench-copy-")), encoders, base)
+                t0 = time.perf_counter()
+                copy_points(src, svc)
+                out[f"copy_to_{kind}_s"] = time.perf_counter() - t0
+            try:
+                out[kind] = time_plans(svc, plans_for(svc, profile, single, subset), list(queries), encode=encode,
+                                       budget_s=budget_s)
+            finally:
+                if svc is not src:
+                    svc.close()
+    finally:
+        src.close()
+    return out
+
+
+# -- synthetic ---------------------------------------------------------------------------------
+def unit(rng: np.random.Generator, n: int, dim: int) -> np.ndarray:
+    v = rng.standard_normal((n, dim)).astype(np.float32)
+    return v / np.linalg.norm(v, axis=1, keepdims=True)
+
+
+def _normalise(v: np.ndarray) -> np.ndarray:
+    return (v / np.linalg.norm(v, axis=-1, keepdims=True)).astype(np.float32)
+
+
+class SyntheticCorpus:
+    """Random vectors shaped like real sentence embeddings, not uniform noise.
+
+    Uniform random unit vectors are the worst case for HNSW (nothing is near anything; building the
+    multivector graphs took 90 s for 2,000 documents where 1,460 real ones took 5 s), so documents
+    are drawn around topic centroids, with a direction every embedding shares (MiniLM's are not
+    centred), and a document's passages and entities drawn around the document. The counts match
+    what real documents give (measured on CISI and SciFact): 1-6 body passages (mean about 2),
+    8 entity vectors, 20-100 BM25 terms drawn Zipf-like from a 30,000-term vocabulary.
+    """
+
+    def __init__(self, dim: int, *, seed: int, topics: int = 2_000, vocab: int = 30_000) -> None:
+        self.rng = np.random.default_rng(seed)
+        self.dim = dim
+        self.vocab = vocab
+        self.common = unit(self.rng, 1, dim)[0]
+        self.centroids = unit(self.rng, topics, dim)
+
+    def _around(self, centres: np.ndarray, spread: float) -> np.ndarray:
+        noise = self.rng.standard_normal(centres.shape).astype(np.float32) / np.sqrt(self.dim)
+        return _normalise(centres + spread * noise)
+
+    def _doc_vectors(self, n: int) -> np.ndarray:
+        topics = self.centroids[self.rng.integers(0, len(self.centroids), n)]
+        return self._around(0.5 * self.common + topics, 1.0)
+
+    def _terms(self, n: int) -> tuple[int, ...]:
+        return tuple(int(t) for t in np.unique(np.minimum(self.rng.zipf(1.3, size=n), self.vocab - 1)))
+
+    def points(self, versions: Sequence[Any], start: int, n: int) -> list[PointWrite]:
+        docs = self._doc_vectors(n)
+        points = []
+        for j, i in enumerate(range(start, start + n)):
+            vectors: dict[str, Any] = {}
+            for v in versions:
+                if v.kind == "dense":
+                    vectors[v.name] = self._around(docs[j][None, :], 0.6)[0]
+                elif v.kind == "multi":
+                    count = 8 if v.field == "entities" else int(min(6, 1 + self.rng.poisson(1.0)))
+                    vectors[v.name] = list(self._around(np.repeat(docs[j][None, :], count, 0), 0.9))
+                else:
+                    terms = self._terms(int(self.rng.integers(20, 100)))
+                    vectors[v.name] = SparseVec(terms, tuple(float(x) for x in 1.0 + self.rng.random(len(terms))))
+            points.append(PointWrite(id=f"00000000-0000-4000-8000-{i:012d}", vectors=vectors,
+                                     payload={"doc_id": f"syn-{i}", "title": f"synthetic {i}"}))
+        return points
+
+    def query(self) -> dict[str, Any]:
+        """One dense vector (the real service also shares one query vector per model) and ~5 BM25 terms."""
+        terms = self._terms(5)
+        return {"dense": self._around(self._doc_vectors(1), 0.6)[0], "sparse": SparseVec(terms, (1.0,) * len(terms))}
+
+
+def bench_synthetic(size: int, kind: str, encoders: EncoderPool, base: Settings, *, queries: int, single: str,
+                    profile: Mapping[str, Any] | None, seed: int, budget_s: float, batch: int = 500,
+                    folder: Path | None = None, subset: Sequence[str] = ()) -> dict[str, Any]:
+    """Write `size` random documents straight into a fresh store, build its index, time the plans."""
+    own = folder is None
+    folder = folder or Path(tempfile.mkdtemp(prefix=f"bench-syn-{kind}-"))
+    svc = open_services(kind, folder, encoders, base)
+    out: dict[str, Any] = {"documents": size, "store": kind, "folder": str(folder) if not own else None}
+    try:
+        versions = svc.registry.get().written_versions()
+        corpus = SyntheticCorpus(next(v.dim or 0 for v in versions if v.kind == "dense"), seed=seed)
+        present = svc.store.count(svc.registry.alias)
+        t0 = time.perf_counter()
+        from tqdm import tqdm
+
+        bar = tqdm(total=size, initial=min(present, size), unit="doc", desc=f"synthetic {kind}", file=sys.stderr)
+        for start in range(present, size, batch):
+            pts = corpus.points(versions, start, min(batch, size - start))
+            svc.store.upsert(svc.registry.alias, pts)
+            bar.update(len(pts))
+        bar.close()
+        out["write_s"] = time.perf_counter() - t0
+        if present:
+            out["reused_points"] = present  # write and optimise times then cover only the rest
+        t0 = time.perf_counter()
+        svc.store.optimize(svc.registry.physical())
+        out["optimize_s"] = time.perf_counter() - t0
+        out["count"] = svc.store.count(svc.registry.alias)
+        qs = [corpus.query() for _ in range(queries)]
+
+        def encode(plan: QueryPlan, q: dict[str, Any]) -> dict[str, Any]:
+            return {s.vector_name: q["sparse"] if s.kind == "sparse" else q["dense"] for s in plan.spaces}
+
+        out.update(time_plans(svc, plans_for(svc, profile, single, subset), qs, encode=encode, seed=seed,
+                              budget_s=budget_s))
+        out["peak_rss_mb"] = peak_rss_mb()
+    finally:
+        svc.close()
+        if own and kind == "edge":
+            import shutil
+
+            shutil.rmtree(folder, ignore_errors=True)
+    return out
+
+
+def memory_skip_reason(res: Mapping[str, Any], size: int, limit: int) -> str:
+    """Why the in-memory client is not run at `size`, with the cost measured at a smaller size."""
+    reason = (f"qdrant-client ':memory:' searches by brute force in Python, so it is not run past "
+              f"--memory-max {limit} documents")
+    measured = [v for k, v in res["search"].items() if k.endswith(", memory") and "plans" in v
+                and v.get("documents", 0) > 0]
+    if not measured:
+        return reason + "."
+    last = max(measured, key=lambda v: v["documents"])
+    worst = max(p["store_p50_ms"] for p in last["plans"].values())
+    return (reason + f": at {last['documents']} documents it measured {worst:.0f} ms (store p50) per fused "
+            f"query; brute force grows linearly, so about {worst * size / last['documents'] / 1000:.1f} s "
+            f"per query at {size}.")
+
+
+# -- report ------------------------------------------------------------------------------------
+def markdown(res: Mapping[str, Any]) -> str:
+    m = res["machine"]
+    lines = [f"# Benchmarks ({m['date']}, {m['cpus']} CPUs, load average {m['load_avg_1m']} at start)", ""]
+    ing = res.get("ingest")
+    if ing:
+        lines += [f"## Ingest ({ing['documents']} real documents)", "", "| what | docs/s | seconds |",
+                  "|---|---|---|",
+                  f"| bare encoder ({ing['bare_encoder']['model']}, one vector of title+body) | "
+                  f"{ing['bare_encoder']['docs_per_s']:.1f} | {ing['bare_encoder']['seconds']:.1f} |",
+                  f"| encode all spaces ({ing['encode_all_spaces']['vectors_per_doc']} named vectors, no store) | "
+                  f"{ing['encode_all_spaces']['docs_per_s']:.1f} | {ing['encode_all_spaces']['seconds']:.1f} |"]
+        for kind in ("edge", "memory"):
+            if f"ingest_{kind}" in ing:
+                x = ing[f"ingest_{kind}"]
+                lines.append(f"| full ingest into {kind} (derive, encode, write, optimise) | {x['docs_per_s']:.1f} | "
+                             f"{x['seconds']:.1f} |")
+        lines += ["", f"Full ingest (edge) runs at {ing['ratio_full_ingest_edge_vs_bare']:.2f}x the bare "
+                  "encoder's rate.", ""]
+    for title, block in res.get("search", {}).items():
+        lines += [f"## Search: {title}", ""]
+        if "skipped" in block:
+            lines += [f"Skipped: {block['skipped']}", ""]
+            continue
+        extra = {k: v for k, v in block.items() if k not in ("plans",) and not isinstance(v, dict)}
+        lines += [", ".join(f"{k} {v:.1f}" if isinstance(v, float) else f"{k} {v}" for k, v in extra.items()), "",
+                  "| plan | store p50 ms | store p95 ms | encode+store p50 ms | encode+store p95 ms | "
+                  "store p50 ratio | total p50 ratio |", "|---|---|---|---|---|---|---|"]
+        for name, p in block["plans"].items():
+            lines.append(f"| {name} | {p['store_p50_ms']:.2f} | {p['store_p95_ms']:.2f} | {p['total_p50_ms']:.2f} | "
+                         f"{p['total_p95_ms']:.2f} | {p.get('ratio_store_p50_vs_single', 1.0):.2f} | "
+                         f"{p.get('ratio_total_p50_vs_single', 1.0):.2f} |")
+        lines.append("")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    p = argparse.ArgumentParser(prog="bench", description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("--dataset", type=Path, default=Path("../shared/datasets/scifact"),
+                   help="BEIR folder: its documents for ingest, its queries for search")
+    p.add_argument("--index-dir", type=Path, help="that dataset's evaluation index (scripts/evaluate builds it; "
+                   "default /tmp/eval-<dataset>)")
+    p.add_argument("--stores", default="edge,memory")
+    p.add_argument("--ingest-docs", type=int, default=200, help="real documents for the ingest benchmark (0 = skip)")
+    p.add_argument("--queries", type=int, default=100)
+    p.add_argument("--single", default="document", help="the one space to compare against all fused")
+    p.add_argument("--profile", type=Path, help="also time this ranking profile's plan (JSON)")
+    p.add_argument("--subset", default="document,keywords", help="also time these spaces fused (DBSF)")
+    p.add_argument("--synthetic", default="100000", help="synthetic sizes, comma separated ('' = skip)")
+    p.add_argument("--memory-max", type=int, default=20_000,
+                   help="largest synthetic size tried on the in-memory client (brute force, python)")
+    p.add_argument("--budget", type=float, default=300.0, help="seconds of querying per store and size at most")
+    p.add_argument("--skip-real", action="store_true")
+    p.add_argument("--keep-dir", type=Path, help="keep the synthetic edge stores under this folder and reuse "
+                   "them on the next run (the 100,000 index takes minutes to write and optimise)")
+    p.add_argument("--seed", type=int, default=13)
+    p.add_argument("--out", type=Path, default=Path("benchmarks/results"))
+    args = p.parse_args(list(sys.argv[1:] if argv is None else argv))
+
+    from app.eval.data import load_beir
+
+    base = Settings()
+    encoders = EncoderPool(base.models, base.encoders)
+    kinds = [k for k in args.stores.split(",") if k]
+    ds = load_beir(args.dataset, "train" if (args.dataset / "qrels" / "train.tsv").exists() else "test")
+    profile = json.loads(args.profile.read_text()) if args.profile else None
+    subset = [x for x in args.subset.split(",") if x]
+    res: dict[str, Any] = {"machine": machine(), "args": {k: str(v) for k, v in vars(args).items()}, "search": {}}
+    rng = random.Random(args.seed)
+    if args.ingest_docs:
+        docs = rng.sample(ds.docs, min(args.ingest_docs, len(ds.docs)))
+        res["ingest"] = bench_ingest(docs, encoders, base, kinds)
+        print(markdown(res), file=sys.stderr)
+    queries = [ds.queries[q] for q in sorted(ds.queries)][: args.queries]
+    if not args.skip_real:
+        index_dir = args.index_dir or Path(f"/tmp/eval-{ds.name}")
+        real = bench_real(index_dir, queries, encoders, base, kinds, single=args.single, profile=profile,
+                          budget_s=args.budget, subset=subset)
+        for kind in kinds:
+            res["search"][f"{ds.name} ({real['documents']} documents, real vectors), {kind}"] = {
+                **real[kind], **({"copy_s": real[f"copy_to_{kind}_s"]} if f"copy_to_{kind}_s" in real else {})}
+        print(markdown(res), file=sys.stderr)
+    for size in [int(x) for x in args.synthetic.split(",") if x.strip()]:
+        for kind in kinds:
+            title = f"{size} synthetic documents (clustered random vectors), {kind}"
+            if kind == "memory" and size > args.memory_max:
+                res["search"][title] = {"skipped": memory_skip_reason(res, size, args.memory_max)}
+                continue
+            keep = args.keep_dir / f"synthetic-{size}-seed{args.seed}" if args.keep_dir and kind == "edge" else None
+            res["search"][title] = bench_synthetic(size, kind, encoders, base, queries=args.queries,
+                                                   single=args.single, profile=profile, seed=args.seed,
+                                                   budget_s=args.budget, subset=subset, folder=keep)
+            print(markdown(res), file=sys.stderr)
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "bench.json").write_text(json.dumps(res, indent=1, default=str))
+    (args.out / "bench.md").write_text(markdown(res))
+    print(markdown(res))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,313 @@
+"""`scripts/evaluate`: per-space, fused, ablated and fitted rankings on a BEIR dataset, with latency.
+
+    scripts/evaluate DATASET [--split test] [--index-dir DIR] [--out DIR] [--fit 0.6] [--calibrate]
+    scripts/evaluate install --index-dir DIR --profile FILE [--thresholds FILE]   (copy into a store)
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import random
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from app.eval.metrics import percentile, score_run
+
+
+def parse_args(argv: Sequence[str]) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="evaluate", description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("dataset", type=Path, help="a BEIR folder: corpus.jsonl, queries.jsonl, qrels/<split>.tsv")
+    p.add_argument("--split", default="test", help="qrels split (default test)")
+    p.add_argument("--index-dir", type=Path, help="embedded store folder, built once and reused "
+                   "(default /tmp/eval-<dataset>)")
+    p.add_argument("--out", type=Path, help="report folder (default reports/eval-<dataset>-<split>)")
+    p.add_argument("--depth", type=int, default=100, help="per-space list depth (the prefetch limit)")
+    p.add_argument("--latency-queries", type=int, default=100, help="queries timed per plan (0 = all)")
+    p.add_argument("--max-queries", type=int, default=0, help="evaluate only this many queries (smoke runs)")
+    p.add_argument("--fit", type=float, default=0.0, metavar="FRACTION",
+                   help="fit a ranking profile on this share of the queries, report on the rest")
+    p.add_argument("--seed", type=int, default=13)
+    p.add_argument("--profile", type=Path, action="append", default=[],
+                   help="evaluate a saved ranking profile (JSON) as a plan; repeatable")
+    p.add_argument("--save", action="store_true",
+                   help="store the fitted profile and thresholds in the index's meta (profile:<alias>, "
+                        "thresholds:<alias>); they are always written as JSON to --out")
+    p.add_argument("--calibrate", action="store_true", help="calibrate similarity thresholds per vector version")
+    p.add_argument("--thresholds", type=Path, help="instead of calibrating, show what these thresholds "
+                   "(thresholds.json from another run) do here")
+    p.add_argument("--beta", type=float, default=2.0, help="F-beta for thresholds (beta > 1 favours recall)")
+    p.add_argument("--noise-queries", type=Path, help="queries.jsonl of unrelated queries: how often does "
+                   "the threshold leave them empty?")
+    p.add_argument("--batch", type=int, default=64, help="documents per ingest batch when building")
+    p.add_argument("--no-plot", action="store_true")
+    return p.parse_args(list(argv))
+
+
+def latency_summary(total: Sequence[float], store: Sequence[float]) -> dict[str, float]:
+    return {"p50_ms": percentile(total, 50), "p95_ms": percentile(total, 95),
+            "store_p50_ms": percentile(store, 50), "store_p95_ms": percentile(store, 95), "n": len(total)}
+
+
+def delta_ci(run: dict, base: dict, qrels: dict, seed: int) -> list[float]:
+    """95% paired-bootstrap interval of the nDCG@10 difference between two runs over `qrels`' queries."""
+    from app.eval.metrics import ndcg_per_query, paired_bootstrap_ci
+
+    a, b = ndcg_per_query(run, qrels), ndcg_per_query(base, qrels)
+    return list(paired_bootstrap_ci([a[q] for q in qrels], [b[q] for q in qrels], seed=seed))
+
+
+def best_pair(lists: dict, qrels: dict, spaces: Sequence[str]):  # type: ignore[no-untyped-def]
+    """The best two-space fusion on these queries (exhaustive: every pair, RRF k=60 and DBSF)."""
+    import itertools
+
+    import numpy as np
+
+    from app.eval.fit import build_matrix, objective
+    from app.eval.runs import Variant
+
+    m = build_matrix(lists, qrels, spaces)
+    best = None
+    for a, b in itertools.combinations(range(len(spaces)), 2):
+        w = np.zeros(len(spaces))
+        w[[a, b]] = 1
+        for fusion in ("dbsf", "rrf"):
+            v = objective(m, fusion, 60, w)
+            if best is None or v > best[0]:
+                best = (v, fusion, (spaces[a], spaces[b]))
+    assert best is not None
+    _, fusion, pair = best
+    return Variant(f"best pair ({fusion})", pair, fusion=fusion, group="selected")
+
+
+def evaluate(args: argparse.Namespace, *, encoders: Any = None) -> dict[str, Any]:
+    """Run the whole evaluation; returns {"result": the report document, "out": its folder}.
+
+    Args:
+        args: parsed `scripts/evaluate` arguments.
+        encoders: an EncoderPool to share (tests); by default the configured models are loaded.
+    """
+    from app.domain.profiles import RankingProfile
+    from app.eval.data import load_beir
+    from app.eval.fit import build_matrix, fit_fusion, split_queries
+    from app.eval.index import build_index, eval_settings, open_index
+    from app.eval.runs import (
+        Variant,
+        agreement,
+        fetch_lists,
+        measure_latency,
+        offline_run,
+        overlap,
+        standard_variants,
+        subset,
+    )
+    from app.services.profiles import ProfileRepo
+    from app.services.search import SearchRequest
+
+    ds = load_beir(args.dataset, args.split)
+    queries = dict(sorted(ds.queries.items()))
+    if args.max_queries:
+        queries = dict(list(queries.items())[: args.max_queries])
+    qrels = {q: ds.qrels[q] for q in queries}
+    index_dir = args.index_dir or Path(f"/tmp/eval-{ds.name}")
+    out_dir = args.out or Path(f"reports/eval-{ds.name}-{args.split}")
+    settings = eval_settings(index_dir)
+    services = open_index(index_dir, settings=settings, encoders=encoders)
+    try:
+        built = build_index(services, ds.docs, batch=args.batch)
+        registry = services.registry.get()
+        spaces = registry.live_spaces()
+        live = {s: registry.live_version(s).name for s in spaces}
+        print(f"{ds.name}/{args.split}: {len(ds.docs)} documents, {len(queries)} judged queries, "
+              f"spaces {spaces}", file=sys.stderr)
+        lists, store_fused = fetch_lists(services, queries, depth=args.depth, spaces=spaces)
+
+        s = settings.search
+        variants = standard_variants(spaces, fusion="dbsf", rrf_k=60)
+        default_plan, ranking = services.search.plan_ranking(SearchRequest(query="probe"))
+        api = Variant.from_plan("API default", default_plan, group="default", api_default=True)
+        api_note = (f"API default = profile {ranking.profile.id}" if ranking.profile else
+                    f"API default = settings (fusion {s.fusion}, fields {s.default_fields or 'all'}, "
+                    f"weights {s.weights or 'equal'})")
+        variants.insert(len(spaces) + 1, api)
+        fit_ids: list[str] = []
+        held_ids: list[str] = list(queries)
+        if args.fit:
+            fit_ids, held_ids = split_queries(list(queries), fraction=args.fit, seed=args.seed)
+        # chosen on the fit queries when there are some, so the held-out comparison stays fair
+        variants.append(best_pair(subset(lists, fit_ids) if fit_ids else lists, qrels, spaces))
+        for path in args.profile:
+            prof = RankingProfile.from_dict(json.loads(path.read_text()))
+            variants.append(Variant.from_profile(f"profile {prof.id}", prof))
+
+        fitted: RankingProfile | None = None
+        if args.fit:
+            result = fit_fusion(build_matrix(subset(lists, fit_ids), qrels, spaces))
+            fitted = RankingProfile(
+                name=f"{ds.name}-{args.split}-fit{int(args.fit * 100)}-seed{args.seed}", version=1,
+                fusion=result.fusion, rrf_k=result.rrf_k, weights=result.weights, vector_versions=live,
+                fitted_on={"dataset": ds.name, "split": args.split, "queries": len(fit_ids), "seed": args.seed,
+                           "fraction": args.fit, "objective": "mean nDCG@10"},
+                metrics={"fit_ndcg@10": round(result.score, 4), "tried": result.tried},
+                created=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"))
+            variants.append(Variant.from_profile("learned profile", fitted))
+
+        runs = {v.name: offline_run(v, lists, depth=args.depth) for v in variants}
+        rng = random.Random(args.seed)
+        lat_ids = sorted(rng.sample(list(queries), min(len(queries), args.latency_queries or len(queries))))
+        lat_queries = {q: queries[q] for q in lat_ids}
+        rows: list[dict[str, Any]] = []
+        identical, overlaps = [], []
+        latencies = measure_latency(services, variants, lat_queries, seed=args.seed)
+        for v in variants:
+            lat = latencies[v.name]
+            same = agreement(lat.top, runs[v.name])
+            identical.append(same)
+            overlaps.append(overlap(lat.top, runs[v.name]))
+            rows.append({"name": v.name, "group": v.group, "label": v.label, "spaces": list(v.spaces),
+                         "fusion": v.fusion if len(v.spaces) > 1 else "none", "rrf_k": v.rrf_k,
+                         "weights": v.weight_map, "metrics": score_run(runs[v.name], qrels),
+                         "ci_vs_baseline": delta_ci(runs[v.name], runs["all, equal"], qrels, args.seed),
+                         "latency": latency_summary(lat.total_ms, lat.store_ms), "offline_matches_real": same})
+            print(f"  {v.name:32s} nDCG@10 {rows[-1]['metrics']['ndcg@10']:.3f}  "
+                  f"p50 {rows[-1]['latency']['p50_ms']:.1f} ms", file=sys.stderr)
+        dbsf_all = offline_run(Variant("x", tuple(spaces), fusion="dbsf"), lists, depth=args.depth)
+        result_doc: dict[str, Any] = {
+            "dataset": {"name": ds.name, "split": args.split, "documents": len(ds.docs), "queries": len(queries),
+                        "path": str(args.dataset)},
+            "index": built.__dict__, "store": services.store.kind, "depth": args.depth,
+            "latency_queries": len(lat_ids), "vector_versions": live, "baseline": "all, equal",
+            "verification": {"queries": len(queries), "dbsf_identical_top10": agreement(store_fused, dbsf_all),
+                             "dbsf_top10_overlap": overlap(store_fused, dbsf_all),
+                             "mean_plan_identical": sum(identical) / len(identical),
+                             "mean_plan_overlap": sum(overlaps) / len(overlaps)},
+            "plans": rows, "notes": [api_note],
+        }
+        if fitted is not None:
+            held_qrels = {q: qrels[q] for q in held_ids}
+            fit_qrels = {q: qrels[q] for q in fit_ids}
+            fitted = RankingProfile.from_dict({**fitted.to_dict(), "metrics": {
+                **fitted.metrics, "fit": score_run(runs["learned profile"], fit_qrels),
+                "holdout": score_run(runs["learned profile"], held_qrels), "holdout_queries": len(held_ids)}})
+            if args.save:
+                fitted = ProfileRepo(store=services.store, alias=services.registry.alias).save_profile(fitted)
+            out_dir.mkdir(parents=True, exist_ok=True)
+            (out_dir / "profile.json").write_text(json.dumps(fitted.to_dict(), indent=1))
+            result_doc["profile"] = fitted.to_dict()
+            result_doc["holdout"] = {
+                "queries": len(held_ids), "fit_queries": len(fit_ids),
+                "plans": [{**r, "metrics": score_run(runs[r["name"]], held_qrels), "latency": None,
+                           "ci_vs_baseline": delta_ci(runs[r["name"]], runs["all, equal"], held_qrels, args.seed)}
+                          for r in rows],
+            }
+        if args.calibrate or args.thresholds:
+            # what the thresholds are shown on: the fitted profile, else a given one, else all spaces equal
+            by_pref = sorted(variants, key=lambda v: (v.name != "learned profile", v.group != "profile",
+                                                      v.name != "all, equal"))
+            plan = by_pref[0]
+            result_doc["thresholds"] = thresholds_section(
+                args, services, lists, qrels, live, calibrate_ids=fit_ids or list(queries), report_ids=held_ids,
+                runs=runs, plan=plan, name=ds.name)
+        return {"result": result_doc, "out": out_dir}
+    finally:
+        services.close()
+
+
+def thresholds_section(args: argparse.Namespace, services: Any, lists: dict, qrels: dict, live: dict[str, str], *,
+                       calibrate_ids: list[str], report_ids: list[str], runs: dict, plan: Any,
+                       name: str) -> dict[str, Any]:
+    """Calibrate thresholds on `calibrate_ids` (or read --thresholds); show what the API's rule does to
+    `plan` and to each space alone on `report_ids`, and on unrelated (--noise-queries) queries."""
+    from dataclasses import asdict
+
+    from app.domain.profiles import VersionThreshold
+    from app.eval import calibrate as cal
+    from app.eval.data import read_jsonl
+    from app.eval.runs import fetch_lists, offline_run, subset
+    from app.services.profiles import ProfileRepo
+
+    registry = services.registry.get()
+    kinds = {s: registry.live_version(s).kind for s in live}
+    if args.thresholds:
+        given = json.loads(args.thresholds.read_text())["versions"]
+        found = {n: VersionThreshold.from_dict(t) for n, t in given.items()}
+        report_ids = list(qrels)  # none of these queries was used to calibrate them
+        which = f"judged queries (thresholds from {args.thresholds})"
+    else:
+        found = cal.calibrate(subset(lists, calibrate_ids), {q: qrels[q] for q in calibrate_ids}, live,
+                              beta=args.beta, depth=args.depth, kinds=kinds,
+                              fitted_on={"dataset": name, "split": args.split, "queries": len(calibrate_ids)})
+        which = ("held-out judged queries" if set(report_ids) != set(calibrate_ids)
+                 else "judged queries (the ones calibrated on)")
+    if args.save:
+        ProfileRepo(store=services.store, alias=services.registry.alias).save_thresholds(found)
+    out: dict[str, Any] = {"versions": {n: asdict(t) for n, t in found.items()}, "effect": {}}
+    by_version = found
+    report_qrels = {q: qrels[q] for q in report_ids}
+    versions = {s: live[s] for s in plan.spaces}
+    out["effect"][f"{plan.name}, top 10, {which}"] = cal.threshold_effect(
+        lists, subset(runs[plan.name], report_ids), report_qrels, versions, by_version)
+    for s in live:
+        out["effect"][f"only {s}, top 10, {which}"] = cal.threshold_effect(
+            lists, subset(runs[f"only {s}"], report_ids), report_qrels, {s: live[s]}, by_version)
+    if args.noise_queries:
+        noise = {f"noise-{r['_id']}": r["text"] for r in read_jsonl(args.noise_queries)}
+        noise_lists, _ = fetch_lists(services, noise, depth=args.depth, spaces=list(live))
+        out["effect"][f"{plan.name}, top 10, unrelated queries ({args.noise_queries.parent.name})"] = \
+            cal.threshold_effect(noise_lists, offline_run(plan, noise_lists), {}, versions, by_version)
+    if args.thresholds:
+        out["source"] = str(args.thresholds)
+    else:
+        folder = args.out or Path(f"reports/eval-{name}-{args.split}")
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "thresholds.json").write_text(json.dumps({"versions": out["versions"]}, indent=1))
+    return out
+
+
+def install(argv: Sequence[str]) -> None:
+    """Copy a profile and/or thresholds (JSON written by evaluate) into a store's meta."""
+    from app.domain.profiles import RankingProfile, VersionThreshold
+    from app.eval.index import eval_settings
+    from app.services.profiles import ProfileRepo
+    from app.settings import Settings
+    from app.store.factory import open_store
+
+    p = argparse.ArgumentParser(prog="evaluate install")
+    p.add_argument("--index-dir", type=Path, help="embedded store folder (default: the configured store)")
+    p.add_argument("--profile", type=Path)
+    p.add_argument("--thresholds", type=Path)
+    args = p.parse_args(list(argv))
+    settings = eval_settings(args.index_dir) if args.index_dir else Settings()
+    store = open_store(settings.store)
+    try:
+        repo = ProfileRepo(store=store, alias=settings.store.collection)
+        if args.profile:
+            stored = repo.save_profile(RankingProfile.from_dict(json.loads(args.profile.read_text())))
+            print(f"stored profile {stored.id} as {repo.profile_key}")
+        if args.thresholds:
+            data = json.loads(args.thresholds.read_text())["versions"]
+            repo.save_thresholds({n: VersionThreshold.from_dict(t) for n, t in data.items()})
+            print(f"stored thresholds for {sorted(data)} as {repo.thresholds_key}")
+    finally:
+        store.close()
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] == "install":
+        install(argv[1:])
+        return
+    args = parse_args(argv)
+    from app.eval.report import markdown, write
+
+    done = evaluate(args)
+    paths = write(done["result"], done["out"], with_plot=not args.no_plot)
+    print(markdown(done["result"]))
+    print("wrote " + ", ".join(str(p) for p in paths), file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,205 @@
+"""Fetch each space's ranked list once per query, fuse variants offline, time real plans.
+
+The store returns every space's own top-N in the same batch as a fused query (a plan with
+`explain`), so each judged query is searched once; every fusion variant, weighting and ablation
+is then computed from those lists with the fusion math Qdrant uses (app.domain.fusion). Latency
+is measured separately by running the real plan of each variant through the search service.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+from app.container import Services
+from app.domain.fusion import fuse
+from app.domain.plan import QueryPlan
+from app.domain.profiles import RankingProfile
+from app.services.search import SearchRequest
+
+Ranked = list[tuple[str, float]]  # (doc id, score), best first
+Lists = dict[str, dict[str, Ranked]]  # query id -> space -> its ranked list
+
+
+@dataclass(frozen=True)
+class Variant:
+    """A way to search: which spaces, fused how. `group` says why it is in the report."""
+
+    name: str
+    spaces: tuple[str, ...]
+    fusion: str = "dbsf"  # rrf | dbsf (ignored for a single space)
+    rrf_k: int = 60
+    weights: tuple[float, ...] | None = None  # one per space, in `spaces` order; None = equal
+    group: str = "fusion"
+    api_default: bool = False  # run as a bare request: whatever the API does by default
+
+    @property
+    def weight_map(self) -> dict[str, float]:
+        return dict(zip(self.spaces, self.weights or [1.0] * len(self.spaces), strict=True))
+
+    @property
+    def label(self) -> str:
+        if len(self.spaces) == 1:
+            return self.spaces[0]
+        w = self.weight_map
+        parts = [s if w[s] == 1.0 else f"{s}*{w[s]:g}" for s in self.spaces]
+        how = f"rrf k={self.rrf_k}" if self.fusion == "rrf" else "dbsf"
+        return f"{how}: " + " + ".join(parts)
+
+    def request(self, query: str, limit: int) -> SearchRequest:
+        if self.api_default:
+            return SearchRequest(query=query, limit=limit)
+        return SearchRequest(query=query, limit=limit, fields=list(self.spaces), fusion=self.fusion,
+                             weights=self.weight_map, rrf_k=self.rrf_k)
+
+    @classmethod
+    def from_plan(cls, name: str, plan: QueryPlan, *, group: str, api_default: bool = False) -> Variant:
+        return cls(name=name, spaces=tuple(s.space for s in plan.spaces), fusion=plan.fusion, rrf_k=plan.rrf_k,
+                   weights=tuple(s.weight for s in plan.spaces), group=group, api_default=api_default)
+
+    @classmethod
+    def from_profile(cls, name: str, profile: RankingProfile, *, group: str = "profile") -> Variant:
+        spaces = tuple(profile.fields)
+        return cls(name=name, spaces=spaces, fusion=profile.fusion, rrf_k=profile.rrf_k,
+                   weights=tuple(float(profile.weights[s]) for s in spaces), group=group)
+
+
+def standard_variants(spaces: Sequence[str], *, fusion: str = "dbsf", rrf_k: int = 60) -> list[Variant]:
+    """Each space alone; all spaces fused equally (RRF and DBSF, several k); every leave-one-out."""
+    spaces = tuple(spaces)
+    out = [Variant(f"only {s}", (s,), group="single") for s in spaces]
+    out.append(Variant("all, equal", spaces, fusion=fusion, rrf_k=rrf_k, group="fused"))
+    other = "rrf" if fusion == "dbsf" else "dbsf"
+    out.append(Variant(f"all, equal, {other}", spaces, fusion=other, rrf_k=rrf_k, group="fusion"))
+    for k in (2, 10, 30, 100):
+        if k != rrf_k:
+            out.append(Variant(f"all, equal, rrf k={k}", spaces, fusion="rrf", rrf_k=k, group="fusion"))
+    if len(spaces) > 2:
+        for s in spaces:
+            rest = tuple(x for x in spaces if x != s)
+            out.append(Variant(f"all without {s}", rest, fusion=fusion, rrf_k=rrf_k, group="ablation"))
+    return out
+
+
+def fetch_lists(services: Services, queries: Mapping[str, str], *, depth: int = 100,
+                spaces: Sequence[str] | None = None, progress: bool = True,
+                ) -> tuple[Lists, dict[str, list[str]]]:
+    """Each space's top `depth` for every query (doc ids and raw scores), in one batch per query.
+
+    Returns:
+        (lists, store_fused): the per-space lists, and the store's own equal-weight DBSF ranking
+        of the same request (to check that offline fusion reproduces it).
+    """
+    from tqdm import tqdm
+
+    names = list(spaces or services.registry.get().live_spaces())
+    doc_ids = _doc_id_lookup(services)
+    lists: Lists = {}
+    fused: dict[str, list[str]] = {}
+    for qid, text in tqdm(queries.items(), desc="search", unit="q", file=sys.stderr, disable=not progress):
+        plan = services.search.plan(SearchRequest(query=text, limit=depth, fields=names, fusion="dbsf",
+                                                  weights={}, explain=True))
+        result, _ = services.search.run(plan, text)
+        lists[qid] = {s: [(doc_ids(h.id), h.score) for h in hits] for s, hits in result.per_space.items()}
+        fused[qid] = [doc_ids(h.id, h.payload) for h in result.hits]
+    return lists, fused
+
+
+def _doc_id_lookup(services: Services):  # type: ignore[no-untyped-def]
+    """point id -> external id, read from payloads once and cached (hits of per-space lists carry none)."""
+    cache: dict[str, str] = {}
+
+    def lookup(pid: str, payload: Mapping | None = None) -> str:
+        if pid not in cache:
+            if payload and "doc_id" in payload:
+                cache[pid] = str(payload["doc_id"])
+            else:
+                recs = services.store.retrieve(services.registry.alias, [pid])
+                cache[pid] = str(recs[0].payload.get("doc_id")) if recs else pid
+        return cache[pid]
+
+    _prime(services, cache)
+    return lookup
+
+
+def _prime(services: Services, cache: dict[str, str]) -> None:
+    offset = None
+    while True:
+        points, offset = services.store.scroll(services.registry.alias, filter=None, limit=1024, offset=offset)
+        for p in points:
+            cache[p.id] = str(p.payload.get("doc_id"))
+        if offset is None:
+            break
+
+
+def offline_run(variant: Variant, lists: Lists, *, depth: int = 100) -> dict[str, list[str]]:
+    """The ranking `variant` gives each query, fused from the per-space lists with Qdrant's math."""
+    run: dict[str, list[str]] = {}
+    for qid, per_space in lists.items():
+        if len(variant.spaces) == 1:
+            run[qid] = [d for d, _ in per_space.get(variant.spaces[0], [])][:depth]
+            continue
+        w = variant.weight_map
+        fused = fuse([per_space.get(s, []) for s in variant.spaces], method=variant.fusion, k=variant.rrf_k,
+                     weights=[w[s] for s in variant.spaces])
+        run[qid] = [str(d) for d, _ in fused[:depth]]
+    return run
+
+
+@dataclass(frozen=True)
+class Latency:
+    total_ms: list[float]
+    store_ms: list[float]
+    top: dict[str, list[str]]  # query id -> the real top-k, to compare with the offline fusion
+
+
+def measure_latency(services: Services, variants: Sequence[Variant], queries: Mapping[str, str], *,
+                    limit: int = 10, warmup: int = 3, seed: int = 0) -> dict[str, Latency]:
+    """Run each variant's real plan through the search service for each query; time encode + store.
+
+    Variants are interleaved per query (in a shuffled order) so that load from elsewhere on the
+    machine falls on every plan alike, which keeps the ratios between plans fair.
+    """
+    import random
+
+    rng = random.Random(seed)
+    items = list(queries.items())
+    for _, text in items[:warmup]:
+        for v in variants:
+            services.search.run(services.search.plan(v.request(text, limit)), text)
+    out = {v.name: Latency([], [], {}) for v in variants}
+    for qid, text in items:
+        order = list(variants)
+        rng.shuffle(order)
+        for v in order:
+            t0 = time.perf_counter()
+            plan = services.search.plan(v.request(text, limit))
+            result, timings = services.search.run(plan, text)
+            lat = out[v.name]
+            lat.total_ms.append((time.perf_counter() - t0) * 1000)
+            lat.store_ms.append(timings["store"])
+            lat.top[qid] = [str((h.payload or {}).get("doc_id", h.id)) for h in result.hits]
+    return out
+
+
+def agreement(real: Mapping[str, list[str]], offline: Mapping[str, list[str]], k: int = 10) -> float:
+    """Share of queries whose real top-k equals the offline top-k, in order."""
+    qids = [q for q in real if q in offline]
+    if not qids:
+        return float("nan")
+    return sum(real[q][:k] == offline[q][:k] for q in qids) / len(qids)
+
+
+def overlap(real: Mapping[str, list[str]], offline: Mapping[str, list[str]], k: int = 10) -> float:
+    """Mean share of the real top-k that the offline top-k also holds (order ignored)."""
+    qids = [q for q in real if q in offline]
+    if not qids:
+        return float("nan")
+    return sum(len(set(real[q][:k]) & set(offline[q][:k])) / max(1, len(real[q][:k])) for q in qids) / len(qids)
+
+
+def subset(mapping: Mapping[str, object], keys: Iterable[str]) -> dict:
+    keys = set(keys)
+    return {k: v for k, v in mapping.items() if k in keys}

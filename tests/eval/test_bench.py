@@ -1,0 +1,49 @@
+"""The benchmark machinery runs end to end on a tiny synthetic corpus (no timing is asserted)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from app.encoders.fastembed_encoder import EncoderPool, SparseVec
+from app.eval.bench import SyntheticCorpus, bench_synthetic, markdown, memory_skip_reason
+from app.settings import EncoderSettings, Settings
+
+
+@pytest.mark.parametrize("kind", ["edge", "memory"])
+def test_synthetic_bench_times_one_space_against_all_fused(kind: str, model_cache: Path,
+                                                            encoders: EncoderPool) -> None:
+    base = Settings(encoders=EncoderSettings(cache_dir=model_cache))
+    out = bench_synthetic(60, kind, encoders, base, queries=3, single="document", profile=None, seed=1,
+                          budget_s=60, batch=25, subset=["document", "keywords"])
+    assert out["count"] == 60 and out["queries"] == 3
+    plans = out["plans"]
+    assert set(plans) == {"only document", "all fused, dbsf", "all fused, rrf", "document + keywords, dbsf"}
+    assert all(p["store_p95_ms"] >= p["store_p50_ms"] > 0 for p in plans.values())
+    assert "ratio_store_p50_vs_single" in plans["all fused, dbsf"]
+    res = {"machine": {"date": "d", "cpus": 2, "load_avg_1m": 0.0}, "search": {f"60 synthetic, {kind}": out}}
+    assert "| all fused, dbsf |" in markdown(res)
+    if kind == "memory":
+        assert "about" in memory_skip_reason(res, 100_000, 20_000)
+
+
+def test_synthetic_documents_are_shaped_like_real_ones(encoders: EncoderPool, tmp_path: Path,
+                                                      model_cache: Path) -> None:
+    from app.container import build_services
+    from app.settings import StoreSettings
+
+    settings = Settings(store=StoreSettings(path=tmp_path), encoders=EncoderSettings(cache_dir=model_cache))
+    svc = build_services(settings, encoders=encoders)
+    try:
+        versions = svc.registry.get().written_versions()
+    finally:
+        svc.close()
+    points = SyntheticCorpus(384, seed=3).points(versions, 0, 20)
+    by_field = {v.field: v.name for v in versions}
+    for p in points:
+        assert len(p.vectors[by_field["entities"]]) == 8 and 1 <= len(p.vectors[by_field["body"]]) <= 6
+        assert np.linalg.norm(p.vectors[by_field["document"]]) == pytest.approx(1.0, abs=1e-5)
+        assert isinstance(p.vectors[by_field["keywords"]], SparseVec)
+    assert len({p.id for p in points}) == 20

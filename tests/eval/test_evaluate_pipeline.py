@@ -1,0 +1,84 @@
+"""The evaluate pipeline end to end on a tiny BEIR-layout dataset, with the real models."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from app.encoders.fastembed_encoder import EncoderPool
+from app.eval.cli import evaluate, parse_args
+from app.eval.index import eval_settings
+from app.eval.report import write
+from app.services.profiles import ProfileRepo
+from app.store.factory import open_store
+from tests.fixtures import DOCS
+
+QUERIES = {
+    "q1": ("gene editing with a guide RNA that cuts DNA", {"bio-1": 1}),
+    "q2": ("why galaxies rotate too fast at their edges", {"astro-2": 1}),
+    "q3": ("lactic acid fermentation of cabbage and bread", {"cook-2": 2, "cook-1": 1}),
+}
+
+
+def write_beir(folder: Path) -> Path:
+    (folder / "qrels").mkdir(parents=True)
+    with (folder / "corpus.jsonl").open("w") as f:
+        for d in DOCS:
+            f.write(json.dumps({"_id": d["id"], "title": d["title"], "text": d["body"]}) + "\n")
+    with (folder / "queries.jsonl").open("w") as f:
+        for qid, (text, _) in QUERIES.items():
+            f.write(json.dumps({"_id": qid, "text": text}) + "\n")
+        f.write(json.dumps({"_id": "unjudged", "text": "not in the qrels"}) + "\n")
+    rows = ["query-id\tcorpus-id\tscore"] + [f"{q}\t{d}\t{g}" for q, (_, rel) in QUERIES.items()
+                                              for d, g in rel.items()]
+    (folder / "qrels" / "test.tsv").write_text("\n".join(rows) + "\n")
+    return folder
+
+
+def test_evaluate_reports_every_plan_fits_a_profile_and_calibrates_thresholds(
+        tmp_path: Path, encoders: EncoderPool) -> None:
+    data = write_beir(tmp_path / "tiny")
+    out, index = tmp_path / "out", tmp_path / "index"
+    args = parse_args([str(data), "--index-dir", str(index), "--out", str(out), "--latency-queries", "2",
+                       "--fit", "0.67", "--calibrate", "--save"])
+    done = evaluate(args, encoders=encoders)
+    result = done["result"]
+    paths = write(result, done["out"])
+
+    assert result["dataset"]["queries"] == 3  # the unjudged query is left out
+    names = {p["name"] for p in result["plans"]}
+    spaces = ["title", "body", "summary", "entities", "document", "keywords"]
+    assert {f"only {s}" for s in spaces} <= names
+    assert {f"all without {s}" for s in spaces} <= names
+    assert {"all, equal", "API default", "all, equal, rrf", "learned profile"} <= names
+    for plan in result["plans"]:
+        assert 0.0 <= plan["metrics"]["ndcg@10"] <= 1.0
+        assert plan["latency"]["n"] == 2 and plan["latency"]["p95_ms"] >= plan["latency"]["p50_ms"] > 0
+    # the offline fusion reproduces the store's own fused ranking
+    assert result["verification"]["dbsf_identical_top10"] == 1.0
+    # a tiny, easy corpus: document retrieval finds the relevant abstracts
+    only_doc = next(p for p in result["plans"] if p["name"] == "only document")
+    assert only_doc["metrics"]["recall@10"] == 1.0
+
+    assert result["holdout"]["queries"] == 1 and result["holdout"]["fit_queries"] == 2
+    assert set(result["thresholds"]["versions"]) == set(result["vector_versions"].values())
+    assert [p.name for p in paths] == ["results.md", "results.json", "results.png"]
+    assert (out / "profile.json").exists() and (out / "thresholds.json").exists()
+    assert "| only document |" in paths[0].read_text()
+
+    # --save stored the profile (tied to the live versions) and the thresholds in the index's meta
+    store = open_store(eval_settings(index).store)
+    try:
+        repo = ProfileRepo(store=store, alias="documents")
+        profile = repo.profile()
+        assert profile is not None and profile.vector_versions == result["vector_versions"]
+        assert set(repo.thresholds()) == set(result["vector_versions"].values())
+    finally:
+        store.close()
+
+    # a second run reuses the index instead of building it again; the API default is now the profile
+    again = evaluate(parse_args([str(data), "--index-dir", str(index), "--out", str(out),
+                                 "--latency-queries", "1"]), encoders=encoders)["result"]
+    assert again["index"]["reused"] is True
+    api = next(p for p in again["plans"] if p["name"] == "API default")
+    assert api["fusion"] == profile.fusion and set(api["spaces"]) == set(profile.fields)
