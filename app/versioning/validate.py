@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import csv
 import json
-import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from app.errors import InvalidInput
+from app.eval.data import read_qrels
+from app.eval.metrics import ndcg_at_k, recall_at_k
 from app.versioning.render import markdown_table, table
 
 
@@ -62,14 +62,6 @@ def read_queries(path: Path) -> tuple[list[tuple[str, str]], dict[str, dict[str,
     return queries, qrels
 
 
-def read_qrels(path: Path) -> dict[str, dict[str, int]]:
-    """BEIR qrels: a TSV with a header `query-id corpus-id score`."""
-    qrels: dict[str, dict[str, int]] = {}
-    with path.open() as f:
-        for row in csv.DictReader(f, delimiter="\t"):
-            qrels.setdefault(str(row["query-id"]), {})[str(row["corpus-id"])] = int(row["score"])
-    return qrels
-
 
 def load_query_set(*, queries: Path | None = None, qrels: Path | None = None, beir: Path | None = None,
                    split: str | None = None, limit: int = 0) -> QuerySet:
@@ -101,19 +93,7 @@ def load_query_set(*, queries: Path | None = None, qrels: Path | None = None, be
     return QuerySet(name=name, queries=q, qrels={qid: judged[qid] for qid, _ in q if qid in judged})
 
 
-# -- metrics (linear gain, as trec_eval and BEIR compute nDCG) --------------------------------------
-def ndcg(ranked: Sequence[str], judged: dict[str, int], k: int) -> float:
-    dcg = sum(judged.get(d, 0) / math.log2(i + 2) for i, d in enumerate(ranked[:k]))
-    ideal = sorted((g for g in judged.values() if g > 0), reverse=True)[:k]
-    idcg = sum(g / math.log2(i + 2) for i, g in enumerate(ideal))
-    return dcg / idcg if idcg > 0 else 0.0
-
-
-def recall(ranked: Sequence[str], judged: dict[str, int], k: int) -> float:
-    relevant = {d for d, g in judged.items() if g > 0}
-    return len(relevant & set(ranked[:k])) / len(relevant) if relevant else 0.0
-
-
+# -- metrics: nDCG and recall are app.eval.metrics' (tested by hand); overlap is ours --------------
 def overlap(a: Sequence[str], b: Sequence[str], k: int) -> float:
     """Share of the top k the two rankings have in common (1.0: the same documents, any order)."""
     top_a, top_b = set(a[:k]), set(b[:k])
@@ -140,9 +120,9 @@ def compare(query_set: QuerySet, *, modes: Sequence[str], search: Searcher, k: i
             base, cand = search("baseline", mode, text), search("candidate", mode, text)
             values = {"overlap": overlap(base, cand, k)}
             if judged is not None:
-                values |= {"ndcg_baseline": ndcg(base, judged, k), "ndcg_candidate": ndcg(cand, judged, k),
-                           "recall_baseline": recall(base, judged, RECALL_K),
-                           "recall_candidate": recall(cand, judged, RECALL_K)}
+                values |= {"ndcg_baseline": ndcg_at_k(base, judged, k), "ndcg_candidate": ndcg_at_k(cand, judged, k),
+                           "recall_baseline": recall_at_k(base, judged, RECALL_K),
+                           "recall_candidate": recall_at_k(cand, judged, RECALL_K)}
             for key, v in values.items():
                 sums[mode][key] = sums[mode].get(key, 0.0) + v
             row[mode] = values
