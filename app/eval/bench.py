@@ -4,7 +4,7 @@
    store adapter, against the bare encoder embedding the same texts once (a one-vector index).
 2. Search: one space against every space fused, as a latency ratio measured in the same run
    (plans interleaved per query), at the evaluation corpus' size (real vectors) and at a synthetic
-   size (random unit vectors of the same dimensions and kinds, written straight into the store:
+   size (clustered random vectors of the same dimensions and kinds, written straight into the store:
    embedding 100,000 documents with the real model would take hours on 2 cores).
 
 No timing assertions anywhere: these are figures to read, written as markdown and JSON.
@@ -224,8 +224,7 @@ def _normalise(v: np.ndarray) -> np.ndarray:
 class SyntheticCorpus:
     """Random vectors shaped like real sentence embeddings, not uniform noise.
 
-    Uniform random unit vectors are the worst case for HNSW (nothing is near anything; building the
-    multivector graphs took 90 s for 2,000 documents where 1,460 real ones took 5 s), so documents
+    Uniform random unit vectors are the worst case for HNSW (nothing is near anything), so documents
     are drawn around topic centroids, with a direction every embedding shares (MiniLM's are not
     centred), and a document's passages and entities drawn around the document. The counts match
     what real documents give (measured on CISI and SciFact): 1-6 body passages (mean about 2),
