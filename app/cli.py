@@ -64,10 +64,7 @@ def load(args: argparse.Namespace) -> None:
         services = build_services(Settings())
         try:
             for batch in batched(iter(docs), args.batch):
-                services.ingest.upsert([Document(id=d["id"], title=d["title"], body=d["body"],
-                                                 summary=d.get("summary"), entities=tuple(d["entities"])
-                                                 if d.get("entities") else None, metadata=d["metadata"])
-                                        for d in batch])
+                services.ingest.upsert([Document.from_dict(d) for d in batch])
                 written += len(batch)
                 bar.update(len(batch))
             bar.set_postfix_str("optimizing")

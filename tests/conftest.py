@@ -52,9 +52,7 @@ def services(settings: Settings, encoders: EncoderPool) -> Iterator[Services]:
 
 
 def to_documents(raw: list[dict]) -> list[Document]:
-    return [Document(id=d["id"], title=d["title"], body=d["body"], summary=d.get("summary"),
-                     entities=tuple(d["entities"]) if d.get("entities") else None, metadata=d.get("metadata", {}))
-            for d in raw]
+    return [Document.from_dict(d) for d in raw]
 
 
 @pytest.fixture

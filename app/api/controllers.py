@@ -23,9 +23,7 @@ class DocumentController(Controller):
     def upsert(self, data: DocumentsIn, services: Services) -> DocumentsOut:
         """Idempotent batch upsert. Every document is validated and encoded before anything is written."""
         check_documents(data, services.settings.limits)
-        docs = [Document(id=d.id, title=d.title, body=d.body, summary=d.summary,
-                         entities=tuple(d.entities) if d.entities is not None else None, metadata=d.metadata)
-                for d in data.documents]
+        docs = [Document.from_dict(d.model_dump()) for d in data.documents]
         result = services.ingest.upsert(docs)
         return DocumentsOut(ids=result.ids, count=len(result.ids), vector_versions=result.vector_versions)
 

@@ -28,6 +28,13 @@ class Document:
     entities: tuple[str, ...] | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
 
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Document:
+        """From the API's JSON shape: `{"id", "title", "body", "summary"?, "entities"?, "metadata"?}`."""
+        entities = d.get("entities")
+        return cls(id=d["id"], title=d["title"], body=d["body"], summary=d.get("summary"),
+                   entities=tuple(entities) if entities is not None else None, metadata=d.get("metadata") or {})
+
 
 @dataclass(frozen=True)
 class PreparedDocument:
