@@ -8,11 +8,7 @@ from app.settings import LimitSettings, SearchSettings
 
 
 def check_documents(data: DocumentsIn, limits: LimitSettings) -> None:
-    n = len(data.documents)
-    if n == 0:
-        raise InvalidInput("empty batch: `documents` must hold at least one document")
-    if n > limits.max_batch:
-        raise InvalidInput(f"batch of {n} documents is over the limit of {limits.max_batch}")
+    # Batch size and duplicate ids are checked by IngestService.validate, which the loader uses too.
     for i, d in enumerate(data.documents):
         where = f"documents[{i}] (id {d.id[:40]!r})"
         if len(d.id) > limits.max_id_chars:

@@ -153,8 +153,9 @@ class SearchService:
             hits, note = self._apply_thresholds(plan, result, hits, thresholds or {})
         if not plan.explain:
             return SearchResponse(hits=hits, note=note)
+        explained = explain_hits(plan, result, [hit["point_id"] for hit in hits])
         for hit in hits:
-            hit["explain"] = explain_hit(plan, result, hit["point_id"])
+            hit["explain"] = explained[hit["point_id"]]
         timings["total"] = (time.perf_counter() - t0) * 1000
         described = {**plan.describe(), **ranking.describe()}
         if req.threshold:
@@ -195,26 +196,26 @@ class SearchService:
         }
 
 
-def explain_hit(plan: QueryPlan, result: QueryResult, pid: str) -> dict[str, Any]:
-    """Each space's rank and raw score for the hit, and what it added to the fused score
-    (zero for a space weighted out of the fusion, which is listed for comparison)."""
-    out: dict[str, Any] = {}
+def explain_hits(plan: QueryPlan, result: QueryResult, pids: list[str]) -> dict[str, dict[str, Any]]:
+    """For each hit, each space's rank and raw score, and what it added to the fused score (zero
+    for a space weighted out of the fusion, listed for comparison). Each list is indexed once."""
+    out: dict[str, dict[str, Any]] = {pid: {} for pid in pids}
     for s in plan.listed:
         ranked = result.per_space.get(s.space, [])
-        entry: dict[str, Any] = {"rank": None, "score": None, "weight": s.weight, "contribution": 0.0}
-        for pos, h in enumerate(ranked):
-            if h.id != pid:
-                continue
-            entry["rank"], entry["score"] = pos + 1, h.score
-            if s.weight == 0:
-                break
-            if len(plan.spaces) == 1:  # no fusion: the space's score is the hit's score
-                entry["contribution"] = h.score
-                break
-            if plan.fusion == "rrf":
-                entry["contribution"] = 1.0 / ((pos + 1.0) / s.weight + plan.rrf_k - 1.0)
-            else:
-                entry["contribution"] = s.weight * dict(dbsf_normalize([(x.id, x.score) for x in ranked]))[pid]
-            break
-        out[s.space] = entry
+        position = {h.id: (pos, h.score) for pos, h in enumerate(ranked)}
+        norm = dict(dbsf_normalize([(h.id, h.score) for h in ranked])) if plan.fusion == "dbsf" else {}
+        for pid in pids:
+            entry: dict[str, Any] = {"rank": None, "score": None, "weight": s.weight, "contribution": 0.0}
+            if pid in position:
+                pos, score = position[pid]
+                entry["rank"], entry["score"] = pos + 1, score
+                if s.weight == 0:
+                    pass
+                elif len(plan.spaces) == 1:  # no fusion: the space's score is the hit's score
+                    entry["contribution"] = score
+                elif plan.fusion == "rrf":
+                    entry["contribution"] = 1.0 / ((pos + 1.0) / s.weight + plan.rrf_k - 1.0)
+                else:
+                    entry["contribution"] = s.weight * norm[pid]
+            out[pid][s.space] = entry
     return out
