@@ -16,6 +16,7 @@ from litestar.openapi import OpenAPIConfig
 from app.api.admin import AdminController
 from app.api.controllers import DocumentController, HealthController, SearchController
 from app.api.migrations import MigrationController
+from app.api.openapi import declare_limits
 from app.container import Services, build_services
 from app.errors import AppError, error_body, status_for
 from app.settings import Settings
@@ -47,14 +48,16 @@ def _http_error(_: Request[Any, Any, Any], exc: HTTPException) -> Response[dict[
     if exc.status_code == 400:  # Litestar's 400s here come from decoding the body
         return Response(error_body("malformed_request", f"request body is not valid JSON: {exc.detail}", None),
                         status_code=400)
-    return Response(error_body("http_error", str(exc.detail), None), status_code=exc.status_code)
+    # keep the exception's headers: a 405 must say which methods are allowed (`Allow`)
+    return Response(error_body("http_error", str(exc.detail), None), status_code=exc.status_code,
+                    headers=exc.headers)
 
 
 def create_app(settings: Settings | None = None, services: Services | None = None) -> Litestar:
     """Build the app. Nothing is opened here: the lifespan opens the store and encoders.
 
     Args:
-        settings: defaults to Settings() read from the environment.
+        settings: defaults to Settings() read from the environment; API keys and the admin token come from here.
         services: already-built services (tests share one set across apps).
     """
     settings = settings or Settings()
@@ -72,7 +75,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     def provide_services(state: State) -> Services:
         return state.services  # type: ignore[no-any-return]
 
-    return Litestar(
+    app = Litestar(
         route_handlers=[DocumentController, SearchController, HealthController, AdminController,
                         MigrationController],
         lifespan=[lifespan],
@@ -84,5 +87,8 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
             Exception: _unexpected,
         },
         openapi_config=OpenAPIConfig(title="multivec", version="0.1.0", path="/schema"),
+        state=State({"settings": settings}),  # the guards read the keys from here
         request_max_body_size=64 * 1024 * 1024,
     )
+    declare_limits(app.openapi_schema, settings)
+    return app

@@ -74,7 +74,7 @@ def load(args: argparse.Namespace) -> None:
     else:
         import httpx
 
-        with httpx.Client(base_url=args.url, timeout=600) as client:
+        with httpx.Client(base_url=args.url, timeout=600, headers=_api_headers()) as client:
             for batch in batched(iter(docs), args.batch):
                 r = client.post("/documents", json={"documents": batch})
                 if r.status_code != 200:
@@ -95,13 +95,35 @@ def _admin_headers() -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"} if token else {}
 
 
+def _api_headers() -> dict[str, str]:
+    """The read-write API key (MULTIVEC_API_KEY), for writes through the service."""
+    from app.settings import Settings
+
+    key = Settings().api_key
+    return {"api-key": key} if key else {}
+
+
 def serve(argv: list[str] | None = None) -> None:
-    import uvicorn
+    """Start the service, after refusing an open bind: no API key on a non-loopback host.
+
+    Raises:
+        SystemExit: one line saying why, before any store or model is opened, when the bind is refused.
+    """
+    from app.api.auth import open_bind_refusal
+    from app.settings import Settings
 
     parser = argparse.ArgumentParser(prog="serve")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8000)
+    parser.add_argument("--allow-open", action="store_true",
+                        help="serve on a non-loopback host with no API key (as MULTIVEC_ALLOW_OPEN=true)")
     args = parser.parse_args(argv)
+    refusal = open_bind_refusal(args.host, Settings(), allow_open=args.allow_open)
+    if refusal:
+        raise SystemExit(f"serve: {refusal}")
+
+    import uvicorn
+
     uvicorn.run("app.asgi:create_app", factory=True, host=args.host, port=args.port, workers=1)
 
 

@@ -53,7 +53,15 @@ class EncoderFailed(AppError):
 
 
 class Unauthorized(AppError):
+    """No valid credential: a missing or wrong API key or admin token."""
+
     code = "unauthorized"
+
+
+class Forbidden(AppError):
+    """A valid credential that does not allow this call (the read-only key on a write)."""
+
+    code = "forbidden"
 
 
 # The one table: error class -> HTTP status. Order matters only for subclasses (none today).
@@ -64,6 +72,7 @@ STATUS_BY_ERROR: dict[type[AppError], int] = {
     CollectionNotFound: 404,
     Conflict: 409,
     Unauthorized: 401,
+    Forbidden: 403,
     StoreUnavailable: 503,
     StoreLocked: 503,
     EncoderFailed: 503,

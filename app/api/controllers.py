@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from litestar import Controller, Response, delete, get, post
+from litestar import Controller, delete, get, post
 from litestar.status_codes import HTTP_200_OK, HTTP_204_NO_CONTENT
 
+from app.api.auth import read_guard, write_guard
 from app.api.limits import check_documents, check_search
-from app.api.schemas import DocumentsIn, DocumentsOut, SearchIn, SearchOut
+from app.api.openapi import READ, WRITE, error_responses
+from app.api.schemas import DocumentOut, DocumentsIn, DocumentsOut, HealthOut, ReadyOut, SearchIn, SearchOut
 from app.container import Services
 from app.domain.documents import Document
 from app.domain.plan import metadata_filter
@@ -19,28 +19,36 @@ class DocumentController(Controller):
     path = "/documents"
     tags = ["documents"]
 
-    @post("/", status_code=HTTP_200_OK, sync_to_thread=True, summary="Upsert a batch of documents")
+    @post("/", status_code=HTTP_200_OK, sync_to_thread=True, summary="Upsert a batch of documents",
+          guards=[write_guard], responses=error_responses(400, 422, *WRITE))
     def upsert(self, data: DocumentsIn, services: Services) -> DocumentsOut:
-        """Idempotent batch upsert. Every document is validated and encoded before anything is written."""
+        """Idempotent batch upsert. Every document is validated and encoded before anything is written;
+        a refused batch (422) writes nothing."""
         check_documents(data, services.settings.limits)
         docs = [Document.from_dict(d.model_dump()) for d in data.documents]
         result = services.ingest.upsert(docs)
         return DocumentsOut(ids=result.ids, count=len(result.ids), vector_versions=result.vector_versions)
 
-    @get("/{doc_id:str}", sync_to_thread=True, summary="Get one document")
-    def get_one(self, doc_id: str, services: Services) -> dict[str, Any]:
-        return services.ingest.get(doc_id)
+    @get("/{doc_id:str}", sync_to_thread=True, summary="Get one document", guards=[read_guard],
+         responses=error_responses(400, 404, 422, *READ))
+    def get_one(self, doc_id: str, services: Services) -> DocumentOut:
+        """The stored document (404 naming the id when there is none)."""
+        return DocumentOut.model_validate(services.ingest.get(doc_id))
 
-    @delete("/{doc_id:str}", status_code=HTTP_204_NO_CONTENT, sync_to_thread=True, summary="Delete one document")
+    @delete("/{doc_id:str}", status_code=HTTP_204_NO_CONTENT, sync_to_thread=True, summary="Delete one document",
+            guards=[write_guard], responses=error_responses(400, 404, 422, *WRITE))
     def delete_one(self, doc_id: str, services: Services) -> None:
+        """204 when deleted; 404 naming the id when there is no such document."""
         services.ingest.delete(doc_id)
 
 
 class SearchController(Controller):
     path = "/search"
     tags = ["search"]
+    guards = [read_guard]
 
-    @post("/", status_code=HTTP_200_OK, sync_to_thread=True, summary="Fused search over the embedding spaces")
+    @post("/", status_code=HTTP_200_OK, sync_to_thread=True, summary="Fused search over the embedding spaces",
+          responses=error_responses(400, 422, *READ))
     def search(self, data: SearchIn, services: Services) -> SearchOut:
         """One Qdrant query: a prefetch per space, fused by weighted RRF or DBSF; `explain` shows each
         space's rank, score and contribution, the plan (and the ranking profile it came from), and
@@ -58,15 +66,18 @@ class SearchController(Controller):
 
 
 class HealthController(Controller):
+    """Probes: open even when API keys are set."""
+
     tags = ["health"]
 
     @get("/health", summary="Liveness")
-    async def health(self) -> dict[str, str]:
-        return {"status": "ok"}
+    async def health(self) -> HealthOut:
+        return HealthOut(status="ok")
 
-    @get("/ready", sync_to_thread=True, summary="Readiness: the store answers and the collection is there")
-    def ready(self, services: Services) -> Response[dict[str, Any]]:
+    @get("/ready", sync_to_thread=True, summary="Readiness: the store answers and the collection is there",
+         responses=error_responses(404, 503))
+    def ready(self, services: Services) -> ReadyOut:
         services.store.ping()
         reg = services.registry.get()
-        return Response({"status": "ready", "store": services.store.kind, "collection": services.registry.alias,
-                         "live": {name: s.live for name, s in reg.spaces.items()}})
+        return ReadyOut(status="ready", store=services.store.kind, collection=services.registry.alias,
+                        live={name: s.live for name, s in reg.spaces.items()})

@@ -10,7 +10,8 @@ from litestar import Controller, get, post
 from litestar.datastructures import State
 from pydantic import BaseModel, ConfigDict, Field
 
-from app.api.admin import admin_guard
+from app.api.auth import admin_guard
+from app.api.openapi import READ, error_responses
 from app.container import Services
 from app.errors import InvalidInput
 from app.versioning.declare import Migration
@@ -85,12 +86,14 @@ class MigrationController(Controller):
     tags = ["admin"]
     guards = [admin_guard]
 
-    @get("/", sync_to_thread=True, summary="Versions, coverage, applied migrations, rebuild in progress")
+    @get("/", sync_to_thread=True, summary="Versions, coverage, applied migrations, rebuild in progress",
+         responses=error_responses(404, *READ))
     def status(self, services: Services, state: State) -> dict[str, Any]:
         data = migrator_for(state, services).status()
         return {"status": data, "text": status_lines(data)}
 
-    @post("/{step:str}", status_code=200, sync_to_thread=True, summary="Run one migration step")
+    @post("/{step:str}", status_code=200, sync_to_thread=True, summary="Run one migration step",
+          responses=error_responses(400, 404, 409, 422, *READ))
     def step(self, step: str, data: StepIn, services: Services, state: State) -> dict[str, Any]:
         """Steps: plan, apply, backfill, validate, promote, rollback, retire. Each checks its
         preconditions (409 with the reason when they do not hold), honours `dry_run`, and is safe to repeat."""

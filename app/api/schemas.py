@@ -2,11 +2,30 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-Scalar = str | int | bool  # exact-match values (Qdrant matches no floats)
+# Bounds the service enforces, declared here so the OpenAPI document states them too.
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1  # what Qdrant stores as an integer
+MAX_RRF_K = 10_000
+MAX_WEIGHT = 1000.0
+FILTER_KEY_PATTERN = r"^[A-Za-z_][A-Za-z0-9_-]*(\.[A-Za-z_][A-Za-z0-9_-]*)*$"
+
+Int64 = Annotated[int, Field(ge=INT64_MIN, le=INT64_MAX)]
+Scalar = str | Int64 | bool  # exact-match values (Qdrant matches no floats)
+FilterKey = Annotated[str, StringConstraints(pattern=FILTER_KEY_PATTERN)]
+Weight = Annotated[float, Field(ge=0, le=MAX_WEIGHT, allow_inf_nan=False)]
+
+# Litestar's schema generator drops constraints nested in dict keys and values, so the OpenAPI document
+# is told them again here (the Annotated types above are what validates).
+_SCALAR_SCHEMA = [{"type": "string"}, {"type": "integer", "minimum": INT64_MIN, "maximum": INT64_MAX},
+                  {"type": "boolean"}]
+WEIGHTS_SCHEMA = {"additionalProperties": {"type": "number", "minimum": 0, "maximum": MAX_WEIGHT}}
+FILTER_SCHEMA = {
+    "propertyNames": {"pattern": FILTER_KEY_PATTERN},
+    "additionalProperties": {"oneOf": [*_SCALAR_SCHEMA, {"type": "array", "items": {"oneOf": _SCALAR_SCHEMA}}]},
+}
 
 
 class Strict(BaseModel):
@@ -24,29 +43,70 @@ class DocumentIn(Strict):
 
 
 class DocumentsIn(Strict):
-    documents: list[DocumentIn]
+    # minItems/maxItems are declared from settings (app.api.openapi); IngestService.validate enforces them
+    documents: list[DocumentIn] = Field(description="1 to `MULTIVEC_LIMITS__MAX_BATCH` documents.")
 
 
 class DocumentsOut(BaseModel):
-    ids: list[str]
-    count: int
-    vector_versions: list[str]
+    ids: list[str] = Field(description="The ids written, in request order.")
+    count: int = Field(ge=0)
+    vector_versions: list[str] = Field(description="The vector versions each document was written with.")
+
+
+class DocumentOut(BaseModel):
+    """A stored document: your fields, the derived ones marked in `derived`, and its vector versions."""
+
+    model_config = ConfigDict(extra="allow")
+
+    id: str
+    title: str
+    body: str
+    summary: str | None = None
+    entities: list[str] | None = None
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    derived: dict[str, bool] = Field(default_factory=dict, description="Which fields the service derived.")
+    vector_versions: list[str] = Field(default_factory=list)
 
 
 class SearchIn(Strict):
     query: str = Field(min_length=1)
-    limit: int | None = Field(default=None, ge=1)
+    limit: int | None = Field(default=None, ge=1,
+                              description="Hits to answer, 1 to `MULTIVEC_SEARCH__MAX_LIMIT` (maximum states it).")
     fields: list[str] | None = Field(default=None, description="Spaces to search; all live spaces if absent.")
     fusion: Literal["rrf", "dbsf"] | None = None
-    weights: dict[str, float] | None = None
-    rrf_k: int | None = Field(default=None, ge=1)
-    filter: dict[str, Scalar | list[Scalar]] | None = Field(default=None, description="metadata key -> value")
+    weights: dict[str, Weight] | None = Field(
+        default=None, json_schema_extra=WEIGHTS_SCHEMA,
+        description=f"space -> weight, finite, 0 to {MAX_WEIGHT:g}; spaces not named keep their default.")
+    rrf_k: int | None = Field(default=None, ge=1, le=MAX_RRF_K)
+    filter: dict[FilterKey, Scalar | list[Scalar]] | None = Field(
+        default=None, json_schema_extra=FILTER_SCHEMA,
+        description="metadata key (a name, or a dotted path into nested metadata) -> value or values; "
+                    "integers are signed 64-bit.")
     explain: bool = False
     threshold: bool | None = Field(
         default=None,
         description="Drop hits that no searched dense space (BM25 only in a keywords-only search) scores at or "
                     "above its vector version's calibrated threshold (raw per-space score, not the fused score); "
                     "`note` says when hits were dropped.")
+
+
+class HealthOut(BaseModel):
+    status: Literal["ok"]
+
+
+class ReadyOut(BaseModel):
+    status: Literal["ready"]
+    store: str = Field(description="`edge` (embedded) or `qdrant` (server or :memory:).")
+    collection: str = Field(description="The collection alias served.")
+    live: dict[str, str | None] = Field(description="space -> its live vector version.")
+
+
+class ErrorBody(BaseModel):
+    """Every error answer: a stable `code`, a `message` naming the problem, and `detail` (any JSON, or null)."""
+
+    code: str
+    message: str
+    detail: Any
 
 
 class SearchOut(BaseModel):

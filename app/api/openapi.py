@@ -1,0 +1,78 @@
+"""The OpenAPI contract: the error answers each route declares (all `ErrorBody`), and the limits from settings."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from litestar.openapi import ResponseSpec
+
+from app.api.schemas import ErrorBody
+
+if TYPE_CHECKING:
+    from litestar.openapi.spec import OpenAPI
+
+    from app.settings import Settings
+
+# Why each status is answered; the body is always {code, message, detail}.
+ERROR_DESCRIPTIONS: dict[int, str] = {
+    400: "Malformed request: the body is not valid JSON (`malformed_request`).",
+    401: "No valid credential: a missing or wrong API key, or admin token (`unauthorized`).",
+    403: "The read-only API key was given for a write (`forbidden`).",
+    404: "Not found: no document with that id, or no such collection or route.",
+    405: "Method not allowed on this path; the `Allow` header lists the methods that are.",
+    409: "A precondition of the migration step does not hold (`conflict`); nothing was changed.",
+    422: "Invalid input: a missing, wrong-typed, unknown or out-of-bounds field; the message names it.",
+    503: "The store or an encoder is unavailable after bounded retries (`store_unavailable`, `store_locked`, "
+         "`encoder_failed`).",
+}
+
+READ = (401, 503)  # every route that reads the store, behind read_guard or admin_guard
+WRITE = (401, 403, 503)
+
+
+def error_responses(*statuses: int) -> dict[int, ResponseSpec]:
+    """OpenAPI responses for these error statuses, each with the `ErrorBody` schema.
+
+    Declaring 400 here also replaces the body Litestar declares by default for validation errors,
+    which is not the shape the service answers with.
+
+    Raises:
+        KeyError: a status with no entry in ERROR_DESCRIPTIONS.
+    """
+    return {s: ResponseSpec(data_container=ErrorBody, description=ERROR_DESCRIPTIONS[s],
+                           generate_examples=False)
+            for s in sorted(set(statuses))}
+
+
+# Request models that refuse unknown keys (extra="forbid"); Litestar does not say so in the schema.
+CLOSED_MODELS = ("DocumentsIn", "DocumentIn", "SearchIn", "StepIn")
+
+
+def declare_limits(openapi: OpenAPI, settings: Settings) -> None:
+    """Write what the service refuses into the generated schema: the limits from settings and closed models.
+
+    The limits are runtime settings, so the request models cannot carry them; `app.api.limits` enforces them
+    (422) and this declares the same numbers as maxItems / maxLength / maximum. Models that forbid unknown
+    keys get `additionalProperties: false`.
+
+    Raises:
+        KeyError: a schema or property named here is no longer generated (a renamed field).
+    """
+    lim = settings.limits
+    bounds: dict[tuple[str, str], dict[str, int]] = {
+        ("DocumentsIn", "documents"): {"min_items": 1, "max_items": lim.max_batch},
+        ("DocumentIn", "id"): {"max_length": lim.max_id_chars},
+        ("DocumentIn", "title"): {"max_length": lim.max_title_chars},
+        ("DocumentIn", "body"): {"max_length": lim.max_text_chars},
+        ("DocumentIn", "summary"): {"max_length": lim.max_text_chars},
+        ("DocumentIn", "entities"): {"max_items": lim.max_entities},
+        ("SearchIn", "query"): {"max_length": lim.max_query_chars},
+        ("SearchIn", "limit"): {"maximum": settings.search.max_limit},
+    }
+    schemas = openapi.components.schemas if openapi.components else {}
+    for model in CLOSED_MODELS:
+        schemas[model].additional_properties = False
+    for (model, prop), keywords in bounds.items():
+        field_schema = schemas[model].properties[prop]  # type: ignore[index]
+        for keyword, value in keywords.items():
+            setattr(field_schema, keyword, value)
