@@ -4,10 +4,11 @@ so `scripts/migrate --url ...` runs every step through these."""
 from __future__ import annotations
 
 import threading
-from typing import Any
+from typing import Annotated, Any
 
 from litestar import Controller, get, post
 from litestar.datastructures import State
+from litestar.params import Parameter
 from pydantic import BaseModel, ConfigDict, Field
 
 from app.api.auth import admin_guard
@@ -94,7 +95,8 @@ class MigrationController(Controller):
 
     @post("/{step:str}", status_code=200, sync_to_thread=True, summary="Run one migration step",
           responses=error_responses(400, 404, 409, 422, *READ))
-    def step(self, step: str, data: StepIn, services: Services, state: State) -> dict[str, Any]:
+    def step(self, step: Annotated[str, Parameter(schema_extra={"enum": list(STEPS)})], data: StepIn,
+             services: Services, state: State) -> dict[str, Any]:
         """Steps: plan, apply, backfill, validate, promote, rollback, retire. Each checks its
         preconditions (409 with the reason when they do not hold), honours `dry_run`, and is safe to repeat."""
         return run_step(migrator_for(state, services), step, data)

@@ -16,6 +16,7 @@ from app.versioning.cli import Remote, main
 from app.versioning.declare import Migration
 from tests.migrations.conftest import NEW, OLD, QUERIES
 
+ADMIN_TOKEN = "operator-secret"
 QUERY_TEXTS = ["sourdough bread", "gene editing", "dark matter", "distributed consensus"]
 
 
@@ -74,9 +75,11 @@ class SearchLoop:
 
 def test_model_migration_on_a_live_service_never_fails_or_mixes_versions(loaded: Services,
                                                                           migration: Migration) -> None:
-    # Two apps over one store: a replica serving searches, and the one the operator talks to.
-    with TestClient(create_app(loaded.settings, services=loaded)) as search_client, \
-            TestClient(create_app(loaded.settings, services=loaded)) as admin_client:
+    # Two apps over one store: a replica serving searches, and the one the operator talks to (with its token).
+    settings = loaded.settings.model_copy(update={"admin_token": ADMIN_TOKEN})
+    with TestClient(create_app(settings, services=loaded)) as search_client, \
+            TestClient(create_app(settings, services=loaded)) as admin_client:
+        admin_client.headers["Authorization"] = f"Bearer {ADMIN_TOKEN}"
         loop = SearchLoop(search_client)
         loop.thread.start()
         events: dict[str, tuple[int, int]] = {}

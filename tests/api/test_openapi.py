@@ -1,0 +1,115 @@
+"""The OpenAPI document (`/schema/openapi.json`) says what the service answers: every status with our error
+shape, the limits from settings, the bounds on numbers and keys; and the service refuses what it says."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from litestar.testing import TestClient
+
+from app.api.schemas import FILTER_KEY_PATTERN, MAX_RRF_K, MAX_WEIGHT
+from app.container import Services
+
+ERROR_REF = "#/components/schemas/ErrorBody"
+
+# (path, method) -> the statuses it must declare, besides its success status
+DECLARED: dict[tuple[str, str], set[str]] = {
+    ("/documents", "post"): {"400", "401", "403", "422", "503"},
+    ("/documents/{doc_id}", "get"): {"401", "404", "503"},
+    ("/documents/{doc_id}", "delete"): {"401", "403", "404", "503"},
+    ("/search", "post"): {"400", "401", "422", "503"},
+    ("/ready", "get"): {"503"},
+    ("/admin/optimize", "post"): {"401", "503"},
+    ("/admin/migrations", "get"): {"401", "503"},
+    ("/admin/migrations/{step}", "post"): {"400", "401", "409", "422", "503"},
+}
+
+
+@pytest.fixture(scope="module")
+def openapi(client: TestClient) -> dict[str, Any]:
+    r = client.get("/schema/openapi.json")
+    assert r.status_code == 200
+    return r.json()  # type: ignore[no-any-return]
+
+
+def operations(openapi: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
+    return [(path, method, op) for path, item in openapi["paths"].items() for method, op in item.items()]
+
+
+@pytest.mark.parametrize(("route", "statuses"), DECLARED.items(), ids=[f"{m} {p}" for p, m in DECLARED])
+def test_each_route_declares_the_statuses_it_can_answer(openapi: dict[str, Any], route: tuple[str, str],
+                                                        statuses: set[str]) -> None:
+    path, method = route
+    assert statuses <= set(openapi["paths"][path][method]["responses"])
+
+
+def test_every_error_answer_is_declared_in_our_one_shape(openapi: dict[str, Any]) -> None:
+    assert openapi["components"]["schemas"]["ErrorBody"]["required"] == ["code", "detail", "message"]
+    errors = [(path, method, status, resp) for path, method, op in operations(openapi)
+              for status, resp in op["responses"].items() if int(status) >= 400]
+    assert errors
+    for path, method, status, resp in errors:
+        schema = resp["content"]["application/json"]["schema"]
+        assert schema == {"$ref": ERROR_REF}, (path, method, status, schema)  # not Litestar's {status_code, detail}
+
+
+def test_success_answers_declare_their_shape(openapi: dict[str, Any]) -> None:
+    def ok_ref(path: str, method: str) -> str:
+        return str(openapi["paths"][path][method]["responses"]["200"]["content"]["application/json"]["schema"]
+                   .get("$ref", ""))
+
+    assert ok_ref("/documents", "post").endswith("/DocumentsOut")
+    assert ok_ref("/documents/{doc_id}", "get").endswith("/DocumentOut")
+    assert ok_ref("/search", "post").endswith("/SearchOut")
+    assert ok_ref("/ready", "get").endswith("/ReadyOut")
+
+
+def test_the_schema_states_the_limits_from_settings_and_the_bounds(openapi: dict[str, Any],
+                                                                   app_services: Services) -> None:
+    schemas, s = openapi["components"]["schemas"], app_services.settings
+    documents = schemas["DocumentsIn"]["properties"]["documents"]
+    assert (documents["minItems"], documents["maxItems"]) == (1, s.limits.max_batch)
+    search = schemas["SearchIn"]["properties"]
+    assert search["limit"]["maximum"] == s.search.max_limit
+    assert search["query"]["maxLength"] == s.limits.max_query_chars
+    assert search["rrf_k"]["maximum"] == MAX_RRF_K
+    assert search["weights"]["additionalProperties"] == {"type": "number", "minimum": 0, "maximum": MAX_WEIGHT}
+    assert search["filter"]["propertyNames"] == {"pattern": FILTER_KEY_PATTERN}
+    assert all(schemas[m]["additionalProperties"] is False for m in ("DocumentsIn", "DocumentIn", "SearchIn"))
+
+
+@pytest.mark.parametrize(("body", "named"), [
+    ({"query": "a", "rrf_k": 2**64}, "rrf_k"),
+    ({"query": "a", "rrf_k": MAX_RRF_K + 1}, "rrf_k"),
+    ({"query": "a", "weights": {"document": 1e308}}, "weights.document"),
+    ({"query": "a", "weights": {"document": -0.5}}, "weights.document"),
+    ({"query": "a", "filter": {"my key": "v"}}, "my key"),
+    ({"query": "a", "filter": {"": 1}}, "filter"),
+    ({"query": "a", "filter": {"year": 2**70}}, "filter.year"),
+    ({"query": "a", "filter": {"year": [1, -(2**63) - 1]}}, "filter.year"),
+], ids=["rrf_k 2^64", "rrf_k over", "weight 1e308", "weight negative", "key with space", "empty key",
+        "int over 64 bits", "int in list under 64 bits"])
+def test_what_the_schema_excludes_is_refused_with_422_naming_it(seeded: TestClient, body: dict[str, Any],
+                                                                named: str) -> None:
+    r = seeded.post("/search", json=body)
+    assert r.status_code == 422, r.text
+    assert r.json()["code"] == "invalid_input" and named in r.json()["message"]
+
+
+def test_an_empty_batch_is_refused_as_the_schema_says(seeded: TestClient, openapi: dict[str, Any]) -> None:
+    assert openapi["components"]["schemas"]["DocumentsIn"]["properties"]["documents"]["minItems"] == 1
+    r = seeded.post("/documents", json={"documents": []})
+    assert r.status_code == 422 and r.json()["code"] == "invalid_input"
+
+
+@pytest.mark.parametrize(("method", "path", "allowed"), [
+    ("PUT", "/search", {"POST"}),
+    ("PATCH", "/documents/astro-1", {"GET", "DELETE"}),
+    ("GET", "/documents", {"POST"}),
+])
+def test_405_says_which_methods_are_allowed(seeded: TestClient, method: str, path: str, allowed: set[str]) -> None:
+    r = seeded.request(method, path)
+    assert r.status_code == 405
+    assert allowed <= {m.strip() for m in r.headers["allow"].split(",")}
+    assert set(r.json()) == {"code", "message", "detail"}
