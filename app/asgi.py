@@ -12,13 +12,15 @@ from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.openapi import OpenAPIConfig
+from litestar.plugins.pydantic import PydanticPlugin
 
 from app.api.admin import AdminController
 from app.api.controllers import DocumentController, HealthController, SearchController
 from app.api.migrations import MigrationController
 from app.api.openapi import declare_limits
 from app.container import Services, build_services
-from app.errors import AppError, error_body, status_for
+from app.domain.bounds import check_json_value
+from app.errors import AppError, InvalidInput, error_body, status_for
 from app.settings import Settings
 
 log = logging.getLogger("multivec")
@@ -51,6 +53,19 @@ def _http_error(_: Request[Any, Any, Any], exc: HTTPException) -> Response[dict[
     # keep the exception's headers: a 405 must say which methods are allowed (`Allow`)
     return Response(error_body("http_error", str(exc.detail), None), status_code=exc.status_code,
                     headers=exc.headers)
+
+
+class ApiRequest(Request[Any, Any, Any]):
+    """Requests whose JSON body is bounded before any handler sees it: nesting depth (a body nested
+    thousands of levels deep would exhaust the decoder's recursion) and valid Unicode everywhere."""
+
+    async def json(self) -> Any:
+        try:
+            value = await super().json()
+        except RecursionError:
+            raise InvalidInput("the request body is nested too deeply to decode") from None
+        check_json_value(value, max_depth=self.app.state.services.settings.limits.max_json_depth)
+        return value
 
 
 def create_app(settings: Settings | None = None, services: Services | None = None) -> Litestar:
@@ -86,6 +101,8 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
             HTTPException: _http_error,
             Exception: _unexpected,
         },
+        request_class=ApiRequest,
+        plugins=[PydanticPlugin(validate_strict=True)],  # "5" is not a number, 1 is not a boolean
         openapi_config=OpenAPIConfig(title="multivec", version="0.1.0", path="/schema"),
         state=State({"settings": settings}),  # the guards read the keys from here
         request_max_body_size=64 * 1024 * 1024,

@@ -76,14 +76,32 @@ class SearchSettings(BaseModel):
 
 
 class LimitSettings(BaseModel):
-    """Input limits: past these a request is refused with a 4xx that says which."""
+    """Input limits: past these a request is refused with a 422 that names the limit, and nothing is
+    written. Qdrant's storage cannot read back a payload nested 127 levels deep, so the metadata
+    depth is capped well below that (`le=64`)."""
 
-    max_batch: int = 256
-    max_text_chars: int = 200_000
-    max_title_chars: int = 2_000
-    max_query_chars: int = 2_000
-    max_entities: int = 64
-    max_id_chars: int = 256
+    max_batch: int = Field(default=256, ge=1)
+    max_text_chars: int = Field(default=200_000, ge=1)
+    max_title_chars: int = Field(default=2_000, ge=1)
+    max_query_chars: int = Field(default=2_000, ge=1)
+    max_entities: int = Field(default=64, ge=1)
+    max_entity_chars: int = Field(default=500, ge=1)
+    max_id_chars: int = Field(default=256, ge=1)
+    max_metadata_depth: int = Field(default=16, ge=1, le=64)
+    max_metadata_keys: int = Field(default=256, ge=1)
+    max_metadata_key_chars: int = Field(default=128, ge=1)
+    max_metadata_string_chars: int = Field(default=8_192, ge=1)
+    max_metadata_bytes: int = Field(default=65_536, ge=1)
+    max_filter_conditions: int = Field(default=16, ge=1)
+    max_filter_values: int = Field(default=256, ge=1)
+    max_json_depth: int = Field(default=32, ge=8, le=100)  # any request body
+
+    @model_validator(mode="after")
+    def _json_holds_metadata(self) -> LimitSettings:
+        # body > documents > [i] > metadata: four levels before the metadata's own
+        if self.max_json_depth < self.max_metadata_depth + 4:
+            raise ValueError(f"max_json_depth must be at least max_metadata_depth + 4 = {self.max_metadata_depth + 4}")
+        return self
 
 
 def default_models() -> dict[str, ModelSettings]:

@@ -6,12 +6,11 @@ from litestar import Controller, delete, get, post
 from litestar.status_codes import HTTP_200_OK, HTTP_204_NO_CONTENT
 
 from app.api.auth import read_guard, write_guard
-from app.api.limits import check_documents, check_search
+from app.api.limits import check_search, search_filter
 from app.api.openapi import READ, WRITE, error_responses
 from app.api.schemas import DocumentOut, DocumentsIn, DocumentsOut, HealthOut, ReadyOut, SearchIn, SearchOut
 from app.container import Services
 from app.domain.documents import Document
-from app.domain.plan import metadata_filter
 from app.services.search import SearchRequest
 
 
@@ -24,22 +23,23 @@ class DocumentController(Controller):
     def upsert(self, data: DocumentsIn, services: Services) -> DocumentsOut:
         """Idempotent batch upsert. Every document is validated and encoded before anything is written;
         a refused batch (422) writes nothing."""
-        check_documents(data, services.settings.limits)
         docs = [Document.from_dict(d.model_dump()) for d in data.documents]
         result = services.ingest.upsert(docs)
         return DocumentsOut(ids=result.ids, count=len(result.ids), vector_versions=result.vector_versions)
 
-    @get("/{doc_id:str}", sync_to_thread=True, summary="Get one document", guards=[read_guard],
+    # `:path`, so an id holding `/` (sent as `%2F` or as is) is one id: every id that can be
+    # written can be read and deleted at /documents/{percent-encoded id}.
+    @get("/{doc_id:path}", sync_to_thread=True, summary="Get one document", guards=[read_guard],
          responses=error_responses(400, 404, 422, *READ))
     def get_one(self, doc_id: str, services: Services) -> DocumentOut:
         """The stored document (404 naming the id when there is none)."""
-        return DocumentOut.model_validate(services.ingest.get(doc_id))
+        return DocumentOut.model_validate(services.ingest.get(doc_id.removeprefix("/")))
 
-    @delete("/{doc_id:str}", status_code=HTTP_204_NO_CONTENT, sync_to_thread=True, summary="Delete one document",
+    @delete("/{doc_id:path}", status_code=HTTP_204_NO_CONTENT, sync_to_thread=True, summary="Delete one document",
             guards=[write_guard], responses=error_responses(400, 404, 422, *WRITE))
     def delete_one(self, doc_id: str, services: Services) -> None:
         """204 when deleted; 404 naming the id when there is no such document."""
-        services.ingest.delete(doc_id)
+        services.ingest.delete(doc_id.removeprefix("/"))
 
 
 class SearchController(Controller):
@@ -59,7 +59,7 @@ class SearchController(Controller):
         check_search(data, services.settings.limits, services.settings.search)
         result = services.search.search(SearchRequest(
             query=data.query, limit=data.limit, fields=data.fields, fusion=data.fusion, weights=data.weights,
-            rrf_k=data.rrf_k, filter=metadata_filter(data.filter), explain=data.explain,
+            rrf_k=data.rrf_k, filter=search_filter(data.filter, services.settings.limits), explain=data.explain,
             threshold=bool(data.threshold),
         ))
         return SearchOut(hits=result.hits, plan=result.plan, timings_ms=result.timings_ms, note=result.note)
@@ -77,7 +77,10 @@ class HealthController(Controller):
     @get("/ready", sync_to_thread=True, summary="Readiness: the store answers and the collection is there",
          responses=error_responses(404, 503))
     def ready(self, services: Services) -> ReadyOut:
+        """Ready when the store answers and every collection served opens and counts its points;
+        otherwise 503 naming the collection that failed and why."""
         services.store.ping()
         reg = services.registry.get()
+        points = {name: services.store.count(name) for name in services.registry.served_collections()}
         return ReadyOut(status="ready", store=services.store.kind, collection=services.registry.alias,
-                        live={name: s.live for name, s in reg.spaces.items()})
+                        collections=points, live={name: s.live for name, s in reg.spaces.items()})

@@ -2,26 +2,10 @@
 
 from __future__ import annotations
 
-from app.api.schemas import DocumentsIn, SearchIn
+from app.api.schemas import SearchIn
+from app.domain.plan import Filter, Scalar, metadata_filter
 from app.errors import InvalidInput
 from app.settings import LimitSettings, SearchSettings
-
-
-def check_documents(data: DocumentsIn, limits: LimitSettings) -> None:
-    # Batch size and duplicate ids are checked by IngestService.validate, which the loader uses too.
-    for i, d in enumerate(data.documents):
-        where = f"documents[{i}] (id {d.id[:40]!r})"
-        if len(d.id) > limits.max_id_chars:
-            raise InvalidInput(f"{where}: id is {len(d.id)} characters, over the limit of {limits.max_id_chars}")
-        if len(d.title) > limits.max_title_chars:
-            raise InvalidInput(f"{where}.title: {len(d.title)} characters, over the limit of {limits.max_title_chars}")
-        for name in ("body", "summary"):
-            value = getattr(d, name) or ""
-            if len(value) > limits.max_text_chars:
-                raise InvalidInput(
-                    f"{where}.{name}: {len(value)} characters, over the limit of {limits.max_text_chars}")
-        if d.entities is not None and len(d.entities) > limits.max_entities:
-            raise InvalidInput(f"{where}.entities: {len(d.entities)} entities, over the limit of {limits.max_entities}")
 
 
 def check_search(data: SearchIn, limits: LimitSettings, search: SearchSettings) -> None:
@@ -34,3 +18,9 @@ def check_search(data: SearchIn, limits: LimitSettings, search: SearchSettings) 
     for space, w in (data.weights or {}).items():
         if not (w == w) or w in (float("inf"), float("-inf")):  # NaN or infinite
             raise InvalidInput(f"weight of {space!r} is not a finite number")
+
+
+def search_filter(values: dict[str, Scalar | list[Scalar]] | None, limits: LimitSettings) -> Filter:
+    """The request's `filter`, within the settings' bounds (see `app.domain.plan.metadata_filter`)."""
+    return metadata_filter(values, max_conditions=limits.max_filter_conditions, max_values=limits.max_filter_values,
+                           max_chars=limits.max_metadata_string_chars)

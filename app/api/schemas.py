@@ -98,6 +98,7 @@ class ReadyOut(BaseModel):
     status: Literal["ready"]
     store: str = Field(description="`edge` (embedded) or `qdrant` (server or :memory:).")
     collection: str = Field(description="The collection alias served.")
+    collections: dict[str, int] = Field(description="Each collection served -> its points.")
     live: dict[str, str | None] = Field(description="space -> its live vector version.")
 
 

@@ -6,9 +6,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from app.domain.bounds import check_batch
 from app.domain.documents import Document, PreparedDocument, point_id, prepare
 from app.encoders.fastembed_encoder import EncoderPool
-from app.errors import DocumentNotFound, InvalidInput
+from app.errors import DocumentNotFound
 from app.services.encoding import encode_documents
 from app.services.registry import RegistryRepo
 from app.settings import Settings
@@ -31,21 +32,11 @@ class IngestService:
         self.settings = settings
 
     def validate(self, docs: Sequence[Document]) -> None:
-        """Checks that need the whole batch; field-level checks happen in the API schema."""
-        limits = self.settings.limits
-        if not docs:
-            raise InvalidInput("empty batch: send at least one document")
-        if len(docs) > limits.max_batch:
-            raise InvalidInput(f"batch of {len(docs)} documents is over the limit of {limits.max_batch}")
-        seen: set[str] = set()
-        dupes = sorted({d.id for d in docs if d.id in seen or seen.add(d.id)})  # type: ignore[func-returns-value]
-        if dupes:
-            raise InvalidInput(f"duplicate ids in one batch: {dupes[:10]}", {"duplicates": dupes})
-        for d in docs:
-            if not d.id.strip():
-                raise InvalidInput("a document has an empty id")
-            if not d.title.strip() and not d.body.strip():
-                raise InvalidInput(f"document {d.id!r} has neither title nor body")
+        """Every bound of `app.domain.bounds` on the whole batch (the API and the loader both come here).
+
+        Raises: InvalidInput listing every refused document in `detail["invalid"]`.
+        """
+        check_batch(docs, self.settings.limits)
 
     def prepare(self, docs: Sequence[Document]) -> list[PreparedDocument]:
         e = self.settings.encoders

@@ -89,6 +89,11 @@ class RegistryRepo:
             return [marker["source"], marker["target"]]
         return [self.alias]
 
+    def served_collections(self) -> list[str]:
+        """Every physical collection searches or writes reach now: the alias's, and during a
+        rebuild both sides."""
+        return sorted({self.physical() if name == self.alias else name for name in self.write_collections()})
+
     def physical(self) -> str:
         """The collection the alias points at now."""
         name = self.store.get_alias(self.alias)

@@ -33,7 +33,12 @@ class SearchRequest:
     @property
     def names_ranking(self) -> bool:
         """True when the request chooses spaces, fusion or weights itself (so no profile applies)."""
-        return bool(self.fields or self.fusion or self.weights is not None or self.rrf_k or self.versions)
+        return self.names_plan or self.weights is not None
+
+    @property
+    def names_plan(self) -> bool:
+        """True when the request chooses spaces, fusion, k or versions (weights alone only adjust)."""
+        return bool(self.fields or self.fusion or self.rrf_k or self.versions)
 
 
 @dataclass
@@ -59,11 +64,16 @@ class Ranking:
 
 
 def default_weights(search: SearchSettings, registry: Registry, fields: list[str] | None) -> dict[str, float]:
-    """The settings' weights, for a search that names neither weights nor fields (one that names
-    fields wants those, equally weighted); a default for a space not configured is ignored."""
+    """The settings' weights, for a search that names no fields (one that names fields wants those,
+    equally weighted); a default for a space not configured is ignored."""
     if fields:
         return {}
     return {name: w for name, w in search.weights.items() if name in registry.spaces}
+
+
+def with_request_weights(defaults: dict[str, float], requested: dict[str, float] | None) -> dict[str, float]:
+    """A request changes only the weights it names; every other space keeps its default weight."""
+    return {**defaults, **(requested or {})}
 
 
 class SearchService:
@@ -88,16 +98,21 @@ class SearchService:
         s = self.settings.search
         registry = self.registry.get()
         ranking = Ranking()
-        if not req.names_ranking:
+        if not req.names_plan:
             ranking = self._profile_for(registry)
         limit = req.limit or s.default_limit
         if ranking.profile is not None:
             p = ranking.profile
-            plan = build_plan(registry, fields=p.fields, fusion=p.fusion, rrf_k=p.rrf_k,  # type: ignore[arg-type]
-                              weights=p.weights, limit=limit, prefetch_limit=s.prefetch_limit, filter=req.filter,
+            fields, weights = p.fields, p.weights
+            if req.weights is not None:  # the profile's weights, with the ones the request names changed
+                weights = with_request_weights({n: p.weights.get(n, 0.0) for n in registry.live_spaces()},
+                                               req.weights)
+                fields = [n for n, w in weights.items() if w > 0] or list(weights)
+            plan = build_plan(registry, fields=fields, fusion=p.fusion, rrf_k=p.rrf_k,  # type: ignore[arg-type]
+                              weights=weights, limit=limit, prefetch_limit=s.prefetch_limit, filter=req.filter,
                               explain=req.explain)
             return plan, ranking
-        weights = req.weights if req.weights is not None else default_weights(s, registry, req.fields)
+        weights = with_request_weights(default_weights(s, registry, req.fields), req.weights)
         plan = build_plan(
             registry,
             fields=req.fields or s.default_fields,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
@@ -9,7 +10,7 @@ from typing import Any, Protocol, TypeVar
 from tenacity import retry, retry_if_exception_type, stop_after_attempt, wait_exponential
 
 from app.domain.plan import Filter, QueryPlan
-from app.errors import StoreUnavailable
+from app.errors import AppError, StoreUnavailable
 
 VectorValue = Any  # list[float] | list[list[float]] | SparseVec
 
@@ -96,6 +97,32 @@ class Store(Protocol):
 T = TypeVar("T")
 
 
+def port_methods() -> list[str]:
+    """The names of the Store port's methods (from the protocol itself, so none can be forgotten)."""
+    return sorted(n for n, v in vars(Store).items() if callable(v) and not n.startswith("_"))
+
+
+def translate_errors(cls: type, translate: Callable[[BaseException, str], AppError]) -> None:
+    """Wrap every port method of adapter class `cls` so any engine error leaves it as one of ours.
+
+    `translate(error, what)` maps an engine error to an `AppError`; ours pass through untouched,
+    and so do KeyboardInterrupt, SystemExit and GeneratorExit.
+    """
+    def wrap(name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(fn)
+        def call(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return fn(*args, **kwargs)
+            except (KeyboardInterrupt, SystemExit, GeneratorExit, AppError):
+                raise
+            except BaseException as e:
+                raise translate(e, name) from e
+        return call
+
+    for name in port_methods():
+        setattr(cls, name, wrap(name, getattr(cls, name)))
+
+
 def with_retries(fn: Callable[..., T], *, attempts: int, wait_s: float) -> Callable[..., T]:
     """Retry a store call on StoreUnavailable a bounded number of times, then re-raise it."""
     return retry(
@@ -109,7 +136,12 @@ def with_retries(fn: Callable[..., T], *, attempts: int, wait_s: float) -> Calla
 META_COLLECTION = "_multivec_meta"
 
 
-BatchRunner = Callable[[bool, bool], tuple[list[Hit] | None, list[list[Hit]]]]
+BatchRunner = Callable[[QueryPlan, bool, bool], tuple[list[Hit] | None, list[list[Hit]]]]
+
+
+def ranked(hits: Sequence[Hit]) -> list[Hit]:
+    """Best first; equal scores by point id, so ties come back in the same order on every adapter."""
+    return sorted(hits, key=lambda h: (-h.score, h.id))
 
 
 def run_plan(
@@ -119,14 +151,27 @@ def run_plan(
 ) -> QueryResult:
     """Run a plan as one batch request and shape the answer; shared by both adapters.
 
-    `batch(main, per_space)` sends one request holding the fused (or single-space) query when
-    `main`, and each space's own query when `per_space`; it returns (main hits, per-space hits).
-    Weighted DBSF is not a Qdrant fusion, so for it the per-space lists are fused here with the
-    same normalisation Qdrant uses, and the winners' payloads fetched in one retrieve.
+    `batch(plan, main, per_space)` sends one request holding the fused (or single-space) query
+    when `main`, and each space's own query when `per_space`; it returns (main hits, per-space
+    hits). Weighted DBSF is not a Qdrant fusion, so for it the per-space lists are fused here with
+    the same normalisation Qdrant uses, and the winners' payloads fetched in one retrieve.
+
+    Ties: the engine orders equal scores arbitrarily (and may cut a tie at `limit` anywhere), so
+    the main query asks for more than `limit` and, while the tie at the cut reaches the end of
+    what came back, for more again; hits are then ordered by score, then point id.
     """
+    from dataclasses import replace
+
     from app.domain.fusion import dbsf
 
-    main, lists = batch(plan.fuse_in_store or len(plan.spaces) == 1, plan.needs_per_space)
+    main_query = plan.fuse_in_store or len(plan.spaces) == 1
+    fetch = replace(plan, limit=plan.limit + TIE_SLACK)
+    while True:
+        main, lists = batch(fetch, main_query, plan.needs_per_space)
+        if main is None or not _tie_cut(ranked(main), plan.limit, fetch.limit):
+            break
+        fetch = replace(fetch, limit=fetch.limit * 2)
+    lists = [ranked(hits) for hits in lists]
     per_space = {s.space: hits for s, hits in zip(plan.listed, lists, strict=False)}
     if main is None:
         fused_lists = [[(h.id, h.score) for h in hits] for hits in lists[: len(plan.spaces)]]
@@ -134,4 +179,15 @@ def run_plan(
         top = fused[: plan.limit]
         by_id = {p.id: p.payload for p in retrieve([str(pid) for pid, _ in top])}
         main = [Hit(id=str(pid), score=score, payload=by_id.get(str(pid))) for pid, score in top]
+    else:
+        main = ranked(main)[: plan.limit]
     return QueryResult(hits=main, per_space=per_space if plan.explain or not plan.fuse_in_store else {})
+
+
+TIE_SLACK = 8  # extra hits asked for, so a tie at the cut is seen whole
+
+
+def _tie_cut(hits: list[Hit], limit: int, asked: int) -> bool:
+    """True when the engine may have cut a tie at `limit` short: the hit at the cut ties with the
+    last one returned, and the engine returned all that was asked (so more may tie)."""
+    return len(hits) >= asked and len(hits) > limit and hits[limit - 1].score == hits[-1].score

@@ -19,7 +19,7 @@ from typing import Any
 import qdrant_edge as qe
 
 from app.domain.plan import Filter, QueryPlan
-from app.errors import CollectionNotFound, InvalidInput, StoreLocked, StoreUnavailable
+from app.errors import AppError, CollectionNotFound, InvalidInput, StoreLocked, StoreUnavailable
 from app.store.base import (
     META_COLLECTION,
     Hit,
@@ -29,6 +29,7 @@ from app.store.base import (
     VectorSpec,
     VectorValue,
     run_plan,
+    translate_errors,
 )
 from app.store.translate import from_vector, to_filter, to_vector
 
@@ -39,6 +40,19 @@ _DISTANCE = {"cosine": qe.Distance.Cosine, "dot": qe.Distance.Dot, "euclid": qe.
 def _params(spec: VectorSpec) -> Any:
     multi = qe.MultiVectorConfig(comparator=qe.MultiVectorComparator.MaxSim) if spec.kind == "multi" else None
     return qe.EdgeVectorParams(size=spec.dim or 0, distance=_DISTANCE[spec.distance], multivector_config=multi)
+
+
+RUNBOOK = "docs/migrations.md#a-collection-that-cannot-be-opened"
+
+
+def engine_error(e: BaseException, what: str) -> AppError:
+    """One translation of every error the engine raises into our table. A Rust panic arrives as
+    a BaseException that is not an Exception, so it would otherwise escape every handler; a value
+    the engine cannot convert is the caller's; anything else is the store failing."""
+    text = " ".join(str(e).split())[:300]
+    if isinstance(e, TypeError | ValueError | OverflowError | UnicodeError):
+        return InvalidInput(f"the embedded store refused the {what}: {text}")
+    return StoreUnavailable(f"the embedded store failed on {what}: {type(e).__name__}: {text}")
 
 
 class EdgeStore:
@@ -111,8 +125,12 @@ class EdgeStore:
                     raise CollectionNotFound(f"collection {name!r} does not exist")
                 try:
                     self._shards[name] = qe.EdgeShard.load(str(path))
-                except Exception as e:
-                    raise StoreUnavailable(f"cannot open shard {path}: {e}") from e
+                except (KeyboardInterrupt, SystemExit):
+                    raise
+                except BaseException as e:
+                    raise StoreUnavailable(
+                        f"cannot open collection {name!r} (shard folder {path}): {' '.join(str(e).split())[:300]}."
+                        f" Recovery: {RUNBOOK}", {"collection": name, "path": str(path), "runbook": RUNBOOK}) from e
             return self._shards[name]
 
     def create_collection(self, name: str, vectors: dict[str, VectorSpec]) -> None:
@@ -245,7 +263,7 @@ class EdgeStore:
         def hits(points: list[Any]) -> list[Hit]:
             return [Hit(id=str(p.id), score=float(p.score), payload=p.payload) for p in points]
 
-        def batch(main: bool, per_space: bool) -> tuple[list[Hit] | None, list[list[Hit]]]:
+        def batch(plan: QueryPlan, main: bool, per_space: bool) -> tuple[list[Hit] | None, list[list[Hit]]]:
             requests = []
             if main:
                 if len(plan.spaces) == 1:
@@ -313,3 +331,6 @@ class EdgeStore:
 
         records = self._meta().retrieve([point_id(f"meta:{key}")], with_payload=True, with_vector=False)
         return dict(records[0].payload["value"]) if records else None
+
+
+translate_errors(EdgeStore, engine_error)

@@ -7,9 +7,8 @@ qdrant types.
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable, Sequence
-from typing import Any, TypeVar
+from collections.abc import Sequence
+from typing import Any
 
 import httpx
 from qdrant_client import QdrantClient
@@ -18,7 +17,7 @@ from qdrant_client.http.exceptions import ResponseHandlingException, UnexpectedR
 
 from app.domain.documents import point_id
 from app.domain.plan import Filter, QueryPlan
-from app.errors import CollectionNotFound, StoreUnavailable
+from app.errors import AppError, CollectionNotFound, InvalidInput, StoreUnavailable
 from app.store.base import (
     META_COLLECTION,
     Hit,
@@ -27,39 +26,34 @@ from app.store.base import (
     StoredPoint,
     VectorSpec,
     VectorValue,
+    port_methods,
     run_plan,
+    translate_errors,
     with_retries,
 )
 from app.store.translate import from_vector, to_filter, to_vector
 
 _DISTANCE = {"cosine": qm.Distance.COSINE, "dot": qm.Distance.DOT, "euclid": qm.Distance.EUCLID}
-F = TypeVar("F", bound=Callable[..., Any])
 MIN_SERVER = (1, 18)
 
 
-def _translate(fn: F) -> F:
-    """Map qdrant-client's exceptions to ours."""
-
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return fn(*args, **kwargs)
-        except UnexpectedResponse as e:
-            if e.status_code == 404:
-                raise CollectionNotFound(f"not found: {e.content[:200]!r}") from e
-            if (e.status_code is not None and e.status_code >= 500) or e.status_code in (408, 429):
-                raise StoreUnavailable(f"Qdrant answered {e.status_code}") from e
-            raise
-        except (ResponseHandlingException, httpx.TransportError, ConnectionError, TimeoutError) as e:
-            raise StoreUnavailable(f"Qdrant is unreachable: {e}") from e
-        except ValueError as e:
-            # the in-memory client raises ValueError for a missing collection
-            if "not found" in str(e).lower():
-                raise CollectionNotFound(str(e)) from e
-            raise
-
-    return wrapper  # type: ignore[return-value]
-
+def engine_error(e: BaseException, what: str) -> AppError:
+    """qdrant-client's exceptions (and the in-memory client's) as ours: 404 -> CollectionNotFound,
+    5xx/408/429/transport -> StoreUnavailable (retried), other 4xx and value errors -> InvalidInput."""
+    text = " ".join(str(e).split())[:300]
+    if isinstance(e, UnexpectedResponse):
+        if e.status_code == 404:
+            return CollectionNotFound(f"not found: {e.content[:200]!r}")
+        if (e.status_code is not None and e.status_code >= 500) or e.status_code in (408, 429):
+            return StoreUnavailable(f"Qdrant answered {e.status_code} on {what}")
+        return InvalidInput(f"Qdrant refused the {what}: {e.content[:300]!r}")
+    if isinstance(e, ResponseHandlingException | httpx.TransportError | ConnectionError | TimeoutError):
+        return StoreUnavailable(f"Qdrant is unreachable: {text}")
+    if isinstance(e, ValueError) and "not found" in text.lower():  # the in-memory client's missing collection
+        return CollectionNotFound(text)
+    if isinstance(e, TypeError | ValueError | OverflowError | UnicodeError):
+        return InvalidInput(f"the store refused the {what}: {text}")
+    return StoreUnavailable(f"the store failed on {what}: {type(e).__name__}: {text}")
 
 
 def _dense_params(spec: VectorSpec) -> qm.VectorParams:
@@ -85,13 +79,9 @@ class QdrantStore:
             self._client = QdrantClient(location=":memory:")
         else:
             self._client = QdrantClient(url=url, api_key=api_key, timeout=int(max(1, timeout_s)))
-        # Every public call goes through the translation and then a bounded retry.
-        for name in ("ping", "create_collection", "collection_exists", "delete_collection", "list_collections",
-                     "vector_specs", "add_vector", "delete_vector", "optimize", "upsert", "update_vectors",
-                     "set_payload", "retrieve", "delete", "scroll", "count", "query", "set_alias",
-                     "get_alias", "delete_alias", "put_meta", "get_meta"):
-            fn = _translate(getattr(self, name))
-            setattr(self, name, with_retries(fn, attempts=retry_attempts, wait_s=retry_wait_s))
+        # Every port method: errors translated (translate_errors, below), then a bounded retry.
+        for name in port_methods():
+            setattr(self, name, with_retries(getattr(self, name), attempts=retry_attempts, wait_s=retry_wait_s))
 
     def ping(self) -> None:
         """Reachable, and new enough: adding a named vector to a live collection needs 1.18."""
@@ -215,7 +205,7 @@ class QdrantStore:
         def hits(resp: Any) -> list[Hit]:
             return [Hit(id=str(p.id), score=float(p.score), payload=p.payload) for p in resp.points]
 
-        def batch(main: bool, per_space: bool) -> tuple[list[Hit] | None, list[list[Hit]]]:
+        def batch(plan: QueryPlan, main: bool, per_space: bool) -> tuple[list[Hit] | None, list[list[Hit]]]:
             requests: list[qm.QueryRequest] = []
             if main:
                 if len(plan.spaces) == 1:
@@ -279,3 +269,6 @@ class QdrantStore:
                 return None
             raise
         return dict(records[0].payload["value"]) if records and records[0].payload else None
+
+
+translate_errors(QdrantStore, engine_error)

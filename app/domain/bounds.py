@@ -1,0 +1,193 @@
+"""Bounds on everything a client sends, checked before anything is encoded or written.
+
+Qdrant's storage cannot read back a payload nested 127 levels deep (after which the shard's WAL
+cannot be replayed), stores integers as signed 64-bit, and cannot hold strings that are not valid
+Unicode. These checks keep every such value out of the store and say which limit was passed.
+Pure: the limits come in as a `Limits`-shaped object (`app.settings.LimitSettings`).
+"""
+
+from __future__ import annotations
+
+import math
+import unicodedata
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from app.errors import InvalidInput
+
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+
+
+class Limits(Protocol):
+    max_batch: int
+    max_id_chars: int
+    max_title_chars: int
+    max_text_chars: int
+    max_entities: int
+    max_entity_chars: int
+    max_metadata_depth: int
+    max_metadata_keys: int
+    max_metadata_key_chars: int
+    max_metadata_string_chars: int
+    max_metadata_bytes: int
+
+
+def valid_unicode(text: str) -> bool:
+    """False for strings holding lone surrogates (JSON `"\\ud800"`), which no store can encode."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def check_text(value: str, where: str, max_chars: int) -> None:
+    """Raises: InvalidInput naming `where` when `value` is too long or not valid Unicode."""
+    if len(value) > max_chars:
+        raise InvalidInput(f"{where}: {len(value)} characters, over the limit of {max_chars}")
+    if not valid_unicode(value):
+        raise InvalidInput(f"{where}: not valid Unicode (a lone surrogate such as \\ud800)")
+
+
+def check_int(value: int, where: str) -> None:
+    """Raises: InvalidInput when `value` does not fit Qdrant's signed 64-bit integers."""
+    if not INT64_MIN <= value <= INT64_MAX:
+        raise InvalidInput(f"{where}: integer {value} is outside the signed 64-bit range [-2^63, 2^63 - 1]")
+
+
+def check_id(doc_id: str, where: str, max_chars: int) -> None:
+    """One rule for ids: 1 to `max_chars` characters of valid Unicode, none of them a control
+    character, not blank. Any such id can be read and deleted at `/documents/{percent-encoded id}`.
+
+    Raises: InvalidInput naming the id.
+    """
+    check_text(doc_id, f"{where}.id", max_chars)
+    if not doc_id.strip():
+        raise InvalidInput(f"{where}.id is empty or blank")
+    if any(unicodedata.category(ch) == "Cc" for ch in doc_id):
+        raise InvalidInput(f"{where}.id {doc_id[:40]!r} holds a control character (tab, newline, NUL ...)")
+
+
+@dataclass(frozen=True)
+class _Node:
+    value: Any
+    path: str
+    depth: int
+
+
+def _walk(value: Any, path: str) -> Iterator[_Node]:
+    """Every value inside `value`, depth-first, without recursion (so any depth is safe to walk)."""
+    stack = [_Node(value, path, 1 if isinstance(value, dict | list) else 0)]
+    while stack:
+        node = stack.pop()
+        yield node
+        if isinstance(node.value, dict):
+            stack.extend(_Node(v, f"{node.path}.{k}", node.depth + isinstance(v, dict | list))
+                         for k, v in node.value.items())
+        elif isinstance(node.value, list):
+            stack.extend(_Node(v, f"{node.path}[{i}]", node.depth + isinstance(v, dict | list))
+                         for i, v in enumerate(node.value))
+
+
+def check_metadata(metadata: dict[str, Any], where: str, limits: Limits) -> None:
+    """Metadata is free-form JSON, within bounds: nesting depth (objects and arrays), total key
+    count, key and string length, integers in signed 64 bits, finite numbers, valid Unicode, and
+    the encoded size in bytes.
+
+    Raises: InvalidInput naming the path of the first value past a bound, and the bound.
+    """
+    import json
+
+    keys = 0
+    for node in _walk(metadata, f"{where}.metadata"):
+        if node.depth > limits.max_metadata_depth:
+            raise InvalidInput(f"{node.path}: metadata is nested more than {limits.max_metadata_depth} levels deep")
+        v = node.value
+        if isinstance(v, dict):
+            keys += len(v)
+            if keys > limits.max_metadata_keys:
+                raise InvalidInput(f"{where}.metadata: more than {limits.max_metadata_keys} keys (nested ones count)")
+            for k in v:
+                if not k:
+                    raise InvalidInput(f"{node.path}: a metadata key is empty")
+                check_text(k, f"{node.path}: key {k[:40]!r}", limits.max_metadata_key_chars)
+        elif isinstance(v, str):
+            check_text(v, node.path, limits.max_metadata_string_chars)
+        elif isinstance(v, bool) or v is None:
+            continue
+        elif isinstance(v, int):
+            check_int(v, node.path)
+        elif isinstance(v, float):
+            if not math.isfinite(v):
+                raise InvalidInput(f"{node.path}: {v} is not a finite number")
+        elif not isinstance(v, list):
+            raise InvalidInput(f"{node.path}: {type(v).__name__} is not a JSON value")
+    size = len(json.dumps(metadata, ensure_ascii=False).encode())
+    if size > limits.max_metadata_bytes:
+        raise InvalidInput(f"{where}.metadata: {size} bytes as JSON, over the limit of {limits.max_metadata_bytes}")
+
+
+def document_problem(doc: Any, where: str, limits: Limits) -> str | None:
+    """The first bound `doc` (an `app.domain.documents.Document`) passes, as a message; None if none."""
+    try:
+        check_id(doc.id, where, limits.max_id_chars)
+        check_text(doc.title, f"{where}.title", limits.max_title_chars)
+        check_text(doc.body, f"{where}.body", limits.max_text_chars)
+        if doc.summary is not None:
+            check_text(doc.summary, f"{where}.summary", limits.max_text_chars)
+        if not doc.title.strip() and not doc.body.strip():
+            raise InvalidInput(f"{where} (id {doc.id[:40]!r}) has neither title nor body")
+        if doc.entities is not None:
+            if len(doc.entities) > limits.max_entities:
+                raise InvalidInput(f"{where}.entities: {len(doc.entities)} entities, over the limit of "
+                                   f"{limits.max_entities}")
+            for i, entity in enumerate(doc.entities):
+                check_text(entity, f"{where}.entities[{i}]", limits.max_entity_chars)
+        check_metadata(doc.metadata, where, limits)
+    except InvalidInput as e:
+        return e.message
+    return None
+
+
+def check_batch(docs: Sequence[Any], limits: Limits) -> None:
+    """A batch is written whole or not at all: every document is checked, and every refusal listed.
+
+    Raises:
+        InvalidInput: the batch is empty, too large or repeats an id; or some documents pass a bound.
+            Then `detail = {"invalid": [{"index", "id", "message"}, ...]}` lists every refused
+            document, so a loader can resend the others.
+    """
+    if not docs:
+        raise InvalidInput("empty batch: send at least one document")
+    if len(docs) > limits.max_batch:
+        raise InvalidInput(f"batch of {len(docs)} documents is over the limit of {limits.max_batch}")
+    invalid = []
+    seen: set[str] = set()
+    for i, doc in enumerate(docs):
+        where = f"documents[{i}]"
+        problem = document_problem(doc, where, limits)
+        if problem is None and doc.id in seen:
+            problem = f"{where}: duplicate ids in one batch: {doc.id[:40]!r} appears twice"
+        seen.add(doc.id)
+        if problem is not None:
+            invalid.append({"index": i, "id": doc.id if valid_unicode(doc.id) else None, "message": problem})
+    if invalid:
+        more = f" (and {len(invalid) - 1} more)" if len(invalid) > 1 else ""
+        raise InvalidInput(f"{invalid[0]['message']}{more}; nothing was written", {"invalid": invalid})
+
+
+def check_json_value(value: Any, *, max_depth: int) -> None:
+    """Any decoded request body: nesting at most `max_depth` and every string and key valid Unicode.
+
+    Raises: InvalidInput naming the path.
+    """
+    for node in _walk(value, "body"):
+        if node.depth > max_depth:
+            raise InvalidInput(f"{node.path}: the request is nested more than {max_depth} levels deep")
+        if isinstance(node.value, str) and not valid_unicode(node.value):
+            raise InvalidInput(f"{node.path}: not valid Unicode (a lone surrogate such as \\ud800)")
+        if isinstance(node.value, dict):
+            for k in node.value:
+                if isinstance(k, str) and not valid_unicode(k):
+                    raise InvalidInput(f"{node.path}: a key is not valid Unicode (a lone surrogate)")
