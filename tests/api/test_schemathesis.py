@@ -33,7 +33,7 @@ from app.container import Services
 from tests.conftest import to_documents
 from tests.fixtures import DOCS
 
-MAX_EXAMPLES = 50
+MAX_EXAMPLES = 100
 CHECKS = [not_a_server_error, status_code_conformance, response_schema_conformance, content_type_conformance]
 API_KEY, ADMIN_TOKEN = "fuzz-rw-key", "fuzz-admin-token"
 # The read-write key (api-key, as Qdrant takes it) for data routes; the admin token (bearer) for /admin.
