@@ -251,7 +251,13 @@ def _error_parts(response: httpx.Response) -> tuple[str, str, Any]:
 
 
 def parse_invalid(detail: Any) -> list[Invalid] | None:
-    """The refused documents named by a 422's `detail.invalid` (`[{index, id, message}]`), if it has them."""
+    """The refused documents a 422's `detail` names, if it names them.
+
+    Either our `{"invalid": [{index, id, message}]}`, or the schema's list of `{key: "documents.3.title",
+    message}`; anything else (or a problem with the batch as a whole) gives None.
+    """
+    if isinstance(detail, list):
+        return _schema_invalid(detail)
     items = detail.get("invalid") if isinstance(detail, dict) else None
     if not isinstance(items, list) or not items:
         return None
@@ -262,6 +268,18 @@ def parse_invalid(detail: Any) -> list[Invalid] | None:
         doc_id = item.get("id")
         out.append(Invalid(item["index"], None if doc_id is None else str(doc_id), str(item.get("message") or "")))
     return out
+
+
+def _schema_invalid(problems: list[Any]) -> list[Invalid] | None:
+    """Schema errors keyed `documents.<index>.<field>` as refused documents; None unless every one names one."""
+    out: list[Invalid] = []
+    for p in problems:
+        parts = str(p.get("key") or "").split(".", 2) if isinstance(p, dict) else []
+        if len(parts) < 2 or parts[0] != "documents" or not parts[1].isdigit():
+            return None
+        field_name = parts[2] if len(parts) > 2 else "document"
+        out.append(Invalid(int(parts[1]), None, f"{field_name}: {p.get('message')}"))
+    return out or None
 
 
 class HttpWriter:
@@ -304,17 +322,10 @@ class HttpWriter:
 
 
 def _pydantic_refusal(error: Any) -> DocumentsRefused:
-    """A schema error over `{"documents": [...]}` as a refusal naming each bad document by index."""
-    by_index: dict[int, list[str]] = {}
-    for e in error.errors():
-        loc = e.get("loc", ())
-        index = loc[1] if len(loc) > 1 and loc[0] == "documents" and isinstance(loc[1], int) else -1
-        key = ".".join(str(p) for p in loc[2:]) or "document"
-        by_index.setdefault(index, []).append(f"{key}: {e.get('msg')}")
-    message = "; ".join(f"documents[{i}]: {', '.join(m)}" for i, m in sorted(by_index.items()))
-    if -1 in by_index:  # a problem with the batch itself, not one document
-        return DocumentsRefused(message)
-    return DocumentsRefused(message, [Invalid(i, None, "; ".join(m)) for i, m in sorted(by_index.items())])
+    """A schema error over `{"documents": [...]}`, named per document as the API's 422 names them."""
+    problems = [{"key": ".".join(str(p) for p in e.get("loc", ())), "message": e.get("msg")} for e in error.errors()]
+    message = "; ".join(f"{p['key']}: {p['message']}" for p in problems)
+    return DocumentsRefused(message, _schema_invalid(problems))
 
 
 class DirectWriter:
@@ -326,7 +337,6 @@ class DirectWriter:
     def write(self, docs: list[dict[str, Any]]) -> None:
         from pydantic import ValidationError
 
-        from app.api.limits import check_documents
         from app.api.schemas import DocumentsIn
         from app.domain.documents import Document
         from app.errors import AppError, InvalidInput, UnknownSpace
@@ -335,8 +345,7 @@ class DirectWriter:
             data = DocumentsIn.model_validate({"documents": docs})
         except ValidationError as e:
             raise _pydantic_refusal(e) from e
-        try:
-            check_documents(data, self.services.settings.limits)
+        try:  # upsert validates every bound first (IngestService.validate), as the API does
             self.services.ingest.upsert([Document.from_dict(d.model_dump()) for d in data.documents])
         except (InvalidInput, UnknownSpace) as e:
             raise DocumentsRefused(e.message, parse_invalid(e.detail)) from e

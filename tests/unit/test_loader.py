@@ -149,6 +149,8 @@ def test_http_writer_turns_each_answer_into_the_right_error() -> None:
     answers = iter([
         error(422, "invalid_input", "documents[1]: empty", {"invalid": [{"index": 1, "id": "b", "message": "empty"}]}),
         error(422, "invalid_input", "document 'b' has neither title nor body"),
+        error(422, "invalid_input", "documents.1.title: Input should be a valid string",
+              [{"key": "documents.1.title", "message": "Input should be a valid string"}]),
         error(401, "unauthorized", "writes need the read-write key"),
         error(503, "store_unavailable", "store down"),
         httpx.Response(502, text="<html>bad gateway</html>"),
@@ -161,6 +163,9 @@ def test_http_writer_turns_each_answer_into_the_right_error() -> None:
     with pytest.raises(DocumentsRefused) as unnamed:
         writer.write(batch)
     assert unnamed.value.invalid is None
+    with pytest.raises(DocumentsRefused) as by_schema:
+        writer.write(batch)
+    assert by_schema.value.invalid == [Invalid(1, None, "title: Input should be a valid string")]
     with pytest.raises(RequestFailed, match=r"401 unauthorized: writes need the read-write key.*MULTIVEC_API_KEY"):
         writer.write(batch)
     with pytest.raises(RequestFailed, match="503 store_unavailable: store down"):
