@@ -34,6 +34,16 @@ from app.loader import (
 __all__ = ["batched", "main", "read_corpus", "run_load", "serve"]
 
 
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
+
+
 def load_parser() -> argparse.ArgumentParser:
     """The `load` command's arguments."""
     parser = argparse.ArgumentParser(
@@ -41,7 +51,7 @@ def load_parser() -> argparse.ArgumentParser:
     parser.add_argument("path", nargs="?", help="a corpus.jsonl file or a BEIR folder")
     parser.add_argument("--url", default="http://127.0.0.1:8000", help="the running service")
     parser.add_argument("--direct", action="store_true", help="write to the store directly (service stopped)")
-    parser.add_argument("--batch", type=int, default=64, help="documents per request (default 64)")
+    parser.add_argument("--batch", type=_positive, default=64, help="documents per request (default 64)")
     parser.add_argument("--limit", type=int, default=0, help="load at most this many records")
     parser.add_argument("--skip-invalid", action="store_true",
                         help="go on past documents refused for their content; list them at the end")
@@ -136,18 +146,56 @@ def _optimize_hint(args: argparse.Namespace) -> str:
     return f"Set MULTIVEC_ADMIN_TOKEN to the service's admin token and run `{command}`."
 
 
+def _documents(n: int) -> str:
+    return f"{n} document" + ("" if n == 1 else "s")
+
+
 def _report(report: LoadReport, verb: str = "loaded") -> None:
     """Each skipped record with its reason, then the counts and the rate."""
     for s in report.skipped:
         _say(f"skipped {s.id!r} ({s.where}): {s.reason}" if s.id else f"skipped {s.where}: {s.reason}")
     skipped = f", skipped {len(report.skipped)} (listed above)" if report.skipped else ""
-    _say(f"{verb} {report.written} documents{skipped} in {report.seconds:.1f} s: {report.rate:.1f} docs/s")
+    _say(f"{verb} {_documents(report.written)}{skipped} in {report.seconds:.1f} s: {report.rate:.1f} docs/s")
+
+
+def _failure(error: LoadError, args: argparse.Namespace) -> str:
+    """The one line that ends a failed load: what happened, what was written, how to go on."""
+    if isinstance(error, LoadStopped):
+        r = error.report
+        written = f"{_documents(r.written)} written" + (f", {len(r.skipped)} skipped" if r.skipped else "")
+        return f"load stopped: {error.message}. {written}. {_how_to_go_on(error, args)}"
+    if isinstance(error, OptimizeFailed):
+        done = "" if args.optimize_only else "the documents are written but "
+        return f"load: {done}not optimised: {error.message}. {_optimize_hint(args)}"
+    return f"load: {error.message}"
+
+
+def _load(writer: Writer, records: list[Record], args: argparse.Namespace) -> int:
+    """Send the records with a progress bar; the report (skipped, counts, rate) is printed however it ends."""
+    from tqdm import tqdm
+
+    with tqdm(total=len(records), unit="doc", desc="load", file=sys.stderr) as bar:
+        loader = Loader(writer, skip_invalid=args.skip_invalid, progress=bar.update)
+        try:
+            report = loader.run(records, batch_size=args.batch)
+        except KeyboardInterrupt:
+            bar.close()
+            _report(loader.report, "wrote")
+            after = loader.report.resume_after
+            _say("interrupted" + (f"; go on with --start-after {shlex.quote(after)}" if after else ""))
+            return 130
+        except LoadError:
+            bar.close()
+            _report(loader.report, "wrote")
+            raise
+    _report(report)
+    return 0
 
 
 def run_load(args: argparse.Namespace, *, client: Any = None, services: Any = None) -> int:
     """Run `load`; returns the exit code: 0 when everything asked for was done, 1 on any refusal or failure.
 
-    With --skip-invalid, documents refused for their content (422, or the same checks with --direct) are
+    With --skip-invalid, documents refused for their content (a 422, or the same checks with --direct) are
     skipped and listed, and the exit code stays 0; anything else (no connection, 401/403, 5xx, a locked
     store, a refused optimise) is 1.
 
@@ -156,46 +204,20 @@ def run_load(args: argparse.Namespace, *, client: Any = None, services: Any = No
         client: an httpx client bound to the service (tests); else one is opened on `--url`.
         services: open services for `--direct` (tests); else they are built from the environment.
     """
-    from tqdm import tqdm
-
     try:
         records = [] if args.optimize_only else _records(args)
         with _open_writer(args, client, services) as writer:
-            if args.optimize_only:
-                writer.optimize()
-                _say("optimised")
-                return 0
-            with tqdm(total=len(records), unit="doc", desc="load", file=sys.stderr) as bar:
-                loader = Loader(writer, skip_invalid=args.skip_invalid, progress=bar.update)
-                try:
-                    report = loader.run(records, batch_size=args.batch)
-                except KeyboardInterrupt:
-                    bar.close()
-                    _report(loader.report, "wrote")
-                    after = loader.report.resume_after
-                    _say("interrupted" + (f"; go on with --start-after {shlex.quote(after)}" if after else ""))
-                    return 130
-                except (LoadStopped, OptimizeFailed):
-                    bar.close()
-                    _report(loader.report, "wrote")
-                    raise
-    except LoadStopped as e:
-        written = f"{e.report.written} documents written" + (f", {len(e.report.skipped)} skipped" if e.report.skipped
-                                                              else "")
-        _say(f"load stopped: {e.message}. {written}. {_how_to_go_on(e, args)}")
-        return 1
-    except OptimizeFailed as e:
-        done = "" if args.optimize_only else "the documents are written but "
-        _say(f"load: {done}not optimised: {e.message}. {_optimize_hint(args)}")
-        return 1
+            if not args.optimize_only:
+                return _load(writer, records, args)
+            writer.optimize()
+            _say("optimised")
+            return 0
     except LoadError as e:
-        _say(f"load: {e.message}")
+        _say(_failure(e, args))
         return 1
     except ValidationError as e:
         _say(f"load: settings from the environment are invalid: {e}")
         return 1
-    _report(report)
-    return 0
 
 
 def serve(argv: list[str] | None = None) -> None:
