@@ -23,6 +23,7 @@ from app.loader import (
     OptimizeFailed,
     Record,
     RequestFailed,
+    Skipped,
     Writer,
     batched,
     corpus_file,
@@ -150,10 +151,17 @@ def _documents(n: int) -> str:
     return f"{n} document" + ("" if n == 1 else "s")
 
 
+def _list(label: str, records: list[Skipped]) -> None:
+    for s in records:
+        _say(f"{label} {s.id!r} ({s.where}): {s.reason}" if s.id else f"{label} {s.where}: {s.reason}")
+
+
 def _report(report: LoadReport, verb: str = "loaded") -> None:
-    """Each skipped record with its reason, then the counts and the rate."""
-    for s in report.skipped:
-        _say(f"skipped {s.id!r} ({s.where}): {s.reason}" if s.id else f"skipped {s.where}: {s.reason}")
+    """Each skipped record with its reason (and the refused ones, when the stop line cannot name them all),
+    then the counts and the rate."""
+    _list("skipped", report.skipped)
+    if len(report.refused) > 5:
+        _list("refused", report.refused)
     skipped = f", skipped {len(report.skipped)} (listed above)" if report.skipped else ""
     _say(f"{verb} {_documents(report.written)}{skipped} in {report.seconds:.1f} s: {report.rate:.1f} docs/s")
 

@@ -375,10 +375,14 @@ class Skipped:
 
 @dataclass
 class LoadReport:
-    """What a load did; `resume_after` is the id of the last record of the last batch fully handled."""
+    """What a load did; `resume_after` is the id of the last record of the last batch fully handled.
+
+    `refused` holds the records that stopped a load (without `--skip-invalid`), `skipped` those passed over.
+    """
 
     written: int = 0
     skipped: list[Skipped] = field(default_factory=list)
+    refused: list[Skipped] = field(default_factory=list)
     resume_after: str | None = None
     seconds: float = 0.0
 
@@ -428,8 +432,9 @@ class Loader:
         """Records the loader itself refuses (no id, not JSON, duplicates): skipped, or the load stops first."""
         bad = [r for r in records if r.doc is None]
         if bad and not self.skip_invalid:
+            self.report.refused = [Skipped(r.where, None, r.problem or "unreadable") for r in bad]
             listed = "; ".join(f"{r.where}: {r.problem}" for r in bad[:5])
-            more = f"; and {len(bad) - 5} more" if len(bad) > 5 else ""
+            more = f"; and {len(bad) - 5} more (listed above)" if len(bad) > 5 else ""
             raise LoadStopped(f"{len(bad)} record(s) refused before anything was sent: {listed}{more}",
                               self.report, refused=True)
         for r in bad:
@@ -442,9 +447,11 @@ class Loader:
             self._write(batch)
         except DocumentsRefused as e:  # only without skip_invalid
             named = _named(batch, e.invalid)
-            which = "; ".join(f"{batch[i].id!r} ({batch[i].where}): {m}" for i, m in named) if named else e.message
+            self.report.refused = [Skipped(batch[i].where, batch[i].id, m) for i, m in named]
+            listed = "; ".join(f"{batch[i].id!r} ({batch[i].where}): {m}" for i, m in named[:5])
+            more = f"; and {len(named) - 5} more (listed above)" if len(named) > 5 else ""
             raise LoadStopped(f"batch {n + 1} ({len(batch)} documents from {batch[0].where}) refused, nothing of it "
-                              f"written: {which}", self.report, refused=True) from e
+                              f"written: {listed + more if named else e.message}", self.report, refused=True) from e
         except RequestFailed as e:
             raise LoadStopped(e.message, self.report, refused=False) from e
 

@@ -195,3 +195,15 @@ def test_skip_invalid_does_not_skip_past_a_refused_key(tmp_path: Path, capsys: p
     last = capsys.readouterr().err.strip().splitlines()[-1]
     assert last.startswith("load stopped: POST /documents answered 401") and "MULTIVEC_API_KEY" in last
     assert "0 documents written" in last
+
+
+def test_every_refused_record_is_listed_when_the_stop_line_cannot_name_them_all(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    file = write_jsonl(tmp_path / "c.jsonl", [doc(1)] + [{"title": f"no id {i}"} for i in range(7)])
+    client = mock_client(lambda _: pytest.fail("nothing may be sent"))
+    assert run_load(load_parser().parse_args([str(file)]), client=client) == 1
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert [ln for ln in lines if ln.startswith("refused ")] == [
+        f"refused {file}:{n}: record has no id (`id` or `_id`)" for n in range(2, 9)]
+    assert lines[-1].startswith("load stopped: 7 record(s) refused before anything was sent: ")
+    assert "and 2 more (listed above)" in lines[-1] and "0 documents written" in lines[-1]
