@@ -57,7 +57,7 @@ def _http_error(_: Request[Any, Any, Any], exc: HTTPException) -> Response[dict[
 
 class ApiRequest(Request[Any, Any, Any]):
     """Requests whose JSON body is bounded before any handler sees it: nesting depth (a body nested
-    thousands of levels deep would exhaust the decoder's recursion) and valid Unicode everywhere."""
+    thousands of levels deep would exhaust the decoder's recursion)."""
 
     async def json(self) -> Any:
         try:

@@ -3,104 +3,229 @@
 from __future__ import annotations
 
 import argparse
-import json
+import os
+import shlex
 import sys
-import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
 
-def read_corpus(path: Path) -> Iterator[dict[str, Any]]:
-    """Documents from a JSONL file or a BEIR folder (`corpus.jsonl` with `_id`, `title`, `text`)."""
-    file = path / "corpus.jsonl" if path.is_dir() else path
-    if not file.exists():
-        raise SystemExit(f"no corpus at {file}")
-    with file.open() as f:
-        for n, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                raw = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise SystemExit(f"{file}:{n}: not JSON: {e}") from e
-            doc = {
-                "id": str(raw.get("id", raw.get("_id"))),
-                "title": raw.get("title") or "",
-                "body": raw.get("body", raw.get("text")) or "",
-                "metadata": raw.get("metadata") or {},
-            }
-            for key in ("summary", "entities"):
-                if raw.get(key):
-                    doc[key] = raw[key]
-            yield doc
+from app.loader import (
+    DirectWriter,
+    HttpWriter,
+    Loader,
+    LoadError,
+    LoadReport,
+    LoadStopped,
+    OptimizeFailed,
+    Record,
+    RequestFailed,
+    Skipped,
+    Writer,
+    batched,
+    corpus_file,
+    read_corpus,
+    read_records,
+    start_after,
+)
+
+__all__ = ["batched", "main", "read_corpus", "run_load", "serve"]
 
 
-def batched(items: Iterator[dict[str, Any]], size: int) -> Iterator[list[dict[str, Any]]]:
-    batch: list[dict[str, Any]] = []
-    for item in items:
-        batch.append(item)
-        if len(batch) == size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
 
 
-def load(args: argparse.Namespace) -> None:
-    from tqdm import tqdm
+def load_parser() -> argparse.ArgumentParser:
+    """The `load` command's arguments."""
+    parser = argparse.ArgumentParser(
+        prog="scripts/load", description="Load a JSONL or BEIR-layout corpus. Exits non-zero on any refusal.")
+    parser.add_argument("path", nargs="?", help="a corpus.jsonl file or a BEIR folder")
+    parser.add_argument("--url", default="http://127.0.0.1:8000", help="the running service")
+    parser.add_argument("--direct", action="store_true", help="write to the store directly (service stopped)")
+    parser.add_argument("--batch", type=_positive, default=64, help="documents per request (default 64)")
+    parser.add_argument("--limit", type=int, default=0, help="load at most this many records")
+    parser.add_argument("--skip-invalid", action="store_true",
+                        help="go on past documents refused for their content; list them at the end")
+    parser.add_argument("--start-after", metavar="ID", help="skip the records up to and including this id")
+    parser.add_argument("--optimize-only", action="store_true", help="only build the indexes (after a load)")
+    # scripts/load runs from the repository root; it passes the caller's directory to resolve `path` against.
+    parser.add_argument("--relative-to", type=Path, help=argparse.SUPPRESS)
+    return parser
 
-    docs = list(read_corpus(Path(args.path)))
-    if args.limit:
-        docs = docs[: args.limit]
-    t0 = time.perf_counter()
-    written = 0
-    bar = tqdm(total=len(docs), unit="doc", desc="load", file=sys.stderr)
+
+def _say(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
+def _records(args: argparse.Namespace) -> list[Record]:
+    """The records to send, after --start-after and --limit. Raises LoadError."""
+    if not args.path:
+        raise LoadError("give a corpus path (or --optimize-only)")
+    path = Path(args.relative_to or ".") / args.path
+    records: Iterable[Record] = read_records(path)
+    if args.start_after is not None:
+        records = start_after(records, args.start_after)
+    out = list(records)
+    if not out:
+        raise LoadError(f"no records to load in {corpus_file(path)}" + (" after --start-after" if args.start_after
+                                                                         else ""))
+    return out[: args.limit] if args.limit else out
+
+
+def _credentials() -> tuple[str | None, str | None]:
+    """(read-write API key, admin token) from the environment / settings."""
+    from app.settings import Settings
+
+    settings = Settings()
+    api_key = os.environ.get("MULTIVEC_API_KEY") or getattr(settings, "api_key", None)
+    return api_key, settings.admin_token
+
+
+@contextmanager
+def _open_writer(args: argparse.Namespace, client: Any = None, services: Any = None) -> Iterator[Writer]:
+    """The writer the arguments ask for; a client or services given by a caller (tests) are used, not closed.
+
+    Raises:
+        RequestFailed: the store cannot be opened (locked by another process, unreachable).
+    """
     if args.direct:
+        if services is not None:
+            yield DirectWriter(services)
+            return
         from app.container import build_services
-        from app.domain.documents import Document
+        from app.errors import AppError, StoreLocked
         from app.settings import Settings
 
-        services = build_services(Settings())
         try:
-            for batch in batched(iter(docs), args.batch):
-                services.ingest.upsert([Document.from_dict(d) for d in batch])
-                written += len(batch)
-                bar.update(len(batch))
-            bar.set_postfix_str("optimizing")
-            services.store.optimize(services.registry.physical())
+            services = build_services(Settings())
+        except StoreLocked as e:
+            raise RequestFailed(f"{e.message} (to load while the service runs, leave out --direct)") from e
+        except AppError as e:
+            raise RequestFailed(f"{e.code}: {e.message}") from e
+        try:
+            yield DirectWriter(services)
         finally:
             services.close()
-    else:
-        import httpx
+        return
+    api_key, admin_token = _credentials()
+    if client is not None:
+        yield HttpWriter(client, api_key=api_key, admin_token=admin_token)
+        return
+    import httpx
 
-        with httpx.Client(base_url=args.url, timeout=600, headers=_api_headers()) as client:
-            for batch in batched(iter(docs), args.batch):
-                r = client.post("/documents", json={"documents": batch})
-                if r.status_code != 200:
-                    bar.close()
-                    raise SystemExit(f"batch starting {batch[0]['id']!r} refused: {r.status_code} {r.text}")
-                written += len(batch)
-                bar.update(len(batch))
-            client.post("/admin/optimize", headers=_admin_headers())
-    bar.close()
-    elapsed = time.perf_counter() - t0
-    print(f"loaded {written} documents in {elapsed:.1f} s: {written / elapsed:.1f} docs/s", file=sys.stderr)
+    with httpx.Client(base_url=args.url, timeout=600) as own:
+        yield HttpWriter(own, api_key=api_key, admin_token=admin_token)
 
 
-def _admin_headers() -> dict[str, str]:
-    from app.settings import Settings
+def _how_to_go_on(stop: LoadStopped, args: argparse.Namespace) -> str:
+    after = stop.report.resume_after
+    skip_done = (f" --start-after {shlex.quote(after)}" if after else "")
+    if stop.refused:
+        tail = f" (add{skip_done} to skip the {stop.report.written} already written)" if after else ""
+        return ("To go on: fix those records and rerun, or rerun with --skip-invalid to skip refused documents"
+                f" and load the rest{tail}.")
+    if after:
+        return (f"To go on once that is fixed: rerun with{skip_done}{' --skip-invalid' if args.skip_invalid else ''}"
+                " (the batches before it are written).")
+    return "Fix that and rerun."
 
-    token = Settings().admin_token
-    return {"Authorization": f"Bearer {token}"} if token else {}
+
+def _optimize_hint(args: argparse.Namespace) -> str:
+    command = "scripts/load --optimize-only" + (" --direct" if args.direct else f" --url {args.url}")
+    if args.direct:
+        return f"Run `{command}` once the store is available."
+    return f"Set MULTIVEC_ADMIN_TOKEN to the service's admin token and run `{command}`."
 
 
-def _api_headers() -> dict[str, str]:
-    """The read-write API key (MULTIVEC_API_KEY), for writes through the service."""
-    from app.settings import Settings
+def _documents(n: int) -> str:
+    return f"{n} document" + ("" if n == 1 else "s")
 
-    key = Settings().api_key
-    return {"api-key": key} if key else {}
+
+def _list(label: str, records: list[Skipped]) -> None:
+    for s in records:
+        _say(f"{label} {s.id!r} ({s.where}): {s.reason}" if s.id else f"{label} {s.where}: {s.reason}")
+
+
+def _report(report: LoadReport, verb: str = "loaded") -> None:
+    """Each skipped record with its reason (and the refused ones, when the stop line cannot name them all),
+    then the counts and the rate."""
+    _list("skipped", report.skipped)
+    if len(report.refused) > 5:
+        _list("refused", report.refused)
+    skipped = f", skipped {len(report.skipped)} (listed above)" if report.skipped else ""
+    _say(f"{verb} {_documents(report.written)}{skipped} in {report.seconds:.1f} s: {report.rate:.1f} docs/s")
+
+
+def _failure(error: LoadError, args: argparse.Namespace) -> str:
+    """The one line that ends a failed load: what happened, what was written, how to go on."""
+    if isinstance(error, LoadStopped):
+        r = error.report
+        written = f"{_documents(r.written)} written" + (f", {len(r.skipped)} skipped" if r.skipped else "")
+        return f"load stopped: {error.message}. {written}. {_how_to_go_on(error, args)}"
+    if isinstance(error, OptimizeFailed):
+        done = "" if args.optimize_only else "the documents are written but "
+        return f"load: {done}not optimised: {error.message}. {_optimize_hint(args)}"
+    return f"load: {error.message}"
+
+
+def _load(writer: Writer, records: list[Record], args: argparse.Namespace) -> int:
+    """Send the records with a progress bar; the report (skipped, counts, rate) is printed however it ends."""
+    from tqdm import tqdm
+
+    with tqdm(total=len(records), unit="doc", desc="load", file=sys.stderr) as bar:
+        loader = Loader(writer, skip_invalid=args.skip_invalid, progress=bar.update)
+        try:
+            report = loader.run(records, batch_size=args.batch)
+        except KeyboardInterrupt:
+            bar.close()
+            _report(loader.report, "wrote")
+            after = loader.report.resume_after
+            _say("interrupted" + (f"; go on with --start-after {shlex.quote(after)}" if after else ""))
+            return 130
+        except LoadError:
+            bar.close()
+            _report(loader.report, "wrote")
+            raise
+    _report(report)
+    return 0
+
+
+def run_load(args: argparse.Namespace, *, client: Any = None, services: Any = None) -> int:
+    """Run `load`; returns the exit code: 0 when everything asked for was done, 1 on any refusal or failure.
+
+    With --skip-invalid, documents refused for their content (a 422, or the same checks with --direct) are
+    skipped and listed, and the exit code stays 0; anything else (no connection, 401/403, 5xx, a locked
+    store, a refused optimise) is 1.
+
+    Args:
+        args: from `load_parser()`.
+        client: an httpx client bound to the service (tests); else one is opened on `--url`.
+        services: open services for `--direct` (tests); else they are built from the environment.
+    """
+    try:
+        records = [] if args.optimize_only else _records(args)
+        with _open_writer(args, client, services) as writer:
+            if not args.optimize_only:
+                return _load(writer, records, args)
+            writer.optimize()
+            _say("optimised")
+            return 0
+    except LoadError as e:
+        _say(_failure(e, args))
+        return 1
+    except ValidationError as e:
+        _say(f"load: settings from the environment are invalid: {e}")
+        return 1
 
 
 def serve(argv: list[str] | None = None) -> None:
@@ -134,13 +259,7 @@ def main(argv: list[str] | None = None) -> None:
     if argv[0] == "serve":
         serve(argv[1:])
         return
-    parser = argparse.ArgumentParser(prog="load", description="Load a JSONL or BEIR-layout corpus.")
-    parser.add_argument("path", help="a corpus.jsonl file or a BEIR folder")
-    parser.add_argument("--url", default="http://127.0.0.1:8000", help="the running service")
-    parser.add_argument("--direct", action="store_true", help="write to the store directly (service stopped)")
-    parser.add_argument("--batch", type=int, default=64)
-    parser.add_argument("--limit", type=int, default=0)
-    load(parser.parse_args(argv[1:]))
+    raise SystemExit(run_load(load_parser().parse_args(argv[1:])))
 
 
 if __name__ == "__main__":

@@ -94,7 +94,7 @@ class LimitSettings(BaseModel):
     max_metadata_bytes: int = Field(default=65_536, ge=1)
     max_filter_conditions: int = Field(default=16, ge=1)
     max_filter_values: int = Field(default=256, ge=1)
-    max_json_depth: int = Field(default=32, ge=8, le=100)  # any request body
+    max_json_depth: int = Field(default=64, ge=8, le=100)  # any request body (the engine reads < 127)
 
     @model_validator(mode="after")
     def _json_holds_metadata(self) -> LimitSettings:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from litestar import Controller, delete, get, post
+from typing import Any
+from urllib.parse import unquote
+
+from litestar import Controller, Request, delete, get, post
 from litestar.status_codes import HTTP_200_OK, HTTP_204_NO_CONTENT
 
 from app.api.auth import read_guard, write_guard
@@ -11,6 +14,7 @@ from app.api.openapi import READ, WRITE, error_responses
 from app.api.schemas import DocumentOut, DocumentsIn, DocumentsOut, HealthOut, ReadyOut, SearchIn, SearchOut
 from app.container import Services
 from app.domain.documents import Document
+from app.errors import InvalidInput
 from app.services.search import SearchRequest
 
 
@@ -27,19 +31,33 @@ class DocumentController(Controller):
         result = services.ingest.upsert(docs)
         return DocumentsOut(ids=result.ids, count=len(result.ids), vector_versions=result.vector_versions)
 
-    # `:path`, so an id holding `/` (sent as `%2F` or as is) is one id: every id that can be
-    # written can be read and deleted at /documents/{percent-encoded id}.
+    # Every id that can be written can be read and deleted at /documents/{percent-encoded id}. The
+    # route takes a `:path` so an id holding `/` is one id, and the id is read from the raw path,
+    # decoded once, so `%2F`, `%25`, a leading or trailing `/` all survive the router's decoding.
     @get("/{doc_id:path}", sync_to_thread=True, summary="Get one document", guards=[read_guard],
          responses=error_responses(400, 404, 422, *READ))
-    def get_one(self, doc_id: str, services: Services) -> DocumentOut:
+    def get_one(self, request: Request[Any, Any, Any], services: Services) -> DocumentOut:
         """The stored document (404 naming the id when there is none)."""
-        return DocumentOut.model_validate(services.ingest.get(doc_id.removeprefix("/")))
+        return DocumentOut.model_validate(services.ingest.get(document_id(request)))
 
     @delete("/{doc_id:path}", status_code=HTTP_204_NO_CONTENT, sync_to_thread=True, summary="Delete one document",
             guards=[write_guard], responses=error_responses(400, 404, 422, *WRITE))
-    def delete_one(self, doc_id: str, services: Services) -> None:
+    def delete_one(self, request: Request[Any, Any, Any], services: Services) -> None:
         """204 when deleted; 404 naming the id when there is no such document."""
-        services.ingest.delete(doc_id.removeprefix("/"))
+        services.ingest.delete(document_id(request))
+
+
+def document_id(request: Request[Any, Any, Any]) -> str:
+    """The id in `/documents/{id}`, percent-decoded exactly once from the raw request path.
+
+    Raises: InvalidInput when the escapes do not decode to UTF-8.
+    """
+    raw: bytes = request.scope.get("raw_path") or request.scope["path"].encode()
+    encoded = raw.split(b"?", 1)[0].split(b"/documents/", 1)[-1].decode("latin-1")
+    try:
+        return unquote(encoded, encoding="utf-8", errors="strict")
+    except UnicodeDecodeError:
+        raise InvalidInput(f"document id {encoded[:60]!r} does not decode to UTF-8") from None
 
 
 class SearchController(Controller):

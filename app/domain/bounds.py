@@ -58,7 +58,8 @@ def check_int(value: int, where: str) -> None:
 
 def check_id(doc_id: str, where: str, max_chars: int) -> None:
     """One rule for ids: 1 to `max_chars` characters of valid Unicode, none of them a control
-    character, not blank. Any such id can be read and deleted at `/documents/{percent-encoded id}`.
+    character, not blank, not `.` or `..` (which clients rewrite in URLs). Any such id can be read
+    and deleted at `/documents/{percent-encoded id}`.
 
     Raises: InvalidInput naming the id.
     """
@@ -67,6 +68,9 @@ def check_id(doc_id: str, where: str, max_chars: int) -> None:
         raise InvalidInput(f"{where}.id is empty or blank")
     if any(unicodedata.category(ch) == "Cc" for ch in doc_id):
         raise InvalidInput(f"{where}.id {doc_id[:40]!r} holds a control character (tab, newline, NUL ...)")
+    if doc_id in (".", ".."):
+        raise InvalidInput(f"{where}.id {doc_id!r} is a dot segment, which HTTP clients rewrite in a URL path, so"
+                           " it could not be read or deleted")
 
 
 @dataclass(frozen=True)
@@ -90,6 +94,11 @@ def _walk(value: Any, path: str) -> Iterator[_Node]:
                          for i, v in enumerate(node.value))
 
 
+def short(path: str, keep: int = 80) -> str:
+    """A path for a message: deep ones keep their start and end."""
+    return path if len(path) <= keep else f"{path[: keep // 2]}…{path[-keep // 2:]}"
+
+
 def check_metadata(metadata: dict[str, Any], where: str, limits: Limits) -> None:
     """Metadata is free-form JSON, within bounds: nesting depth (objects and arrays), total key
     count, key and string length, integers in signed 64 bits, finite numbers, valid Unicode, and
@@ -102,7 +111,8 @@ def check_metadata(metadata: dict[str, Any], where: str, limits: Limits) -> None
     keys = 0
     for node in _walk(metadata, f"{where}.metadata"):
         if node.depth > limits.max_metadata_depth:
-            raise InvalidInput(f"{node.path}: metadata is nested more than {limits.max_metadata_depth} levels deep")
+            raise InvalidInput(f"{short(node.path)}: metadata is nested more than {limits.max_metadata_depth} levels"
+                               " deep")
         v = node.value
         if isinstance(v, dict):
             keys += len(v)
@@ -178,16 +188,10 @@ def check_batch(docs: Sequence[Any], limits: Limits) -> None:
 
 
 def check_json_value(value: Any, *, max_depth: int) -> None:
-    """Any decoded request body: nesting at most `max_depth` and every string and key valid Unicode.
+    """Any decoded request body nests at most `max_depth` levels (objects and arrays).
 
     Raises: InvalidInput naming the path.
     """
     for node in _walk(value, "body"):
         if node.depth > max_depth:
-            raise InvalidInput(f"{node.path}: the request is nested more than {max_depth} levels deep")
-        if isinstance(node.value, str) and not valid_unicode(node.value):
-            raise InvalidInput(f"{node.path}: not valid Unicode (a lone surrogate such as \\ud800)")
-        if isinstance(node.value, dict):
-            for k in node.value:
-                if isinstance(k, str) and not valid_unicode(k):
-                    raise InvalidInput(f"{node.path}: a key is not valid Unicode (a lone surrogate)")
+            raise InvalidInput(f"{short(node.path)}: the request is nested more than {max_depth} levels deep")

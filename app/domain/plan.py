@@ -140,8 +140,12 @@ class QueryPlan:
 
     @property
     def fuse_in_store(self) -> bool:
-        """Qdrant fuses RRF (weighted) and DBSF (unweighted) itself; weighted DBSF is ours."""
-        return len(self.spaces) > 1 and not (self.fusion == "dbsf" and self.weighted)
+        """Qdrant fuses unweighted DBSF itself: its fused score depends on scores only, so equal
+        scores stay equal and are ordered by point id. RRF depends on ranks, and the engine ranks
+        equal scores in its own order (not the same on every adapter), so RRF is fused here, from
+        each space's list ordered by score then point id, with Qdrant's formula; so is weighted
+        DBSF, which Qdrant does not offer."""
+        return len(self.spaces) > 1 and self.fusion == "dbsf" and not self.weighted
 
     @property
     def needs_per_space(self) -> bool:

@@ -153,8 +153,8 @@ def run_plan(
 
     `batch(plan, main, per_space)` sends one request holding the fused (or single-space) query
     when `main`, and each space's own query when `per_space`; it returns (main hits, per-space
-    hits). Weighted DBSF is not a Qdrant fusion, so for it the per-space lists are fused here with
-    the same normalisation Qdrant uses, and the winners' payloads fetched in one retrieve.
+    hits). When the store does not fuse (`QueryPlan.fuse_in_store`), the per-space lists are fused
+    here with Qdrant's formulas, and the winners' payloads fetched in one retrieve.
 
     Ties: the engine orders equal scores arbitrarily (and may cut a tie at `limit` anywhere), so
     the main query asks for more than `limit` and, while the tie at the cut reaches the end of
@@ -162,7 +162,7 @@ def run_plan(
     """
     from dataclasses import replace
 
-    from app.domain.fusion import dbsf
+    from app.domain.fusion import fuse
 
     main_query = plan.fuse_in_store or len(plan.spaces) == 1
     fetch = replace(plan, limit=plan.limit + TIE_SLACK)
@@ -175,7 +175,7 @@ def run_plan(
     per_space = {s.space: hits for s, hits in zip(plan.listed, lists, strict=False)}
     if main is None:
         fused_lists = [[(h.id, h.score) for h in hits] for hits in lists[: len(plan.spaces)]]
-        fused = dbsf(fused_lists, weights=[s.weight for s in plan.spaces])
+        fused = fuse(fused_lists, method=plan.fusion, k=plan.rrf_k, weights=[s.weight for s in plan.spaces])
         top = fused[: plan.limit]
         by_id = {p.id: p.payload for p in retrieve([str(pid) for pid, _ in top])}
         main = [Hit(id=str(pid), score=score, payload=by_id.get(str(pid))) for pid, score in top]

@@ -35,3 +35,32 @@ def seeded(client: TestClient) -> TestClient:
     r = client.post("/documents", json={"documents": DOCS})
     assert r.status_code == 200, r.text
     return client
+
+
+@pytest.fixture(scope="module")
+def live_url(app_services: Services) -> Iterator[str]:
+    """The real app served by uvicorn on a loopback port, in a thread: real HTTP, real URL decoding
+    (Litestar's TestClient decodes paths its own way)."""
+    import socket
+    import threading
+    import time
+
+    import uvicorn
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(create_app(app_services.settings, services=app_services),
+                                           host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("uvicorn did not start")
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)

@@ -65,7 +65,7 @@ def test_plan_resolves_live_versions_and_weights() -> None:
     plan = build_plan(registry(), fields=None, fusion="rrf", rrf_k=60, weights={"title": 2}, limit=5,
                       prefetch_limit=50, filter=Filter())
     assert [s.vector_name for s in plan.spaces] == ["title.m.v1", "body.m.v1", "keywords.bm25.v1"]
-    assert plan.spaces[0].weight == 2.0 and plan.fuse_in_store
+    assert plan.spaces[0].weight == 2.0 and not plan.fuse_in_store  # RRF: fused here, ties by point id
     dbsf_weighted = build_plan(registry(), fields=None, fusion="dbsf", rrf_k=60, weights={"title": 2}, limit=5,
                                prefetch_limit=50, filter=Filter())
     assert not dbsf_weighted.fuse_in_store and dbsf_weighted.needs_per_space
