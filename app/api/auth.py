@@ -54,7 +54,7 @@ def presented_secret(connection: ASGIConnection[Any, Any, Any, Any]) -> str:
     given = connection.headers.get("api-key")
     if given:
         return given.strip()
-    scheme, _, token = connection.headers.get("authorization", "").partition(" ")
+    scheme, _sep, token = connection.headers.get("authorization", "").partition(" ")
     return token.strip() if scheme.lower() == "bearer" else ""
 
 
@@ -106,7 +106,7 @@ def admin_guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHand
     """
     token = _settings(connection).admin_token
     if token:
-        scheme, _, given = connection.headers.get("authorization", "").partition(" ")
+        scheme, _sep, given = connection.headers.get("authorization", "").partition(" ")
         if scheme.lower() != "bearer" or not _matches(given.strip(), token):
             raise Unauthorized("admin endpoints need `Authorization: Bearer <MULTIVEC_ADMIN_TOKEN>`")
         return

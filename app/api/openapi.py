@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from litestar.openapi import ResponseSpec
+from litestar.openapi.spec import OpenAPIType, Schema
 
 from app.api.schemas import ErrorBody
 
@@ -76,3 +77,15 @@ def declare_limits(openapi: OpenAPI, settings: Settings) -> None:
         field_schema = schemas[model].properties[prop]  # type: ignore[index]
         for keyword, value in keywords.items():
             setattr(field_schema, keyword, value)
+    _declare_document_id(openapi, lim.max_id_chars)
+
+
+def _declare_document_id(openapi: OpenAPI, max_chars: int) -> None:
+    """`/documents/{doc_id}` takes a `:path` (so an id may hold `/`), which Litestar declares as a URI;
+    it is an id: a string of 1 to `max_chars` characters, percent-encoded in the path."""
+    item = (openapi.paths or {})["/documents/{doc_id}"]
+    for operation in (item.get, item.delete):
+        for param in (operation.parameters if operation else None) or []:
+            if getattr(param, "name", None) == "doc_id":
+                param.schema = Schema(type=OpenAPIType.STRING, min_length=1, max_length=max_chars)  # type: ignore[union-attr]
+                param.description = "The document id, percent-encoded (`/` as `%2F`)."  # type: ignore[union-attr]

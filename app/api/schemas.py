@@ -2,28 +2,23 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, JsonValue
+from pydantic.json_schema import JsonDict
 
-# Bounds the service enforces, declared here so the OpenAPI document states them too.
-INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1  # what Qdrant stores as an integer
-MAX_RRF_K = 10_000
-MAX_WEIGHT = 1000.0
-FILTER_KEY_PATTERN = r"^[A-Za-z_][A-Za-z0-9_-]*(\.[A-Za-z_][A-Za-z0-9_-]*)*$"
+from app.domain.bounds import INT64_MAX, INT64_MIN
+from app.domain.plan import FILTER_KEY, MAX_RRF_K, MAX_WEIGHT
 
-Int64 = Annotated[int, Field(ge=INT64_MIN, le=INT64_MAX)]
-Scalar = str | Int64 | bool  # exact-match values (Qdrant matches no floats)
-FilterKey = Annotated[str, StringConstraints(pattern=FILTER_KEY_PATTERN)]
-Weight = Annotated[float, Field(ge=0, le=MAX_WEIGHT, allow_inf_nan=False)]
+Scalar = str | int | bool  # exact-match values (Qdrant matches no floats)
 
-# Litestar's schema generator drops constraints nested in dict keys and values, so the OpenAPI document
-# is told them again here (the Annotated types above are what validates).
-_SCALAR_SCHEMA = [{"type": "string"}, {"type": "integer", "minimum": INT64_MIN, "maximum": INT64_MAX},
+# What app.domain.plan / app.domain.bounds refuse inside `weights` and `filter` (with a 422 naming the key),
+# declared here for the OpenAPI document: Litestar's schema generator does not reach into dict keys and values.
+_SCALAR_SCHEMA: list[JsonValue] = [{"type": "string"}, {"type": "integer", "minimum": INT64_MIN, "maximum": INT64_MAX},
                   {"type": "boolean"}]
-WEIGHTS_SCHEMA = {"additionalProperties": {"type": "number", "minimum": 0, "maximum": MAX_WEIGHT}}
-FILTER_SCHEMA = {
-    "propertyNames": {"pattern": FILTER_KEY_PATTERN},
+WEIGHTS_SCHEMA: JsonDict = {"additionalProperties": {"type": "number", "minimum": 0, "maximum": MAX_WEIGHT}}
+FILTER_SCHEMA: JsonDict = {
+    "propertyNames": {"pattern": FILTER_KEY.pattern},
     "additionalProperties": {"oneOf": [*_SCALAR_SCHEMA, {"type": "array", "items": {"oneOf": _SCALAR_SCHEMA}}]},
 }
 
@@ -74,11 +69,11 @@ class SearchIn(Strict):
                               description="Hits to answer, 1 to `MULTIVEC_SEARCH__MAX_LIMIT` (maximum states it).")
     fields: list[str] | None = Field(default=None, description="Spaces to search; all live spaces if absent.")
     fusion: Literal["rrf", "dbsf"] | None = None
-    weights: dict[str, Weight] | None = Field(
+    weights: dict[str, float] | None = Field(
         default=None, json_schema_extra=WEIGHTS_SCHEMA,
         description=f"space -> weight, finite, 0 to {MAX_WEIGHT:g}; spaces not named keep their default.")
     rrf_k: int | None = Field(default=None, ge=1, le=MAX_RRF_K)
-    filter: dict[FilterKey, Scalar | list[Scalar]] | None = Field(
+    filter: dict[str, Scalar | list[Scalar]] | None = Field(
         default=None, json_schema_extra=FILTER_SCHEMA,
         description="metadata key (a name, or a dotted path into nested metadata) -> value or values; "
                     "integers are signed 64-bit.")

@@ -76,7 +76,7 @@ BAD_SEARCHES: list[tuple[str, Any, int, str]] = [
     ("unknown space", {"query": "a", "fields": ["title", "colour"]}, 422, "unknown space 'colour'"),
     ("space twice", {"query": "a", "fields": ["title", "title"]}, 422, "twice"),
     ("unknown fusion", {"query": "a", "fusion": "borda"}, 422, "fusion"),
-    ("negative weight", {"query": "a", "weights": {"title": -1}}, 422, "weights.title"),
+    ("negative weight", {"query": "a", "weights": {"title": -1}}, 422, "negative"),
     ("weight of unknown space", {"query": "a", "weights": {"colour": 1}}, 422, "unknown space 'colour'"),
     ("all weights zero", {"query": "a", "fields": ["title"], "weights": {"title": 0}}, 422, "all weights are zero"),
     ("weight not a number", {"query": "a", "weights": {"title": "high"}}, 422, "weights"),

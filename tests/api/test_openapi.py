@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 from litestar.testing import TestClient
 
-from app.api.schemas import FILTER_KEY_PATTERN, MAX_RRF_K, MAX_WEIGHT
 from app.container import Services
+from app.domain.plan import FILTER_KEY, MAX_RRF_K, MAX_WEIGHT
 
 ERROR_REF = "#/components/schemas/ErrorBody"
 
@@ -75,19 +75,19 @@ def test_the_schema_states_the_limits_from_settings_and_the_bounds(openapi: dict
     assert search["query"]["maxLength"] == s.limits.max_query_chars
     assert search["rrf_k"]["maximum"] == MAX_RRF_K
     assert search["weights"]["additionalProperties"] == {"type": "number", "minimum": 0, "maximum": MAX_WEIGHT}
-    assert search["filter"]["propertyNames"] == {"pattern": FILTER_KEY_PATTERN}
+    assert search["filter"]["propertyNames"] == {"pattern": FILTER_KEY.pattern}
     assert all(schemas[m]["additionalProperties"] is False for m in ("DocumentsIn", "DocumentIn", "SearchIn"))
 
 
 @pytest.mark.parametrize(("body", "named"), [
     ({"query": "a", "rrf_k": 2**64}, "rrf_k"),
     ({"query": "a", "rrf_k": MAX_RRF_K + 1}, "rrf_k"),
-    ({"query": "a", "weights": {"document": 1e308}}, "weights.document"),
-    ({"query": "a", "weights": {"document": -0.5}}, "weights.document"),
-    ({"query": "a", "filter": {"my key": "v"}}, "my key"),
-    ({"query": "a", "filter": {"": 1}}, "filter"),
-    ({"query": "a", "filter": {"year": 2**70}}, "filter.year"),
-    ({"query": "a", "filter": {"year": [1, -(2**63) - 1]}}, "filter.year"),
+    ({"query": "a", "weights": {"document": 1e308}}, "document"),
+    ({"query": "a", "weights": {"document": -0.5}}, "document"),
+    ({"query": "a", "filter": {"my key": "v"}}, "'my key'"),
+    ({"query": "a", "filter": {"": 1}}, "filter key ''"),
+    ({"query": "a", "filter": {"year": 2**70}}, "'year'"),
+    ({"query": "a", "filter": {"year": [1, -(2**63) - 1]}}, "'year'"),
 ], ids=["rrf_k 2^64", "rrf_k over", "weight 1e308", "weight negative", "key with space", "empty key",
         "int over 64 bits", "int in list under 64 bits"])
 def test_what_the_schema_excludes_is_refused_with_422_naming_it(seeded: TestClient, body: dict[str, Any],
