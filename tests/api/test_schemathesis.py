@@ -3,14 +3,14 @@ real models) with valid and invalid data, and no answer may be a server error or
 
 Bounded and reproducible: `MAX_EXAMPLES` cases per operation and generation mode, derandomized (a fixed
 seed), no shrinking, no example database. Every failure is collected, not just the first, and reported with
-the request that caused it. Run alone, with the figures: `pytest tests/api/test_schemathesis.py -s`.
+the request that caused it (as curl). About 1,000 cases in ~15 s here. Run alone, with the figures:
+`pytest tests/api/test_schemathesis.py -s`.
 """
 
 from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -38,6 +38,10 @@ CHECKS = [not_a_server_error, status_code_conformance, response_schema_conforman
 API_KEY, ADMIN_TOKEN = "fuzz-rw-key", "fuzz-admin-token"
 # The read-write key (api-key, as Qdrant takes it) for data routes; the admin token (bearer) for /admin.
 HEADERS = {"api-key": API_KEY, "Authorization": f"Bearer {ADMIN_TOKEN}"}
+EVERY_OPERATION = {
+    "POST /documents", "GET /documents/{doc_id}", "DELETE /documents/{doc_id}", "POST /search", "GET /health",
+    "GET /ready", "POST /admin/optimize", "GET /admin/migrations", "POST /admin/migrations/{step}",
+}
 
 
 @dataclass
@@ -50,7 +54,7 @@ class Run:
     def record(self, case: schemathesis.Case, error: Failure | FailureGroup) -> None:
         for failure in error.exceptions if isinstance(error, FailureGroup) else [error]:
             key = (case.operation.label, failure.title, failure.message.splitlines()[0] if failure.message else "")
-            self.failures.setdefault(key, f"{case.as_curl_command()}\n    -> {failure.message[:300]}")
+            self.failures.setdefault(key, f"{case.as_curl_command(headers=HEADERS)}\n    -> {failure.message[:300]}")
 
     def report(self) -> str:
         total = sum(sum(c.values()) for c in self.cases.values())
@@ -61,12 +65,11 @@ class Run:
 
 
 @pytest.fixture(scope="module")
-def fuzzed_app(app_services: Services) -> Iterator[Litestar]:
+def fuzzed_app(app_services: Services) -> Litestar:
     """The real app with API keys and an admin token set, over the module's store seeded with the fixtures."""
     keyed = app_services.settings.model_copy(update={"api_key": API_KEY, "admin_token": ADMIN_TOKEN})
-    app = create_app(keyed, services=app_services)
     app_services.ingest.upsert(to_documents(DOCS))
-    yield app
+    return create_app(keyed, services=app_services)
 
 
 def fuzz(operation: Any, mode: GenerationMode, run: Run) -> None:
@@ -95,7 +98,7 @@ def fuzz(operation: Any, mode: GenerationMode, run: Run) -> None:
 def test_every_operation_answers_within_its_declared_contract(fuzzed_app: Litestar) -> None:
     schema = schemathesis.openapi.from_asgi("/schema/openapi.json", fuzzed_app)
     operations = [result.ok() for result in schema.get_all_operations()]
-    assert len(operations) >= 8  # documents (3), search, health, ready, admin optimize, migrations (2)
+    assert {op.label for op in operations} == EVERY_OPERATION
     run, t0 = Run(), time.perf_counter()
     for operation in operations:
         for mode in GenerationMode:  # positive and negative
