@@ -14,7 +14,7 @@ from app.api.openapi import READ, WRITE, error_responses
 from app.api.schemas import DocumentOut, DocumentsIn, DocumentsOut, HealthOut, ReadyOut, SearchIn, SearchOut
 from app.container import Services
 from app.domain.documents import Document
-from app.errors import InvalidInput
+from app.errors import AppError, InvalidInput, StoreUnavailable
 from app.services.search import SearchRequest
 
 
@@ -99,6 +99,17 @@ class HealthController(Controller):
         otherwise 503 naming the collection that failed and why."""
         services.store.ping()
         reg = services.registry.get()
-        points = {name: services.store.count(name) for name in services.registry.served_collections()}
+        points = {name: collection_points(services, name) for name in services.registry.served_collections()}
         return ReadyOut(status="ready", store=services.store.kind, collection=services.registry.alias,
                         collections=points, live={name: s.live for name, s in reg.spaces.items()})
+
+
+def collection_points(services: Services, name: str) -> int:
+    """Open collection `name` and count its points.
+
+    Raises: StoreUnavailable naming the collection and why it is not ready.
+    """
+    try:
+        return services.store.count(name)
+    except AppError as e:
+        raise StoreUnavailable(f"collection {name!r} is not ready: {e.message}", e.detail) from e

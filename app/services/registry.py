@@ -118,13 +118,18 @@ def initial_registry(settings: Settings, encoders: EncoderPool) -> Registry:
 
 
 def bootstrap(settings: Settings, store: Store, encoders: EncoderPool) -> RegistryRepo:
-    """Create the collection, its alias and registry on first start; reuse them after."""
+    """Create the collection, its alias and registry on first start; reuse them after. A collection
+    the alias points at but that is gone (moved aside by the runbook's recovery) is created anew,
+    empty, with the registry's vector versions."""
     repo = RegistryRepo(store=store, alias=settings.store.collection)
-    if store.get_alias(repo.alias) is not None and repo.load() is not None:
+    stored = repo.load()
+    physical = store.get_alias(repo.alias)
+    if stored is not None and physical is not None and store.collection_exists(physical):
         return repo
-    reg = repo.load() or initial_registry(settings, encoders)
-    physical = store.get_alias(repo.alias) or f"{repo.alias}__1"
+    reg = stored or initial_registry(settings, encoders)
+    physical = physical or f"{repo.alias}__1"
     store.create_collection(physical, {v.name: spec_of(v) for v in reg.written_versions()})
     store.set_alias(repo.alias, physical)
-    repo.save(reg)
+    if stored is None:
+        repo.save(reg)
     return repo

@@ -13,7 +13,7 @@ from litestar.testing import TestClient
 
 from app.asgi import create_app
 from app.container import Services, build_services
-from app.domain.documents import Document
+from app.domain.documents import Document, point_id
 from app.encoders.fastembed_encoder import EncoderPool
 from app.errors import InvalidInput
 from tests.api.test_bad_input import snapshot, with_doc
@@ -196,6 +196,17 @@ def test_a_shard_that_cannot_be_opened_is_a_clear_503_naming_the_folder_and_the_
     finally:
         broken.close()
 
+    # the runbook's recovery: move the folder aside, restart, reload from the source
+    shard_dir.parent.rename(tmp_path / "broken")
+    recovered = build_services(settings, encoders=encoders)
+    try:
+        with TestClient(create_app(settings, services=recovered)) as client:
+            assert client.get("/ready").status_code == 200
+            assert client.post("/documents", json={"documents": [GOOD_DOC]}).status_code == 200
+            assert client.get("/documents/fine").json()["title"] == GOOD_DOC["title"]
+    finally:
+        recovered.close()
+
 
 GOOD_DOC = {"id": "fine", "title": "A fine document", "body": "Nothing wrong with it."}
 
@@ -346,3 +357,33 @@ def test_bounds_hold_for_json_written_by_hand(seeded: TestClient) -> None:
     r = raw_post(seeded, "/search", '{"query": "a", "weights": {"title": 1e400}}')
     assert 400 <= r.status_code < 500, r.text[:300]
     assert json.loads(r.text)["code"] in {"invalid_input", "malformed_request"}
+
+
+def test_an_engine_panic_on_poisoned_data_is_a_json_503_never_a_plain_500(
+    tmp_path: Path, model_cache: Path, encoders: EncoderPool
+) -> None:
+    """A point poisoned past the service (written before these bounds existed) makes the engine
+    fail or panic when read; every call that reads it answers our 503 JSON body."""
+    import qdrant_edge as qe
+
+    settings = make_settings("edge", tmp_path, model_cache, admin_token="admin-secret")
+    services = build_services(settings, encoders=encoders)
+    try:
+        services.ingest.upsert(to_documents([GOOD_DOC]))
+        shard = services.store._shard(services.registry.physical())  # type: ignore[attr-defined]
+        poisoned = services.ingest.get("fine")
+        vector = {services.registry.get().live_version("document").name: [1.0] + [0.0] * 383}
+        shard.update(qe.UpdateOperation.upsert_points([qe.Point(id=point_id("fine"), vector=vector, payload={
+            "doc_id": "fine", "metadata": nested(130)})]))
+        with TestClient(create_app(settings, services=services), raise_server_exceptions=False) as client:
+            calls = [client.get("/documents/fine"), client.delete("/documents/fine"),
+                     client.post("/search", json={"query": "nothing wrong", "filter": {"x": 1}}),
+                     client.post("/search", json={"query": "nothing wrong"}),
+                     client.get("/admin/migrations", headers=admin(settings))]
+            for r in calls:  # the engine cannot even delete it: the runbook's recovery is the way out
+                assert r.status_code == 503, (r.request.url, r.status_code, r.text[:300])
+                assert r.headers["content-type"].startswith("application/json"), r.text[:300]
+                assert r.json()["code"] == "store_unavailable", r.text[:300]
+        assert poisoned["title"] == GOOD_DOC["title"]
+    finally:
+        services.close()
