@@ -20,7 +20,6 @@ ERROR_DESCRIPTIONS: dict[int, str] = {
     401: "No valid credential: a missing or wrong API key, or admin token (`unauthorized`).",
     403: "The read-only API key was given for a write (`forbidden`).",
     404: "Not found: no document with that id, or no such collection or route.",
-    405: "Method not allowed on this path; the `Allow` header lists the methods that are.",
     409: "A precondition of the migration step does not hold (`conflict`); nothing was changed.",
     422: "Invalid input: a missing, wrong-typed, unknown or out-of-bounds field; the message names it.",
     503: "The store or an encoder is unavailable after bounded retries (`store_unavailable`, `store_locked`, "
