@@ -274,7 +274,7 @@ class Migrator:
         if existing is None:
             # vector first, registry second: ingest must never write a vector the collection lacks
             actions.append((f"register {name} as shadow: from now on every write encodes it too",
-                            lambda: self.registry.save(self.registry.get().with_version(version))))
+                            lambda: self.registry.save(reg.with_version(version), expect=reg.revision)))
         else:
             result.notes.append(f"{name} is already registered (status {existing.status})")
         if record is None:
@@ -372,7 +372,8 @@ class Migrator:
         reg = self.registry.get()
         v = reg.find(name)
         if v.status != status:
-            self.registry.save(reg.with_version(replace(v, status=status, status_changed=now())))  # type: ignore[arg-type]
+            new = reg.with_version(replace(v, status=status, status_changed=now()))  # type: ignore[arg-type]
+            self.registry.save(new, expect=reg.revision)
 
     # -- validate ----------------------------------------------------------------------------
     def validate(self, target: str | None, query_set: val.QuerySet, *, k: int = 10, dry_run: bool = False,
@@ -489,13 +490,13 @@ class Migrator:
             old = space.live
 
             def swap() -> None:
-                reg = self.registry.get()
+                # on the registry the gate was checked on: if another step changed it since, 409
                 stamp = now()
                 new = reg.with_version(replace(reg.find(name), status="live", status_changed=stamp))
                 if old:  # the old version stays written and complete, so a rollback loses nothing
                     new = new.with_version(replace(new.find(old), status="ready", status_changed=stamp))
                 new = new.with_live(version.space, name, old)
-                self.registry.save(Registry(spaces=new.spaces, revision=reg.revision + 1))
+                self.registry.save(new, expect=reg.revision)
 
             result.data = {"live": name, "previous": old}
             run_actions(result, [(f"make {name} live for space {version.space!r} (was {old}); "
@@ -524,12 +525,11 @@ class Migrator:
                 raise Conflict(f"{previous} is retired: its vectors are gone, rollback is not possible")
 
             def swap() -> None:
-                reg = self.registry.get()
                 stamp = now()
                 new = reg.with_version(replace(reg.find(previous), status="live", status_changed=stamp))
                 new = new.with_version(replace(new.find(name), status="ready", status_changed=stamp))
                 new = new.with_live(space.name, previous, None)
-                self.registry.save(Registry(spaces=new.spaces, revision=reg.revision + 1))
+                self.registry.save(new, expect=reg.revision)
 
             result.data = {"live": previous}
             return run_actions(result, [(f"make {previous} live again for space {space.name!r}; "
@@ -566,13 +566,11 @@ class Migrator:
                 result.notes += [f"forced past: {b}" for b in gate.blockers]
 
                 def mark() -> None:
-                    reg = self.registry.get()
-                    st = reg.space(space.name)
                     new_reg = reg.with_version(replace(reg.find(victim.name), status="retired",
                                                        status_changed=now()))
-                    if st.previous == victim.name:
-                        new_reg = new_reg.with_live(space.name, st.live, None)
-                    self.registry.save(Registry(spaces=new_reg.spaces, revision=reg.revision + 1))
+                    if space.previous == victim.name:
+                        new_reg = new_reg.with_live(space.name, space.live, None)
+                    self.registry.save(new_reg, expect=reg.revision)
 
                 # registry first: ingest stops writing the vector before it is deleted
                 actions.append((f"mark {victim.name} retired (ingest stops writing it)", mark))

@@ -204,8 +204,6 @@ def _sync_distances(mig: Migrator, physical: str) -> None:
     """The registry's distances follow the collection the alias points at (new collections copy them)."""
     from dataclasses import replace
 
-    from app.domain.versions import Registry
-
     reg = mig.registry.get()
     specs = mig.store.vector_specs(physical)
     new = reg
@@ -214,7 +212,7 @@ def _sync_distances(mig: Migrator, physical: str) -> None:
             if v.name in specs and specs[v.name].distance != v.distance:
                 new = new.with_version(replace(v, distance=specs[v.name].distance))
     if new is not reg:
-        mig.registry.save(Registry(spaces=new.spaces, revision=reg.revision + 1))
+        mig.registry.save(new, expect=reg.revision)
 
 
 def promote_rebuild(mig: Migrator, m: Migration, *, margin: float, force: bool, dry_run: bool) -> StepResult:
