@@ -19,7 +19,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from app.domain.documents import Document, PreparedDocument, prepare
-from app.domain.gates import Coverage, Verdict, promote_gate, retire_gate
+from app.domain.gates import Coverage, Gate, Verdict, promote_gate, retire_gate
 from app.domain.plan import Filter, Match, MatchAny, build_plan
 from app.domain.versions import Registry, VectorVersion
 from app.encoders.fastembed_encoder import EncoderPool
@@ -122,6 +122,22 @@ class Migrator:
         applied[revision] = record
         self.store.put_meta(self._applied_key, {"applied": applied})
 
+    def override_actions(self, revision: str, gate: Gate, *, step: str, **context: Any) -> list[Action]:
+        """When `--force` took a step past its gate, the action that records it in the applied
+        migration's record (shown by `status` and `GET /admin/migrations`); none otherwise."""
+        entry = gate.override(step=step, at=now(), **context)
+        if entry is None:
+            return []
+
+        def record() -> None:
+            applied = self.applied()
+            if revision in applied:
+                rec = applied[revision]
+                self.record_applied(revision, {**rec, "overrides": [*rec.get("overrides", []), entry]})
+
+        return [(f"record the override in {revision}'s record: forced {step} past "
+                 f"{len(entry['overrode'])} blocker(s)", record)]
+
     def _verdict_key(self, target: str) -> str:
         return f"validation:{self.alias}:{target}"
 
@@ -178,7 +194,8 @@ class Migrator:
             m = Migration.from_dict(record["migration"])
             state, nxt = self._progress(m, record, reg)
             migrations.append({"revision": revision, "label": m.label, "description": m.change.describe(),
-                               "applied": record.get("applied"), "state": state, "next": nxt})
+                               "applied": record.get("applied"), "state": state, "next": nxt,
+                               "overrides": list(record.get("overrides", []))})
         rebuild = self.registry.rebuild()
         if rebuild:
             rebuild = {**rebuild, "live": physical}
@@ -500,7 +517,9 @@ class Migrator:
 
             result.data = {"live": name, "previous": old}
             run_actions(result, [(f"make {name} live for space {version.space!r} (was {old}); "
-                                  f"{old} stays written for rollback", swap)])
+                                  f"{old} stays written for rollback", swap),
+                                 *self.override_actions(m.revision, gate, step="promote", target=name,
+                                                        margin=margin)])
             result.notes.append(f"next: watch search, then scripts/migrate retire {m.revision} after the grace "
                                 f"period (or scripts/migrate rollback {m.revision})")
             return result
@@ -574,6 +593,8 @@ class Migrator:
 
                 # registry first: ingest stops writing the vector before it is deleted
                 actions.append((f"mark {victim.name} retired (ingest stops writing it)", mark))
+                actions += self.override_actions(m.revision, gate, step="retire", target=victim.name,
+                                                 grace_s=grace_s)
             if victim.name in self.store.vector_specs(physical):
                 actions.append((f"delete named vector {victim.name} from {physical}",
                                 lambda: self.store.delete_vector(physical, victim.name)))

@@ -240,7 +240,8 @@ def promote_rebuild(mig: Migrator, m: Migration, *, margin: float, force: bool, 
         _sync_distances(mig, target)
 
     result.data = {"live": target, "previous": source}
-    run_actions(result, [(f"swap alias {mig.alias}: {source} -> {target}; ingest keeps writing both", swap)])
+    run_actions(result, [(f"swap alias {mig.alias}: {source} -> {target}; ingest keeps writing both", swap),
+                         *mig.override_actions(m.revision, gate, step="promote", target=target, margin=margin)])
     result.notes.append(f"next: scripts/migrate retire {m.revision} after the grace period "
                         f"(or scripts/migrate rollback {m.revision})")
     return result
@@ -292,6 +293,7 @@ def retire_rebuild(mig: Migrator, m: Migration, *, grace_s: float, force: bool, 
     return run_actions(result, [
         (f"end dual writes (ingest writes {live} only)", lambda: _update_marker(mig, status="retired", dropped=victim)),
         (f"delete collection {victim}", lambda: mig.store.delete_collection(victim)),
+        *mig.override_actions(m.revision, gate, step="retire", target=victim, grace_s=grace_s),
     ])
 
 
