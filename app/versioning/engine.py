@@ -60,7 +60,7 @@ class StepResult:
                 "actions": self.actions, "notes": self.notes, "data": self.data}
 
 
-Action = tuple[str, Callable[[], None]]
+Action = tuple[str, Callable[[], object]]  # a description and what does it (its result is unused)
 
 
 def run_actions(result: StepResult, actions: list[Action]) -> StepResult:

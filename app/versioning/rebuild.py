@@ -113,7 +113,7 @@ def fill(mig: Migrator, m: Migration, *, batch: int, max_points: int | None, dry
     Insert-only, so a document dual-written meanwhile is never overwritten by an older copy; the
     scroll cursor is saved after each batch, so a re-run continues where the last one stopped.
     """
-    from app.versioning.engine import StepResult, prepared_from_payload, run_actions
+    from app.versioning.engine import Action, StepResult, prepared_from_payload, run_actions
 
     change = _change(m)
     marker = active_marker(mig, m)
@@ -163,7 +163,7 @@ def fill(mig: Migrator, m: Migration, *, batch: int, max_points: int | None, dry
         return result
     # A delete that raced a copy can leave a point in the target the source no longer has.
     extra = _extra_points(mig, source, target)
-    actions = []
+    actions: list[Action] = []
     if extra:
         actions.append((f"delete {len(extra)} points the source no longer has",
                         lambda: mig.store.delete(target, extra)))

@@ -46,9 +46,10 @@ def stored(svc: Services) -> dict[str, Any]:
             "rebuild": svc.registry.rebuild()}
 
 
-ADD = {"revision": "0001", "name": "title_l3", "change": {"kind": "add_version", "space": "title",
-                                                         "model": "paraphrase-minilm-l3", "version": 2}}
-REBUILD = {"revision": "0001", "change": {"kind": "rebuild", "distance": {"title": "dot"}, "reembed": ["summary"]}}
+ADD: dict[str, Any] = {"revision": "0001", "name": "title_l3", "change": {
+    "kind": "add_version", "space": "title", "model": "paraphrase-minilm-l3", "version": 2}}
+REBUILD: dict[str, Any] = {"revision": "0001", "change": {
+    "kind": "rebuild", "distance": {"title": "dot"}, "reembed": ["summary"]}}
 
 
 def change(base: dict[str, Any], **fields: Any) -> dict[str, Any]:

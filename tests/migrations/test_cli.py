@@ -101,12 +101,12 @@ def test_operator_flow_reads_well(settings: Settings, tmp_path: Path, capsys: py
     assert "validation: space nDCG@10 changes by -" in capsys.readouterr().err
     assert main(["promote", "--force", "--dry-run"]) == 0 and "would: make" in capsys.readouterr().out
     assert main(["promote", "--force"]) == 0
-    out = capsys.readouterr().out
-    assert "did: make title.paraphrase-minilm-l3.v2 live" in out and "forced past: validation: space" in out
+    forced = capsys.readouterr().out
+    assert "did: make title.paraphrase-minilm-l3.v2 live" in forced and "forced past: validation: space" in forced
     assert main(["status"]) == 0  # the override stays on record with the migration
-    status = capsys.readouterr().out
-    assert "overrides (--force)" in status
-    [override] = [line for line in status.splitlines() if "forced at" in line]
+    shown = capsys.readouterr().out
+    assert "overrides (--force)" in shown
+    [override] = [line for line in shown.splitlines() if "forced at" in line]
     assert "0001_title_paraphrase_l3: promote title.paraphrase-minilm-l3.v2" in override
     assert "past: validation: space nDCG@10 changes by -" in override
     assert main(["retire"]) == 2 and "grace period not over" in capsys.readouterr().err
