@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
+import threading
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -134,6 +137,7 @@ META_COLLECTION = "_multivec_meta"
 META_REVISION = "value.revision"  # the payload path compare-and-set conditions on
 WRITERS = "writers"  # payload: tokens of the latest conditional writes, newest last
 KEEP_WRITERS = 32
+_PROCESS = uuid.uuid4().hex  # tells this process's writes from another's
 
 
 @dataclass(frozen=True)
@@ -144,6 +148,7 @@ class MetaWrite:
     expect: int
     payload: dict[str, Any]
     token: str
+    done: bool = False  # already stored: nothing to send
 
 
 def revision_of(payload: dict[str, Any] | None) -> int:
@@ -159,21 +164,33 @@ def lost_race(key: str, expect: int, found: int) -> Conflict:
                     {"key": key, "expected_revision": expect, "found_revision": found})
 
 
+def write_token(key: str, value: dict[str, Any], expect: int) -> str:
+    """Who writes: this process and thread, and what it writes. A retry of the same call (after a
+    timeout whose write went through) finds its own token stored, and does not report a conflict."""
+    body = json.dumps([_PROCESS, threading.get_ident(), key, expect, value], sort_keys=True, default=str)
+    return hashlib.sha256(body.encode()).hexdigest()[:32]
+
+
 def prepare_meta_write(key: str, value: dict[str, Any], expect: int, current: dict[str, Any] | None) -> MetaWrite:
     """The payload of a compare-and-set write, checked first against the payload read just before.
 
     The token, appended to the writers the stored payload lists, tells afterwards whether this write
     is the one that went through (a conditional upsert does not say whether it matched).
 
+    Returns:
+        The write; `done` when `current` already holds it (a retried call whose write went through).
+
     Raises:
         Conflict: `current` is already past `expect`.
     """
+    token = write_token(key, value, expect)
+    writers = list((current or {}).get(WRITERS) or [])
     found = revision_of(current) if current is not None else 0
+    if found == expect + 1 and writers and writers[-1] == token:
+        return MetaWrite(key=key, expect=expect, payload=current or {}, token=token, done=True)
     if found != expect or (current is None) != (expect == 0):
         raise lost_race(key, expect, found)
-    token = uuid.uuid4().hex
-    writers = [*list((current or {}).get(WRITERS) or [])[-(KEEP_WRITERS - 1):], token]
-    payload = {"key": key, "value": {**value, "revision": expect + 1}, WRITERS: writers}
+    payload = {"key": key, "value": {**value, "revision": expect + 1}, WRITERS: [*writers[-(KEEP_WRITERS - 1):], token]}
     return MetaWrite(key=key, expect=expect, payload=payload, token=token)
 
 

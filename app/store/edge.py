@@ -324,6 +324,8 @@ class EdgeStore:
                 shard.flush()
                 return None
             write = prepare_meta_write(key, value, expect_revision, self._meta_payload(pid))
+            if write.done:
+                return expect_revision + 1
             condition = qe.Filter(must=[qe.FieldCondition(key=META_REVISION,
                                                           match=qe.MatchValue(value=expect_revision))])
             shard.update(qe.UpdateOperation.upsert_points(

@@ -281,6 +281,8 @@ class QdrantStore:
                                                                  payload={"key": key, "value": value})], wait=True)
             return None
         write = prepare_meta_write(key, value, expect_revision, self._meta_payload(pid))
+        if write.done:
+            return expect_revision + 1
         condition = qm.Filter(must=[qm.FieldCondition(key=META_REVISION, match=qm.MatchValue(value=expect_revision))])
         self._client.upsert(META_COLLECTION, [qm.PointStruct(id=pid, vector={}, payload=write.payload)], wait=True,
                             update_filter=None if expect_revision == 0 else condition,

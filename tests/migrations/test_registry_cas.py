@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from litestar.testing import TestClient
 
@@ -72,6 +73,27 @@ def test_of_many_threads_writing_from_one_revision_exactly_one_wins(settings: Se
         assert all(e.detail == {"key": "k", "expected_revision": 1, "found_revision": 2} for e in lost)
     finally:
         store.close()
+
+
+def test_a_retried_write_whose_first_attempt_went_through_is_not_a_conflict(tmp_path: Path,
+                                                                            model_cache: Path) -> None:
+    store = open_store(make_settings("memory", tmp_path, model_cache).store)  # the adapter that retries
+    store.put_meta("k", {"a": 1}, expect_revision=0)
+    client: Any = store._client  # type: ignore[attr-defined]
+    real, sent = client.upsert, []
+
+    def times_out_after_writing(*args: Any, **kwargs: Any) -> Any:
+        out = real(*args, **kwargs)
+        sent.append(1)
+        if len(sent) == 1:
+            raise httpx.ReadTimeout("the answer was lost; the write was not")
+        return out
+
+    client.upsert = times_out_after_writing
+    assert store.put_meta("k", {"a": 2}, expect_revision=1) == 2
+    assert store.get_meta("k") == {"a": 2, "revision": 2} and len(sent) == 1
+    with pytest.raises(Conflict):  # another caller with the same stale revision still loses
+        store.put_meta("k", {"a": 3}, expect_revision=1)
 
 
 class MeetAtTheRegistryWrite:
