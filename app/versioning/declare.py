@@ -191,11 +191,12 @@ def load_file(path: Path) -> Migration:
     if not isinstance(change, AddVersion | Rebuild):
         raise InvalidInput(f"{path.name}: set `change = AddVersion(...)` or `change = Rebuild(...)`")
     doc = (module.__doc__ or "").strip().splitlines()
-    migration = Migration(revision=revision, name=m.group(2), change=change,
-                          description=doc[0] if doc else change.describe(),
-                          depends_on=getattr(module, "depends_on", None))
-    check(migration)
-    return migration
+    # the same checks as a declaration sent to the API: `Rebuild(reembed="body")` is refused here,
+    # not read as the spaces b, o, d, y
+    return Migration.from_dict({"revision": revision, "name": m.group(2),
+                                "description": doc[0] if doc else change.describe(),
+                                "depends_on": getattr(module, "depends_on", None), "change": dict(change.__dict__)},
+                               path=path.name)
 
 
 def load_folder(folder: Path) -> list[Migration]:

@@ -114,3 +114,15 @@ def test_migration_files_must_form_one_numbered_chain(tmp_path: Path) -> None:
         Migration.from_dict({"revision": "0003", "change": {"kind": "rebuild", "distance": {"title": "manhattan"}}})
     assert isinstance(Migration.from_dict({"revision": "0003", "change": Rebuild(reembed=("body",)).__dict__}).change,
                       Rebuild)
+
+
+def test_a_migration_file_is_checked_like_a_declaration(tmp_path: Path) -> None:
+    (tmp_path / "0001_a.py").write_text("from app.versioning.declare import Rebuild\nrevision = '0001'\n"
+                                        "change = Rebuild(reembed='body')\n")
+    with pytest.raises(InvalidInput, match=r"0001_a\.py\.change\.reembed: expected a list of space names, "
+                                           r"got a string \('body'\)"):
+        load_folder(tmp_path)
+    (tmp_path / "0001_a.py").write_text("from app.versioning.declare import AddVersion\nrevision = '0001'\n"
+                                        "change = AddVersion(space='title', model='m', version='2')\n")
+    with pytest.raises(InvalidInput, match=r"0001_a\.py\.change\.version: expected a version number"):
+        load_folder(tmp_path)
