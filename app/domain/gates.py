@@ -30,8 +30,12 @@ class Coverage:
 class Verdict:
     """What a validation found, as far as the promote gate is concerned.
 
-    `baseline` and `candidate` are the gate metric (nDCG@10 of the fused search) when the query set
-    has judgments; without judgments they are None and only `overlap` (overlap@k) is known.
+    `baseline` and `candidate` are the gate metric (nDCG@10 of the fused default search) when the
+    query set has judgments; without judgments they are None and only `overlap` (overlap@k) is known.
+    `others` holds the change of the same metric in every other mode that was run: the migrated
+    space alone (`space nDCG@10`; `space <name> nDCG@10` for each space a rebuild changes). The
+    gate holds every one of them to the margin: the fused default may weigh the migrated space 0,
+    so it alone would not see that space get worse.
     """
 
     target: str
@@ -43,7 +47,6 @@ class Verdict:
     created: str = ""
     others: dict[str, float] = field(default_factory=dict)  # delta of the metric in the other modes
 
-
     @property
     def judged(self) -> bool:
         return self.baseline is not None and self.candidate is not None
@@ -54,10 +57,17 @@ class Verdict:
             return None
         return self.candidate - self.baseline
 
+    @property
+    def deltas(self) -> dict[str, float]:
+        """Every compared change, by name: the fused default first, then each space alone."""
+        if self.delta is None:
+            return {}
+        return {self.metric: self.delta, **dict(sorted(self.others.items()))}
+
     def to_dict(self) -> dict[str, Any]:
         return {"target": self.target, "metric": self.metric, "baseline": self.baseline,
                 "candidate": self.candidate, "overlap": self.overlap, "queries": self.queries,
-                "created": self.created, "others": self.others}
+                "created": self.created, "others": self.others, "deltas": self.deltas}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Verdict:
@@ -79,15 +89,45 @@ class Gate:
     def message(self) -> str:
         return "; ".join(self.blockers) if self.blockers else "; ".join(self.notes)
 
+    def override(self, *, step: str, at: str, **context: Any) -> dict[str, Any] | None:
+        """What a forced step overrode, for the record (None when nothing was forced past)."""
+        if not (self.forced and self.blockers):
+            return None
+        return {"step": step, "at": at, "overrode": list(self.blockers), **context}
+
+
+def quality_blockers(verdict: Verdict, margin: float) -> tuple[list[str], list[str]]:
+    """Blockers for every compared change (fused default, each space alone) worse than `margin`;
+    notes for the rest. Empty without judgments."""
+    blockers: list[str] = []
+    notes: list[str] = []
+    if verdict.judged:
+        delta = verdict.delta or 0.0
+        line = (f"candidate {verdict.metric} {verdict.candidate:.4f} is worse than live {verdict.baseline:.4f} "
+                f"by {-delta:.4f}, more than the margin of {margin:.4f}")
+        if delta < -margin:
+            blockers.append(f"validation: {line}")
+        else:
+            notes.append(f"validation: {verdict.metric} {verdict.baseline:.4f} -> {verdict.candidate:.4f} "
+                         f"({delta:+.4f}, margin {margin:.4f})")
+    for name, d in sorted(verdict.others.items()):
+        if d < -margin:
+            blockers.append(f"validation: {name} changes by {d:+.4f}, worse than the margin of {margin:.4f} "
+                            "(the migrated space alone; the fused default may not weigh it)")
+        else:
+            notes.append(f"validation: {name} {d:+.4f}")
+    return blockers, notes
+
 
 def promote_gate(*, coverage: Coverage, verdict: Verdict | None, margin: float, force: bool) -> Gate:
-    """Promote only a complete version that validation did not find worse than live by more than `margin`.
+    """Promote only a complete version that validation did not find worse than live by more than `margin`,
+    neither in the fused default search nor in the migrated space alone.
 
     Args:
         coverage: points that carry the candidate vector.
         verdict: the latest validation of this candidate, if any.
-        margin: how much lower (absolute, on the gate metric) the candidate may score.
-        force: promote anyway; the blockers are still reported.
+        margin: how much lower (absolute, on the gate metric) the candidate may score, in each mode.
+        force: promote anyway; the blockers are still reported, and the caller records the override.
 
     Returns:
         The decision, with every blocker named.
@@ -99,16 +139,8 @@ def promote_gate(*, coverage: Coverage, verdict: Verdict | None, margin: float, 
     if verdict is None:
         blockers.append("no validation report for this version: run validate first")
     elif verdict.judged:
-        delta = verdict.delta or 0.0
-        if delta < -margin:
-            blockers.append(f"validation: candidate {verdict.metric} {verdict.candidate:.4f} is worse than live "
-                            f"{verdict.baseline:.4f} by {-delta:.4f}, more than the margin of {margin:.4f}")
-        else:
-            notes.append(f"validation: {verdict.metric} {verdict.baseline:.4f} -> {verdict.candidate:.4f} "
-                         f"({delta:+.4f}, margin {margin:.4f})")
-        # Not a blocker (users see the gate metric), but an operator should know.
-        notes += [f"note: {name} changes by {d:+.4f}, more than the margin" for name, d in
-                  sorted(verdict.others.items()) if d < -margin]
+        quality, notes = quality_blockers(verdict, margin)
+        blockers += quality
     else:
         overlap = f"{verdict.overlap:.3f}" if verdict.overlap is not None else "n/a"
         notes.append(f"validation had no judgments: quality not compared (overlap@k {overlap})")

@@ -8,6 +8,7 @@ from typing import Any
 
 from app.domain.versions import Registry, SpaceState, VectorVersion
 from app.encoders.fastembed_encoder import EncoderPool
+from app.errors import Conflict
 from app.settings import Settings
 from app.store.base import Store, VectorSpec
 
@@ -66,8 +67,25 @@ class RegistryRepo:
             raise CollectionNotFound(f"collection {self.alias!r} is not initialised")
         return reg
 
-    def save(self, reg: Registry) -> None:
-        self.store.put_meta(self.key, registry_to_dict(reg))
+    def save(self, reg: Registry, *, expect: int) -> Registry:
+        """Write `reg` if the stored registry is still at revision `expect` (compare-and-set).
+
+        Pass the revision of the registry the step read and checked its preconditions on: a step
+        that lost a race to another (another process, or another thread of the admin API) then
+        changes nothing, instead of overwriting the other's write.
+
+        Args:
+            reg: the new state; its own revision is ignored.
+            expect: the revision read (0: no registry yet).
+
+        Returns:
+            `reg` as stored, at revision `expect + 1`.
+
+        Raises:
+            Conflict: another step changed the registry since it was read (409 at the API).
+        """
+        revision = self.store.put_meta(self.key, registry_to_dict(reg), expect_revision=expect)
+        return Registry(spaces=reg.spaces, revision=int(revision or expect + 1))
 
     # -- rebuild marker: while a collection is rebuilt, ingest writes to both physical collections --
     @property
@@ -131,5 +149,9 @@ def bootstrap(settings: Settings, store: Store, encoders: EncoderPool) -> Regist
     store.create_collection(physical, {v.name: spec_of(v) for v in reg.written_versions()})
     store.set_alias(repo.alias, physical)
     if stored is None:
-        repo.save(reg)
+        try:
+            repo.save(reg, expect=0)
+        except Conflict:  # another replica started at the same moment and wrote it first
+            if repo.load() is None:
+                raise
     return repo

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import functools
+import hashlib
+import json
+import threading
+import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
@@ -10,7 +14,7 @@ from typing import Any, Protocol, TypeVar
 from tenacity import retry, retry_if_exception_type, stop_after_attempt, wait_exponential
 
 from app.domain.plan import Filter, QueryPlan
-from app.errors import AppError, StoreUnavailable
+from app.errors import AppError, Conflict, StoreUnavailable
 
 VectorValue = Any  # list[float] | list[list[float]] | SparseVec
 
@@ -90,8 +94,31 @@ class Store(Protocol):
     def get_alias(self, alias: str) -> str | None: ...
     def delete_alias(self, alias: str) -> None: ...
 
-    def put_meta(self, key: str, value: dict[str, Any]) -> None: ...
-    def get_meta(self, key: str) -> dict[str, Any] | None: ...
+    def put_meta(self, key: str, value: dict[str, Any], *, expect_revision: int | None = None) -> int | None:
+        """Store `value` under `key`; with `expect_revision`, only if nobody changed it since it was read.
+
+        Compare-and-set on the stored value's `revision` (the registry carries one): the write goes
+        through only when the stored value's `revision` still equals `expect_revision` (0: no value
+        yet), and stores `value` with `revision` set to `expect_revision + 1`. Without it, the write
+        is unconditional (meta that no two steps update from a read: verdicts, profiles).
+
+        Args:
+            key: the meta key, e.g. `registry:documents`.
+            value: a JSON-able mapping.
+            expect_revision: the revision the caller read, or None for an unconditional write.
+
+        Returns:
+            The revision now stored (`expect_revision + 1`), or None for an unconditional write.
+
+        Raises:
+            Conflict: the stored revision is not `expect_revision` (another step changed it since it
+                was read); nothing is written.
+        """
+        ...
+
+    def get_meta(self, key: str) -> dict[str, Any] | None:
+        """The value stored under `key`, or None."""
+        ...
 
 
 T = TypeVar("T")
@@ -134,6 +161,75 @@ def with_retries(fn: Callable[..., T], *, attempts: int, wait_s: float) -> Calla
 
 
 META_COLLECTION = "_multivec_meta"
+META_REVISION = "value.revision"  # the payload path compare-and-set conditions on
+WRITERS = "writers"  # payload: tokens of the latest conditional writes, newest last
+KEEP_WRITERS = 32
+_PROCESS = uuid.uuid4().hex  # tells this process's writes from another's
+
+
+@dataclass(frozen=True)
+class MetaWrite:
+    """One conditional meta write, as both adapters send it: the payload and who wrote it."""
+
+    key: str
+    expect: int
+    payload: dict[str, Any]
+    token: str
+    done: bool = False  # already stored: nothing to send
+
+
+def revision_of(payload: dict[str, Any] | None) -> int:
+    """The revision of a stored meta payload (0 when there is none)."""
+    value = (payload or {}).get("value") or {}
+    revision = value.get("revision", 0)
+    return revision if isinstance(revision, int) else 0
+
+
+def lost_race(key: str, expect: int, found: int) -> Conflict:
+    return Conflict(f"another step changed {key} meanwhile (revision expected {expect}, found {found}): "
+                    "nothing was changed; look at the state again and re-run the step if it still applies",
+                    {"key": key, "expected_revision": expect, "found_revision": found})
+
+
+def write_token(key: str, value: dict[str, Any], expect: int) -> str:
+    """Who writes: this process and thread, and what it writes. A retry of the same call (after a
+    timeout whose write went through) finds its own token stored, and does not report a conflict."""
+    body = json.dumps([_PROCESS, threading.get_ident(), key, expect, value], sort_keys=True, default=str)
+    return hashlib.sha256(body.encode()).hexdigest()[:32]
+
+
+def prepare_meta_write(key: str, value: dict[str, Any], expect: int, current: dict[str, Any] | None) -> MetaWrite:
+    """The payload of a compare-and-set write, checked first against the payload read just before.
+
+    The token, appended to the writers the stored payload lists, tells afterwards whether this write
+    is the one that went through (a conditional upsert does not say whether it matched).
+
+    Returns:
+        The write; `done` when `current` already holds it (a retried call whose write went through).
+
+    Raises:
+        Conflict: `current` is already past `expect`.
+    """
+    token = write_token(key, value, expect)
+    writers = list((current or {}).get(WRITERS) or [])
+    found = revision_of(current) if current is not None else 0
+    if found == expect + 1 and writers and writers[-1] == token:
+        return MetaWrite(key=key, expect=expect, payload=current or {}, token=token, done=True)
+    if found != expect or (current is None) != (expect == 0):
+        raise lost_race(key, expect, found)
+    payload = {"key": key, "value": {**value, "revision": expect + 1}, WRITERS: [*writers[-(KEEP_WRITERS - 1):], token]}
+    return MetaWrite(key=key, expect=expect, payload=payload, token=token)
+
+
+def confirm_meta_write(write: MetaWrite, stored: dict[str, Any] | None) -> int:
+    """After the conditional upsert: the new revision if this write went through.
+
+    Raises:
+        Conflict: another write won the race (its revision is reported); ours changed nothing.
+    """
+    if stored is None or write.token not in (stored.get(WRITERS) or []):
+        raise lost_race(write.key, write.expect, revision_of(stored))
+    return write.expect + 1
 
 
 BatchRunner = Callable[[QueryPlan, bool, bool], tuple[list[Hit] | None, list[list[Hit]]]]

@@ -22,12 +22,15 @@ from app.domain.plan import Filter, QueryPlan
 from app.errors import AppError, CollectionNotFound, InvalidInput, StoreLocked, StoreUnavailable
 from app.store.base import (
     META_COLLECTION,
+    META_REVISION,
     Hit,
     PointWrite,
     QueryResult,
     StoredPoint,
     VectorSpec,
     VectorValue,
+    confirm_meta_write,
+    prepare_meta_write,
     run_plan,
     translate_errors,
 )
@@ -318,13 +321,41 @@ class EdgeStore:
                 self.create_collection(META_COLLECTION, {"_": VectorSpec("dense", 1)})
         return self._shard(META_COLLECTION)
 
-    def put_meta(self, key: str, value: dict[str, Any]) -> None:
+    def put_meta(self, key: str, value: dict[str, Any], *, expect_revision: int | None = None) -> int | None:
+        """See `Store.put_meta`: with `expect_revision`, a compare-and-set on the value's revision.
+
+        One process owns the folder, so only its threads (steps, the admin API) can race: the mutex
+        orders them, and the write itself is still conditional (edge's upsert `condition`), so a
+        stale write changes nothing even if it got past the check.
+
+        Raises:
+            Conflict: the stored revision is not `expect_revision`.
+        """
         from app.domain.documents import point_id
 
-        shard = self._meta()
-        shard.update(qe.UpdateOperation.upsert_points(
-            [qe.Point(id=point_id(f"meta:{key}"), vector={"_": [1.0]}, payload={"key": key, "value": value})]))
-        shard.flush()
+        pid = point_id(f"meta:{key}")
+        with self._mutex:
+            shard = self._meta()
+            if expect_revision is None:
+                shard.update(qe.UpdateOperation.upsert_points(
+                    [qe.Point(id=pid, vector={"_": [1.0]}, payload={"key": key, "value": value})]))
+                shard.flush()
+                return None
+            write = prepare_meta_write(key, value, expect_revision, self._meta_payload(pid))
+            if write.done:
+                return expect_revision + 1
+            condition = qe.Filter(must=[qe.FieldCondition(key=META_REVISION,
+                                                          match=qe.MatchValue(value=expect_revision))])
+            shard.update(qe.UpdateOperation.upsert_points(
+                [qe.Point(id=pid, vector={"_": [1.0]}, payload=write.payload)],
+                condition=None if expect_revision == 0 else condition,
+                update_mode=qe.UpdateMode.InsertOnly if expect_revision == 0 else None))
+            shard.flush()
+            return confirm_meta_write(write, self._meta_payload(pid))
+
+    def _meta_payload(self, pid: str) -> dict[str, Any] | None:
+        records = self._meta().retrieve([pid], with_payload=True, with_vector=False)
+        return dict(records[0].payload) if records else None
 
     def get_meta(self, key: str) -> dict[str, Any] | None:
         from app.domain.documents import point_id

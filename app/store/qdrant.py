@@ -20,13 +20,16 @@ from app.domain.plan import Filter, QueryPlan
 from app.errors import AppError, CollectionNotFound, InvalidInput, StoreUnavailable
 from app.store.base import (
     META_COLLECTION,
+    META_REVISION,
     Hit,
     PointWrite,
     QueryResult,
     StoredPoint,
     VectorSpec,
     VectorValue,
+    confirm_meta_write,
     port_methods,
+    prepare_meta_write,
     run_plan,
     translate_errors,
     with_retries,
@@ -250,11 +253,35 @@ class QdrantStore:
                 [qm.DeleteAliasOperation(delete_alias=qm.DeleteAlias(alias_name=alias))])
 
     # -- meta (the version registry lives here) ----------------------------------------------
-    def put_meta(self, key: str, value: dict[str, Any]) -> None:
+    def put_meta(self, key: str, value: dict[str, Any], *, expect_revision: int | None = None) -> int | None:
+        """See `Store.put_meta`: with `expect_revision`, a compare-and-set on the value's revision.
+
+        Qdrant does it server-side: an upsert with `update_filter` on the stored revision changes
+        the point only if it still matches (atomic per point), and `INSERT_ONLY` creates it only if
+        absent. The writer token read back afterwards tells whether this write was the one applied.
+
+        Raises:
+            Conflict: the stored revision is not `expect_revision`.
+        """
         if not self._client.collection_exists(META_COLLECTION):
             self._client.create_collection(META_COLLECTION, vectors_config={})
-        self._client.upsert(META_COLLECTION, [qm.PointStruct(id=point_id(f"meta:{key}"), vector={},
-                                                             payload={"key": key, "value": value})], wait=True)
+        pid = point_id(f"meta:{key}")
+        if expect_revision is None:
+            self._client.upsert(META_COLLECTION, [qm.PointStruct(id=pid, vector={},
+                                                                 payload={"key": key, "value": value})], wait=True)
+            return None
+        write = prepare_meta_write(key, value, expect_revision, self._meta_payload(pid))
+        if write.done:
+            return expect_revision + 1
+        condition = qm.Filter(must=[qm.FieldCondition(key=META_REVISION, match=qm.MatchValue(value=expect_revision))])
+        self._client.upsert(META_COLLECTION, [qm.PointStruct(id=pid, vector={}, payload=write.payload)], wait=True,
+                            update_filter=None if expect_revision == 0 else condition,
+                            update_mode=qm.UpdateMode.INSERT_ONLY if expect_revision == 0 else None)
+        return confirm_meta_write(write, self._meta_payload(pid))
+
+    def _meta_payload(self, pid: str) -> dict[str, Any] | None:
+        records = self._client.retrieve(META_COLLECTION, [pid], with_payload=True)
+        return dict(records[0].payload) if records and records[0].payload else None
 
     def get_meta(self, key: str) -> dict[str, Any] | None:
         # Read on every search (the registry says which version is live): one request, not two.

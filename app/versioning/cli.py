@@ -195,12 +195,14 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--out", type=Path, default=Path("reports/migrations"), help="report folder")
     s.add_argument("--force", action="store_true", help="validate below 100 %% coverage")
     s = step("promote", "make the new version live (one registry write; an alias swap for a rebuild)")
-    s.add_argument("--margin", type=float, default=0.02, help="allowed loss on the gate metric (absolute)")
-    s.add_argument("--force", action="store_true", help="promote past the gate")
+    s.add_argument("--margin", type=float, default=0.02,
+                   help="allowed loss of nDCG@10 (absolute), in the fused search and in the space alone")
+    s.add_argument("--force", action="store_true", help="promote past the gate (recorded with the migration)")
     step("rollback", "make the previous version live again")
     s = step("retire", "delete the version (or collection) no longer live, after the grace period")
     s.add_argument("--grace", default="24h", help="how long after it stopped being live (e.g. 30m, 24h, 7d)")
-    s.add_argument("--force", action="store_true", help="retire within the grace period")
+    s.add_argument("--force", action="store_true",
+                   help="retire within the grace period (recorded with the migration)")
     return p
 
 

@@ -6,10 +6,13 @@ import importlib.util
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
+
+from pydantic import Discriminator, Field, Strict, StringConstraints, Tag
 
 from app.domain.versions import vector_name
 from app.errors import InvalidInput
+from app.versioning.shape import Name, StrictShape, validate_shape
 
 DISTANCES = ("cosine", "dot", "euclid")
 
@@ -76,21 +79,80 @@ class Migration:
                 "depends_on": self.depends_on, "change": change}
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Migration:
-        raw = dict(data["change"])
-        kind = raw.pop("kind", "add_version")
+    def from_dict(cls, data: Any, *, path: str = "migration") -> Migration:
+        """A declaration as JSON (`to_dict`'s shape), checked field by field.
+
+        Args:
+            data: the decoded JSON.
+            path: where it sits in the request, for the error (`migration`, `migrations[1]`).
+
+        Raises:
+            InvalidInput: naming the field, e.g. `migration.change.reembed: expected a list of
+                space names, got a string ('body')`.
+        """
+        shape = validate_shape(MigrationShape, data, path=path, expectations=EXPECTATIONS,
+                               tags={"change": CHANGE_KINDS})
+        raw = shape.change
         change: Change
-        if kind == "add_version":
-            change = AddVersion(space=str(raw["space"]), model=str(raw["model"]), version=int(raw["version"]))
-        elif kind == "rebuild":
-            change = Rebuild(distance=dict(raw.get("distance") or {}), reembed=tuple(raw.get("reembed") or ()),
-                             reason=str(raw.get("reason") or ""))
+        if isinstance(raw, AddVersionShape):
+            change = AddVersion(space=raw.space, model=raw.model, version=raw.version)
         else:
-            raise InvalidInput(f"unknown change kind {kind!r}")
-        migration = cls(revision=str(data["revision"]), name=str(data.get("name") or ""), change=change,
-                        description=str(data.get("description") or ""), depends_on=data.get("depends_on"))
-        check(migration)
+            change = Rebuild(distance=dict(raw.distance), reembed=tuple(raw.reembed), reason=raw.reason)
+        migration = cls(revision=shape.revision, name=shape.name, change=change, description=shape.description,
+                        depends_on=shape.depends_on)
+        try:
+            check(migration)
+        except InvalidInput as e:
+            raise InvalidInput(f"{path}.change: {e.message}", e.detail) from None
         return migration
+
+
+# -- the declaration's JSON shape: strict, no unknown keys; errors name the field -------------------
+Revision = Annotated[str, Strict(), StringConstraints(pattern=r"^\d{4}$")]
+CHANGE_KINDS = ("add_version", "rebuild")
+
+
+class AddVersionShape(StrictShape):
+    kind: Literal["add_version"] = "add_version"
+    space: Name
+    model: Name
+    version: Annotated[int, Field(ge=1, le=1_000_000)]
+
+
+class RebuildShape(StrictShape):
+    kind: Literal["rebuild"]
+    distance: dict[Name, Literal["cosine", "dot", "euclid"]] = {}
+    # a tuple is a list here (Python callers pass `Rebuild(...).__dict__`); a string is not
+    reembed: Annotated[list[Name], Field(strict=False, max_length=64)] = []
+    reason: Annotated[str, Field(max_length=2000)] = ""
+
+
+def _change_kind(value: Any) -> Any:
+    """`kind` picks the change's shape; a declaration without one adds a version (as files do)."""
+    return value.get("kind", "add_version") if isinstance(value, dict) else None
+
+
+class MigrationShape(StrictShape):
+    revision: Revision
+    name: Annotated[str, Field(max_length=200)] = ""
+    description: Annotated[str, Field(max_length=2000)] = ""
+    depends_on: Revision | None = None
+    change: Annotated[Annotated[AddVersionShape, Tag("add_version")] | Annotated[RebuildShape, Tag("rebuild")],
+                      Discriminator(_change_kind)]
+
+
+EXPECTATIONS = {
+    ("revision",): 'expected four digits as a string, e.g. "0001"',
+    ("depends_on",): 'expected null or the revision it follows, four digits as a string, e.g. "0001"',
+    ("change",): 'expected an object: {"kind": "add_version" | "rebuild", ...}',
+    ("change", "space"): "expected a space name",
+    ("change", "model"): "expected a model alias from the settings",
+    ("change", "version"): "expected a version number, an integer >= 1",
+    ("change", "reembed"): "expected a list of space names",
+    ("change", "reembed", "*"): "expected a space name",
+    ("change", "distance"): f"expected a map of space name to one of {', '.join(DISTANCES)}",
+    ("change", "distance", "*"): f"unknown distance: expected one of {', '.join(DISTANCES)}",
+}
 
 
 def check(m: Migration) -> None:
@@ -129,11 +191,12 @@ def load_file(path: Path) -> Migration:
     if not isinstance(change, AddVersion | Rebuild):
         raise InvalidInput(f"{path.name}: set `change = AddVersion(...)` or `change = Rebuild(...)`")
     doc = (module.__doc__ or "").strip().splitlines()
-    migration = Migration(revision=revision, name=m.group(2), change=change,
-                          description=doc[0] if doc else change.describe(),
-                          depends_on=getattr(module, "depends_on", None))
-    check(migration)
-    return migration
+    # the same checks as a declaration sent to the API: `Rebuild(reembed="body")` is refused here,
+    # not read as the spaces b, o, d, y
+    return Migration.from_dict({"revision": revision, "name": m.group(2),
+                                "description": doc[0] if doc else change.describe(),
+                                "depends_on": getattr(module, "depends_on", None), "change": dict(change.__dict__)},
+                               path=path.name)
 
 
 def load_folder(folder: Path) -> list[Migration]:

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from app.domain.documents import Document, PreparedDocument, prepare
-from app.domain.gates import Coverage, Verdict, promote_gate, retire_gate
+from app.domain.gates import Coverage, Gate, Verdict, promote_gate, retire_gate
 from app.domain.plan import Filter, Match, MatchAny, build_plan
 from app.domain.versions import Registry, VectorVersion
 from app.encoders.fastembed_encoder import EncoderPool
@@ -60,7 +60,7 @@ class StepResult:
                 "actions": self.actions, "notes": self.notes, "data": self.data}
 
 
-Action = tuple[str, Callable[[], None]]
+Action = tuple[str, Callable[[], object]]  # a description and what does it (its result is unused)
 
 
 def run_actions(result: StepResult, actions: list[Action]) -> StepResult:
@@ -122,6 +122,22 @@ class Migrator:
         applied[revision] = record
         self.store.put_meta(self._applied_key, {"applied": applied})
 
+    def override_actions(self, revision: str, gate: Gate, *, step: str, **context: Any) -> list[Action]:
+        """When `--force` took a step past its gate, the action that records it in the applied
+        migration's record (shown by `status` and `GET /admin/migrations`); none otherwise."""
+        entry = gate.override(step=step, at=now(), **context)
+        if entry is None:
+            return []
+
+        def record() -> None:
+            applied = self.applied()
+            if revision in applied:
+                rec = applied[revision]
+                self.record_applied(revision, {**rec, "overrides": [*rec.get("overrides", []), entry]})
+
+        return [(f"record the override in {revision}'s record: forced {step} past "
+                 f"{len(entry['overrode'])} blocker(s)", record)]
+
     def _verdict_key(self, target: str) -> str:
         return f"validation:{self.alias}:{target}"
 
@@ -178,7 +194,8 @@ class Migrator:
             m = Migration.from_dict(record["migration"])
             state, nxt = self._progress(m, record, reg)
             migrations.append({"revision": revision, "label": m.label, "description": m.change.describe(),
-                               "applied": record.get("applied"), "state": state, "next": nxt})
+                               "applied": record.get("applied"), "state": state, "next": nxt,
+                               "overrides": list(record.get("overrides", []))})
         rebuild = self.registry.rebuild()
         if rebuild:
             rebuild = {**rebuild, "live": physical}
@@ -274,7 +291,7 @@ class Migrator:
         if existing is None:
             # vector first, registry second: ingest must never write a vector the collection lacks
             actions.append((f"register {name} as shadow: from now on every write encodes it too",
-                            lambda: self.registry.save(self.registry.get().with_version(version))))
+                            lambda: self.registry.save(reg.with_version(version), expect=reg.revision)))
         else:
             result.notes.append(f"{name} is already registered (status {existing.status})")
         if record is None:
@@ -372,7 +389,8 @@ class Migrator:
         reg = self.registry.get()
         v = reg.find(name)
         if v.status != status:
-            self.registry.save(reg.with_version(replace(v, status=status, status_changed=now())))  # type: ignore[arg-type]
+            new = reg.with_version(replace(v, status=status, status_changed=now()))  # type: ignore[arg-type]
+            self.registry.save(new, expect=reg.revision)
 
     # -- validate ----------------------------------------------------------------------------
     def validate(self, target: str | None, query_set: val.QuerySet, *, k: int = 10, dry_run: bool = False,
@@ -489,17 +507,19 @@ class Migrator:
             old = space.live
 
             def swap() -> None:
-                reg = self.registry.get()
+                # on the registry the gate was checked on: if another step changed it since, 409
                 stamp = now()
                 new = reg.with_version(replace(reg.find(name), status="live", status_changed=stamp))
                 if old:  # the old version stays written and complete, so a rollback loses nothing
                     new = new.with_version(replace(new.find(old), status="ready", status_changed=stamp))
                 new = new.with_live(version.space, name, old)
-                self.registry.save(Registry(spaces=new.spaces, revision=reg.revision + 1))
+                self.registry.save(new, expect=reg.revision)
 
             result.data = {"live": name, "previous": old}
             run_actions(result, [(f"make {name} live for space {version.space!r} (was {old}); "
-                                  f"{old} stays written for rollback", swap)])
+                                  f"{old} stays written for rollback", swap),
+                                 *self.override_actions(m.revision, gate, step="promote", target=name,
+                                                        margin=margin)])
             result.notes.append(f"next: watch search, then scripts/migrate retire {m.revision} after the grace "
                                 f"period (or scripts/migrate rollback {m.revision})")
             return result
@@ -524,12 +544,11 @@ class Migrator:
                 raise Conflict(f"{previous} is retired: its vectors are gone, rollback is not possible")
 
             def swap() -> None:
-                reg = self.registry.get()
                 stamp = now()
                 new = reg.with_version(replace(reg.find(previous), status="live", status_changed=stamp))
                 new = new.with_version(replace(new.find(name), status="ready", status_changed=stamp))
                 new = new.with_live(space.name, previous, None)
-                self.registry.save(Registry(spaces=new.spaces, revision=reg.revision + 1))
+                self.registry.save(new, expect=reg.revision)
 
             result.data = {"live": previous}
             return run_actions(result, [(f"make {previous} live again for space {space.name!r}; "
@@ -566,16 +585,16 @@ class Migrator:
                 result.notes += [f"forced past: {b}" for b in gate.blockers]
 
                 def mark() -> None:
-                    reg = self.registry.get()
-                    st = reg.space(space.name)
                     new_reg = reg.with_version(replace(reg.find(victim.name), status="retired",
                                                        status_changed=now()))
-                    if st.previous == victim.name:
-                        new_reg = new_reg.with_live(space.name, st.live, None)
-                    self.registry.save(Registry(spaces=new_reg.spaces, revision=reg.revision + 1))
+                    if space.previous == victim.name:
+                        new_reg = new_reg.with_live(space.name, space.live, None)
+                    self.registry.save(new_reg, expect=reg.revision)
 
                 # registry first: ingest stops writing the vector before it is deleted
                 actions.append((f"mark {victim.name} retired (ingest stops writing it)", mark))
+                actions += self.override_actions(m.revision, gate, step="retire", target=victim.name,
+                                                 grace_s=grace_s)
             if victim.name in self.store.vector_specs(physical):
                 actions.append((f"delete named vector {victim.name} from {physical}",
                                 lambda: self.store.delete_vector(physical, victim.name)))

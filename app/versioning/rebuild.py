@@ -113,7 +113,7 @@ def fill(mig: Migrator, m: Migration, *, batch: int, max_points: int | None, dry
     Insert-only, so a document dual-written meanwhile is never overwritten by an older copy; the
     scroll cursor is saved after each batch, so a re-run continues where the last one stopped.
     """
-    from app.versioning.engine import StepResult, prepared_from_payload, run_actions
+    from app.versioning.engine import Action, StepResult, prepared_from_payload, run_actions
 
     change = _change(m)
     marker = active_marker(mig, m)
@@ -163,7 +163,7 @@ def fill(mig: Migrator, m: Migration, *, batch: int, max_points: int | None, dry
         return result
     # A delete that raced a copy can leave a point in the target the source no longer has.
     extra = _extra_points(mig, source, target)
-    actions = []
+    actions: list[Action] = []
     if extra:
         actions.append((f"delete {len(extra)} points the source no longer has",
                         lambda: mig.store.delete(target, extra)))
@@ -204,8 +204,6 @@ def _sync_distances(mig: Migrator, physical: str) -> None:
     """The registry's distances follow the collection the alias points at (new collections copy them)."""
     from dataclasses import replace
 
-    from app.domain.versions import Registry
-
     reg = mig.registry.get()
     specs = mig.store.vector_specs(physical)
     new = reg
@@ -214,7 +212,7 @@ def _sync_distances(mig: Migrator, physical: str) -> None:
             if v.name in specs and specs[v.name].distance != v.distance:
                 new = new.with_version(replace(v, distance=specs[v.name].distance))
     if new is not reg:
-        mig.registry.save(Registry(spaces=new.spaces, revision=reg.revision + 1))
+        mig.registry.save(new, expect=reg.revision)
 
 
 def promote_rebuild(mig: Migrator, m: Migration, *, margin: float, force: bool, dry_run: bool) -> StepResult:
@@ -242,7 +240,8 @@ def promote_rebuild(mig: Migrator, m: Migration, *, margin: float, force: bool, 
         _sync_distances(mig, target)
 
     result.data = {"live": target, "previous": source}
-    run_actions(result, [(f"swap alias {mig.alias}: {source} -> {target}; ingest keeps writing both", swap)])
+    run_actions(result, [(f"swap alias {mig.alias}: {source} -> {target}; ingest keeps writing both", swap),
+                         *mig.override_actions(m.revision, gate, step="promote", target=target, margin=margin)])
     result.notes.append(f"next: scripts/migrate retire {m.revision} after the grace period "
                         f"(or scripts/migrate rollback {m.revision})")
     return result
@@ -294,6 +293,7 @@ def retire_rebuild(mig: Migrator, m: Migration, *, grace_s: float, force: bool, 
     return run_actions(result, [
         (f"end dual writes (ingest writes {live} only)", lambda: _update_marker(mig, status="retired", dropped=victim)),
         (f"delete collection {victim}", lambda: mig.store.delete_collection(victim)),
+        *mig.override_actions(m.revision, gate, step="retire", target=victim, grace_s=grace_s),
     ])
 
 

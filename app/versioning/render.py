@@ -67,12 +67,24 @@ def status_lines(data: dict[str, Any]) -> list[str]:
                      [[m["label"], m["state"], m["next"], m["description"]] for m in migrations], indent="  ")
     else:
         out.append("  none applied")
+    out += override_lines(migrations)
     rebuild = data.get("rebuild")
     if rebuild and rebuild.get("status") != "retired":
         live = "target" if rebuild.get("live") == rebuild.get("target") else "source"
         out += ["", f"rebuild {rebuild.get('migration')}: {rebuild['source']} -> {rebuild['target']}, "
                     f"status {rebuild['status']}, alias on the {live}; ingest writes to both"]
     return out
+
+
+def override_lines(migrations: Sequence[dict[str, Any]]) -> list[str]:
+    """Each gate an operator forced a step past (`--force`), as recorded with the migration."""
+    out: list[str] = []
+    for m in migrations:
+        for o in m.get("overrides") or []:
+            when = str(o.get("at", ""))[:16].replace("T", " ")
+            out.append(f"  {m['label']}: {o['step']} {o.get('target', '')} forced at {when} UTC past: "
+                       + "; ".join(o.get("overrode", [])))
+    return ["", "overrides (--force)", *out] if out else []
 
 
 def result_lines(result: dict[str, Any]) -> list[str]:

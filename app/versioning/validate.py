@@ -6,12 +6,15 @@ import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
+
+from pydantic import BeforeValidator, Field, Strict, StringConstraints
 
 from app.errors import InvalidInput
 from app.eval.data import read_qrels
 from app.eval.metrics import ndcg_at_k, recall_at_k
 from app.versioning.render import markdown_table, table
+from app.versioning.shape import StrictShape, validate_shape
 
 
 @dataclass(frozen=True)
@@ -30,10 +33,48 @@ class QuerySet:
         return {"name": self.name, "queries": [{"id": q, "text": t} for q, t in self.queries], "qrels": self.qrels}
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> QuerySet:
-        queries = [(str(q["id"]), str(q["text"])) for q in data.get("queries") or []]
-        qrels = {str(q): {str(d): int(g) for d, g in docs.items()} for q, docs in (data.get("qrels") or {}).items()}
-        return cls(name=str(data.get("name") or "request"), queries=queries, qrels=qrels)
+    def from_dict(cls, data: Any, *, path: str = "query_set") -> QuerySet:
+        """A query set as JSON (`to_dict`'s shape), checked field by field.
+
+        Raises:
+            InvalidInput: naming the field, e.g. `query_set.queries[2].text: expected the query
+                text, got null`.
+        """
+        shape = validate_shape(QuerySetShape, data, path=path, expectations=QUERY_SET_EXPECTATIONS)
+        queries = [(str(q.id), q.text) for q in shape.queries]
+        ids = [q for q, _ in queries]
+        if len(set(ids)) != len(ids):
+            dup = sorted({q for q in ids if ids.count(q) > 1})
+            raise InvalidInput(f"{path}.queries: duplicate query ids {dup[:10]}", {"duplicates": dup})
+        qrels = {str(q): dict(docs) for q, docs in shape.qrels.items()}
+        return cls(name=shape.name, queries=queries, qrels=qrels)
+
+
+def _int_id(value: Any) -> Any:
+    """Query ids are strings; a JSON integer id is taken as its decimal string (a bool is not)."""
+    return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+
+class QueryShape(StrictShape):
+    id: Annotated[str, BeforeValidator(_int_id), StringConstraints(min_length=1, max_length=200)]
+    text: Annotated[str, Strict(), StringConstraints(min_length=1, max_length=10_000)]
+
+
+class QuerySetShape(StrictShape):
+    name: Annotated[str, Field(min_length=1, max_length=200)] = "request"
+    queries: Annotated[list[QueryShape], Field(min_length=1, max_length=100_000)]
+    qrels: dict[Annotated[str, StringConstraints(min_length=1)], dict[str, int]] = {}
+
+
+QUERY_SET_EXPECTATIONS = {
+    ("queries",): 'expected a non-empty list of {"id": ..., "text": ...}',
+    ("queries", "*"): 'expected {"id": ..., "text": ...}',
+    ("queries", "*", "id"): "expected the query id, a string or an integer",
+    ("queries", "*", "text"): "expected the query text, a non-empty string",
+    ("qrels",): "expected a map of query id to {doc id: grade}",
+    ("qrels", "*"): "expected a map of doc id to an integer grade",
+    ("qrels", "*", "*"): "expected an integer grade",
+}
 
 
 def read_queries(path: Path) -> tuple[list[tuple[str, str]], dict[str, dict[str, int]]]:

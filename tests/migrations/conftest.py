@@ -26,6 +26,10 @@ QUERIES = QuerySet(
              ("q3", "planets around other stars"), ("q4", "leader election in a replicated log")],
     qrels={"q1": {"bio-1": 1}, "q2": {"cook-1": 1, "cook-2": 1}, "q3": {"astro-1": 1}, "q4": {"cs-2": 1}},
 )
+# On these four queries paraphrase-L3 ranks titles alone about 0.2 nDCG@10 worse than MiniLM-L6, so
+# the gate (which holds the space alone to the margin too) refuses it at the default margin; tests
+# of other behaviour promote with this margin, tests of the gate use the default.
+WIDE = 1.0
 
 
 @pytest.fixture

@@ -96,8 +96,19 @@ def test_operator_flow_reads_well(settings: Settings, tmp_path: Path, capsys: py
     [js] = reports.glob("*.json")
     assert "| fused | ndcg@10 |" in md.read_text() and json.loads(js.read_text())["judged"] == 4
 
-    assert main(["promote", "--dry-run"]) == 0 and "would: make" in capsys.readouterr().out
-    assert main(["promote"]) == 0 and "did: make title.paraphrase-minilm-l3.v2 live" in capsys.readouterr().out
+    # titles alone lose more than the margin on these queries: refused, though the fused default does not
+    assert main(["promote"]) == 2
+    assert "validation: space nDCG@10 changes by -" in capsys.readouterr().err
+    assert main(["promote", "--force", "--dry-run"]) == 0 and "would: make" in capsys.readouterr().out
+    assert main(["promote", "--force"]) == 0
+    forced = capsys.readouterr().out
+    assert "did: make title.paraphrase-minilm-l3.v2 live" in forced and "forced past: validation: space" in forced
+    assert main(["status"]) == 0  # the override stays on record with the migration
+    shown = capsys.readouterr().out
+    assert "overrides (--force)" in shown
+    [override] = [line for line in shown.splitlines() if "forced at" in line]
+    assert "0001_title_paraphrase_l3: promote title.paraphrase-minilm-l3.v2" in override
+    assert "past: validation: space nDCG@10 changes by -" in override
     assert main(["retire"]) == 2 and "grace period not over" in capsys.readouterr().err
     assert main(["retire", "--grace", "0s"]) == 0
     assert "did: delete named vector title.minilm-l6-int8.v1" in capsys.readouterr().out

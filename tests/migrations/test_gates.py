@@ -31,11 +31,46 @@ def test_promote_gate_refuses_a_candidate_worse_than_the_margin() -> None:
     assert promote_gate(coverage=FULL, verdict=verdict(0.60, 0.55), margin=0.10, force=False).allowed
 
 
-def test_promote_gate_names_a_space_that_loses_though_the_fused_search_does_not() -> None:
-    v = Verdict(target="t.m.v2", metric="fused nDCG@10", baseline=0.70, candidate=0.71, overlap=0.86, queries=809,
+def test_promote_gate_refuses_a_space_that_loses_alone_though_the_fused_search_does_not() -> None:
+    # measured on SciFact: title v2 alone -0.08 nDCG@10, fused default (title weighted 0) +0.005
+    v = Verdict(target="t.m.v2", metric="fused nDCG@10", baseline=0.70, candidate=0.705, overlap=0.86, queries=809,
                 others={"space nDCG@10": -0.08})
     gate = promote_gate(coverage=FULL, verdict=v, margin=0.02, force=False)
-    assert gate.allowed and "space nDCG@10 changes by -0.0800" in gate.message()
+    assert not gate.allowed
+    assert gate.blockers == ("validation: space nDCG@10 changes by -0.0800, worse than the margin of 0.0200 "
+                             "(the migrated space alone; the fused default may not weigh it)",)
+    assert "fused nDCG@10 0.7000 -> 0.7050 (+0.0050" in " ".join(gate.notes)
+    assert v.deltas == pytest.approx({"fused nDCG@10": 0.005, "space nDCG@10": -0.08})
+    assert promote_gate(coverage=FULL, verdict=v, margin=0.10, force=False).allowed  # a margin the operator chose
+
+
+def test_promote_gate_refuses_when_either_the_fused_or_the_space_alone_falls_past_the_margin() -> None:
+    def gate(fused: float, alone: float) -> bool:
+        v = Verdict(target="t.m.v2", metric="fused nDCG@10", baseline=0.5, candidate=0.5 + fused, overlap=0.9,
+                    queries=10, others={"space nDCG@10": alone})
+        return promote_gate(coverage=FULL, verdict=v, margin=0.02, force=False).allowed
+
+    assert gate(0.0, 0.0) and gate(-0.01, -0.019) and gate(+0.1, +0.1)
+    assert not gate(-0.03, 0.0) and not gate(0.0, -0.03) and not gate(-0.03, -0.03)
+
+
+def test_a_rebuild_verdict_holds_each_changed_space_to_the_margin() -> None:
+    v = Verdict(target="docs__2", metric="fused nDCG@10", baseline=0.6, candidate=0.6, overlap=1.0, queries=10,
+                others={"space title nDCG@10": 0.0, "space summary nDCG@10": -0.05})
+    gate = promote_gate(coverage=FULL, verdict=v, margin=0.02, force=False)
+    assert not gate.allowed and len(gate.blockers) == 1 and "space summary nDCG@10" in gate.blockers[0]
+
+
+def test_an_override_is_described_for_the_record_only_when_forced_past_a_blocker() -> None:
+    v = Verdict(target="t.m.v2", metric="fused nDCG@10", baseline=0.7, candidate=0.7, overlap=0.9, queries=9,
+                others={"space nDCG@10": -0.08})
+    forced = promote_gate(coverage=FULL, verdict=v, margin=0.02, force=True)
+    assert forced.allowed and forced.forced
+    record = forced.override(step="promote", at="2026-01-01T00:00:00+00:00", margin=0.02)
+    assert record == {"step": "promote", "at": "2026-01-01T00:00:00+00:00", "margin": 0.02,
+                      "overrode": list(forced.blockers)}
+    clean = promote_gate(coverage=FULL, verdict=v, margin=0.1, force=True)
+    assert clean.allowed and clean.override(step="promote", at="now") is None
 
 
 def test_promote_gate_without_judgments_does_not_compare_quality() -> None:
@@ -79,3 +114,15 @@ def test_migration_files_must_form_one_numbered_chain(tmp_path: Path) -> None:
         Migration.from_dict({"revision": "0003", "change": {"kind": "rebuild", "distance": {"title": "manhattan"}}})
     assert isinstance(Migration.from_dict({"revision": "0003", "change": Rebuild(reembed=("body",)).__dict__}).change,
                       Rebuild)
+
+
+def test_a_migration_file_is_checked_like_a_declaration(tmp_path: Path) -> None:
+    (tmp_path / "0001_a.py").write_text("from app.versioning.declare import Rebuild\nrevision = '0001'\n"
+                                        "change = Rebuild(reembed='body')\n")
+    with pytest.raises(InvalidInput, match=r"0001_a\.py\.change\.reembed: expected a list of space names, "
+                                           r"got a string \('body'\)"):
+        load_folder(tmp_path)
+    (tmp_path / "0001_a.py").write_text("from app.versioning.declare import AddVersion\nrevision = '0001'\n"
+                                        "change = AddVersion(space='title', model='m', version='2')\n")
+    with pytest.raises(InvalidInput, match=r"0001_a\.py\.change\.version: expected a version number"):
+        load_folder(tmp_path)

@@ -14,7 +14,7 @@ from app.asgi import create_app
 from app.container import Services
 from app.versioning.cli import Remote, main
 from app.versioning.declare import Migration
-from tests.migrations.conftest import NEW, OLD, QUERIES
+from tests.migrations.conftest import NEW, OLD, QUERIES, WIDE
 
 ADMIN_TOKEN = "operator-secret"
 QUERY_TEXTS = ["sourdough bread", "gene editing", "dark matter", "distributed consensus"]
@@ -112,9 +112,9 @@ def test_model_migration_on_a_live_service_never_fails_or_mixes_versions(loaded:
             assert new["covered"] == new["total"] == 12 and new["status"] == "ready"
             report = admin("validate", query_set=QUERIES.to_dict())["data"]["report"]
             assert report["judged"] == 4
-            step("promote", lambda: admin("promote"))
+            step("promote", lambda: admin("promote", margin=WIDE))
             step("rollback", lambda: admin("rollback"))
-            step("promote again", lambda: admin("promote"))
+            step("promote again", lambda: admin("promote", margin=WIDE))
         finally:
             loop.stop.set()
             loop.thread.join(timeout=60)

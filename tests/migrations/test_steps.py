@@ -13,7 +13,7 @@ from app.services.search import SearchRequest
 from app.versioning.declare import Migration
 from app.versioning.engine import TAGS, Migrator
 from tests.conftest import to_documents
-from tests.migrations.conftest import NEW, OLD, QUERIES, migrator_of, snapshot
+from tests.migrations.conftest import NEW, OLD, QUERIES, WIDE, migrator_of, snapshot
 
 
 def test_apply_adds_the_vector_and_ingest_shadow_writes_it(corpus: Services, migrator: Migrator,
@@ -41,9 +41,9 @@ def test_dry_run_changes_nothing_at_any_step(migrator: Migrator, migration: Migr
     migrator.backfill()
     migrator.validate(None, QUERIES)
     before = snapshot(migrator)
-    assert migrator.promote(dry_run=True).actions
+    assert migrator.promote(margin=WIDE, dry_run=True).actions
     assert snapshot(migrator) == before
-    migrator.promote()
+    migrator.promote(margin=WIDE)
     before = snapshot(migrator)
     assert migrator.rollback(dry_run=True).actions
     assert migrator.retire(grace_s=0, dry_run=True).actions
@@ -55,7 +55,7 @@ def test_rerunning_a_step_is_a_no_op(migrator: Migrator, migration: Migration) -
         ("apply", lambda: migrator.apply(migration)),
         ("backfill", lambda: migrator.backfill(batch=4)),
         ("validate", None),
-        ("promote", lambda: migrator.promote()),
+        ("promote", lambda: migrator.promote(margin=WIDE)),
         ("retire", lambda: migrator.retire(grace_s=0)),
     ]
     for name, step in steps:
@@ -128,13 +128,13 @@ def test_promote_and_rollback_move_the_live_pointer_searches_follow(corpus: Serv
         return str(title)
 
     assert title_vector() == OLD
-    migrator.promote()
+    migrator.promote(margin=WIDE)
     assert title_vector() == NEW
     reg = corpus.registry.get()
     assert reg.space("title").previous == OLD and reg.find(OLD).status == "ready"  # still written
     migrator.rollback()
     assert title_vector() == OLD and corpus.registry.get().find(NEW).status == "ready"
-    migrator.promote()
+    migrator.promote(margin=WIDE)
     assert title_vector() == NEW
 
 
@@ -143,7 +143,7 @@ def test_retire_waits_for_grace_then_deletes_the_old_named_vector(corpus: Servic
     migrator.apply(migration)
     migrator.backfill()
     migrator.validate(None, QUERIES)
-    migrator.promote()
+    migrator.promote(margin=WIDE)
     with pytest.raises(Conflict, match="grace period not over"):
         migrator.retire()  # default grace: 24 h
     physical = corpus.registry.physical()
