@@ -17,10 +17,12 @@ from litestar.plugins.pydantic import PydanticPlugin
 from app.api.admin import AdminController
 from app.api.controllers import DocumentController, HealthController, SearchController
 from app.api.migrations import MigrationController
+from app.api.observe import MetricsController, RequestObserver
 from app.api.openapi import declare_limits
 from app.container import Services, build_services
 from app.domain.bounds import check_json_value
 from app.errors import AppError, InvalidInput, error_body, status_for
+from app.observe.metrics import Metrics
 from app.settings import Settings
 
 log = logging.getLogger("multivec")
@@ -92,7 +94,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
 
     app = Litestar(
         route_handlers=[DocumentController, SearchController, HealthController, AdminController,
-                        MigrationController],
+                        MigrationController, MetricsController],
         lifespan=[lifespan],
         dependencies={"services": Provide(provide_services, sync_to_thread=False)},
         exception_handlers={
@@ -108,4 +110,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         request_max_body_size=64 * 1024 * 1024,
     )
     declare_limits(app.openapi_schema, settings)
+    # metrics in a registry of this app's own; every request (404s too) gets an id, a log line, metrics
+    app.state.metrics = Metrics(lambda: getattr(app.state, "services", None), [s.name for s in settings.spaces])
+    app.asgi_handler = RequestObserver(app.asgi_handler, app.state.metrics)
     return app

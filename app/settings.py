@@ -138,6 +138,7 @@ class Settings(BaseSettings):
     api_key: str | None = Field(default=None, description="Read-write API key (`api-key` header or bearer).")
     read_only_api_key: str | None = Field(default=None, description="API key for searches and reads only.")
     allow_open: bool = Field(default=False, description="Serve on a non-loopback address with no API key.")
+    log_level: str = Field(default="INFO", description="Level of the service's JSON log lines (`scripts/serve`).")
 
     @model_validator(mode="after")
     def _check_spaces(self) -> Settings:

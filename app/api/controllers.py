@@ -10,6 +10,7 @@ from litestar.status_codes import HTTP_200_OK, HTTP_204_NO_CONTENT
 
 from app.api.auth import read_guard, write_guard
 from app.api.limits import check_search, search_filter
+from app.api.observe import note_deleted, note_search, note_written
 from app.api.openapi import READ, WRITE, error_responses
 from app.api.schemas import DocumentOut, DocumentsIn, DocumentsOut, HealthOut, ReadyOut, SearchIn, SearchOut
 from app.container import Services
@@ -24,11 +25,12 @@ class DocumentController(Controller):
 
     @post("/", status_code=HTTP_200_OK, sync_to_thread=True, summary="Upsert a batch of documents",
           guards=[write_guard], responses=error_responses(400, 422, *WRITE))
-    def upsert(self, data: DocumentsIn, services: Services) -> DocumentsOut:
+    def upsert(self, data: DocumentsIn, services: Services, request: Request[Any, Any, Any]) -> DocumentsOut:
         """Idempotent batch upsert. Every document is validated and encoded before anything is written;
         a refused batch (422) writes nothing."""
         docs = [Document.from_dict(d.model_dump()) for d in data.documents]
         result = services.ingest.upsert(docs)
+        note_written(request, len(result.ids), result.timings_ms)
         return DocumentsOut(ids=result.ids, count=len(result.ids), vector_versions=result.vector_versions)
 
     # Every id that can be written can be read and deleted at /documents/{percent-encoded id}. The
@@ -45,6 +47,7 @@ class DocumentController(Controller):
     def delete_one(self, request: Request[Any, Any, Any], services: Services) -> None:
         """204 when deleted; 404 naming the id when there is no such document."""
         services.ingest.delete(document_id(request))
+        note_deleted(request)
 
 
 def document_id(request: Request[Any, Any, Any]) -> str:
@@ -67,7 +70,7 @@ class SearchController(Controller):
 
     @post("/", status_code=HTTP_200_OK, sync_to_thread=True, summary="Fused search over the embedding spaces",
           responses=error_responses(400, 422, *READ))
-    def search(self, data: SearchIn, services: Services) -> SearchOut:
+    def search(self, data: SearchIn, services: Services, request: Request[Any, Any, Any]) -> SearchOut:
         """One Qdrant query: a prefetch per space, fused by weighted RRF or DBSF; `explain` shows each
         space's rank, score and contribution, the plan (and the ranking profile it came from), and
         timings. A request naming no fields, fusion, weights or k uses the fitted ranking profile when
@@ -80,6 +83,9 @@ class SearchController(Controller):
             rrf_k=data.rrf_k, filter=search_filter(data.filter, services.settings.limits), explain=data.explain,
             threshold=bool(data.threshold),
         ))
+        note_search(request, result.plan, result.timings_ms)
+        if not data.explain:
+            return SearchOut(hits=result.hits, note=result.note)
         return SearchOut(hits=result.hits, plan=result.plan, timings_ms=result.timings_ms, note=result.note)
 
 

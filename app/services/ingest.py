@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from app.domain.bounds import check_batch
@@ -20,6 +21,7 @@ from app.store.base import PointWrite, Store
 class IngestResult:
     ids: list[str]
     vector_versions: list[str]
+    timings_ms: dict[str, float] = field(default_factory=dict)  # encode, store (metrics and logs read them)
 
 
 class IngestService:
@@ -51,7 +53,9 @@ class IngestService:
         self.validate(docs)
         prepared = self.prepare(docs)
         versions = self.registry.get().written_versions()
+        t0 = time.perf_counter()
         vectors = encode_documents(prepared, versions, self.encoders)
+        t1 = time.perf_counter()
         names = [v.name for v in versions]
         points = [
             PointWrite(id=p.point_id, vectors=vecs, payload={**p.payload(), "vector_versions": names})
@@ -59,7 +63,9 @@ class IngestService:
         ]
         for collection in self.registry.write_collections():  # two while a rebuild fills
             self.store.upsert(collection, points)
-        return IngestResult(ids=[d.id for d in docs], vector_versions=names)
+        t2 = time.perf_counter()
+        return IngestResult(ids=[d.id for d in docs], vector_versions=names,
+                            timings_ms={"encode": round((t1 - t0) * 1000, 2), "store": round((t2 - t1) * 1000, 2)})
 
     def get(self, doc_id: str) -> dict[str, Any]:
         records = self.store.retrieve(self.registry.alias, [point_id(doc_id)])

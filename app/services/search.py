@@ -166,12 +166,13 @@ class SearchService:
         note = None
         if req.threshold:
             hits, note = self._apply_thresholds(plan, result, hits, thresholds or {})
-        if not plan.explain:
-            return SearchResponse(hits=hits, note=note)
-        explained = explain_hits(plan, result, [hit["point_id"] for hit in hits])
-        for hit in hits:
-            hit["explain"] = explained[hit["point_id"]]
+        if plan.explain:
+            explained = explain_hits(plan, result, [hit["point_id"] for hit in hits])
+            for hit in hits:
+                hit["explain"] = explained[hit["point_id"]]
         timings["total"] = (time.perf_counter() - t0) * 1000
+        # plan and timings are answered for every search (metrics and logs read them); the API shows
+        # them only with `explain`
         described = {**plan.describe(), **ranking.describe()}
         if req.threshold:
             described["thresholds"] = thresholds or {}

@@ -1,0 +1,1 @@
+"""Observability: Prometheus metrics of one app instance and one JSON log line per request."""
