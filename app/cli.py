@@ -228,28 +228,63 @@ def run_load(args: argparse.Namespace, *, client: Any = None, services: Any = No
         return 1
 
 
+def serve_parser() -> argparse.ArgumentParser:
+    """The `serve` command's arguments (the README documents each; a test holds it to that)."""
+    parser = argparse.ArgumentParser(prog="scripts/serve", description="Start the service.")
+    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1, loopback only)")
+    parser.add_argument("--port", type=int, default=8000, help="port to listen on (default 8000)")
+    parser.add_argument("--allow-open", action="store_true",
+                        help="serve on a non-loopback host with no API key (as MULTIVEC_ALLOW_OPEN=true)")
+    return parser
+
+
 def serve(argv: list[str] | None = None) -> None:
     """Start the service, after refusing an open bind: no API key on a non-loopback host.
 
+    The store and the models are opened here, before the server starts, so an operator error (a data
+    folder another process holds, an unreachable server, invalid settings) ends the command with one line
+    and a non-zero exit instead of a server traceback.
+
     Raises:
-        SystemExit: one line saying why, before any store or model is opened, when the bind is refused.
+        SystemExit: one line saying why, when the bind is refused or the store cannot be opened.
     """
     from app.api.auth import open_bind_refusal
+    from app.errors import AppError
+    from app.observe.logs import configure_logging
     from app.settings import Settings
 
-    parser = argparse.ArgumentParser(prog="serve")
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8000)
-    parser.add_argument("--allow-open", action="store_true",
-                        help="serve on a non-loopback host with no API key (as MULTIVEC_ALLOW_OPEN=true)")
-    args = parser.parse_args(argv)
-    refusal = open_bind_refusal(args.host, Settings(), allow_open=args.allow_open)
+    args = serve_parser().parse_args(argv)
+    try:
+        settings = Settings()
+    except ValidationError as e:
+        raise SystemExit(f"serve: settings from the environment are invalid: {_one_line(e)}") from None
+    refusal = open_bind_refusal(args.host, settings, allow_open=args.allow_open)
     if refusal:
         raise SystemExit(f"serve: {refusal}")
+    try:
+        configure_logging(settings.log_level)
+    except ValueError as e:
+        raise SystemExit(f"serve: MULTIVEC_LOG_LEVEL: {e}") from None
 
     import uvicorn
 
-    uvicorn.run("app.asgi:create_app", factory=True, host=args.host, port=args.port, workers=1)
+    from app.asgi import create_app
+    from app.container import build_services
+
+    try:
+        services = build_services(settings)
+    except AppError as e:
+        raise SystemExit(f"serve: {e.code}: {e.message}") from None
+    try:
+        # our JSON request lines replace uvicorn's access log; log_config=None keeps configure_logging's handlers
+        uvicorn.run(create_app(settings, services=services), host=args.host, port=args.port, workers=1,
+                    log_config=None, access_log=False)
+    finally:
+        services.close()
+
+
+def _one_line(error: ValidationError) -> str:
+    return "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in error.errors())
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -1,0 +1,104 @@
+"""Run an operator command the way scripts/* do: paths read from the caller's directory, errors in one line.
+
+`scripts/common.sh` remembers the directory a script was called from (`MULTIVEC_CALLER_DIR`), moves to the
+repository root (its .venv, ./data, .cache/models) and runs `python -m app.launch <module> <args>`. Here:
+
+- every argument a command declares with `type=Path` (a dataset, `--beir`, `--queries`, `--out`, ...) that
+  is given as a relative path is read against the caller's directory, in every argparse parser of the
+  command, without each command having to know (defaults written in code stay relative to the repository);
+- an error of ours (`AppError`: a data folder in use, an unreachable store, a missing collection), a file
+  that cannot be read, or settings that do not validate end the command with one line on stderr and exit 1,
+  never a traceback. A bug still shows its traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import runpy
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+CALLER_DIR = "MULTIVEC_CALLER_DIR"
+
+
+def from_caller(caller: Path) -> Callable[[str], Path]:
+    """An argparse `type` that reads a relative path against `caller` (absolute paths are kept)."""
+    def convert(text: str) -> Path:
+        path = Path(text).expanduser()
+        return path if path.is_absolute() else caller / path
+    return convert
+
+
+@contextmanager
+def caller_paths(caller: Path) -> Iterator[None]:
+    """While open, every ArgumentParser made reads `type=Path` arguments against `caller`."""
+    original = argparse.ArgumentParser.__init__
+    convert = from_caller(caller)
+
+    def init(self: argparse.ArgumentParser, *args: object, **kwargs: object) -> None:
+        original(self, *args, **kwargs)  # type: ignore[arg-type]
+        self.register("type", Path, convert)  # argparse looks converters up by the `type` given
+
+    argparse.ArgumentParser.__init__ = init  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        argparse.ArgumentParser.__init__ = original  # type: ignore[method-assign]
+
+
+def one_line(error: BaseException) -> str | None:
+    """The line an operator error ends a command with, or None for an error that is a bug."""
+    from pydantic import ValidationError
+
+    from app.errors import AppError
+
+    if isinstance(error, AppError):
+        return f"{error.code}: {error.message}"
+    if isinstance(error, OSError):
+        where = f": {error.filename}" if error.filename else ""
+        return f"{error.strerror or error}{where}"
+    if isinstance(error, ValidationError):
+        return "settings are invalid: " + "; ".join(
+            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in error.errors())
+    return None
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m app.launch <module> [args...]`: run the module as `__main__`; returns the exit code."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv:
+        print("usage: python -m app.launch <module> [args...]", file=sys.stderr)
+        return 2
+    module, args = argv[0], argv[1:]
+    name = os.environ.get("MULTIVEC_COMMAND") or module
+    caller = Path(os.environ.get(CALLER_DIR) or os.getcwd())
+    sys.argv = [name, *args]
+    try:
+        with caller_paths(caller):
+            runpy.run_module(module, run_name="__main__", alter_sys=True)
+    except SystemExit as e:
+        return _exit_code(e)
+    except KeyboardInterrupt:
+        print(f"{name}: interrupted", file=sys.stderr)
+        return 130
+    except Exception as e:
+        line = one_line(e)
+        if line is None:
+            raise
+        print(f"{name}: {line}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _exit_code(e: SystemExit) -> int:
+    if e.code is None or isinstance(e.code, int):
+        return e.code or 0
+    print(e.code, file=sys.stderr)
+    return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

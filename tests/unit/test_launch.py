@@ -1,0 +1,147 @@
+"""The first hour: scripts read paths from the caller's directory and end operator errors in one line."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import socket
+import subprocess
+import sys
+import textwrap
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from app.launch import caller_paths, main
+
+ROOT = Path(__file__).parents[2]
+SCRIPTS = ROOT / "scripts"
+PYTHON_COMMANDS = ("serve", "load", "migrate", "evaluate", "canary", "bench", "bench_backfill")
+
+
+def test_path_arguments_are_read_from_the_callers_directory(tmp_path: Path) -> None:
+    with caller_paths(tmp_path):
+        p = argparse.ArgumentParser()
+        p.add_argument("dataset", type=Path)
+        p.add_argument("--out", type=Path, default=Path("reports/x"))
+        p.add_argument("--split")
+        sub = p.add_subparsers(dest="step").add_parser("validate")
+        sub.add_argument("--beir", type=Path)
+        args = p.parse_args(["data/set", "--split", "train", "validate", "--beir", "../beir"])
+        assert args.dataset == tmp_path / "data/set"
+        assert args.beir == tmp_path / "../beir"
+        assert args.split == "train"  # not a path: untouched
+        assert args.out == Path("reports/x")  # a default written in code stays relative to the repository
+        assert p.parse_args(["/abs/set"]).dataset == Path("/abs/set")
+    assert argparse.ArgumentParser().parse_args([]) is not None  # argparse is itself again afterwards
+    q = argparse.ArgumentParser()
+    q.add_argument("x", type=Path)
+    assert q.parse_args(["rel"]).x == Path("rel")
+
+
+def test_migrate_and_evaluate_read_their_datasets_from_the_caller(tmp_path: Path) -> None:
+    from app.eval.cli import parse_args
+    from app.versioning.cli import parser
+
+    with caller_paths(tmp_path):
+        args = parser().parse_args(["validate", "--beir", "datasets/scifact", "--split", "train",
+                                    "--queries", "canary.jsonl"])
+        assert (args.beir, args.queries) == (tmp_path / "datasets/scifact", tmp_path / "canary.jsonl")
+        assert parse_args(["datasets/cisi", "--out", "here"]).dataset == tmp_path / "datasets/cisi"
+
+
+def test_every_python_script_goes_through_the_common_launcher() -> None:
+    common = (SCRIPTS / "common.sh").read_text()
+    assert 'MULTIVEC_CALLER_DIR="$PWD"' in common and "app.launch" in common
+    for name in PYTHON_COMMANDS:
+        text = (SCRIPTS / name).read_text()
+        assert '. "$(dirname "$0")/common.sh"' in text, name
+        assert re.search(r"^run app\.", text, re.M), name
+        assert ".venv/bin/python" not in text, f"scripts/{name} runs python without the launcher"
+
+
+def run_launch(args: list[str], cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """`python -m app.launch ...` as scripts/common.sh runs it: from the repository root, the caller's dir set."""
+    full = {**os.environ, "PYTHONPATH": str(ROOT), "MULTIVEC_CALLER_DIR": str(cwd), **(env or {})}
+    return subprocess.run([sys.executable, "-m", "app.launch", *args], cwd=ROOT, env=full, capture_output=True,
+                          text=True, timeout=120)
+
+
+def assert_one_clear_line(done: subprocess.CompletedProcess[str], *needles: str) -> None:
+    assert done.returncode != 0
+    assert "Traceback" not in done.stderr
+    lines = [line for line in done.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, done.stderr
+    for needle in needles:
+        assert needle in lines[0], lines[0]
+
+
+def test_a_missing_dataset_is_one_line_naming_the_path_from_the_caller(tmp_path: Path) -> None:
+    done = run_launch(["app.eval.cli", "no/such/dataset"], cwd=tmp_path)
+    assert_one_clear_line(done, str(tmp_path / "no/such/dataset"))
+    done = run_launch(["app.versioning.cli", "validate", "--beir", "no/such"], cwd=tmp_path)
+    assert_one_clear_line(done, str(tmp_path / "no/such"))
+
+
+@pytest.fixture
+def held_folder(tmp_path: Path) -> Iterator[Path]:
+    """A data folder another process holds, as a running `scripts/serve` does."""
+    folder = tmp_path / "data"
+    holder = subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(f"""
+            import sys
+            from app.store.edge import EdgeStore
+            s = EdgeStore({str(folder)!r})
+            print("ready", flush=True)
+            sys.stdin.readline()
+        """)],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=ROOT,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "ready"
+        yield folder
+    finally:
+        holder.communicate("\n", timeout=30)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_a_second_serve_on_a_folder_in_use_says_so_in_one_line(held_folder: Path) -> None:
+    done = run_launch(["app.cli", "serve", "--port", str(free_port())], cwd=held_folder.parent,
+                      env={"MULTIVEC_STORE__PATH": str(held_folder), "MULTIVEC_COMMAND": "scripts/serve"})
+    assert_one_clear_line(done, "serve: store_locked", "in use by pid", str(held_folder))
+
+
+def test_load_direct_and_migrate_on_a_folder_in_use_exit_non_zero_without_a_traceback(held_folder: Path) -> None:
+    env = {"MULTIVEC_STORE__PATH": str(held_folder)}
+    corpus = held_folder.parent / "corpus.jsonl"
+    corpus.write_text('{"id": "a", "title": "t", "body": "b"}\n')
+    assert_one_clear_line(run_launch(["app.cli", "load", "--direct", "corpus.jsonl", "--relative-to",
+                                      str(held_folder.parent)], cwd=held_folder.parent, env=env), "in use")
+    done = run_launch(["app.versioning.cli", "status"], cwd=held_folder.parent, env=env)
+    assert done.returncode != 0 and "Traceback" not in done.stderr
+    assert "in use" in done.stderr.splitlines()[0]  # then how to run it through the service instead
+
+
+def test_invalid_settings_are_one_line(tmp_path: Path) -> None:
+    done = run_launch(["app.cli", "serve"], cwd=tmp_path, env={"MULTIVEC_STORE__RETRY_ATTEMPTS": "many"})
+    assert_one_clear_line(done, "settings", "retry_attempts")
+
+
+def test_an_operator_error_raised_anywhere_in_a_command_is_one_line(tmp_path: Path,
+                                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    module = tmp_path / "failing_command.py"
+    module.write_text("from app.errors import StoreUnavailable\nraise StoreUnavailable('qdrant at :6333 is down')\n")
+    sys.path.insert(0, str(tmp_path))
+    try:
+        assert main(["failing_command"]) == 1
+    finally:
+        sys.path.remove(str(tmp_path))
+    err = capsys.readouterr().err
+    assert err.strip().endswith("store_unavailable: qdrant at :6333 is down") and len(err.strip().splitlines()) == 1
