@@ -37,6 +37,10 @@ def _app_error(_: Request[Any, Any, Any], exc: AppError) -> Response[dict[str, A
 
 def _validation_error(_: Request[Any, Any, Any], exc: ValidationException) -> Response[dict[str, Any]]:
     extra = exc.extra if isinstance(exc.extra, list) else []
+    if any(e.get("key") == "data" and e.get("message") == "'data'" for e in extra if isinstance(e, dict)):
+        # Litestar's way of saying a required body is missing (empty, or JSON `null`)
+        return Response(error_body("malformed_request", "request body is empty or null: send a JSON object", None),
+                        status_code=400)
     problems = [f"{e.get('key') or 'body'}: {e.get('message')}" for e in extra if isinstance(e, dict)]
     message = "; ".join(problems) if problems else str(exc.detail)
     code = "invalid_input" if problems else "malformed_request"

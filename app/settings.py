@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, Field, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 SpaceKind = Literal["dense", "multi", "sparse"]
@@ -81,6 +81,7 @@ class LimitSettings(BaseModel):
     depth is capped well below that (`le=64`)."""
 
     max_batch: int = Field(default=256, ge=1)
+    max_batch_chars: int = Field(default=4_000_000, ge=1)  # every text of a batch, summed: bounds one request's work
     max_text_chars: int = Field(default=200_000, ge=1)
     max_title_chars: int = Field(default=2_000, ge=1)
     max_query_chars: int = Field(default=2_000, ge=1)
@@ -139,6 +140,14 @@ class Settings(BaseSettings):
     read_only_api_key: str | None = Field(default=None, description="API key for searches and reads only.")
     allow_open: bool = Field(default=False, description="Serve on a non-loopback address with no API key.")
     log_level: str = Field(default="INFO", description="Level of the service's JSON log lines (`scripts/serve`).")
+
+    @field_validator("admin_token", "api_key", "read_only_api_key")
+    @classmethod
+    def _secret_not_blank(cls, value: str | None, info: ValidationInfo) -> str | None:
+        # "" means unset; "  " is a mistake that would lock every client out (or look like a key)
+        if value is not None and value and not value.strip():
+            raise ValueError(f"MULTIVEC_{str(info.field_name).upper()} is blank: set a real secret, or leave it empty")
+        return value or None
 
     @model_validator(mode="after")
     def _check_spaces(self) -> Settings:

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 # Why each status is answered; the body is always {code, message, detail}.
 ERROR_DESCRIPTIONS: dict[int, str] = {
     400: "Malformed request: the body is not valid JSON (`malformed_request`).",
+    413: "The request body is larger than the service accepts (64 MiB).",
     401: "No valid credential: a missing or wrong API key, or admin token (`unauthorized`).",
     403: "The read-only API key was given for a write (`forbidden`).",
     404: "Not found: no document with that id, or no such collection or route.",
@@ -36,12 +37,15 @@ def error_responses(*statuses: int) -> dict[int, ResponseSpec]:
     Declaring 400 here also replaces the body Litestar declares by default for validation errors,
     which is not the shape the service answers with.
 
+    A route that reads a JSON body (it declares 400) can also answer 413, so that is declared with it.
+
     Raises:
         KeyError: a status with no entry in ERROR_DESCRIPTIONS.
     """
+    wanted = set(statuses) | ({413} if 400 in statuses else set())
     return {s: ResponseSpec(data_container=ErrorBody, description=ERROR_DESCRIPTIONS[s],
                            generate_examples=False)
-            for s in sorted(set(statuses))}
+            for s in sorted(wanted)}
 
 
 # Request models that refuse unknown keys (extra="forbid"); Litestar does not say so in the schema.

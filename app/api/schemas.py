@@ -67,7 +67,8 @@ class SearchIn(Strict):
     query: str = Field(min_length=1)
     limit: int | None = Field(default=None, ge=1,
                               description="Hits to answer, 1 to `MULTIVEC_SEARCH__MAX_LIMIT` (maximum states it).")
-    fields: list[str] | None = Field(default=None, description="Spaces to search; all live spaces if absent.")
+    fields: list[str] | None = Field(default=None, min_length=1,
+                                     description="Spaces to search; all live spaces if absent.")
     fusion: Literal["rrf", "dbsf"] | None = None
     weights: dict[str, float] | None = Field(
         default=None, json_schema_extra=WEIGHTS_SCHEMA,

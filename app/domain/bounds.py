@@ -21,6 +21,7 @@ INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 
 class Limits(Protocol):
     max_batch: int
+    max_batch_chars: int
     max_id_chars: int
     max_title_chars: int
     max_text_chars: int
@@ -154,6 +155,8 @@ def document_problem(doc: Any, where: str, limits: Limits) -> str | None:
                                    f"{limits.max_entities}")
             for i, entity in enumerate(doc.entities):
                 check_text(entity, f"{where}.entities[{i}]", limits.max_entity_chars)
+                if not entity.strip():
+                    raise InvalidInput(f"{where}.entities[{i}] is blank")
         check_metadata(doc.metadata, where, limits)
     except InvalidInput as e:
         return e.message
@@ -172,6 +175,10 @@ def check_batch(docs: Sequence[Any], limits: Limits) -> None:
         raise InvalidInput("empty batch: send at least one document")
     if len(docs) > limits.max_batch:
         raise InvalidInput(f"batch of {len(docs)} documents is over the limit of {limits.max_batch}")
+    chars = sum(len(d.title) + len(d.body) + len(d.summary or "") + sum(map(len, d.entities or ())) for d in docs)
+    if chars > limits.max_batch_chars:
+        raise InvalidInput(f"batch of {len(docs)} documents holds {chars} characters of text, over the limit of "
+                           f"{limits.max_batch_chars}: send fewer documents per batch")
     invalid = []
     seen: set[str] = set()
     for i, doc in enumerate(docs):

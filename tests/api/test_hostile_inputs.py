@@ -387,3 +387,42 @@ def test_an_engine_panic_on_poisoned_data_is_a_json_503_never_a_plain_500(
         assert poisoned["title"] == GOOD_DOC["title"]
     finally:
         services.close()
+
+
+# -- found by trying it as a new user: more inputs of the same kinds ----------------------------
+
+@pytest.mark.parametrize("path", ["/search", "/documents"])
+def test_an_empty_body_is_a_400_saying_so(seeded: TestClient, app_services: Services, path: str) -> None:
+    before = snapshot(app_services)
+    r = raw_post(seeded, path, "")
+    assert r.status_code == 400, r.text[:300]
+    assert r.json() == {"code": "malformed_request", "message": "request body is empty or null: send a JSON object",
+                        "detail": None}
+    assert snapshot(app_services) == before
+
+
+@pytest.mark.parametrize(("payload", "named"), [
+    ({"documents": [with_doc(entities=["CRISPR", "  "])]}, "entities[1] is blank"),
+    ({"documents": [with_doc(id=f"big-{i}", body="word " * 40_000) for i in range(21)]}, "over the limit of 4000000"),
+])
+def test_more_documents_past_a_bound(seeded: TestClient, app_services: Services, payload: Any, named: str) -> None:
+    before = snapshot(app_services)
+    r = seeded.post("/documents", json=payload)
+    assert r.status_code == 422 and named in r.json()["message"], r.text[:300]
+    assert snapshot(app_services) == before
+
+
+def test_an_empty_list_of_fields_is_422(seeded: TestClient) -> None:
+    r = seeded.post("/search", json={"query": "a", "fields": []})
+    assert r.status_code == 422 and "fields" in r.json()["message"], r.text[:300]
+
+
+@pytest.mark.parametrize("name", ["api_key", "read_only_api_key", "admin_token"])
+def test_a_blank_secret_is_refused_and_an_empty_one_means_unset(name: str) -> None:
+    from pydantic import ValidationError
+
+    from app.settings import Settings
+
+    with pytest.raises(ValidationError, match="is blank"):
+        Settings(**{name: "   "})  # type: ignore[arg-type]
+    assert getattr(Settings(**{name: ""}), name) is None  # type: ignore[arg-type]
