@@ -1,7 +1,8 @@
 """The inspection page at /inspect: server-rendered, read-only, behind the read key when keys are set.
 
 A thin controller: each handler reads its query string, asks a view-model builder
-(app.services.inspect, app.services.playground) and renders a Jinja template from app/templates
+(app.services.inspect, app.services.playground; the playground's form is read by
+app.api.inspect_form with the search API's own schema and limits) and renders a Jinja template from app/templates
 (autoescaped: nothing a document holds reaches the page unescaped). `InspectPlugin` adds the
 routes and the template engine to the app, so app/asgi.py registers the page in one line.
 """
@@ -21,10 +22,11 @@ from litestar.response import Template
 from litestar.template.config import TemplateConfig
 
 from app.api.auth import read_guard
+from app.api.inspect_form import PlaygroundForm
 from app.api.migrations import migrator_for
 from app.container import Services
 from app.services.inspect import MAX_PAGE, PointQuery, overview, points_page
-from app.services.playground import PlaygroundForm, playground
+from app.services.playground import playground
 from app.versioning.engine import DEFAULT_MARGIN
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
@@ -78,7 +80,8 @@ class InspectController(Controller):
     ) -> Template:
         """The playground: a search with `explain`, each hit's contribution per space drawn as bars."""
         form = PlaygroundForm(q=q, limit=limit, fusion=fusion, fields=list(fields or []), weights=weights)
-        return Template("inspect/search.html", context={**_base(services, "search"), **playground(services, form)})
+        data = playground(services, form, lambda: form.request(services))
+        return Template("inspect/search.html", context={**_base(services, "search"), **data})
 
 
 class InspectPlugin(InitPlugin):

@@ -194,7 +194,8 @@ def point_view(pid: str, payload: dict[str, Any], vectors: dict[str, Any], *, ra
         "point_id": pid, "id": payload.get("doc_id"), "title": payload.get("title"),
         "body": body[:BODY_PREVIEW] + ("…" if len(body) > BODY_PREVIEW else ""),
         "derived": dict(payload.get("derived") or {}), "versions": list(payload.get("vector_versions") or []),
-        "metadata": payload.get("metadata") or {},
+        "metadata": json.dumps(payload["metadata"], ensure_ascii=False, sort_keys=True) if payload.get("metadata")
+        else "",
         "payload": json.dumps(payload, indent=1, ensure_ascii=False, sort_keys=True),
         "shapes": {name: vector_shape(v) for name, v in sorted(vectors.items())},
         "raw": {name: raw_values(v) for name, v in sorted(vectors.items())} if raw else None,

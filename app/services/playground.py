@@ -1,4 +1,4 @@
-"""The search playground: a form's fields to a search with `explain`, and the explanation as bar charts.
+"""The search playground: a search with `explain`, and the explanation as bar charts.
 
 The chart is data (coordinates, colours, labels) computed here and drawn as inline SVG by the
 template, so the page needs no script and nothing from a CDN: one chart per hit, one bar per
@@ -8,15 +8,10 @@ space gave the hit.
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from pydantic import ValidationError
-
-from app.api.limits import check_search
-from app.api.schemas import SearchIn
-from app.errors import AppError, InvalidInput
+from app.errors import AppError
 from app.services.search import SearchRequest
 
 if TYPE_CHECKING:
@@ -30,74 +25,23 @@ ROW_H, BAR_H, TOP = 20, 13, 4
 WIDTH = NAME_W + BAR_W + VALUE_W + RANK_W
 
 
-@dataclass(frozen=True)
-class PlaygroundForm:
-    """The playground's fields, as typed (text; checked by the search API's own schema and limits)."""
+def playground(services: Services, form: Any, request: Callable[[], SearchRequest | None]) -> dict[str, Any]:
+    """The form, the spaces it may name, and (when the form asks for a search) the hits and their charts.
 
-    q: str = ""
-    limit: str = "5"
-    fusion: str = ""
-    fields: list[str] = field(default_factory=list)
-    weights: str = ""
-
-    def request(self, services: Services) -> SearchRequest:
-        """The search request these fields make, with `explain` on.
-
-        Raises:
-            InvalidInput: anything the search API would refuse, named as it would name it.
-        """
-        body: dict[str, Any] = {"query": self.q, "explain": True}
-        if self.limit.strip():
-            if not self.limit.strip().isdigit():
-                raise InvalidInput(f"limit: a whole number, not {self.limit[:20]!r}")
-            body["limit"] = int(self.limit)
-        if self.fusion:
-            body["fusion"] = self.fusion
-        if self.fields:
-            body["fields"] = list(self.fields)
-        if self.weights.strip():
-            body["weights"] = parse_weights(self.weights)
-        try:
-            data = SearchIn.model_validate(body)
-        except ValidationError as e:
-            raise InvalidInput("; ".join(f"{'.'.join(map(str, err['loc'])) or 'body'}: {err['msg']}"
-                                         for err in e.errors())) from None
-        check_search(data, services.settings.limits, services.settings.search)
-        return SearchRequest(query=data.query, limit=data.limit, fields=data.fields, fusion=data.fusion,
-                             weights=data.weights, explain=True)
-
-
-def parse_weights(text: str) -> dict[str, float]:
-    """`keywords=1.5, title=1` -> {"keywords": 1.5, "title": 1.0}.
-
-    Raises:
-        InvalidInput: an item that is not `space=number`.
+    Args:
+        services: the injected container; its search service runs the search.
+        form: what the form holds, shown again as typed.
+        request: builds the search request from the form (None: no query yet); an `AppError` it
+            raises (a refused field) is shown on the page, as is one from the search.
     """
-    out: dict[str, float] = {}
-    for item in (t.strip() for t in text.split(",")):
-        if not item:
-            continue
-        name, sep, value = item.partition("=")
-        try:
-            weight = float(value)
-        except ValueError:
-            weight = math.nan
-        if not sep or not name.strip() or math.isnan(weight):
-            raise InvalidInput(f"weights: write space=number, comma-separated (`keywords=1.5, title=1`), "
-                               f"not {item[:40]!r}")
-        out[name.strip()] = weight
-    return out
-
-
-def playground(services: Services, form: PlaygroundForm) -> dict[str, Any]:
-    """The form, the spaces it may name, and (when a query was given) the hits and their charts."""
     reg = services.registry.get()
     out: dict[str, Any] = {"form": form, "spaces": reg.live_spaces(), "hits": [], "plan": None,
                            "timings": None, "legend": [], "error": None, "ran": False}
-    if not form.q:
-        return out
     try:
-        result = services.search.search(form.request(services))
+        req = request()
+        if req is None:
+            return out
+        result = services.search.search(req)
     except AppError as e:
         out["error"] = e.message
         return out

@@ -8,6 +8,9 @@ from app.asgi import create_app
 from app.container import Services
 from app.services.inspect import dashboard_url, vector_shape
 from app.services.playground import explain_charts
+from app.versioning.declare import Migration
+from app.versioning.engine import Migrator
+from tests.migrations.conftest import NEW, QUERIES
 
 
 def test_overview_shows_collections_aliases_registry_and_coverage(seeded: TestClient, app_services: Services) -> None:
@@ -67,7 +70,7 @@ def test_user_data_is_escaped(client: TestClient) -> None:
         page = client.get("/inspect/points", params={"key": "topic", "value": "<i>t</i>"}).text
         assert "1 matching" in page
         assert "<script>alert(1)</script>" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
-        assert "<img src=x" not in page and "<b>x</b>" not in page
+        assert "<img src=x" not in page and "<b>x</b>" not in page and "<i>t</i>" not in page
         search = client.get("/inspect/search", params={"q": "<script>alert(1)</script>"}).text
         assert "<script>alert(1)</script>" not in search
     finally:
@@ -110,3 +113,19 @@ def test_every_part_renders_on_both_stores(loaded: Services) -> None:
         assert "11 matching point(s)" in points and "sparse · nnz " in points
         search = c.get("/inspect/search", params={"q": "sourdough starter", "limit": "2"}).text
         assert search.count('<svg class="explain"') == 2 and "cook-1" in search
+
+
+def test_overview_follows_a_migration_from_shadow_to_its_verdict(corpus: Services, migrator: Migrator,
+                                                                 migration: Migration) -> None:
+    with TestClient(create_app(corpus.settings, services=corpus)) as c:
+        migrator.apply(migration)
+        page = c.get("/inspect/").text
+        assert NEW in page and "0001_title_paraphrase_l3" in page and "not validated" in page
+        assert "0/11 (0.0 %)" in page and f"missing={NEW}" in page.replace("%2E", ".")
+        migrator.backfill(None, batch=4, max_points=4)
+        assert "4/11 (36.4 %)" in c.get("/inspect/").text
+        migrator.backfill(None)
+        migrator.validate(None, QUERIES)
+        page = c.get("/inspect/").text
+        assert "11/11 (100.0 %)" in page and "fused nDCG@10" in page and "4 queries" in page
+        assert "worse than the margin" in page  # paraphrase-L3 ranks titles alone worse (tests.migrations)
