@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from litestar.testing import TestClient
 
 from app.asgi import create_app
@@ -129,3 +131,10 @@ def test_overview_follows_a_migration_from_shadow_to_its_verdict(corpus: Service
         page = c.get("/inspect/").text
         assert "11/11 (100.0 %)" in page and "fused nDCG@10" in page and "4 queries" in page
         assert "worse than the margin" in page  # paraphrase-L3 ranks titles alone worse (tests.migrations)
+
+
+def test_a_server_store_links_to_qdrant_dashboard(seeded: TestClient, app_services: Services) -> None:
+    store = app_services.settings.store.model_copy(update={"url": "http://qdrant.example:6333"})
+    server = replace(app_services, settings=app_services.settings.model_copy(update={"store": store}))
+    with TestClient(create_app(server.settings, services=server)) as c:
+        assert 'href="http://qdrant.example:6333/dashboard"' in c.get("/inspect/").text
