@@ -16,6 +16,7 @@ from litestar.plugins.pydantic import PydanticPlugin
 
 from app.api.admin import AdminController
 from app.api.controllers import DocumentController, HealthController, SearchController
+from app.api.inspect import InspectPlugin
 from app.api.migrations import MigrationController
 from app.api.observe import MetricsController, RequestObserver
 from app.api.openapi import declare_limits
@@ -108,7 +109,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
             Exception: _unexpected,
         },
         request_class=ApiRequest,
-        plugins=[PydanticPlugin(validate_strict=True)],  # "5" is not a number, 1 is not a boolean
+        plugins=[PydanticPlugin(validate_strict=True), InspectPlugin()],  # "5" is not a number, 1 is not a boolean
         openapi_config=OpenAPIConfig(title="multivec", version="0.1.0", path="/schema"),
         state=State({"settings": settings}),  # the guards read the keys from here
         request_max_body_size=64 * 1024 * 1024,

@@ -308,6 +308,9 @@ class EdgeStore:
     def get_alias(self, alias: str) -> str | None:
         return self._alias_map.get(alias)
 
+    def list_aliases(self) -> dict[str, str]:
+        return dict(sorted(self._alias_map.items()))
+
     def delete_alias(self, alias: str) -> None:
         with self._mutex:
             aliases = dict(self._alias_map)

@@ -247,6 +247,9 @@ class QdrantStore:
                 return str(a.collection_name)
         return None
 
+    def list_aliases(self) -> dict[str, str]:
+        return dict(sorted((a.alias_name, a.collection_name) for a in self._client.get_aliases().aliases))
+
     def delete_alias(self, alias: str) -> None:
         if self.get_alias(alias) is not None:
             self._client.update_collection_aliases(

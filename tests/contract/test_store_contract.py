@@ -204,11 +204,15 @@ def test_aliases_swap_atomically_between_collections(svc: Services) -> None:
         store.set_alias("contract_alias", original)
         assert store.get_alias("contract_alias") == original
         assert store.count("contract_alias") == len(DOCS)
+        assert store.list_aliases()["contract_alias"] == original
         store.set_alias("contract_alias", other)
         assert store.get_alias("contract_alias") == other
+        assert store.list_aliases()["contract_alias"] == other
         assert store.count("contract_alias") == 0
         store.delete_alias("contract_alias")
         assert store.get_alias("contract_alias") is None
+        assert "contract_alias" not in store.list_aliases()
+        assert store.list_aliases()[svc.registry.alias] == original
     finally:
         store.delete_collection(other)
 
