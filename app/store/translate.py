@@ -14,12 +14,22 @@ from app.encoders.fastembed_encoder import SparseVec
 from app.store.base import VectorValue
 
 
+def _value(mod: ModuleType, value: Any) -> Any:
+    """qdrant-edge 0.9 reads a Python bool as the integer 1 (bool is an int), which matches no
+    boolean payload; numpy's `bool_` is not an int, so it reaches the engine as a boolean."""
+    if isinstance(value, bool) and mod.__name__ == "qdrant_edge":
+        import numpy as np
+
+        return np.bool_(value)
+    return value
+
+
 def to_filter(mod: ModuleType, f: Filter | None) -> Any:
     if not f:
         return None
 
     def cond(c: Condition) -> Any:
-        match = mod.MatchValue(value=c.value) if isinstance(c, Match) else mod.MatchAny(any=list(c.values))
+        match = mod.MatchValue(value=_value(mod, c.value)) if isinstance(c, Match) else mod.MatchAny(any=list(c.values))
         return mod.FieldCondition(key=c.key, match=match)
 
     return mod.Filter(must=[cond(c) for c in f.must] or None, must_not=[cond(c) for c in f.must_not] or None)
