@@ -28,14 +28,14 @@ def _change(m: Migration) -> Rebuild:
     return m.change
 
 
-def next_collection(ctx: Context) -> str:
+def _next_collection(ctx: Context) -> str:
     """`<alias>__N`, one above the highest N in use."""
     pattern = re.compile(rf"^{re.escape(ctx.alias)}__(\d+)$")
     taken = [int(g.group(1)) for c in ctx.store.list_collections() if (g := pattern.match(c))]
     return f"{ctx.alias}__{max(taken, default=0) + 1}"
 
 
-def active_marker(ctx: Context, m: Migration) -> dict[str, Any]:
+def _active_marker(ctx: Context, m: Migration) -> dict[str, Any]:
     marker = ctx.registry.rebuild()
     if not marker or marker.get("revision") != m.revision:
         raise Conflict(f"{m.label} has no rebuild marker: apply it first")
@@ -50,7 +50,7 @@ def _changed_spaces(change: Rebuild) -> list[str]:
     return sorted(set(change.distance) | set(change.reembed))
 
 
-def target_specs(ctx: Context, change: Rebuild) -> dict[str, VectorSpec]:
+def _target_specs(ctx: Context, change: Rebuild) -> dict[str, VectorSpec]:
     reg = ctx.registry.get()
     specs = {}
     for v in reg.written_versions():
@@ -61,7 +61,7 @@ def target_specs(ctx: Context, change: Rebuild) -> dict[str, VectorSpec]:
     return specs
 
 
-def apply_rebuild(ctx: Context, m: Migration, record: dict[str, Any] | None, marker: dict[str, Any] | None, *,
+def _apply_rebuild(ctx: Context, m: Migration, record: dict[str, Any] | None, marker: dict[str, Any] | None, *,
                   dry_run: bool) -> StepResult:
     change = _change(m)
     result = StepResult(step="apply", target=m.label, dry_run=dry_run)
@@ -80,8 +80,8 @@ def apply_rebuild(ctx: Context, m: Migration, record: dict[str, Any] | None, mar
     if busy:
         raise Conflict(f"versions {busy} are still being built: finish (or retire) them before a rebuild")
     source = marker["source"] if ours and marker else ctx.registry.physical()
-    target = marker["target"] if ours and marker else next_collection(ctx)
-    specs = target_specs(ctx, change)
+    target = marker["target"] if ours and marker else _next_collection(ctx)
+    specs = _target_specs(ctx, change)
     actions: list[Action] = []
     if not ours:
         # the marker first, naming the target: a crash after it resumes with the same collection name
@@ -104,7 +104,7 @@ def apply_rebuild(ctx: Context, m: Migration, record: dict[str, Any] | None, mar
     return run_actions(result, actions)
 
 
-def fill(ctx: Context, m: Migration, *, batch: int, max_points: int | None, dry_run: bool,
+def _fill(ctx: Context, m: Migration, *, batch: int, max_points: int | None, dry_run: bool,
          on_progress: Progress | None) -> StepResult:
     """Copy every point into the target: vectors copied where unchanged, re-embedded where changed.
 
@@ -112,7 +112,7 @@ def fill(ctx: Context, m: Migration, *, batch: int, max_points: int | None, dry_
     scroll cursor is saved after each batch, so a re-run continues where the last one stopped.
     """
     change = _change(m)
-    marker = active_marker(ctx, m)
+    marker = _active_marker(ctx, m)
     source, target = marker["source"], marker["target"]
     result = StepResult(step="backfill", target=target, dry_run=dry_run)
     if marker["status"] == "retired":
@@ -182,13 +182,13 @@ def _extra_points(ctx: Context, source: str, target: str) -> list[str]:
             return extra
 
 
-def validation_arms(ctx: Context, m: Migration) -> Arms:
+def _validation_arms(ctx: Context, m: Migration) -> Arms:
     """The live collection against the other one, with the same (live) versions and ranking.
 
     Raises:
         Conflict: the rebuild is not filled yet.
     """
-    marker = active_marker(ctx, m)
+    marker = _active_marker(ctx, m)
     if marker["status"] != "filled":
         raise Conflict(f"the rebuild of {m.label} is {marker['status']}: run backfill to the end first")
     live = ctx.registry.physical()
@@ -216,8 +216,8 @@ def _sync_distances(ctx: Context, physical: str) -> None:
         ctx.registry.save(new, expect=reg.revision)
 
 
-def promote_rebuild(ctx: Context, m: Migration, *, margin: float, force: bool, dry_run: bool) -> StepResult:
-    marker = active_marker(ctx, m)
+def _promote_rebuild(ctx: Context, m: Migration, *, margin: float, force: bool, dry_run: bool) -> StepResult:
+    marker = _active_marker(ctx, m)
     source, target = marker["source"], marker["target"]
     result = StepResult(step="promote", target=target, dry_run=dry_run)
     if ctx.registry.physical() == target:
@@ -246,8 +246,8 @@ def promote_rebuild(ctx: Context, m: Migration, *, margin: float, force: bool, d
     return result
 
 
-def rollback_rebuild(ctx: Context, m: Migration, *, dry_run: bool) -> StepResult:
-    marker = active_marker(ctx, m)
+def _rollback_rebuild(ctx: Context, m: Migration, *, dry_run: bool) -> StepResult:
+    marker = _active_marker(ctx, m)
     source, target = marker["source"], marker["target"]
     result = StepResult(step="rollback", target=target, dry_run=dry_run)
     if ctx.registry.physical() != target:
@@ -265,9 +265,9 @@ def rollback_rebuild(ctx: Context, m: Migration, *, dry_run: bool) -> StepResult
     return run_actions(result, [(f"swap alias {ctx.alias} back: {target} -> {source}", swap)])
 
 
-def retire_rebuild(ctx: Context, m: Migration, *, grace_s: float, force: bool, dry_run: bool) -> StepResult:
+def _retire_rebuild(ctx: Context, m: Migration, *, grace_s: float, force: bool, dry_run: bool) -> StepResult:
     """Drop the collection the alias does not point at and end dual writes."""
-    marker = active_marker(ctx, m)
+    marker = _active_marker(ctx, m)
     live = ctx.registry.physical()
     if marker["status"] == "retired":
         victim = marker.get("dropped") or ""
@@ -292,7 +292,7 @@ def retire_rebuild(ctx: Context, m: Migration, *, grace_s: float, force: bool, d
     ])
 
 
-def progress(ctx: Context, record: dict[str, Any]) -> tuple[str, str]:
+def _progress(ctx: Context, record: dict[str, Any]) -> tuple[str, str]:
     """Where the rebuild stands (filling, filled, validated, live on the target, done) and what comes next."""
     marker = ctx.registry.rebuild()
     if not marker or marker.get("revision") != record["migration"]["revision"]:
@@ -310,38 +310,39 @@ def progress(ctx: Context, record: dict[str, Any]) -> tuple[str, str]:
 
 
 class RebuildSteps:
-    """The steps of a `Rebuild` migration (see `ChangeSteps`); the marker in meta holds its state."""
+    """The steps of a `Rebuild` migration (see `ChangeSteps`); the marker in meta holds its state.
+    Each raises Conflict naming the precondition that fails (no marker, not filled, gate, grace period)."""
 
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
 
     def apply(self, m: Migration, record: dict[str, Any] | None, *, dry_run: bool) -> StepResult:
-        """Create `<alias>__N` with the new parameters and start dual writes (see `apply_rebuild`)."""
-        return apply_rebuild(self.ctx, m, record, self.ctx.registry.rebuild(), dry_run=dry_run)
+        """Create `<alias>__N` with the new parameters and start dual writes (see `_apply_rebuild`)."""
+        return _apply_rebuild(self.ctx, m, record, self.ctx.registry.rebuild(), dry_run=dry_run)
 
     def backfill(self, m: Migration, record: dict[str, Any], *, batch: int, max_points: int | None,
                  start: str | None, dry_run: bool, on_progress: Progress | None) -> StepResult:
-        """Copy or re-embed every point into the target (see `fill`); the marker keeps the cursor, not `start`."""
-        return fill(self.ctx, m, batch=batch, max_points=max_points, dry_run=dry_run, on_progress=on_progress)
+        """Copy or re-embed every point into the target (see `_fill`); the marker keeps the cursor, not `start`."""
+        return _fill(self.ctx, m, batch=batch, max_points=max_points, dry_run=dry_run, on_progress=on_progress)
 
     def arms(self, m: Migration, record: dict[str, Any], *, force: bool) -> Arms:
-        """The two collections (see `validation_arms`)."""
-        return validation_arms(self.ctx, m)
+        """The two collections (see `_validation_arms`)."""
+        return _validation_arms(self.ctx, m)
 
     def promote(self, m: Migration, record: dict[str, Any], *, margin: float, force: bool,
                 dry_run: bool) -> StepResult:
-        """Swap the alias to the target, past the promote gate (see `promote_rebuild`)."""
-        return promote_rebuild(self.ctx, m, margin=margin, force=force, dry_run=dry_run)
+        """Swap the alias to the target, past the promote gate (see `_promote_rebuild`)."""
+        return _promote_rebuild(self.ctx, m, margin=margin, force=force, dry_run=dry_run)
 
     def rollback(self, m: Migration, record: dict[str, Any], *, dry_run: bool) -> StepResult:
-        """Swap the alias back (see `rollback_rebuild`)."""
-        return rollback_rebuild(self.ctx, m, dry_run=dry_run)
+        """Swap the alias back (see `_rollback_rebuild`)."""
+        return _rollback_rebuild(self.ctx, m, dry_run=dry_run)
 
     def retire(self, m: Migration, record: dict[str, Any], *, grace_s: float, force: bool,
                dry_run: bool) -> StepResult:
-        """End dual writes and drop the collection not in use (see `retire_rebuild`)."""
-        return retire_rebuild(self.ctx, m, grace_s=grace_s, force=force, dry_run=dry_run)
+        """End dual writes and drop the collection not in use (see `_retire_rebuild`)."""
+        return _retire_rebuild(self.ctx, m, grace_s=grace_s, force=force, dry_run=dry_run)
 
     def progress(self, m: Migration, record: dict[str, Any], reg: Registry) -> tuple[str, str]:
-        """See `progress`."""
-        return progress(self.ctx, record)
+        """See `_progress`."""
+        return _progress(self.ctx, record)
