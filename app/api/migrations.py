@@ -48,36 +48,43 @@ class MigrationController(Controller):
     @_step("plan")
     def plan(self, migrator: Migrator, data: Annotated[dict[str, Any] | None, _body("plan")] = None
              ) -> dict[str, Any]:
+        """Run `plan` with the body checked against its model (`app.versioning.dispatch.STEPS`)."""
         return run_step(migrator, "plan", data)
 
     @_step("apply")
     def apply(self, migrator: Migrator, data: Annotated[dict[str, Any] | None, _body("apply")] = None
               ) -> dict[str, Any]:
+        """Run `apply` with the body checked against its model (`app.versioning.dispatch.STEPS`)."""
         return run_step(migrator, "apply", data)
 
     @_step("backfill")
     def backfill(self, migrator: Migrator, data: Annotated[dict[str, Any] | None, _body("backfill")] = None
                  ) -> dict[str, Any]:
+        """Run `backfill` with the body checked against its model (`app.versioning.dispatch.STEPS`)."""
         return run_step(migrator, "backfill", data)
 
     @_step("validate")
     def validate(self, migrator: Migrator, data: Annotated[dict[str, Any] | None, _body("validate")] = None
                  ) -> dict[str, Any]:
+        """Run `validate` with the body checked against its model (`app.versioning.dispatch.STEPS`)."""
         return run_step(migrator, "validate", data)
 
     @_step("promote")
     def promote(self, migrator: Migrator, data: Annotated[dict[str, Any] | None, _body("promote")] = None
                 ) -> dict[str, Any]:
+        """Run `promote` with the body checked against its model (`app.versioning.dispatch.STEPS`)."""
         return run_step(migrator, "promote", data)
 
     @_step("rollback")
     def rollback(self, migrator: Migrator, data: Annotated[dict[str, Any] | None, _body("rollback")] = None
                  ) -> dict[str, Any]:
+        """Run `rollback` with the body checked against its model (`app.versioning.dispatch.STEPS`)."""
         return run_step(migrator, "rollback", data)
 
     @_step("retire")
     def retire(self, migrator: Migrator, data: Annotated[dict[str, Any] | None, _body("retire")] = None
                ) -> dict[str, Any]:
+        """Run `retire` with the body checked against its model (`app.versioning.dispatch.STEPS`)."""
         return run_step(migrator, "retire", data)
 
     @post("/{step:str}", status_code=200, sync_to_thread=True, summary="Any other step: refused, naming the steps",

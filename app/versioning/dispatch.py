@@ -31,14 +31,20 @@ class StepIn(BaseModel):
 
 
 class PlanIn(StepIn):
+    """plan: every migration file, as declared."""
+
     migrations: list[dict[str, Any]] | None = Field(default=None, description="Every migration file's declaration.")
 
 
 class ApplyIn(StepIn):
+    """apply: the migration to apply."""
+
     migration: dict[str, Any] | None = Field(default=None, description="The migration's declaration.")
 
 
 class BackfillIn(StepIn):
+    """backfill: which migration, batch size, and where this slice starts and stops."""
+
     target: str | None = TARGET
     batch: int = Field(default=DEFAULT_BATCH, ge=1, le=4096)
     max_points: int | None = Field(default=None, ge=1, description="Stop after this many points.")
@@ -47,6 +53,8 @@ class BackfillIn(StepIn):
 
 
 class ValidateIn(StepIn):
+    """validate: which migration, the query set, k."""
+
     target: str | None = TARGET
     query_set: dict[str, Any] | None = Field(default=None, description="Queries and qrels.")
     k: int = Field(default=10, ge=1, le=100)
@@ -54,6 +62,8 @@ class ValidateIn(StepIn):
 
 
 class PromoteIn(StepIn):
+    """promote: which migration, the gate's margin, force."""
+
     target: str | None = TARGET
     margin: float = Field(default=DEFAULT_MARGIN, ge=0, le=1, description="How much worse (absolute nDCG@10) "
                           "the candidate may be, in the fused search and in its space alone.")
@@ -61,10 +71,14 @@ class PromoteIn(StepIn):
 
 
 class RollbackIn(StepIn):
+    """rollback: which migration."""
+
     target: str | None = TARGET
 
 
 class RetireIn(StepIn):
+    """retire: which migration, the grace period, force."""
+
     target: str | None = TARGET
     grace_s: float = Field(default=DEFAULT_GRACE_S, ge=0, le=MAX_GRACE_S)
     force: bool = Field(default=False, description="Retire within the grace period (recorded with the migration).")

@@ -39,8 +39,6 @@ from app.versioning.steps import (
 )
 from app.versioning.validate import QuerySet
 
-__all__ = ["DEFAULT_BATCH", "DEFAULT_GRACE_S", "DEFAULT_MARGIN", "Migrator"]
-
 
 class Migrator:
     """Runs migration steps against one collection alias; one step at a time per process.
@@ -60,18 +58,22 @@ class Migrator:
     # the collaborators, read by operators' tools and tests
     @property
     def store(self) -> Store:
+        """The store the steps act on."""
         return self.ctx.store
 
     @property
     def registry(self) -> RegistryRepo:
+        """The registry repository of the alias."""
         return self.ctx.registry
 
     @property
     def records(self) -> MigrationRecords:
+        """The migration records (applied migrations, overrides, verdicts)."""
         return self.ctx.records
 
     @property
     def alias(self) -> str:
+        """The collection alias migrated."""
         return self.ctx.alias
 
     def steps_for(self, m: Migration) -> ChangeSteps:
