@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -62,6 +62,24 @@ def _http_error(_: Request[Any, Any, Any], exc: HTTPException) -> Response[dict[
                     headers=exc.headers)
 
 
+def _provide(pick: Callable[[Services], Any]) -> Provide:
+    """A dependency taking one collaborator from the services the lifespan built."""
+    def provide(state: State) -> Any:
+        return pick(state.services)
+
+    return Provide(provide, sync_to_thread=False)
+
+
+# Controllers name the one collaborator they need (`ingest: IngestService`, `migrator: Migrator`, ...).
+PROVIDERS: dict[str, Provide] = {
+    "ingest": _provide(lambda s: s.ingest),
+    "search": _provide(lambda s: s.search),
+    "migrator": _provide(lambda s: s.migrator),
+    "registry": _provide(lambda s: s.registry),
+    "services": _provide(lambda s: s),  # the inspection page only: it shows every part of the service
+}
+
+
 class ApiRequest(Request[Any, Any, Any]):
     """Requests whose JSON body is bounded before any handler sees it: nesting depth (a body nested
     thousands of levels deep would exhaust the decoder's recursion)."""
@@ -94,14 +112,11 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
             if owned:
                 app.state.services.close()
 
-    def provide_services(state: State) -> Services:
-        return state.services  # type: ignore[no-any-return]
-
     app = Litestar(
         route_handlers=[DocumentController, SearchController, HealthController, AdminController,
                         MigrationController, MetricsController],
         lifespan=[lifespan],
-        dependencies={"services": Provide(provide_services, sync_to_thread=False)},
+        dependencies=PROVIDERS,
         exception_handlers={
             AppError: _app_error,
             ValidationException: _validation_error,

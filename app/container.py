@@ -1,41 +1,85 @@
-"""Wire settings into collaborators: store, encoder pool, registry, services. Called at startup."""
+"""The composition root: settings in, the store, encoder pool, repositories, services and migrator out."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from app.encoders.fastembed_encoder import EncoderPool
+from app.repos.profiles import ProfileRepo
+from app.repos.registry import RegistryRepo, bootstrap
 from app.services.ingest import IngestService
-from app.services.registry import RegistryRepo, bootstrap
 from app.services.search import SearchService
 from app.settings import Settings
 from app.store.base import Store
 from app.store.factory import open_store
+from app.versioning.engine import Migrator
 
 
 @dataclass
 class Services:
+    """Everything the API, the loader and the operators' commands use, built once by `build_services`."""
+
     settings: Settings
     store: Store
     encoders: EncoderPool
     registry: RegistryRepo
     ingest: IngestService
     search: SearchService
+    migrator: Migrator
 
     def close(self) -> None:
+        """Close the store (the embedded store releases its data folder)."""
         self.store.close()
 
 
-def build_services(settings: Settings, *, store: Store | None = None, encoders: EncoderPool | None = None) -> Services:
+def build_migrator(*, store: Store, encoders: EncoderPool, registry: RegistryRepo, settings: Settings,
+                   search: SearchService | None = None) -> Migrator:
+    """The migrator over these collaborators; validation searches through `search` (built here when not given).
+
+    Args:
+        store: where the data and the meta are.
+        encoders: the model pool (the backfill encodes with it).
+        registry: the registry repository of the collection alias migrated.
+        settings: models, encoders and search defaults.
+        search: the search service validation goes through.
+
+    Returns:
+        The migrator; one per process serialises its steps with its lock.
+    """
+    search = search or SearchService(store=store, encoders=encoders, registry=registry, settings=settings)
+    return Migrator(store=store, encoders=encoders, registry=registry, settings=settings, search=search)
+
+
+def build_services(settings: Settings, *, store: Store | None = None, encoders: EncoderPool | None = None,
+                   init: bool = True) -> Services:
+    """Open the store (unless given), check it answers, and wire every service and the migrator.
+
+    Args:
+        settings: the service's settings.
+        store: an already-open store (tests, a second view of the same data); default: from settings.
+        encoders: an already-loaded encoder pool (tests share one); default: from settings.
+        init: create the collection, its alias and registry when missing (the service at startup);
+            False takes the registry as stored (operators' commands, which refuse an uninitialised store).
+
+    Returns:
+        The services; `close()` closes the store.
+
+    Raises:
+        StoreUnavailable: the store does not answer or is too old.
+    """
     store = store or open_store(settings.store)
     encoders = encoders or EncoderPool(settings.models, settings.encoders)
     store.ping()  # fail at startup, clearly, on an unreachable or too old server
-    registry = bootstrap(settings, store, encoders)
+    registry = bootstrap(settings, store, encoders) if init else RegistryRepo(store=store,
+                                                                              alias=settings.store.collection)
+    profiles = ProfileRepo(store=store, alias=registry.alias, profile_path=settings.search.profile_path)
+    search = SearchService(store=store, encoders=encoders, registry=registry, settings=settings, profiles=profiles)
     return Services(
         settings=settings,
         store=store,
         encoders=encoders,
         registry=registry,
         ingest=IngestService(store=store, encoders=encoders, registry=registry, settings=settings),
-        search=SearchService(store=store, encoders=encoders, registry=registry, settings=settings),
+        search=search,
+        migrator=build_migrator(store=store, encoders=encoders, registry=registry, settings=settings, search=search),
     )

@@ -136,6 +136,8 @@ class Settings(BaseSettings):
     search: SearchSettings = Field(default_factory=SearchSettings)
     limits: LimitSettings = Field(default_factory=LimitSettings)
     admin_token: str | None = None
+    service_url: str | None = Field(default=None, description="The running service's URL, for operators' commands "
+                                    "(`scripts/migrate` goes through its admin API when this is set).")
     api_key: str | None = Field(default=None, description="Read-write API key (`api-key` header or bearer).")
     read_only_api_key: str | None = Field(default=None, description="API key for searches and reads only.")
     allow_open: bool = Field(default=False, description="Serve on a non-loopback address with no API key.")

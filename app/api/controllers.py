@@ -13,10 +13,12 @@ from app.api.limits import check_search, search_filter
 from app.api.observe import note_deleted, note_search, note_written
 from app.api.openapi import READ, WRITE, error_responses
 from app.api.schemas import DocumentOut, DocumentsIn, DocumentsOut, HealthOut, ReadyOut, SearchIn, SearchOut
-from app.container import Services
 from app.domain.documents import Document
 from app.errors import AppError, InvalidInput, StoreUnavailable
-from app.services.search import SearchRequest
+from app.repos.registry import RegistryRepo
+from app.services.ingest import IngestService
+from app.services.search import SearchRequest, SearchService
+from app.store.base import Store
 
 
 class DocumentController(Controller):
@@ -25,11 +27,11 @@ class DocumentController(Controller):
 
     @post("/", status_code=HTTP_200_OK, sync_to_thread=True, summary="Upsert a batch of documents",
           guards=[write_guard], responses=error_responses(400, 422, *WRITE))
-    def upsert(self, data: DocumentsIn, services: Services, request: Request[Any, Any, Any]) -> DocumentsOut:
+    def upsert(self, data: DocumentsIn, ingest: IngestService, request: Request[Any, Any, Any]) -> DocumentsOut:
         """Idempotent batch upsert. Every document is validated and encoded before anything is written;
         a refused batch (422) writes nothing."""
         docs = [Document.from_dict(d.model_dump()) for d in data.documents]
-        result = services.ingest.upsert(docs)
+        result = ingest.upsert(docs)
         note_written(request, len(result.ids), result.timings_ms)
         return DocumentsOut(ids=result.ids, count=len(result.ids), vector_versions=result.vector_versions)
 
@@ -38,15 +40,15 @@ class DocumentController(Controller):
     # decoded once, so `%2F`, `%25`, a leading or trailing `/` all survive the router's decoding.
     @get("/{doc_id:path}", sync_to_thread=True, summary="Get one document", guards=[read_guard],
          responses=error_responses(400, 404, 422, *READ))
-    def get_one(self, request: Request[Any, Any, Any], services: Services) -> DocumentOut:
+    def get_one(self, request: Request[Any, Any, Any], ingest: IngestService) -> DocumentOut:
         """The stored document (404 naming the id when there is none)."""
-        return DocumentOut.model_validate(services.ingest.get(document_id(request)))
+        return DocumentOut.model_validate(ingest.get(document_id(request)))
 
     @delete("/{doc_id:path}", status_code=HTTP_204_NO_CONTENT, sync_to_thread=True, summary="Delete one document",
             guards=[write_guard], responses=error_responses(400, 404, 422, *WRITE))
-    def delete_one(self, request: Request[Any, Any, Any], services: Services) -> None:
+    def delete_one(self, request: Request[Any, Any, Any], ingest: IngestService) -> None:
         """204 when deleted; 404 naming the id when there is no such document."""
-        services.ingest.delete(document_id(request))
+        ingest.delete(document_id(request))
         note_deleted(request)
 
 
@@ -70,17 +72,18 @@ class SearchController(Controller):
 
     @post("/", status_code=HTTP_200_OK, sync_to_thread=True, summary="Fused search over the embedding spaces",
           responses=error_responses(400, 422, *READ))
-    def search(self, data: SearchIn, services: Services, request: Request[Any, Any, Any]) -> SearchOut:
+    def search(self, data: SearchIn, search: SearchService, request: Request[Any, Any, Any]) -> SearchOut:
         """One Qdrant query: a prefetch per space, fused by weighted RRF or DBSF; `explain` shows each
         space's rank, score and contribution, the plan (and the ranking profile it came from), and
         timings. A request naming no fields, fusion, weights or k uses the fitted ranking profile when
         one matches the live vector versions. `threshold: true` drops hits that no searched dense
         space (BM25 only in a keywords-only search) scores at or above its vector version's calibrated
         threshold; `note` says what was dropped."""
-        check_search(data, services.settings.limits, services.settings.search)
-        result = services.search.search(SearchRequest(
+        settings = search.settings
+        check_search(data, settings.limits, settings.search)
+        result = search.search(SearchRequest(
             query=data.query, limit=data.limit, fields=data.fields, fusion=data.fusion, weights=data.weights,
-            rrf_k=data.rrf_k, filter=search_filter(data.filter, services.settings.limits), explain=data.explain,
+            rrf_k=data.rrf_k, filter=search_filter(data.filter, settings.limits), explain=data.explain,
             threshold=bool(data.threshold),
         ))
         note_search(request, result.plan, result.timings_ms)
@@ -100,22 +103,23 @@ class HealthController(Controller):
 
     @get("/ready", sync_to_thread=True, summary="Readiness: the store answers and the collection is there",
          responses=error_responses(404, 503))
-    def ready(self, services: Services) -> ReadyOut:
+    def ready(self, registry: RegistryRepo) -> ReadyOut:
         """Ready when the store answers and every collection served opens and counts its points;
         otherwise 503 naming the collection that failed and why."""
-        services.store.ping()
-        reg = services.registry.get()
-        points = {name: collection_points(services, name) for name in services.registry.served_collections()}
-        return ReadyOut(status="ready", store=services.store.kind, collection=services.registry.alias,
+        store = registry.store
+        store.ping()
+        reg = registry.get()
+        points = {name: collection_points(store, name) for name in registry.served_collections()}
+        return ReadyOut(status="ready", store=store.kind, collection=registry.alias,
                         collections=points, live={name: s.live for name, s in reg.spaces.items()})
 
 
-def collection_points(services: Services, name: str) -> int:
+def collection_points(store: Store, name: str) -> int:
     """Open collection `name` and count its points.
 
     Raises: StoreUnavailable naming the collection and why it is not ready.
     """
     try:
-        return services.store.count(name)
+        return store.count(name)
     except AppError as e:
         raise StoreUnavailable(f"collection {name!r} is not ready: {e.message}", e.detail) from e

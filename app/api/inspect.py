@@ -23,11 +23,10 @@ from litestar.template.config import TemplateConfig
 
 from app.api.auth import read_guard
 from app.api.inspect_form import PlaygroundForm
-from app.api.migrations import migrator_for
 from app.container import Services
 from app.services.inspect import MAX_PAGE, PointQuery, overview, points_page
 from app.services.playground import playground
-from app.versioning.engine import DEFAULT_MARGIN
+from app.versioning.steps import DEFAULT_MARGIN
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 
@@ -46,7 +45,7 @@ class InspectController(Controller):
     @get("/", sync_to_thread=True)
     def index(self, services: Services, state: State) -> Template:
         """Collections, aliases and points; each space's versions with coverage; migrations and verdicts."""
-        data = overview(services, migrator_for(state, services), margin=DEFAULT_MARGIN)
+        data = overview(services, services.migrator, margin=DEFAULT_MARGIN)
         return Template("inspect/overview.html", context={**_base(services, "overview"), **data})
 
     @get("/points", sync_to_thread=True)

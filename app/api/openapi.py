@@ -49,7 +49,7 @@ def error_responses(*statuses: int) -> dict[int, ResponseSpec]:
 
 
 # Request models that refuse unknown keys (extra="forbid"); Litestar does not say so in the schema.
-CLOSED_MODELS = ("DocumentsIn", "DocumentIn", "SearchIn")  # StepIn: closed in its hand-given schema
+CLOSED_MODELS = ("DocumentsIn", "DocumentIn", "SearchIn")  # migration steps: closed in their hand-given schemas
 
 
 def declare_limits(openapi: OpenAPI, settings: Settings) -> None:

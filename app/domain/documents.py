@@ -35,6 +35,21 @@ class Document:
         return cls(id=d["id"], title=d["title"], body=d["body"], summary=d.get("summary"),
                    entities=tuple(entities) if entities is not None else None, metadata=d.get("metadata") or {})
 
+    @classmethod
+    def from_payload(cls, payload: dict[str, Any]) -> Document:
+        """Back from what `PreparedDocument.payload` stored: the stored summary and entities are kept
+        (so re-preparing it reuses them rather than deriving them again).
+
+        Args:
+            payload: a point's payload (`doc_id`, `title`, `body`, `summary`, `entities`, `metadata`).
+
+        Returns:
+            The document; a missing text is empty, a missing summary or entities None.
+        """
+        return cls(id=str(payload.get("doc_id", "")), title=payload.get("title") or "",
+                   body=payload.get("body") or "", summary=payload.get("summary") or None,
+                   entities=tuple(payload.get("entities") or ()) or None, metadata=payload.get("metadata") or {})
+
 
 @dataclass(frozen=True)
 class PreparedDocument:

@@ -104,7 +104,7 @@ def evaluate(args: argparse.Namespace, *, encoders: Any = None) -> dict[str, Any
         standard_variants,
         subset,
     )
-    from app.services.profiles import ProfileRepo
+    from app.repos.profiles import ProfileRepo
     from app.services.search import SearchRequest
 
     ds = load_beir(args.dataset, args.split)
@@ -227,7 +227,7 @@ def thresholds_section(args: argparse.Namespace, services: Any, lists: dict, qre
     from app.eval import calibrate as cal
     from app.eval.data import read_jsonl
     from app.eval.runs import fetch_lists, offline_run, subset
-    from app.services.profiles import ProfileRepo
+    from app.repos.profiles import ProfileRepo
 
     registry = services.registry.get()
     kinds = {s: registry.live_version(s).kind for s in live}
@@ -271,7 +271,7 @@ def install(argv: Sequence[str]) -> None:
     """Copy a profile and/or thresholds (JSON written by evaluate) into a store's meta."""
     from app.domain.profiles import RankingProfile, VersionThreshold
     from app.eval.index import eval_settings
-    from app.services.profiles import ProfileRepo
+    from app.repos.profiles import ProfileRepo
     from app.settings import Settings
     from app.store.factory import open_store
 

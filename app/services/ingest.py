@@ -11,8 +11,8 @@ from app.domain.bounds import check_batch
 from app.domain.documents import Document, PreparedDocument, point_id, prepare
 from app.encoders.fastembed_encoder import EncoderPool
 from app.errors import DocumentNotFound
+from app.repos.registry import RegistryRepo
 from app.services.encoding import encode_documents
-from app.services.registry import RegistryRepo
 from app.settings import Settings
 from app.store.base import PointWrite, Store
 

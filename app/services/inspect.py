@@ -66,13 +66,13 @@ def overview(services: Services, migrator: Migrator, *, margin: float) -> dict[s
         row = {**v, "kind": version.kind if version else "?", "field": version.field if version else "?"}
         spaces.setdefault(v["space"], {"name": v["space"], "live": space.live if space else None,
                                        "versions": []})["versions"].append(row)
-    applied = migrator.applied()
+    applied = migrator.records.applied()
     migrations = []
     for m in status["migrations"]:
         record = applied.get(m["revision"], {})
         target = record.get("version") or record.get("target")
         migrations.append({**m, "target": target,
-                           "verdict": verdict_view(migrator.verdict(target), margin) if target else None})
+                           "verdict": verdict_view(migrator.records.verdict(target), margin) if target else None})
     return {"store": store.kind, "alias": status["alias"], "physical": status["physical"],
             "points": status["points"], "revision": status["revision"], "collections": collections,
             "aliases": [{"alias": a, "collection": c} for a, c in aliases.items()],

@@ -11,8 +11,8 @@ from app.domain.plan import Filter, QueryPlan, build_plan
 from app.domain.profiles import RankingProfile, passes, voting_thresholds
 from app.domain.versions import Registry
 from app.encoders.fastembed_encoder import EncoderPool
-from app.services.profiles import ProfileRepo
-from app.services.registry import RegistryRepo
+from app.repos.profiles import ProfileRepo
+from app.repos.registry import RegistryRepo
 from app.settings import SearchSettings, Settings
 from app.store.base import QueryResult, Store
 
@@ -28,6 +28,7 @@ class SearchRequest:
     explain: bool = False
     rrf_k: int | None = None
     versions: dict[str, str] | None = None  # pin a space to a version (validation, A/B)
+    collection: str | None = None  # a physical collection instead of the alias (validating a rebuild)
     threshold: bool = False  # drop hits no searched space scores at or above its calibrated threshold
 
     @property
@@ -147,11 +148,11 @@ class SearchService:
             vectors[s.vector_name] = by_model[s.model]
         return vectors
 
-    def run(self, plan: QueryPlan, text: str) -> tuple[QueryResult, dict[str, float]]:
+    def run(self, plan: QueryPlan, text: str, collection: str | None = None) -> tuple[QueryResult, dict[str, float]]:
         t0 = time.perf_counter()
         vectors = self.encode_query(plan, text)
         t1 = time.perf_counter()
-        result = self.store.query(self.registry.alias, plan, vectors)
+        result = self.store.query(collection or self.registry.alias, plan, vectors)
         t2 = time.perf_counter()
         return result, {"encode": (t1 - t0) * 1000, "store": (t2 - t1) * 1000}
 
@@ -161,7 +162,7 @@ class SearchService:
         thresholds = self._thresholds(plan) if req.threshold else None
         # a threshold needs each space's raw score of every hit: fetch the per-space lists too
         fetch = replace(plan, explain=True) if thresholds and not plan.explain else plan
-        result, timings = self.run(fetch, req.query)
+        result, timings = self.run(fetch, req.query, req.collection)
         hits = [self._hit(h.id, h.score, h.payload or {}) for h in result.hits]
         note = None
         if req.threshold:

@@ -25,7 +25,6 @@ def main(argv: list[str] | None = None) -> int:
     from app.domain.documents import Document
     from app.settings import Settings, SpaceSettings, StoreSettings
     from app.versioning.declare import AddVersion, default_folder, load_folder
-    from app.versioning.engine import Migrator
 
     docs = list(read_corpus(args.corpus))[: args.limit]
     titles = [d["title"] or d["body"][:80] for d in docs]
@@ -55,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
             one_call = best(lambda: encoder.embed(titles))
             batches = best(lambda: [encoder.embed(titles[i:i + args.batch]) for i in range(0, len(titles),
                                                                                               args.batch)])
-            migrator = Migrator(store=svc.store, encoders=svc.encoders, registry=svc.registry, settings=settings)
+            migrator = svc.migrator
             migrator.apply(migration)
             backfill = timed(lambda: migrator.backfill(batch=args.batch))
             assert isinstance(migration.change, AddVersion)

@@ -1,4 +1,4 @@
-"""`scripts/migrate`: run migration steps on the store directly (service stopped) or through `--url`."""
+"""`scripts/migrate`: migration steps on the store directly (service stopped) or through the service's admin API."""
 
 from __future__ import annotations
 
@@ -8,64 +8,64 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from app.domain.gates import parse_duration
 from app.errors import AppError, Conflict, StoreLocked
 from app.versioning.declare import Migration, default_folder, load_folder
-from app.versioning.engine import DEFAULT_BATCH
+from app.versioning.dispatch import run_step
 from app.versioning.render import result_lines, status_lines
+from app.versioning.steps import DEFAULT_BATCH
 from app.versioning.validate import QuerySet, load_query_set, report_text, write_report
 
+if TYPE_CHECKING:
+    from app.container import Services
+    from app.settings import Settings
+
 REFUSED = 2
+DEFAULT_SERVICE_URL = "http://127.0.0.1:8000"  # where `scripts/serve` listens by default
 
 
 class Local:
     """Steps run in this process on a store opened from Settings() (the service must be stopped)."""
 
-    def __init__(self, argv: list[str]) -> None:
-        from app.encoders.fastembed_encoder import EncoderPool
-        from app.services.registry import RegistryRepo
+    def __init__(self, argv: list[str], settings: Settings | None = None) -> None:
+        from app.container import build_services
+        from app.repos.registry import RegistryRepo
         from app.settings import Settings
         from app.store.factory import open_store
-        from app.versioning.engine import Migrator
 
-        settings = Settings()
+        settings = settings or Settings()
         try:
-            self.store = open_store(settings.store)
+            store = open_store(settings.store)
         except StoreLocked as e:
+            url = settings.service_url or DEFAULT_SERVICE_URL
             raise SystemExit(f"{e.message}\n\nThe service holds the data folder: run the same command through it,\n"
-                             f"  scripts/migrate --url http://127.0.0.1:8000 {' '.join(argv)}") from None
-        registry = RegistryRepo(store=self.store, alias=settings.store.collection)
-        if registry.load() is None:
-            self.store.close()
+                             f"  scripts/migrate --url {url} {' '.join(argv)}\n"
+                             f"(or set MULTIVEC_SERVICE_URL to the service's URL)") from None
+        if RegistryRepo(store=store, alias=settings.store.collection).load() is None:
+            store.close()
             raise SystemExit(f"collection {settings.store.collection!r} is not initialised in "
                              f"{settings.store.url or settings.store.path}: start the service or load documents first")
-        self.migrator = Migrator(store=self.store, encoders=EncoderPool(settings.models, settings.encoders),
-                                 registry=registry, settings=settings)
+        self.services: Services = build_services(settings, store=store, init=False)
 
     def close(self) -> None:
-        self.store.close()
+        """Close the store (the data folder is free again)."""
+        self.services.close()
 
     def status(self) -> dict[str, Any]:
-        return self.migrator.status()
+        """What `GET /admin/migrations` answers in `status`."""
+        return self.services.migrator.status()
 
     def step(self, step: str, **params: Any) -> dict[str, Any]:
-        m = self.migrator
-        query_set = params.pop("query_set", None)
+        """Run one step with the admin API's parameters (`app.versioning.dispatch.STEPS`), plus `progress`.
+
+        Raises:
+            InvalidInput: an unknown step or a malformed parameter.
+            Conflict: the step's preconditions do not hold.
+        """
         progress = params.pop("progress", None)
-        migrations = params.pop("migrations", None)
-        migration = params.pop("migration", None)
-        if step == "plan":
-            return m.plan([Migration.from_dict(x) for x in migrations]).to_dict()
-        if step == "apply":
-            return m.apply(Migration.from_dict(migration), **params).to_dict()
-        if step == "backfill":
-            return m.backfill(params.pop("target"), on_progress=progress, **params).to_dict()
-        if step == "validate":
-            return m.validate(params.pop("target"), QuerySet.from_dict(query_set), on_query=progress,
-                              **params).to_dict()
-        return getattr(m, step)(params.pop("target"), **params).to_dict()  # type: ignore[no-any-return]
+        return run_step(self.services.migrator, step, params, progress=progress)
 
 
 class Remote:
@@ -81,6 +81,7 @@ class Remote:
         self.url = url
 
     def close(self) -> None:
+        """Close the HTTP client, unless it was handed in."""
         if self.owned:
             self.client.close()
 
@@ -105,9 +106,16 @@ class Remote:
             raise SystemExit(f"cannot reach the service at {self.url}: {e}") from None
 
     def status(self) -> dict[str, Any]:
+        """`GET /admin/migrations`'s `status`."""
         return self._call(lambda: self.client.get("/admin/migrations"))["status"]  # type: ignore[no-any-return]
 
     def step(self, step: str, **params: Any) -> dict[str, Any]:
+        """`POST /admin/migrations/<step>` with `params` (a backfill in slices, moving `progress`).
+
+        Raises:
+            Conflict: the service answered 409 (the reason is the message).
+            SystemExit: the service cannot be reached, or answered another error.
+        """
         progress = params.pop("progress", None)
         if step == "backfill" and not params.get("dry_run"):
             return self._backfill(progress, **params)
@@ -159,10 +167,12 @@ def _bar(total: int, desc: str, lines: bool) -> Callable[[int, int], None]:
 
 
 def parser() -> argparse.ArgumentParser:
+    """The command line: global options (`--url`, `--token`, `--dir`), then one subcommand per step."""
     p = argparse.ArgumentParser(prog="scripts/migrate", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--url", help="go through the running service's admin API (needed while it holds an "
-                                 "embedded data folder); otherwise the store is opened from Settings()")
+                                 "embedded data folder; default: MULTIVEC_SERVICE_URL); without either, the store "
+                                 "is opened from Settings()")
     p.add_argument("--token", default=os.environ.get("MULTIVEC_ADMIN_TOKEN"), help="admin token (default: env)")
     p.add_argument("--dir", type=Path, default=default_folder(), help="the migrations folder")
     sub = p.add_subparsers(dest="step", required=True, metavar="STEP")
@@ -217,7 +227,7 @@ def main(argv: list[str] | None = None, *, backend: Local | Remote | None = None
         print(f"error: {e.message}", file=sys.stderr)
         return 1
     if backend is None:
-        backend = Remote(args.url, args.token) if args.url else Local(argv)
+        backend = _backend(args, argv)
     try:
         return _run(backend, args, migrations, query_set)
     except Conflict as e:
@@ -228,6 +238,18 @@ def main(argv: list[str] | None = None, *, backend: Local | Remote | None = None
         return 1
     finally:
         backend.close()
+
+
+def _backend(args: argparse.Namespace, argv: list[str]) -> Local | Remote:
+    """Through the service when `--url` or the setting `service_url` (MULTIVEC_SERVICE_URL) names it; else local."""
+    if args.url:
+        return Remote(args.url, args.token)
+    from app.settings import Settings
+
+    settings = Settings()
+    if settings.service_url:
+        return Remote(settings.service_url, args.token)
+    return Local(argv, settings)
 
 
 def _query_set(args: argparse.Namespace) -> QuerySet:

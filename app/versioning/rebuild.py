@@ -10,17 +10,17 @@ from __future__ import annotations
 
 import re
 import time
-from typing import TYPE_CHECKING, Any
+from dataclasses import replace
+from typing import Any
 
 from app.domain.gates import Coverage, promote_gate, retire_gate
+from app.domain.versions import Registry
 from app.errors import Conflict
+from app.repos.registry import now, spec_of
 from app.services.encoding import encode_documents
-from app.services.registry import now, spec_of
 from app.store.base import PointWrite, VectorSpec
 from app.versioning.declare import Migration, Rebuild
-
-if TYPE_CHECKING:
-    from app.versioning.engine import Migrator, Progress, StepResult
+from app.versioning.steps import Action, Arms, Context, Progress, StepResult, age_s, run_actions
 
 
 def _change(m: Migration) -> Rebuild:
@@ -28,30 +28,30 @@ def _change(m: Migration) -> Rebuild:
     return m.change
 
 
-def next_collection(mig: Migrator) -> str:
+def _next_collection(ctx: Context) -> str:
     """`<alias>__N`, one above the highest N in use."""
-    pattern = re.compile(rf"^{re.escape(mig.alias)}__(\d+)$")
-    taken = [int(g.group(1)) for c in mig.store.list_collections() if (g := pattern.match(c))]
-    return f"{mig.alias}__{max(taken, default=0) + 1}"
+    pattern = re.compile(rf"^{re.escape(ctx.alias)}__(\d+)$")
+    taken = [int(g.group(1)) for c in ctx.store.list_collections() if (g := pattern.match(c))]
+    return f"{ctx.alias}__{max(taken, default=0) + 1}"
 
 
-def active_marker(mig: Migrator, m: Migration) -> dict[str, Any]:
-    marker = mig.registry.rebuild()
+def _active_marker(ctx: Context, m: Migration) -> dict[str, Any]:
+    marker = ctx.registry.rebuild()
     if not marker or marker.get("revision") != m.revision:
         raise Conflict(f"{m.label} has no rebuild marker: apply it first")
     return marker
 
 
-def _update_marker(mig: Migrator, **changes: Any) -> None:
-    mig.registry.save_rebuild({**(mig.registry.rebuild() or {}), **changes})
+def _update_marker(ctx: Context, **changes: Any) -> None:
+    ctx.registry.save_rebuild({**(ctx.registry.rebuild() or {}), **changes})
 
 
 def _changed_spaces(change: Rebuild) -> list[str]:
     return sorted(set(change.distance) | set(change.reembed))
 
 
-def target_specs(mig: Migrator, change: Rebuild) -> dict[str, VectorSpec]:
-    reg = mig.registry.get()
+def _target_specs(ctx: Context, change: Rebuild) -> dict[str, VectorSpec]:
+    reg = ctx.registry.get()
     specs = {}
     for v in reg.written_versions():
         spec = spec_of(v)
@@ -61,10 +61,8 @@ def target_specs(mig: Migrator, change: Rebuild) -> dict[str, VectorSpec]:
     return specs
 
 
-def apply_rebuild(mig: Migrator, m: Migration, record: dict[str, Any] | None, marker: dict[str, Any] | None, *,
+def _apply_rebuild(ctx: Context, m: Migration, record: dict[str, Any] | None, marker: dict[str, Any] | None, *,
                   dry_run: bool) -> StepResult:
-    from app.versioning.engine import Action, StepResult, run_actions
-
     change = _change(m)
     result = StepResult(step="apply", target=m.label, dry_run=dry_run)
     ours = marker is not None and marker.get("revision") == m.revision
@@ -73,7 +71,7 @@ def apply_rebuild(mig: Migrator, m: Migration, record: dict[str, Any] | None, ma
     if ours and marker and marker.get("status") == "retired":
         result.notes.append(f"{m.label} is finished (its rebuild was retired)")
         return result
-    reg = mig.registry.get()
+    reg = ctx.registry.get()
     for space in _changed_spaces(change):
         reg.space(space)  # raises UnknownSpace naming it
         if reg.space(space).versions and reg.live_version(space).kind == "sparse" and space in change.distance:
@@ -81,24 +79,24 @@ def apply_rebuild(mig: Migrator, m: Migration, record: dict[str, Any] | None, ma
     busy = [v.name for v in reg.written_versions() if v.status in ("shadow", "backfilling")]
     if busy:
         raise Conflict(f"versions {busy} are still being built: finish (or retire) them before a rebuild")
-    source = marker["source"] if ours and marker else mig.registry.physical()
-    target = marker["target"] if ours and marker else next_collection(mig)
-    specs = target_specs(mig, change)
+    source = marker["source"] if ours and marker else ctx.registry.physical()
+    target = marker["target"] if ours and marker else _next_collection(ctx)
+    specs = _target_specs(ctx, change)
     actions: list[Action] = []
     if not ours:
         # the marker first, naming the target: a crash after it resumes with the same collection name
-        actions.append((f"record rebuild {m.label}: {source} -> {target}", lambda: mig.registry.save_rebuild({
+        actions.append((f"record rebuild {m.label}: {source} -> {target}", lambda: ctx.registry.save_rebuild({
             "revision": m.revision, "migration": m.label, "source": source, "target": target,
             "status": "creating", "created": now(), "cursor": None, "alias_changed": None})))
-    if not mig.store.collection_exists(target):
+    if not ctx.store.collection_exists(target):
         summary = ", ".join(f"{n} {s.distance}" for n, s in specs.items() if n.split(".")[0] in change.distance)
         actions.append((f"create collection {target} with {len(specs)} named vectors" +
-                        (f" ({summary})" if summary else ""), lambda: mig.store.create_collection(target, specs)))
+                        (f" ({summary})" if summary else ""), lambda: ctx.store.create_collection(target, specs)))
     if not ours or (marker and marker.get("status") == "creating"):
         actions.append((f"start dual writes: ingest writes every document to {source} and {target}",
-                        lambda: _update_marker(mig, status="filling")))
+                        lambda: _update_marker(ctx, status="filling")))
     if record is None:
-        actions.append((f"record {m.label} as applied", lambda: mig.record_applied(m.revision, {
+        actions.append((f"record {m.label} as applied", lambda: ctx.records.record_applied(m.revision, {
             "migration": m.to_dict(), "applied": now(), "source": source, "target": target})))
     result.data = {"source": source, "target": target}
     if actions:
@@ -106,28 +104,26 @@ def apply_rebuild(mig: Migrator, m: Migration, record: dict[str, Any] | None, ma
     return run_actions(result, actions)
 
 
-def fill(mig: Migrator, m: Migration, *, batch: int, max_points: int | None, dry_run: bool,
+def _fill(ctx: Context, m: Migration, *, batch: int, max_points: int | None, dry_run: bool,
          on_progress: Progress | None) -> StepResult:
     """Copy every point into the target: vectors copied where unchanged, re-embedded where changed.
 
     Insert-only, so a document dual-written meanwhile is never overwritten by an older copy; the
     scroll cursor is saved after each batch, so a re-run continues where the last one stopped.
     """
-    from app.versioning.engine import Action, StepResult, prepared_from_payload, run_actions
-
     change = _change(m)
-    marker = active_marker(mig, m)
+    marker = _active_marker(ctx, m)
     source, target = marker["source"], marker["target"]
     result = StepResult(step="backfill", target=target, dry_run=dry_run)
     if marker["status"] == "retired":
         raise Conflict(f"the rebuild of {m.label} is retired")
-    total = mig.store.count(source)
+    total = ctx.store.count(source)
     result.data = {"source": source, "target": target, "total": total, "done": 0,
                    "complete": marker["status"] == "filled"}
     if marker["status"] == "filled":
-        result.notes.append(f"{target} is filled: {mig.store.count(target)} of {total} points")
+        result.notes.append(f"{target} is filled: {ctx.store.count(target)} of {total} points")
         return result
-    reg = mig.registry.get()
+    reg = ctx.registry.get()
     versions = reg.written_versions()
     reembed = [v for v in versions if v.space in change.reembed]
     copied = [v.name for v in versions if v.space not in change.reembed]
@@ -138,18 +134,18 @@ def fill(mig: Migrator, m: Migration, *, batch: int, max_points: int | None, dry
     cursor = marker.get("cursor")
     done, t0 = 0, time.perf_counter()
     while True:
-        points, cursor = mig.store.scroll(source, filter=None, limit=batch, offset=cursor,
+        points, cursor = ctx.store.scroll(source, filter=None, limit=batch, offset=cursor,
                                           with_vectors=copied or False)
-        existing = {p.id for p in mig.store.retrieve(target, [p.id for p in points])}
+        existing = {p.id for p in ctx.store.retrieve(target, [p.id for p in points])}
         todo = [p for p in points if p.id not in existing]
         if todo:
-            fresh = (encode_documents([prepared_from_payload(p.payload, mig.settings) for p in todo], reembed,
-                                      mig.encoders) if reembed else [{} for _ in todo])
-            mig.store.upsert(target, [
+            fresh = (encode_documents([ctx.prepared(p.payload) for p in todo], reembed,
+                                      ctx.encoders) if reembed else [{} for _ in todo])
+            ctx.store.upsert(target, [
                 PointWrite(id=p.id, vectors={**{n: v for n, v in p.vectors.items() if n in copied}, **f},
                            payload=p.payload) for p, f in zip(todo, fresh, strict=True)], insert_only=True)
         done += len(points)
-        _update_marker(mig, cursor=cursor)
+        _update_marker(ctx, cursor=cursor)
         if on_progress:
             on_progress(done, total)
         if cursor is None or (max_points and done >= max_points):
@@ -162,123 +158,122 @@ def fill(mig: Migrator, m: Migration, *, batch: int, max_points: int | None, dry
         result.notes.append("stopped at the slice limit: run backfill again to continue")
         return result
     # A delete that raced a copy can leave a point in the target the source no longer has.
-    extra = _extra_points(mig, source, target)
+    extra = _extra_points(ctx, source, target)
     actions: list[Action] = []
     if extra:
         actions.append((f"delete {len(extra)} points the source no longer has",
-                        lambda: mig.store.delete(target, extra)))
-    actions.append((f"mark the rebuild filled ({mig.store.count(target)} points)",
-                    lambda: _update_marker(mig, status="filled", cursor=None)))
+                        lambda: ctx.store.delete(target, extra)))
+    actions.append((f"mark the rebuild filled ({ctx.store.count(target)} points)",
+                    lambda: _update_marker(ctx, status="filled", cursor=None)))
     run_actions(result, actions)
     result.data["complete"] = True
     result.notes.append(f"next: scripts/migrate validate {m.revision} --queries FILE | --beir DIR")
     return result
 
 
-def _extra_points(mig: Migrator, source: str, target: str) -> list[str]:
+def _extra_points(ctx: Context, source: str, target: str) -> list[str]:
     extra: list[str] = []
     cursor = None
     while True:
-        points, cursor = mig.store.scroll(target, filter=None, limit=256, offset=cursor)
-        present = {p.id for p in mig.store.retrieve(source, [p.id for p in points])}
+        points, cursor = ctx.store.scroll(target, filter=None, limit=256, offset=cursor)
+        present = {p.id for p in ctx.store.retrieve(source, [p.id for p in points])}
         extra += [p.id for p in points if p.id not in present]
         if cursor is None:
             return extra
 
 
-def validation_arms(mig: Migrator, m: Migration) -> tuple[
-        str, dict[str, str], dict[str, dict[str, str]], dict[str, list[str] | None], dict[str, str]]:
-    """The live collection against the other one, with the same (live) versions and ranking."""
-    marker = active_marker(mig, m)
+def _validation_arms(ctx: Context, m: Migration) -> Arms:
+    """The live collection against the other one, with the same (live) versions and ranking.
+
+    Raises:
+        Conflict: the rebuild is not filled yet.
+    """
+    marker = _active_marker(ctx, m)
     if marker["status"] != "filled":
         raise Conflict(f"the rebuild of {m.label} is {marker['status']}: run backfill to the end first")
-    live = mig.registry.physical()
+    live = ctx.registry.physical()
     other = marker["target"] if live == marker["source"] else marker["source"]
     modes: dict[str, list[str] | None] = {"fused": None}
     modes |= {f"space {s}": [s] for s in _changed_spaces(_change(m))}
-    describe = {"baseline": f"collection {live} (live)", "candidate": f"collection {other}"}
-    return marker["target"], {"baseline": live, "candidate": other}, {"baseline": {}, "candidate": {}}, modes, describe
+    # every live space pinned to its live version: the same plan on both collections, never a profile
+    reg = ctx.registry.get()
+    pins = {name: reg.live_version(name).name for name in reg.live_spaces()}
+    return Arms(target=marker["target"], collections={"baseline": live, "candidate": other},
+                pins={"baseline": pins, "candidate": pins}, modes=modes,
+                describe={"baseline": f"collection {live} (live)", "candidate": f"collection {other}"})
 
 
-def _sync_distances(mig: Migrator, physical: str) -> None:
+def _sync_distances(ctx: Context, physical: str) -> None:
     """The registry's distances follow the collection the alias points at (new collections copy them)."""
-    from dataclasses import replace
-
-    reg = mig.registry.get()
-    specs = mig.store.vector_specs(physical)
+    reg = ctx.registry.get()
+    specs = ctx.store.vector_specs(physical)
     new = reg
     for space in reg.spaces.values():
         for v in space.versions.values():
             if v.name in specs and specs[v.name].distance != v.distance:
                 new = new.with_version(replace(v, distance=specs[v.name].distance))
     if new is not reg:
-        mig.registry.save(new, expect=reg.revision)
+        ctx.registry.save(new, expect=reg.revision)
 
 
-def promote_rebuild(mig: Migrator, m: Migration, *, margin: float, force: bool, dry_run: bool) -> StepResult:
-    from app.versioning.engine import StepResult, run_actions
-
-    marker = active_marker(mig, m)
+def _promote_rebuild(ctx: Context, m: Migration, *, margin: float, force: bool, dry_run: bool) -> StepResult:
+    marker = _active_marker(ctx, m)
     source, target = marker["source"], marker["target"]
     result = StepResult(step="promote", target=target, dry_run=dry_run)
-    if mig.registry.physical() == target:
-        result.notes.append(f"alias {mig.alias} already points at {target}")
+    if ctx.registry.physical() == target:
+        result.notes.append(f"alias {ctx.alias} already points at {target}")
         return result
     if marker["status"] == "retired":
         raise Conflict(f"the rebuild of {m.label} is retired")
     filled = marker["status"] == "filled"
-    coverage = Coverage(covered=mig.store.count(target) if filled else 0, total=mig.store.count(source))
-    gate = promote_gate(coverage=coverage, verdict=mig.verdict(target), margin=margin, force=force)
+    coverage = Coverage(covered=ctx.store.count(target) if filled else 0, total=ctx.store.count(source))
+    gate = promote_gate(coverage=coverage, verdict=ctx.records.verdict(target), margin=margin, force=force)
     if not gate.allowed:
         raise Conflict(f"promote {target} refused: {gate.message()} (--force to override)",
                        {"blockers": list(gate.blockers)})
     result.notes += [f"forced past: {b}" for b in gate.blockers] + list(gate.notes)
 
     def swap() -> None:
-        mig.store.set_alias(mig.alias, target)  # one atomic alias operation on either store
-        _update_marker(mig, alias_changed=now())
-        _sync_distances(mig, target)
+        ctx.store.set_alias(ctx.alias, target)  # one atomic alias operation on either store
+        _update_marker(ctx, alias_changed=now())
+        _sync_distances(ctx, target)
 
     result.data = {"live": target, "previous": source}
-    run_actions(result, [(f"swap alias {mig.alias}: {source} -> {target}; ingest keeps writing both", swap),
-                         *mig.override_actions(m.revision, gate, step="promote", target=target, margin=margin)])
+    run_actions(result, [(f"swap alias {ctx.alias}: {source} -> {target}; ingest keeps writing both", swap),
+                         *ctx.override_actions(m.revision, gate, step="promote", target=target, margin=margin)])
     result.notes.append(f"next: scripts/migrate retire {m.revision} after the grace period "
                         f"(or scripts/migrate rollback {m.revision})")
     return result
 
 
-def rollback_rebuild(mig: Migrator, m: Migration, *, dry_run: bool) -> StepResult:
-    from app.versioning.engine import StepResult, run_actions
-
-    marker = active_marker(mig, m)
+def _rollback_rebuild(ctx: Context, m: Migration, *, dry_run: bool) -> StepResult:
+    marker = _active_marker(ctx, m)
     source, target = marker["source"], marker["target"]
     result = StepResult(step="rollback", target=target, dry_run=dry_run)
-    if mig.registry.physical() != target:
-        result.notes.append(f"alias {mig.alias} points at {mig.registry.physical()}: nothing to roll back")
+    if ctx.registry.physical() != target:
+        result.notes.append(f"alias {ctx.alias} points at {ctx.registry.physical()}: nothing to roll back")
         return result
-    if marker["status"] == "retired" or not mig.store.collection_exists(source):
+    if marker["status"] == "retired" or not ctx.store.collection_exists(source):
         raise Conflict(f"{source} is gone: rollback is not possible")
 
     def swap() -> None:
-        mig.store.set_alias(mig.alias, source)
-        _update_marker(mig, alias_changed=now())
-        _sync_distances(mig, source)
+        ctx.store.set_alias(ctx.alias, source)
+        _update_marker(ctx, alias_changed=now())
+        _sync_distances(ctx, source)
 
     result.data = {"live": source}
-    return run_actions(result, [(f"swap alias {mig.alias} back: {target} -> {source}", swap)])
+    return run_actions(result, [(f"swap alias {ctx.alias} back: {target} -> {source}", swap)])
 
 
-def retire_rebuild(mig: Migrator, m: Migration, *, grace_s: float, force: bool, dry_run: bool) -> StepResult:
+def _retire_rebuild(ctx: Context, m: Migration, *, grace_s: float, force: bool, dry_run: bool) -> StepResult:
     """Drop the collection the alias does not point at and end dual writes."""
-    from app.versioning.engine import StepResult, age_s, run_actions
-
-    marker = active_marker(mig, m)
-    live = mig.registry.physical()
+    marker = _active_marker(ctx, m)
+    live = ctx.registry.physical()
     if marker["status"] == "retired":
         victim = marker.get("dropped") or ""
         result = StepResult(step="retire", target=victim, dry_run=dry_run)
-        if victim and mig.store.collection_exists(victim):
-            return run_actions(result, [(f"delete collection {victim}", lambda: mig.store.delete_collection(victim))])
+        if victim and ctx.store.collection_exists(victim):
+            return run_actions(result, [(f"delete collection {victim}", lambda: ctx.store.delete_collection(victim))])
         result.notes.append(f"nothing to retire: the rebuild is finished, {victim} is gone")
         return result
     victim = marker["source"] if live == marker["target"] else marker["target"]
@@ -291,14 +286,15 @@ def retire_rebuild(mig: Migrator, m: Migration, *, grace_s: float, force: bool, 
     if victim == marker["target"]:
         result.notes.append(f"the alias is on {live}: this abandons the rebuild")
     return run_actions(result, [
-        (f"end dual writes (ingest writes {live} only)", lambda: _update_marker(mig, status="retired", dropped=victim)),
-        (f"delete collection {victim}", lambda: mig.store.delete_collection(victim)),
-        *mig.override_actions(m.revision, gate, step="retire", target=victim, grace_s=grace_s),
+        (f"end dual writes (ingest writes {live} only)", lambda: _update_marker(ctx, status="retired", dropped=victim)),
+        (f"delete collection {victim}", lambda: ctx.store.delete_collection(victim)),
+        *ctx.override_actions(m.revision, gate, step="retire", target=victim, grace_s=grace_s),
     ])
 
 
-def progress(mig: Migrator, record: dict[str, Any]) -> tuple[str, str]:
-    marker = mig.registry.rebuild()
+def _progress(ctx: Context, record: dict[str, Any]) -> tuple[str, str]:
+    """Where the rebuild stands (filling, filled, validated, live on the target, done) and what comes next."""
+    marker = ctx.registry.rebuild()
     if not marker or marker.get("revision") != record["migration"]["revision"]:
         return "done", "-"
     status = marker["status"]
@@ -306,8 +302,47 @@ def progress(mig: Migrator, record: dict[str, Any]) -> tuple[str, str]:
         return "done", "-"
     if status in ("creating", "filling"):
         return f"filling {marker['target']}", "backfill"
-    if mig.registry.physical() == marker["target"]:
+    if ctx.registry.physical() == marker["target"]:
         return f"live on {marker['target']}", f"retire {marker['source']} (after the grace period)"
-    if mig.verdict(marker["target"]) is None:
+    if ctx.records.verdict(marker["target"]) is None:
         return "filled", "validate"
     return "validated", "promote"
+
+
+class RebuildSteps:
+    """The steps of a `Rebuild` migration (see `ChangeSteps`); the marker in meta holds its state.
+    Each raises Conflict naming the precondition that fails (no marker, not filled, gate, grace period)."""
+
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+
+    def apply(self, m: Migration, record: dict[str, Any] | None, *, dry_run: bool) -> StepResult:
+        """Create `<alias>__N` with the new parameters and start dual writes (see `_apply_rebuild`)."""
+        return _apply_rebuild(self.ctx, m, record, self.ctx.registry.rebuild(), dry_run=dry_run)
+
+    def backfill(self, m: Migration, record: dict[str, Any], *, batch: int, max_points: int | None,
+                 start: str | None, dry_run: bool, on_progress: Progress | None) -> StepResult:
+        """Copy or re-embed every point into the target (see `_fill`); the marker keeps the cursor, not `start`."""
+        return _fill(self.ctx, m, batch=batch, max_points=max_points, dry_run=dry_run, on_progress=on_progress)
+
+    def arms(self, m: Migration, record: dict[str, Any], *, force: bool) -> Arms:
+        """The two collections (see `_validation_arms`)."""
+        return _validation_arms(self.ctx, m)
+
+    def promote(self, m: Migration, record: dict[str, Any], *, margin: float, force: bool,
+                dry_run: bool) -> StepResult:
+        """Swap the alias to the target, past the promote gate (see `_promote_rebuild`)."""
+        return _promote_rebuild(self.ctx, m, margin=margin, force=force, dry_run=dry_run)
+
+    def rollback(self, m: Migration, record: dict[str, Any], *, dry_run: bool) -> StepResult:
+        """Swap the alias back (see `_rollback_rebuild`)."""
+        return _rollback_rebuild(self.ctx, m, dry_run=dry_run)
+
+    def retire(self, m: Migration, record: dict[str, Any], *, grace_s: float, force: bool,
+               dry_run: bool) -> StepResult:
+        """End dual writes and drop the collection not in use (see `_retire_rebuild`)."""
+        return _retire_rebuild(self.ctx, m, grace_s=grace_s, force=force, dry_run=dry_run)
+
+    def progress(self, m: Migration, record: dict[str, Any], reg: Registry) -> tuple[str, str]:
+        """See `_progress`."""
+        return _progress(self.ctx, record)

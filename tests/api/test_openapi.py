@@ -23,6 +23,8 @@ DECLARED: dict[tuple[str, str], set[str]] = {
     ("/admin/optimize", "post"): {"401", "503"},
     ("/admin/migrations", "get"): {"401", "503"},
     ("/admin/migrations/{step}", "post"): {"400", "401", "409", "422", "503"},
+    **{(f"/admin/migrations/{step}", "post"): {"400", "401", "409", "422", "503"}
+       for step in ("plan", "apply", "backfill", "validate", "promote", "rollback", "retire")},
 }
 
 

@@ -41,6 +41,8 @@ HEADERS = {"api-key": API_KEY, "Authorization": f"Bearer {ADMIN_TOKEN}"}
 EVERY_OPERATION = {
     "POST /documents", "GET /documents/{doc_id}", "DELETE /documents/{doc_id}", "POST /search", "GET /health",
     "GET /ready", "POST /admin/optimize", "GET /admin/migrations", "POST /admin/migrations/{step}",
+    *(f"POST /admin/migrations/{step}" for step in ("plan", "apply", "backfill", "validate", "promote", "rollback",
+                                                    "retire")),
 }
 
 

@@ -13,11 +13,11 @@ import pytest
 from litestar.testing import TestClient
 
 from app.asgi import create_app
-from app.container import Services
+from app.container import Services, build_migrator
 from app.encoders.fastembed_encoder import EncoderPool
 from app.errors import StoreLocked, StoreUnavailable
+from app.repos.registry import RegistryRepo
 from app.services.ingest import IngestService
-from app.services.registry import RegistryRepo
 from app.services.search import SearchService
 from app.store.base import with_retries
 from app.store.edge import EdgeStore
@@ -41,6 +41,7 @@ def down_client(tmp_path: Path, model_cache: Path, encoders: EncoderPool) -> Ite
         settings=settings, store=store, encoders=encoders, registry=registry,
         ingest=IngestService(store=store, encoders=encoders, registry=registry, settings=settings),
         search=SearchService(store=store, encoders=encoders, registry=registry, settings=settings),
+        migrator=build_migrator(store=store, encoders=encoders, registry=registry, settings=settings),
     )
     with TestClient(create_app(settings, services=services)) as c:
         yield c

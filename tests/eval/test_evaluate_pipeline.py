@@ -9,7 +9,7 @@ from app.encoders.fastembed_encoder import EncoderPool
 from app.eval.cli import evaluate, parse_args
 from app.eval.index import eval_settings
 from app.eval.report import write
-from app.services.profiles import ProfileRepo
+from app.repos.profiles import ProfileRepo
 from app.store.factory import open_store
 from tests.fixtures import DOCS
 

@@ -39,8 +39,8 @@ def migration() -> Migration:
 
 
 def migrator_of(services: Services) -> Migrator:
-    return Migrator(store=services.store, encoders=services.encoders, registry=services.registry,
-                    settings=services.settings)
+    """The migrator the composition root built with the services."""
+    return services.migrator
 
 
 # Three spaces (two models) keep the step tests quick; the live-swap test uses the full `loaded` corpus.

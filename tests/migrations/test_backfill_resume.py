@@ -14,7 +14,7 @@ from app.encoders.fastembed_encoder import EncoderPool
 from app.settings import SpaceSettings
 from app.store.edge import EdgeStore
 from app.versioning.declare import default_folder, load_folder
-from app.versioning.engine import TAGS, tagged_filter
+from app.versioning.steps import TAGS, tagged_filter
 from tests.conftest import make_settings
 from tests.fixtures import DOCS
 from tests.migrations.conftest import NEW, migrator_of

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import socket
 from pathlib import Path
 
 import pytest
@@ -112,3 +113,24 @@ def test_operator_flow_reads_well(settings: Settings, tmp_path: Path, capsys: py
     assert main(["retire"]) == 2 and "grace period not over" in capsys.readouterr().err
     assert main(["retire", "--grace", "0s"]) == 0
     assert "did: delete named vector title.minilm-l6-int8.v1" in capsys.readouterr().out
+
+
+def test_the_service_url_comes_from_the_environment(settings: Settings, encoders: EncoderPool,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    svc = build_services(settings, encoders=encoders)  # the running service holds the folder
+    try:
+        with pytest.raises(SystemExit) as exc:
+            main(["status"])
+        assert "set MULTIVEC_SERVICE_URL" in str(exc.value)  # the hint says how not to type --url each time
+        with socket.socket() as s:  # a loopback port nobody listens on
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        monkeypatch.setenv("MULTIVEC_SERVICE_URL", f"http://127.0.0.1:{port}")
+        with pytest.raises(SystemExit) as exc:
+            main(["status"])  # no --url: through the service the environment names, not the locked folder
+        assert str(exc.value).startswith(f"cannot reach the service at http://127.0.0.1:{port}")
+        with pytest.raises(SystemExit) as exc:
+            main(["--url", "http://127.0.0.1:1", "status"])  # --url wins over the environment
+        assert str(exc.value).startswith("cannot reach the service at http://127.0.0.1:1")
+    finally:
+        svc.close()

@@ -12,15 +12,16 @@ import pytest
 from litestar.testing import TestClient
 
 from app.asgi import create_app
-from app.container import Services, build_services
+from app.container import Services, build_migrator, build_services
 from app.domain.gates import Verdict
 from app.encoders.fastembed_encoder import EncoderPool
 from app.errors import Conflict
-from app.services.registry import RegistryRepo
+from app.repos.registry import RegistryRepo
 from app.settings import Settings
 from app.store.factory import open_store
 from app.versioning.declare import Migration
-from app.versioning.engine import Migrator, StepResult
+from app.versioning.engine import Migrator
+from app.versioning.steps import StepResult
 from tests.conftest import make_settings, to_documents
 from tests.fixtures import DOCS
 from tests.migrations.conftest import NEW, OLD, SMALL_SPACES, migrator_of
@@ -116,7 +117,7 @@ class MeetAtTheRegistryWrite:
 def racing_migrator(corpus: Services, store: Any) -> Migrator:
     """A second process's migrator: its own lock, the same data."""
     registry = RegistryRepo(store=store, alias=corpus.registry.alias)
-    return Migrator(store=store, encoders=corpus.encoders, registry=registry, settings=corpus.settings)
+    return build_migrator(store=store, encoders=corpus.encoders, registry=registry, settings=corpus.settings)
 
 
 def test_two_steps_racing_from_the_same_revision_one_wins_the_other_changes_nothing(
@@ -124,7 +125,7 @@ def test_two_steps_racing_from_the_same_revision_one_wins_the_other_changes_noth
     setup = migrator_of(corpus)
     setup.apply(migration)
     setup.backfill()
-    setup.save_verdict(GOOD)
+    setup.records.save_verdict(GOOD)
     before = corpus.registry.get().revision
     store = MeetAtTheRegistryWrite(corpus.store, corpus.registry.key)
     promoter, retirer = racing_migrator(corpus, store), racing_migrator(corpus, store)
@@ -188,6 +189,8 @@ def guarded(store_kind: str, tmp_path: Path, model_cache: Path, encoders: Encode
     racing = AnotherStepFirst(svc.store, svc.registry.alias)
     svc.store = racing  # type: ignore[assignment]
     svc.registry = RegistryRepo(store=racing, alias=svc.registry.alias)  # type: ignore[arg-type]
+    svc.migrator = build_migrator(store=racing, encoders=svc.encoders, registry=svc.registry,  # type: ignore[arg-type]
+                                  settings=settings)
     yield svc
     racing._store.close()
 
@@ -197,7 +200,7 @@ def test_through_http_the_step_that_lost_the_race_gets_409_and_changes_nothing(
     m = migrator_of(guarded)
     m.apply(migration)
     m.backfill()
-    m.save_verdict(GOOD)
+    m.records.save_verdict(GOOD)
     read = guarded.registry.get().revision
     with TestClient(create_app(guarded.settings, services=guarded)) as client:
         guarded.store.armed = True  # type: ignore[attr-defined]

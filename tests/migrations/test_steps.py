@@ -6,12 +6,13 @@ from typing import Any
 
 import pytest
 
-from app.container import Services
+from app.container import Services, build_migrator
 from app.domain.gates import Verdict
 from app.errors import Conflict
 from app.services.search import SearchRequest
 from app.versioning.declare import Migration
-from app.versioning.engine import TAGS, Migrator
+from app.versioning.engine import Migrator
+from app.versioning.steps import TAGS
 from tests.conftest import to_documents
 from tests.migrations.conftest import NEW, OLD, QUERIES, WIDE, migrator_of, snapshot
 
@@ -90,8 +91,8 @@ def test_promote_is_refused_when_validation_finds_it_worse_than_the_margin(migra
     migrator.backfill()
     with pytest.raises(Conflict, match="run validate first"):
         migrator.promote()
-    migrator.save_verdict(Verdict(target=NEW, metric="fused nDCG@10", baseline=0.70, candidate=0.60, overlap=0.5,
-                                  queries=100))
+    migrator.records.save_verdict(Verdict(target=NEW, metric="fused nDCG@10", baseline=0.70, candidate=0.60,
+                                          overlap=0.5, queries=100))
     with pytest.raises(Conflict, match=r"worse than live 0\.7000 by 0\.1000"):
         migrator.promote(margin=0.05)
     assert migrator.registry.get().space("title").live == OLD
@@ -112,7 +113,7 @@ def test_validate_compares_live_and_candidate_and_stores_the_verdict(migrator: M
     for mode in report["modes"].values():
         assert 0.0 <= mode["overlap@10"] <= 1.0
         assert 0.0 < mode["ndcg@10"]["baseline"] <= 1.0 and 0.0 < mode["ndcg@10"]["candidate"] <= 1.0
-    verdict = migrator.verdict(NEW)
+    verdict = migrator.records.verdict(NEW)
     assert verdict is not None and verdict.judged and verdict.queries == 4
 
 
@@ -179,8 +180,8 @@ def test_a_crash_between_vector_and_tag_is_repaired_by_the_next_run(corpus: Serv
             self._store.set_payload(*args, **kwargs)
 
     migrator_of(corpus).apply(migration)
-    crashing = migrator_of(corpus)
-    crashing.store = CrashOnSecondTag(corpus.store)  # type: ignore[assignment]
+    crashing = build_migrator(store=CrashOnSecondTag(corpus.store), encoders=corpus.encoders,  # type: ignore[arg-type]
+                              registry=corpus.registry, settings=corpus.settings)
     with pytest.raises(RuntimeError):
         crashing.backfill(batch=4)
     physical = corpus.registry.physical()

@@ -1,4 +1,4 @@
-"""The vector-version registry, kept in the store (beside the data) so every replica reads the same."""
+"""The vector-version registry and the rebuild marker, kept in the store beside the data (one state, all replicas)."""
 
 from __future__ import annotations
 
@@ -17,10 +17,12 @@ DUAL_WRITE: frozenset[str] = frozenset({"filling", "filled"})
 
 
 def now() -> str:
+    """The current UTC time as ISO 8601 to the second: the stamps of versions, markers and records."""
     return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
 
 
 def registry_to_dict(reg: Registry) -> dict[str, Any]:
+    """The registry as stored in meta: `{revision, spaces: {name: {live, previous, versions}}}`."""
     return {
         "revision": reg.revision,
         "spaces": {
@@ -31,6 +33,7 @@ def registry_to_dict(reg: Registry) -> dict[str, Any]:
 
 
 def registry_from_dict(data: dict[str, Any]) -> Registry:
+    """The registry from what `registry_to_dict` stored."""
     spaces = {
         name: SpaceState(
             name=name,
@@ -44,6 +47,7 @@ def registry_from_dict(data: dict[str, Any]) -> Registry:
 
 
 def spec_of(version: VectorVersion) -> VectorSpec:
+    """What the store needs to create the version's named vector: kind, dimension, distance."""
     return VectorSpec(kind=version.kind, dim=version.dim, distance=version.distance)
 
 
@@ -56,10 +60,16 @@ class RegistryRepo:
         self.key = f"registry:{alias}"
 
     def load(self) -> Registry | None:
+        """The stored registry, or None before the first start."""
         data = self.store.get_meta(self.key)
         return registry_from_dict(data) if data else None
 
     def get(self) -> Registry:
+        """The stored registry.
+
+        Raises:
+            CollectionNotFound: the collection was never initialised.
+        """
         reg = self.load()
         if reg is None:
             from app.errors import CollectionNotFound
@@ -90,6 +100,7 @@ class RegistryRepo:
     # -- rebuild marker: while a collection is rebuilt, ingest writes to both physical collections --
     @property
     def rebuild_key(self) -> str:
+        """The meta key of the rebuild marker."""
         return f"rebuild:{self.alias}"
 
     def rebuild(self) -> dict[str, Any] | None:
@@ -97,6 +108,7 @@ class RegistryRepo:
         return self.store.get_meta(self.rebuild_key)
 
     def save_rebuild(self, marker: dict[str, Any]) -> None:
+        """Replace the rebuild marker (`source`, `target`, `status`, `cursor`, ...)."""
         self.store.put_meta(self.rebuild_key, marker)
 
     def write_collections(self) -> list[str]:
@@ -113,7 +125,11 @@ class RegistryRepo:
         return sorted({self.physical() if name == self.alias else name for name in self.write_collections()})
 
     def physical(self) -> str:
-        """The collection the alias points at now."""
+        """The collection the alias points at now.
+
+        Raises:
+            CollectionNotFound: the alias points at no collection.
+        """
         name = self.store.get_alias(self.alias)
         if name is None:
             from app.errors import CollectionNotFound

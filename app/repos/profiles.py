@@ -49,6 +49,7 @@ class ProfileRepo:
         self._meta_cache.pop(key, None)
 
     def profile(self) -> RankingProfile | None:
+        """The ranking profile (from `profile_path` when set, else the meta), or None when there is none."""
         if self.profile_path is not None:
             return self._profile_from_file(self.profile_path)
         data = self._meta(self.profile_key)
@@ -73,6 +74,7 @@ class ProfileRepo:
         return stored
 
     def thresholds(self) -> dict[str, VersionThreshold]:
+        """The calibrated similarity threshold of each vector version that has one, by version name."""
         data = self._meta(self.thresholds_key) or {}
         return {name: VersionThreshold.from_dict(t) for name, t in data.get("versions", {}).items()}
 

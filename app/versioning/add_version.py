@@ -1,0 +1,297 @@
+"""Add a version in place: apply (named vector, shadow write), backfill, validate, promote, rollback, retire."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from app.domain import lifecycle
+from app.domain.gates import Coverage, promote_gate, retire_gate
+from app.domain.plan import Filter
+from app.domain.versions import Registry, VectorVersion
+from app.errors import Conflict
+from app.repos.registry import now, spec_of
+from app.services.encoding import encode_documents
+from app.store.base import StoredPoint
+from app.versioning.declare import AddVersion, Migration
+from app.versioning.steps import TAGS, Action, Arms, Context, Progress, StepResult, age_s, missing_filter, run_actions
+
+
+def _change(m: Migration) -> AddVersion:
+    assert isinstance(m.change, AddVersion)
+    return m.change
+
+
+class AddVersionSteps:
+    """The steps of an `AddVersion` migration (see `ChangeSteps`); the record names `version` and `replaces`."""
+
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+
+    def _save(self, reg: Registry, new: Registry) -> None:
+        # on the registry the preconditions were checked on: if another step changed it since, 409
+        self.ctx.registry.save(new, expect=reg.revision)
+
+    def apply(self, m: Migration, record: dict[str, Any] | None, *, dry_run: bool) -> StepResult:
+        """Add the named vector, register the version as shadow (ingest writes it from then on), record the migration.
+
+        Raises:
+            Conflict: a rebuild is open, the model is not configured or of the wrong kind, or the
+                version number is not above the space's current ones.
+        """
+        ctx, change = self.ctx, _change(m)
+        marker = ctx.registry.rebuild()
+        if marker and marker.get("status") not in (None, "retired"):
+            raise Conflict(f"a rebuild ({marker.get('migration')}) is in progress: finish or retire it first")
+        reg = ctx.registry.get()
+        space = reg.space(change.space)
+        live = reg.live_version(change.space)
+        if change.model not in ctx.settings.models:
+            raise Conflict(f"model {change.model!r} is not configured; known: {sorted(ctx.settings.models)}")
+        model_kind = ctx.settings.models[change.model].kind
+        if (live.kind == "sparse") != (model_kind == "sparse"):
+            raise Conflict(f"space {change.space!r} is {live.kind} but model {change.model!r} is {model_kind}")
+        version = VectorVersion(space=live.space, field=live.field, kind=live.kind, model=change.model,
+                                version=change.version, dim=ctx.encoders.dim(change.model), distance=live.distance,
+                                status="shadow", created=now(), status_changed=now())
+        name = version.name
+        result = StepResult(step="apply", target=m.label, dry_run=dry_run)
+        existing = space.versions.get(name)
+        if existing is None:
+            taken = [v.version for v in space.versions.values()]
+            if change.version <= max(taken):
+                raise Conflict(f"space {change.space!r} already has version v{max(taken)}: "
+                               f"a new version must be numbered above it")
+        physical = ctx.registry.physical()
+        actions: list[Action] = []
+        if name not in ctx.store.vector_specs(physical):
+            actions.append((f"add named vector {name} ({version.kind}, {version.dim}, {version.distance}) "
+                            f"to collection {physical}",
+                            lambda: ctx.store.add_vector(physical, name, spec_of(version))))
+        if existing is None:
+            # vector first, registry second: ingest must never write a vector the collection lacks
+            actions.append((f"register {name} as shadow: from now on every write encodes it too",
+                            lambda: self._save(reg, reg.with_version(version))))
+        else:
+            result.notes.append(f"{name} is already registered (status {existing.status})")
+        if record is None:
+            actions.append((f"record {m.label} as applied", lambda: ctx.records.record_applied(m.revision, {
+                "migration": m.to_dict(), "applied": now(), "version": name, "replaces": live.name})))
+        result.data = {"version": name, "replaces": live.name}
+        if not actions:
+            return result
+        result.notes.append(f"next: scripts/migrate backfill {m.revision}")
+        return run_actions(result, actions)
+
+    def backfill(self, m: Migration, record: dict[str, Any], *, batch: int, max_points: int | None,
+                 start: str | None, dry_run: bool, on_progress: Progress | None) -> StepResult:
+        """Encode the new version for every point that lacks it, in batches, resumable at any point.
+
+        Each batch writes the vectors first (only onto points still untagged, so a document the API
+        rewrote meanwhile keeps its fresh vector) and the tags second: a crash between the two leaves
+        untagged points that the next run encodes again. One pass scrolls the untagged points in id
+        order from `start` (a cursor a previous slice returned; None: the beginning). `max_points`
+        bounds one call, and `data["cursor"]` says where the next slice starts.
+
+        Raises:
+            Conflict: the version is retired.
+        """
+        ctx, name = self.ctx, record["version"]
+        version = ctx.registry.get().find(name)
+        result = StepResult(step="backfill", target=name, dry_run=dry_run)
+        if version.status == "retired":
+            raise Conflict(f"{name} is retired")
+        physical = ctx.registry.physical()
+        todo = ctx.store.count(physical, missing_filter(name))
+        total = ctx.store.count(physical)
+        result.data = {"version": name, "total": total, "missing": todo, "done": 0, "complete": todo == 0}
+        if todo == 0:
+            if version.status in ("shadow", "backfilling"):
+                run_actions(result, [(f"mark {name} ready: all {total} points have it",
+                                      lambda: self._move(name, lifecycle.mark_ready))])
+            result.notes.append(f"coverage {Coverage(total, total)}: nothing to backfill")
+            return result
+        if dry_run:
+            result.actions.append(f"encode {todo} of {total} points with {version.model} "
+                                  f"in batches of {batch}, then tag them {name}")
+            return result
+        if version.status == "shadow":
+            run_actions(result, [(f"mark {name} backfilling", lambda: self._move(name, lifecycle.start_backfill))])
+        limit = min(todo, max_points) if max_points else todo
+        done, t0 = 0, time.perf_counter()
+        flt = missing_filter(name)
+        cursor = start
+        while done < limit:
+            points, cursor = ctx.store.scroll(physical, filter=flt, limit=min(batch, limit - done), offset=cursor)
+            if points:
+                self._backfill_batch(physical, version, points, flt)
+                done += len(points)
+                if on_progress:
+                    on_progress(done, limit)
+            if cursor is None:
+                break
+        elapsed = time.perf_counter() - t0
+        remaining = ctx.store.count(physical, flt)
+        result.actions.append(f"encoded and tagged {done} points in {elapsed:.1f} s "
+                              f"({done / elapsed if elapsed else 0.0:.1f} docs/s)")
+        result.data |= {"done": done, "remaining": remaining, "complete": remaining == 0,
+                        "seconds": round(elapsed, 3), "cursor": cursor if remaining else None}
+        if remaining == 0:
+            if ctx.registry.get().find(name).status in ("shadow", "backfilling"):  # not a forced live one
+                run_actions(result, [(f"mark {name} ready: all {total} points have it",
+                                      lambda: self._move(name, lifecycle.mark_ready))])
+            result.notes.append(f"next: scripts/migrate validate {m.revision} --queries FILE | --beir DIR")
+        else:
+            result.notes.append(f"{remaining} points left: run backfill again to continue")
+        return result
+
+    def _move(self, name: str, transition: Any) -> None:
+        """One lifecycle transition of `name` on the registry as stored now."""
+        reg = self.ctx.registry.get()
+        self._save(reg, transition(reg, name, at=now()))
+
+    def _backfill_batch(self, physical: str, version: VectorVersion, points: list[StoredPoint],
+                        flt: Filter) -> None:
+        ctx = self.ctx
+        vectors = encode_documents([ctx.prepared(p.payload) for p in points], [version], ctx.encoders)
+        ctx.store.update_vectors(physical, {p.id: {version.name: v[version.name]}
+                                            for p, v in zip(points, vectors, strict=True)}, only_if=flt)
+        by_tags: dict[tuple[str, ...], list[str]] = {}
+        for p in points:
+            tags = list(p.payload.get(TAGS) or [])
+            by_tags.setdefault(tuple([*tags, version.name] if version.name not in tags else tags), []).append(p.id)
+        for new_tags, ids in by_tags.items():
+            ctx.store.set_payload(physical, ids, {TAGS: list(new_tags)})
+
+    def arms(self, m: Migration, record: dict[str, Any], *, force: bool) -> Arms:
+        """The space's other written version (live, or the one it replaced) against the new one.
+
+        Raises:
+            Conflict: the version is retired, not fully backfilled (unless `force`), or has nothing to compare with.
+        """
+        ctx, name = self.ctx, record["version"]
+        reg = ctx.registry.get()
+        version = reg.find(name)
+        space = reg.space(version.space)
+        if version.status == "retired":
+            raise Conflict(f"{name} is retired")
+        coverage = ctx.coverage(name)
+        if not coverage.complete and not force:
+            raise Conflict(f"{name} covers {coverage}: backfill to 100 % before validating (or --force)")
+        baseline = space.live if space.live != name else (space.previous or record.get("replaces"))
+        if baseline is None or baseline == name:
+            raise Conflict(f"nothing to compare {name} with: no other version of {version.space!r} is written")
+        physical = ctx.registry.physical()
+        return Arms(target=name, collections={"baseline": physical, "candidate": physical},
+                    pins={"baseline": {version.space: baseline}, "candidate": {version.space: name}},
+                    modes={"space": [version.space], "fused": None},
+                    describe={"baseline": f"{baseline}" + (" (live)" if space.live == baseline else ""),
+                              "candidate": name + (" (live)" if space.live == name else "")})
+
+    def promote(self, m: Migration, record: dict[str, Any], *, margin: float, force: bool,
+                dry_run: bool) -> StepResult:
+        """One registry write moves the space's live pointer: the next search on any replica uses it.
+
+        Raises:
+            Conflict: the version is retired, or the promote gate refuses it (unless `force`).
+        """
+        ctx, name = self.ctx, record["version"]
+        reg = ctx.registry.get()
+        version = reg.find(name)
+        space = reg.space(version.space)
+        result = StepResult(step="promote", target=name, dry_run=dry_run)
+        if space.live == name:
+            result.notes.append(f"{name} is already live")
+            return result
+        if version.status == "retired":
+            raise Conflict(f"{name} is retired")
+        gate = promote_gate(coverage=ctx.coverage(name), verdict=ctx.records.verdict(name), margin=margin,
+                            force=force)
+        if not gate.allowed:
+            raise Conflict(f"promote {name} refused: {gate.message()} (--force to override)",
+                           {"blockers": list(gate.blockers)})
+        result.notes += [f"forced past: {b}" for b in gate.blockers] + list(gate.notes)
+        old = space.live
+        result.data = {"live": name, "previous": old}
+        run_actions(result, [(f"make {name} live for space {version.space!r} (was {old}); "
+                              f"{old} stays written for rollback",
+                              lambda: self._save(reg, lifecycle.promote(reg, name, at=now()))),
+                             *ctx.override_actions(m.revision, gate, step="promote", target=name, margin=margin)])
+        result.notes.append(f"next: watch search, then scripts/migrate retire {m.revision} after the grace "
+                            f"period (or scripts/migrate rollback {m.revision})")
+        return result
+
+    def rollback(self, m: Migration, record: dict[str, Any], *, dry_run: bool) -> StepResult:
+        """Swap the live pointer back to the previous version; the rolled-back one stays written.
+
+        Raises:
+            Conflict: the previous version is retired.
+        """
+        name = record["version"]
+        reg = self.ctx.registry.get()
+        space = reg.space(reg.find(name).space)
+        result = StepResult(step="rollback", target=name, dry_run=dry_run)
+        if space.live != name or space.previous is None:
+            result.notes.append(f"{name} is not live (live is {space.live}): nothing to roll back")
+            return result
+        previous = space.previous
+        if space.versions[previous].status == "retired":
+            raise Conflict(f"{previous} is retired: its vectors are gone, rollback is not possible")
+        result.data = {"live": previous}
+        return run_actions(result, [(f"make {previous} live again for space {space.name!r}; "
+                                     f"{name} stays written (promote again, or retire it)",
+                                     lambda: self._save(reg, lifecycle.rollback(reg, name, at=now())))])
+
+    def retire(self, m: Migration, record: dict[str, Any], *, grace_s: float, force: bool,
+               dry_run: bool) -> StepResult:
+        """Delete the version of the migration that is not live: the old one after a promote, the new
+        one after a rollback (abandoning the migration).
+
+        Raises:
+            Conflict: within the grace period (unless `force`), or the version is live.
+        """
+        ctx = self.ctx
+        reg = ctx.registry.get()
+        new = reg.find(record["version"])
+        space = reg.space(new.space)
+        old_name = str(record.get("replaces"))
+        victim = space.versions.get(old_name) if space.live == new.name else new
+        result = StepResult(step="retire", target=victim.name if victim else "", dry_run=dry_run)
+        physical = ctx.registry.physical()
+        if victim is None or (victim.status == "retired" and victim.name not in ctx.store.vector_specs(physical)):
+            result.notes.append("nothing to retire: " + (f"{victim.name} is retired" if victim else
+                                                          f"{old_name} is gone"))
+            return result
+        actions: list[Action] = []
+        if victim.status != "retired":
+            gate = retire_gate(age_s=age_s(victim.status_changed), grace_s=grace_s,
+                               is_live=space.live == victim.name, force=force)
+            if not gate.allowed:
+                raise Conflict(f"retire {victim.name} refused: {gate.message()}"
+                               + (" (--force to override)" if space.live != victim.name else ""))
+            result.notes += [f"forced past: {b}" for b in gate.blockers]
+            # registry first: ingest stops writing the vector before it is deleted
+            actions.append((f"mark {victim.name} retired (ingest stops writing it)",
+                            lambda: self._save(reg, lifecycle.retire(reg, victim.name, at=now()))))
+            actions += ctx.override_actions(m.revision, gate, step="retire", target=victim.name, grace_s=grace_s)
+        if victim.name in ctx.store.vector_specs(physical):
+            actions.append((f"delete named vector {victim.name} from {physical}",
+                            lambda: ctx.store.delete_vector(physical, victim.name)))
+        return run_actions(result, actions)
+
+    def progress(self, m: Migration, record: dict[str, Any], reg: Registry) -> tuple[str, str]:
+        """Where the migration stands (shadow, backfilling, ready, validated, live, done) and what comes next."""
+        name = record["version"]
+        v = reg.find(name)
+        space = reg.space(v.space)
+        old = record.get("replaces")
+        old_status = space.versions[old].status if old and old in space.versions else "retired"
+        if v.status == "retired":
+            return "abandoned (retired)", "-"
+        if v.status in ("shadow", "backfilling"):
+            return v.status, "backfill"
+        if v.status == "ready":
+            return ("ready", "validate") if self.ctx.records.verdict(name) is None else ("validated", "promote")
+        if old_status != "retired":
+            return "live", f"retire {old} (after the grace period)"
+        return "done", "-"

@@ -1,0 +1,90 @@
+"""Reports for operators: every version with its coverage, the applied migrations and their next step, the plan."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from app.domain.gates import Coverage
+from app.errors import Conflict
+from app.versioning.declare import Migration
+from app.versioning.steps import ChangeSteps, Context, StepResult, tagged_filter
+
+StepsFor = Callable[[Migration], ChangeSteps]
+
+
+def status(ctx: Context, steps_for: StepsFor) -> dict[str, Any]:
+    """Where everything stands.
+
+    Args:
+        ctx: the collaborators.
+        steps_for: the steps of a migration's kind of change (the migrator's dispatch table).
+
+    Returns:
+        `{alias, physical, points, revision, versions: [...], migrations: [...], rebuild}`: each
+        version with its status and coverage, each applied migration with its state, next step and
+        overrides, the rebuild marker (with `live`, where the alias points) or None.
+    """
+    reg = ctx.registry.get()
+    physical = ctx.registry.physical()
+    total = ctx.store.count(physical)
+    specs = ctx.store.vector_specs(physical)
+    versions = []
+    for space in reg.spaces.values():
+        for v in sorted(space.versions.values(), key=lambda v: v.version):
+            covered = ctx.store.count(physical, tagged_filter(v.name)) if v.name in specs else None
+            versions.append({
+                "space": space.name, "version": v.name, "status": v.status, "model": v.model, "dim": v.dim,
+                "distance": specs[v.name].distance if v.name in specs else v.distance,
+                "live": space.live == v.name, "previous": space.previous == v.name,
+                "covered": covered, "total": total,
+                "percent": None if covered is None else Coverage(covered, total).percent,
+                "status_changed": v.status_changed,
+            })
+    migrations = []
+    for revision, record in sorted(ctx.records.applied().items()):
+        m = Migration.from_dict(record["migration"])
+        state, nxt = steps_for(m).progress(m, record, reg)
+        migrations.append({"revision": revision, "label": m.label, "description": m.change.describe(),
+                           "applied": record.get("applied"), "state": state, "next": nxt,
+                           "overrides": list(record.get("overrides", []))})
+    rebuild = ctx.registry.rebuild()
+    if rebuild:
+        rebuild = {**rebuild, "live": physical}
+    return {"alias": ctx.alias, "physical": physical, "points": total, "revision": reg.revision,
+            "versions": versions, "migrations": migrations, "rebuild": rebuild}
+
+
+def plan(ctx: Context, steps_for: StepsFor, migrations: list[Migration],
+         dry_apply: Callable[[Migration], StepResult]) -> StepResult:
+    """Each migration file: applied (with its state and next step) or pending; a dry run of the next `apply`.
+
+    Args:
+        ctx: the collaborators.
+        steps_for: the steps of a migration's kind of change.
+        migrations: every migration file, in order.
+        dry_apply: runs `apply` as a dry run (a refusal is noted, not raised).
+
+    Returns:
+        A dry-run result; `data["migrations"]` has one row per file: label, state, next, description.
+    """
+    result = StepResult(step="plan", dry_run=True)
+    applied = ctx.records.applied()
+    reg = ctx.registry.get()
+    rows = []
+    for m in migrations:
+        if m.revision in applied:
+            state, nxt = steps_for(m).progress(m, applied[m.revision], reg)
+        else:
+            state, nxt = "pending", "apply"
+        rows.append({"label": m.label, "state": state, "next": nxt, "description": m.change.describe()})
+    result.data["migrations"] = rows
+    pending = [m for m in migrations if m.revision not in applied]
+    if pending:
+        try:
+            dry = dry_apply(pending[0])
+            result.notes.append(f"next: apply {pending[0].label}")
+            result.actions += dry.actions
+        except Conflict as e:
+            result.notes.append(f"next: apply {pending[0].label} would be refused: {e.message}")
+    return result
