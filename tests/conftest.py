@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from app.container import Services, build_services
 from app.domain.documents import Document
-from app.encoders.fastembed_encoder import EncoderPool
+from app.encoders.fastembed_encoder import Encoder, EncoderPool
 from app.settings import EncoderSettings, Settings, StoreSettings
 from tests.fixtures import DOCS
 
@@ -21,11 +22,48 @@ def model_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("models")
 
 
+class MemoEncoder:
+    """A real encoder that remembers each text's vector: the models are deterministic, and the same
+    fixture corpus and queries are encoded by test after test. Texts not seen yet are still sent to
+    the model in one call, as the service sends them."""
+
+    def __init__(self, inner: Encoder) -> None:
+        self.inner = inner
+        self.name, self.kind, self.dim = inner.name, inner.kind, inner.dim
+        self._docs: dict[str, Any] = {}
+        self._queries: dict[str, Any] = {}
+
+    def embed(self, texts: Sequence[str]) -> list[Any]:
+        new = list(dict.fromkeys(t for t in texts if t not in self._docs))
+        if new:
+            self._docs.update(zip(new, self.inner.embed(new), strict=True))
+        return [self._docs[t] for t in texts]
+
+    def embed_query(self, text: str) -> Any:
+        if text not in self._queries:
+            self._queries[text] = self.inner.embed_query(text)
+        return self._queries[text]
+
+
+class MemoEncoderPool(EncoderPool):
+    """The real encoder pool, each encoder wrapped in a MemoEncoder (see there)."""
+
+    def get(self, alias: str) -> Encoder:
+        enc = super().get(alias)
+        if not isinstance(enc, MemoEncoder):
+            with self._lock:
+                current = self._loaded[alias]
+                self._loaded[alias] = current if isinstance(current, MemoEncoder) else MemoEncoder(current)
+            enc = self._loaded[alias]
+        return enc
+
+
 @pytest.fixture(scope="session")
 def encoders(model_cache: Path) -> EncoderPool:
-    """The real models, assembled from their PyPI packages once per test session."""
+    """The real models, assembled from their PyPI packages and loaded once per test session; each
+    text's vector is computed once per session (MemoEncoderPool)."""
     s = Settings(encoders=EncoderSettings(cache_dir=model_cache))
-    return EncoderPool(s.models, s.encoders)
+    return MemoEncoderPool(s.models, s.encoders)
 
 
 def make_settings(kind: str, tmp_path: Path, model_cache: Path, **overrides: object) -> Settings:
