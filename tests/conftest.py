@@ -11,7 +11,7 @@ import pytest
 from app.container import Services, build_services
 from app.domain.documents import Document
 from app.encoders.fastembed_encoder import Encoder, EncoderPool
-from app.settings import EncoderSettings, Settings, StoreSettings
+from app.settings import EncoderSettings, ModelSettings, Settings, StoreSettings
 from tests.fixtures import DOCS
 
 STORE_KINDS = ["edge", "memory"]
@@ -45,25 +45,33 @@ class MemoEncoder:
         return self._queries[text]
 
 
-class MemoEncoderPool(EncoderPool):
-    """The real encoder pool, each encoder wrapped in a MemoEncoder (see there)."""
+@pytest.fixture(scope="session", autouse=True)
+def shared_models() -> Iterator[None]:
+    """Every EncoderPool built in the test process (the session's, a CLI's, the harness's) loads each
+    model once and remembers each text's vector (MemoEncoder): `load_encoder` is memoised for the
+    session, keyed by the model and encoder settings."""
+    from app.encoders import fastembed_encoder
 
-    def get(self, alias: str) -> Encoder:
-        enc = super().get(alias)
-        if not isinstance(enc, MemoEncoder):
-            with self._lock:
-                current = self._loaded[alias]
-                self._loaded[alias] = current if isinstance(current, MemoEncoder) else MemoEncoder(current)
-            enc = self._loaded[alias]
-        return enc
+    real = fastembed_encoder.load_encoder
+    loaded: dict[tuple[str, str], MemoEncoder] = {}
+
+    def load_once(spec: ModelSettings, settings: EncoderSettings) -> Encoder:
+        key = (spec.model_dump_json(), settings.model_dump_json())
+        if key not in loaded:
+            loaded[key] = MemoEncoder(real(spec, settings))
+        return loaded[key]
+
+    patch = pytest.MonkeyPatch()
+    patch.setattr(fastembed_encoder, "load_encoder", load_once)
+    yield
+    patch.undo()
 
 
 @pytest.fixture(scope="session")
 def encoders(model_cache: Path) -> EncoderPool:
-    """The real models, assembled from their PyPI packages and loaded once per test session; each
-    text's vector is computed once per session (MemoEncoderPool)."""
+    """The real models, assembled from their PyPI packages and loaded once per test session."""
     s = Settings(encoders=EncoderSettings(cache_dir=model_cache))
-    return MemoEncoderPool(s.models, s.encoders)
+    return EncoderPool(s.models, s.encoders)
 
 
 def make_settings(kind: str, tmp_path: Path, model_cache: Path, **overrides: object) -> Settings:

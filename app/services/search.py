@@ -176,6 +176,15 @@ class SearchService:
         vectors = self.encode_query(plan, req.query, cache=cache)
         return PreparedQuery(plan, ranking, vectors, (time.perf_counter() - t0) * 1000)
 
+    def execute(self, prepared: PreparedQuery, *, collection: str | None = None) -> QueryResult:
+        """Send a prepared query to `collection` (default: the served alias; validation names the
+        physical collection of each arm).
+
+        Raises:
+            StoreUnavailable, CollectionNotFound: from the store.
+        """
+        return self.store.query(collection or self.registry.alias, prepared.plan, prepared.vectors)
+
     def encode_query(self, plan: QueryPlan, text: str,
                      cache: dict[tuple[str, str], VectorValue] | None = None) -> QueryVectors:
         """One query embedding per model, shared by every space of that model.
