@@ -10,19 +10,19 @@ the fusions it runs itself (`Store.fusions`), and `fused_in` decides from that.
 from __future__ import annotations
 
 import math
-from collections.abc import Hashable, Sequence
+from collections.abc import Sequence
 from typing import Literal
 
 from app.domain.plan import QueryPlan, SpaceQuery
 
-Ranked = Sequence[tuple[Hashable, float]]  # (id, score), best first
+Ranked = Sequence[tuple[str, float]]  # (id, score), best first
 FusedIn = Literal["store", "client", "n/a"]  # `client`: the search service fuses per-space lists
 
 # Fusion capability names a store adapter can declare in `fusions`; `:weighted` means with weights.
 RRF, RRF_WEIGHTED, DBSF, DBSF_WEIGHTED = "rrf", "rrf:weighted", "dbsf", "dbsf:weighted"
 
 
-def rrf(lists: Sequence[Ranked], *, k: int, weights: Sequence[float] | None = None) -> list[tuple[Hashable, float]]:
+def rrf(lists: Sequence[Ranked], *, k: int, weights: Sequence[float] | None = None) -> list[tuple[str, float]]:
     """Weighted reciprocal rank fusion as Qdrant computes it.
 
     Args:
@@ -34,7 +34,7 @@ def rrf(lists: Sequence[Ranked], *, k: int, weights: Sequence[float] | None = No
         (id, fused score) best first; equal scores by `str(id)`.
     """
     weights = weights or [1.0] * len(lists)
-    scores: dict[Hashable, float] = {}
+    scores: dict[str, float] = {}
     for ranked, w in zip(lists, weights, strict=True):
         if w <= 0:
             continue
@@ -48,7 +48,7 @@ def rrf_term(rank: int, weight: float, k: int) -> float:
     return 1.0 / ((rank + 1.0) / weight + k - 1.0)
 
 
-def dbsf_normalize(ranked: Ranked) -> list[tuple[Hashable, float]]:
+def dbsf_normalize(ranked: Ranked) -> list[tuple[str, float]]:
     """Scale scores so mean - 3 sd -> 0 and mean + 3 sd -> 1 (sample variance, as Qdrant).
 
     Returns:
@@ -68,14 +68,14 @@ def dbsf_normalize(ranked: Ranked) -> list[tuple[Hashable, float]]:
     return [(pid, (s - low) / (high - low)) for pid, s in ranked]
 
 
-def dbsf(lists: Sequence[Ranked], *, weights: Sequence[float] | None = None) -> list[tuple[Hashable, float]]:
+def dbsf(lists: Sequence[Ranked], *, weights: Sequence[float] | None = None) -> list[tuple[str, float]]:
     """Distribution-based score fusion: the sum of each list's (weighted) normalised scores.
 
     Returns:
         (id, fused score) best first; equal scores by `str(id)`.
     """
     weights = weights or [1.0] * len(lists)
-    scores: dict[Hashable, float] = {}
+    scores: dict[str, float] = {}
     for ranked, w in zip(lists, weights, strict=True):
         if w <= 0:
             continue
@@ -86,7 +86,7 @@ def dbsf(lists: Sequence[Ranked], *, weights: Sequence[float] | None = None) -> 
 
 def fuse(
     lists: Sequence[Ranked], *, method: str, k: int, weights: Sequence[float] | None = None
-) -> list[tuple[Hashable, float]]:
+) -> list[tuple[str, float]]:
     """Fuse ranked lists with `method` (`rrf` uses `k`; `dbsf` ignores it).
 
     Raises:

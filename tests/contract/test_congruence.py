@@ -16,7 +16,7 @@ from app.domain.plan import Filter, Match, MatchAny
 from app.encoders.fastembed_encoder import SparseVec
 from app.errors import AppError
 from app.settings import StoreSettings
-from app.store.base import PointWrite, Store, VectorSpec
+from app.store.base import PointWrite, Store, VectorSpec, VectorValue
 from app.store.factory import open_store
 
 SPECS = {"dense": VectorSpec("dense", 3), "multi": VectorSpec("multi", 3), "sparse": VectorSpec("sparse", None)}
@@ -105,7 +105,8 @@ def test_conditional_vector_updates_agree(stores: dict[str, Store]) -> None:
     def update(store: Store) -> list[Any]:
         store.create_collection("u", SPECS)
         store.upsert("u", [point(i) for i in range(N)])
-        new = {point_id(f"p{i}"): {"dense": [0.0, 0.0, float(i)]} for i in range(N)}
+        new: dict[str, dict[str, VectorValue]] = {point_id(f"p{i}"): {"dense": [0.0, 0.0, float(i)]}
+                                                  for i in range(N)}
         store.update_vectors("u", new, only_if=Filter(must=(Match("metadata.group", "a"),)))
         store.update_vectors("u", {point_id("p1"): {"sparse": SparseVec((7,), (2.0,))}})
         got = store.retrieve("u", [point_id(f"p{i}") for i in range(N)], with_vectors=True)
