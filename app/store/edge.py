@@ -7,7 +7,6 @@ shard folder under `collections/`, an alias is an entry in `aliases.json` replac
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import shutil
@@ -20,17 +19,18 @@ import qdrant_edge as qe
 
 from app.domain.fusion import DBSF
 from app.domain.plan import Filter, QueryPlan
-from app.errors import AppError, CollectionNotFound, InvalidInput, StoreLocked, StoreUnavailable
-from app.store.aliases import AliasFile
+from app.errors import AppError, CollectionNotFound, InvalidInput, StoreUnavailable
 from app.store.base import (
     Hit,
     PointWrite,
     QueryResult,
+    Store,
     StoredPoint,
     VectorSpec,
     VectorValue,
     translate_errors,
 )
+from app.store.folder import AliasFile, FolderLock
 from app.store.meta import META_COLLECTION, META_REVISION, confirm_meta_write, prepare_meta_write
 from app.store.runner import run_plan
 from app.store.translate import from_vector, to_filter, to_vector
@@ -61,8 +61,11 @@ def engine_error(e: BaseException, what: str) -> AppError:
     return StoreUnavailable(f"the embedded store failed on {what}: {type(e).__name__}: {text}")
 
 
-class EdgeStore:
-    """The embedded adapter. Thread-safe within the one process that owns the folder."""
+class EdgeStore(Store):
+    """The embedded adapter. Thread-safe within the one process that owns the folder.
+
+    Each port method is documented on `Store` (inspect.getdoc reads it from there).
+    """
 
     kind = "edge"
     fusions = IN_STORE_FUSIONS
@@ -71,22 +74,7 @@ class EdgeStore:
         self.root = Path(root)
         self.root.mkdir(parents=True, exist_ok=True)
         (self.root / "collections").mkdir(exist_ok=True)
-        self._lock_file = (self.root / ".lock").open("a+")
-        try:
-            fcntl.flock(self._lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            self._lock_file.seek(0)
-            holder = self._lock_file.read().strip() or "another process"
-            self._lock_file.close()
-            raise StoreLocked(
-                f"data folder {self.root} is in use by {holder}; edge allows one process per folder. "
-                "Stop that process, or run this command through the running service's admin API.",
-                {"path": str(self.root)},
-            ) from None
-        self._lock_file.seek(0)
-        self._lock_file.truncate()
-        self._lock_file.write(f"pid {os.getpid()}\n")
-        self._lock_file.flush()
+        self._lock = FolderLock(self.root)  # raises StoreLocked naming the holder
         self._shards: dict[str, Any] = {}
         self._mutex = threading.RLock()
         self._closed = False
@@ -104,8 +92,7 @@ class EdgeStore:
                 shard.close()
             self._shards.clear()
             self._closed = True
-            fcntl.flock(self._lock_file, fcntl.LOCK_UN)
-            self._lock_file.close()
+            self._lock.release()
 
     # -- collections -----------------------------------------------------------------------
     def _dir(self, name: str) -> Path:

@@ -23,6 +23,7 @@ from app.store.base import (
     Hit,
     PointWrite,
     QueryResult,
+    Store,
     StoredPoint,
     VectorSpec,
     VectorValue,
@@ -71,8 +72,11 @@ def _dense_config(spec: VectorSpec) -> qm.DenseVectorConfig:
     return qm.DenseVectorConfig(size=p.size, distance=p.distance, multivector_config=p.multivector_config)
 
 
-class QdrantStore:
-    """The server adapter (also runs on qdrant-client's in-memory mode)."""
+class QdrantStore(Store):
+    """The server adapter (also runs on qdrant-client's in-memory mode).
+
+    Each port method is documented on `Store` (inspect.getdoc reads it from there).
+    """
 
     kind = "qdrant"
     fusions = IN_STORE_FUSIONS

@@ -39,7 +39,7 @@ def with_retries(fn: Callable[..., T], *, attempts: int, wait_s: float) -> Calla
     )(fn)
 
 
-class RetryingStore:
+class RetryingStore(Store):
     """A Store whose every port method retries the wrapped store's StoreUnavailable a bounded
     number of times (other errors, e.g. Conflict or CollectionNotFound, pass at once).
 

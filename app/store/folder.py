@@ -1,10 +1,45 @@
-"""Aliases for the embedded store, which has none: a JSON map in the data folder, replaced atomically."""
+"""The embedded store's data folder: a lock so one process owns it, and the alias map edge lacks."""
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 from pathlib import Path
+
+from app.errors import StoreLocked
+
+
+class FolderLock:
+    """An exclusive `flock` on `<root>/.lock`, which names the holder's pid for the next one to read."""
+
+    def __init__(self, root: Path) -> None:
+        """Take the lock.
+
+        Raises:
+            StoreLocked: another process holds it (its pid is in the message).
+        """
+        self._file = (root / ".lock").open("a+")
+        try:
+            fcntl.flock(self._file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            self._file.seek(0)
+            holder = self._file.read().strip() or "another process"
+            self._file.close()
+            raise StoreLocked(
+                f"data folder {root} is in use by {holder}; edge allows one process per folder. "
+                "Stop that process, or run this command through the running service's admin API.",
+                {"path": str(root)},
+            ) from None
+        self._file.seek(0)
+        self._file.truncate()
+        self._file.write(f"pid {os.getpid()}\n")
+        self._file.flush()
+
+    def release(self) -> None:
+        """Let the next process take the folder."""
+        fcntl.flock(self._file, fcntl.LOCK_UN)
+        self._file.close()
 
 
 class AliasFile:
