@@ -164,3 +164,15 @@ def test_the_registry_is_saved_only_from_the_revision_read(fake: Services) -> No
     with pytest.raises(Conflict):
         fake.registry.save(reg, expect=reg.revision)  # stale: another step wrote meanwhile
     assert fake.registry.get().revision == saved.revision
+
+
+@pytest.mark.parametrize("url", [None, ":memory:"])
+def test_open_store_wraps_both_adapters_in_retries(tmp_path: Path, url: str | None) -> None:
+    from app.store.factory import open_store
+
+    store = open_store(StoreSettings(path=tmp_path / "data", url=url, retry_attempts=4))
+    try:
+        assert isinstance(store, RetryingStore) and store.kind == ("edge" if url is None else "qdrant")
+        assert store.fusions == frozenset({"dbsf"})  # unweighted DBSF only: the rest is fused by the service
+    finally:
+        store.close()
