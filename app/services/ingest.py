@@ -18,6 +18,8 @@ from app.store.base import PointWrite, Store
 
 @dataclass(frozen=True)
 class IngestResult:
+    """The document ids written, and the vector versions each point was written with."""
+
     ids: list[str]
     vector_versions: list[str]
 
@@ -39,6 +41,7 @@ class IngestService:
         check_batch(docs, self.settings.limits)
 
     def prepare(self, docs: Sequence[Document]) -> list[PreparedDocument]:
+        """Derive missing summaries and entities, and cut bodies into passages (settings' bounds)."""
         e = self.settings.encoders
         return [prepare(d, chunk_words=e.chunk_words, max_chunks=e.max_chunks, max_entities=e.max_entities)
                 for d in docs]
@@ -46,7 +49,12 @@ class IngestService:
     def upsert(self, docs: Sequence[Document]) -> IngestResult:
         """Idempotent: the same document always lands on the same point, fully replaced.
 
-        Nothing is written unless every document validated and encoded.
+        Nothing is written unless every document validated and encoded. During a rebuild the
+        points go to both physical collections (dual write).
+
+        Raises:
+            InvalidInput: a bound is broken (every refused document in `detail["invalid"]`).
+            EncoderFailed, StoreUnavailable: from the encoders or the store.
         """
         self.validate(docs)
         prepared = self.prepare(docs)
@@ -62,6 +70,11 @@ class IngestService:
         return IngestResult(ids=[d.id for d in docs], vector_versions=names)
 
     def get(self, doc_id: str) -> dict[str, Any]:
+        """The stored document: its fields, `derived` flags and `vector_versions`.
+
+        Raises:
+            DocumentNotFound: no document with that id.
+        """
         records = self.store.retrieve(self.registry.alias, [point_id(doc_id)])
         if not records:
             raise DocumentNotFound(f"no document with id {doc_id!r}")
@@ -69,6 +82,11 @@ class IngestService:
         return {"id": payload.get("doc_id", doc_id), **{k: v for k, v in payload.items() if k != "doc_id"}}
 
     def delete(self, doc_id: str) -> None:
+        """Delete the document from every collection ingest writes to.
+
+        Raises:
+            DocumentNotFound: no document with that id.
+        """
         pid = point_id(doc_id)
         if not self.store.retrieve(self.registry.alias, [pid]):
             raise DocumentNotFound(f"no document with id {doc_id!r}")
@@ -76,4 +94,5 @@ class IngestService:
             self.store.delete(collection, [pid])
 
     def count(self) -> int:
+        """How many documents the served collection holds."""
         return self.store.count(self.registry.alias)
