@@ -8,7 +8,8 @@ from typing import Literal
 from pydantic import BaseModel, Field, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-SpaceKind = Literal["dense", "multi", "sparse"]
+from app.domain.versions import SpaceKind
+
 SpaceField = Literal["title", "body", "summary", "entities", "document", "keywords"]
 FusionName = Literal["rrf", "dbsf"]
 
@@ -55,7 +56,7 @@ class EncoderSettings(BaseModel):
     max_entities: int = 8
 
 
-def default_weights() -> dict[str, float]:
+def evaluated_weights() -> dict[str, float]:
     """Chosen by evaluation (docs/evaluation.md): DBSF of document + body + keywords*1.5 had the best
     mean nDCG@10 over SciFact (0.744) and CISI (0.439); all six spaces equally weighted scored
     0.707 / 0.410. Zero-weighted spaces are not fused, but `explain` still shows their ranks."""
@@ -71,7 +72,7 @@ class SearchSettings(BaseModel):
     default_limit: int = 10
     max_limit: int = 100
     default_fields: list[str] | None = None
-    weights: dict[str, float] = Field(default_factory=default_weights)
+    weights: dict[str, float] = Field(default_factory=evaluated_weights)
     profile_path: Path | None = None
 
 

@@ -8,9 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field, JsonValue
 from pydantic.json_schema import JsonDict
 
 from app.domain.bounds import INT64_MAX, INT64_MIN
-from app.domain.plan import FILTER_KEY, MAX_RRF_K, MAX_WEIGHT
-
-Scalar = str | int | bool  # exact-match values (Qdrant matches no floats)
+from app.domain.plan import FILTER_KEY, MAX_RRF_K, MAX_WEIGHT, Scalar
 
 # What app.domain.plan / app.domain.bounds refuse inside `weights` and `filter` (with a 422 naming the key),
 # declared here for the OpenAPI document: Litestar's schema generator does not reach into dict keys and values.

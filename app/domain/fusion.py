@@ -1,31 +1,59 @@
-"""Fusion math, the same as Qdrant's: weighted RRF and (weighted) DBSF over ranked lists.
+"""Fusion, in one place: Qdrant's formulas, each hit's contribution, and who fuses a plan.
 
-Used where the store cannot fuse (weighted DBSF), to explain what each space contributed, and by
-the evaluation harness to try fusion variants on per-space results fetched once.
+The math is Qdrant's own (weighted RRF and DBSF), so a list fused here matches what the engine
+would compute. It is used where the store does not fuse (see `fused_in`), to explain what each
+space contributed to a hit, and by the evaluation harness to try fusion variants on per-space
+results fetched once. The engine's capabilities are not known here: each store adapter declares
+the fusions it runs itself (`Store.fusions`), and `fused_in` decides from that.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Hashable, Sequence
+from collections.abc import Sequence
+from typing import Literal
 
-Ranked = Sequence[tuple[Hashable, float]]  # (id, score), best first
+from app.domain.plan import QueryPlan, SpaceQuery
+
+Ranked = Sequence[tuple[str, float]]  # (id, score), best first
+FusedIn = Literal["store", "client", "n/a"]  # `client`: the search service fuses per-space lists
+
+# Fusion capability names a store adapter can declare in `fusions`; `:weighted` means with weights.
+RRF, RRF_WEIGHTED, DBSF, DBSF_WEIGHTED = "rrf", "rrf:weighted", "dbsf", "dbsf:weighted"
 
 
-def rrf(lists: Sequence[Ranked], *, k: int, weights: Sequence[float] | None = None) -> list[tuple[Hashable, float]]:
-    """Weighted reciprocal rank fusion as Qdrant computes it: w / (rank + 1 + w * (k - 1))."""
+def rrf(lists: Sequence[Ranked], *, k: int, weights: Sequence[float] | None = None) -> list[tuple[str, float]]:
+    """Weighted reciprocal rank fusion as Qdrant computes it.
+
+    Args:
+        lists: one ranked list per space, best first.
+        k: the RRF constant (1..10000).
+        weights: one per list (default all 1.0); a list weighted <= 0 adds nothing.
+
+    Returns:
+        (id, fused score) best first; equal scores by `str(id)`.
+    """
     weights = weights or [1.0] * len(lists)
-    scores: dict[Hashable, float] = {}
+    scores: dict[str, float] = {}
     for ranked, w in zip(lists, weights, strict=True):
         if w <= 0:
             continue
         for rank, (pid, _) in enumerate(ranked):
-            scores[pid] = scores.get(pid, 0.0) + 1.0 / ((rank + 1.0) / w + k - 1.0)
+            scores[pid] = scores.get(pid, 0.0) + rrf_term(rank, w, k)
     return sorted(scores.items(), key=lambda item: (-item[1], str(item[0])))
 
 
-def dbsf_normalize(ranked: Ranked) -> list[tuple[Hashable, float]]:
-    """Scale scores so mean - 3 sd -> 0 and mean + 3 sd -> 1 (sample variance, as Qdrant)."""
+def rrf_term(rank: int, weight: float, k: int) -> float:
+    """What the hit at 0-based `rank` of a list weighted `weight` adds: w / (rank + 1 + w * (k - 1))."""
+    return 1.0 / ((rank + 1.0) / weight + k - 1.0)
+
+
+def dbsf_normalize(ranked: Ranked) -> list[tuple[str, float]]:
+    """Scale scores so mean - 3 sd -> 0 and mean + 3 sd -> 1 (sample variance, as Qdrant).
+
+    Returns:
+        (id, normalised score) in the input order; a single hit, or all-equal scores, give 0.5.
+    """
     n = len(ranked)
     if n == 0:
         return []
@@ -40,10 +68,14 @@ def dbsf_normalize(ranked: Ranked) -> list[tuple[Hashable, float]]:
     return [(pid, (s - low) / (high - low)) for pid, s in ranked]
 
 
-def dbsf(lists: Sequence[Ranked], *, weights: Sequence[float] | None = None) -> list[tuple[Hashable, float]]:
-    """Distribution-based score fusion: sum of (weighted) normalised scores."""
+def dbsf(lists: Sequence[Ranked], *, weights: Sequence[float] | None = None) -> list[tuple[str, float]]:
+    """Distribution-based score fusion: the sum of each list's (weighted) normalised scores.
+
+    Returns:
+        (id, fused score) best first; equal scores by `str(id)`.
+    """
     weights = weights or [1.0] * len(lists)
-    scores: dict[Hashable, float] = {}
+    scores: dict[str, float] = {}
     for ranked, w in zip(lists, weights, strict=True):
         if w <= 0:
             continue
@@ -54,9 +86,81 @@ def dbsf(lists: Sequence[Ranked], *, weights: Sequence[float] | None = None) -> 
 
 def fuse(
     lists: Sequence[Ranked], *, method: str, k: int, weights: Sequence[float] | None = None
-) -> list[tuple[Hashable, float]]:
+) -> list[tuple[str, float]]:
+    """Fuse ranked lists with `method` (`rrf` uses `k`; `dbsf` ignores it).
+
+    Raises:
+        ValueError: an unknown method.
+    """
     if method == "rrf":
         return rrf(lists, k=k, weights=weights)
     if method == "dbsf":
         return dbsf(lists, weights=weights)
     raise ValueError(f"unknown fusion {method!r}")
+
+
+# -- who fuses -------------------------------------------------------------------------------
+
+def needed_fusion(plan: QueryPlan) -> str | None:
+    """The capability a store needs to fuse `plan` itself (e.g. `dbsf`, `rrf:weighted`); None for
+    a single space, which is not fused at all."""
+    if len(plan.spaces) <= 1:
+        return None
+    return f"{plan.fusion}:weighted" if plan.weighted else plan.fusion
+
+
+def fused_in(plan: QueryPlan, store_fusions: frozenset[str]) -> FusedIn:
+    """Who fuses `plan`: the store, when it declares the fusion the plan needs; else the search
+    service (`client`), from each space's list with the formulas above; `n/a` for one space."""
+    need = needed_fusion(plan)
+    if need is None:
+        return "n/a"
+    return "store" if need in store_fusions else "client"
+
+
+def needs_per_space(plan: QueryPlan, store_fusions: frozenset[str]) -> bool:
+    """True when the store must return each space's own list: to explain, or to fuse them here."""
+    return plan.explain or fused_in(plan, store_fusions) == "client"
+
+
+# -- contributions ---------------------------------------------------------------------------
+
+def contributions(plan: QueryPlan, per_space: dict[str, list[tuple[str, float]]],
+                  pids: Sequence[str]) -> dict[str, dict[str, dict[str, object]]]:
+    """For each hit, each listed space's rank, raw score, weight and what it added to the fused score.
+
+    Args:
+        plan: the plan searched; its `listed` spaces are reported (zero-weighted ones add 0.0).
+        per_space: space -> its own ranked (point id, score) list, best first.
+        pids: the hits' point ids.
+
+    Returns:
+        point id -> space -> `{"rank": 1-based or None, "score", "weight", "contribution"}`. With one
+        space the contribution is the raw score; otherwise the RRF term or the weighted DBSF score.
+    """
+    out: dict[str, dict[str, dict[str, object]]] = {pid: {} for pid in pids}
+    for s in plan.listed:
+        ranked = per_space.get(s.space, [])
+        position = {pid: (pos, score) for pos, (pid, score) in enumerate(ranked)}
+        norm = dict(dbsf_normalize(ranked)) if plan.fusion == "dbsf" else {}
+        for pid in pids:
+            out[pid][s.space] = _contribution(plan, s, position.get(pid), norm.get(pid))
+    return out
+
+
+def _contribution(plan: QueryPlan, s: SpaceQuery, found: tuple[int, float] | None,
+                  normalised: float | None) -> dict[str, object]:
+    entry: dict[str, object] = {"rank": None, "score": None, "weight": s.weight, "contribution": 0.0}
+    if found is None:
+        return entry
+    pos, score = found
+    entry["rank"], entry["score"] = pos + 1, score
+    if s.weight == 0:
+        pass
+    elif len(plan.spaces) == 1:  # no fusion: the space's score is the hit's score
+        entry["contribution"] = score
+    elif plan.fusion == "rrf":
+        entry["contribution"] = rrf_term(pos, s.weight, plan.rrf_k)
+    else:
+        entry["contribution"] = s.weight * (normalised or 0.0)
+    return entry

@@ -131,27 +131,16 @@ class QueryPlan:
 
     @property
     def listed(self) -> tuple[SpaceQuery, ...]:
-        """The spaces whose own ranked lists a store returns (when `needs_per_space`)."""
+        """The spaces whose own ranked lists a store returns (app.domain.fusion.needs_per_space)."""
         return self.spaces + self.observed
 
     @property
     def weighted(self) -> bool:
+        """True when some fused space weighs other than 1.0."""
         return any(s.weight != 1.0 for s in self.spaces)
 
-    @property
-    def fuse_in_store(self) -> bool:
-        """Qdrant fuses unweighted DBSF itself: its fused score depends on scores only, so equal
-        scores stay equal and are ordered by point id. RRF depends on ranks, and the engine ranks
-        equal scores in its own order (not the same on every adapter), so RRF is fused here, from
-        each space's list ordered by score then point id, with Qdrant's formula; so is weighted
-        DBSF, which Qdrant does not offer."""
-        return len(self.spaces) > 1 and self.fusion == "dbsf" and not self.weighted
-
-    @property
-    def needs_per_space(self) -> bool:
-        return self.explain or (len(self.spaces) > 1 and not self.fuse_in_store)
-
-    def describe(self) -> dict[str, object]:
+    def describe(self, fused_in: str) -> dict[str, object]:
+        """The plan as `explain` shows it; `fused_in` is who fuses it (app.domain.fusion.fused_in)."""
         return {
             "spaces": [
                 {"space": s.space, "vector": s.vector_name, "kind": s.kind, "model": s.model, "weight": s.weight}
@@ -159,7 +148,7 @@ class QueryPlan:
             ],
             "fusion": self.fusion if len(self.spaces) > 1 else "none",
             "rrf_k": self.rrf_k if self.fusion == "rrf" else None,
-            "fused_in": "store" if self.fuse_in_store else ("client" if len(self.spaces) > 1 else "n/a"),
+            "fused_in": fused_in,
             "limit": self.limit,
             "prefetch_limit": self.prefetch_limit,
             "observed_only": [s.space for s in self.observed],

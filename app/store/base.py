@@ -3,25 +3,28 @@
 from __future__ import annotations
 
 import functools
-import hashlib
-import json
-import threading
-import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol
 
-from tenacity import retry, retry_if_exception_type, stop_after_attempt, wait_exponential
+import numpy as np
+import numpy.typing as npt
 
 from app.domain.plan import Filter, QueryPlan
-from app.errors import AppError, Conflict, StoreUnavailable
+from app.encoders.fastembed_encoder import SparseVec
+from app.errors import AppError
 
-VectorValue = Any  # list[float] | list[list[float]] | SparseVec
+DenseVector = list[float] | npt.NDArray[np.float32]  # shape (d,), float32
+MultiVector = list[list[float]] | list[npt.NDArray[np.float32]] | npt.NDArray[np.float32]  # (n, d): MaxSim
+VectorValue = DenseVector | MultiVector | SparseVec  # what a named vector holds, by its VectorSpec.kind
+Payload = dict[str, Any]  # JSON-able: the document's fields, `doc_id`, `derived`, `vector_versions`
+Selector = bool | Sequence[str]  # which named vectors to return: none, all, or these names
 
 
 @dataclass(frozen=True)
 class VectorSpec:
-    """How a named vector is stored: dense, multivector (MaxSim) or sparse (IDF)."""
+    """How a named vector is stored: `dense` (dim floats), `multi` (n x dim, MaxSim) or `sparse`
+    (IDF applied by the engine; `dim` None); `distance` is cosine, dot or euclid."""
 
     kind: str
     dim: int | None
@@ -30,23 +33,29 @@ class VectorSpec:
 
 @dataclass
 class PointWrite:
+    """One point to write: its id (a UUID string), its named vectors, its payload."""
+
     id: str
     vectors: dict[str, VectorValue]
-    payload: dict[str, Any]
+    payload: Payload
 
 
 @dataclass(frozen=True)
 class StoredPoint:
+    """A point read back: id, payload, and the named vectors asked for (lists, or SparseVec)."""
+
     id: str
-    payload: dict[str, Any]
+    payload: Payload
     vectors: dict[str, VectorValue] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
 class Hit:
+    """One search result: point id, score (fused, or the space's own), payload when asked for."""
+
     id: str
     score: float
-    payload: dict[str, Any] | None = None
+    payload: Payload | None = None
 
 
 @dataclass(frozen=True)
@@ -58,44 +67,207 @@ class QueryResult:
 
 
 class Store(Protocol):
-    """One interface, two backends (embedded edge shards; a Qdrant server or in-memory client)."""
+    """One interface, two backends (embedded edge shards; a Qdrant server or in-memory client).
+
+    Every method raises only our errors (`translate_errors` wraps each adapter): StoreUnavailable
+    when the engine fails or cannot be reached (the one a `RetryingStore` retries),
+    CollectionNotFound for a missing collection, InvalidInput for a value the engine refuses.
+    Data calls may name an alias wherever they name a collection.
+    """
 
     kind: str
+    """`edge` or `qdrant`."""
+    fusions: frozenset[str]
+    """The fusions this engine runs itself with the same result as app.domain.fusion (ties by point
+    id included), named as there (`dbsf`, `rrf:weighted`, ...); any other is fused by the service."""
 
-    def ping(self) -> None: ...
-    def close(self) -> None: ...
+    def ping(self) -> None:
+        """Check the store answers (and, for a server, is new enough).
 
-    def create_collection(self, name: str, vectors: dict[str, VectorSpec]) -> None: ...
-    def collection_exists(self, name: str) -> bool: ...
-    def delete_collection(self, name: str) -> None: ...
-    def list_collections(self) -> list[str]: ...
-    def vector_specs(self, name: str) -> dict[str, VectorSpec]: ...
-    def add_vector(self, collection: str, name: str, spec: VectorSpec) -> None: ...
-    def delete_vector(self, collection: str, name: str) -> None: ...
-    def optimize(self, collection: str) -> None: ...
+        Raises:
+            StoreUnavailable: closed, unreachable, or a server older than 1.18.
+        """
+        ...
 
-    def upsert(self, collection: str, points: Sequence[PointWrite], *, insert_only: bool = False) -> None: ...
+    def close(self) -> None:
+        """Flush and release the store (the embedded adapter's folder lock included)."""
+        ...
+
+    def create_collection(self, name: str, vectors: dict[str, VectorSpec]) -> None:
+        """Create collection `name` with these named vectors; nothing if it exists already.
+
+        Raises:
+            InvalidInput: a bad collection name.
+        """
+        ...
+
+    def collection_exists(self, name: str) -> bool:
+        """True when collection `name` exists."""
+        ...
+
+    def delete_collection(self, name: str) -> None:
+        """Delete collection `name` and its points; nothing if it does not exist."""
+        ...
+
+    def list_collections(self) -> list[str]:
+        """Every collection's name, sorted (the meta collection included)."""
+        ...
+
+    def vector_specs(self, name: str) -> dict[str, VectorSpec]:
+        """The named vectors of collection (or alias) `name`.
+
+        Raises:
+            CollectionNotFound: no such collection.
+        """
+        ...
+
+    def add_vector(self, collection: str, name: str, spec: VectorSpec) -> None:
+        """Add named vector `name` to a live collection; existing points do not have it until
+        written. Nothing if it exists already.
+
+        Raises:
+            CollectionNotFound: no such collection.
+        """
+        ...
+
+    def delete_vector(self, collection: str, name: str) -> None:
+        """Remove named vector `name` from the collection and every point; nothing if absent.
+
+        Raises:
+            CollectionNotFound: no such collection.
+        """
+        ...
+
+    def optimize(self, collection: str) -> None:
+        """Build the indexes now (embedded: merge segments, build HNSW); a server does it itself.
+
+        Raises:
+            CollectionNotFound: no such collection.
+        """
+        ...
+
+    def upsert(self, collection: str, points: Sequence[PointWrite], *, insert_only: bool = False) -> None:
+        """Write whole points (vectors and payload), replacing those with the same id.
+
+        Args:
+            collection: collection or alias.
+            points: the points; each vector as its spec's kind says (dense (d,), multi (n, d), sparse).
+            insert_only: leave points that already exist untouched (a copy must not undo a newer write).
+
+        Raises:
+            CollectionNotFound: no such collection.
+            InvalidInput: a vector of the wrong shape or an unknown vector name.
+        """
+        ...
+
     def update_vectors(
         self, collection: str, vectors: dict[str, dict[str, VectorValue]], *, only_if: Filter | None = None
-    ) -> None: ...
-    def set_payload(self, collection: str, ids: Sequence[str], payload: dict[str, Any]) -> None: ...
-    def retrieve(
-        self, collection: str, ids: Sequence[str], with_vectors: bool | Sequence[str] = False
-    ) -> list[StoredPoint]: ...
-    def delete(self, collection: str, ids: Sequence[str]) -> None: ...
+    ) -> None:
+        """Set some named vectors of existing points, keeping their other vectors and payload.
+
+        Args:
+            collection: collection or alias.
+            vectors: point id -> vector name -> value.
+            only_if: update only the points that still match this filter (atomic per point); a point
+                that no longer matches is silently left as it is.
+
+        Raises:
+            CollectionNotFound: no such collection.
+        """
+        ...
+
+    def set_payload(self, collection: str, ids: Sequence[str], payload: Payload) -> None:
+        """Merge `payload`'s keys into each point's payload (other keys kept).
+
+        Raises:
+            CollectionNotFound: no such collection.
+        """
+        ...
+
+    def retrieve(self, collection: str, ids: Sequence[str], with_vectors: Selector = False) -> list[StoredPoint]:
+        """The points with these ids that exist (missing ids are skipped), with payloads and the
+        vectors `with_vectors` selects.
+
+        Raises:
+            CollectionNotFound: no such collection.
+        """
+        ...
+
+    def delete(self, collection: str, ids: Sequence[str]) -> None:
+        """Delete these points; missing ids are ignored.
+
+        Raises:
+            CollectionNotFound: no such collection.
+        """
+        ...
+
     def scroll(
         self, collection: str, *, filter: Filter | None, limit: int, offset: str | None,
-        with_vectors: bool | Sequence[str] = False,
-    ) -> tuple[list[StoredPoint], str | None]: ...
-    def count(self, collection: str, filter: Filter | None = None) -> int: ...
-    def query(self, collection: str, plan: QueryPlan, vectors: dict[str, VectorValue]) -> QueryResult: ...
+        with_vectors: Selector = False,
+    ) -> tuple[list[StoredPoint], str | None]:
+        """One page of points matching `filter`, in point id order.
 
-    def set_alias(self, alias: str, collection: str) -> None: ...
-    def get_alias(self, alias: str) -> str | None: ...
+        Args:
+            collection: collection or alias.
+            filter: only points matching it (None: all).
+            limit: the page size, >= 1.
+            offset: the point id to start at (the previous page's next offset), or None.
+            with_vectors: which named vectors to return.
+
+        Returns:
+            (points, next offset or None after the last page).
+
+        Raises:
+            CollectionNotFound: no such collection.
+        """
+        ...
+
+    def count(self, collection: str, filter: Filter | None = None) -> int:
+        """The exact number of points matching `filter` (all points when None).
+
+        Raises:
+            CollectionNotFound: no such collection.
+        """
+        ...
+
+    def query(self, collection: str, plan: QueryPlan, vectors: dict[str, VectorValue]) -> QueryResult:
+        """Run `plan` as one batch request: a query per space, fused by the store when it declares
+        the plan's fusion in `fusions`, else by app.domain.fusion from the per-space lists.
+
+        Args:
+            collection: collection or alias.
+            plan: spaces, fusion, limits, filter.
+            vectors: vector name -> the query vector (a multivector space takes a dense one).
+
+        Returns:
+            At most `plan.limit` hits with payloads, best first, equal scores by point id; each
+            space's own list (ids and scores, best first) when explaining or fusing here.
+
+        Raises:
+            CollectionNotFound: no such collection.
+            InvalidInput: a vector name the collection lacks.
+        """
+        ...
+
+    def set_alias(self, alias: str, collection: str) -> None:
+        """Point `alias` at `collection`, atomically replacing what it pointed at.
+
+        Raises:
+            CollectionNotFound: `collection` does not exist.
+        """
+        ...
+
+    def get_alias(self, alias: str) -> str | None:
+        """The collection `alias` points at, or None."""
+        ...
+
     def list_aliases(self) -> dict[str, str]:
         """Every alias and the collection it points at, sorted by alias."""
         ...
-    def delete_alias(self, alias: str) -> None: ...
+
+    def delete_alias(self, alias: str) -> None:
+        """Remove `alias`; nothing if it does not exist."""
+        ...
 
     def put_meta(self, key: str, value: dict[str, Any], *, expect_revision: int | None = None) -> int | None:
         """Store `value` under `key`; with `expect_revision`, only if nobody changed it since it was read.
@@ -124,9 +296,6 @@ class Store(Protocol):
         ...
 
 
-T = TypeVar("T")
-
-
 def port_methods() -> list[str]:
     """The names of the Store port's methods (from the protocol itself, so none can be forgotten)."""
     return sorted(n for n, v in vars(Store).items() if callable(v) and not n.startswith("_"))
@@ -151,142 +320,3 @@ def translate_errors(cls: type, translate: Callable[[BaseException, str], AppErr
 
     for name in port_methods():
         setattr(cls, name, wrap(name, getattr(cls, name)))
-
-
-def with_retries(fn: Callable[..., T], *, attempts: int, wait_s: float) -> Callable[..., T]:
-    """Retry a store call on StoreUnavailable a bounded number of times, then re-raise it."""
-    return retry(
-        retry=retry_if_exception_type(StoreUnavailable),
-        stop=stop_after_attempt(attempts),
-        wait=wait_exponential(multiplier=wait_s, max=wait_s * 8),
-        reraise=True,
-    )(fn)
-
-
-META_COLLECTION = "_multivec_meta"
-META_REVISION = "value.revision"  # the payload path compare-and-set conditions on
-WRITERS = "writers"  # payload: tokens of the latest conditional writes, newest last
-KEEP_WRITERS = 32
-_PROCESS = uuid.uuid4().hex  # tells this process's writes from another's
-
-
-@dataclass(frozen=True)
-class MetaWrite:
-    """One conditional meta write, as both adapters send it: the payload and who wrote it."""
-
-    key: str
-    expect: int
-    payload: dict[str, Any]
-    token: str
-    done: bool = False  # already stored: nothing to send
-
-
-def revision_of(payload: dict[str, Any] | None) -> int:
-    """The revision of a stored meta payload (0 when there is none)."""
-    value = (payload or {}).get("value") or {}
-    revision = value.get("revision", 0)
-    return revision if isinstance(revision, int) else 0
-
-
-def lost_race(key: str, expect: int, found: int) -> Conflict:
-    return Conflict(f"another step changed {key} meanwhile (revision expected {expect}, found {found}): "
-                    "nothing was changed; look at the state again and re-run the step if it still applies",
-                    {"key": key, "expected_revision": expect, "found_revision": found})
-
-
-def write_token(key: str, value: dict[str, Any], expect: int) -> str:
-    """Who writes: this process and thread, and what it writes. A retry of the same call (after a
-    timeout whose write went through) finds its own token stored, and does not report a conflict."""
-    body = json.dumps([_PROCESS, threading.get_ident(), key, expect, value], sort_keys=True, default=str)
-    return hashlib.sha256(body.encode()).hexdigest()[:32]
-
-
-def prepare_meta_write(key: str, value: dict[str, Any], expect: int, current: dict[str, Any] | None) -> MetaWrite:
-    """The payload of a compare-and-set write, checked first against the payload read just before.
-
-    The token, appended to the writers the stored payload lists, tells afterwards whether this write
-    is the one that went through (a conditional upsert does not say whether it matched).
-
-    Returns:
-        The write; `done` when `current` already holds it (a retried call whose write went through).
-
-    Raises:
-        Conflict: `current` is already past `expect`.
-    """
-    token = write_token(key, value, expect)
-    writers = list((current or {}).get(WRITERS) or [])
-    found = revision_of(current) if current is not None else 0
-    if found == expect + 1 and writers and writers[-1] == token:
-        return MetaWrite(key=key, expect=expect, payload=current or {}, token=token, done=True)
-    if found != expect or (current is None) != (expect == 0):
-        raise lost_race(key, expect, found)
-    payload = {"key": key, "value": {**value, "revision": expect + 1}, WRITERS: [*writers[-(KEEP_WRITERS - 1):], token]}
-    return MetaWrite(key=key, expect=expect, payload=payload, token=token)
-
-
-def confirm_meta_write(write: MetaWrite, stored: dict[str, Any] | None) -> int:
-    """After the conditional upsert: the new revision if this write went through.
-
-    Raises:
-        Conflict: another write won the race (its revision is reported); ours changed nothing.
-    """
-    if stored is None or write.token not in (stored.get(WRITERS) or []):
-        raise lost_race(write.key, write.expect, revision_of(stored))
-    return write.expect + 1
-
-
-BatchRunner = Callable[[QueryPlan, bool, bool], tuple[list[Hit] | None, list[list[Hit]]]]
-
-
-def ranked(hits: Sequence[Hit]) -> list[Hit]:
-    """Best first; equal scores by point id, so ties come back in the same order on every adapter."""
-    return sorted(hits, key=lambda h: (-h.score, h.id))
-
-
-def run_plan(
-    plan: QueryPlan,
-    batch: BatchRunner,
-    retrieve: Callable[[list[str]], list[StoredPoint]],
-) -> QueryResult:
-    """Run a plan as one batch request and shape the answer; shared by both adapters.
-
-    `batch(plan, main, per_space)` sends one request holding the fused (or single-space) query
-    when `main`, and each space's own query when `per_space`; it returns (main hits, per-space
-    hits). When the store does not fuse (`QueryPlan.fuse_in_store`), the per-space lists are fused
-    here with Qdrant's formulas, and the winners' payloads fetched in one retrieve.
-
-    Ties: the engine orders equal scores arbitrarily (and may cut a tie at `limit` anywhere), so
-    the main query asks for more than `limit` and, while the tie at the cut reaches the end of
-    what came back, for more again; hits are then ordered by score, then point id.
-    """
-    from dataclasses import replace
-
-    from app.domain.fusion import fuse
-
-    main_query = plan.fuse_in_store or len(plan.spaces) == 1
-    fetch = replace(plan, limit=plan.limit + TIE_SLACK)
-    while True:
-        main, lists = batch(fetch, main_query, plan.needs_per_space)
-        if main is None or not _tie_cut(ranked(main), plan.limit, fetch.limit):
-            break
-        fetch = replace(fetch, limit=fetch.limit * 2)
-    lists = [ranked(hits) for hits in lists]
-    per_space = {s.space: hits for s, hits in zip(plan.listed, lists, strict=False)}
-    if main is None:
-        fused_lists = [[(h.id, h.score) for h in hits] for hits in lists[: len(plan.spaces)]]
-        fused = fuse(fused_lists, method=plan.fusion, k=plan.rrf_k, weights=[s.weight for s in plan.spaces])
-        top = fused[: plan.limit]
-        by_id = {p.id: p.payload for p in retrieve([str(pid) for pid, _ in top])}
-        main = [Hit(id=str(pid), score=score, payload=by_id.get(str(pid))) for pid, score in top]
-    else:
-        main = ranked(main)[: plan.limit]
-    return QueryResult(hits=main, per_space=per_space if plan.explain or not plan.fuse_in_store else {})
-
-
-TIE_SLACK = 8  # extra hits asked for, so a tie at the cut is seen whole
-
-
-def _tie_cut(hits: list[Hit], limit: int, asked: int) -> bool:
-    """True when the engine may have cut a tie at `limit` short: the hit at the cut ties with the
-    last one returned, and the engine returned all that was asked (so more may tie)."""
-    return len(hits) >= asked and len(hits) > limit and hits[limit - 1].score == hits[-1].score

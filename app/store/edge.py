@@ -7,7 +7,6 @@ shard folder under `collections/`, an alias is an entry in `aliases.json` replac
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import shutil
@@ -18,26 +17,30 @@ from typing import Any
 
 import qdrant_edge as qe
 
+from app.domain.fusion import DBSF
 from app.domain.plan import Filter, QueryPlan
-from app.errors import AppError, CollectionNotFound, InvalidInput, StoreLocked, StoreUnavailable
+from app.errors import AppError, CollectionNotFound, InvalidInput, StoreUnavailable
 from app.store.base import (
-    META_COLLECTION,
-    META_REVISION,
     Hit,
     PointWrite,
     QueryResult,
+    Store,
     StoredPoint,
     VectorSpec,
     VectorValue,
-    confirm_meta_write,
-    prepare_meta_write,
-    run_plan,
     translate_errors,
 )
+from app.store.folder import AliasFile, FolderLock
+from app.store.meta import META_COLLECTION, META_REVISION, confirm_meta_write, prepare_meta_write
+from app.store.runner import run_plan
 from app.store.translate import from_vector, to_filter, to_vector
 
+# Fused by the engine itself: unweighted DBSF (its score depends on scores only, so equal scores
+# stay equal and are ordered by point id afterwards). RRF depends on ranks, and the engine ranks
+# equal scores in its own order, so RRF is fused by the service from lists ordered by score then
+# point id; weighted DBSF the engine does not offer.
+IN_STORE_FUSIONS: frozenset[str] = frozenset({DBSF})
 _DISTANCE = {"cosine": qe.Distance.Cosine, "dot": qe.Distance.Dot, "euclid": qe.Distance.Euclid}
-
 
 
 def _params(spec: VectorSpec) -> Any:
@@ -58,35 +61,24 @@ def engine_error(e: BaseException, what: str) -> AppError:
     return StoreUnavailable(f"the embedded store failed on {what}: {type(e).__name__}: {text}")
 
 
-class EdgeStore:
-    """The embedded adapter. Thread-safe within the one process that owns the folder."""
+class EdgeStore(Store):
+    """The embedded adapter. Thread-safe within the one process that owns the folder.
+
+    Each port method is documented on `Store` (inspect.getdoc reads it from there).
+    """
 
     kind = "edge"
+    fusions = IN_STORE_FUSIONS
 
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
         self.root.mkdir(parents=True, exist_ok=True)
         (self.root / "collections").mkdir(exist_ok=True)
-        self._lock_file = (self.root / ".lock").open("a+")
-        try:
-            fcntl.flock(self._lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            self._lock_file.seek(0)
-            holder = self._lock_file.read().strip() or "another process"
-            self._lock_file.close()
-            raise StoreLocked(
-                f"data folder {self.root} is in use by {holder}; edge allows one process per folder. "
-                "Stop that process, or run this command through the running service's admin API.",
-                {"path": str(self.root)},
-            ) from None
-        self._lock_file.seek(0)
-        self._lock_file.truncate()
-        self._lock_file.write(f"pid {os.getpid()}\n")
-        self._lock_file.flush()
+        self._lock = FolderLock(self.root)  # raises StoreLocked naming the holder
         self._shards: dict[str, Any] = {}
         self._mutex = threading.RLock()
         self._closed = False
-        self._alias_map: dict[str, str] = self._aliases()
+        self._aliases = AliasFile(self.root)
 
     # -- lifecycle -------------------------------------------------------------------------
     def ping(self) -> None:
@@ -100,8 +92,7 @@ class EdgeStore:
                 shard.close()
             self._shards.clear()
             self._closed = True
-            fcntl.flock(self._lock_file, fcntl.LOCK_UN)
-            self._lock_file.close()
+            self._lock.release()
 
     # -- collections -----------------------------------------------------------------------
     def _dir(self, name: str) -> Path:
@@ -111,7 +102,7 @@ class EdgeStore:
 
     def _resolve(self, name: str) -> str:
         """Data calls may name an alias, as on a Qdrant server."""
-        return self._alias_map.get(name, name)
+        return self._aliases.resolve(name)
 
     def _spec_path(self, name: str) -> Path:
         return self._dir(self._resolve(name)) / "multivec-spec.json"
@@ -286,36 +277,24 @@ class EdgeStore:
             first = hits(results[0]) if main else None
             return first, [hits(r) for r in results[1 if main else 0:]]
 
-        return run_plan(plan, batch, lambda ids: self.retrieve(collection, ids))
+        return run_plan(plan, self.fusions, batch, lambda ids: self.retrieve(collection, ids))
 
     # -- aliases ---------------------------------------------------------------------------
-    def _aliases(self) -> dict[str, str]:
-        path = self.root / "aliases.json"
-        return json.loads(path.read_text()) if path.exists() else {}
-
-    def _write_aliases(self, aliases: dict[str, str]) -> None:
-        tmp = self.root / "aliases.json.tmp"
-        tmp.write_text(json.dumps(aliases, indent=1))
-        os.replace(tmp, self.root / "aliases.json")  # atomic on disk: the old map or the new one
-        self._alias_map = aliases  # one reference swap: a concurrent reader sees old or new
-
     def set_alias(self, alias: str, collection: str) -> None:
         with self._mutex:
             if not self.collection_exists(collection):
                 raise CollectionNotFound(f"collection {collection!r} does not exist")
-            self._write_aliases({**self._alias_map, alias: collection})
+            self._aliases.set(alias, collection)
 
     def get_alias(self, alias: str) -> str | None:
-        return self._alias_map.get(alias)
+        return self._aliases.get(alias)
 
     def list_aliases(self) -> dict[str, str]:
-        return dict(sorted(self._alias_map.items()))
+        return dict(sorted(self._aliases.map.items()))
 
     def delete_alias(self, alias: str) -> None:
         with self._mutex:
-            aliases = dict(self._alias_map)
-            aliases.pop(alias, None)
-            self._write_aliases(aliases)
+            self._aliases.delete(alias)
 
     # -- meta (the version registry lives here) ----------------------------------------------
     def _meta(self) -> Any:

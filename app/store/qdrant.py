@@ -1,7 +1,7 @@
 """Server store on qdrant-client: a Qdrant server or cluster (>= 1.18), or `:memory:` in tests.
 
 Every call is translated at this edge: qdrant exceptions become StoreUnavailable (retried a
-bounded number of times by the caller's wrapper) or CollectionNotFound; nothing above imports
+bounded number of times by app.store.retrying.RetryingStore) or CollectionNotFound; nothing above imports
 qdrant types.
 """
 
@@ -16,26 +16,28 @@ from qdrant_client import models as qm
 from qdrant_client.http.exceptions import ResponseHandlingException, UnexpectedResponse
 
 from app.domain.documents import point_id
+from app.domain.fusion import DBSF
 from app.domain.plan import Filter, QueryPlan
 from app.errors import AppError, CollectionNotFound, InvalidInput, StoreUnavailable
 from app.store.base import (
-    META_COLLECTION,
-    META_REVISION,
     Hit,
     PointWrite,
     QueryResult,
+    Store,
     StoredPoint,
     VectorSpec,
     VectorValue,
-    confirm_meta_write,
-    port_methods,
-    prepare_meta_write,
-    run_plan,
     translate_errors,
-    with_retries,
 )
+from app.store.meta import META_COLLECTION, META_REVISION, confirm_meta_write, prepare_meta_write
+from app.store.runner import run_plan
 from app.store.translate import from_vector, to_filter, to_vector
 
+# Fused by the engine itself: unweighted DBSF (its score depends on scores only, so equal scores
+# stay equal and are ordered by point id afterwards). RRF depends on ranks, and the engine ranks
+# equal scores in its own order, so RRF is fused by the service from lists ordered by score then
+# point id; weighted DBSF the engine does not offer.
+IN_STORE_FUSIONS: frozenset[str] = frozenset({DBSF})
 _DISTANCE = {"cosine": qm.Distance.COSINE, "dot": qm.Distance.DOT, "euclid": qm.Distance.EUCLID}
 MIN_SERVER = (1, 18)
 
@@ -70,21 +72,21 @@ def _dense_config(spec: VectorSpec) -> qm.DenseVectorConfig:
     return qm.DenseVectorConfig(size=p.size, distance=p.distance, multivector_config=p.multivector_config)
 
 
-class QdrantStore:
-    """The server adapter (also runs on qdrant-client's in-memory mode)."""
+class QdrantStore(Store):
+    """The server adapter (also runs on qdrant-client's in-memory mode).
+
+    Each port method is documented on `Store` (inspect.getdoc reads it from there).
+    """
 
     kind = "qdrant"
+    fusions = IN_STORE_FUSIONS
 
-    def __init__(self, url: str, *, api_key: str | None = None, timeout_s: float = 10.0,
-                 retry_attempts: int = 3, retry_wait_s: float = 0.2) -> None:
+    def __init__(self, url: str, *, api_key: str | None = None, timeout_s: float = 10.0) -> None:
         self._local = url == ":memory:"
         if self._local:
             self._client = QdrantClient(location=":memory:")
         else:
             self._client = QdrantClient(url=url, api_key=api_key, timeout=int(max(1, timeout_s)))
-        # Every port method: errors translated (translate_errors, below), then a bounded retry.
-        for name in port_methods():
-            setattr(self, name, with_retries(getattr(self, name), attempts=retry_attempts, wait_s=retry_wait_s))
 
     def ping(self) -> None:
         """Reachable, and new enough: adding a named vector to a live collection needs 1.18."""
@@ -229,7 +231,7 @@ class QdrantStore:
             first = hits(responses[0]) if main else None
             return first, [hits(r) for r in responses[1 if main else 0:]]
 
-        return run_plan(plan, batch, lambda ids: self.retrieve(collection, ids))
+        return run_plan(plan, self.fusions, batch, lambda ids: self.retrieve(collection, ids))
 
     # -- aliases ---------------------------------------------------------------------------
     def set_alias(self, alias: str, collection: str) -> None:

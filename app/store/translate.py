@@ -9,6 +9,8 @@ from __future__ import annotations
 from types import ModuleType
 from typing import Any
 
+import numpy as np
+
 from app.domain.plan import Condition, Filter, Match
 from app.encoders.fastembed_encoder import SparseVec
 from app.store.base import VectorValue
@@ -25,6 +27,7 @@ def _value(mod: ModuleType, value: Any) -> Any:
 
 
 def to_filter(mod: ModuleType, f: Filter | None) -> Any:
+    """Our filter as `mod.Filter` (exact matches, all must hold, none of must_not), or None."""
     if not f:
         return None
 
@@ -36,17 +39,20 @@ def to_filter(mod: ModuleType, f: Filter | None) -> Any:
 
 
 def to_vector(mod: ModuleType, value: VectorValue) -> Any:
-    """numpy arrays (or lists of them, for a multivector) to lists; SparseVec to the module's type."""
+    """numpy arrays (or lists of them, for a multivector) to lists; SparseVec to the module's type.
+
+    Returns:
+        A list of floats (dense, (d,)), a list of lists (multivector, (n, d)), or `mod.SparseVector`.
+    """
     if isinstance(value, SparseVec):
         return mod.SparseVector(indices=list(value.indices), values=list(value.values))
-    if hasattr(value, "tolist"):
+    if isinstance(value, np.ndarray):
         return value.tolist()
-    if value and hasattr(value[0], "tolist"):
-        return [v.tolist() for v in value]
-    return value
+    return [v.tolist() if isinstance(v, np.ndarray) else v for v in value]
 
 
 def from_vector(mod: ModuleType, value: Any) -> VectorValue:
+    """An engine's vector as ours: its SparseVector as SparseVec, lists as they are."""
     if isinstance(value, mod.SparseVector):
         return SparseVec(tuple(value.indices), tuple(value.values))
     return value

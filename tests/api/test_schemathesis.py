@@ -51,6 +51,7 @@ class Run:
     """What the fuzzing did: cases sent per operation, and each distinct failure with one request that shows it."""
 
     cases: dict[str, Counter[int]] = field(default_factory=dict)  # label -> status -> cases
+    seconds: dict[str, float] = field(default_factory=dict)  # label -> time spent generating and sending
     failures: dict[tuple[str, str, str], str] = field(default_factory=dict)
 
     def record(self, case: schemathesis.Case, error: Failure | FailureGroup) -> None:
@@ -61,7 +62,8 @@ class Run:
     def report(self) -> str:
         total = sum(sum(c.values()) for c in self.cases.values())
         lines = [f"{total} cases, {len(self.failures)} distinct failures"]
-        lines += [f"  {op}: {sum(c.values())} ({dict(sorted(c.items()))})" for op, c in self.cases.items()]
+        lines += [f"  {op}: {sum(c.values())} ({dict(sorted(c.items()))}) {self.seconds.get(op, 0):.1f} s"
+                  for op, c in self.cases.items()]
         lines += [f"FAIL {op} [{title}] {first}\n  {example}" for (op, title, first), example in self.failures.items()]
         return "\n".join(lines)
 
@@ -90,8 +92,10 @@ def fuzz(operation: Any, mode: GenerationMode, run: Run) -> None:
         except (Failure, FailureGroup) as e:
             run.record(case, e)
 
+    t0 = time.perf_counter()
     try:
         send()
+        run.seconds[label] = time.perf_counter() - t0
     except Unsatisfiable:  # nothing to make invalid: an operation with no parameters and no body
         assert mode is GenerationMode.NEGATIVE and not statuses, label
         run.cases.pop(label)

@@ -19,9 +19,9 @@ from app.errors import StoreLocked, StoreUnavailable
 from app.repos.registry import RegistryRepo
 from app.services.ingest import IngestService
 from app.services.search import SearchService
-from app.store.base import with_retries
 from app.store.edge import EdgeStore
 from app.store.qdrant import QdrantStore
+from app.store.retrying import RetryingStore, with_retries
 from tests.conftest import make_settings
 
 
@@ -35,7 +35,7 @@ def closed_port() -> int:
 @pytest.fixture
 def down_client(tmp_path: Path, model_cache: Path, encoders: EncoderPool) -> Iterator[TestClient]:
     settings = make_settings("memory", tmp_path, model_cache)
-    store = QdrantStore(f"http://127.0.0.1:{closed_port()}", timeout_s=1, retry_attempts=3, retry_wait_s=0.01)
+    store = RetryingStore(QdrantStore(f"http://127.0.0.1:{closed_port()}", timeout_s=1), attempts=3, wait_s=0.01)
     registry = RegistryRepo(store=store, alias="documents")
     services = Services(
         settings=settings, store=store, encoders=encoders, registry=registry,

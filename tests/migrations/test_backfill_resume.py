@@ -20,7 +20,7 @@ from tests.fixtures import DOCS
 from tests.migrations.conftest import NEW, migrator_of
 
 ROOT = Path(__file__).resolve().parents[2]
-N_DOCS = 600
+N_DOCS = 200  # enough for a kill part-way (after 20) and a resume that has most of it left
 
 
 def corpus() -> list[Document]:

@@ -5,12 +5,13 @@ from __future__ import annotations
 import pytest
 
 from app.domain.documents import Document, point_id, prepare
-from app.domain.fusion import dbsf, dbsf_normalize, rrf
+from app.domain.fusion import dbsf, dbsf_normalize, fused_in, needs_per_space, rrf
 from app.domain.plan import Filter, Match, MatchAny, build_plan, metadata_filter
 from app.domain.text import chunk_passages, extractive_summary, keyphrases, sentences
 from app.domain.versions import Registry, VectorVersion
 from app.encoders.fastembed_encoder import token_batches
 from app.errors import InvalidInput, UnknownSpace
+from app.store.edge import IN_STORE_FUSIONS
 
 
 def test_point_id_is_deterministic_and_distinct() -> None:
@@ -65,10 +66,10 @@ def test_plan_resolves_live_versions_and_weights() -> None:
     plan = build_plan(registry(), fields=None, fusion="rrf", rrf_k=60, weights={"title": 2}, limit=5,
                       prefetch_limit=50, filter=Filter())
     assert [s.vector_name for s in plan.spaces] == ["title.m.v1", "body.m.v1", "keywords.bm25.v1"]
-    assert plan.spaces[0].weight == 2.0 and not plan.fuse_in_store  # RRF: fused here, ties by point id
+    assert plan.spaces[0].weight == 2.0 and fused_in(plan, IN_STORE_FUSIONS) != "store"  # RRF: by us
     dbsf_weighted = build_plan(registry(), fields=None, fusion="dbsf", rrf_k=60, weights={"title": 2}, limit=5,
                                prefetch_limit=50, filter=Filter())
-    assert not dbsf_weighted.fuse_in_store and dbsf_weighted.needs_per_space
+    assert fused_in(dbsf_weighted, IN_STORE_FUSIONS) != "store" and needs_per_space(dbsf_weighted, IN_STORE_FUSIONS)
     with pytest.raises(UnknownSpace):
         build_plan(registry(), fields=["nope"], fusion="rrf", rrf_k=60, weights={}, limit=5, prefetch_limit=5,
                    filter=Filter())
