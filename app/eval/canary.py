@@ -21,6 +21,8 @@ from typing import Any
 
 import httpx
 
+from app.corpus import BadRecord, CorpusError, CorpusNotFound, read_json_objects
+
 
 @dataclass(frozen=True)
 class Pair:
@@ -43,17 +45,26 @@ class CanaryResult:
 
 
 def read_pairs(path: Path) -> list[Pair]:
+    """The pairs of a canary file: one `{"query": ..., "doc_id": ..., "k"?: ...}` a line.
+
+    Raises:
+        CorpusNotFound: no such file, or no pairs in it.
+        BadRecord: `file:line: want {"query": ..., "doc_id": ...}: ...`.
+    """
+    want = 'want {"query": ..., "doc_id": ...}'
     pairs = []
-    for n, line in enumerate(path.read_text().splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            raw = json.loads(line)
+    try:
+        for where, raw in read_json_objects(path):
+            if "query" not in raw or "doc_id" not in raw:
+                missing = "query" if "query" not in raw else "doc_id"
+                raise BadRecord(where, f"{want}: {missing!r}")
             pairs.append(Pair(query=str(raw["query"]), doc_id=str(raw["doc_id"]), k=raw.get("k")))
-        except (json.JSONDecodeError, KeyError) as e:
-            raise SystemExit(f"{path}:{n}: want {{\"query\": ..., \"doc_id\": ...}}: {e}") from e
+    except BadRecord as e:
+        if e.problem.startswith(want):
+            raise
+        raise BadRecord(e.where, f"{want}: {e.problem}") from e
     if not pairs:
-        raise SystemExit(f"{path}: no pairs")
+        raise CorpusNotFound(f"{path}: no pairs")
     return pairs
 
 
@@ -143,7 +154,7 @@ def make(argv: Sequence[str]) -> int:
     """
     import random
 
-    from app.eval.data import load_beir
+    from app.corpus import load_beir
 
     p = argparse.ArgumentParser(prog="canary make")
     p.add_argument("dataset", type=Path)
@@ -176,12 +187,20 @@ def make(argv: Sequence[str]) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
+    """`scripts/canary run|make`; exits with `run`'s or `make`'s code, or 1 saying why a file cannot be read.
+
+    Raises:
+        SystemExit: always, with the exit code or the message.
+    """
     argv = list(sys.argv[1:] if argv is None else argv)
-    if argv and argv[0] == "make":
-        raise SystemExit(make(argv[1:]))
-    if argv and argv[0] == "run":
-        argv = argv[1:]
-    raise SystemExit(run(argv))
+    try:
+        if argv and argv[0] == "make":
+            raise SystemExit(make(argv[1:]))
+        if argv and argv[0] == "run":
+            argv = argv[1:]
+        raise SystemExit(run(argv))
+    except CorpusError as e:
+        raise SystemExit(e.message) from None
 
 
 if __name__ == "__main__":
