@@ -39,15 +39,18 @@ from app.store.base import PointWrite
 
 
 def machine() -> dict[str, Any]:
+    """Where the figures were measured: CPU count, 1-minute load average, Python, platform, UTC date."""
     return {"cpus": os.cpu_count(), "load_avg_1m": round(os.getloadavg()[0], 2), "python": platform.python_version(),
             "platform": platform.platform(), "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")}
 
 
 def store_settings(kind: str, folder: Path) -> StoreSettings:
+    """`edge`: the embedded store in `folder`; `memory`: qdrant-client's in-memory store."""
     return StoreSettings(path=folder, url=":memory:" if kind == "memory" else None)
 
 
 def open_services(kind: str, folder: Path, encoders: EncoderPool, base: Settings) -> Services:
+    """`base` settings on a fresh store of `kind` (see store_settings), sharing the loaded `encoders`."""
     settings = base.model_copy(update={"store": store_settings(kind, folder)})
     return build_services(settings, encoders=encoders)
 

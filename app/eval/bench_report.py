@@ -22,6 +22,7 @@ def memory_skip_reason(res: Mapping[str, Any], size: int, limit: int) -> str:
 
 
 def markdown(res: Mapping[str, Any]) -> str:
+    """The benchmark document (bench.json's shape) as markdown: ingest docs/s, then per-store latency tables in ms."""
     m = res["machine"]
     lines = [f"# Benchmarks ({m['date']}, {m['cpus']} CPUs, load average {m['load_avg_1m']} at start)", ""]
     ing = res.get("ingest")

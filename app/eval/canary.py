@@ -26,6 +26,8 @@ from app.corpus import BadRecord, CorpusError, CorpusNotFound, read_json_objects
 
 @dataclass(frozen=True)
 class Pair:
+    """A known-good pair: searching `query` should find `doc_id` in the top `k` (None: the run's --k)."""
+
     query: str
     doc_id: str
     k: int | None = None
@@ -33,6 +35,8 @@ class Pair:
 
 @dataclass
 class CanaryResult:
+    """Pairs that passed, failed (with the ids found instead) or errored, at cut-off `k`."""
+
     k: int
     passed: list[Pair] = field(default_factory=list)
     failed: list[tuple[Pair, list[str]]] = field(default_factory=list)  # pair, the ids found instead
@@ -40,6 +44,7 @@ class CanaryResult:
 
     @property
     def recall(self) -> float:
+        """Passed pairs over all pairs (errors count as misses), in [0, 1]; 0 without pairs."""
         n = len(self.passed) + len(self.failed) + len(self.errors)
         return len(self.passed) / n if n else 0.0
 
@@ -69,6 +74,7 @@ def read_pairs(path: Path) -> list[Pair]:
 
 
 def baseline_path(pairs_path: Path) -> Path:
+    """Where a pairs file's baseline is recorded: `PAIRS.baseline.json` beside it."""
     return pairs_path.with_suffix(".baseline.json")
 
 
@@ -100,6 +106,7 @@ def check(client: httpx.Client, pairs: Sequence[Pair], *, k: int = 10,
 
 
 def report(result: CanaryResult, baseline: float) -> str:
+    """One verdict line (recall@k against the baseline), then a line per failed or errored pair."""
     n = len(result.passed) + len(result.failed) + len(result.errors)
     verdict = "OK" if result.recall >= baseline and not result.errors else "BELOW BASELINE"
     lines = [f"canary: recall@{result.k} {result.recall:.3f} over {n} pairs (baseline {baseline:.3f}): {verdict}"]
@@ -112,6 +119,14 @@ def report(result: CanaryResult, baseline: float) -> str:
 
 
 def run(argv: Sequence[str]) -> int:
+    """`scripts/canary run`: check the pairs against the service at --url.
+
+    Returns:
+        The exit code (`finish`): 0 at or above the baseline, 1 below it or on errors, 2 without a baseline.
+
+    Raises:
+        CorpusError: the pairs file is missing or cannot be read.
+    """
     p = argparse.ArgumentParser(prog="canary run")
     p.add_argument("pairs", type=Path)
     p.add_argument("--url", default="http://127.0.0.1:8000")
@@ -151,6 +166,13 @@ def make(argv: Sequence[str]) -> int:
     With `--url`, each query is searched on the running service and paired with the best-ranked
     judged document in its top k (queries finding none are left out), so every pair is known good
     now and the baseline recorded is 1.0. Without it, each query gets its highest-graded document.
+
+    Returns:
+        The exit code: 0, or `finish`'s with --url.
+
+    Raises:
+        CorpusError: the dataset cannot be read.
+        httpx.HTTPError: the service cannot be reached or refuses a search.
     """
     import random
 

@@ -39,10 +39,12 @@ class Variant:
 
     @property
     def weight_map(self) -> dict[str, float]:
+        """Space -> weight, 1.0 each when the variant has no weights."""
         return dict(zip(self.spaces, self.weights or [1.0] * len(self.spaces), strict=True))
 
     @property
     def label(self) -> str:
+        """What the report shows: the space alone, or `dbsf: a + b*1.5` / `rrf k=60: ...`."""
         if len(self.spaces) == 1:
             return self.spaces[0]
         w = self.weight_map
@@ -51,6 +53,7 @@ class Variant:
         return f"{how}: " + " + ".join(parts)
 
     def request(self, query: str, limit: int) -> SearchRequest:
+        """The search request that runs this variant for real (a bare request for the API default)."""
         if self.api_default:
             return SearchRequest(query=query, limit=limit)
         return SearchRequest(query=query, limit=limit, fields=list(self.spaces), fusion=self.fusion,
@@ -58,11 +61,13 @@ class Variant:
 
     @classmethod
     def from_plan(cls, name: str, plan: QueryPlan, *, group: str, api_default: bool = False) -> Variant:
+        """The variant a query plan describes (its spaces, fusion, k and weights)."""
         return cls(name=name, spaces=tuple(s.space for s in plan.spaces), fusion=plan.fusion, rrf_k=plan.rrf_k,
                    weights=tuple(s.weight for s in plan.spaces), group=group, api_default=api_default)
 
     @classmethod
     def from_profile(cls, name: str, profile: RankingProfile, *, group: str = "profile") -> Variant:
+        """The variant a ranking profile describes (the spaces it weights)."""
         spaces = tuple(profile.fields)
         return cls(name=name, spaces=spaces, fusion=profile.fusion, rrf_k=profile.rrf_k,
                    weights=tuple(float(profile.weights[s]) for s in spaces), group=group)
@@ -200,5 +205,6 @@ def overlap(real: Mapping[str, list[str]], offline: Mapping[str, list[str]], k: 
 
 
 def subset(mapping: Mapping[str, object], keys: Iterable[str]) -> dict:
+    """The entries of `mapping` (query id -> anything) whose key is in `keys`, in mapping order."""
     keys = set(keys)
     return {k: v for k, v in mapping.items() if k in keys}

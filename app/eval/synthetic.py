@@ -50,6 +50,12 @@ class SyntheticCorpus:
         return tuple(int(t) for t in np.unique(np.minimum(self.rng.zipf(1.3, size=n), self.vocab - 1)))
 
     def points(self, versions: Sequence[Any], start: int, n: int) -> list[PointWrite]:
+        """`n` synthetic points, ids and doc ids numbered from `start`, with a vector per version.
+
+        Args:
+            versions: the written vector versions (dense: one (dim,) vector; multi: passages or 8 entity
+                vectors; sparse: 20-100 BM25-like terms).
+        """
         docs = self._doc_vectors(n)
         points = []
         for j, i in enumerate(range(start, start + n)):
