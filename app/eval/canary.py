@@ -67,7 +67,7 @@ def read_pairs(path: Path) -> list[Pair]:
     except BadRecord as e:
         if e.problem.startswith(want):
             raise
-        raise BadRecord(e.where, f"{want}: {e.problem}") from e
+        raise BadRecord(e.where, f"{want}: {e.problem.removeprefix('not JSON: ')}") from e
     if not pairs:
         raise CorpusNotFound(f"{path}: no pairs")
     return pairs
