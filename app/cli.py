@@ -13,6 +13,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from app.corpus import CorpusError, Record, corpus_file, read_corpus, read_records
 from app.loader import (
     DirectWriter,
     HttpWriter,
@@ -21,14 +22,10 @@ from app.loader import (
     LoadReport,
     LoadStopped,
     OptimizeFailed,
-    Record,
     RequestFailed,
     Skipped,
     Writer,
     batched,
-    corpus_file,
-    read_corpus,
-    read_records,
     start_after,
 )
 
@@ -222,6 +219,9 @@ def run_load(args: argparse.Namespace, *, client: Any = None, services: Any = No
             return 0
     except LoadError as e:
         _say(_failure(e, args))
+        return 1
+    except CorpusError as e:
+        _say(f"load: {e.message}")
         return 1
     except ValidationError as e:
         _say(f"load: settings from the environment are invalid: {e}")

@@ -1,16 +1,27 @@
-"""Bulk loading: read a corpus, send it in batches, check every answer, go on past refused documents when asked.
+"""Bulk loading: send a corpus in batches, check every answer, go on past refused documents when asked.
 
-Library code: everything here raises `LoadError`s; only `app.cli` prints and exits.
+Library code: everything here raises `LoadError`s (reading the corpus, app.corpus's `CorpusError`s);
+only `app.cli` prints and exits.
 """
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+
+# The reader lives in app.corpus; its names are re-exported here for the loader's callers.
+from app.corpus import (  # noqa: F401
+    BadRecord,
+    CorpusError,
+    CorpusNotFound,
+    Record,
+    corpus_file,
+    read_corpus,
+    read_records,
+    to_document,
+)
 
 if TYPE_CHECKING:
     import httpx
@@ -29,19 +40,6 @@ class LoadError(Exception):
     def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
-
-
-class CorpusNotFound(LoadError):
-    """The path names no corpus file."""
-
-
-class BadRecord(LoadError):
-    """A corpus record that cannot be loaded (not JSON, no id, ...); `where` is `file:line`."""
-
-    def __init__(self, where: str, problem: str) -> None:
-        super().__init__(f"{where}: {problem}")
-        self.where = where
-        self.problem = problem
 
 
 @dataclass(frozen=True)
@@ -84,111 +82,7 @@ class LoadStopped(LoadError):
         self.refused = refused
 
 
-# --- reading ------------------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Record:
-    """One corpus record: the document in the API's shape, or the reason it cannot be sent."""
-
-    where: str
-    doc: dict[str, Any] | None
-    problem: str | None = None
-
-    @property
-    def id(self) -> str | None:
-        return self.doc["id"] if self.doc else None
-
-
-def corpus_file(path: Path) -> Path:
-    """The JSONL file of a corpus: the path itself, or `corpus.jsonl` inside a BEIR folder.
-
-    Raises:
-        CorpusNotFound: nothing there.
-    """
-    file = path / "corpus.jsonl" if path.is_dir() else path
-    if not file.is_file():
-        raise CorpusNotFound(f"no corpus at {file}")
-    return file
-
-
-def record_id(raw: dict[str, Any]) -> str:
-    """The record's id (`id`, else BEIR's `_id`) as a string; a string or an integer, never invented.
-
-    Raises:
-        ValueError: no id, a blank one, or one of another type.
-    """
-    value = raw["id"] if raw.get("id") is not None else raw.get("_id")
-    if value is None:
-        raise ValueError("record has no id (`id` or `_id`)")
-    if isinstance(value, bool) or not isinstance(value, str | int):
-        raise ValueError(f"id must be a string or an integer, not {type(value).__name__} {value!r:.40}")
-    text = str(value)
-    if not text.strip():
-        raise ValueError("record has an empty id")
-    return text
-
-
-def to_document(raw: dict[str, Any], doc_id: str) -> dict[str, Any]:
-    """A corpus record in the API's document shape (BEIR's `text` is the body)."""
-    doc = {
-        "id": doc_id,
-        "title": raw.get("title") or "",
-        "body": raw.get("body", raw.get("text")) or "",
-        "metadata": raw.get("metadata") or {},
-    }
-    for key in ("summary", "entities"):
-        if raw.get(key):
-            doc[key] = raw[key]
-    return doc
-
-
-def read_records(path: Path) -> Iterator[Record]:
-    """Every record of a JSONL file or BEIR folder, each with its `file:line`; bad ones carry a `problem`.
-
-    A record is refused when it is not a JSON object, has no usable id, or repeats an earlier id.
-
-    Raises:
-        CorpusNotFound: the path names no corpus.
-    """
-    file = corpus_file(path)
-    first_seen: dict[str, str] = {}
-    with file.open(encoding="utf-8") as f:
-        for n, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            where = f"{file}:{n}"
-            try:
-                raw = json.loads(line)
-            except json.JSONDecodeError as e:
-                yield Record(where, None, f"not JSON: {e}")
-                continue
-            if not isinstance(raw, dict):
-                yield Record(where, None, f"not a JSON object but {type(raw).__name__}")
-                continue
-            try:
-                doc_id = record_id(raw)
-            except ValueError as e:
-                yield Record(where, None, str(e))
-                continue
-            if doc_id in first_seen:
-                yield Record(where, None, f"duplicate id {doc_id!r}, first at {first_seen[doc_id]}")
-                continue
-            first_seen[doc_id] = where
-            yield Record(where, to_document(raw, doc_id))
-
-
-def read_corpus(path: Path) -> Iterator[dict[str, Any]]:
-    """Documents from a JSONL file or a BEIR folder (`corpus.jsonl` with `_id`, `title`, `text`).
-
-    Raises:
-        CorpusNotFound: the path names no corpus.
-        BadRecord: at the first record that cannot be loaded.
-    """
-    for record in read_records(path):
-        if record.doc is None:
-            raise BadRecord(record.where, record.problem or "unreadable")
-        yield record.doc
+# --- reading: app.corpus reads the records; these pick where to start and cut batches ---------------------------
 
 
 def start_after(records: Iterable[Record], doc_id: str) -> Iterator[Record]:

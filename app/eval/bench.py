@@ -25,29 +25,32 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from app.container import Services, build_services
 from app.domain.documents import Document
 from app.domain.plan import Filter, QueryPlan, build_plan
-from app.encoders.fastembed_encoder import EncoderPool, SparseVec
+from app.encoders.fastembed_encoder import EncoderPool
+from app.eval.bench_report import markdown, memory_skip_reason
 from app.eval.index import eval_settings, peak_rss_mb
-from app.eval.metrics import percentile
+from app.eval.synthetic import SyntheticCorpus
+from app.eval.timing import interleave
 from app.services.encoding import encode_documents
 from app.settings import Settings, StoreSettings
 from app.store.base import PointWrite
 
 
 def machine() -> dict[str, Any]:
+    """Where the figures were measured: CPU count, 1-minute load average, Python, platform, UTC date."""
     return {"cpus": os.cpu_count(), "load_avg_1m": round(os.getloadavg()[0], 2), "python": platform.python_version(),
             "platform": platform.platform(), "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")}
 
 
 def store_settings(kind: str, folder: Path) -> StoreSettings:
+    """`edge`: the embedded store in `folder`; `memory`: qdrant-client's in-memory store."""
     return StoreSettings(path=folder, url=":memory:" if kind == "memory" else None)
 
 
 def open_services(kind: str, folder: Path, encoders: EncoderPool, base: Settings) -> Services:
+    """`base` settings on a fresh store of `kind` (see store_settings), sharing the loaded `encoders`."""
     settings = base.model_copy(update={"store": store_settings(kind, folder)})
     return build_services(settings, encoders=encoders)
 
@@ -124,40 +127,31 @@ def plans_for(svc: Services, profile_variant: Mapping[str, Any] | None, single: 
 def time_plans(svc: Services, plans: Mapping[str, QueryPlan], queries: Sequence[Any],
                *, encode: Callable[[QueryPlan, Any], dict[str, Any]], seed: int = 0,
                budget_s: float | None = None) -> dict[str, Any]:
-    """Store latency (and encode + store) per plan; plans interleaved per query in shuffled order.
+    """Store latency (and encode + store) per plan, through app.eval.timing's interleaved harness.
 
     Args:
         queries: per query, whatever `encode(plan, query)` needs to make the plan's vectors.
-        budget_s: stop early (and say so) once this much time went by.
+        encode: the plan's vectors for a query (the real encoders, or synthetic vectors).
+        budget_s: stop early (and say so) once this many seconds went by.
+
+    Returns:
+        {"queries": timed, "plans": {name: store / total p50 and p95 in ms, ratios to the single space}},
+        and a "note" when the budget cut it short.
     """
-    rng = random.Random(seed)
-    names = list(plans)
-    store: dict[str, list[float]] = {n: [] for n in names}
-    total: dict[str, list[float]] = {n: [] for n in names}
-    t_start = time.perf_counter()
-    for q in queries[:2]:  # warm up
-        for n in names:
-            svc.store.query(svc.registry.alias, plans[n], encode(plans[n], q))
-    done = 0
-    for q in queries:
-        rng.shuffle(names)
-        for n in names:
-            t0 = time.perf_counter()
-            vectors = encode(plans[n], q)
-            t1 = time.perf_counter()
-            svc.store.query(svc.registry.alias, plans[n], vectors)
-            t2 = time.perf_counter()
-            store[n].append((t2 - t1) * 1000)
-            total[n].append((t2 - t0) * 1000)
-        done += 1
-        if budget_s and time.perf_counter() - t_start > budget_s:
-            break
-    out: dict[str, Any] = {"queries": done, "plans": {}}
-    if done < len(queries):
-        out["note"] = f"stopped after {done} of {len(queries)} queries: over the {budget_s:.0f} s budget"
-    for n in plans:
-        out["plans"][n] = {"store_p50_ms": percentile(store[n], 50), "store_p95_ms": percentile(store[n], 95),
-                           "total_p50_ms": percentile(total[n], 50), "total_p95_ms": percentile(total[n], 95)}
+    def call(name: str, q: Any) -> tuple[float, None]:
+        vectors = encode(plans[name], q)
+        t0 = time.perf_counter()
+        svc.store.query(svc.registry.alias, plans[name], vectors)
+        return (time.perf_counter() - t0) * 1000, None
+
+    run = interleave(list(plans), queries, call, warmup=2, seed=seed, budget_s=budget_s)
+    out: dict[str, Any] = {"queries": run.queries, "plans": {}}
+    if run.queries < len(queries):
+        out["note"] = f"stopped after {run.queries} of {len(queries)} queries: over the {budget_s:.0f} s budget"
+    for n, t in run.plans.items():
+        x = t.summary()
+        out["plans"][n] = {"store_p50_ms": x["store_p50_ms"], "store_p95_ms": x["store_p95_ms"],
+                           "total_p50_ms": x["p50_ms"], "total_p95_ms": x["p95_ms"]}
     single = next(n for n in plans if n.startswith("only "))
     for n in plans:
         if n != single:
@@ -211,68 +205,6 @@ def bench_real(index_dir: Path, queries: Sequence[str], encoders: EncoderPool, b
     return out
 
 
-# -- synthetic ---------------------------------------------------------------------------------
-def unit(rng: np.random.Generator, n: int, dim: int) -> np.ndarray:
-    v = rng.standard_normal((n, dim)).astype(np.float32)
-    return v / np.linalg.norm(v, axis=1, keepdims=True)
-
-
-def _normalise(v: np.ndarray) -> np.ndarray:
-    return (v / np.linalg.norm(v, axis=-1, keepdims=True)).astype(np.float32)
-
-
-class SyntheticCorpus:
-    """Random vectors shaped like real sentence embeddings, not uniform noise.
-
-    Uniform random unit vectors are the worst case for HNSW (nothing is near anything), so documents
-    are drawn around topic centroids, with a direction every embedding shares (MiniLM's are not
-    centred), and a document's passages and entities drawn around the document. The counts match
-    what real documents give (measured on CISI and SciFact): 1-6 body passages (mean about 2),
-    8 entity vectors, 20-100 BM25 terms drawn Zipf-like from a 30,000-term vocabulary.
-    """
-
-    def __init__(self, dim: int, *, seed: int, topics: int = 2_000, vocab: int = 30_000) -> None:
-        self.rng = np.random.default_rng(seed)
-        self.dim = dim
-        self.vocab = vocab
-        self.common = unit(self.rng, 1, dim)[0]
-        self.centroids = unit(self.rng, topics, dim)
-
-    def _around(self, centres: np.ndarray, spread: float) -> np.ndarray:
-        noise = self.rng.standard_normal(centres.shape).astype(np.float32) / np.sqrt(self.dim)
-        return _normalise(centres + spread * noise)
-
-    def _doc_vectors(self, n: int) -> np.ndarray:
-        topics = self.centroids[self.rng.integers(0, len(self.centroids), n)]
-        return self._around(0.5 * self.common + topics, 1.0)
-
-    def _terms(self, n: int) -> tuple[int, ...]:
-        return tuple(int(t) for t in np.unique(np.minimum(self.rng.zipf(1.3, size=n), self.vocab - 1)))
-
-    def points(self, versions: Sequence[Any], start: int, n: int) -> list[PointWrite]:
-        docs = self._doc_vectors(n)
-        points = []
-        for j, i in enumerate(range(start, start + n)):
-            vectors: dict[str, Any] = {}
-            for v in versions:
-                if v.kind == "dense":
-                    vectors[v.name] = self._around(docs[j][None, :], 0.6)[0]
-                elif v.kind == "multi":
-                    count = 8 if v.field == "entities" else int(min(6, 1 + self.rng.poisson(1.0)))
-                    vectors[v.name] = list(self._around(np.repeat(docs[j][None, :], count, 0), 0.9))
-                else:
-                    terms = self._terms(int(self.rng.integers(20, 100)))
-                    vectors[v.name] = SparseVec(terms, tuple(float(x) for x in 1.0 + self.rng.random(len(terms))))
-            points.append(PointWrite(id=f"00000000-0000-4000-8000-{i:012d}", vectors=vectors,
-                                     payload={"doc_id": f"syn-{i}", "title": f"synthetic {i}"}))
-        return points
-
-    def query(self) -> dict[str, Any]:
-        """One dense vector (the real service also shares one query vector per model) and ~5 BM25 terms."""
-        terms = self._terms(5)
-        return {"dense": self._around(self._doc_vectors(1), 0.6)[0], "sparse": SparseVec(terms, (1.0,) * len(terms))}
-
-
 def bench_synthetic(size: int, kind: str, encoders: EncoderPool, base: Settings, *, queries: int, single: str,
                     profile: Mapping[str, Any] | None, seed: int, budget_s: float, batch: int = 500,
                     folder: Path | None = None, subset: Sequence[str] = ()) -> dict[str, Any]:
@@ -318,58 +250,21 @@ def bench_synthetic(size: int, kind: str, encoders: EncoderPool, base: Settings,
     return out
 
 
-def memory_skip_reason(res: Mapping[str, Any], size: int, limit: int) -> str:
-    """Why the in-memory client is not run at `size`, with the cost measured at a smaller size."""
-    reason = (f"qdrant-client ':memory:' searches by brute force in Python, so it is not run past "
-              f"--memory-max {limit} documents")
-    measured = [v for k, v in res["search"].items() if k.endswith(", memory") and "plans" in v
-                and v.get("documents", 0) > 0]
-    if not measured:
-        return reason + "."
-    last = max(measured, key=lambda v: v["documents"])
-    worst = max(p["store_p50_ms"] for p in last["plans"].values())
-    return (reason + f": at {last['documents']} documents it measured {worst:.0f} ms (store p50) per fused "
-            f"query; brute force grows linearly, so about {worst * size / last['documents'] / 1000:.1f} s "
-            f"per query at {size}.")
-
-
-# -- report ------------------------------------------------------------------------------------
-def markdown(res: Mapping[str, Any]) -> str:
-    m = res["machine"]
-    lines = [f"# Benchmarks ({m['date']}, {m['cpus']} CPUs, load average {m['load_avg_1m']} at start)", ""]
-    ing = res.get("ingest")
-    if ing:
-        lines += [f"## Ingest ({ing['documents']} real documents)", "", "| what | docs/s | seconds |",
-                  "|---|---|---|",
-                  f"| bare encoder ({ing['bare_encoder']['model']}, one vector of title+body) | "
-                  f"{ing['bare_encoder']['docs_per_s']:.1f} | {ing['bare_encoder']['seconds']:.1f} |",
-                  f"| encode all spaces ({ing['encode_all_spaces']['vectors_per_doc']} named vectors, no store) | "
-                  f"{ing['encode_all_spaces']['docs_per_s']:.1f} | {ing['encode_all_spaces']['seconds']:.1f} |"]
-        for kind in ("edge", "memory"):
-            if f"ingest_{kind}" in ing:
-                x = ing[f"ingest_{kind}"]
-                lines.append(f"| full ingest into {kind} (derive, encode, write, optimise) | {x['docs_per_s']:.1f} | "
-                             f"{x['seconds']:.1f} |")
-        lines += ["", f"Full ingest (edge) runs at {ing['ratio_full_ingest_edge_vs_bare']:.2f}x the bare "
-                  "encoder's rate.", ""]
-    for title, block in res.get("search", {}).items():
-        lines += [f"## Search: {title}", ""]
-        if "skipped" in block:
-            lines += [f"Skipped: {block['skipped']}", ""]
-            continue
-        extra = {k: v for k, v in block.items() if k not in ("plans",) and not isinstance(v, dict)}
-        lines += [", ".join(f"{k} {v:.1f}" if isinstance(v, float) else f"{k} {v}" for k, v in extra.items()), "",
-                  "| plan | store p50 ms | store p95 ms | encode+store p50 ms | encode+store p95 ms | "
-                  "store p50 ratio | total p50 ratio |", "|---|---|---|---|---|---|---|"]
-        for name, p in block["plans"].items():
-            lines.append(f"| {name} | {p['store_p50_ms']:.2f} | {p['store_p95_ms']:.2f} | {p['total_p50_ms']:.2f} | "
-                         f"{p['total_p95_ms']:.2f} | {p.get('ratio_store_p50_vs_single', 1.0):.2f} | "
-                         f"{p.get('ratio_total_p50_vs_single', 1.0):.2f} |")
-        lines.append("")
-    return "\n".join(lines) + "\n"
-
-
 def main(argv: Sequence[str] | None = None) -> None:
+    """`scripts/bench`: figures on stdout and in --out (bench.md, bench.json).
+
+    Raises:
+        SystemExit: the dataset cannot be read (saying why).
+    """
+    from app.corpus import CorpusError
+
+    try:
+        _main(argv)
+    except CorpusError as e:
+        raise SystemExit(e.message) from None
+
+
+def _main(argv: Sequence[str] | None) -> None:
     p = argparse.ArgumentParser(prog="bench", description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--dataset", type=Path, default=Path("../shared/datasets/scifact"),
                    help="BEIR folder: its documents for ingest, its queries for search")
@@ -392,7 +287,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     p.add_argument("--out", type=Path, default=Path("benchmarks/results"))
     args = p.parse_args(list(sys.argv[1:] if argv is None else argv))
 
-    from app.eval.data import load_beir
+    from app.corpus import load_beir
 
     base = Settings()
     encoders = EncoderPool(base.models, base.encoders)

@@ -14,6 +14,8 @@ from app.domain.profiles import VersionThreshold, passes, voting_thresholds
 
 @dataclass(frozen=True)
 class CurvePoint:
+    """One point of a precision-recall curve: keep raw scores >= threshold; precision, recall, F-beta in [0, 1]."""
+
     threshold: float
     precision: float
     recall: float

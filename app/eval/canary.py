@@ -21,9 +21,13 @@ from typing import Any
 
 import httpx
 
+from app.corpus import BadRecord, CorpusError, CorpusNotFound, read_json_objects
+
 
 @dataclass(frozen=True)
 class Pair:
+    """A known-good pair: searching `query` should find `doc_id` in the top `k` (None: the run's --k)."""
+
     query: str
     doc_id: str
     k: int | None = None
@@ -31,6 +35,8 @@ class Pair:
 
 @dataclass
 class CanaryResult:
+    """Pairs that passed, failed (with the ids found instead) or errored, at cut-off `k`."""
+
     k: int
     passed: list[Pair] = field(default_factory=list)
     failed: list[tuple[Pair, list[str]]] = field(default_factory=list)  # pair, the ids found instead
@@ -38,26 +44,37 @@ class CanaryResult:
 
     @property
     def recall(self) -> float:
+        """Passed pairs over all pairs (errors count as misses), in [0, 1]; 0 without pairs."""
         n = len(self.passed) + len(self.failed) + len(self.errors)
         return len(self.passed) / n if n else 0.0
 
 
 def read_pairs(path: Path) -> list[Pair]:
+    """The pairs of a canary file: one `{"query": ..., "doc_id": ..., "k"?: ...}` a line.
+
+    Raises:
+        CorpusNotFound: no such file, or no pairs in it.
+        BadRecord: `file:line: want {"query": ..., "doc_id": ...}: ...`.
+    """
+    want = 'want {"query": ..., "doc_id": ...}'
     pairs = []
-    for n, line in enumerate(path.read_text().splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            raw = json.loads(line)
+    try:
+        for where, raw in read_json_objects(path):
+            if "query" not in raw or "doc_id" not in raw:
+                missing = "query" if "query" not in raw else "doc_id"
+                raise BadRecord(where, f"{want}: {missing!r}")
             pairs.append(Pair(query=str(raw["query"]), doc_id=str(raw["doc_id"]), k=raw.get("k")))
-        except (json.JSONDecodeError, KeyError) as e:
-            raise SystemExit(f"{path}:{n}: want {{\"query\": ..., \"doc_id\": ...}}: {e}") from e
+    except BadRecord as e:
+        if e.problem.startswith(want):
+            raise
+        raise BadRecord(e.where, f"{want}: {e.problem.removeprefix('not JSON: ')}") from e
     if not pairs:
-        raise SystemExit(f"{path}: no pairs")
+        raise CorpusNotFound(f"{path}: no pairs")
     return pairs
 
 
 def baseline_path(pairs_path: Path) -> Path:
+    """Where a pairs file's baseline is recorded: `PAIRS.baseline.json` beside it."""
     return pairs_path.with_suffix(".baseline.json")
 
 
@@ -89,6 +106,7 @@ def check(client: httpx.Client, pairs: Sequence[Pair], *, k: int = 10,
 
 
 def report(result: CanaryResult, baseline: float) -> str:
+    """One verdict line (recall@k against the baseline), then a line per failed or errored pair."""
     n = len(result.passed) + len(result.failed) + len(result.errors)
     verdict = "OK" if result.recall >= baseline and not result.errors else "BELOW BASELINE"
     lines = [f"canary: recall@{result.k} {result.recall:.3f} over {n} pairs (baseline {baseline:.3f}): {verdict}"]
@@ -101,6 +119,14 @@ def report(result: CanaryResult, baseline: float) -> str:
 
 
 def run(argv: Sequence[str]) -> int:
+    """`scripts/canary run`: check the pairs against the service at --url.
+
+    Returns:
+        The exit code (`finish`): 0 at or above the baseline, 1 below it or on errors, 2 without a baseline.
+
+    Raises:
+        CorpusError: the pairs file is missing or cannot be read.
+    """
     p = argparse.ArgumentParser(prog="canary run")
     p.add_argument("pairs", type=Path)
     p.add_argument("--url", default="http://127.0.0.1:8000")
@@ -140,10 +166,17 @@ def make(argv: Sequence[str]) -> int:
     With `--url`, each query is searched on the running service and paired with the best-ranked
     judged document in its top k (queries finding none are left out), so every pair is known good
     now and the baseline recorded is 1.0. Without it, each query gets its highest-graded document.
+
+    Returns:
+        The exit code: 0, or `finish`'s with --url.
+
+    Raises:
+        CorpusError: the dataset cannot be read.
+        httpx.HTTPError: the service cannot be reached or refuses a search.
     """
     import random
 
-    from app.eval.data import load_beir
+    from app.corpus import load_beir
 
     p = argparse.ArgumentParser(prog="canary make")
     p.add_argument("dataset", type=Path)
@@ -176,12 +209,20 @@ def make(argv: Sequence[str]) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
+    """`scripts/canary run|make`; exits with `run`'s or `make`'s code, or 1 saying why a file cannot be read.
+
+    Raises:
+        SystemExit: always, with the exit code or the message.
+    """
     argv = list(sys.argv[1:] if argv is None else argv)
-    if argv and argv[0] == "make":
-        raise SystemExit(make(argv[1:]))
-    if argv and argv[0] == "run":
-        argv = argv[1:]
-    raise SystemExit(run(argv))
+    try:
+        if argv and argv[0] == "make":
+            raise SystemExit(make(argv[1:]))
+        if argv and argv[0] == "run":
+            argv = argv[1:]
+        raise SystemExit(run(argv))
+    except CorpusError as e:
+        raise SystemExit(e.message) from None
 
 
 if __name__ == "__main__":

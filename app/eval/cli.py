@@ -15,10 +15,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from app.eval.metrics import percentile, score_run
+from app.eval.metrics import score_run
 
 
 def parse_args(argv: Sequence[str]) -> argparse.Namespace:
+    """`scripts/evaluate`'s flags (see --help); argparse exits 2 on a bad one."""
     p = argparse.ArgumentParser(prog="evaluate", description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("dataset", type=Path, help="a BEIR folder: corpus.jsonl, queries.jsonl, qrels/<split>.tsv")
     p.add_argument("--split", default="test", help="qrels split (default test)")
@@ -45,11 +46,6 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     p.add_argument("--batch", type=int, default=64, help="documents per ingest batch when building")
     p.add_argument("--no-plot", action="store_true")
     return p.parse_args(list(argv))
-
-
-def latency_summary(total: Sequence[float], store: Sequence[float]) -> dict[str, float]:
-    return {"p50_ms": percentile(total, 50), "p95_ms": percentile(total, 95),
-            "store_p50_ms": percentile(store, 50), "store_p95_ms": percentile(store, 95), "n": len(total)}
 
 
 def delta_ci(run: dict, base: dict, qrels: dict, seed: int) -> list[float]:
@@ -89,9 +85,16 @@ def evaluate(args: argparse.Namespace, *, encoders: Any = None) -> dict[str, Any
     Args:
         args: parsed `scripts/evaluate` arguments.
         encoders: an EncoderPool to share (tests); by default the configured models are loaded.
+
+    Returns:
+        "result": dataset, verification (shares in [0, 1]), one row per plan with its metrics (means in
+        [0, 1]), the 95 % CI of its nDCG@10 difference to "all, equal", and latency in ms; "out": a Path.
+
+    Raises:
+        CorpusError: the dataset, a profile or a thresholds file cannot be read.
     """
+    from app.corpus import load_beir
     from app.domain.profiles import RankingProfile
-    from app.eval.data import load_beir
     from app.eval.fit import build_matrix, fit_fusion, split_queries
     from app.eval.index import build_index, eval_settings, open_index
     from app.eval.runs import (
@@ -171,7 +174,7 @@ def evaluate(args: argparse.Namespace, *, encoders: Any = None) -> dict[str, Any
                          "fusion": v.fusion if len(v.spaces) > 1 else "none", "rrf_k": v.rrf_k,
                          "weights": v.weight_map, "metrics": score_run(runs[v.name], qrels),
                          "ci_vs_baseline": delta_ci(runs[v.name], runs["all, equal"], qrels, args.seed),
-                         "latency": latency_summary(lat.total_ms, lat.store_ms), "offline_matches_real": same})
+                         "latency": lat.summary(), "offline_matches_real": same})
             print(f"  {v.name:32s} nDCG@10 {rows[-1]['metrics']['ndcg@10']:.3f}  "
                   f"p50 {rows[-1]['latency']['p50_ms']:.1f} ms", file=sys.stderr)
         dbsf_all = offline_run(Variant("x", tuple(spaces), fusion="dbsf"), lists, depth=args.depth)
@@ -223,9 +226,9 @@ def thresholds_section(args: argparse.Namespace, services: Any, lists: dict, qre
     `plan` and to each space alone on `report_ids`, and on unrelated (--noise-queries) queries."""
     from dataclasses import asdict
 
+    from app.corpus import read_queries
     from app.domain.profiles import VersionThreshold
     from app.eval import calibrate as cal
-    from app.eval.data import read_jsonl
     from app.eval.runs import fetch_lists, offline_run, subset
     from app.repos.profiles import ProfileRepo
 
@@ -254,7 +257,7 @@ def thresholds_section(args: argparse.Namespace, services: Any, lists: dict, qre
         out["effect"][f"only {s}, top 10, {which}"] = cal.threshold_effect(
             lists, subset(runs[f"only {s}"], report_ids), report_qrels, {s: live[s]}, by_version)
     if args.noise_queries:
-        noise = {f"noise-{r['_id']}": r["text"] for r in read_jsonl(args.noise_queries)}
+        noise = {f"noise-{qid}": text for qid, text in read_queries(args.noise_queries)[0]}
         noise_lists, _ = fetch_lists(services, noise, depth=args.depth, spaces=list(live))
         out["effect"][f"{plan.name}, top 10, unrelated queries ({args.noise_queries.parent.name})"] = \
             cal.threshold_effect(noise_lists, offline_run(plan, noise_lists), {}, versions, by_version)
@@ -296,7 +299,21 @@ def install(argv: Sequence[str]) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
+    """`scripts/evaluate`: the report on stdout, files under --out; a dataset that cannot be read exits 1 saying why.
+
+    Raises:
+        SystemExit: a corpus, query or judgement file that is missing or cannot be read.
+    """
+    from app.corpus import CorpusError
+
     argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        _main(argv)
+    except CorpusError as e:
+        raise SystemExit(e.message) from None
+
+
+def _main(argv: list[str]) -> None:
     if argv and argv[0] == "install":
         install(argv[1:])
         return

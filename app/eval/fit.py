@@ -78,6 +78,20 @@ def fused_scores(m: FusionMatrix, fusion: str, k: int, weights: np.ndarray) -> n
 
 
 def ndcg_per_query(m: FusionMatrix, fusion: str, k: int, weights: np.ndarray) -> np.ndarray:
+    """nDCG@cutoff of every query of the matrix under one fusion setting.
+
+    Args:
+        m: the packed lists.
+        fusion: "rrf" or "dbsf" (Qdrant's formulas, as app.domain.fusion).
+        k: RRF's k (ignored by DBSF).
+        weights: shape (S,), one per space of `m.spaces`; 0 leaves a space out.
+
+    Returns:
+        Shape (Q,), values in [0, 1].
+
+    Raises:
+        ValueError: an unknown fusion.
+    """
     scores = fused_scores(m, fusion, k, weights)
     order = np.argsort(-scores, axis=1, kind="stable")[:, : m.cutoff]  # stable: ties by document id
     top_scores = np.take_along_axis(scores, order, axis=1)
@@ -93,6 +107,8 @@ def objective(m: FusionMatrix, fusion: str, k: int, weights: np.ndarray) -> floa
 
 @dataclass(frozen=True)
 class Fitted:
+    """The best fusion setting found: method, RRF k, weight per space, and its mean nDCG@10 where fitted."""
+
     fusion: str
     rrf_k: int
     weights: dict[str, float]

@@ -17,6 +17,8 @@ from app.settings import EncoderSettings, Settings, StoreSettings
 
 @dataclass(frozen=True)
 class IndexReport:
+    """What building (or reusing) the evaluation index did: where, how many documents, how long."""
+
     path: str
     documents: int
     written: int

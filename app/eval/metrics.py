@@ -1,7 +1,10 @@
-"""Ranking metrics on one query's ranked ids against its judgements: nDCG@k, Recall@k, MRR@k.
+"""Scoring whole runs against judgements with ir-measures: nDCG@10, Recall@10/100, MRR@10; latency percentiles; CIs.
 
-Definitions as in BEIR / pytrec_eval: gains are the judged grades (linear, not 2^g - 1),
-discount 1 / log2(rank + 1), the ideal ranking sorts every judged relevant document by grade.
+nDCG and recall are trec_eval's (ir-measures' pytrec_eval provider, the implementation BEIR reports
+with), MRR@10 is the MS MARCO evaluator's (ir-measures' msmarco provider): linear gains, discount
+1 / log2(rank + 1), the ideal ranking from every judged relevant document. The per-query functions the
+migration gate needs are pure code in app.domain.metrics; tests/unit/test_metrics.py checks that the
+two agree on hand-computed and real rankings.
 """
 
 from __future__ import annotations
@@ -9,44 +12,80 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 
+import ir_measures
+from ir_measures import RR, R, nDCG
 
-def dcg(gains: Sequence[float]) -> float:
-    """Discounted cumulative gain of gains listed in rank order (rank 1 first)."""
-    return sum(g / math.log2(rank + 2) for rank, g in enumerate(gains))
+from app.domain.metrics import dedupe
+
+Run = Mapping[str, Sequence[str]]  # query id -> ranked doc ids, best first
+Qrels = Mapping[str, Mapping[str, int]]  # query id -> {doc id: grade}
+
+METRICS = ("ndcg@10", "recall@10", "recall@100", "mrr@10")
+_TREC = {nDCG @ 10: "ndcg@10", R @ 10: "recall@10", R @ 100: "recall@100"}  # pytrec_eval
+_MSMARCO = {RR @ 10: "mrr@10"}  # trec_eval's recip_rank has no cut-off
 
 
-def ndcg_at_k(ranked: Sequence[str], relevant: Mapping[str, int], k: int) -> float:
-    """nDCG@k: DCG of the top k over the DCG of the best possible top k; 0 when nothing is relevant.
+def _scored(run: Run, qids: Sequence[str]) -> dict[str, dict[str, float]]:
+    """Rankings as the scores trec_eval sorts by: n - rank, distinct, so no tie-breaking rule applies.
+
+    A duplicate id counts at its first rank only; queries with no ranking are left out (scored 0 later).
+    """
+    out: dict[str, dict[str, float]] = {}
+    for q in qids:
+        ids = dedupe(run.get(q, []))
+        if ids:
+            out[q] = {d: float(len(ids) - i) for i, d in enumerate(ids)}
+    return out
+
+
+def per_query(run: Run, qrels: Qrels) -> dict[str, dict[str, float]]:
+    """Every metric of METRICS for every judged query.
 
     Args:
-        ranked: document ids, best first (duplicates count once, at their first rank).
-        relevant: judged relevant ids and their grades (> 0).
-        k: cut-off.
+        run: ranked doc ids per query; a query of `qrels` missing from it (or with no ids) scores 0.
+        qrels: judged grades per query; grades <= 0 are not relevant, a query with none scores 0.
+
+    Returns:
+        {metric name: {query id: value in [0, 1]}}, every query of `qrels` present.
     """
-    ideal = dcg(sorted((g for g in relevant.values() if g > 0), reverse=True)[:k])
-    if ideal == 0:
-        return 0.0
-    return dcg([relevant.get(d, 0) for d in _dedupe(ranked)[:k]]) / ideal
+    judged = {q: {d: int(g) for d, g in rel.items() if g > 0} for q, rel in qrels.items()}
+    judged = {q: rel for q, rel in judged.items() if rel}
+    out = {m: dict.fromkeys(qrels, 0.0) for m in METRICS}
+    if not judged:
+        return out
+    scored = _scored(run, list(judged))
+    for provider, names in ((ir_measures.pytrec_eval, _TREC), (ir_measures.msmarco, _MSMARCO)):
+        for row in provider.evaluator(list(names), judged).iter_calc(scored):
+            out[names[row.measure]][row.query_id] = float(row.value)
+    return out
 
 
-def recall_at_k(ranked: Sequence[str], relevant: Mapping[str, int], k: int) -> float:
-    """The share of judged relevant documents found in the top k (0 when nothing is relevant)."""
-    rel = {d for d, g in relevant.items() if g > 0}
-    if not rel:
-        return 0.0
-    return len(rel.intersection(_dedupe(ranked)[:k])) / len(rel)
+def score_run(run: Run, qrels: Qrels) -> dict[str, float]:
+    """Mean of each metric in METRICS over the judged queries (a query missing from `run` scores 0).
+
+    Args:
+        run: ranked doc ids per query, best first.
+        qrels: query id -> {doc id: grade}; the mean is over all of its queries.
+
+    Returns:
+        {"ndcg@10", "recall@10", "recall@100", "mrr@10"} -> mean value in [0, 1] (all 0 without queries).
+    """
+    if not qrels:
+        return dict.fromkeys(METRICS, 0.0)
+    return {m: sum(values.values()) / len(qrels) for m, values in per_query(run, qrels).items()}
 
 
-def mrr_at_k(ranked: Sequence[str], relevant: Mapping[str, int], k: int) -> float:
-    """Reciprocal rank of the first relevant document in the top k, else 0."""
-    for rank, d in enumerate(_dedupe(ranked)[:k], 1):
-        if relevant.get(d, 0) > 0:
-            return 1.0 / rank
-    return 0.0
+def ndcg_per_query(run: Run, qrels: Qrels) -> dict[str, float]:
+    """nDCG@10 of each query of `qrels` (0 for a query missing from `run`)."""
+    return per_query(run, qrels)["ndcg@10"]
 
 
 def percentile(values: Sequence[float], q: float) -> float:
-    """The q-th percentile (0..100) with linear interpolation between closest ranks (numpy's default)."""
+    """The q-th percentile (q in 0..100) with linear interpolation between closest ranks (numpy's default).
+
+    Returns:
+        In the unit of `values` (ms for latencies); NaN for no values.
+    """
     if not values:
         return float("nan")
     xs = sorted(values)
@@ -56,31 +95,23 @@ def percentile(values: Sequence[float], q: float) -> float:
     return xs[lo] + (xs[hi] - xs[lo]) * (pos - lo)
 
 
-METRICS = ("ndcg@10", "recall@10", "recall@100", "mrr@10")
-
-
-def score_run(run: Mapping[str, Sequence[str]], qrels: Mapping[str, Mapping[str, int]]) -> dict[str, float]:
-    """Mean of each metric in METRICS over the judged queries (a query missing from `run` scores 0)."""
-    if not qrels:
-        return dict.fromkeys(METRICS, 0.0)
-    totals = dict.fromkeys(METRICS, 0.0)
-    for qid, rel in qrels.items():
-        ranked = run.get(qid, [])
-        totals["ndcg@10"] += ndcg_at_k(ranked, rel, 10)
-        totals["recall@10"] += recall_at_k(ranked, rel, 10)
-        totals["recall@100"] += recall_at_k(ranked, rel, 100)
-        totals["mrr@10"] += mrr_at_k(ranked, rel, 10)
-    return {m: v / len(qrels) for m, v in totals.items()}
-
-
-def ndcg_per_query(run: Mapping[str, Sequence[str]], qrels: Mapping[str, Mapping[str, int]],
-                   k: int = 10) -> dict[str, float]:
-    return {q: ndcg_at_k(run.get(q, []), rel, k) for q, rel in qrels.items()}
-
-
 def paired_bootstrap_ci(a: Sequence[float], b: Sequence[float], *, resamples: int = 2000, seed: int = 0,
                         level: float = 0.95) -> tuple[float, float]:
-    """Confidence interval of mean(a - b) over paired per-query scores, by resampling queries."""
+    """Percentile-bootstrap confidence interval of mean(a - b) over paired per-query scores.
+
+    Neither ir-measures nor ranx computes a bootstrap interval (ranx's tests give p-values), and
+    `scipy.stats.bootstrap` draws differently, so the published intervals are reproduced by these
+    few lines of numpy: `resamples` draws of the queries with replacement, seeded.
+
+    Args:
+        a, b: per-query scores of two runs, in the same query order (same length).
+        resamples: bootstrap draws.
+        seed: numpy Generator seed (the same seed gives the same interval).
+        level: coverage, e.g. 0.95.
+
+    Returns:
+        (low, high) in the unit of the scores; (nan, nan) for no queries.
+    """
     import numpy as np
 
     diff = np.asarray(a, dtype=float) - np.asarray(b, dtype=float)
@@ -90,13 +121,3 @@ def paired_bootstrap_ci(a: Sequence[float], b: Sequence[float], *, resamples: in
     means = diff[rng.integers(0, diff.size, size=(resamples, diff.size))].mean(axis=1)
     tail = (1 - level) / 2 * 100
     return float(np.percentile(means, tail)), float(np.percentile(means, 100 - tail))
-
-
-def _dedupe(ranked: Sequence[str]) -> list[str]:
-    seen: set[str] = set()
-    out = []
-    for d in ranked:
-        if d not in seen:
-            seen.add(d)
-            out.append(d)
-    return out

@@ -42,6 +42,7 @@ def plans_table(rows: Sequence[Mapping[str, Any]], *, baseline: str | None = Non
 
 
 def markdown(result: Mapping[str, Any]) -> str:
+    """The evaluation document (results.json's shape) as results.md: tables of metrics, CIs and latency (ms)."""
     ds = result["dataset"]
     out = [f"# Evaluation: {ds['name']} ({ds['split']})", "",
            f"{ds['documents']} documents, {ds['queries']} judged queries; per-space lists of depth "
@@ -123,6 +124,11 @@ def plot(result: Mapping[str, Any], path: Path) -> None:
 
 
 def write(result: Mapping[str, Any], out_dir: Path, *, with_plot: bool = True) -> list[Path]:
+    """results.md, results.json and (with matplotlib, unless with_plot is False) results.png in `out_dir`.
+
+    Returns:
+        The paths written.
+    """
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = [out_dir / "results.md", out_dir / "results.json"]
     paths[0].write_text(markdown(result))

@@ -3,20 +3,22 @@
 The store returns every space's own top-N in the same batch as a fused query (a plan with
 `explain`), so each judged query is searched once; every fusion variant, weighting and ablation
 is then computed from those lists with the fusion math Qdrant uses (app.domain.fusion). Latency
-is measured separately by running the real plan of each variant through the search service.
+is measured separately by running the real plan of each variant through the search service
+(app.eval.timing, the harness scripts/bench uses too).
 """
 
 from __future__ import annotations
 
 import sys
-import time
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from app.container import Services
 from app.domain.fusion import Ranked, fuse
+from app.domain.metrics import overlap_at_k
 from app.domain.plan import QueryPlan
 from app.domain.profiles import RankingProfile
+from app.eval.timing import Timings, interleave
 from app.services.search import SearchRequest
 
 Lists = dict[str, dict[str, Ranked]]  # query id -> space -> its ranked list
@@ -36,10 +38,12 @@ class Variant:
 
     @property
     def weight_map(self) -> dict[str, float]:
+        """Space -> weight, 1.0 each when the variant has no weights."""
         return dict(zip(self.spaces, self.weights or [1.0] * len(self.spaces), strict=True))
 
     @property
     def label(self) -> str:
+        """What the report shows: the space alone, or `dbsf: a + b*1.5` / `rrf k=60: ...`."""
         if len(self.spaces) == 1:
             return self.spaces[0]
         w = self.weight_map
@@ -48,6 +52,7 @@ class Variant:
         return f"{how}: " + " + ".join(parts)
 
     def request(self, query: str, limit: int) -> SearchRequest:
+        """The search request that runs this variant for real (a bare request for the API default)."""
         if self.api_default:
             return SearchRequest(query=query, limit=limit)
         return SearchRequest(query=query, limit=limit, fields=list(self.spaces), fusion=self.fusion,
@@ -55,11 +60,13 @@ class Variant:
 
     @classmethod
     def from_plan(cls, name: str, plan: QueryPlan, *, group: str, api_default: bool = False) -> Variant:
+        """The variant a query plan describes (its spaces, fusion, k and weights)."""
         return cls(name=name, spaces=tuple(s.space for s in plan.spaces), fusion=plan.fusion, rrf_k=plan.rrf_k,
                    weights=tuple(s.weight for s in plan.spaces), group=group, api_default=api_default)
 
     @classmethod
     def from_profile(cls, name: str, profile: RankingProfile, *, group: str = "profile") -> Variant:
+        """The variant a ranking profile describes (the spaces it weights)."""
         spaces = tuple(profile.fields)
         return cls(name=name, spaces=spaces, fusion=profile.fusion, rrf_k=profile.rrf_k,
                    weights=tuple(float(profile.weights[s]) for s in spaces), group=group)
@@ -147,40 +154,37 @@ def offline_run(variant: Variant, lists: Lists, *, depth: int = 100) -> dict[str
     return run
 
 
-@dataclass(frozen=True)
-class Latency:
-    total_ms: list[float]
-    store_ms: list[float]
-    top: dict[str, list[str]]  # query id -> the real top-k, to compare with the offline fusion
+@dataclass
+class Latency(Timings):
+    """A variant's timings (ms per query) and its real top-k per query id, to compare with the offline fusion."""
+
+    top: dict[str, list[str]] = field(default_factory=dict)
 
 
 def measure_latency(services: Services, variants: Sequence[Variant], queries: Mapping[str, str], *,
                     limit: int = 10, warmup: int = 3, seed: int = 0) -> dict[str, Latency]:
     """Run each variant's real plan through the search service for each query; time encode + store.
 
-    Variants are interleaved per query (in a shuffled order) so that load from elsewhere on the
-    machine falls on every plan alike, which keeps the ratios between plans fair.
-    """
-    import random
+    Variants are interleaved per query in a shuffled order (app.eval.timing).
 
-    rng = random.Random(seed)
+    Args:
+        queries: query id -> text.
+        limit: hits asked for (the top-k kept per query).
+
+    Returns:
+        Per variant name: total and store ms per query, and its top `limit` doc ids per query id.
+    """
+    by_name = {v.name: v for v in variants}
     items = list(queries.items())
-    for _, text in items[:warmup]:
-        for v in variants:
-            services.search.run(services.search.plan(v.request(text, limit)), text)
-    out = {v.name: Latency([], [], {}) for v in variants}
-    for qid, text in items:
-        order = list(variants)
-        rng.shuffle(order)
-        for v in order:
-            t0 = time.perf_counter()
-            plan = services.search.plan(v.request(text, limit))
-            result, timings = services.search.run(plan, text)
-            lat = out[v.name]
-            lat.total_ms.append((time.perf_counter() - t0) * 1000)
-            lat.store_ms.append(timings["store"])
-            lat.top[qid] = [str((h.payload or {}).get("doc_id", h.id)) for h in result.hits]
-    return out
+
+    def call(name: str, item: tuple[str, str]) -> tuple[float, list[str]]:
+        text = item[1]
+        result, timings = services.search.run(services.search.plan(by_name[name].request(text, limit)), text)
+        return timings["store"], [str((h.payload or {}).get("doc_id", h.id)) for h in result.hits]
+
+    run = interleave(list(by_name), items, call, warmup=warmup, seed=seed)
+    return {n: Latency(t.total_ms, t.store_ms, top={q: top for (q, _), top in zip(items, t.kept, strict=True)})
+            for n, t in run.plans.items()}
 
 
 def agreement(real: Mapping[str, list[str]], offline: Mapping[str, list[str]], k: int = 10) -> float:
@@ -192,13 +196,14 @@ def agreement(real: Mapping[str, list[str]], offline: Mapping[str, list[str]], k
 
 
 def overlap(real: Mapping[str, list[str]], offline: Mapping[str, list[str]], k: int = 10) -> float:
-    """Mean share of the real top-k that the offline top-k also holds (order ignored)."""
+    """Mean overlap@k (app.domain.metrics.overlap_at_k: over the larger top k) of the queries in both."""
     qids = [q for q in real if q in offline]
     if not qids:
         return float("nan")
-    return sum(len(set(real[q][:k]) & set(offline[q][:k])) / max(1, len(real[q][:k])) for q in qids) / len(qids)
+    return sum(overlap_at_k(real[q], offline[q], k) for q in qids) / len(qids)
 
 
 def subset(mapping: Mapping[str, object], keys: Iterable[str]) -> dict:
+    """The entries of `mapping` (query id -> anything) whose key is in `keys`, in mapping order."""
     keys = set(keys)
     return {k: v for k, v in mapping.items() if k in keys}

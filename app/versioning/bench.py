@@ -20,9 +20,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--repeat", type=int, default=3, help="timed runs of the bare encoder (best is kept)")
     args = p.parse_args(argv)
 
-    from app.cli import batched, read_corpus
     from app.container import build_services
+    from app.corpus import read_corpus
     from app.domain.documents import Document
+    from app.loader import batched
     from app.settings import Settings, SpaceSettings, StoreSettings
     from app.versioning.declare import AddVersion, default_folder, load_folder
 

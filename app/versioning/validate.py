@@ -10,9 +10,9 @@ from typing import Annotated, Any
 
 from pydantic import BeforeValidator, Field, Strict, StringConstraints
 
+from app.corpus import find_qrels, read_qrels, read_queries
+from app.domain.metrics import ndcg_at_k, overlap_at_k, recall_at_k
 from app.errors import InvalidInput
-from app.eval.data import read_qrels
-from app.eval.metrics import ndcg_at_k, recall_at_k
 from app.versioning.render import markdown_table, table
 from app.versioning.shape import StrictShape, validate_shape
 
@@ -77,44 +77,18 @@ QUERY_SET_EXPECTATIONS = {
 }
 
 
-def read_queries(path: Path) -> tuple[list[tuple[str, str]], dict[str, dict[str, int]]]:
-    """A canary file: JSONL (`query`/`text`, optional `id`/`_id`, optional `relevant` doc ids) or one query a line."""
-    queries: list[tuple[str, str]] = []
-    qrels: dict[str, dict[str, int]] = {}
-    for n, line in enumerate(path.read_text().splitlines(), 1):
-        if not line.strip() or line.lstrip().startswith("#"):
-            continue
-        if path.suffix in (".jsonl", ".json"):
-            try:
-                raw = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise InvalidInput(f"{path}:{n}: not JSON: {e}") from e
-            text = raw.get("query", raw.get("text"))
-            if not text:
-                raise InvalidInput(f"{path}:{n}: no `query` or `text`")
-            qid = str(raw.get("id", raw.get("_id", n)))
-            relevant = raw.get("relevant") or []
-            if relevant:
-                qrels[qid] = {str(d): 1 for d in relevant} if isinstance(relevant, list) else \
-                    {str(d): int(g) for d, g in relevant.items()}
-        else:
-            qid, text = str(n), line.strip()
-        queries.append((qid, str(text)))
-    return queries, qrels
-
-
-
 def load_query_set(*, queries: Path | None = None, qrels: Path | None = None, beir: Path | None = None,
                    split: str | None = None, limit: int = 0) -> QuerySet:
     """From a canary file (optionally with a qrels TSV), or a BEIR folder and split.
 
     With judgments, only judged queries are kept (an unjudged query would count as a miss).
+
+    Raises:
+        InvalidInput: no usable query; `app.corpus.CorpusError` (an InvalidInput) for a file that
+            is missing or cannot be read, naming its `file:line`.
     """
     if beir is not None:
-        splits = [split] if split else ["test", "dev", "train"]
-        found = next((beir / "qrels" / f"{s}.tsv" for s in splits if (beir / "qrels" / f"{s}.tsv").exists()), None)
-        if found is None:
-            raise InvalidInput(f"no qrels/{'|'.join(splits)}.tsv in {beir}")
+        found = find_qrels(beir, [split] if split else ["test", "dev", "train"])
         q, _ = read_queries(beir / "queries.jsonl")
         judged = read_qrels(found)
         name = f"{beir.name}/{found.stem}"
@@ -134,14 +108,6 @@ def load_query_set(*, queries: Path | None = None, qrels: Path | None = None, be
     return QuerySet(name=name, queries=q, qrels={qid: judged[qid] for qid, _ in q if qid in judged})
 
 
-# -- metrics: nDCG and recall are app.eval.metrics' (tested by hand); overlap is ours --------------
-def overlap(a: Sequence[str], b: Sequence[str], k: int) -> float:
-    """Share of the top k the two rankings have in common (1.0: the same documents, any order)."""
-    top_a, top_b = set(a[:k]), set(b[:k])
-    size = min(k, max(len(top_a), len(top_b)))
-    return len(top_a & top_b) / size if size else 1.0
-
-
 # -- the run ------------------------------------------------------------------------------------
 Searcher = Callable[[str, str, str], list[str]]  # (arm, mode, query text) -> ranked doc ids
 
@@ -159,7 +125,7 @@ def compare(query_set: QuerySet, *, modes: Sequence[str], search: Searcher, k: i
         row: dict[str, Any] = {"id": qid, "query": text}
         for mode in modes:
             base, cand = search("baseline", mode, text), search("candidate", mode, text)
-            values = {"overlap": overlap(base, cand, k)}
+            values = {"overlap": overlap_at_k(base, cand, k)}
             if judged is not None:
                 values |= {"ndcg_baseline": ndcg_at_k(base, judged, k), "ndcg_candidate": ndcg_at_k(cand, judged, k),
                            "recall_baseline": recall_at_k(base, judged, RECALL_K),

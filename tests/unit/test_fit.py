@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 from app.domain.fusion import fuse
+from app.domain.metrics import ndcg_at_k
 from app.domain.profiles import RankingProfile
 from app.eval.fit import build_matrix, fit_fusion, objective, split_queries
-from app.eval.metrics import ndcg_at_k
 
 SPACES = ("good", "bad", "mixed")
 

@@ -1,0 +1,57 @@
+"""`scripts/bench`'s report: markdown tables of ingest rates and search latencies, and why a store was skipped."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+
+def memory_skip_reason(res: Mapping[str, Any], size: int, limit: int) -> str:
+    """Why the in-memory client is not run at `size`, with the cost measured at a smaller size."""
+    reason = (f"qdrant-client ':memory:' searches by brute force in Python, so it is not run past "
+              f"--memory-max {limit} documents")
+    measured = [v for k, v in res["search"].items() if k.endswith(", memory") and "plans" in v
+                and v.get("documents", 0) > 0]
+    if not measured:
+        return reason + "."
+    last = max(measured, key=lambda v: v["documents"])
+    worst = max(p["store_p50_ms"] for p in last["plans"].values())
+    return (reason + f": at {last['documents']} documents it measured {worst:.0f} ms (store p50) per fused "
+            f"query; brute force grows linearly, so about {worst * size / last['documents'] / 1000:.1f} s "
+            f"per query at {size}.")
+
+
+def markdown(res: Mapping[str, Any]) -> str:
+    """The benchmark document (bench.json's shape) as markdown: ingest docs/s, then per-store latency tables in ms."""
+    m = res["machine"]
+    lines = [f"# Benchmarks ({m['date']}, {m['cpus']} CPUs, load average {m['load_avg_1m']} at start)", ""]
+    ing = res.get("ingest")
+    if ing:
+        lines += [f"## Ingest ({ing['documents']} real documents)", "", "| what | docs/s | seconds |",
+                  "|---|---|---|",
+                  f"| bare encoder ({ing['bare_encoder']['model']}, one vector of title+body) | "
+                  f"{ing['bare_encoder']['docs_per_s']:.1f} | {ing['bare_encoder']['seconds']:.1f} |",
+                  f"| encode all spaces ({ing['encode_all_spaces']['vectors_per_doc']} named vectors, no store) | "
+                  f"{ing['encode_all_spaces']['docs_per_s']:.1f} | {ing['encode_all_spaces']['seconds']:.1f} |"]
+        for kind in ("edge", "memory"):
+            if f"ingest_{kind}" in ing:
+                x = ing[f"ingest_{kind}"]
+                lines.append(f"| full ingest into {kind} (derive, encode, write, optimise) | {x['docs_per_s']:.1f} | "
+                             f"{x['seconds']:.1f} |")
+        lines += ["", f"Full ingest (edge) runs at {ing['ratio_full_ingest_edge_vs_bare']:.2f}x the bare "
+                  "encoder's rate.", ""]
+    for title, block in res.get("search", {}).items():
+        lines += [f"## Search: {title}", ""]
+        if "skipped" in block:
+            lines += [f"Skipped: {block['skipped']}", ""]
+            continue
+        extra = {k: v for k, v in block.items() if k not in ("plans",) and not isinstance(v, dict)}
+        lines += [", ".join(f"{k} {v:.1f}" if isinstance(v, float) else f"{k} {v}" for k, v in extra.items()), "",
+                  "| plan | store p50 ms | store p95 ms | encode+store p50 ms | encode+store p95 ms | "
+                  "store p50 ratio | total p50 ratio |", "|---|---|---|---|---|---|---|"]
+        for name, p in block["plans"].items():
+            lines.append(f"| {name} | {p['store_p50_ms']:.2f} | {p['store_p95_ms']:.2f} | {p['total_p50_ms']:.2f} | "
+                         f"{p['total_p95_ms']:.2f} | {p.get('ratio_store_p50_vs_single', 1.0):.2f} | "
+                         f"{p.get('ratio_total_p50_vs_single', 1.0):.2f} |")
+        lines.append("")
+    return "\n".join(lines) + "\n"
