@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from app.encoders.fastembed_encoder import EncoderPool
 from app.repos.profiles import ProfileRepo
 from app.repos.registry import RegistryRepo, bootstrap
+from app.services.backup import BackupService
 from app.services.ingest import IngestService
 from app.services.search import SearchService
 from app.settings import Settings
@@ -26,6 +27,11 @@ class Services:
     ingest: IngestService
     search: SearchService
     migrator: Migrator
+    backup: BackupService | None = None  # built from the store and settings when not given
+
+    def __post_init__(self) -> None:
+        if self.backup is None:
+            self.backup = BackupService(store=self.store, root=self.settings.backup_dir)
 
     def close(self) -> None:
         """Close the store (the embedded store releases its data folder)."""
@@ -82,4 +88,5 @@ def build_services(settings: Settings, *, store: Store | None = None, encoders: 
         ingest=IngestService(store=store, encoders=encoders, registry=registry, settings=settings),
         search=search,
         migrator=build_migrator(store=store, encoders=encoders, registry=registry, settings=settings, search=search),
+        backup=BackupService(store=store, root=settings.backup_dir),
     )
