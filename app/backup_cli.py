@@ -76,7 +76,6 @@ def run_local(action: str, args: argparse.Namespace) -> dict[str, Any]:
                 raise SystemExit(f"scripts/restore: no backup under {settings.backup_dir.resolve()}")
         if folder is None:
             raise SystemExit("scripts/restore: name the backup folder, or --latest")
-        _progress(f"restoring {folder} into {settings.store.url or settings.store.path}")
         return service.restore(folder, force=args.force, progress=_progress).as_dict()
     finally:
         store.close()
