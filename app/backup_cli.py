@@ -20,7 +20,8 @@ from app.errors import StoreLocked
 DEFAULT_SERVICE_URL = "http://127.0.0.1:8000"
 
 
-def _parser(action: str) -> argparse.ArgumentParser:
+def parser(action: str) -> argparse.ArgumentParser:
+    """The command line of `scripts/backup` (`action` "backup") or `scripts/restore` ("restore")."""
     p = argparse.ArgumentParser(prog=f"scripts/{action}", description=(
         "Back up every collection, the registry (meta) and the aliases into a new folder, with a manifest."
         if action == "backup" else
@@ -123,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
         print("usage: python -m app.backup_cli backup|restore [args...]", file=sys.stderr)
         return 2
     action, rest = argv[0], argv[1:]
-    args = _parser(action).parse_args(rest)
+    args = parser(action).parse_args(rest)
     url = args.url
     if url is None:
         from app.settings import Settings

@@ -134,9 +134,12 @@ class BackupService:
         """
         started = time.monotonic()
         folder = Path(folder)
-        if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
-            raise Conflict(f"backup folder {folder} is not empty: name a new one", {"path": str(folder)})
-        (folder / "collections").mkdir(parents=True, exist_ok=True)
+        try:  # claimed by creating its `collections/`: a second backup into the same folder is refused
+            if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
+                raise FileExistsError(folder)
+            (folder / "collections").mkdir(parents=True)
+        except FileExistsError:
+            raise Conflict(f"backup folder {folder} is not empty: name a new one", {"path": str(folder)}) from None
         summary = Summary(action="backup", path=str(folder))
         names = self.store.list_collections()
         collections: dict[str, Any] = {}
