@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from app.encoders.fastembed_encoder import EncoderPool
 from app.repos.profiles import ProfileRepo
@@ -27,11 +27,10 @@ class Services:
     ingest: IngestService
     search: SearchService
     migrator: Migrator
-    backup: BackupService | None = None  # built from the store and settings when not given
+    backup: BackupService = field(init=False)  # built from the store and the settings' backup folder
 
     def __post_init__(self) -> None:
-        if self.backup is None:
-            self.backup = BackupService(store=self.store, root=self.settings.backup_dir)
+        self.backup = BackupService(store=self.store, root=self.settings.backup_dir)
 
     def close(self) -> None:
         """Close the store (the embedded store releases its data folder)."""
@@ -88,5 +87,4 @@ def build_services(settings: Settings, *, store: Store | None = None, encoders: 
         ingest=IngestService(store=store, encoders=encoders, registry=registry, settings=settings),
         search=search,
         migrator=build_migrator(store=store, encoders=encoders, registry=registry, settings=settings, search=search),
-        backup=BackupService(store=store, root=settings.backup_dir),
     )

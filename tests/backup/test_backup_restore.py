@@ -127,7 +127,7 @@ def test_restore_onto_a_store_holding_documents_is_refused_unless_forced(small: 
     assert small.count("docs_v1") == 6  # nothing changed
     summary = service.restore(tmp_path / "bk", force=True)
     assert small.count("docs_v1") == 5 and summary.collections["docs_v1"] == 5
-    assert small.get_alias("docs") == "docs_v1" and small.get_meta("registry:docs")["revision"] == 1
+    assert small.get_alias("docs") == "docs_v1" and (small.get_meta("registry:docs") or {})["revision"] == 1
 
 
 def test_a_store_with_only_empty_collections_and_a_registry_counts_as_empty(small: EdgeStore, tmp_path: Path) -> None:
