@@ -76,6 +76,7 @@ PROVIDERS: dict[str, Provide] = {
     "search": _provide(lambda s: s.search),
     "migrator": _provide(lambda s: s.migrator),
     "registry": _provide(lambda s: s.registry),
+    "backup": _provide(lambda s: s.backup),
     "services": _provide(lambda s: s),  # the inspection page only: it shows every part of the service
 }
 

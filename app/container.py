@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from app.encoders.fastembed_encoder import EncoderPool
 from app.repos.profiles import ProfileRepo
 from app.repos.registry import RegistryRepo, bootstrap
+from app.services.backup import BackupService
 from app.services.ingest import IngestService
 from app.services.search import SearchService
 from app.settings import Settings
@@ -26,6 +27,10 @@ class Services:
     ingest: IngestService
     search: SearchService
     migrator: Migrator
+    backup: BackupService = field(init=False)  # built from the store and the settings' backup folder
+
+    def __post_init__(self) -> None:
+        self.backup = BackupService(store=self.store, root=self.settings.backup_dir)
 
     def close(self) -> None:
         """Close the store (the embedded store releases its data folder)."""

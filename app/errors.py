@@ -38,6 +38,18 @@ class Conflict(AppError):
     code = "conflict"
 
 
+class BackupNotFound(AppError):
+    """No backup (or no manifest in it) where one was named."""
+
+    code = "backup_not_found"
+
+
+class BackupInvalid(AppError):
+    """A backup whose manifest does not parse or whose files do not match their checksums."""
+
+    code = "backup_invalid"
+
+
 class StoreUnavailable(AppError):
     code = "store_unavailable"
 
@@ -71,6 +83,8 @@ STATUS_BY_ERROR: dict[type[AppError], int] = {
     DocumentNotFound: 404,
     CollectionNotFound: 404,
     Conflict: 409,
+    BackupNotFound: 404,
+    BackupInvalid: 422,
     Unauthorized: 401,
     Forbidden: 403,
     StoreUnavailable: 503,

@@ -143,6 +143,8 @@ class Settings(BaseSettings):
     read_only_api_key: str | None = Field(default=None, description="API key for searches and reads only.")
     allow_open: bool = Field(default=False, description="Serve on a non-loopback address with no API key.")
     log_level: str = Field(default="INFO", description="Level of the service's JSON log lines (`scripts/serve`).")
+    backup_dir: Path = Field(default=Path("backups"), description="Where `POST /admin/backup` writes backups and "
+                             "`POST /admin/restore` reads them (one folder each); `scripts/backup`'s default.")
 
     @field_validator("admin_token", "api_key", "read_only_api_key")
     @classmethod

@@ -13,6 +13,7 @@ import math
 import re
 from collections.abc import Sequence
 from copy import deepcopy
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -316,3 +317,12 @@ class FakeStore:
         self._check()
         value = self.meta.get(key)
         return deepcopy(value) if value is not None else None
+
+    def snapshot(self, collection: str, folder: Path) -> str | None:
+        """Like the in-memory client: no snapshots (a backup exports the points instead)."""
+        self._col(collection)
+        return None
+
+    def restore_snapshot(self, collection: str, path: Path, vectors: dict[str, VectorSpec]) -> None:
+        self._check()
+        raise InvalidInput("the fake store takes no snapshots")

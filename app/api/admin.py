@@ -12,7 +12,9 @@ from litestar import Controller, post
 
 from app.api.auth import admin_guard
 from app.api.openapi import READ, error_responses
+from app.api.schemas import BackupIn, BackupOut, RestoreIn
 from app.repos.registry import RegistryRepo
+from app.services.backup import BackupService
 
 
 class AdminController(Controller):
@@ -27,3 +29,19 @@ class AdminController(Controller):
         store, physical = registry.store, registry.physical()
         store.optimize(physical)
         return {"optimized": physical, "points": store.count(physical)}
+
+    @post("/backup", status_code=200, sync_to_thread=True, summary="Back up every collection, the registry and aliases",
+          responses=error_responses(400, 409, 422, *READ))
+    def backup(self, backup: BackupService, data: BackupIn | None = None) -> BackupOut:
+        """Write a backup into a new folder under the service's backup folder (409 if it holds files);
+        in this process, so the embedded store's own lock keeps writes out of each shard's copy."""
+        summary = backup.backup(backup.folder((data or BackupIn()).name))
+        return BackupOut(**summary.as_dict())
+
+    @post("/restore", status_code=200, sync_to_thread=True, summary="Restore a backup of the backup folder",
+          responses=error_responses(400, 404, 409, 422, *READ))
+    def restore(self, backup: BackupService, data: RestoreIn) -> BackupOut:
+        """Check the backup whole (404 naming it when missing, 422 for a corrupted manifest or file), then
+        restore every collection and alias; 409 when the store holds documents and `force` is not set."""
+        summary = backup.restore(backup.folder(data.name), force=data.force)
+        return BackupOut(**summary.as_dict())

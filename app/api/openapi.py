@@ -20,9 +20,10 @@ ERROR_DESCRIPTIONS: dict[int, str] = {
     413: "The request body is larger than the service accepts (64 MiB).",
     401: "No valid credential: a missing or wrong API key, or admin token (`unauthorized`).",
     403: "The read-only API key was given for a write (`forbidden`).",
-    404: "Not found: no document with that id, or no such collection or route.",
-    409: "A precondition of the migration step does not hold (`conflict`); nothing was changed.",
-    422: "Invalid input: a missing, wrong-typed, unknown or out-of-bounds field; the message names it.",
+    404: "Not found: no document with that id, or no such collection, backup or route.",
+    409: "A precondition of the migration step or restore does not hold (`conflict`); nothing was changed.",
+    422: "Invalid input: a missing, wrong-typed, unknown or out-of-bounds field, or a backup whose manifest "
+         "or checksums do not hold (`backup_invalid`); the message names it.",
     503: "The store or an encoder is unavailable after bounded retries (`store_unavailable`, `store_locked`, "
          "`encoder_failed`).",
 }
@@ -49,7 +50,8 @@ def error_responses(*statuses: int) -> dict[int, ResponseSpec]:
 
 
 # Request models that refuse unknown keys (extra="forbid"); Litestar does not say so in the schema.
-CLOSED_MODELS = ("DocumentsIn", "DocumentIn", "SearchIn")  # migration steps: closed in their hand-given schemas
+# (migration steps: closed in their hand-given schemas)
+CLOSED_MODELS = ("DocumentsIn", "DocumentIn", "SearchIn", "BackupIn", "RestoreIn")
 
 
 def declare_limits(openapi: OpenAPI, settings: Settings) -> None:

@@ -109,3 +109,37 @@ class SearchOut(BaseModel):
     plan: dict[str, Any] | None = None
     timings_ms: dict[str, float] | None = None
     note: str | None = Field(default=None, description="Said when `threshold` dropped hits, or could not apply.")
+
+
+BACKUP_NAME = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"  # one folder under the service's backup folder, no path
+
+
+class BackupIn(Strict):
+    """`POST /admin/backup`: which folder of the service's backup folder (`MULTIVEC_BACKUP_DIR`) to write."""
+
+    name: str | None = Field(default=None, pattern=BACKUP_NAME,
+                             description="A new folder's name; default `multivec-<UTC time>`.")
+
+
+class RestoreIn(Strict):
+    """`POST /admin/restore`: which backup of the service's backup folder to restore, and whether to replace data."""
+
+    name: str = Field(pattern=BACKUP_NAME, description="The backup folder's name (under `MULTIVEC_BACKUP_DIR`).")
+    force: bool = Field(default=False, description="Replace a target that holds documents (else 409).")
+
+
+class BackupOut(BaseModel):
+    """What a backup or restore did."""
+
+    action: str = Field(description="`backup` or `restore`.")
+    path: str = Field(description="The backup folder, on the service's machine.")
+    collections: dict[str, int] = Field(description="Points per collection (the meta collection included).")
+    aliases: dict[str, str]
+    formats: dict[str, str] = Field(description="Per collection: `edge-snapshot`, `qdrant-snapshot` or "
+                                    "`points-jsonl`.")
+    points: int = Field(ge=0)
+    bytes: int = Field(ge=0)
+    seconds: float = Field(ge=0)
+    kept: list[str] = Field(description="Restore: collections of the target the backup does not name (left as they "
+                            "were).")
+    summary: str = Field(description="The same in one line.")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
@@ -293,6 +294,40 @@ class Store(Protocol):
 
     def get_meta(self, key: str) -> dict[str, Any] | None:
         """The value stored under `key`, or None."""
+        ...
+
+    def snapshot(self, collection: str, folder: Path) -> str | None:
+        """Write a snapshot of `collection` (a collection, not an alias) into `folder`, as it is at one moment.
+
+        Embedded: the flushed shard folder in the layout of Qdrant's shard snapshots (a tar edge's
+        `EdgeShard.unpack_snapshot` reads), taken while no write runs. Server: the server's own collection
+        snapshot (created, downloaded, then deleted on the server).
+
+        Args:
+            collection: the collection's name.
+            folder: an existing local folder; the file is written there.
+
+        Returns:
+            The file's name in `folder`, or None when this store takes no snapshots (qdrant-client's
+            in-memory mode): the caller then exports the points with `scroll` instead.
+
+        Raises:
+            CollectionNotFound: no such collection.
+        """
+        ...
+
+    def restore_snapshot(self, collection: str, path: Path, vectors: dict[str, VectorSpec]) -> None:
+        """Make `collection` what a snapshot file that `snapshot` wrote (on a store of the same kind) holds,
+        replacing the collection if it exists (the caller decides whether it may), in one step.
+
+        Args:
+            collection: the collection to create or replace.
+            path: the snapshot file.
+            vectors: the collection's named vectors, as `vector_specs` read them when the snapshot was taken.
+
+        Raises:
+            InvalidInput: this store takes no snapshots, or the file is not one it reads.
+        """
         ...
 
 

@@ -7,9 +7,12 @@ shard folder under `collections/`, an alias is an entry in `aliases.json` replac
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import shutil
+import subprocess
+import tarfile
 import threading
 from collections.abc import Sequence
 from pathlib import Path
@@ -59,6 +62,33 @@ def engine_error(e: BaseException, what: str) -> AppError:
     if isinstance(e, TypeError | ValueError | OverflowError | UnicodeError):
         return InvalidInput(f"the embedded store refused the {what}: {text}")
     return StoreUnavailable(f"the embedded store failed on {what}: {type(e).__name__}: {text}")
+
+
+@functools.cache
+def _gnu_tar() -> str | None:
+    """GNU tar's path, if there is one (it archives sparse files as sparse)."""
+    tar = shutil.which("tar")
+    if tar is None:
+        return None
+    try:
+        version = subprocess.run([tar, "--version"], capture_output=True, text=True, timeout=10).stdout
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return tar if "GNU tar" in version else None
+
+
+def write_tar(folder: Path, out: Path) -> None:
+    """Tar `folder`'s contents into `out`. Edge preallocates its mmap files sparse (a few points can hold
+    hundreds of MB of holes), so GNU tar's `--sparse` is used where it exists: edge's `unpack_snapshot`
+    reads that format and writes the holes back as holes. Python's tarfile, the fallback, stores them
+    as zeros."""
+    tar = _gnu_tar()
+    if tar is not None:
+        subprocess.run([tar, "--sparse", "--format=gnu", "-cf", str(out), "-C", str(folder), "."],
+                       check=True, capture_output=True, timeout=3600)
+        return
+    with tarfile.open(out, "w", format=tarfile.GNU_FORMAT) as archive:
+        archive.add(folder, arcname=".")
 
 
 class EdgeStore(Store):
@@ -188,11 +218,17 @@ class EdgeStore(Store):
             self._write_specs(collection, {n: s for n, s in specs.items() if n != name})
 
     def optimize(self, collection: str) -> None:
-        shard = self._shard(collection)
-        shard.optimize()
-        shard.flush()
+        with self._mutex:  # segments are rewritten: no snapshot meanwhile
+            shard = self._shard(collection)
+            shard.optimize()
+            shard.flush()
 
     # -- points ----------------------------------------------------------------------------
+    def _update(self, collection: str, operation: Any) -> None:
+        """Every point write goes through here, under the mutex, so a snapshot copies a shard no write is
+        changing (searches and reads do not wait)."""
+        with self._mutex:
+            self._shard(collection).update(operation)
     def upsert(self, collection: str, points: Sequence[PointWrite], *, insert_only: bool = False) -> None:
         """`insert_only` leaves points that already exist untouched (a copy must not undo a newer write)."""
         if not points:
@@ -200,7 +236,7 @@ class EdgeStore(Store):
         pts = [qe.Point(id=p.id, vector={n: to_vector(qe, v) for n, v in p.vectors.items()}, payload=p.payload)
                for p in points]
         mode = qe.UpdateMode.InsertOnly if insert_only else None
-        self._shard(collection).update(qe.UpdateOperation.upsert_points(pts, update_mode=mode))
+        self._update(collection, qe.UpdateOperation.upsert_points(pts, update_mode=mode))
 
     def update_vectors(self, collection: str, vectors: dict[str, dict[str, VectorValue]], *,
                        only_if: Filter | None = None) -> None:
@@ -209,11 +245,11 @@ class EdgeStore(Store):
             return
         pvs = [qe.PointVectors(id=pid, vector={n: to_vector(qe, v) for n, v in vecs.items()})
                for pid, vecs in vectors.items()]
-        self._shard(collection).update(qe.UpdateOperation.update_vectors(pvs, condition=to_filter(qe, only_if)))
+        self._update(collection, qe.UpdateOperation.update_vectors(pvs, condition=to_filter(qe, only_if)))
 
     def set_payload(self, collection: str, ids: Sequence[str], payload: dict[str, Any]) -> None:
         if ids:
-            self._shard(collection).update(qe.UpdateOperation.set_payload(list(ids), payload))
+            self._update(collection, qe.UpdateOperation.set_payload(list(ids), payload))
 
     @staticmethod
     def _record(r: Any) -> StoredPoint:
@@ -231,7 +267,7 @@ class EdgeStore(Store):
 
     def delete(self, collection: str, ids: Sequence[str]) -> None:
         if ids:
-            self._shard(collection).update(qe.UpdateOperation.delete_points(list(ids)))
+            self._update(collection, qe.UpdateOperation.delete_points(list(ids)))
 
     def scroll(self, collection: str, *, filter: Filter | None, limit: int, offset: str | None,
                with_vectors: bool | Sequence[str] = False) -> tuple[list[StoredPoint], str | None]:
@@ -344,6 +380,38 @@ class EdgeStore(Store):
 
         records = self._meta().retrieve([point_id(f"meta:{key}")], with_payload=True, with_vector=False)
         return dict(records[0].payload["value"]) if records else None
+
+    # -- snapshots -------------------------------------------------------------------------
+    def snapshot(self, collection: str, folder: Path) -> str | None:
+        """See `Store.snapshot`: edge can read a shard snapshot (`EdgeShard.unpack_snapshot`) but not make
+        one, so this flushes the shard and tars its folder (segments, WAL, edge_config.json: the layout
+        of Qdrant's shard snapshots) while holding the mutex every write takes."""
+        with self._mutex:
+            if not self.collection_exists(collection) or self._resolve(collection) != collection:
+                raise CollectionNotFound(f"collection {collection!r} does not exist")
+            self._shard(collection).flush()
+            name = f"{collection}.edge-snapshot.tar"
+            write_tar(self._dir(collection) / "shard", Path(folder) / name)
+            return name
+
+    def restore_snapshot(self, collection: str, path: Path, vectors: dict[str, VectorSpec]) -> None:
+        """See `Store.restore_snapshot`: edge's own `EdgeShard.unpack_snapshot` lays the shard out, then
+        the shard is opened to check it reads. Under the mutex, so nothing recreates the collection (the
+        meta) between the old one's removal and the new one."""
+        with self._mutex:
+            self.delete_collection(collection)
+            folder = self._dir(collection)
+            folder.mkdir(parents=True)
+            try:
+                qe.EdgeShard.unpack_snapshot(str(path), str(folder / "shard"))
+                self._shards[collection] = qe.EdgeShard.load(str(folder / "shard"))
+            except (KeyboardInterrupt, SystemExit):
+                raise
+            except BaseException as e:
+                shutil.rmtree(folder, ignore_errors=True)
+                raise InvalidInput(f"{path} is not an edge shard snapshot: {' '.join(str(e).split())[:300]}",
+                                   {"path": str(path)}) from e
+            self._write_specs(collection, vectors)
 
 
 translate_errors(EdgeStore, engine_error)

@@ -8,6 +8,7 @@ qdrant types.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -83,6 +84,7 @@ class QdrantStore(Store):
 
     def __init__(self, url: str, *, api_key: str | None = None, timeout_s: float = 10.0) -> None:
         self._local = url == ":memory:"
+        self._url, self._api_key, self._timeout_s = url.rstrip("/"), api_key, timeout_s
         if self._local:
             self._client = QdrantClient(location=":memory:")
         else:
@@ -301,6 +303,47 @@ class QdrantStore(Store):
                 return None
             raise
         return dict(records[0].payload["value"]) if records and records[0].payload else None
+
+    # -- snapshots -------------------------------------------------------------------------
+    def _http(self) -> httpx.Client:
+        """A plain HTTP client for the snapshot file transfers qdrant-client does not do (download, upload)."""
+        headers = {"api-key": self._api_key} if self._api_key else {}
+        return httpx.Client(base_url=self._url, headers=headers, timeout=max(600.0, self._timeout_s))
+
+    def snapshot(self, collection: str, folder: Path) -> str | None:
+        """See `Store.snapshot`: the server's collection snapshot, created, downloaded, then deleted there.
+        The in-memory client has no snapshots (qdrant-client raises NotImplementedError): None."""
+        if self._local:
+            self._client.get_collection(collection)  # CollectionNotFound as on the server
+            return None
+        made = self._client.create_snapshot(collection, wait=True)
+        if made is None:
+            raise StoreUnavailable(f"Qdrant made no snapshot of {collection!r}")
+        name = f"{collection}.qdrant-snapshot"
+        try:
+            with self._http() as http, http.stream("GET", f"/collections/{collection}/snapshots/{made.name}") as r:
+                r.raise_for_status()
+                with (Path(folder) / name).open("wb") as out:
+                    for chunk in r.iter_bytes(1 << 20):
+                        out.write(chunk)
+        finally:
+            self._client.delete_snapshot(collection, made.name, wait=True)
+        return name
+
+    def restore_snapshot(self, collection: str, path: Path, vectors: dict[str, VectorSpec]) -> None:
+        """See `Store.restore_snapshot`: uploads the file to the server's snapshot recovery with
+        `priority=snapshot` (the snapshot's data replaces the collection's, or makes it)."""
+        if self._local:
+            raise InvalidInput("the in-memory client takes no snapshots: restore from a points export")
+        with self._http() as http, Path(path).open("rb") as f:
+            r = http.post(f"/collections/{collection}/snapshots/upload",
+                          params={"priority": "snapshot", "wait": "true"},
+                          files={"snapshot": (Path(path).name, f, "application/octet-stream")})
+        if r.status_code >= 500:
+            raise StoreUnavailable(f"Qdrant answered {r.status_code} restoring {collection!r}: {r.text[:300]}")
+        if r.status_code >= 400:
+            raise InvalidInput(f"Qdrant refused the snapshot {path} for {collection!r}: {r.text[:300]}",
+                               {"path": str(path)})
 
 
 translate_errors(QdrantStore, engine_error)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any, TypeVar
 
 from tenacity import retry, retry_if_exception_type, stop_after_attempt, wait_exponential
@@ -158,3 +159,11 @@ class RetryingStore(Store):
     def get_meta(self, key: str) -> dict[str, Any] | None:
         """See `Store.get_meta`."""
         return self._call(self.inner.get_meta, key)
+
+    def snapshot(self, collection: str, folder: Path) -> str | None:
+        """See `Store.snapshot`."""
+        return self._call(self.inner.snapshot, collection, folder)
+
+    def restore_snapshot(self, collection: str, path: Path, vectors: dict[str, VectorSpec]) -> None:
+        """See `Store.restore_snapshot` (it replaces the collection, so a retry starts over)."""
+        self._call(self.inner.restore_snapshot, collection, path, vectors)

@@ -30,6 +30,7 @@ from schemathesis.specs.openapi.checks import (
 
 from app.asgi import create_app
 from app.container import Services
+from app.services.backup import BackupService
 from tests.conftest import to_documents
 from tests.fixtures import DOCS
 
@@ -40,7 +41,8 @@ API_KEY, ADMIN_TOKEN = "fuzz-rw-key", "fuzz-admin-token"
 HEADERS = {"api-key": API_KEY, "Authorization": f"Bearer {ADMIN_TOKEN}"}
 EVERY_OPERATION = {
     "POST /documents", "GET /documents/{doc_id}", "DELETE /documents/{doc_id}", "POST /search", "GET /health",
-    "GET /ready", "POST /admin/optimize", "GET /admin/migrations", "POST /admin/migrations/{step}",
+    "GET /ready", "POST /admin/optimize", "POST /admin/backup", "POST /admin/restore",
+    "GET /admin/migrations", "POST /admin/migrations/{step}",
     *(f"POST /admin/migrations/{step}" for step in ("plan", "apply", "backfill", "validate", "promote", "rollback",
                                                     "retire")),
 }
@@ -69,9 +71,11 @@ class Run:
 
 
 @pytest.fixture(scope="module")
-def fuzzed_app(app_services: Services) -> Litestar:
-    """The real app with API keys and an admin token set, over the module's store seeded with the fixtures."""
+def fuzzed_app(app_services: Services, tmp_path_factory: pytest.TempPathFactory) -> Litestar:
+    """The real app with API keys and an admin token set, over the module's store seeded with the fixtures;
+    backups go to a temporary folder."""
     keyed = app_services.settings.model_copy(update={"api_key": API_KEY, "admin_token": ADMIN_TOKEN})
+    app_services.backup = BackupService(store=app_services.store, root=tmp_path_factory.mktemp("backups"))
     app_services.ingest.upsert(to_documents(DOCS))
     return create_app(keyed, services=app_services)
 

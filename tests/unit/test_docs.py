@@ -73,13 +73,15 @@ def test_every_dataset_and_split_the_docs_name_exists() -> None:
 
 
 def parsers() -> dict[str, Callable[[], argparse.ArgumentParser]]:
+    from app.backup_cli import parser as backup_parser
     from app.cli import load_parser, serve_parser
     from app.versioning.cli import parser
 
-    return {"scripts/migrate": parser, "scripts/serve": serve_parser, "scripts/load": load_parser}
+    return {"scripts/migrate": parser, "scripts/serve": serve_parser, "scripts/load": load_parser,
+            "scripts/backup": lambda: backup_parser("backup"), "scripts/restore": lambda: backup_parser("restore")}
 
 
-def test_every_migrate_serve_and_load_command_in_the_docs_parses() -> None:
+def test_every_migrate_serve_load_backup_and_restore_command_in_the_docs_parses() -> None:
     checked = 0
     for doc in DOCS:
         for command in commands(doc.read_text()):

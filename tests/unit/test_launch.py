@@ -18,7 +18,7 @@ from app.launch import caller_paths, main
 
 ROOT = Path(__file__).parents[2]
 SCRIPTS = ROOT / "scripts"
-PYTHON_COMMANDS = ("serve", "load", "migrate", "evaluate", "canary", "bench", "bench_backfill")
+PYTHON_COMMANDS = ("serve", "load", "migrate", "evaluate", "canary", "bench", "bench_backfill", "backup", "restore")
 
 
 def test_path_arguments_are_read_from_the_callers_directory(tmp_path: Path) -> None:

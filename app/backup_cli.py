@@ -1,0 +1,139 @@
+"""`scripts/backup` and `scripts/restore`: on the store from Settings() (service stopped) or through the service.
+
+With `--url` (or MULTIVEC_SERVICE_URL) the work runs in the service's process (`POST /admin/backup`,
+`POST /admin/restore`), which is the only way while it holds an embedded data folder; the backup is then a
+folder named under the service's backup folder (`MULTIVEC_BACKUP_DIR`). Otherwise the command opens the
+store itself and the backup is any folder, read against the directory the command was called from.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import sys
+from pathlib import Path
+from typing import Any
+
+from app.errors import StoreLocked
+
+DEFAULT_SERVICE_URL = "http://127.0.0.1:8000"
+
+
+def parser(action: str) -> argparse.ArgumentParser:
+    """The command line of `scripts/backup` (`action` "backup") or `scripts/restore` ("restore")."""
+    p = argparse.ArgumentParser(prog=f"scripts/{action}", description=(
+        "Back up every collection, the registry (meta) and the aliases into a new folder, with a manifest."
+        if action == "backup" else
+        "Restore a backup: every collection, the registry and the aliases; refused (409) when the store holds "
+        "documents, unless --force."))
+    if action == "backup":
+        p.add_argument("folder", nargs="?", help="a new folder (default: MULTIVEC_BACKUP_DIR/multivec-<UTC time>); "
+                                                 "with --url, a folder name under the service's backup folder")
+    else:
+        p.add_argument("folder", nargs="?", help="the backup folder (with --url: its name under the service's "
+                                                 "backup folder)")
+        p.add_argument("--latest", action="store_true", help="the newest backup under MULTIVEC_BACKUP_DIR")
+        p.add_argument("--force", action="store_true", help="replace a store that holds documents")
+    p.add_argument("--url", help="go through the running service's admin API (needed while it holds an embedded "
+                                 "data folder; default: MULTIVEC_SERVICE_URL)")
+    p.add_argument("--token", default=os.environ.get("MULTIVEC_ADMIN_TOKEN"), help="admin token (default: env)")
+    return p
+
+
+def _local_folder(text: str | None) -> Path | None:
+    if text is None:
+        return None
+    path = Path(text).expanduser()
+    caller = Path(os.environ.get("MULTIVEC_CALLER_DIR") or os.getcwd())
+    return path if path.is_absolute() else caller / path
+
+
+def _progress(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
+def run_local(action: str, args: argparse.Namespace) -> dict[str, Any]:
+    """Open the store from Settings() and back up or restore in this process."""
+    from app.services.backup import BackupService, latest
+    from app.settings import Settings
+    from app.store.factory import open_store
+
+    settings = Settings()
+    try:
+        store = open_store(settings.store)
+    except StoreLocked as e:
+        url = settings.service_url or DEFAULT_SERVICE_URL
+        raise SystemExit(f"scripts/{action}: {e.message} Run it through the service: "
+                         f"scripts/{action} --url {url} ... (or set MULTIVEC_SERVICE_URL)") from None
+    try:
+        service = BackupService(store=store, root=settings.backup_dir)
+        folder = _local_folder(args.folder)
+        if action == "backup":
+            return service.backup(folder or service.folder(), progress=_progress).as_dict()
+        if args.latest:
+            folder = latest(settings.backup_dir)
+            if folder is None:
+                raise SystemExit(f"scripts/restore: no backup under {settings.backup_dir.resolve()}")
+        if folder is None:
+            raise SystemExit("scripts/restore: name the backup folder, or --latest")
+        return service.restore(folder, force=args.force, progress=_progress).as_dict()
+    finally:
+        store.close()
+
+
+def run_remote(action: str, args: argparse.Namespace, url: str) -> dict[str, Any]:
+    """POST /admin/backup or /admin/restore on the running service."""
+    import httpx
+
+    from app.api.schemas import BACKUP_NAME
+
+    name = args.folder
+    if action == "restore" and args.latest:
+        raise SystemExit("scripts/restore: --latest reads the local backup folder; with --url name the backup")
+    if name is not None and not re.match(BACKUP_NAME, name):
+        raise SystemExit(f"scripts/{action}: with --url, name a folder under the service's backup folder "
+                         f"(letters, digits, . _ -), not a path: {name!r}")
+    if action == "restore" and name is None:
+        raise SystemExit("scripts/restore: name the backup to restore")
+    body: dict[str, Any] = {"name": name} if name else {}
+    if action == "restore":
+        body["force"] = bool(args.force)
+    headers = {"Authorization": f"Bearer {args.token}"} if args.token else {}
+    _progress(f"{action} through {url} ...")
+    try:
+        r = httpx.post(f"{url.rstrip('/')}/admin/{action}", json=body, headers=headers, timeout=None)
+    except httpx.TransportError as e:
+        raise SystemExit(f"scripts/{action}: cannot reach the service at {url}: {e}") from None
+    try:
+        answer = r.json()
+    except ValueError:
+        answer = {"message": r.text}
+    if r.status_code != 200:
+        raise SystemExit(f"scripts/{action}: {url} answered {r.status_code} "
+                         f"{answer.get('code', '')}: {answer.get('message', r.text)}")
+    for name_, points in answer["collections"].items():
+        _progress(f"  {name_}: {points} points ({answer['formats'].get(name_)})")
+    return answer  # type: ignore[no-any-return]
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m app.backup_cli backup|restore [args]`; the summary line on stdout, progress on stderr."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] not in ("backup", "restore"):
+        print("usage: python -m app.backup_cli backup|restore [args...]", file=sys.stderr)
+        return 2
+    action, rest = argv[0], argv[1:]
+    args = parser(action).parse_args(rest)
+    url = args.url
+    if url is None:
+        from app.settings import Settings
+
+        url = Settings().service_url
+    answer = run_remote(action, args, url) if url else run_local(action, args)
+    print(answer["summary"])
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

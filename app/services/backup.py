@@ -1,0 +1,304 @@
+"""Backup and restore of everything the store holds: every collection, the meta (registry), the aliases."""
+
+from __future__ import annotations
+
+import datetime as dt
+import gzip
+import hashlib
+import json
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from app.encoders.fastembed_encoder import SparseVec
+from app.errors import BackupInvalid, BackupNotFound, Conflict, InvalidInput
+from app.store.base import PointWrite, Store, StoredPoint, VectorSpec, VectorValue
+from app.store.meta import META_COLLECTION
+
+MANIFEST = "manifest.json"
+FORMAT = "multivec-backup"
+FORMAT_VERSION = 1
+POINTS_EXPORT = "points-jsonl"  # the portable format: one JSON line per point, gzipped
+PAGE = 256
+Progress = Callable[[str], None]
+
+
+def _quiet(_: str) -> None:
+    return None
+
+
+@dataclass
+class Summary:
+    """What a backup or restore did: per collection its points, the aliases, size and time."""
+
+    action: str
+    path: str
+    collections: dict[str, int] = field(default_factory=dict)  # name -> points
+    aliases: dict[str, str] = field(default_factory=dict)
+    bytes: int = 0
+    seconds: float = 0.0
+    formats: dict[str, str] = field(default_factory=dict)  # name -> snapshot format
+    kept: list[str] = field(default_factory=list)  # restore: collections of the target the backup does not name
+
+    @property
+    def points(self) -> int:
+        return sum(self.collections.values())
+
+    def line(self) -> str:
+        """One line for an operator: counts, MB, seconds."""
+        verb = "backed up" if self.action == "backup" else "restored"
+        return (f"{verb} {len(self.collections)} collections, {self.points} points, {len(self.aliases)} aliases, "
+                f"{self.bytes / 1e6:.1f} MB in {self.seconds:.1f} s ({self.path})")
+
+    def as_dict(self) -> dict[str, Any]:
+        """The JSON the admin endpoint answers."""
+        return {"action": self.action, "path": self.path, "collections": self.collections, "aliases": self.aliases,
+                "formats": self.formats, "points": self.points, "bytes": self.bytes,
+                "seconds": round(self.seconds, 3), "kept": self.kept, "summary": self.line()}
+
+
+def default_name() -> str:
+    """A new backup's folder name: `multivec-<UTC time to the second>`, so they sort by time."""
+    return "multivec-" + dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+
+
+def latest(root: Path) -> Path | None:
+    """The newest backup (by its manifest's time) under `root`, or None."""
+    found = sorted((p.parent for p in Path(root).glob(f"*/{MANIFEST}")), key=lambda p: (p / MANIFEST).stat().st_mtime)
+    return found[-1] if found else None
+
+
+def sha256_of(path: Path) -> str:
+    """The file's sha256, hex."""
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _spec_dict(spec: VectorSpec) -> dict[str, Any]:
+    return {"kind": spec.kind, "dim": spec.dim, "distance": spec.distance}
+
+
+def _plain(value: VectorValue) -> Any:
+    """A vector as JSON: a list (dense), a list of lists (multi), {indices, values} (sparse)."""
+    if isinstance(value, SparseVec):
+        return {"indices": list(value.indices), "values": [float(v) for v in value.values]}
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    return [_plain(v) if not isinstance(v, int | float) else float(v) for v in value]  # type: ignore[union-attr]
+
+
+def _vector(value: Any) -> VectorValue:
+    """A vector read back from JSON (`_plain`'s inverse)."""
+    if isinstance(value, dict):
+        return SparseVec(indices=tuple(int(i) for i in value["indices"]),
+                         values=tuple(float(v) for v in value["values"]))
+    return value  # type: ignore[no-any-return]
+
+
+class BackupService:
+    """Backs up and restores a whole store through the Store port.
+
+    A backup is a folder: `manifest.json` (what, when, store kind, per collection its named vectors,
+    vector versions, point count and file; the aliases; every file's sha256 and size) and one file per
+    collection under `collections/`: the store's own snapshot where it takes them (embedded: the shard
+    as edge reads it; server: Qdrant's collection snapshot), else a portable export of every point
+    with its vectors and payload (the in-memory client).
+    """
+
+    def __init__(self, *, store: Store, root: Path = Path("backups")) -> None:
+        self.store = store
+        self.root = Path(root)
+
+    def folder(self, name: str | None = None) -> Path:
+        """The folder of backup `name` under the backup root; a new `multivec-<UTC time>` when None."""
+        return self.root / (name or default_name())
+
+    # -- backup ----------------------------------------------------------------------------
+    def backup(self, folder: Path, *, progress: Progress = _quiet) -> Summary:
+        """Write a backup of every collection, the meta and the aliases into `folder`.
+
+        Args:
+            folder: a folder that does not exist or is empty.
+            progress: called with one line per collection.
+
+        Returns:
+            The summary (points per collection, aliases, MB, seconds).
+
+        Raises:
+            Conflict: `folder` holds files already (a backup is never written over another).
+        """
+        started = time.monotonic()
+        folder = Path(folder)
+        try:  # claimed by creating its `collections/`: a second backup into the same folder is refused
+            if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
+                raise FileExistsError(folder)
+            (folder / "collections").mkdir(parents=True)
+        except FileExistsError:
+            raise Conflict(f"backup folder {folder} is not empty: name a new one", {"path": str(folder)}) from None
+        summary = Summary(action="backup", path=str(folder))
+        names = self.store.list_collections()
+        collections: dict[str, Any] = {}
+        for i, name in enumerate(names, 1):
+            specs = self.store.vector_specs(name)
+            before = self.store.count(name)
+            file = self.store.snapshot(name, folder / "collections")
+            fmt = f"{self.store.kind}-snapshot"
+            if file is None:
+                file, fmt = self._export_points(name, folder / "collections"), POINTS_EXPORT
+            points = self.store.count(name)
+            exact = points == before  # else a write ran meanwhile: the restore reports, not checks, the count
+            size = (folder / "collections" / file).stat().st_size
+            collections[name] = {
+                "format": fmt, "file": f"collections/{file}", "points": points, "points_exact": exact,
+                "vectors": {n: _spec_dict(s) for n, s in sorted(specs.items())},
+                "vector_versions": sorted(n for n in specs if name != META_COLLECTION),
+            }
+            summary.collections[name], summary.formats[name] = points, fmt
+            progress(f"[{i}/{len(names)}] {name}: {points} points, {size / 1e6:.1f} MB ({fmt})")
+        summary.aliases = self.store.list_aliases()
+        files: dict[str, dict[str, Any]] = {f"collections/{p.name}": {"sha256": sha256_of(p), "bytes": p.stat().st_size}
+                 for p in sorted((folder / "collections").iterdir())}
+        manifest = {
+            "format": FORMAT, "version": FORMAT_VERSION,
+            "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            "store": {"kind": self.store.kind},
+            "collections": collections, "aliases": summary.aliases, "files": files,
+        }
+        tmp = folder / (MANIFEST + ".tmp")
+        tmp.write_text(json.dumps(manifest, indent=1, sort_keys=True))
+        tmp.replace(folder / MANIFEST)  # the manifest last: a folder without one is no backup
+        summary.bytes = sum(f["bytes"] for f in files.values()) + (folder / MANIFEST).stat().st_size
+        summary.seconds = time.monotonic() - started
+        return summary
+
+    def _export_points(self, name: str, folder: Path) -> str:
+        file = f"{name}.points.jsonl.gz"
+        with gzip.open(folder / file, "wt", encoding="utf-8") as out:
+            for point in self._scroll(name):
+                out.write(json.dumps({"id": point.id, "payload": point.payload,
+                                      "vectors": {n: _plain(v) for n, v in point.vectors.items()}}) + "\n")
+        return file
+
+    def _scroll(self, name: str) -> Iterator[StoredPoint]:
+        offset: str | None = None
+        while True:
+            page, offset = self.store.scroll(name, filter=None, limit=PAGE, offset=offset, with_vectors=True)
+            yield from page
+            if offset is None:
+                return
+
+    # -- restore ---------------------------------------------------------------------------
+    def read_manifest(self, folder: Path) -> dict[str, Any]:
+        """The backup's manifest, checked: its shape, and every file against its sha256 and size.
+
+        Raises:
+            BackupNotFound: no folder or no manifest there.
+            BackupInvalid: the manifest does not parse or lacks a part, or a file is missing or differs.
+        """
+        folder = Path(folder)
+        path = folder / MANIFEST
+        if not path.is_file():
+            what = "no backup folder" if not folder.is_dir() else f"no {MANIFEST} in the backup folder"
+            raise BackupNotFound(f"{what} {folder}", {"path": str(folder)})
+        try:
+            manifest = json.loads(path.read_text())
+            ok = (isinstance(manifest, dict) and manifest.get("format") == FORMAT
+                  and isinstance(manifest.get("collections"), dict) and isinstance(manifest.get("aliases"), dict)
+                  and isinstance(manifest.get("files"), dict) and isinstance(manifest.get("store"), dict))
+            for c in manifest["collections"].values() if ok else []:
+                ok = bool(ok and {"format", "file", "points", "vectors"} <= set(c) and c["file"] in manifest["files"])
+        except (ValueError, UnicodeDecodeError, TypeError, AttributeError):
+            ok = False
+        if not ok:
+            raise BackupInvalid(f"the manifest {path} is not a {FORMAT} manifest (corrupted or edited)",
+                                {"path": str(path)})
+        if manifest.get("version") != FORMAT_VERSION:
+            raise BackupInvalid(f"{path} is version {manifest.get('version')}; this service reads {FORMAT_VERSION}",
+                                {"path": str(path)})
+        for rel, expected in manifest["files"].items():
+            file = folder / rel
+            if not file.is_file():
+                raise BackupInvalid(f"{file} is missing from the backup", {"path": str(file)})
+            if file.stat().st_size != expected.get("bytes") or sha256_of(file) != expected.get("sha256"):
+                raise BackupInvalid(f"{file} does not match its sha256 in the manifest (corrupted)",
+                                    {"path": str(file)})
+        return manifest  # type: ignore[no-any-return]
+
+    def restore(self, folder: Path, *, force: bool = False, progress: Progress = _quiet) -> Summary:
+        """Restore every collection, the meta and the aliases of the backup in `folder`.
+
+        The whole backup is checked (manifest, checksums, formats) before anything changes. A target that
+        holds documents (a point in any collection but the meta) is refused unless `force`; then each
+        collection the backup names is replaced by its copy. Collections the backup does not name are kept.
+
+        Args:
+            folder: the backup folder.
+            force: replace a target that holds documents.
+            progress: called with one line per collection.
+
+        Returns:
+            The summary (points per collection as restored, aliases, MB, seconds).
+
+        Raises:
+            BackupNotFound: no backup in `folder`.
+            BackupInvalid: a corrupted manifest or file, or a count that differs after the restore.
+            Conflict: the target holds documents and `force` is not set; nothing was changed.
+            InvalidInput: a snapshot of another store kind (restore it on that kind of store).
+        """
+        started = time.monotonic()
+        folder = Path(folder)
+        manifest = self.read_manifest(folder)
+        snapshot_format = f"{self.store.kind}-snapshot"
+        for name, c in manifest["collections"].items():
+            if c["format"] not in (POINTS_EXPORT, snapshot_format):
+                raise InvalidInput(f"collection {name!r} of the backup is a {c['format']}; this store takes "
+                                   f"{snapshot_format} or {POINTS_EXPORT}: restore it on a {c['format'][:-9]} store",
+                                   {"collection": name, "format": c["format"]})
+        existing = self.store.list_collections()
+        holding = {n: self.store.count(n) for n in existing if n != META_COLLECTION}
+        holding = {n: k for n, k in holding.items() if k}
+        if holding and not force:
+            raise Conflict(f"the target is not empty ({', '.join(f'{n}: {k} points' for n, k in holding.items())}): "
+                           "restore into an empty store, or pass force to replace it", {"collections": holding})
+        summary = Summary(action="restore", path=str(folder))
+        summary.kept = [n for n in existing if n not in manifest["collections"]]
+        names = sorted(manifest["collections"])
+        for i, name in enumerate(names, 1):
+            c = manifest["collections"][name]
+            specs = {n: VectorSpec(**s) for n, s in c["vectors"].items()}
+            file = folder / c["file"]
+            if c["format"] == POINTS_EXPORT:
+                self.store.delete_collection(name)
+                self._import_points(name, specs, file)
+            else:
+                self.store.restore_snapshot(name, file, specs)
+            points = self.store.count(name)
+            if points != c["points"] and c.get("points_exact", True):
+                raise BackupInvalid(f"collection {name!r} has {points} points after the restore; the backup "
+                                    f"recorded {c['points']}", {"collection": name})
+            summary.collections[name], summary.formats[name] = points, c["format"]
+            summary.bytes += file.stat().st_size
+            progress(f"[{i}/{len(names)}] {name}: {points} points ({c['format']})")
+        for alias, collection in sorted(manifest["aliases"].items()):
+            self.store.set_alias(alias, collection)
+        summary.aliases = dict(manifest["aliases"])
+        summary.seconds = time.monotonic() - started
+        return summary
+
+    def _import_points(self, name: str, specs: dict[str, VectorSpec], file: Path) -> None:
+        self.store.create_collection(name, specs)
+        batch: list[PointWrite] = []
+        with gzip.open(file, "rt", encoding="utf-8") as lines:
+            for line in lines:
+                p = json.loads(line)
+                batch.append(PointWrite(id=p["id"], payload=p["payload"],
+                                        vectors={n: _vector(v) for n, v in p["vectors"].items()}))
+                if len(batch) >= PAGE:
+                    self.store.upsert(name, batch)
+                    batch = []
+        self.store.upsert(name, batch)

@@ -1,0 +1,144 @@
+"""The admin endpoints `POST /admin/backup` and `POST /admin/restore`, and `scripts/backup` / `scripts/restore`."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from litestar.testing import TestClient
+
+from app.asgi import create_app
+from app.container import Services, build_services
+from app.encoders.fastembed_encoder import EncoderPool
+from app.services.backup import MANIFEST
+from app.store.base import PointWrite, VectorSpec
+from app.store.edge import EdgeStore
+from tests.conftest import make_settings, to_documents
+from tests.fixtures import DOCS
+
+ADMIN = "backup-admin-token"
+BEARER = {"Authorization": f"Bearer {ADMIN}"}
+ROOT = Path(__file__).parents[2]
+
+
+@pytest.fixture
+def app_services(tmp_path: Path, model_cache: Path, encoders: EncoderPool) -> Iterator[Services]:
+    settings = make_settings("edge", tmp_path, model_cache, admin_token=ADMIN, backup_dir=tmp_path / "backups")
+    svc = build_services(settings, encoders=encoders)
+    svc.ingest.upsert(to_documents(DOCS[:4]))
+    yield svc
+    svc.close()
+
+
+@pytest.fixture
+def client(app_services: Services) -> Iterator[TestClient]:
+    with TestClient(create_app(app_services.settings, services=app_services)) as c:
+        yield c
+
+
+def test_backup_and_restore_through_the_admin_api(client: TestClient, app_services: Services,
+                                                   tmp_path: Path) -> None:
+    assert client.post("/admin/backup", json={"name": "nightly"}).status_code == 401  # a token is set
+    assert client.post("/admin/backup", json={"name": "nightly"},
+                       headers={"Authorization": "Bearer wrong"}).status_code == 401
+
+    r = client.post("/admin/backup", json={"name": "nightly"}, headers=BEARER)
+    assert r.status_code == 200, r.text
+    body = r.json()
+    physical = app_services.registry.physical()
+    assert body["collections"][physical] == 4 and body["aliases"] == {"documents": physical}
+    assert body["path"] == str(tmp_path / "backups" / "nightly") and "4" in body["summary"]
+    assert (tmp_path / "backups" / "nightly" / MANIFEST).is_file()
+    assert client.post("/admin/backup", json={"name": "nightly"}, headers=BEARER).status_code == 409
+
+    r = client.post("/admin/restore", json={"name": "nightly"}, headers=BEARER)
+    assert r.status_code == 409 and r.json()["code"] == "conflict" and physical in r.json()["message"]
+
+    app_services.store.delete(physical, [p.id for p in app_services.store.scroll(
+        physical, filter=None, limit=2, offset=None)[0]])
+    r = client.post("/admin/restore", json={"name": "nightly", "force": True}, headers=BEARER)
+    assert r.status_code == 200, r.text
+    assert r.json()["collections"][physical] == 4 and app_services.store.count(physical) == 4
+    hits = client.post("/search", json={"query": "gene editing", "limit": 2}).json()["hits"]
+    assert hits  # the service serves the restored collection at once
+
+    r = client.post("/admin/backup", headers=BEARER)  # no body: a time-stamped folder
+    assert r.status_code == 200 and Path(r.json()["path"]).name.startswith("multivec-")
+
+
+def test_restore_refusals_name_what_is_wrong(client: TestClient, tmp_path: Path) -> None:
+    r = client.post("/admin/restore", json={"name": "never-made"}, headers=BEARER)
+    assert r.status_code == 404 and r.json()["code"] == "backup_not_found" and "never-made" in r.json()["message"]
+
+    assert client.post("/admin/backup", json={"name": "b1"}, headers=BEARER).status_code == 200
+    manifest = tmp_path / "backups" / "b1" / MANIFEST
+    data = json.loads(manifest.read_text())
+    first = next(iter(data["files"]))
+    data["files"][first]["sha256"] = "0" * 64
+    manifest.write_text(json.dumps(data))
+    r = client.post("/admin/restore", json={"name": "b1", "force": True}, headers=BEARER)
+    assert r.status_code == 422 and r.json()["code"] == "backup_invalid" and first in r.json()["message"]
+    manifest.write_text("{not json")
+    r = client.post("/admin/restore", json={"name": "b1", "force": True}, headers=BEARER)
+    assert r.status_code == 422 and "manifest" in r.json()["message"]
+
+    for bad in ({"name": "../etc"}, {"name": "a/b"}, {"name": "x", "force": "yes"}, {"name": "x", "extra": 1}, {}):
+        r = client.post("/admin/restore", json=bad, headers=BEARER)
+        assert r.status_code in (400, 422), (bad, r.text)
+
+
+def test_the_endpoints_are_declared_in_the_openapi_document(client: TestClient) -> None:
+    paths = client.get("/schema/openapi.json").json()["paths"]
+    assert set(paths["/admin/restore"]["post"]["responses"]) >= {"200", "401", "404", "409", "422", "503"}
+    assert set(paths["/admin/backup"]["post"]["responses"]) >= {"200", "401", "409", "503"}
+
+
+def run_script(name: str, args: list[str], cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """`scripts/<name>` run from `cwd`, as an operator would. Where the repository has no .venv yet (a
+    worktree sharing another's), what common.sh then runs: app.launch from the root, the caller's dir set."""
+    full = {**os.environ, **env}
+    if (ROOT / ".venv" / "bin" / "python").exists():
+        return subprocess.run([str(ROOT / "scripts" / name), *args], cwd=cwd, env=full, capture_output=True,
+                              text=True, timeout=300)
+    full.update(MULTIVEC_CALLER_DIR=str(cwd), MULTIVEC_COMMAND=f"scripts/{name}")
+    return subprocess.run([sys.executable, "-m", "app.launch", "app.backup_cli", name, *args], cwd=ROOT, env=full,
+                          capture_output=True, text=True, timeout=300)
+
+
+def test_the_scripts_back_up_and_restore_from_another_directory(tmp_path: Path) -> None:
+    source = EdgeStore(tmp_path / "data")
+    source.create_collection("docs_v1", {"d": VectorSpec("dense", 2)})
+    source.upsert("docs_v1", [PointWrite(id=f"00000000-0000-5000-8000-00000000000{i}", vectors={"d": [1.0, i]},
+                                         payload={"i": i}) for i in range(1, 4)])
+    source.set_alias("documents", "docs_v1")
+    source.close()
+    elsewhere = tmp_path / "ops"
+    elsewhere.mkdir()
+    env = {"MULTIVEC_STORE__PATH": str(tmp_path / "data"), "MULTIVEC_SERVICE_URL": ""}
+
+    done = run_script("backup", ["bk"], elsewhere, env)
+    assert done.returncode == 0, done.stderr
+    assert (elsewhere / "bk" / MANIFEST).is_file()  # read against the caller's directory
+    assert "3 points" in done.stdout and "MB" in done.stdout and "[1/" in done.stderr
+
+    restored_env = {**env, "MULTIVEC_STORE__PATH": str(tmp_path / "restored")}
+    done = run_script("restore", ["bk"], elsewhere, restored_env)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("restored") and "1 aliases" in done.stdout
+    again = run_script("restore", ["bk"], elsewhere, restored_env)
+    assert again.returncode == 1 and len(again.stderr.strip().splitlines()) == 1
+    assert "not empty" in again.stderr and "Traceback" not in again.stderr
+    target = EdgeStore(tmp_path / "restored")
+    try:
+        assert target.count("documents") == 3 and target.get_alias("documents") == "docs_v1"
+    finally:
+        target.close()
+
+    missing = run_script("restore", ["no-such-backup"], elsewhere, restored_env)
+    assert missing.returncode == 1 and "backup_not_found" in missing.stderr and "no-such-backup" in missing.stderr
+    assert len(missing.stderr.strip().splitlines()) == 1
