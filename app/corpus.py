@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from app.domain.bounds import invalid_unicode_at
 from app.domain.documents import Document
 from app.errors import InvalidInput
 
@@ -99,11 +100,34 @@ def to_document(raw: dict[str, Any], doc_id: str) -> dict[str, Any]:
 
 
 def _lines(file: Path) -> Iterator[tuple[str, str]]:
-    """(`file:line`, text) of every non-blank line."""
-    with file.open(encoding="utf-8") as f:
-        for n, line in enumerate(f, 1):
+    """(`file:line`, text) of every non-blank line; a UTF-8 byte-order mark is skipped. A line that
+    is not UTF-8 comes back as "" with `where` saying so, for the caller to refuse."""
+    with file.open("rb") as f:
+        for n, data in enumerate(f, 1):
+            try:
+                line = data.decode("utf-8-sig" if n == 1 else "utf-8")
+            except UnicodeDecodeError as e:
+                yield f"{file}:{n}", f"\0not UTF-8: {e.reason} at byte {e.start}"
+                continue
             if line.strip():
                 yield f"{file}:{n}", line
+
+
+def _parse(line: str) -> Any:
+    """One JSONL line as JSON; every string in it valid Unicode.
+
+    Raises: ValueError saying what is wrong with the line.
+    """
+    if line.startswith("\0"):
+        raise ValueError(line[1:])
+    try:
+        raw = json.loads(line)
+    except json.JSONDecodeError as e:
+        raise ValueError(f"not JSON: {e}") from None
+    bad = invalid_unicode_at(raw)
+    if bad is not None:
+        raise ValueError(f"{bad} is not valid Unicode (a lone surrogate such as \\ud800)")
+    return raw
 
 
 def read_records(path: Path) -> Iterator[Record]:
@@ -118,9 +142,9 @@ def read_records(path: Path) -> Iterator[Record]:
     first_seen: dict[str, str] = {}
     for where, line in _lines(file):
         try:
-            raw = json.loads(line)
-        except json.JSONDecodeError as e:
-            yield Record(where, None, f"not JSON: {e}")
+            raw = _parse(line)
+        except ValueError as e:
+            yield Record(where, None, str(e))
             continue
         if not isinstance(raw, dict):
             yield Record(where, None, f"not a JSON object but {type(raw).__name__}")
@@ -173,9 +197,9 @@ def read_json_objects(path: Path) -> Iterator[tuple[str, dict[str, Any]]]:
         raise CorpusNotFound(f"no file at {path}")
     for where, line in _lines(path):
         try:
-            raw = json.loads(line)
-        except json.JSONDecodeError as e:
-            raise BadRecord(where, f"not JSON: {e}") from e
+            raw = _parse(line)
+        except ValueError as e:
+            raise BadRecord(where, str(e)) from e
         if not isinstance(raw, dict):
             raise BadRecord(where, f"not a JSON object but {type(raw).__name__}")
         yield where, raw

@@ -43,6 +43,17 @@ def valid_unicode(text: str) -> bool:
     return True
 
 
+def invalid_unicode_at(value: Any, path: str = "") -> str | None:
+    """The path of the first string (value or key) in `value` that is not valid Unicode, or None."""
+    for node in _walk(value, path or "$"):
+        texts = [node.value] if isinstance(node.value, str) else []
+        if isinstance(node.value, dict):
+            texts += [k for k in node.value if isinstance(k, str)]
+        if any(not valid_unicode(t) for t in texts):
+            return node.path
+    return None
+
+
 def check_text(value: str, where: str, max_chars: int) -> None:
     """Raises: InvalidInput naming `where` when `value` is too long or not valid Unicode."""
     if len(value) > max_chars:

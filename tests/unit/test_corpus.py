@@ -83,3 +83,24 @@ def test_canary_pairs_name_the_line(tmp_path: Path) -> None:
     pairs.write_text("\n")
     with pytest.raises(CorpusNotFound, match="no pairs"):
         read_pairs(pairs)
+
+
+def test_lines_that_are_not_utf8_or_not_unicode_are_refused_naming_the_line_and_a_bom_is_skipped(
+    tmp_path: Path,
+) -> None:
+    from app.corpus import read_records
+
+    corpus = tmp_path / "c.jsonl"
+    corpus.write_bytes(b'\xef\xbb\xbf{"_id": "first", "title": "t", "text": "b"}\n'
+                       b'{"_id": "sur", "title": "a\\ud800", "text": "b"}\n'
+                       b'{"_id": "latin1", "title": "caf\xe9", "text": "b"}\n'
+                       b'{"_id": "meta", "title": "t", "text": "b", "metadata": {"\\udc00": 1}}\n'
+                       b'{"_id": "last", "title": "t", "text": "b"}\n')
+    records = list(read_records(corpus))
+    assert [(r.doc or {}).get("id") for r in records] == ["first", None, None, None, "last"]
+    problems = {r.where: r.problem for r in records if r.problem}
+    assert problems == {
+        f"{corpus}:2": "$.title is not valid Unicode (a lone surrogate such as \\ud800)",
+        f"{corpus}:3": "not UTF-8: invalid continuation byte at byte 31",
+        f"{corpus}:4": "$.metadata is not valid Unicode (a lone surrogate such as \\ud800)",
+    }
