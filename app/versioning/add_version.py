@@ -9,7 +9,7 @@ from app.domain import lifecycle
 from app.domain.gates import Coverage, promote_gate, retire_gate
 from app.domain.plan import Filter
 from app.domain.versions import Registry, VectorVersion
-from app.errors import Conflict
+from app.errors import Conflict, InvalidInput
 from app.repos.registry import now, spec_of
 from app.services.encoding import encode_documents
 from app.store.base import StoredPoint
@@ -36,8 +36,8 @@ class AddVersionSteps:
         """Add the named vector, register the version as shadow (ingest writes it from then on), record the migration.
 
         Raises:
-            Conflict: a rebuild is open, the model is not configured or of the wrong kind, or the
-                version number is not above the space's current ones.
+            InvalidInput: the model is not configured, or of the wrong kind for the space.
+            Conflict: a rebuild is open, or the version number is not above the space's current ones.
         """
         ctx, change = self.ctx, _change(m)
         marker = ctx.registry.rebuild()
@@ -47,10 +47,12 @@ class AddVersionSteps:
         space = reg.space(change.space)
         live = reg.live_version(change.space)
         if change.model not in ctx.settings.models:
-            raise Conflict(f"model {change.model!r} is not configured; known: {sorted(ctx.settings.models)}")
+            raise InvalidInput(f"migration.change.model: {change.model!r} is not a configured model; known: "
+                               f"{sorted(ctx.settings.models)}")
         model_kind = ctx.settings.models[change.model].kind
         if (live.kind == "sparse") != (model_kind == "sparse"):
-            raise Conflict(f"space {change.space!r} is {live.kind} but model {change.model!r} is {model_kind}")
+            raise InvalidInput(f"migration.change.model: space {change.space!r} is {live.kind} but model "
+                               f"{change.model!r} is {model_kind}")
         version = VectorVersion(space=live.space, field=live.field, kind=live.kind, model=change.model,
                                 version=change.version, dim=ctx.encoders.dim(change.model), distance=live.distance,
                                 status="shadow", created=now(), status_changed=now())

@@ -248,3 +248,17 @@ def test_the_gate_refuses_a_space_that_loses_alone_and_a_forced_promote_is_on_re
     assert override["overrode"] == [b.removeprefix("forced past: ") for b in r.json()["notes"]
                                     if b.startswith("forced past: ")]
     assert any("forced at" in line and "space nDCG@10" in line for line in status["text"])
+
+
+@pytest.mark.parametrize(("model", "named"), [
+    ("nope", "migration.change.model: 'nope' is not a configured model"),
+    ("bm25", "migration.change.model: space 'title' is dense but model 'bm25' is sparse"),
+])
+def test_a_declaration_naming_a_model_the_service_cannot_use_is_422(
+    admin: tuple[TestClient, Services], model: str, named: str
+) -> None:
+    client, svc = admin
+    before = stored(svc)
+    r = post(client, "apply", {"migration": change(ADD, model=model)})
+    assert r.status_code == 422 and named in r.json()["message"], r.text[:300]
+    assert stored(svc) == before
