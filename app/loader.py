@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+from typing import TypeVar
 
 # The reader lives in app.corpus; its names are re-exported here for the loader's callers.
 from app.corpus import (  # noqa: F401
@@ -23,64 +23,20 @@ from app.corpus import (  # noqa: F401
     to_document,
 )
 
-if TYPE_CHECKING:
-    import httpx
-
-    from app.container import Services
+# The errors and writers live in app.load_writers; re-exported here for the loader's callers.
+from app.load_writers import (  # noqa: F401
+    DirectWriter,
+    DocumentsRefused,
+    HttpWriter,
+    Invalid,
+    LoadError,
+    OptimizeFailed,
+    RequestFailed,
+    Writer,
+    parse_invalid,
+)
 
 T = TypeVar("T")
-
-
-# --- errors -------------------------------------------------------------------------------------------------------
-
-
-class LoadError(Exception):
-    """Base of every error the loader reports."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
-
-
-@dataclass(frozen=True)
-class Invalid:
-    """One document the service refused, by its position in the batch sent."""
-
-    index: int
-    id: str | None
-    message: str
-
-
-class DocumentsRefused(LoadError):
-    """A batch refused for its documents' content (a 422): nothing of it was written.
-
-    `invalid` lists the refused documents when the answer names them, else it is None.
-    """
-
-    def __init__(self, message: str, invalid: list[Invalid] | None = None) -> None:
-        super().__init__(message)
-        self.invalid = invalid
-
-
-class RequestFailed(LoadError):
-    """Any other failure to write: no connection, refused credentials, a server or store error, a locked store."""
-
-
-class OptimizeFailed(LoadError):
-    """The documents are written but the index was not optimised."""
-
-
-class LoadStopped(LoadError):
-    """The load stopped before the end; `report` says what was written and where to go on from.
-
-    `refused` is True when it stopped on documents refused for their content (so `--skip-invalid` would go on).
-    """
-
-    def __init__(self, message: str, report: LoadReport, *, refused: bool) -> None:
-        super().__init__(message)
-        self.report = report
-        self.refused = refused
-
 
 # --- reading: app.corpus reads the records; these pick where to start and cut batches ---------------------------
 
@@ -109,150 +65,6 @@ def batched(items: Iterable[T], size: int) -> Iterator[list[T]]:
             batch = []
     if batch:
         yield batch
-
-
-# --- writing ------------------------------------------------------------------------------------------------------
-
-
-class Writer(Protocol):
-    """Where documents go: the running service (HTTP) or the store itself (direct)."""
-
-    def write(self, docs: list[dict[str, Any]]) -> None:
-        """Write one batch, all or nothing.
-
-        Raises:
-            DocumentsRefused: refused for its content; nothing written.
-            RequestFailed: any other failure.
-        """
-
-    def optimize(self) -> None:
-        """Build the indexes after the load.
-
-        Raises:
-            OptimizeFailed: refused or failed.
-        """
-
-
-def _error_parts(response: httpx.Response) -> tuple[str, str, Any]:
-    """(code, message, detail) of an error answer, tolerant of bodies that are not our JSON shape."""
-    try:
-        body = response.json()
-    except ValueError:
-        body = None
-    if isinstance(body, dict) and "message" in body:
-        return str(body.get("code") or ""), str(body["message"]), body.get("detail")
-    return "", (response.text or response.reason_phrase).strip()[:300], None
-
-
-def parse_invalid(detail: Any) -> list[Invalid] | None:
-    """The refused documents a 422's `detail` names, if it names them.
-
-    Either our `{"invalid": [{index, id, message}]}`, or the schema's list of `{key: "documents.3.title",
-    message}`; anything else (or a problem with the batch as a whole) gives None.
-    """
-    if isinstance(detail, list):
-        return _schema_invalid(detail)
-    items = detail.get("invalid") if isinstance(detail, dict) else None
-    if not isinstance(items, list) or not items:
-        return None
-    out: list[Invalid] = []
-    for item in items:
-        if not isinstance(item, dict) or not isinstance(item.get("index"), int) or isinstance(item["index"], bool):
-            return None
-        doc_id = item.get("id")
-        out.append(Invalid(item["index"], None if doc_id is None else str(doc_id), str(item.get("message") or "")))
-    return out
-
-
-def _schema_invalid(problems: list[Any]) -> list[Invalid] | None:
-    """Schema errors keyed `documents.<index>.<field>` as refused documents; None unless every one names one."""
-    out: list[Invalid] = []
-    for p in problems:
-        parts = str(p.get("key") or "").split(".", 2) if isinstance(p, dict) else []
-        if len(parts) < 2 or parts[0] != "documents" or not parts[1].isdigit():
-            return None
-        field_name = parts[2] if len(parts) > 2 else "document"
-        out.append(Invalid(int(parts[1]), None, f"{field_name}: {p.get('message')}"))
-    return out or None
-
-
-class HttpWriter:
-    """Writes through the running service; every answer is checked.
-
-    Args:
-        client: an httpx client whose base URL is the service (tests pass one bound to the app).
-        api_key: the service's read-write key, sent as `api-key` (MULTIVEC_API_KEY).
-        admin_token: the admin token, sent as `Authorization: Bearer` to `/admin/optimize` (MULTIVEC_ADMIN_TOKEN).
-    """
-
-    def __init__(self, client: httpx.Client, *, api_key: str | None = None, admin_token: str | None = None) -> None:
-        self.client = client
-        self.headers = {"api-key": api_key} if api_key else {}
-        self.admin_headers = {**self.headers, **({"Authorization": f"Bearer {admin_token}"} if admin_token else {})}
-
-    def _post(self, path: str, *, headers: dict[str, str], json_body: Any, error: type[LoadError]) -> httpx.Response:
-        import httpx
-
-        try:
-            return self.client.post(path, json=json_body, headers=headers)
-        except httpx.HTTPError as e:
-            raise error(f"cannot reach the service at {self.client.base_url}: {type(e).__name__}: {e}") from e
-
-    def write(self, docs: list[dict[str, Any]]) -> None:
-        r = self._post("/documents", headers=self.headers, json_body={"documents": docs}, error=RequestFailed)
-        if r.is_success:
-            return
-        code, message, detail = _error_parts(r)
-        if r.status_code == 422:
-            raise DocumentsRefused(message, parse_invalid(detail))
-        hint = " (set MULTIVEC_API_KEY to the service's read-write key)" if r.status_code in (401, 403) else ""
-        raise RequestFailed(f"POST /documents answered {r.status_code} {code or r.reason_phrase}: {message}{hint}")
-
-    def optimize(self) -> None:
-        r = self._post("/admin/optimize", headers=self.admin_headers, json_body=None, error=OptimizeFailed)
-        if not r.is_success:
-            code, message, _ = _error_parts(r)
-            raise OptimizeFailed(f"POST /admin/optimize answered {r.status_code} {code or r.reason_phrase}: {message}")
-
-
-def _pydantic_refusal(error: Any) -> DocumentsRefused:
-    """A schema error over `{"documents": [...]}`, named per document as the API's 422 names them."""
-    problems = [{"key": ".".join(str(p) for p in e.get("loc", ())), "message": e.get("msg")} for e in error.errors()]
-    message = "; ".join(f"{p['key']}: {p['message']}" for p in problems)
-    return DocumentsRefused(message, _schema_invalid(problems))
-
-
-class DirectWriter:
-    """Writes straight to the store (the service stopped), with the same checks the API makes."""
-
-    def __init__(self, services: Services) -> None:
-        self.services = services
-
-    def write(self, docs: list[dict[str, Any]]) -> None:
-        from pydantic import ValidationError
-
-        from app.api.schemas import DocumentsIn
-        from app.domain.documents import Document
-        from app.errors import AppError, InvalidInput, UnknownSpace
-
-        try:
-            data = DocumentsIn.model_validate({"documents": docs})
-        except ValidationError as e:
-            raise _pydantic_refusal(e) from e
-        try:  # upsert validates every bound first (IngestService.validate), as the API does
-            self.services.ingest.upsert([Document.from_dict(d.model_dump()) for d in data.documents])
-        except (InvalidInput, UnknownSpace) as e:
-            raise DocumentsRefused(e.message, parse_invalid(e.detail)) from e
-        except AppError as e:
-            raise RequestFailed(f"{e.code}: {e.message}") from e
-
-    def optimize(self) -> None:
-        from app.errors import AppError
-
-        try:
-            self.services.store.optimize(self.services.registry.physical())
-        except AppError as e:
-            raise OptimizeFailed(f"{e.code}: {e.message}") from e
 
 
 # --- the load -----------------------------------------------------------------------------------------------------
@@ -286,6 +98,18 @@ class LoadReport:
 
 
 Progress = Callable[[int], None]
+
+
+class LoadStopped(LoadError):
+    """The load stopped before the end; `report` says what was written and where to go on from.
+
+    `refused` is True when it stopped on documents refused for their content (so `--skip-invalid` would go on).
+    """
+
+    def __init__(self, message: str, report: LoadReport, *, refused: bool) -> None:
+        super().__init__(message)
+        self.report = report
+        self.refused = refused
 
 
 class Loader:
