@@ -28,7 +28,8 @@ class Services:
     migrator: Migrator
 
     def close(self) -> None:
-        """Close the store (the embedded store releases its data folder)."""
+        """Stop the shadow reads of a rollout, then close the store (the embedded store releases its data folder)."""
+        self.search.rollouts.close()
         self.store.close()
 
 
