@@ -12,7 +12,7 @@ from app.domain.rollout import Routing, bucket, normalise, overlap_at, route, sh
 from app.domain.versions import Registry, Rollout, VectorVersion
 from app.errors import Conflict
 from app.repos.registry import registry_from_dict, registry_to_dict
-from app.services.rollout import RolloutMonitor
+from app.services.rollout import RolloutEvent, RolloutMonitor
 from app.settings import RolloutSettings
 from tests.fixtures import DOCS
 
@@ -41,7 +41,7 @@ def registry(new_status: str = "ready") -> Registry:
 def test_the_bucket_is_a_stable_hash_of_the_normalised_query() -> None:
     # sha256, not Python's per-process salted hash(): the same on every replica and after a restart
     assert bucket("gene editing with CRISPR", NEW) == bucket("  Gene\tEDITING  with crispr ", NEW) == 17
-    assert normalise("  Ｇｅｎｅ\n Editing ") == "gene editing"  # NFKC folds full-width letters too
+    assert normalise("  \uff27\uff45\uff4e\uff45\n Editing ") == "gene editing"  # NFKC folds full-width letters too
     assert all(0 <= bucket(q, NEW) < 100 for q in fixed_queries())
     assert bucket("gene editing with CRISPR", NEW) != bucket("gene editing with CRISPR", NEWER)  # salted per version
 
@@ -144,7 +144,7 @@ def routing_of(query: str) -> Routing:
 
 def test_a_shadow_read_records_its_overlap_and_latency_and_never_raises() -> None:
     monitor = RolloutMonitor(RolloutSettings(shadow_percent=100))
-    events = []
+    events: list[RolloutEvent] = []
     monitor.listen(events.append)
     routing = routing_of("gene editing")
     d = routing.decisions[0]
