@@ -279,7 +279,8 @@ class SearchService:
         if req.threshold:
             described["thresholds"] = thresholds or {}
         if listed:
-            described["rollout"] = [d.describe() for d in listed.decisions]
+            # `fused`: False for a space searched only to be explained (weight 0): it did not change the answer
+            described["rollout"] = [{**d.describe(), "fused": d in fused.decisions} for d in listed.decisions]
         if fused:
             self._observe_rollout(registry, req, fused, routing, result, plan.limit,
                                   seconds=timings["total"] / 1000)

@@ -100,7 +100,8 @@ def test_a_shadow_read_does_not_change_the_answer(corpus: Services, migrator: Mi
         [decision] = (r.plan or {})["rollout"]
         served = NEW if bucket(q, NEW) < 50 else OLD
         assert decision == {"space": "title", "version": served, "decided_by": "rollout", "live": OLD,
-                            "candidate": NEW, "percent": 50, "bucket": bucket(q, NEW), "routed": served == NEW}
+                            "candidate": NEW, "percent": 50, "bucket": bucket(q, NEW), "routed": served == NEW,
+                            "fused": True}
         assert [s["vector"] for s in (r.plan or {})["spaces"] if s["space"] == "title"] == [served]
 
 
@@ -120,6 +121,18 @@ def test_rollback_returns_every_search_to_the_old_version(corpus: Services, migr
     assert not migrator.rollback().changed  # nothing left to roll back
     search = corpus.search.search(SearchRequest(query=QUERY_SET[0], fields=FIELDS, explain=True))
     assert "rollout" not in (search.plan or {})
+
+
+@pytest.mark.parametrize("store_kind", ["memory"])
+def test_a_space_explained_but_not_fused_is_shown_and_not_counted(corpus: Services, migrator: Migrator,
+                                                                   migration: Migration) -> None:
+    ready(migrator, migration)
+    migrator.promote(margin=WIDE, percent=50)
+    # the default weights give title 0: with explain it is listed, on the version the rollout picked
+    r = corpus.search.search(SearchRequest(query=QUERY_SET[0], explain=True))
+    [decision] = (r.plan or {})["rollout"]
+    assert decision["fused"] is False and decision["version"] == (NEW if bucket(QUERY_SET[0], NEW) < 50 else OLD)
+    assert "title" not in corpus.search.rollouts.summary()  # it did not change the answer: not counted
 
 
 def test_a_full_promote_ends_the_rollout(corpus: Services, migrator: Migrator, migration: Migration) -> None:
