@@ -107,9 +107,12 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         owned = services is None
         app.state.services = services or build_services(settings)
+        # a rollout's searches and shadow reads go to this app's metrics while it runs
+        stop_listening = app.state.services.search.rollouts.listen(app.state.metrics.rollout)
         try:
             yield
         finally:
+            stop_listening()
             if owned:
                 app.state.services.close()
 

@@ -33,7 +33,8 @@ class Services:
         self.backup = BackupService(store=self.store, root=self.settings.backup_dir)
 
     def close(self) -> None:
-        """Close the store (the embedded store releases its data folder)."""
+        """Stop the shadow reads of a rollout, then close the store (the embedded store releases its data folder)."""
+        self.search.rollouts.close()
         self.store.close()
 
 

@@ -76,6 +76,16 @@ class SearchSettings(BaseModel):
     profile_path: Path | None = None
 
 
+class RolloutSettings(BaseModel):
+    """Shadow reads during a gradual rollout (`scripts/migrate promote --percent`): for a sample of searches
+    the other version of a rolled-out space runs too, off the request path, and its overlap@10 with the
+    answer and its latency are recorded. Work that finds the queue full is dropped, never waited for."""
+
+    shadow_percent: int = Field(default=10, ge=0, le=100, description="Share of rollout searches shadowed.")
+    shadow_workers: int = Field(default=1, ge=1, le=8, description="Threads that run shadow reads.")
+    shadow_queue: int = Field(default=32, ge=1, le=10_000, description="Shadow reads waiting at most.")
+
+
 class LimitSettings(BaseModel):
     """Input limits: past these a request is refused with a 422 that names the limit, and nothing is
     written. Qdrant's storage cannot read back a payload nested 127 levels deep, so the metadata
@@ -136,6 +146,7 @@ class Settings(BaseSettings):
     encoders: EncoderSettings = Field(default_factory=EncoderSettings)
     search: SearchSettings = Field(default_factory=SearchSettings)
     limits: LimitSettings = Field(default_factory=LimitSettings)
+    rollout: RolloutSettings = Field(default_factory=RolloutSettings)
     admin_token: str | None = None
     service_url: str | None = Field(default=None, description="The running service's URL, for operators' commands "
                                     "(`scripts/migrate` goes through its admin API when this is set).")

@@ -40,6 +40,16 @@ class VectorVersion:
 
 
 @dataclass(frozen=True)
+class Rollout:
+    """A gradual rollout: `percent` of live searches (picked by a hash of the query) use `version`
+    for its space instead of the live version; started at `started` (ISO)."""
+
+    version: str
+    percent: int
+    started: str = ""
+
+
+@dataclass(frozen=True)
 class SpaceState:
     """A space: its versions and which one is live (the space's alias)."""
 
@@ -47,6 +57,7 @@ class SpaceState:
     live: str | None
     versions: dict[str, VectorVersion] = field(default_factory=dict)
     previous: str | None = None  # the version `rollback` returns to
+    rollout: Rollout | None = None  # a share of searches sent to another version (promote --percent)
 
 
 @dataclass(frozen=True)
@@ -87,6 +98,11 @@ class Registry:
         state = self.spaces.get(version.space) or SpaceState(name=version.space, live=None)
         versions = {**state.versions, version.name: version}
         spaces = {**self.spaces, version.space: replace(state, versions=versions)}
+        return Registry(spaces=spaces, revision=self.revision + 1)
+
+    def with_rollout(self, space: str, rollout: Rollout | None) -> Registry:
+        state = self.space(space)
+        spaces = {**self.spaces, space: replace(state, rollout=rollout)}
         return Registry(spaces=spaces, revision=self.revision + 1)
 
     def with_live(self, space: str, name: str | None, previous: str | None) -> Registry:

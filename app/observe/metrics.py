@@ -3,7 +3,9 @@
 Counted as requests happen: requests and their latency by route template and status, searches by plan
 and route, degraded spaces, encode and store time, documents written and deleted. Read from the store
 at scrape time (`StateCollector`): registry revision, points per collection, and each vector version's
-status and backfill coverage, so nothing in the versioning engine has to report progress.
+status and backfill coverage, so nothing in the versioning engine has to report progress. During a
+gradual rollout, the search service's `RolloutMonitor` reports each search served and each shadow read
+(`Metrics.rollout`, subscribed by the app's lifespan): both versions side by side.
 """
 
 from __future__ import annotations
@@ -20,12 +22,14 @@ from app.errors import AppError
 
 if TYPE_CHECKING:
     from app.container import Services
+    from app.services.rollout import RolloutEvent
 
 TAGS = "vector_versions"  # the payload key listing the vector versions a point has (see app.versioning)
 DEFAULT_ROUTE = "default"  # the `route` label of searches until a query router picks among plans
 UNMATCHED = "<unmatched>"  # the route label of a request no route matched (404, 405): bounded cardinality
 # seconds: from a cached query encode (~1 ms) to a large batch upsert
 BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
+OVERLAP_BUCKETS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.99, 1.0)  # overlap@10 moves in steps of 0.1
 
 
 class Metrics:
@@ -59,6 +63,23 @@ class Metrics:
                                 ["space"], registry=r)
         self.documents_written = Counter("multivec_documents_written", "Documents written (upserted).", registry=r)
         self.documents_deleted = Counter("multivec_documents_deleted", "Documents deleted.", registry=r)
+        rollout = ["space", "version"]
+        self.rollout_searches = Counter("multivec_rollout_searches",
+                                        "Searches of a space under a gradual rollout, by the version that served it.",
+                                        rollout, registry=r)
+        self.rollout_seconds = Histogram("multivec_rollout_search_seconds",
+                                         "Latency of searches under a rollout, by the version that served the space.",
+                                         rollout, buckets=BUCKETS, registry=r)
+        self.shadow_overlap = Histogram("multivec_shadow_overlap",
+                                        "Overlap@10 of a shadow read (the space's other version) with the answer "
+                                        "served, by the version shadow-read.", rollout, buckets=OVERLAP_BUCKETS,
+                                        registry=r)
+        self.shadow_seconds = Histogram("multivec_shadow_latency_seconds",
+                                        "Latency of shadow reads (plan, encode, store), by the version shadow-read.",
+                                        rollout, buckets=BUCKETS, registry=r)
+        self.shadow_skipped = Counter("multivec_shadow_skipped",
+                                      "Shadow reads not run: dropped (queue full) or failed, by the version.",
+                                      [*rollout, "reason"], registry=r)
         for space in spaces:
             self.degraded.labels(space=space)
         r.register(StateCollector(services))
@@ -80,6 +101,21 @@ class Metrics:
                              fused_in=str(plan.get("fused_in")), spaces=str(len(plan.get("spaces") or []))).inc()
         for space in plan.get("degraded") or []:
             self.degraded.labels(space=str(space)).inc()
+
+    def rollout(self, event: RolloutEvent) -> None:
+        """One event of a rollout (app.services.rollout): a search served, or a shadow read run, dropped, failed."""
+        labels = {"space": event.space, "version": event.version}
+        if event.kind == "served":
+            self.rollout_searches.labels(**labels).inc()
+            if event.seconds is not None:
+                self.rollout_seconds.labels(**labels).observe(event.seconds)
+        elif event.kind == "shadow":
+            if event.overlap is not None:
+                self.shadow_overlap.labels(**labels).observe(event.overlap)
+            if event.seconds is not None:
+                self.shadow_seconds.labels(**labels).observe(event.seconds)
+        else:
+            self.shadow_skipped.labels(**labels, reason=event.kind).inc()
 
     def written(self, count: int, timings_ms: Mapping[str, float] | None) -> None:
         """One upsert of `count` documents, with the ingest service's encode and store timings."""
@@ -141,7 +177,12 @@ class StateCollector(Collector):
         ratio = GaugeMetricFamily("multivec_vector_version_coverage_ratio",
                                   "Backfill progress: the share of the collection's points that have the version "
                                   "(1 for an empty collection).", labels=["space", "version"])
+        rollout = GaugeMetricFamily("multivec_rollout_percent",
+                                    "Share of live searches (percent) a gradual rollout sends to the version.",
+                                    labels=["space", "version"])
         for space in reg.spaces.values():
+            if space.rollout:
+                rollout.add_metric([space.name, space.rollout.version], space.rollout.percent)
             for v in space.versions.values():
                 status.add_metric([space.name, v.name, v.status], 1)
                 if v.name not in specs:  # retired and dropped: no vector to count
@@ -150,5 +191,6 @@ class StateCollector(Collector):
                 covered.add_metric([space.name, v.name], n)
                 ratio.add_metric([space.name, v.name], n / total if total else 1.0)
         yield status
+        yield rollout
         yield covered
         yield ratio

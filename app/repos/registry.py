@@ -6,7 +6,7 @@ import datetime as dt
 from dataclasses import asdict
 from typing import Any
 
-from app.domain.versions import Registry, SpaceState, VectorVersion
+from app.domain.versions import Registry, Rollout, SpaceState, VectorVersion
 from app.encoders.fastembed_encoder import EncoderPool
 from app.errors import Conflict
 from app.settings import Settings
@@ -22,11 +22,13 @@ def now() -> str:
 
 
 def registry_to_dict(reg: Registry) -> dict[str, Any]:
-    """The registry as stored in meta: `{revision, spaces: {name: {live, previous, versions}}}`."""
+    """The registry as stored in meta: `{revision, spaces: {name: {live, previous, rollout, versions}}}`
+    (`rollout` is `{version, percent, started}` or null)."""
     return {
         "revision": reg.revision,
         "spaces": {
-            name: {"live": s.live, "previous": s.previous, "versions": {n: asdict(v) for n, v in s.versions.items()}}
+            name: {"live": s.live, "previous": s.previous, "rollout": asdict(s.rollout) if s.rollout else None,
+                   "versions": {n: asdict(v) for n, v in s.versions.items()}}
             for name, s in reg.spaces.items()
         },
     }
@@ -39,6 +41,7 @@ def registry_from_dict(data: dict[str, Any]) -> Registry:
             name=name,
             live=s.get("live"),
             previous=s.get("previous"),
+            rollout=Rollout(**s["rollout"]) if s.get("rollout") else None,
             versions={n: VectorVersion(**v) for n, v in s["versions"].items()},
         )
         for name, s in data["spaces"].items()

@@ -27,6 +27,9 @@ MAX_SCAN = 2000  # points read for one page when the derived flag filters
 POINT_ID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 DERIVED = ("summary", "entities")
 BODY_PREVIEW = 280
+NO_STATS: dict[str, Any] = {"served": 0, "share": None, "latency_p50_ms": None, "shadow_runs": 0,
+                            "shadow_latency_p50_ms": None, "overlap_mean": None, "overlap_p50": None,
+                            "dropped": 0, "failed": 0}
 
 
 def dashboard_url(url: str | None) -> str | None:
@@ -77,7 +80,34 @@ def overview(services: Services, migrator: Migrator, *, margin: float) -> dict[s
             "points": status["points"], "revision": status["revision"], "collections": collections,
             "aliases": [{"alias": a, "collection": c} for a, c in aliases.items()],
             "spaces": list(spaces.values()), "migrations": migrations, "rebuild": status.get("rebuild"),
+            "rollouts": rollouts_view(reg, services.search.rollouts.summary()),
             "dashboard": dashboard_url(services.settings.store.url)}
+
+
+def rollouts_view(reg: Any, summary: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each gradual rollout in the registry, its two versions side by side: the share each was meant to
+    serve and did serve, its latency p50, and the shadow reads of it (overlap@10 with the answer served,
+    latency p50), as this process saw them since the rollout started.
+
+    Args:
+        reg: the registry (the rollouts are in it).
+        summary: `RolloutMonitor.summary()`.
+    """
+    out = []
+    for space in reg.spaces.values():
+        r = space.rollout
+        if r is None:
+            continue
+        seen = summary.get(space.name) or {}
+        if seen.get("started") != r.started:  # what this process counted belongs to an earlier rollout
+            seen = {}
+        rows = []
+        for role, version, meant in (("live", space.live, 100 - r.percent), ("candidate", r.version, r.percent)):
+            stats = {**NO_STATS, **((seen.get("versions") or {}).get(version) or {})}
+            rows.append({"role": role, "version": version, "meant": meant, **stats})
+        out.append({"space": space.name, "version": r.version, "percent": r.percent, "started": r.started,
+                    "live": space.live, "searches": seen.get("searches", 0), "rows": rows})
+    return out
 
 
 def verdict_view(verdict: Any, margin: float) -> dict[str, Any] | None:

@@ -9,10 +9,12 @@ from typing import Any
 from app.domain.fusion import contributions, fused_in
 from app.domain.plan import Filter, QueryPlan, build_plan
 from app.domain.profiles import RankingProfile, passes, voting_thresholds
+from app.domain.rollout import Routing, route, shadow_sampled
 from app.domain.versions import Registry
 from app.encoders.fastembed_encoder import EncoderPool
 from app.repos.profiles import ProfileRepo
 from app.repos.registry import RegistryRepo
+from app.services.rollout import OVERLAP_K, RolloutMonitor
 from app.settings import SearchSettings, Settings
 from app.store.base import QueryResult, Store, VectorValue
 
@@ -96,16 +98,22 @@ class PreparedQuery:
 
 
 class SearchService:
-    """Search: plan a request, encode the query once per model, one store request, explain."""
+    """Search: plan a request, encode the query once per model, one store request, explain.
+
+    During a gradual rollout (`scripts/migrate promote --percent`), `search` sends a stable share of
+    queries to the rolled-out version of a space and, for a sample, shadow-reads the other version
+    through `rollouts` (app.services.rollout).
+    """
 
     def __init__(self, *, store: Store, encoders: EncoderPool, registry: RegistryRepo, settings: Settings,
-                 profiles: ProfileRepo | None = None) -> None:
+                 profiles: ProfileRepo | None = None, rollouts: RolloutMonitor | None = None) -> None:
         self.store = store
         self.encoders = encoders
         self.registry = registry
         self.settings = settings
         self.profiles = profiles or ProfileRepo(store=store, alias=registry.alias,
                                                 profile_path=settings.search.profile_path)
+        self.rollouts = rollouts or RolloutMonitor(settings.rollout)
 
     def plan(self, req: SearchRequest) -> QueryPlan:
         """The plan `req` would run (see `plan_ranking`)."""
@@ -125,11 +133,17 @@ class SearchService:
             UnknownSpace: a field or weight names no space.
             InvalidInput: bad weights, k, or a pinned version of another space.
         """
+        return self._plan(self.registry.get(), req, profile=profile)
+
+    def _plan(self, registry: Registry, req: SearchRequest, *, profile: bool = True,
+              pins: dict[str, str] | None = None) -> tuple[QueryPlan, Ranking]:
+        """`plan_ranking` on one registry read; `pins` are a rollout's versions (space -> version),
+        which the request's own `versions` override and which, unlike those, keep the ranking profile
+        when it was fitted on the versions searched."""
         s = self.settings.search
-        registry = self.registry.get()
         ranking = Ranking()
         if profile and not req.names_plan:
-            ranking = self._profile_for(registry)
+            ranking = self._profile_for(registry, pins)
         limit = req.limit or s.default_limit
         if ranking.profile is not None:
             p = ranking.profile
@@ -140,7 +154,7 @@ class SearchService:
                 fields = [n for n, w in weights.items() if w > 0] or list(weights)
             plan = build_plan(registry, fields=fields, fusion=p.fusion, rrf_k=p.rrf_k,  # type: ignore[arg-type]
                               weights=weights, limit=limit, prefetch_limit=s.prefetch_limit, filter=req.filter,
-                              explain=req.explain)
+                              explain=req.explain, versions=pins or None)
             return plan, ranking
         weights = with_request_weights(default_weights(s, registry, req.fields), req.weights)
         plan = build_plan(
@@ -153,7 +167,7 @@ class SearchService:
             prefetch_limit=s.prefetch_limit,
             filter=req.filter,
             explain=req.explain,
-            versions=req.versions,
+            versions={**(pins or {}), **(req.versions or {})} or None,
         )
         return plan, ranking
 
@@ -220,11 +234,12 @@ class SearchService:
         """Who fuses `plan` on this store: `store`, `client` (this service) or `n/a` (one space)."""
         return fused_in(plan, self.store.fusions)
 
-    def _profile_for(self, registry: Registry) -> Ranking:
+    def _profile_for(self, registry: Registry, pins: dict[str, str] | None = None) -> Ranking:
         profile = self.profiles.profile()
         if profile is None:
             return Ranking()
-        live = {name: registry.live_version(name).name for name in registry.live_spaces()}
+        # the versions searched: the live ones, or those a rollout picked (as they will be after a promote)
+        live = {name: registry.live_version(name).name for name in registry.live_spaces()} | (pins or {})
         reason = profile.mismatch(live)
         if reason:
             return Ranking(skipped=f"{profile.id}: {reason}")
@@ -238,7 +253,12 @@ class SearchService:
             StoreUnavailable, CollectionNotFound: from the store.
         """
         t0 = time.perf_counter()
-        plan, ranking = self.plan_ranking(req)
+        registry = self.registry.get()
+        # a request that pins versions or a collection is an experiment (validation, A/B): not routed
+        routing = route(registry, req.query) if req.versions is None and req.collection is None else Routing()
+        plan, ranking = self._plan(registry, req, pins=routing.pins)
+        listed = routing.only({s.space for s in plan.listed})
+        fused = routing.only({s.space for s in plan.spaces})  # the decisions that change the answer
         thresholds = self._thresholds(plan) if req.threshold else None
         # a threshold needs each space's raw score of every hit: fetch the per-space lists too
         fetch = replace(plan, explain=True) if thresholds and not plan.explain else plan
@@ -258,8 +278,33 @@ class SearchService:
         described = {**plan.describe(self.fused_in(plan)), **ranking.describe()}
         if req.threshold:
             described["thresholds"] = thresholds or {}
+        if listed:
+            # `fused`: False for a space searched only to be explained (weight 0): it did not change the answer
+            described["rollout"] = [{**d.describe(), "fused": d in fused.decisions} for d in listed.decisions]
+        if fused:
+            self._observe_rollout(registry, req, fused, routing, result, plan.limit,
+                                  seconds=timings["total"] / 1000)
         return SearchResponse(hits=hits, plan=described, timings_ms={k: round(v, 2) for k, v in timings.items()},
                               note=note)
+
+    def _observe_rollout(self, registry: Registry, req: SearchRequest, fused: Routing, routing: Routing,
+                         result: QueryResult, limit: int, *, seconds: float) -> None:
+        """Count the answer by the versions that served it and, for a sample of queries, queue one shadow
+        read: the same search with each fused rolled-out space on its other version, on the same registry
+        read, run by the monitor's workers after this answer is computed (it cannot change it)."""
+        self.rollouts.served(fused, seconds)
+        first = fused.decisions[0]
+        if not shadow_sampled(req.query, first.candidate, self.settings.rollout.shadow_percent):
+            return
+        pins = {**routing.pins, **fused.shadow_pins}
+        shadow_req = replace(req, explain=False, threshold=False)
+
+        def run() -> list[str]:
+            plan, _ = self._plan(registry, shadow_req, pins=pins)
+            vectors = self.encode_query(plan, shadow_req.query)
+            return [h.id for h in self.store.query(self.registry.alias, plan, vectors).hits]
+
+        self.rollouts.shadow(fused, [h.id for h in result.hits], run, k=min(OVERLAP_K, limit))
 
     def _thresholds(self, plan: QueryPlan) -> dict[str, float]:
         """The calibrated thresholds that vote on this plan's hits (see app.domain.profiles)."""

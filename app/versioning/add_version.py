@@ -1,4 +1,5 @@
-"""Add a version in place: apply (named vector, shadow write), backfill, validate, promote, rollback, retire."""
+"""Add a version in place: apply (named vector, shadow write), backfill, validate, [rollout,] promote, rollback,
+retire."""
 
 from __future__ import annotations
 
@@ -215,16 +216,64 @@ class AddVersionSteps:
         result.notes += [f"forced past: {b}" for b in gate.blockers] + list(gate.notes)
         old = space.live
         result.data = {"live": name, "previous": old}
+        ends = (f"; ends the rollout of {space.rollout.version} at {space.rollout.percent} %"
+                if space.rollout else "")
         run_actions(result, [(f"make {name} live for space {version.space!r} (was {old}); "
-                              f"{old} stays written for rollback",
+                              f"{old} stays written for rollback{ends}",
                               lambda: self._save(reg, lifecycle.promote(reg, name, at=now()))),
                              *ctx.override_actions(m.revision, gate, step="promote", target=name, margin=margin)])
         result.notes.append(f"next: watch search, then scripts/migrate retire {m.revision} after the grace "
                             f"period (or scripts/migrate rollback {m.revision})")
         return result
 
+    def rollout(self, m: Migration, record: dict[str, Any], *, percent: int, margin: float, force: bool,
+                dry_run: bool) -> StepResult:
+        """A gradual rollout (`promote --percent`): one registry write sends `percent` % of live searches,
+        picked by a stable hash of the query, to the new version; the rest keep the live one. Past the
+        same gate as a promote, since users see its answers. Re-run with another percent to change it;
+        a full promote or a rollback ends it.
+
+        Raises:
+            Conflict: the version is retired, the gate refuses it (unless `force`), the percent is not
+                1 to 99, or another version of the space is being rolled out.
+        """
+        ctx, name = self.ctx, record["version"]
+        reg = ctx.registry.get()
+        version = reg.find(name)
+        space = reg.space(version.space)
+        result = StepResult(step="promote", target=name, dry_run=dry_run)
+        if space.live == name:
+            result.notes.append(f"{name} is already live: nothing to roll out")
+            return result
+        if version.status == "retired":
+            raise Conflict(f"{name} is retired")
+        current = space.rollout
+        if current and current.version == name and current.percent == percent:
+            result.notes.append(f"{name} already serves {percent} % of searches (since {current.started})")
+            return result
+        gate = promote_gate(coverage=ctx.coverage(name), verdict=ctx.records.verdict(name), margin=margin,
+                            force=force)
+        if not gate.allowed:
+            raise Conflict(f"rollout of {name} refused: {gate.message()} (--force to override)",
+                           {"blockers": list(gate.blockers)})
+        new = lifecycle.start_rollout(reg, name, percent=percent, at=now())  # refuses before any dry run says
+        result.notes += [f"forced past: {b}" for b in gate.blockers] + list(gate.notes)
+        what = (f"change the rollout of {name} from {current.percent} % to {percent} % of searches"
+                if current else f"send {percent} % of live searches to {name} for space {version.space!r} "
+                                f"(a stable hash of the query picks them); the rest stay on {space.live}")
+        result.data = {"rollout": {"space": version.space, "version": name, "percent": percent,
+                                   "live": space.live}}
+        run_actions(result, [(what, lambda: self._save(reg, new)),
+                             *ctx.override_actions(m.revision, gate, step="rollout", target=name, margin=margin,
+                                                   percent=percent)])
+        result.notes.append(f"next: watch the shadow overlap and latency (/inspect, /metrics), then "
+                            f"scripts/migrate promote {m.revision} (every search) or scripts/migrate rollback "
+                            f"{m.revision} (none)")
+        return result
+
     def rollback(self, m: Migration, record: dict[str, Any], *, dry_run: bool) -> StepResult:
-        """Swap the live pointer back to the previous version; the rolled-back one stays written.
+        """Swap the live pointer back to the previous version; the rolled-back one stays written. During a
+        rollout of the version, end the rollout instead: every search uses the live version again.
 
         Raises:
             Conflict: the previous version is retired.
@@ -233,6 +282,11 @@ class AddVersionSteps:
         reg = self.ctx.registry.get()
         space = reg.space(reg.find(name).space)
         result = StepResult(step="rollback", target=name, dry_run=dry_run)
+        if space.rollout and space.rollout.version == name and space.live != name:
+            result.data = {"live": space.live, "rollout": None}
+            return run_actions(result, [(f"end the rollout of {name} at {space.rollout.percent} %: every search "
+                                         f"uses {space.live} again; {name} stays written",
+                                         lambda: self._save(reg, lifecycle.end_rollout(reg, name)))])
         if space.live != name or space.previous is None:
             result.notes.append(f"{name} is not live (live is {space.live}): nothing to roll back")
             return result
@@ -290,6 +344,8 @@ class AddVersionSteps:
         old_status = space.versions[old].status if old and old in space.versions else "retired"
         if v.status == "retired":
             return "abandoned (retired)", "-"
+        if space.rollout and space.rollout.version == name and space.live != name:
+            return f"rollout {space.rollout.percent} %", "promote (every search) or rollback"
         if v.status in ("shadow", "backfilling"):
             return v.status, "backfill"
         if v.status == "ready":

@@ -208,7 +208,10 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--margin", type=float, default=0.02,
                    help="allowed loss of nDCG@10 (absolute), in the fused search and in the space alone")
     s.add_argument("--force", action="store_true", help="promote past the gate (recorded with the migration)")
-    step("rollback", "make the previous version live again")
+    s.add_argument("--percent", type=int, default=None, metavar="N",
+                   help="a gradual rollout: send N %% (1-99) of live searches, picked by a stable hash of the "
+                        "query, to the new version; promote without it (or rollback) ends the rollout")
+    step("rollback", "make the previous version live again (or end a rollout)")
     s = step("retire", "delete the version (or collection) no longer live, after the grace period")
     s.add_argument("--grace", default="24h", help="how long after it stopped being live (e.g. 30m, 24h, 7d)")
     s.add_argument("--force", action="store_true",
@@ -315,7 +318,8 @@ def _run(backend: Local | Remote, args: argparse.Namespace, migrations: list[Mig
             print("\n".join(result_lines({**result, "notes": []})))
             return 0
     elif args.step == "promote":
-        result = backend.step("promote", target=target, margin=args.margin, force=args.force, **common)
+        rollout = {"percent": args.percent} if args.percent is not None else {}
+        result = backend.step("promote", target=target, margin=args.margin, force=args.force, **rollout, **common)
     elif args.step == "rollback":
         result = backend.step("rollback", target=target, **common)
     elif args.step == "retire":

@@ -68,6 +68,9 @@ class PromoteIn(StepIn):
     margin: float = Field(default=DEFAULT_MARGIN, ge=0, le=1, description="How much worse (absolute nDCG@10) "
                           "the candidate may be, in the fused search and in its space alone.")
     force: bool = Field(default=False, description="Promote past the gate (recorded with the migration).")
+    percent: int | None = Field(default=None, ge=1, le=99, description="A gradual rollout: send this share of "
+                                "live searches (picked by a stable hash of the query) to the new version, not all; "
+                                "a full promote or a rollback ends it.")
 
 
 class RollbackIn(StepIn):
@@ -109,7 +112,7 @@ def _validate(m: Migrator, p: ValidateIn, progress: Progress | None) -> StepResu
 
 
 def _promote(m: Migrator, p: PromoteIn, _: Progress | None) -> StepResult:
-    return m.promote(p.target, margin=p.margin, force=p.force, dry_run=p.dry_run)
+    return m.promote(p.target, margin=p.margin, force=p.force, dry_run=p.dry_run, percent=p.percent)
 
 
 def _rollback(m: Migrator, p: RollbackIn, _: Progress | None) -> StepResult:
@@ -139,7 +142,8 @@ STEPS: dict[str, Step] = {
     "apply": Step(ApplyIn, _apply, "Add the named vector (or the new collection) and start the shadow write"),
     "backfill": Step(BackfillIn, _backfill, "Encode the new version for the points already there (resumable)"),
     "validate": Step(ValidateIn, _validate, "Compare live and candidate on a query set; store the verdict"),
-    "promote": Step(PromoteIn, _promote, "Make the new version live (one registry write, or an alias swap)"),
+    "promote": Step(PromoteIn, _promote, "Make the new version live (one registry write, or an alias swap); "
+                                        "with `percent`, for that share of searches only (a gradual rollout)"),
     "rollback": Step(RollbackIn, _rollback, "Make the previous version live again"),
     "retire": Step(RetireIn, _retire, "Delete the version (or collection) no longer live, after the grace period"),
 }

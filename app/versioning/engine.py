@@ -130,9 +130,24 @@ class Migrator:
                                  dry_run=dry_run, on_query=on_query)
 
     def promote(self, target: str | None = None, *, margin: float = DEFAULT_MARGIN, force: bool = False,
-                dry_run: bool = False) -> StepResult:
-        """Make the new version (or collection) live, past the promote gate (`ChangeSteps.promote`)."""
-        return self._resolved(target, lambda s, m, r: s.promote(m, r, margin=margin, force=force, dry_run=dry_run))
+                dry_run: bool = False, percent: int | None = None) -> StepResult:
+        """Make the new version (or collection) live, past the promote gate (`ChangeSteps.promote`); with
+        `percent`, only that share of live searches (a gradual rollout, `AddVersionSteps.rollout`).
+
+        Raises:
+            Conflict: the gate refuses, or `percent` is given for a rebuild (it swaps whole collections).
+        """
+        if percent is None:
+            return self._resolved(target, lambda s, m, r: s.promote(m, r, margin=margin, force=force,
+                                                                     dry_run=dry_run))
+
+        def rollout(steps: ChangeSteps, m: Migration, record: dict[str, Any]) -> StepResult:
+            if not isinstance(steps, AddVersionSteps):
+                raise Conflict(f"{m.label} is a rebuild: a rollout sends a share of searches to a new version of a "
+                               "space, a rebuild swaps the whole collection; promote it without --percent")
+            return steps.rollout(m, record, percent=percent, margin=margin, force=force, dry_run=dry_run)
+
+        return self._resolved(target, rollout)
 
     def rollback(self, target: str | None = None, *, dry_run: bool = False) -> StepResult:
         """Make the previous version (or collection) live again (`ChangeSteps.rollback`)."""

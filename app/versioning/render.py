@@ -53,6 +53,8 @@ def status_lines(data: dict[str, Any]) -> list[str]:
     rows = []
     for v in data["versions"]:
         role = "live" if v["live"] else ("rollback" if v["previous"] else "")
+        if v.get("rollout"):
+            role = f"rollout {v['rollout']} %"
         coverage = f"{v['covered']}/{v['total']}" if v["covered"] is not None else "-"
         pct = f"{v['percent']:.1f} %" if v["percent"] is not None else "-"
         rows.append([v["space"], v["version"], v["status"], role, v["model"], v["dim"] or "-",

@@ -22,8 +22,9 @@ def status(ctx: Context, steps_for: StepsFor) -> dict[str, Any]:
 
     Returns:
         `{alias, physical, points, revision, versions: [...], migrations: [...], rebuild}`: each
-        version with its status and coverage, each applied migration with its state, next step and
-        overrides, the rebuild marker (with `live`, where the alias points) or None.
+        version with its status and coverage (and `rollout`, the percent of searches it serves in a
+        rollout), each applied migration with its state, next step and overrides, the rebuild marker
+        (with `live`, where the alias points) or None.
     """
     reg = ctx.registry.get()
     physical = ctx.registry.physical()
@@ -37,6 +38,7 @@ def status(ctx: Context, steps_for: StepsFor) -> dict[str, Any]:
                 "space": space.name, "version": v.name, "status": v.status, "model": v.model, "dim": v.dim,
                 "distance": specs[v.name].distance if v.name in specs else v.distance,
                 "live": space.live == v.name, "previous": space.previous == v.name,
+                "rollout": space.rollout.percent if space.rollout and space.rollout.version == v.name else None,
                 "covered": covered, "total": total,
                 "percent": None if covered is None else Coverage(covered, total).percent,
                 "status_changed": v.status_changed,
