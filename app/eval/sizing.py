@@ -29,7 +29,7 @@ import numpy as np
 import qdrant_edge as qe
 
 from app.container import build_services
-from app.domain.documents import Document
+from app.domain.documents import Document, point_id
 from app.domain.plan import Filter, QueryPlan, SpaceQuery
 from app.encoders.fastembed_encoder import EncoderPool, SparseVec
 from app.eval.bench import machine
@@ -38,18 +38,20 @@ from app.settings import Settings, StoreSettings
 from app.store.base import CollectionConfig, PointWrite, StoredPoint, VectorSpec, VectorStorage
 from app.store.edge import EdgeStore
 
-VARIANTS: dict[str, VectorStorage] = {
-    "none": VectorStorage(),
-    "scalar": VectorStorage(quantization="scalar"),
-    "binary": VectorStorage(quantization="binary"),
-    "scalar+on_disk": VectorStorage(quantization="scalar", on_disk=True),
+VARIANTS: dict[str, CollectionConfig] = {
+    "none": CollectionConfig(),
+    "scalar": CollectionConfig(default=VectorStorage(quantization="scalar")),
+    "binary": CollectionConfig(default=VectorStorage(quantization="binary")),
+    "binary, oversampling 3": CollectionConfig(default=VectorStorage(quantization="binary"), oversampling=3.0),
+    "scalar+on_disk": CollectionConfig(default=VectorStorage(quantization="scalar", on_disk=True)),
 }
 COLLECTION = "sizing"
 
 
-def _rss_kb() -> int:
+def _rss_kb(field: str = "VmRSS") -> int:
+    """Resident KiB: all (`VmRSS`), anonymous memory (`RssAnon`), or file pages mapped in (`RssFile`)."""
     for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
+        if line.startswith(f"{field}:"):
             return int(line.split()[1])
     return 0
 
@@ -123,9 +125,9 @@ def index_every_segment() -> Iterator[None]:
 
 
 def write_variant(folder: Path, specs: dict[str, VectorSpec], points: Sequence[StoredPoint],
-                  storage: VectorStorage) -> dict[str, Any]:
-    """One shard holding `points` with every dense vector stored as `storage` says; optimised."""
-    store = EdgeStore(folder, config=CollectionConfig(default=storage))
+                  config: CollectionConfig) -> dict[str, Any]:
+    """One shard holding `points` with every dense vector stored as `config` says; optimised."""
+    store = EdgeStore(folder, config=config)
     t0 = time.perf_counter()
     try:
         with index_every_segment():
@@ -149,8 +151,8 @@ def measure_rss(folder: Path, queries_file: Path, storage: str) -> dict[str, Any
 
 def _rss_child(folder: Path, queries_file: Path, storage: str) -> None:
     data = json.loads(queries_file.read_text())
-    before = _rss_kb()
-    store = EdgeStore(folder, config=CollectionConfig(default=VARIANTS[storage]))
+    before, before_anon = _rss_kb(), _rss_kb("RssAnon")
+    store = EdgeStore(folder, config=VARIANTS[storage])
     specs = store.vector_specs(COLLECTION)
     store.count(COLLECTION)
     opened = _rss_kb()
@@ -166,8 +168,10 @@ def _rss_child(folder: Path, queries_file: Path, storage: str) -> None:
             ranked[name].append([h.id for h in hits])
     seconds = time.perf_counter() - t0
     searched = _rss_kb()
+    anon, file = _rss_kb("RssAnon"), _rss_kb("RssFile")  # file pages (mmap) the kernel may drop under pressure
     store.close()
     print(json.dumps({"rss_before_kb": before, "rss_opened_kb": opened, "rss_searched_kb": searched,
+                      "rss_anon_kb": anon, "rss_file_kb": file, "rss_anon_before_kb": before_anon,
                       "search_s": round(seconds, 2), "ranked": ranked}))
 
 
@@ -175,7 +179,22 @@ def overlap(a: list[list[str]], b: list[list[str]]) -> float:
     return float(np.mean([len(set(x) & set(y)) / max(1, len(y)) for x, y in zip(a, b, strict=True)]))
 
 
-def run(corpus: Path, *, docs: int, queries: int, seed: int, work: Path) -> dict[str, Any]:
+def copies(points: list[StoredPoint], times: int, seed: int) -> list[StoredPoint]:
+    """The points and `times - 1` near-copies of each (new ids, dense vectors jittered by 1 %): what
+    RSS gains between one size and ten times it is the per-document memory, fixed costs cancelled."""
+    rng = np.random.default_rng(seed)
+    out = list(points)
+    for k in range(1, times):
+        for p in points:
+            vectors = {n: v if isinstance(v, SparseVec) else
+                       (np.asarray(v, dtype=np.float32) * (1 + 0.01 * rng.standard_normal(np.shape(v)))).tolist()
+                       for n, v in p.vectors.items()}
+            doc_id = f"{p.payload.get('doc_id')}#{k}"
+            out.append(StoredPoint(id=point_id(doc_id), payload={**p.payload, "doc_id": doc_id}, vectors=vectors))
+    return out
+
+
+def run(corpus: Path, *, docs: int, queries: int, seed: int, work: Path, times: int = 1) -> dict[str, Any]:
     """Encode a sample once, write it under each variant, measure; see the module docstring."""
     all_docs = list(read_corpus(corpus))
     sample = random.Random(seed).sample(all_docs, min(docs, len(all_docs)))
@@ -183,10 +202,11 @@ def run(corpus: Path, *, docs: int, queries: int, seed: int, work: Path) -> dict
     encoders = EncoderPool(settings.models, settings.encoders)
     services = build_services(settings, encoders=encoders)
     t0 = time.perf_counter()
-    for i in range(0, len(sample), 32):
+    done = services.store.count(services.registry.physical())  # a kept --work-dir is encoded already
+    for i in range(done, len(sample), 32):
         services.ingest.upsert([Document.from_dict(d) for d in sample[i:i + 32]])
         print(f"encoded {min(i + 32, len(sample))}/{len(sample)} ({time.perf_counter() - t0:.0f} s)", flush=True)
-    encode_s = time.perf_counter() - t0
+    encode_s = time.perf_counter() - t0 if done < len(sample) else float("nan")
     physical = services.registry.physical()
     specs = services.store.vector_specs(physical)
     points: list[StoredPoint] = []
@@ -207,16 +227,18 @@ def run(corpus: Path, *, docs: int, queries: int, seed: int, work: Path) -> dict
     queries_file.write_text(json.dumps(qdata))
 
     payload_bytes = [len(json.dumps(p.payload, ensure_ascii=False).encode()) for p in points]
+    counted = vector_counts(points, specs)
+    points = copies(points, times, seed)
     result: dict[str, Any] = {
         "machine": machine(), "corpus": str(corpus), "corpus_documents": len(all_docs), "sample": len(points),
-        "seed": seed, "queries": len(qvecs), "encode_s": round(encode_s, 1),
-        "docs_per_s": round(len(points) / encode_s, 2), "vectors_per_doc": vector_counts(points, specs),
+        "copies": times, "seed": seed, "queries": len(qvecs), "encode_s": round(encode_s, 1),
+        "docs_per_s": round(len(sample) / encode_s, 2), "vectors_per_doc": counted,
         "payload_json_bytes_per_doc": round(float(np.mean(payload_bytes)), 1), "variants": {},
     }
-    for name, storage in VARIANTS.items():
-        folder = work / name
+    for name, config in VARIANTS.items():
+        folder = work / f"{name} x{times}"
         print(f"writing variant {name}", flush=True)
-        v = write_variant(folder, specs, points, storage)
+        v = write_variant(folder, specs, points, config)
         v["rss"] = measure_rss(folder, queries_file, name)
         result["variants"][name] = v
     base = result["variants"]["none"]["rss"].pop("ranked")
@@ -276,9 +298,13 @@ def projection(r: dict[str, Any], docs: int, replication: int = 2) -> list[dict[
 
 def render(r: dict[str, Any]) -> str:
     n = r["sample"]
-    lines = [f"# Sizing: {n} SciFact documents (seeded sample of {r['corpus_documents']}), all six spaces", "",
+    times = r.get("copies", 1)
+    encoded = r["docs_per_s"] == r["docs_per_s"]  # NaN when an earlier run encoded the sample
+    what = f"{n // times} documents, each written {times} times (near-copies)" if times > 1 else f"{n} documents"
+    lines = [f"# Sizing: {what}, a seeded sample of {r['corpus_documents']} SciFact documents, all six spaces", "",
              f"Machine: {r['machine']['cpus']} CPUs, load {r['machine']['load_avg_1m']} at start, "
-             f"{r['machine']['date']}. Encoded at {r['docs_per_s']} docs/s. "
+             f"{r['machine']['date']}. " + (f"Encoded at {r['docs_per_s']} docs/s. " if encoded
+                                            else "Encoded by an earlier run (kept --work-dir). ") +
              f"Payload: {r['payload_json_bytes_per_doc']} B of JSON per document.", "",
              "## Vectors per document", "", "| named vector | kind | dim | mean per doc | max |",
              "|---|---|---|---|---|"]
@@ -306,13 +332,14 @@ def render(r: dict[str, Any]) -> str:
                          f"{d.get('index', 0) / n:,.0f}")
         lines.append(f"| `{name}` | " + " | ".join(cells) + " |")
     lines += ["", "## Resident memory of a fresh process (MiB)", "",
-              "| variant | before open | opened | after searches | shard's share | searches |",
-              "|---|---|---|---|---|---|"]
+              "| variant | before open | opened | after searches | shard's share | of which anonymous | searches |",
+              "|---|---|---|---|---|---|---|"]
     for vname, v in r["variants"].items():
         rss = v["rss"]
         share = (rss["rss_searched_kb"] - rss["rss_before_kb"]) / 1024
+        anon = (rss["rss_anon_kb"] - rss["rss_anon_before_kb"]) / 1024 if "rss_anon_kb" in rss else float("nan")
         lines.append(f"| {vname} | {rss['rss_before_kb'] / 1024:.0f} | {rss['rss_opened_kb'] / 1024:.0f} | "
-                     f"{rss['rss_searched_kb'] / 1024:.0f} | {share:.0f} | {rss['search_s']} s |")
+                     f"{rss['rss_searched_kb'] / 1024:.0f} | {share:.0f} | {anon:.0f} | {rss['search_s']} s |")
     dense = [k for k in r["vectors_per_doc"] if r["vectors_per_doc"][k]["kind"] != "sparse"]
     lines += ["", "## Top-10 overlap with the unquantized shard (rescored, real queries)", "",
               "| variant | " + " | ".join(f"`{k.split('.')[0]}`" for k in dense) + " |",
@@ -352,13 +379,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--docs", type=int, default=1000, help="documents in the sample (default 1000)")
     p.add_argument("--queries", type=int, default=100)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--copies", type=int, default=1, help="write each point this many times (near-copies), "
+                   "to measure RSS per document past the fixed costs")
     p.add_argument("--out", type=Path, default=Path("benchmarks/results/sizing"))
     p.add_argument("--work-dir", type=Path, help="keep the shards here (default: a temporary folder)")
     a = p.parse_args(args)
     with tempfile.TemporaryDirectory(prefix="sizing-") as tmp:
         work = a.work_dir or Path(tmp)
         work.mkdir(parents=True, exist_ok=True)
-        result = run(a.corpus, docs=a.docs, queries=a.queries, seed=a.seed, work=work)
+        result = run(a.corpus, docs=a.docs, queries=a.queries, seed=a.seed, work=work, times=a.copies)
     a.out.mkdir(parents=True, exist_ok=True)
     (a.out / "sizing.json").write_text(json.dumps(result, indent=1))
     (a.out / "sizing.md").write_text(render(result))
