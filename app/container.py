@@ -73,7 +73,7 @@ def build_services(settings: Settings, *, store: Store | None = None, encoders: 
     Raises:
         StoreUnavailable: the store does not answer or is too old.
     """
-    store = store or open_store(settings.store)
+    store = store or open_store(settings.store, settings.collection)
     encoders = encoders or EncoderPool(settings.models, settings.encoders)
     store.ping()  # fail at startup, clearly, on an unreachable or too old server
     registry = bootstrap(settings, store, encoders) if init else RegistryRepo(store=store,

@@ -26,6 +26,49 @@ class StoreSettings(BaseModel):
     retry_wait_s: float = 0.2
 
 
+Quantization = Literal["none", "scalar", "binary"]
+
+
+class SpaceStorageSettings(BaseModel):
+    """One space's storage, overriding the collection-wide defaults (unset: the default)."""
+
+    model_config = {"extra": "forbid"}
+
+    on_disk: bool | None = None
+    quantization: Quantization | None = None
+
+
+class CollectionSettings(BaseModel):
+    """How new collections are laid out (at first start, and by a rebuild migration).
+
+    The cluster fields are a Qdrant server's (None: the server's default); the embedded store has
+    one local shard and ignores them (it says so once at startup). Vectors: `on_disk_vectors` keeps
+    the original floats memory-mapped on disk; `quantization` keeps an int8 (`scalar`) or 1-bit
+    (`binary`) copy in RAM, searched first, then `rescore`d with the originals after fetching
+    `oversampling` x limit candidates. `spaces` overrides both per space.
+    """
+
+    model_config = {"extra": "forbid"}
+
+    shard_number: int | None = Field(default=None, ge=1, le=1000)
+    replication_factor: int | None = Field(default=None, ge=1, le=100)
+    write_consistency_factor: int | None = Field(default=None, ge=1, le=100)
+    on_disk_payload: bool | None = None
+    on_disk_vectors: bool = False
+    quantization: Quantization = "none"
+    rescore: bool = True
+    oversampling: float | None = Field(default=None, ge=1.0, le=100.0)
+    spaces: dict[str, SpaceStorageSettings] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _consistency_within_replicas(self) -> CollectionSettings:
+        # Qdrant refuses writes that need more acknowledgements than there are replicas
+        if self.write_consistency_factor and self.write_consistency_factor > (self.replication_factor or 1):
+            raise ValueError(f"write_consistency_factor ({self.write_consistency_factor}) must be at most "
+                             f"replication_factor ({self.replication_factor or 1})")
+        return self
+
+
 class ModelSettings(BaseModel):
     """An encoder model. `builtin` names one of the offline models we assemble from PyPI packages."""
 
@@ -147,6 +190,7 @@ class Settings(BaseSettings):
     search: SearchSettings = Field(default_factory=SearchSettings)
     limits: LimitSettings = Field(default_factory=LimitSettings)
     rollout: RolloutSettings = Field(default_factory=RolloutSettings)
+    collection: CollectionSettings = Field(default_factory=CollectionSettings)
     admin_token: str | None = None
     service_url: str | None = Field(default=None, description="The running service's URL, for operators' commands "
                                     "(`scripts/migrate` goes through its admin API when this is set).")
@@ -176,4 +220,10 @@ class Settings(BaseSettings):
             model_kind = self.models[space.model].kind
             if (space.kind == "sparse") != (model_kind == "sparse"):
                 raise ValueError(f"space {space.name!r} is {space.kind} but model {space.model!r} is {model_kind}")
+        kinds = {s.name: s.kind for s in self.spaces}
+        for name, storage in self.collection.spaces.items():
+            if name not in kinds:
+                raise ValueError(f"collection.spaces names unknown space {name!r}: expected one of {sorted(kinds)}")
+            if kinds[name] == "sparse" and storage.quantization not in (None, "none"):
+                raise ValueError(f"space {name!r} is sparse: Qdrant quantizes dense vectors only")
         return self

@@ -23,7 +23,16 @@ from app.domain.plan import Condition, Filter, Match, QueryPlan
 from app.encoders.fastembed_encoder import SparseVec
 from app.errors import CollectionNotFound, InvalidInput, StoreUnavailable
 from app.settings import ModelSettings
-from app.store.base import Hit, PointWrite, QueryResult, Selector, StoredPoint, VectorSpec, VectorValue
+from app.store.base import (
+    CollectionConfig,
+    Hit,
+    PointWrite,
+    QueryResult,
+    Selector,
+    StoredPoint,
+    VectorSpec,
+    VectorValue,
+)
 from app.store.meta import lost_race
 from app.store.runner import run_plan
 
@@ -166,9 +175,10 @@ class FakeStore:
     def close(self) -> None:
         self.closed = True
 
-    def create_collection(self, name: str, vectors: dict[str, VectorSpec]) -> None:
+    def create_collection(self, name: str, vectors: dict[str, VectorSpec],
+                          config: CollectionConfig | None = None) -> None:
         self._check()
-        self.collections.setdefault(name, {"specs": dict(vectors), "points": {}})
+        self.collections.setdefault(name, {"specs": dict(vectors), "points": {}, "config": config})
 
     def collection_exists(self, name: str) -> bool:
         self._check()

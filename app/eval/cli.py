@@ -284,7 +284,7 @@ def install(argv: Sequence[str]) -> None:
     p.add_argument("--thresholds", type=Path)
     args = p.parse_args(list(argv))
     settings = eval_settings(args.index_dir) if args.index_dir else Settings()
-    store = open_store(settings.store)
+    store = open_store(settings.store, settings.collection)
     try:
         repo = ProfileRepo(store=store, alias=settings.store.collection)
         if args.profile:

@@ -32,6 +32,61 @@ class VectorSpec:
     distance: str = "cosine"
 
 
+QUANTIZATIONS = ("none", "scalar", "binary")
+
+
+@dataclass(frozen=True)
+class VectorStorage:
+    """Where a named vector lives: `on_disk` keeps the original floats on disk (memory-mapped), and
+    `quantization` (`none`, `scalar` int8 = 1/4 of the bytes, `binary` 1 bit per dimension = 1/32)
+    keeps a compressed copy in RAM (`always_ram`) that is searched first and rescored."""
+
+    on_disk: bool = False
+    quantization: str = "none"
+    always_ram: bool = True
+
+    def describe(self) -> str:
+        return f"{self.quantization}{', on disk' if self.on_disk else ''}"
+
+
+@dataclass(frozen=True)
+class CollectionConfig:
+    """How a collection is laid out, beyond its named vectors.
+
+    `shard_number`, `replication_factor`, `write_consistency_factor` and `on_disk_payload` are the
+    server's (None: Qdrant's default); the embedded store has one local shard and ignores the first
+    three. `storage` is per space (the part of a vector name before the first dot), `default` for the
+    rest. `rescore` and `oversampling` are applied at search time to quantized vectors.
+    """
+
+    shard_number: int | None = None
+    replication_factor: int | None = None
+    write_consistency_factor: int | None = None
+    on_disk_payload: bool | None = None
+    default: VectorStorage = field(default_factory=VectorStorage)
+    storage: dict[str, VectorStorage] = field(default_factory=dict)
+    rescore: bool = True
+    oversampling: float | None = None
+
+    def for_vector(self, vector_name: str) -> VectorStorage:
+        """The storage of named vector `vector_name` (`body.minilm-l6-int8.v1` -> space `body`)."""
+        return self.storage.get(vector_name.split(".")[0], self.default)
+
+    @property
+    def quantized(self) -> bool:
+        """True when any vector is quantized (search then sends rescore / oversampling)."""
+        return any(s.quantization != "none" for s in (self.default, *self.storage.values()))
+
+    def describe(self, vector_names: Sequence[str] = ()) -> str:
+        """One line for dry runs and logs: the cluster layout, then each vector's storage."""
+        parts = [f"{k} {v}" for k, v in (("shard_number", self.shard_number),
+                                          ("replication_factor", self.replication_factor),
+                                          ("write_consistency_factor", self.write_consistency_factor),
+                                          ("on_disk_payload", self.on_disk_payload)) if v is not None]
+        parts += [f"{n}: {self.for_vector(n).describe()}" for n in vector_names]
+        return "; ".join(parts)
+
+
 @dataclass
 class PointWrite:
     """One point to write: its id (a UUID string), its named vectors, its payload."""
@@ -94,8 +149,16 @@ class Store(Protocol):
         """Flush and release the store (the embedded adapter's folder lock included)."""
         ...
 
-    def create_collection(self, name: str, vectors: dict[str, VectorSpec]) -> None:
+    def create_collection(self, name: str, vectors: dict[str, VectorSpec],
+                          config: CollectionConfig | None = None) -> None:
         """Create collection `name` with these named vectors; nothing if it exists already.
+
+        Args:
+            name: the collection.
+            vectors: vector name -> spec.
+            config: shards, replicas, write consistency, on-disk payload, and each space's on-disk
+                vectors and quantization; None: the adapter's own (from settings, `MULTIVEC_COLLECTION__*`).
+                The embedded store applies on-disk and quantization, and ignores the cluster fields.
 
         Raises:
             InvalidInput: a bad collection name.

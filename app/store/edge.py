@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import json
+import logging
 import os
 import shutil
 import subprocess
@@ -24,12 +25,14 @@ from app.domain.fusion import DBSF
 from app.domain.plan import Filter, QueryPlan
 from app.errors import AppError, CollectionNotFound, InvalidInput, StoreUnavailable
 from app.store.base import (
+    CollectionConfig,
     Hit,
     PointWrite,
     QueryResult,
     Store,
     StoredPoint,
     VectorSpec,
+    VectorStorage,
     VectorValue,
     translate_errors,
 )
@@ -46,9 +49,48 @@ IN_STORE_FUSIONS: frozenset[str] = frozenset({DBSF})
 _DISTANCE = {"cosine": qe.Distance.Cosine, "dot": qe.Distance.Dot, "euclid": qe.Distance.Euclid}
 
 
-def _params(spec: VectorSpec) -> Any:
+# What a Qdrant server does with these and one local shard cannot: edge has no cluster.
+IGNORED_ON_EDGE = ("shard_number", "replication_factor", "write_consistency_factor")
+log = logging.getLogger("multivec.store")
+
+
+def quantization_config(storage: VectorStorage) -> Any:
+    """Edge's own quantization configs, as the server's (`app.store.qdrant.quantization_config`)."""
+    if storage.quantization == "scalar":
+        return qe.ScalarQuantizationConfig(qe.ScalarType.Int8, quantile=0.99, always_ram=storage.always_ram)
+    if storage.quantization == "binary":
+        return qe.BinaryQuantizationConfig(always_ram=storage.always_ram)
+    return None
+
+
+def search_params(config: CollectionConfig) -> Any:
+    """Rescoring and oversampling for quantized vectors (None when nothing is quantized or asked)."""
+    if not config.quantized and config.oversampling is None:
+        return None
+    return qe.SearchParams(quantization=qe.QuantizationSearchParams(rescore=config.rescore,
+                                                                    oversampling=config.oversampling))
+
+
+def _params(spec: VectorSpec, storage: VectorStorage | None = None) -> Any:
+    storage = storage or VectorStorage()
     multi = qe.MultiVectorConfig(comparator=qe.MultiVectorComparator.MaxSim) if spec.kind == "multi" else None
-    return qe.EdgeVectorParams(size=spec.dim or 0, distance=_DISTANCE[spec.distance], multivector_config=multi)
+    return qe.EdgeVectorParams(size=spec.dim or 0, distance=_DISTANCE[spec.distance], multivector_config=multi,
+                               on_disk=storage.on_disk or None, quantization_config=quantization_config(storage))
+
+
+def edge_config(vectors: dict[str, VectorSpec], config: CollectionConfig) -> Any:
+    """The shard's EdgeConfig: each vector's on-disk flag and quantization, on-disk payload, and the
+    default quantization for vectors added later (edge's create_dense_vector takes none of its own)."""
+    dense = {n: _params(s, config.for_vector(n)) for n, s in vectors.items() if s.kind != "sparse"}
+    sparse = {n: qe.EdgeSparseVectorParams(modifier=qe.Modifier.Idf, on_disk=config.for_vector(n).on_disk or None)
+              for n, s in vectors.items() if s.kind == "sparse"}
+    return qe.EdgeConfig(vectors=dense or None, sparse_vectors=sparse or None, on_disk_payload=config.on_disk_payload,
+                         quantization_config=quantization_config(config.default))
+
+
+def ignored_settings(config: CollectionConfig) -> list[str]:
+    """The cluster settings that are set but mean nothing to one local shard."""
+    return [f"{k}={getattr(config, k)}" for k in IGNORED_ON_EDGE if getattr(config, k) is not None]
 
 
 RUNBOOK = "docs/migrations.md#a-collection-that-cannot-be-opened"
@@ -100,7 +142,13 @@ class EdgeStore(Store):
     kind = "edge"
     fusions = IN_STORE_FUSIONS
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, *, config: CollectionConfig | None = None) -> None:
+        self.config = config or CollectionConfig()
+        self._search_params = search_params(self.config)
+        ignored = ignored_settings(self.config)
+        if ignored:  # once, when the store opens (the service's startup)
+            log.warning("the embedded store has one local shard: ignoring %s (Qdrant server settings; "
+                        "on-disk and quantization settings apply)", ", ".join(ignored))
         self.root = Path(root)
         self.root.mkdir(parents=True, exist_ok=True)
         (self.root / "collections").mkdir(exist_ok=True)
@@ -157,17 +205,15 @@ class EdgeStore(Store):
                         f" Recovery: {RUNBOOK}", {"collection": name, "path": str(path), "runbook": RUNBOOK}) from e
             return self._shards[name]
 
-    def create_collection(self, name: str, vectors: dict[str, VectorSpec]) -> None:
+    def create_collection(self, name: str, vectors: dict[str, VectorSpec],
+                          config: CollectionConfig | None = None) -> None:
         with self._mutex:
             if self.collection_exists(name):
                 return
-            dense = {n: _params(s) for n, s in vectors.items() if s.kind != "sparse"}
-            sparse = {n: qe.EdgeSparseVectorParams(modifier=qe.Modifier.Idf) for n, s in vectors.items()
-                      if s.kind == "sparse"}
             folder = self._dir(name)
             folder.mkdir(parents=True, exist_ok=True)
-            config = qe.EdgeConfig(vectors=dense or None, sparse_vectors=sparse or None)
-            self._shards[name] = qe.EdgeShard.create(str(folder / "shard"), config)
+            shard_config = edge_config(vectors, config or self.config)
+            self._shards[name] = qe.EdgeShard.create(str(folder / "shard"), shard_config)
             self._write_specs(name, vectors)
 
     def _write_specs(self, name: str, specs: dict[str, VectorSpec]) -> None:
@@ -290,6 +336,9 @@ class EdgeStore(Store):
             vec = to_vector(qe, vectors[sq.vector_name])
             return qe.Query.Nearest([vec] if sq.kind == "multi" else vec, using=sq.vector_name)
 
+        def params(sq: Any) -> Any:  # rescore / oversample quantized dense vectors
+            return None if sq.kind == "sparse" else self._search_params
+
         def hits(points: list[Any]) -> list[Hit]:
             return [Hit(id=str(p.id), score=float(p.score), payload=p.payload) for p in points]
 
@@ -298,17 +347,17 @@ class EdgeStore(Store):
             if main:
                 if len(plan.spaces) == 1:
                     requests.append(qe.QueryRequest(limit=plan.limit, query=nearest(plan.spaces[0]), filter=flt,
-                                                    with_payload=True))
+                                                    with_payload=True, params=params(plan.spaces[0])))
                 else:
                     fusion: Any = (qe.Fusion.Rrf(k=plan.rrf_k, weights=[s.weight for s in plan.spaces])
                               if plan.fusion == "rrf" else qe.Fusion.Dbsf())
-                    prefetches = [qe.Prefetch(limit=plan.prefetch_limit, query=nearest(s), filter=flt)
-                                  for s in plan.spaces]
+                    prefetches = [qe.Prefetch(limit=plan.prefetch_limit, query=nearest(s), filter=flt,
+                                              params=params(s)) for s in plan.spaces]
                     requests.append(qe.QueryRequest(limit=plan.limit, prefetches=prefetches, query=fusion,
                                                     filter=flt, with_payload=True))
             if per_space:
                 requests += [qe.QueryRequest(limit=plan.prefetch_limit, query=nearest(s), filter=flt,
-                                             with_payload=False) for s in plan.listed]
+                                             with_payload=False, params=params(s)) for s in plan.listed]
             results = shard.query_batch(qe.QueryBatchRequest(requests))
             first = hits(results[0]) if main else None
             return first, [hits(r) for r in results[1 if main else 0:]]

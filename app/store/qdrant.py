@@ -21,12 +21,14 @@ from app.domain.fusion import DBSF
 from app.domain.plan import Filter, QueryPlan
 from app.errors import AppError, CollectionNotFound, InvalidInput, StoreUnavailable
 from app.store.base import (
+    CollectionConfig,
     Hit,
     PointWrite,
     QueryResult,
     Store,
     StoredPoint,
     VectorSpec,
+    VectorStorage,
     VectorValue,
     translate_errors,
 )
@@ -62,9 +64,48 @@ def engine_error(e: BaseException, what: str) -> AppError:
     return StoreUnavailable(f"the store failed on {what}: {type(e).__name__}: {text}")
 
 
-def _dense_params(spec: VectorSpec) -> qm.VectorParams:
+def quantization_config(storage: VectorStorage) -> qm.QuantizationConfig | None:
+    """`scalar`: int8, the 0.99 quantile clipped (4x smaller); `binary`: 1 bit per dimension (32x)."""
+    if storage.quantization == "scalar":
+        return qm.ScalarQuantization(scalar=qm.ScalarQuantizationConfig(
+            type=qm.ScalarType.INT8, quantile=0.99, always_ram=storage.always_ram))
+    if storage.quantization == "binary":
+        return qm.BinaryQuantization(binary=qm.BinaryQuantizationConfig(always_ram=storage.always_ram))
+    return None
+
+
+def search_params(config: CollectionConfig) -> qm.SearchParams | None:
+    """Rescoring and oversampling for quantized vectors (None when nothing is quantized or asked)."""
+    if not config.quantized and config.oversampling is None:
+        return None
+    return qm.SearchParams(quantization=qm.QuantizationSearchParams(rescore=config.rescore,
+                                                                    oversampling=config.oversampling))
+
+
+def _dense_params(spec: VectorSpec, storage: VectorStorage | None = None) -> qm.VectorParams:
+    storage = storage or VectorStorage()
     multi = qm.MultiVectorConfig(comparator=qm.MultiVectorComparator.MAX_SIM) if spec.kind == "multi" else None
-    return qm.VectorParams(size=spec.dim or 0, distance=_DISTANCE[spec.distance], multivector_config=multi)
+    return qm.VectorParams(size=spec.dim or 0, distance=_DISTANCE[spec.distance], multivector_config=multi,
+                           on_disk=storage.on_disk or None, quantization_config=quantization_config(storage))
+
+
+def collection_params(vectors: dict[str, VectorSpec], config: CollectionConfig) -> dict[str, Any]:
+    """`create_collection`'s keyword arguments: named vectors with each space's storage, and the
+    cluster layout (a field left None is the server's default, so it is not sent)."""
+    sparse = {n: qm.SparseVectorParams(modifier=qm.Modifier.IDF, index=qm.SparseIndexParams(on_disk=True)
+                                       if config.for_vector(n).on_disk else None)
+              for n, s in vectors.items() if s.kind == "sparse"}
+    params: dict[str, Any] = {
+        "vectors_config": {n: _dense_params(s, config.for_vector(n)) for n, s in vectors.items() if s.kind != "sparse"},
+        "sparse_vectors_config": sparse,
+        # the collection-wide default: a vector added in place later (create_vector_name takes no
+        # quantization of its own) is quantized like the rest
+        "quantization_config": quantization_config(config.default),
+    }
+    for key in ("shard_number", "replication_factor", "write_consistency_factor", "on_disk_payload"):
+        if getattr(config, key) is not None:
+            params[key] = getattr(config, key)
+    return params
 
 
 def _dense_config(spec: VectorSpec) -> qm.DenseVectorConfig:
@@ -82,7 +123,10 @@ class QdrantStore(Store):
     kind = "qdrant"
     fusions = IN_STORE_FUSIONS
 
-    def __init__(self, url: str, *, api_key: str | None = None, timeout_s: float = 10.0) -> None:
+    def __init__(self, url: str, *, api_key: str | None = None, timeout_s: float = 10.0,
+                 config: CollectionConfig | None = None) -> None:
+        self.config = config or CollectionConfig()
+        self._search_params = search_params(self.config)
         self._local = url == ":memory:"
         self._url, self._api_key, self._timeout_s = url.rstrip("/"), api_key, timeout_s
         if self._local:
@@ -104,15 +148,11 @@ class QdrantStore(Store):
         self._client.close()
 
     # -- collections -----------------------------------------------------------------------
-    def create_collection(self, name: str, vectors: dict[str, VectorSpec]) -> None:
+    def create_collection(self, name: str, vectors: dict[str, VectorSpec],
+                          config: CollectionConfig | None = None) -> None:
         if self._client.collection_exists(name):
             return
-        self._client.create_collection(
-            name,
-            vectors_config={n: _dense_params(s) for n, s in vectors.items() if s.kind != "sparse"},
-            sparse_vectors_config={n: qm.SparseVectorParams(modifier=qm.Modifier.IDF)
-                                   for n, s in vectors.items() if s.kind == "sparse"},
-        )
+        self._client.create_collection(name, **collection_params(vectors, config or self.config))
         if not self._local:  # the in-memory client has no payload indexes (and warns)
             self._client.create_payload_index(name, "doc_id", qm.PayloadSchemaType.KEYWORD)
             self._client.create_payload_index(name, "vector_versions", qm.PayloadSchemaType.KEYWORD)
@@ -209,6 +249,9 @@ class QdrantStore(Store):
             v = to_vector(qm, vectors[sq.vector_name])
             return [v] if sq.kind == "multi" else v
 
+        def params(sq: Any) -> qm.SearchParams | None:  # rescore / oversample quantized dense vectors
+            return None if sq.kind == "sparse" else self._search_params
+
         def hits(resp: Any) -> list[Hit]:
             return [Hit(id=str(p.id), score=float(p.score), payload=p.payload) for p in resp.points]
 
@@ -218,17 +261,17 @@ class QdrantStore(Store):
                 if len(plan.spaces) == 1:
                     s = plan.spaces[0]
                     requests.append(qm.QueryRequest(query=vec(s), using=s.vector_name, limit=plan.limit,
-                                                    filter=flt, with_payload=True))
+                                                    filter=flt, with_payload=True, params=params(s)))
                 else:
                     fusion: Any = (qm.RrfQuery(rrf=qm.Rrf(k=plan.rrf_k, weights=[s.weight for s in plan.spaces]))
                                    if plan.fusion == "rrf" else qm.FusionQuery(fusion=qm.Fusion.DBSF))
-                    prefetch = [qm.Prefetch(query=vec(s), using=s.vector_name, limit=plan.prefetch_limit, filter=flt)
-                                for s in plan.spaces]
+                    prefetch = [qm.Prefetch(query=vec(s), using=s.vector_name, limit=plan.prefetch_limit, filter=flt,
+                                            params=params(s)) for s in plan.spaces]
                     requests.append(qm.QueryRequest(prefetch=prefetch, query=fusion, limit=plan.limit, filter=flt,
                                                     with_payload=True))
             if per_space:
                 requests += [qm.QueryRequest(query=vec(s), using=s.vector_name, limit=plan.prefetch_limit,
-                                             filter=flt, with_payload=False) for s in plan.listed]
+                                             filter=flt, with_payload=False, params=params(s)) for s in plan.listed]
             responses = self._client.query_batch_points(collection, requests)
             first = hits(responses[0]) if main else None
             return first, [hits(r) for r in responses[1 if main else 0:]]

@@ -11,6 +11,7 @@ from tenacity import retry, retry_if_exception_type, stop_after_attempt, wait_ex
 from app.domain.plan import Filter, QueryPlan
 from app.errors import StoreUnavailable
 from app.store.base import (
+    CollectionConfig,
     Payload,
     PointWrite,
     QueryResult,
@@ -69,9 +70,10 @@ class RetryingStore(Store):
         """See `Store.close`."""
         self._call(self.inner.close)
 
-    def create_collection(self, name: str, vectors: dict[str, VectorSpec]) -> None:
+    def create_collection(self, name: str, vectors: dict[str, VectorSpec],
+                          config: CollectionConfig | None = None) -> None:
         """See `Store.create_collection`."""
-        self._call(self.inner.create_collection, name, vectors)
+        self._call(self.inner.create_collection, name, vectors, config)
 
     def collection_exists(self, name: str) -> bool:
         """See `Store.collection_exists`."""

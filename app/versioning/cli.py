@@ -37,7 +37,7 @@ class Local:
 
         settings = settings or Settings()
         try:
-            store = open_store(settings.store)
+            store = open_store(settings.store, settings.collection)
         except StoreLocked as e:
             url = settings.service_url or DEFAULT_SERVICE_URL
             raise SystemExit(f"{e.message}\n\nThe service holds the data folder: run the same command through it,\n"

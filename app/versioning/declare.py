@@ -15,6 +15,8 @@ from app.errors import InvalidInput
 from app.versioning.shape import Name, StrictShape, validate_shape
 
 DISTANCES = ("cosine", "dot", "euclid")
+QUANTIZATIONS = ("none", "scalar", "binary")
+LAYOUT_KEYS = ("shard_number", "replication_factor", "write_consistency_factor", "on_disk_payload")
 
 
 @dataclass(frozen=True)
@@ -39,17 +41,26 @@ class Rebuild:
     """Rebuild the collection into a new physical one, for changes a named vector cannot take in place.
 
     `distance` changes a space's metric (vectors are copied); `reembed` re-encodes spaces with the
-    current settings (say, new chunking); every other vector is copied as it is.
+    current settings (say, new chunking); `quantization` (`none`, `scalar`, `binary`) and `on_disk`
+    change how a space's vectors are stored, and `collection` the layout (`shard_number`,
+    `replication_factor`, `write_consistency_factor`, `on_disk_payload`), starting from the
+    `MULTIVEC_COLLECTION__*` settings (vectors are copied); every other vector is copied as it is.
     """
 
     distance: dict[str, str] = field(default_factory=dict)
     reembed: tuple[str, ...] = ()
     reason: str = ""
+    quantization: dict[str, str] = field(default_factory=dict)
+    on_disk: dict[str, bool] = field(default_factory=dict)
+    collection: dict[str, int | bool] = field(default_factory=dict)
     kind: str = "rebuild"
 
     def describe(self) -> str:
         parts = [f"{s} distance -> {d}" for s, d in sorted(self.distance.items())]
         parts += [f"re-embed {s}" for s in self.reembed]
+        parts += [f"{s} quantization -> {q}" for s, q in sorted(self.quantization.items())]
+        parts += [f"{s} vectors {'on disk' if d else 'in RAM'}" for s, d in sorted(self.on_disk.items())]
+        parts += [f"{k} -> {v}" for k, v in sorted(self.collection.items())]
         return "rebuild into a new collection: " + (", ".join(parts) or "copy as is") + \
             (f" ({self.reason})" if self.reason else "")
 
@@ -97,7 +108,9 @@ class Migration:
         if isinstance(raw, AddVersionShape):
             change = AddVersion(space=raw.space, model=raw.model, version=raw.version)
         else:
-            change = Rebuild(distance=dict(raw.distance), reembed=tuple(raw.reembed), reason=raw.reason)
+            change = Rebuild(distance=dict(raw.distance), reembed=tuple(raw.reembed), reason=raw.reason,
+                             quantization=dict(raw.quantization), on_disk=dict(raw.on_disk),
+                             collection=raw.collection.model_dump(exclude_none=True) if raw.collection else {})
         migration = cls(revision=shape.revision, name=shape.name, change=change, description=shape.description,
                         depends_on=shape.depends_on)
         try:
@@ -119,12 +132,22 @@ class AddVersionShape(StrictShape):
     version: Annotated[int, Field(ge=1, le=1_000_000)]
 
 
+class LayoutShape(StrictShape):
+    shard_number: Annotated[int, Field(ge=1, le=1000)] | None = None
+    replication_factor: Annotated[int, Field(ge=1, le=100)] | None = None
+    write_consistency_factor: Annotated[int, Field(ge=1, le=100)] | None = None
+    on_disk_payload: bool | None = None
+
+
 class RebuildShape(StrictShape):
     kind: Literal["rebuild"]
     distance: dict[Name, Literal["cosine", "dot", "euclid"]] = {}
     # a tuple is a list here (Python callers pass `Rebuild(...).__dict__`); a string is not
     reembed: Annotated[list[Name], Field(strict=False, max_length=64)] = []
     reason: Annotated[str, Field(max_length=2000)] = ""
+    quantization: dict[Name, Literal["none", "scalar", "binary"]] = {}
+    on_disk: dict[Name, bool] = {}
+    collection: LayoutShape | None = None
 
 
 def _change_kind(value: Any) -> Any:
@@ -152,6 +175,11 @@ EXPECTATIONS = {
     ("change", "reembed", "*"): "expected a space name",
     ("change", "distance"): f"expected a map of space name to one of {', '.join(DISTANCES)}",
     ("change", "distance", "*"): f"unknown distance: expected one of {', '.join(DISTANCES)}",
+    ("change", "quantization"): f"expected a map of space name to one of {', '.join(QUANTIZATIONS)}",
+    ("change", "quantization", "*"): f"unknown quantization: expected one of {', '.join(QUANTIZATIONS)}",
+    ("change", "on_disk"): "expected a map of space name to true or false",
+    ("change", "on_disk", "*"): "expected true or false",
+    ("change", "collection"): f"expected an object with some of {', '.join(LAYOUT_KEYS)}",
 }
 
 
@@ -167,8 +195,15 @@ def check(m: Migration) -> None:
         bad = {s: d for s, d in c.distance.items() if d not in DISTANCES}
         if bad:
             raise InvalidInput(f"{m.label}: unknown distance {bad}; use one of {DISTANCES}")
-        if not c.distance and not c.reembed:
-            raise InvalidInput(f"{m.label}: a rebuild must change a distance or re-embed a space")
+        bad_q = {s: q for s, q in c.quantization.items() if q not in QUANTIZATIONS}
+        if bad_q:
+            raise InvalidInput(f"{m.label}: unknown quantization {bad_q}; use one of {QUANTIZATIONS}")
+        wc, rf = c.collection.get("write_consistency_factor"), c.collection.get("replication_factor")
+        if wc is not None and rf is not None and wc > rf:
+            raise InvalidInput(f"{m.label}: write_consistency_factor ({wc}) must be at most replication_factor ({rf})")
+        if not (c.distance or c.reembed or c.quantization or c.on_disk or c.collection):
+            raise InvalidInput(f"{m.label}: a rebuild must change a distance, re-embed a space, or change "
+                               "the storage (quantization, on_disk) or the layout (collection)")
 
 
 _FILE = re.compile(r"^(\d{4})_([a-z0-9_]+)\.py$")

@@ -1,6 +1,7 @@
 """Rebuild: a new physical collection (`<alias>__N`) filled while ingest writes to both, then an alias swap.
 
-For changes a named vector cannot take in place (distance here; chunking through `reembed`).
+For changes a named vector cannot take in place (distance, quantization, on-disk storage and the
+collection's layout — shards, replicas, write consistency — here; chunking through `reembed`).
 The marker in meta (`rebuild:<alias>`) drives dual writes: status `filling`/`filled` means ingest
 writes every document to the source and the target, named directly; it keeps doing so after the
 swap, so a rollback (swap back) loses nothing, until `retire` drops the collection not in use.
@@ -18,7 +19,8 @@ from app.domain.versions import Registry
 from app.errors import Conflict
 from app.repos.registry import now, spec_of
 from app.services.encoding import encode_documents
-from app.store.base import PointWrite, VectorSpec
+from app.store.base import CollectionConfig, PointWrite, VectorSpec, VectorStorage
+from app.store.factory import collection_config
 from app.versioning.declare import Migration, Rebuild
 from app.versioning.steps import Action, Arms, Context, Progress, StepResult, age_s, run_actions
 
@@ -47,7 +49,28 @@ def _update_marker(ctx: Context, **changes: Any) -> None:
 
 
 def _changed_spaces(change: Rebuild) -> list[str]:
-    return sorted(set(change.distance) | set(change.reembed))
+    return sorted(set(change.distance) | set(change.reembed) | set(change.quantization) | set(change.on_disk))
+
+
+def _target_config(ctx: Context, change: Rebuild) -> CollectionConfig:
+    """The settings' collection layout (`MULTIVEC_COLLECTION__*`) with the rebuild's changes on top,
+    as `_target_specs` puts the new distance on top of the registry's specs."""
+    base = collection_config(ctx.settings.collection)
+    storage = dict(base.storage)
+    for space in set(change.quantization) | set(change.on_disk):
+        was = base.storage.get(space, base.default)
+        storage[space] = VectorStorage(on_disk=change.on_disk.get(space, was.on_disk),
+                                       quantization=change.quantization.get(space, was.quantization),
+                                       always_ram=was.always_ram)
+    return replace(base, storage=storage, **change.collection)  # type: ignore[arg-type]
+
+
+def _config_summary(change: Rebuild, config: CollectionConfig, specs: dict[str, VectorSpec]) -> list[str]:
+    """What the dry run and the log show of the new storage and layout: only what the rebuild changes."""
+    parts = [f"{k} {v}" for k, v in sorted(change.collection.items())]
+    parts += [f"{n} {config.for_vector(n).describe()}" for n in specs
+              if n.split(".")[0] in set(change.quantization) | set(change.on_disk)]
+    return parts
 
 
 def _target_specs(ctx: Context, change: Rebuild) -> dict[str, VectorSpec]:
@@ -76,12 +99,16 @@ def _apply_rebuild(ctx: Context, m: Migration, record: dict[str, Any] | None, ma
         reg.space(space)  # raises UnknownSpace naming it
         if reg.space(space).versions and reg.live_version(space).kind == "sparse" and space in change.distance:
             raise Conflict(f"space {space!r} is sparse: it has no distance to change")
+        if (reg.space(space).versions and reg.live_version(space).kind == "sparse"
+                and change.quantization.get(space, "none") != "none"):
+            raise Conflict(f"space {space!r} is sparse: Qdrant quantizes dense vectors only")
     busy = [v.name for v in reg.written_versions() if v.status in ("shadow", "backfilling")]
     if busy:
         raise Conflict(f"versions {busy} are still being built: finish (or retire) them before a rebuild")
     source = marker["source"] if ours and marker else ctx.registry.physical()
     target = marker["target"] if ours and marker else _next_collection(ctx)
     specs = _target_specs(ctx, change)
+    config = _target_config(ctx, change)
     actions: list[Action] = []
     if not ours:
         # the marker first, naming the target: a crash after it resumes with the same collection name
@@ -89,16 +116,21 @@ def _apply_rebuild(ctx: Context, m: Migration, record: dict[str, Any] | None, ma
             "revision": m.revision, "migration": m.label, "source": source, "target": target,
             "status": "creating", "created": now(), "cursor": None, "alias_changed": None})))
     if not ctx.store.collection_exists(target):
-        summary = ", ".join(f"{n} {s.distance}" for n, s in specs.items() if n.split(".")[0] in change.distance)
+        summary = ", ".join([f"{n} {s.distance}" for n, s in specs.items() if n.split(".")[0] in change.distance]
+                            + _config_summary(change, config, specs))
         actions.append((f"create collection {target} with {len(specs)} named vectors" +
-                        (f" ({summary})" if summary else ""), lambda: ctx.store.create_collection(target, specs)))
+                        (f" ({summary})" if summary else ""),
+                        lambda: ctx.store.create_collection(target, specs, config)))
     if not ours or (marker and marker.get("status") == "creating"):
         actions.append((f"start dual writes: ingest writes every document to {source} and {target}",
                         lambda: _update_marker(ctx, status="filling")))
     if record is None:
         actions.append((f"record {m.label} as applied", lambda: ctx.records.record_applied(m.revision, {
             "migration": m.to_dict(), "applied": now(), "source": source, "target": target})))
-    result.data = {"source": source, "target": target}
+    result.data = {"source": source, "target": target,
+                   "collection": {**{k: getattr(config, k) for k in ("shard_number", "replication_factor",
+                                                                    "write_consistency_factor", "on_disk_payload")},
+                                  "vectors": {n: config.for_vector(n).describe() for n in specs}}}
     if actions:
         result.notes.append(f"next: scripts/migrate backfill {m.revision}")
     return run_actions(result, actions)
