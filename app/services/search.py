@@ -9,6 +9,7 @@ from typing import Any
 from app.domain.fusion import contributions, fused_in
 from app.domain.plan import Filter, QueryPlan, build_plan
 from app.domain.profiles import RankingProfile, passes, voting_thresholds
+from app.domain.text import normalize_for
 from app.domain.versions import Registry
 from app.encoders.fastembed_encoder import EncoderPool
 from app.repos.profiles import ProfileRepo
@@ -196,9 +197,10 @@ class SearchService:
         cache = {} if cache is None else cache
         vectors: QueryVectors = {}
         for s in plan.listed:
-            key = (s.model, text)
+            query = normalize_for(s.kind, text)  # as documents are: NFKC for sparse, NFC otherwise
+            key = (s.model, query)
             if key not in cache:
-                cache[key] = self.encoders.get(s.model).embed_query(text)
+                cache[key] = self.encoders.get(s.model).embed_query(query)
             vectors[s.vector_name] = cache[key]
         return vectors
 
