@@ -24,11 +24,11 @@ import regex
 
 # Closing quotes and brackets that may follow a sentence's end mark.
 _CLOSE = "\"'\u201d\u2019\u00bb)\\]}\u300d\u300f\uff09\u3011\u3015\u3009\u300b"
-# Latin-style marks end a sentence before whitespace and a character that is not a lowercase letter
-# (a capital, a digit, a quote, or a letter of a script without case: Arabic, Devanagari, CJK).
+# Latin-style marks end a sentence before whitespace and a capital, a digit, an opening quote or
+# bracket, or a letter of a script without case (Arabic, Hebrew, Devanagari, CJK, Thai).
 # Full-width and script-specific marks end a sentence whether or not a space follows.
 _SENTENCE_END = regex.compile(
-    rf"(?<=[.!?\u2026\u203c\u2047-\u2049][{_CLOSE}]*)\s+(?=[^\p{{Ll}}])"
+    rf"(?<=[.!?\u2026\u203c\u2047-\u2049][{_CLOSE}]*)\s+(?=[\p{{Lu}}\p{{Lt}}\p{{Lo}}\p{{N}}\"'(\[\u201c\u2018\u00ab\u00bf\u00a1])"
     rf"|(?<=[\u3002\uff01\uff1f\uff0e\uff61\u0964\u0965\u061f\u06d4\u0589\u1362\u104b][{_CLOSE}]*)\s*(?=\S)"
 )
 _WORD = regex.compile(r"[\p{L}\p{N}][\p{L}\p{M}\p{N}\-+/.]*[\p{L}\p{M}\p{N}+]|[\p{L}\p{N}]\p{M}*")
@@ -40,11 +40,11 @@ _CJK_END = "\u3002\uff01\uff1f\u300d\u300f\uff09"  # a sentence so ended joins t
 _NO_SPACE = regex.compile(r"[\p{Han}\p{Hiragana}\p{Katakana}\p{Thai}\p{Lao}\p{Khmer}\p{Myanmar}\p{Tibetan}]")
 _LATIN = regex.compile(r"[\p{Latin}\p{N}\p{P}\p{S}]+")
 _HANGUL = regex.compile(r"\p{Hangul}")
-_LETTER_DIGIT = regex.compile(r"(?<=\p{L})(?=\p{N})|(?<=\p{N})(?=\p{L})")
+_PIECE = regex.compile(r"\p{L}+|\p{N}+|[^\p{L}\p{N}]")
 
 # Estimated encoder tokens per passage: the estimate is rough for Latin words, so a margin under
-# the 256-token window ([CLS] and [SEP] included); 120 English words estimate at about 180.
-PASSAGE_TOKENS = 200
+# the 256-token window ([CLS] and [SEP] included); on SciFact and CISI no passage exceeds 256 real tokens.
+PASSAGE_TOKENS = 230
 
 
 def nfc(text: str) -> str:
@@ -92,12 +92,13 @@ class _Unit:
 
 
 def estimate_tokens(word: str) -> int:
-    """Encoder tokens a whitespace word costs, estimated from above for MiniLM's WordPiece: a Latin
-    word about one per five characters, plus one where letters and digits meet (`word123`); any
-    other script one per character (three per Hangul syllable), which is how its vocabulary splits
-    them."""
+    """Encoder tokens a whitespace word costs, estimated from above for MiniLM's WordPiece: in a
+    Latin word, a run of letters about one per five characters, a run of digits one per two, each
+    punctuation mark or symbol one (`(P<0.05)` is seven); any other script one per character
+    (three per Hangul syllable), which is how its vocabulary splits them."""
     if _LATIN.fullmatch(word):
-        return max(1, math.ceil(len(word) / 5)) + len(_LETTER_DIGIT.findall(word))
+        return max(1, sum(math.ceil(len(p) / 5) if p[0].isalpha() else math.ceil(len(p) / 2) if p[0].isdigit()
+                          else 1 for p in _PIECE.findall(word)))
     return len(word) + 2 * len(_HANGUL.findall(word))
 
 
