@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
-from app.domain.text import chunk_passages, extractive_summary, keyphrases
+from app.domain.text import chunk_passages, extractive_summary, keyphrases, nfc, nfkc
 
 # Fixed namespace: the same external id maps to the same point id on every machine, forever.
 _POINT_NAMESPACE = uuid.UUID("5b3f7c1e-9d2a-4e8b-a6f1-2c4d8e0b7a19")
@@ -65,20 +65,32 @@ class PreparedDocument:
     def point_id(self) -> str:
         return point_id(self.doc.id)
 
-    def texts(self, field_name: str) -> list[str]:
-        """The texts a field contributes: one for a dense space, several for a multivector."""
+    @property
+    def normalized(self) -> Document:
+        """The client's texts in NFC: what every space encodes (the payload keeps them as sent)."""
         d = self.doc
+        return replace(d, title=nfc(d.title), body=nfc(d.body))
+
+    def texts(self, field_name: str) -> list[str]:
+        """The texts a field contributes: one for a dense space, several for a multivector.
+
+        Every text is NFC (so composed and decomposed accents are one text to every model); the
+        keywords text is NFKC, so full-width letters, ligatures and superscripts match their plain forms.
+        """
+        d = self.normalized
         match field_name:
             case "title":
                 return [d.title]
             case "body":
                 return list(self.passages)
             case "summary":
-                return [self.summary]
+                return [nfc(self.summary)]
             case "entities":
-                return list(self.entities)
-            case "document" | "keywords":
+                return [nfc(e) for e in self.entities]
+            case "document":
                 return [f"{d.title}\n{d.body}"]
+            case "keywords":
+                return [nfkc(f"{d.title}\n{d.body}")]
         raise ValueError(f"unknown field {field_name!r}")
 
     def payload(self) -> dict[str, Any]:
@@ -97,16 +109,21 @@ class PreparedDocument:
 
 def prepare(doc: Document, *, chunk_words: int, max_chunks: int, max_entities: int) -> PreparedDocument:
     """Derive what the client left out (an extractive summary, keyphrases) and cut the body into
-    passages. Derived fields are marked so nobody mistakes them for the author's."""
+    passages. Derived fields are marked so nobody mistakes them for the author's.
+
+    Everything is derived from the NFC form of the text, so a decomposed and a composed copy of a
+    document get the same summary, entities and passages; the payload keeps the client's title and
+    body (and its own summary and entities) exactly as sent."""
+    title, body = nfc(doc.title), nfc(doc.body)
     summary = doc.summary
     derived_summary = not summary
     if not summary:
-        summary = extractive_summary(doc.title, doc.body) or doc.title
+        summary = extractive_summary(title, body) or title
     entities = doc.entities
     derived_entities = not entities
     if not entities:
-        entities = tuple(keyphrases(doc.title, doc.body, limit=max_entities)) or (doc.title,)
-    passages = tuple(chunk_passages(doc.body, max_words=chunk_words, max_chunks=max_chunks)) or (doc.title,)
+        entities = tuple(keyphrases(title, body, limit=max_entities)) or (title,)
+    passages = tuple(chunk_passages(body, max_words=chunk_words, max_chunks=max_chunks)) or (title,)
     return PreparedDocument(
         doc=doc,
         summary=summary,

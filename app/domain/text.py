@@ -1,15 +1,66 @@
-"""Offline text helpers: sentence split, passage chunking, extractive summary, keyphrases."""
+"""Offline text helpers for any script: normalisation, sentence split, passage chunking, extractive
+summary, keyphrases.
+
+Sentences end on the terminal punctuation of Latin, Cyrillic, Greek, Chinese and Japanese (full
+stop U+3002, full-width ! and ?), Devanagari (danda), Arabic (U+061F, U+06D4), Armenian, Ethiopic and
+Burmese. Passages are bounded by words and by an estimate of the encoder's tokens that never
+undercounts the scripts MiniLM's WordPiece splits into single letters (Cyrillic, Greek, Arabic,
+Devanagari, CJK, Thai; a Hangul syllable is three jamo), so a body written without spaces or
+punctuation still becomes several passages inside the window.
+Words are Unicode letters, marks and digits (`regex`'s `\p{L}\p{M}\p{N}`), so "Crème brûlée" and
+"Москва" stay whole.
+"""
 
 from __future__ import annotations
 
-import re
+import math
+import unicodedata
 from collections import Counter
 from collections.abc import Iterable
+from dataclasses import dataclass
 from functools import lru_cache
 
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(\[])")
-_WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9\-+/.]*[A-Za-z0-9+]|[A-Za-z0-9]")
-_PHRASE_BREAK = re.compile(r"[,;:()\[\]{}\"!?]|\.\s|\s-\s|\n")
+import regex
+
+# Closing quotes and brackets that may follow a sentence's end mark.
+_CLOSE = "\"'\u201d\u2019\u00bb)\\]}\u300d\u300f\uff09\u3011\u3015\u3009\u300b"
+# Latin-style marks end a sentence before whitespace and a capital, a digit, an opening quote or
+# bracket, or a letter of a script without case (Arabic, Hebrew, Devanagari, CJK, Thai).
+# Full-width and script-specific marks end a sentence whether or not a space follows.
+_SENTENCE_END = regex.compile(
+    rf"(?<=[.!?\u2026\u203c\u2047-\u2049][{_CLOSE}]*)\s+(?=[\p{{Lu}}\p{{Lt}}\p{{Lo}}\p{{N}}\"'(\[\u201c\u2018\u00ab\u00bf\u00a1])"
+    rf"|(?<=[\u3002\uff01\uff1f\uff0e\uff61\u0964\u0965\u061f\u06d4\u0589\u1362\u104b][{_CLOSE}]*)\s*(?=\S)"
+)
+_WORD = regex.compile(r"[\p{L}\p{N}][\p{L}\p{M}\p{N}\-+/.]*[\p{L}\p{M}\p{N}+]|[\p{L}\p{N}]\p{M}*")
+_PHRASE_BREAK = regex.compile(
+    r"[,;:()\[\]{}\"!?\u3001\u3002\uff0c\uff1b\uff1a\uff01\uff1f\u300c\u300d\u060c\u061b\u061f\u0964]"
+    r"|\.\s|\s-\s|\n")
+_CJK_END = "\u3002\uff01\uff1f\u300d\u300f\uff09"  # a sentence so ended joins the next with no space
+# Scripts written without spaces between words: each character is its own unit when a passage is cut.
+_NO_SPACE = regex.compile(r"[\p{Han}\p{Hiragana}\p{Katakana}\p{Thai}\p{Lao}\p{Khmer}\p{Myanmar}\p{Tibetan}]")
+_LATIN = regex.compile(r"[\p{Latin}\p{N}\p{P}\p{S}]+")
+_HANGUL = regex.compile(r"\p{Hangul}")
+_PIECE = regex.compile(r"\p{L}+|\p{N}+|[^\p{L}\p{N}]")
+
+# Estimated encoder tokens per passage: the estimate is rough for Latin words, so a margin under
+# the 256-token window ([CLS] and [SEP] included); on SciFact and CISI no passage exceeds 256 real tokens.
+PASSAGE_TOKENS = 230
+
+
+def nfc(text: str) -> str:
+    """Canonical composition: "e" + U+0301 and "é" become one string, for every space's text."""
+    return text if unicodedata.is_normalized("NFC", text) else unicodedata.normalize("NFC", text)
+
+
+def nfkc(text: str) -> str:
+    """Compatibility composition, for exact-term matching (the keywords space): full-width Latin letters
+    and digits, ligatures (U+FB01 "fi") and superscripts fold to their plain forms, as a user would type them."""
+    return text if unicodedata.is_normalized("NFKC", text) else unicodedata.normalize("NFKC", text)
+
+
+def normalize_for(kind: str, text: str) -> str:
+    """The normal form a space of `kind` encodes: NFKC for sparse (exact terms), NFC otherwise."""
+    return nfkc(text) if kind == "sparse" else nfc(text)
 
 
 @lru_cache(maxsize=1)
@@ -21,7 +72,7 @@ def stopwords() -> frozenset[str]:
 
 
 def sentences(text: str) -> list[str]:
-    """Split text into sentences on end punctuation followed by a capital or digit."""
+    """Split text into sentences on the terminal punctuation of any script (see the module doc)."""
     text = " ".join(text.split())
     if not text:
         return []
@@ -29,33 +80,94 @@ def sentences(text: str) -> list[str]:
 
 
 def words(text: str) -> list[str]:
+    """Words of any script: runs of Unicode letters, marks and digits (inner `- + / .` kept: `IL-6`)."""
     return _WORD.findall(text)
 
 
-def chunk_passages(text: str, *, max_words: int, max_chunks: int) -> list[str]:
-    """Group whole sentences into passages of at most `max_words` words (a long sentence is cut).
+@dataclass(frozen=True)
+class _Unit:
+    text: str
+    space: bool  # a space precedes it (it starts a whitespace-separated word)
+    tokens: int  # estimated encoder tokens
 
-    Passages stay under the encoder's 256-token window (about 1.3 tokens a word), so a long body
-    is covered by several vectors instead of being cut off at the window.
+
+def estimate_tokens(word: str) -> int:
+    """Encoder tokens a whitespace word costs, estimated from above for MiniLM's WordPiece: in a
+    Latin word, a run of letters about one per five characters, a run of digits one per two, each
+    punctuation mark or symbol one (`(P<0.05)` is seven); any other script one per character
+    (three per Hangul syllable), which is how its vocabulary splits them."""
+    if _LATIN.fullmatch(word):
+        return max(1, sum(math.ceil(len(p) / 5) if p[0].isalpha() else math.ceil(len(p) / 2) if p[0].isdigit()
+                          else 1 for p in _PIECE.findall(word)))
+    return len(word) + 2 * len(_HANGUL.findall(word))
+
+
+def _units(sentence: str) -> list[_Unit]:
+    """A sentence as units to pack: whitespace words, and single characters of scripts without spaces."""
+    out: list[_Unit] = []
+    for word in sentence.split():
+        if not _NO_SPACE.search(word):
+            out.append(_Unit(word, True, estimate_tokens(word)))
+            continue
+        first = True
+        for piece in regex.findall(rf"{_NO_SPACE.pattern}|(?:(?!{_NO_SPACE.pattern})\S)+", word):
+            out.append(_Unit(piece, first, estimate_tokens(piece)))
+            first = False
+    return out
+
+
+def _join_units(units: list[_Unit]) -> str:
+    return "".join((" " if u.space and i else "") + u.text for i, u in enumerate(units))
+
+
+def _join_sentences(parts: list[str]) -> str:
+    out = ""
+    for p in parts:
+        joined = not out or (_NO_SPACE.match(p) and (_NO_SPACE.match(out[-1]) or out[-1] in _CJK_END))
+        glue = "" if joined else " "
+        out += glue + p
+    return out
+
+
+def chunk_passages(text: str, *, max_words: int, max_chunks: int, max_tokens: int = PASSAGE_TOKENS) -> list[str]:
+    """Group whole sentences into passages of at most `max_words` words and about `max_tokens`
+    encoder tokens (a longer sentence is cut between words, or between characters of a script
+    written without spaces).
+
+    Passages stay under the encoder's 256-token window, so a long body is covered by several
+    vectors instead of being cut off at the window, in any script.
     """
     chunks: list[str] = []
     current: list[str] = []
-    count = 0
+    n_words = n_tokens = 0
     for sentence in sentences(text):
-        tokens = sentence.split()
-        while len(tokens) > max_words:  # a sentence longer than a passage is split on words
+        units = _units(sentence)
+        s_words = sum(u.space for u in units)
+        s_tokens = sum(u.tokens for u in units)
+        if s_words > max_words or s_tokens > max_tokens:  # longer than a passage: cut it
             if current:
-                chunks.append(" ".join(current))
-                current, count = [], 0
-            chunks.append(" ".join(tokens[:max_words]))
-            tokens = tokens[max_words:]
-        if count + len(tokens) > max_words and current:
-            chunks.append(" ".join(current))
-            current, count = [], 0
-        current.append(" ".join(tokens))
-        count += len(tokens)
+                chunks.append(_join_sentences(current))
+                current, n_words, n_tokens = [], 0, 0
+            piece: list[_Unit] = []
+            p_words = p_tokens = 0
+            for u in units:
+                if piece and (p_words + u.space > max_words or p_tokens + u.tokens > max_tokens):
+                    chunks.append(_join_units(piece))
+                    piece, p_words, p_tokens = [], 0, 0
+                piece.append(u)
+                p_words += u.space
+                p_tokens += u.tokens
+            if piece:  # the rest of the sentence opens the next passage
+                current, n_words, n_tokens = [_join_units(piece)], p_words, p_tokens
+            continue
+        if current and (n_words + s_words > max_words or n_tokens + s_tokens > max_tokens):
+            chunks.append(_join_sentences(current))
+            current, n_words, n_tokens = [], 0, 0
+        current.append(sentence)
+        n_words += s_words
+        n_tokens += s_tokens
     if current:
-        chunks.append(" ".join(current))
+        chunks.append(_join_sentences(current))
     return chunks[:max_chunks]
 
 

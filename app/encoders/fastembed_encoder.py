@@ -4,20 +4,14 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any, Protocol
 
 import numpy as np
 
 from app.encoders.offline import BUILTIN, assemble
+from app.encoders.vectors import SparseVec
 from app.errors import EncoderFailed
 from app.settings import EncoderSettings, ModelSettings
-
-
-@dataclass(frozen=True)
-class SparseVec:
-    indices: tuple[int, ...]
-    values: tuple[float, ...]
 
 
 class Encoder(Protocol):
@@ -137,6 +131,10 @@ def load_encoder(spec: ModelSettings, settings: EncoderSettings) -> Encoder:
     """Load one model: builtin models from their assembled offline folder, others by fastembed name."""
     from fastembed import SparseTextEmbedding, TextEmbedding
 
+    if spec.source == "qdrant-bm25":
+        from app.encoders import qdrant_bm25
+
+        return qdrant_bm25.load(spec.name, settings)
     try:
         if spec.source == "builtin":
             if spec.name not in BUILTIN:

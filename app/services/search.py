@@ -10,6 +10,7 @@ from app.domain.fusion import contributions, fused_in
 from app.domain.plan import Filter, QueryPlan, build_plan
 from app.domain.profiles import RankingProfile, passes, voting_thresholds
 from app.domain.rollout import Routing, route, shadow_sampled
+from app.domain.text import normalize_for
 from app.domain.versions import Registry
 from app.encoders.fastembed_encoder import EncoderPool
 from app.repos.profiles import ProfileRepo
@@ -210,9 +211,10 @@ class SearchService:
         cache = {} if cache is None else cache
         vectors: QueryVectors = {}
         for s in plan.listed:
-            key = (s.model, text)
+            query = normalize_for(s.kind, text)  # as documents are: NFKC for sparse, NFC otherwise
+            key = (s.model, query)
             if key not in cache:
-                cache[key] = self.encoders.get(s.model).embed_query(text)
+                cache[key] = self.encoders.get(s.model).embed_query(query)
             vectors[s.vector_name] = cache[key]
         return vectors
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import socket
 from pathlib import Path
 
@@ -12,7 +13,9 @@ import pytest
 from app.container import build_services
 from app.encoders.fastembed_encoder import EncoderPool
 from app.settings import Settings
+from app.versioning import cli
 from app.versioning.cli import main
+from app.versioning.declare import default_folder
 from tests.conftest import make_settings, to_documents
 from tests.fixtures import DOCS
 from tests.migrations.conftest import NEW, QUERIES, SMALL_SPACES
@@ -46,6 +49,11 @@ def settings(tmp_path: Path, model_cache: Path, encoders: EncoderPool, monkeypat
     monkeypatch.setenv("MULTIVEC_STORE__PATH", str(s.store.path))
     monkeypatch.setenv("MULTIVEC_ENCODERS__CACHE_DIR", str(model_cache))
     monkeypatch.delenv("MULTIVEC_STORE__URL", raising=False)
+    # the operator flow below walks one migration, 0001; later files in migrations/ are not its subject
+    folder = tmp_path / "migrations"
+    folder.mkdir()
+    shutil.copy(default_folder() / "0001_title_paraphrase_l3.py", folder)
+    monkeypatch.setattr(cli, "default_folder", lambda: folder)
     return s
 
 

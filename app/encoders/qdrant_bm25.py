@@ -1,0 +1,66 @@
+"""Qdrant's own BM25 (qdrant-edge-py's `Bm25`), in-process: sparse term weights for any script.
+
+Its `Multilingual` tokenizer segments Chinese, Japanese and Thai (dictionary-based) and splits
+every other script on Unicode word boundaries, so text written without spaces gets terms at all
+(fastembed's `Qdrant/bm25` keeps a Chinese sentence as one token). English stopwords and the
+English Snowball stemmer, as fastembed's model has them, so English ranks as before; other
+languages are tokenised and lowercased but neither stemmed nor stopped. Qdrant applies IDF
+(`Modifier.IDF`), as for fastembed's BM25. Both store adapters get identical vectors: they are
+computed here, not in the store.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from app.encoders.vectors import SparseVec
+from app.errors import EncoderFailed
+from app.settings import EncoderSettings
+
+# k, b and avg_len as fastembed's Qdrant/bm25 has them, so scores are on the same scale.
+MODELS: dict[str, dict[str, Any]] = {
+    "bm25-multilingual-en": {"k": 1.2, "b": 0.75, "avg_len": 256.0, "language": "english"},
+}
+
+
+class QdrantBm25Encoder:
+    """`qdrant_edge.Bm25` behind the sparse encoder interface: document TF weights, query terms 1.0."""
+
+    kind = "sparse"
+    dim = None
+
+    def __init__(self, name: str, model: Any) -> None:
+        self.name = name
+        self._model = model
+
+    @staticmethod
+    def _convert(vec: Any) -> SparseVec:
+        pairs = sorted(zip(vec.indices, vec.values, strict=True))
+        return SparseVec(tuple(int(i) for i, _ in pairs), tuple(float(v) for _, v in pairs))
+
+    def embed(self, texts: Sequence[str]) -> list[SparseVec]:
+        return [self._convert(self._model.embed_document(t)) for t in texts]
+
+    def embed_query(self, text: str) -> SparseVec:
+        return self._convert(self._model.embed_query(text))
+
+
+def load(name: str, settings: EncoderSettings) -> QdrantBm25Encoder:
+    """The named configuration of Qdrant's BM25 (see `MODELS`).
+
+    Raises:
+        EncoderFailed: an unknown name, or a configuration the installed qdrant-edge-py refuses.
+    """
+    del settings  # nothing to assemble or batch: the model is a tokenizer and a formula
+    if name not in MODELS:
+        raise EncoderFailed(f"unknown qdrant-bm25 model {name!r}; known: {sorted(MODELS)}")
+    import qdrant_edge as q
+
+    cfg = MODELS[name]
+    try:
+        config = q.Bm25Config(k=cfg["k"], b=cfg["b"], avg_len=cfg["avg_len"],
+                              tokenizer=q.TokenizerType.Multilingual, language=cfg["language"])
+        return QdrantBm25Encoder(name, q.Bm25(config))
+    except ValueError as e:
+        raise EncoderFailed(f"could not configure qdrant-bm25 model {name!r}: {e}") from e

@@ -1,0 +1,11 @@
+"""The sparse vector every sparse encoder returns (fastembed's BM25, Qdrant's BM25) and the stores take."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class SparseVec:
+    indices: tuple[int, ...]
+    values: tuple[float, ...]

