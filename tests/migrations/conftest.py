@@ -9,7 +9,7 @@ import pytest
 
 from app.container import Services, build_services
 from app.encoders.fastembed_encoder import EncoderPool
-from app.settings import SpaceSettings
+from app.settings import Settings, SpaceSettings
 from app.versioning.declare import Migration, default_folder, load_folder
 from app.versioning.engine import Migrator
 from app.versioning.validate import QuerySet
@@ -78,3 +78,30 @@ def snapshot(m: Migrator) -> dict[str, object]:
         "rebuild": m.registry.rebuild(),
         "collections": m.store.list_collections(),
     }
+
+
+@pytest.fixture
+def cli_settings(tmp_path: Path, model_cache: Path, encoders: EncoderPool, monkeypatch: pytest.MonkeyPatch
+                 ) -> Settings:
+    """An edge data folder with the fixture corpus, the environment pointing Settings() (and so
+    `scripts/migrate`) at it, and a migrations folder holding 0001 only: the CLI flows walk that one
+    migration; later files in migrations/ are not their subject."""
+    import json
+    import shutil
+
+    from app.versioning import cli
+
+    s = make_settings("edge", tmp_path, model_cache, spaces=SMALL_SPACES)
+    svc = build_services(s, encoders=encoders)
+    svc.ingest.upsert(to_documents(DOCS))
+    svc.close()
+    monkeypatch.setenv("MULTIVEC_STORE__PATH", str(s.store.path))
+    monkeypatch.setenv("MULTIVEC_ENCODERS__CACHE_DIR", str(model_cache))
+    monkeypatch.setenv("MULTIVEC_SPACES", json.dumps([sp.model_dump() for sp in SMALL_SPACES]))
+    monkeypatch.delenv("MULTIVEC_STORE__URL", raising=False)
+    monkeypatch.delenv("MULTIVEC_SERVICE_URL", raising=False)
+    folder = tmp_path / "migrations"
+    folder.mkdir()
+    shutil.copy(default_folder() / "0001_title_paraphrase_l3.py", folder)
+    monkeypatch.setattr(cli, "default_folder", lambda: folder)
+    return s

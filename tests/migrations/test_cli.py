@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import socket
 from pathlib import Path
 
@@ -13,12 +12,8 @@ import pytest
 from app.container import build_services
 from app.encoders.fastembed_encoder import EncoderPool
 from app.settings import Settings
-from app.versioning import cli
 from app.versioning.cli import main
-from app.versioning.declare import default_folder
-from tests.conftest import make_settings, to_documents
-from tests.fixtures import DOCS
-from tests.migrations.conftest import NEW, QUERIES, SMALL_SPACES
+from tests.migrations.conftest import NEW, QUERIES
 
 
 def assert_aligned(lines: list[str]) -> None:
@@ -40,21 +35,8 @@ def assert_aligned(lines: list[str]) -> None:
 
 
 @pytest.fixture
-def settings(tmp_path: Path, model_cache: Path, encoders: EncoderPool, monkeypatch: pytest.MonkeyPatch) -> Settings:
-    """An edge data folder with the fixture corpus, and the environment pointing Settings() at it."""
-    s = make_settings("edge", tmp_path, model_cache, spaces=SMALL_SPACES)
-    svc = build_services(s, encoders=encoders)
-    svc.ingest.upsert(to_documents(DOCS))
-    svc.close()
-    monkeypatch.setenv("MULTIVEC_STORE__PATH", str(s.store.path))
-    monkeypatch.setenv("MULTIVEC_ENCODERS__CACHE_DIR", str(model_cache))
-    monkeypatch.delenv("MULTIVEC_STORE__URL", raising=False)
-    # the operator flow below walks one migration, 0001; later files in migrations/ are not its subject
-    folder = tmp_path / "migrations"
-    folder.mkdir()
-    shutil.copy(default_folder() / "0001_title_paraphrase_l3.py", folder)
-    monkeypatch.setattr(cli, "default_folder", lambda: folder)
-    return s
+def settings(cli_settings: Settings) -> Settings:
+    return cli_settings
 
 
 def test_a_locked_data_folder_tells_the_operator_to_use_url(settings: Settings, encoders: EncoderPool) -> None:

@@ -285,21 +285,6 @@ def test_a_rollout_through_the_admin_api_shows_on_metrics_and_the_inspection_pag
     assert "None: every search uses the live version" in client.get("/inspect/").text
 
 
-@pytest.fixture
-def cli_settings(tmp_path: Path, model_cache: Path, encoders: EncoderPool, monkeypatch: pytest.MonkeyPatch
-                 ) -> Settings:
-    """An edge data folder with the fixture corpus, and the environment pointing Settings() at it."""
-    s = make_settings("edge", tmp_path, model_cache, spaces=SMALL_SPACES)
-    svc = build_services(s, encoders=encoders)
-    svc.ingest.upsert(to_documents(DOCS))
-    svc.close()
-    monkeypatch.setenv("MULTIVEC_STORE__PATH", str(s.store.path))
-    monkeypatch.setenv("MULTIVEC_ENCODERS__CACHE_DIR", str(model_cache))
-    monkeypatch.setenv("MULTIVEC_SPACES", json.dumps([sp.model_dump() for sp in SMALL_SPACES]))
-    monkeypatch.delenv("MULTIVEC_STORE__URL", raising=False)
-    monkeypatch.delenv("MULTIVEC_SERVICE_URL", raising=False)
-    return s
-
 
 def test_the_cli_rolls_out_and_rolls_back(cli_settings: Settings, encoders: EncoderPool, tmp_path: Path,
                                           capsys: pytest.CaptureFixture[str]) -> None:
