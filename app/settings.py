@@ -32,6 +32,10 @@ class ModelSettings(BaseModel):
     source: Literal["builtin", "fastembed"] = "builtin"
     name: str
     kind: Literal["dense", "sparse"] = "dense"
+    mode: Literal["separate", "shared"] = Field(
+        default="separate", description="`separate`: one model pass per text (title, document, each passage, ...); "
+        "`shared`: one pass over title + body in 256-token windows, each space pooled from its span's token "
+        "states (builtin dense models only). A new mode is a new model alias, so a new vector version.")
 
 
 class SpaceSettings(BaseModel):
@@ -52,7 +56,10 @@ class EncoderSettings(BaseModel):
     max_batch: int = 64
     threads: int | None = None
     chunk_words: int = 120
-    max_chunks: int = 32
+    max_chunks: int = Field(default=32, ge=1, description="Body vectors per point; a longer body's adjacent "
+                            "passages are pooled (mean, re-normalised) into this many.")
+    max_passages: int = Field(default=512, ge=1, description="Passages encoded per body (bounds the encoder's "
+                              "work); past it the tail is cut and the document's `coverage` says so.")
     max_entities: int = 8
 
 

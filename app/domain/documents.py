@@ -6,6 +6,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
+from app.domain.coverage import BodyCoverage, body_coverage, pool_groups
 from app.domain.text import chunk_passages, extractive_summary, keyphrases
 
 # Fixed namespace: the same external id maps to the same point id on every machine, forever.
@@ -58,8 +59,11 @@ class PreparedDocument:
     doc: Document
     summary: str
     entities: tuple[str, ...]
-    passages: tuple[str, ...]
+    passages: tuple[str, ...]  # every passage encoded (the body's, up to `max_passages`)
     derived: dict[str, bool]
+    # how the passages' vectors are pooled into the point's body vectors (one group per vector)
+    body_groups: tuple[tuple[int, int], ...] = ()
+    coverage: BodyCoverage | None = None
 
     @property
     def point_id(self) -> str:
@@ -92,12 +96,23 @@ class PreparedDocument:
             "entities": list(self.entities),
             "metadata": d.metadata,
             "derived": self.derived,
+            **({"coverage": self.coverage.as_dict()} if self.coverage is not None else {}),
         }
 
 
-def prepare(doc: Document, *, chunk_words: int, max_chunks: int, max_entities: int) -> PreparedDocument:
+def prepare(doc: Document, *, chunk_words: int, max_chunks: int, max_entities: int,
+            max_passages: int | None = None) -> PreparedDocument:
     """Derive what the client left out (an extractive summary, keyphrases) and cut the body into
-    passages. Derived fields are marked so nobody mistakes them for the author's."""
+    passages. Derived fields are marked so nobody mistakes them for the author's.
+
+    Args:
+        doc: the document as sent.
+        chunk_words: words per passage.
+        max_chunks: body vectors per point; past it adjacent passages are pooled (`pool_groups`).
+        max_entities: derived keyphrases kept.
+        max_passages: passages encoded per body (bounds the work); past it the tail is cut, and
+            `coverage` says so. None: `max_chunks` (nothing pooled, the tail cut).
+    """
     summary = doc.summary
     derived_summary = not summary
     if not summary:
@@ -106,11 +121,16 @@ def prepare(doc: Document, *, chunk_words: int, max_chunks: int, max_entities: i
     derived_entities = not entities
     if not entities:
         entities = tuple(keyphrases(doc.title, doc.body, limit=max_entities)) or (doc.title,)
-    passages = tuple(chunk_passages(doc.body, max_words=chunk_words, max_chunks=max_chunks)) or (doc.title,)
+    cap = max(max_passages if max_passages is not None else max_chunks, max_chunks)
+    every = chunk_passages(doc.body, max_words=chunk_words, max_chunks=10**9)
+    passages = tuple(every[:cap]) or (doc.title,)
+    groups = pool_groups(len(passages), max_chunks)
     return PreparedDocument(
         doc=doc,
         summary=summary,
         entities=tuple(entities),
         passages=passages,
         derived={"summary": derived_summary, "entities": derived_entities},
+        body_groups=groups,
+        coverage=body_coverage(every, min(len(every), cap), groups),
     )

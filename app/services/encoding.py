@@ -6,6 +6,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
+from app.domain.coverage import pool_vectors
 from app.domain.documents import PreparedDocument
 from app.domain.versions import VectorVersion
 from app.encoders.fastembed_encoder import EncoderPool
@@ -34,5 +35,7 @@ def encode_documents(
         for i, doc in enumerate(docs):
             for v in model_versions:
                 vecs = [vectors[unique[t]] for t in doc.texts(v.field)]
+                if v.field == "body" and v.kind == "multi" and doc.body_groups:
+                    vecs = pool_vectors(vecs, doc.body_groups)  # past max_chunks: adjacent passages pooled
                 out[i][v.name] = vecs if v.kind == "multi" else vecs[0]
     return out
