@@ -56,11 +56,19 @@ class EncoderSettings(BaseModel):
     max_batch: int = 64
     threads: int | None = None
     chunk_words: int = 120
-    max_chunks: int = Field(default=32, ge=1, description="Body vectors per point; a longer body's adjacent "
-                            "passages are pooled (mean, re-normalised) into this many.")
+    max_chunks: int = Field(default=32, ge=1, description="Body vectors per point; past it the most alike "
+                            "adjacent passages are merged (mean, re-normalised) until this many are left.")
     max_passages: int = Field(default=512, ge=1, description="Passages encoded per body (bounds the encoder's "
                               "work); past it the tail is cut and the document's `coverage` says so.")
     max_entities: int = 8
+    shared_overlap: int = Field(default=32, ge=0, le=128, description="Shared mode: tokens two neighbouring "
+                                "256-token windows share; each token's state comes from the window where it has "
+                                "the most context.")
+    shared_entity_mentions: bool = Field(default=False, description="Shared mode: pool entities from their first "
+                                         "mention in the text; off: encode each entity alone (measured: a mention's "
+                                         "states are far from the phrase's own vector, mean cosine 0.66).")
+    shared_group_chars: int = Field(default=262_144, ge=1, description="Shared mode: the token states of documents "
+                                    "of at most this many characters in all are held at once (bounds memory).")
 
 
 def evaluated_weights() -> dict[str, float]:
@@ -118,6 +126,8 @@ def default_models() -> dict[str, ModelSettings]:
         "minilm-l6-int8": ModelSettings(name="all-MiniLM-L6-v2-int8"),
         "paraphrase-minilm-l3": ModelSettings(name="paraphrase-MiniLM-L3-v2"),
         "bm25": ModelSettings(name="Qdrant/bm25", kind="sparse"),
+        # the same model, run once per document for all its dense spaces (app/encoders/shared.py)
+        "minilm-l6-int8-shared": ModelSettings(name="all-MiniLM-L6-v2-int8", mode="shared"),
     }
 
 

@@ -48,8 +48,8 @@ class CoverageOut(BaseModel):
     words: int = Field(ge=0)
     words_embedded: int = Field(ge=0)
     vectors: int = Field(ge=0, description="Body vectors on the point (at most `MULTIVEC_ENCODERS__MAX_CHUNKS`).")
-    pooled_passages: int = Field(ge=0, description="Passages merged with their neighbours into one vector.")
-    pooled_vectors: int = Field(ge=0, description="Body vectors that hold more than one passage.")
+    merged_passages: int = Field(ge=0, description="Passages folded into a neighbour's vector (embedded - vectors): "
+                                 "past the cap the most alike adjacent passages share a vector.")
     passages_cut: int = Field(ge=0, description="Passages not encoded at all.")
     words_cut: int = Field(ge=0)
 

@@ -8,46 +8,41 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 
-def pool_groups(n_passages: int, max_vectors: int) -> tuple[tuple[int, int], ...]:
-    """Contiguous groups `[start, end)` covering `n_passages`, at most `max_vectors` of them.
+def merge_similar_neighbours(vectors: Sequence[np.ndarray], max_vectors: int) -> list[np.ndarray]:
+    """At most `max_vectors` unit vectors for a body's passages, merging adjacent passages.
 
-    Up to the cap every passage is its own group. Past it, adjacent passages are merged into
-    groups whose sizes differ by at most one, so every part of the body is diluted alike (a tail
-    merged into a few large groups would drown the end of the body; equal groups do not favour
-    the head).
+    While there are too many, the two adjacent groups whose mean vectors are most alike are merged
+    (their passages' mean, re-normalised). Runs of passages that say the same thing collapse first;
+    a passage unlike its neighbours (the one sentence about something else, at the end of a long
+    report) keeps a vector of its own for as long as possible, where equal contiguous groups would
+    average it away. Groups stay contiguous, so a vector always stands for one stretch of the body.
 
     Args:
-        n_passages: passages embedded.
-        max_vectors: the most vectors one point may hold for the body (>= 1).
+        vectors: unit vectors, one per passage, in body order.
+        max_vectors: the most vectors to return (>= 1).
 
     Returns:
-        The groups, in order; empty when there are no passages.
+        The vectors unchanged when there are few enough, else `max_vectors` pooled ones, in order.
     """
     if max_vectors < 1:
         raise ValueError("max_vectors must be at least 1")
-    if n_passages <= max_vectors:
-        return tuple((i, i + 1) for i in range(n_passages))
-    size, extra = divmod(n_passages, max_vectors)
-    groups: list[tuple[int, int]] = []
-    start = 0
-    for g in range(max_vectors):
-        end = start + size + (1 if g < extra else 0)
-        groups.append((start, end))
-        start = end
-    return tuple(groups)
-
-
-def pool_vectors(vectors: Sequence[np.ndarray], groups: Sequence[tuple[int, int]]) -> list[np.ndarray]:
-    """One unit vector per group: the mean of its passages' unit vectors, re-normalised."""
-    out: list[np.ndarray] = []
-    for start, end in groups:
-        if end - start == 1:
-            out.append(np.asarray(vectors[start], dtype=np.float32))
-            continue
-        mean = np.mean(np.stack([np.asarray(v, dtype=np.float32) for v in vectors[start:end]]), axis=0)
-        norm = float(np.linalg.norm(mean))
-        out.append((mean / norm if norm > 0 else mean).astype(np.float32))
-    return out
+    if len(vectors) <= max_vectors:
+        return [np.asarray(v, dtype=np.float32) for v in vectors]
+    sums = np.stack([np.asarray(v, dtype=np.float64) for v in vectors])
+    means = sums / np.maximum(np.linalg.norm(sums, axis=1, keepdims=True), 1e-12)
+    sims = np.einsum("ij,ij->i", means[:-1], means[1:])
+    while len(sums) > max_vectors:
+        j = int(np.argmax(sims))
+        sums[j] += sums[j + 1]
+        sums = np.delete(sums, j + 1, axis=0)
+        means = np.delete(means, j + 1, axis=0)
+        means[j] = sums[j] / max(float(np.linalg.norm(sums[j])), 1e-12)
+        sims = np.delete(sims, j)  # the pair (j, j+1) is gone; pairs j-1 and j change
+        if j < len(sims):
+            sims[j] = float(means[j] @ means[j + 1])
+        if j > 0:
+            sims[j - 1] = float(means[j - 1] @ means[j])
+    return [m.astype(np.float32) for m in means]
 
 
 @dataclass(frozen=True)
@@ -59,8 +54,7 @@ class BodyCoverage:
     words: int
     words_embedded: int
     vectors: int  # body vectors stored on the point (<= `max_chunks`)
-    pooled_passages: int  # passages merged with neighbours into a shared vector
-    pooled_vectors: int  # vectors that hold more than one passage
+    merged_passages: int  # passages folded into a neighbour's vector (embedded - vectors)
     passages_cut: int
     words_cut: int
 
@@ -68,15 +62,14 @@ class BodyCoverage:
         return asdict(self)
 
 
-def body_coverage(all_passages: Sequence[str], embedded: int,
-                  groups: Sequence[tuple[int, int]]) -> BodyCoverage:
+def body_coverage(all_passages: Sequence[str], embedded: int, max_vectors: int) -> BodyCoverage:
     """The coverage of a body cut into `all_passages`, of which the first `embedded` are encoded and
-    pooled into `groups`."""
+    merged into at most `max_vectors` vectors."""
     counts = [len(p.split()) for p in all_passages]
     words_embedded = sum(counts[:embedded])
-    pooled = [(s, e) for s, e in groups if e - s > 1]
+    vectors = min(embedded, max_vectors)
     return BodyCoverage(
         passages=len(all_passages), passages_embedded=embedded, words=sum(counts), words_embedded=words_embedded,
-        vectors=len(groups), pooled_passages=sum(e - s for s, e in pooled), pooled_vectors=len(pooled),
+        vectors=vectors, merged_passages=embedded - vectors,
         passages_cut=len(all_passages) - embedded, words_cut=sum(counts) - words_embedded,
     )

@@ -6,7 +6,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from app.domain.coverage import BodyCoverage, body_coverage, pool_groups
+from app.domain.coverage import BodyCoverage, body_coverage
 from app.domain.text import chunk_passages, extractive_summary, keyphrases
 
 # Fixed namespace: the same external id maps to the same point id on every machine, forever.
@@ -61,8 +61,9 @@ class PreparedDocument:
     entities: tuple[str, ...]
     passages: tuple[str, ...]  # every passage encoded (the body's, up to `max_passages`)
     derived: dict[str, bool]
-    # how the passages' vectors are pooled into the point's body vectors (one group per vector)
-    body_groups: tuple[tuple[int, int], ...] = ()
+    # the most body vectors the point holds: past it adjacent passages are merged
+    # (app.domain.coverage.merge_similar_neighbours)
+    max_body_vectors: int = 32
     coverage: BodyCoverage | None = None
 
     @property
@@ -108,7 +109,8 @@ def prepare(doc: Document, *, chunk_words: int, max_chunks: int, max_entities: i
     Args:
         doc: the document as sent.
         chunk_words: words per passage.
-        max_chunks: body vectors per point; past it adjacent passages are pooled (`pool_groups`).
+        max_chunks: body vectors per point; past it adjacent passages are merged
+            (`merge_similar_neighbours`).
         max_entities: derived keyphrases kept.
         max_passages: passages encoded per body (bounds the work); past it the tail is cut, and
             `coverage` says so. None: `max_chunks` (nothing pooled, the tail cut).
@@ -124,13 +126,12 @@ def prepare(doc: Document, *, chunk_words: int, max_chunks: int, max_entities: i
     cap = max(max_passages if max_passages is not None else max_chunks, max_chunks)
     every = chunk_passages(doc.body, max_words=chunk_words, max_chunks=10**9)
     passages = tuple(every[:cap]) or (doc.title,)
-    groups = pool_groups(len(passages), max_chunks)
     return PreparedDocument(
         doc=doc,
         summary=summary,
         entities=tuple(entities),
         passages=passages,
         derived={"summary": derived_summary, "entities": derived_entities},
-        body_groups=groups,
-        coverage=body_coverage(every, min(len(every), cap), groups),
+        max_body_vectors=max_chunks,
+        coverage=body_coverage(every, min(len(every), cap), max_chunks),
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
@@ -143,6 +144,12 @@ def load_encoder(spec: ModelSettings, settings: EncoderSettings) -> Encoder:
                 raise EncoderFailed(f"unknown builtin model {spec.name!r}; known: {sorted(BUILTIN)}")
             info = BUILTIN[spec.name]
             folder = str(assemble(spec.name, settings.cache_dir))
+            if spec.mode == "shared":
+                if info.kind != "dense":
+                    raise EncoderFailed(f"model {spec.name!r} is {info.kind}: only dense models run in shared mode")
+                from app.encoders.shared import SharedEncoder
+
+                return SharedEncoder(spec.name, Path(folder), info.dim or 0, info.max_length or 256, settings)
             if info.kind == "sparse":
                 return SparseEncoder(spec.name, SparseTextEmbedding(info.fastembed_name, specific_model_path=folder,
                                                                     language="english"), settings)
@@ -150,6 +157,8 @@ def load_encoder(spec: ModelSettings, settings: EncoderSettings) -> Encoder:
                 _register_paraphrase()
             model = TextEmbedding(info.fastembed_name, specific_model_path=folder, threads=settings.threads)
             return DenseEncoder(spec.name, model, info.dim or 0, settings)
+        if spec.mode == "shared":
+            raise EncoderFailed(f"shared mode needs a builtin model (token states and offsets), not {spec.name!r}")
         if spec.kind == "sparse":
             return SparseEncoder(spec.name, SparseTextEmbedding(spec.name), settings)
         model = TextEmbedding(spec.name, threads=settings.threads)
