@@ -10,6 +10,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from app.encoders.batching import token_batches
 from app.encoders.offline import BUILTIN, assemble
 from app.errors import EncoderFailed
 from app.settings import EncoderSettings, ModelSettings
@@ -34,25 +35,6 @@ class Encoder(Protocol):
     def embed(self, texts: Sequence[str]) -> list[Any]: ...
 
     def embed_query(self, text: str) -> Any: ...
-
-
-def token_batches(lengths: Sequence[int], *, budget: int, max_batch: int) -> list[list[int]]:
-    """Group text indices (sorted by length) so each batch's padded size, count x longest, stays
-    within `budget` tokens: onnxruntime's memory grows with batch x sequence length."""
-    order = sorted(range(len(lengths)), key=lambda i: lengths[i])
-    batches: list[list[int]] = []
-    current: list[int] = []
-    longest = 0
-    for i in order:
-        n = max(lengths[i], 1)
-        if (current and (len(current) + 1) * max(longest, n) > budget) or len(current) >= max_batch:
-            batches.append(current)
-            current, longest = [], 0
-        current.append(i)
-        longest = max(longest, n)
-    if current:
-        batches.append(current)
-    return batches
 
 
 class DenseEncoder:

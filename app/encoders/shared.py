@@ -31,7 +31,7 @@ import numpy as np
 from app.domain.coverage import merge_similar_neighbours
 from app.domain.documents import PreparedDocument
 from app.domain.text import sentences
-from app.encoders.fastembed_encoder import token_batches
+from app.encoders.batching import token_batches
 from app.settings import EncoderSettings
 
 _SPACE = re.compile(r"\s+")
