@@ -32,6 +32,7 @@ from app.domain.coverage import merge_similar_neighbours
 from app.domain.documents import PreparedDocument
 from app.domain.text import sentences
 from app.encoders.batching import token_batches
+from app.errors import EncoderFailed
 from app.settings import EncoderSettings
 
 _SPACE = re.compile(r"\s+")
@@ -133,9 +134,15 @@ class SharedEncoder:
         self._raw = Tokenizer.from_file(str(folder / "tokenizer.json"))
         self._raw.no_truncation()
         self._raw.no_padding()
-        self._cls = self._raw.token_to_id("[CLS]")
-        self._sep = self._raw.token_to_id("[SEP]")
-        self._pad = self._raw.token_to_id("[PAD]") or 0
+        self._cls: int = self._special("[CLS]")
+        self._sep: int = self._special("[SEP]")
+        self._pad: int = self._raw.token_to_id("[PAD]") or 0
+
+    def _special(self, token: str) -> int:
+        found = self._raw.token_to_id(token)
+        if found is None:
+            raise EncoderFailed(f"model {self.name!r}: its tokenizer has no {token} token; shared mode needs one")
+        return int(found)
 
     # -- the model -----------------------------------------------------------------------------
 
@@ -226,7 +233,7 @@ class SharedEncoder:
                 resolved = [alone[fallback[v]] if isinstance(v, str) else v for v in value] \
                     if isinstance(value, list) else (alone[fallback[value]] if isinstance(value, str) else value)
                 if f == "body":
-                    resolved = merge_similar_neighbours(resolved, d.max_body_vectors)
+                    resolved = merge_similar_neighbours(list(resolved), d.max_body_vectors)
                 row[f] = resolved
             result.append(row)
         return result
