@@ -75,6 +75,10 @@ class ModelSettings(BaseModel):
     source: Literal["builtin", "fastembed", "qdrant-bm25"] = "builtin"
     name: str
     kind: Literal["dense", "sparse"] = "dense"
+    mode: Literal["separate", "shared"] = Field(
+        default="separate", description="`separate`: one model pass per text (title, document, each passage, ...); "
+        "`shared`: one pass over title + body in 256-token windows, each space pooled from its span's token "
+        "states (builtin dense models only). A new mode is a new model alias, so a new vector version.")
 
 
 class SpaceSettings(BaseModel):
@@ -95,8 +99,19 @@ class EncoderSettings(BaseModel):
     max_batch: int = 64
     threads: int | None = None
     chunk_words: int = 120
-    max_chunks: int = 32
+    max_chunks: int = Field(default=32, ge=1, description="Body vectors per point; past it the most alike "
+                            "adjacent passages are merged (mean, re-normalised) until this many are left.")
+    max_passages: int = Field(default=512, ge=1, description="Passages encoded per body (bounds the encoder's "
+                              "work); past it the tail is cut and the document's `coverage` says so.")
     max_entities: int = 8
+    shared_overlap: int = Field(default=32, ge=0, le=128, description="Shared mode: tokens two neighbouring "
+                                "256-token windows share; each token's state comes from the window where it has "
+                                "the most context.")
+    shared_entity_mentions: bool = Field(default=False, description="Shared mode: pool entities from their first "
+                                         "mention in the text; off: encode each entity alone (measured: a mention's "
+                                         "states are far from the phrase's own vector, mean cosine 0.66).")
+    shared_group_chars: int = Field(default=262_144, ge=1, description="Shared mode: the token states of documents "
+                                    "of at most this many characters in all are held at once (bounds memory).")
 
 
 def evaluated_weights() -> dict[str, float]:
@@ -165,6 +180,8 @@ def default_models() -> dict[str, ModelSettings]:
         "paraphrase-minilm-l3": ModelSettings(name="paraphrase-MiniLM-L3-v2"),
         "bm25": ModelSettings(name="Qdrant/bm25", kind="sparse"),
         "bm25-multilingual": ModelSettings(source="qdrant-bm25", name="bm25-multilingual-en", kind="sparse"),
+        # the same model, run once per document for all its dense spaces (app/encoders/shared.py)
+        "minilm-l6-int8-shared": ModelSettings(name="all-MiniLM-L6-v2-int8", mode="shared"),
     }
 
 

@@ -39,6 +39,10 @@ class MemoEncoder:
             self._docs.update(zip(new, self.inner.embed(new), strict=True))
         return [self._docs[t] for t in texts]
 
+    def __getattr__(self, name: str) -> Any:
+        # anything else the real encoder offers (the shared mode's `embed_documents`) passes through
+        return getattr(self.inner, name)
+
     def embed_query(self, text: str) -> Any:
         if text not in self._queries:
             self._queries[text] = self.inner.embed_query(text)

@@ -12,7 +12,16 @@ from app.api.auth import read_guard, write_guard
 from app.api.limits import check_search, search_filter
 from app.api.observe import note_deleted, note_search, note_written
 from app.api.openapi import READ, WRITE, error_responses
-from app.api.schemas import DocumentOut, DocumentsIn, DocumentsOut, HealthOut, ReadyOut, SearchIn, SearchOut
+from app.api.schemas import (
+    CoverageOut,
+    DocumentOut,
+    DocumentsIn,
+    DocumentsOut,
+    HealthOut,
+    ReadyOut,
+    SearchIn,
+    SearchOut,
+)
 from app.domain.documents import Document
 from app.errors import AppError, InvalidInput, StoreUnavailable
 from app.repos.registry import RegistryRepo
@@ -33,7 +42,8 @@ class DocumentController(Controller):
         docs = [Document.from_dict(d.model_dump()) for d in data.documents]
         result = ingest.upsert(docs)
         note_written(request, len(result.ids), result.timings_ms)
-        return DocumentsOut(ids=result.ids, count=len(result.ids), vector_versions=result.vector_versions)
+        return DocumentsOut(ids=result.ids, count=len(result.ids), vector_versions=result.vector_versions,
+                            coverage=[CoverageOut.model_validate(c) for c in result.coverage])
 
     # Every id that can be written can be read and deleted at /documents/{percent-encoded id}. The
     # route takes a `:path` so an id holding `/` is one id, and the id is read from the raw path,

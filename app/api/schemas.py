@@ -40,10 +40,26 @@ class DocumentsIn(Strict):
     documents: list[DocumentIn] = Field(description="1 to `MULTIVEC_LIMITS__MAX_BATCH` documents.")
 
 
+class CoverageOut(BaseModel):
+    """How a body was embedded: passages and words encoded, passages pooled into shared vectors, any tail cut."""
+
+    passages: int = Field(ge=0, description="Passages the body splits into.")
+    passages_embedded: int = Field(ge=0, description="Passages encoded (`MULTIVEC_ENCODERS__MAX_PASSAGES`).")
+    words: int = Field(ge=0)
+    words_embedded: int = Field(ge=0)
+    vectors: int = Field(ge=0, description="Body vectors on the point (at most `MULTIVEC_ENCODERS__MAX_CHUNKS`).")
+    merged_passages: int = Field(ge=0, description="Passages folded into a neighbour's vector (embedded - vectors): "
+                                 "past the cap the most alike adjacent passages share a vector.")
+    passages_cut: int = Field(ge=0, description="Passages not encoded at all.")
+    words_cut: int = Field(ge=0)
+
+
 class DocumentsOut(BaseModel):
     ids: list[str] = Field(description="The ids written, in request order.")
     count: int = Field(ge=0)
     vector_versions: list[str] = Field(description="The vector versions each document was written with.")
+    coverage: list[CoverageOut] = Field(default_factory=list, description="Per document, in request order: how "
+                                        "its body was embedded (nothing is dropped without being counted here).")
 
 
 class DocumentOut(BaseModel):
@@ -59,6 +75,8 @@ class DocumentOut(BaseModel):
     metadata: dict[str, Any] = Field(default_factory=dict)
     derived: dict[str, bool] = Field(default_factory=dict, description="Which fields the service derived.")
     vector_versions: list[str] = Field(default_factory=list)
+    coverage: CoverageOut | None = Field(default=None, description="How the body was embedded (absent on points "
+                                         "written before coverage was recorded).")
 
 
 class SearchIn(Strict):

@@ -6,6 +6,7 @@ import uuid
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from app.domain.coverage import BodyCoverage, body_coverage
 from app.domain.text import chunk_passages, extractive_summary, keyphrases, nfc, nfkc
 
 # Fixed namespace: the same external id maps to the same point id on every machine, forever.
@@ -58,8 +59,12 @@ class PreparedDocument:
     doc: Document
     summary: str
     entities: tuple[str, ...]
-    passages: tuple[str, ...]
+    passages: tuple[str, ...]  # every passage encoded (the body's, up to `max_passages`)
     derived: dict[str, bool]
+    # the most body vectors the point holds: past it adjacent passages are merged
+    # (app.domain.coverage.merge_similar_neighbours)
+    max_body_vectors: int = 32
+    coverage: BodyCoverage | None = None
 
     @property
     def point_id(self) -> str:
@@ -104,16 +109,28 @@ class PreparedDocument:
             "entities": list(self.entities),
             "metadata": d.metadata,
             "derived": self.derived,
+            **({"coverage": self.coverage.as_dict()} if self.coverage is not None else {}),
         }
 
 
-def prepare(doc: Document, *, chunk_words: int, max_chunks: int, max_entities: int) -> PreparedDocument:
+def prepare(doc: Document, *, chunk_words: int, max_chunks: int, max_entities: int,
+            max_passages: int | None = None) -> PreparedDocument:
     """Derive what the client left out (an extractive summary, keyphrases) and cut the body into
     passages. Derived fields are marked so nobody mistakes them for the author's.
 
     Everything is derived from the NFC form of the text, so a decomposed and a composed copy of a
     document get the same summary, entities and passages; the payload keeps the client's title and
-    body (and its own summary and entities) exactly as sent."""
+    body (and its own summary and entities) exactly as sent.
+
+    Args:
+        doc: the document as sent.
+        chunk_words: words per passage.
+        max_chunks: body vectors per point; past it adjacent passages are merged
+            (`merge_similar_neighbours`).
+        max_entities: derived keyphrases kept.
+        max_passages: passages encoded per body (bounds the work); past it the tail is cut, and
+            `coverage` says so. None: `max_chunks` (nothing pooled, the tail cut).
+    """
     title, body = nfc(doc.title), nfc(doc.body)
     summary = doc.summary
     derived_summary = not summary
@@ -123,11 +140,15 @@ def prepare(doc: Document, *, chunk_words: int, max_chunks: int, max_entities: i
     derived_entities = not entities
     if not entities:
         entities = tuple(keyphrases(title, body, limit=max_entities)) or (title,)
-    passages = tuple(chunk_passages(body, max_words=chunk_words, max_chunks=max_chunks)) or (title,)
+    cap = max(max_passages if max_passages is not None else max_chunks, max_chunks)
+    every = chunk_passages(body, max_words=chunk_words, max_chunks=10**9)
+    passages = tuple(every[:cap]) or (title,)
     return PreparedDocument(
         doc=doc,
         summary=summary,
         entities=tuple(entities),
         passages=passages,
         derived={"summary": derived_summary, "entities": derived_entities},
+        max_body_vectors=max_chunks,
+        coverage=body_coverage(every, min(len(every), cap), max_chunks),
     )

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
 
+from app.encoders.batching import token_batches
 from app.encoders.offline import BUILTIN, assemble
 from app.encoders.vectors import SparseVec
 from app.errors import EncoderFailed
@@ -27,25 +29,6 @@ class Encoder(Protocol):
     def embed(self, texts: Sequence[str]) -> list[Any]: ...
 
     def embed_query(self, text: str) -> Any: ...
-
-
-def token_batches(lengths: Sequence[int], *, budget: int, max_batch: int) -> list[list[int]]:
-    """Group text indices (sorted by length) so each batch's padded size, count x longest, stays
-    within `budget` tokens: onnxruntime's memory grows with batch x sequence length."""
-    order = sorted(range(len(lengths)), key=lambda i: lengths[i])
-    batches: list[list[int]] = []
-    current: list[int] = []
-    longest = 0
-    for i in order:
-        n = max(lengths[i], 1)
-        if (current and (len(current) + 1) * max(longest, n) > budget) or len(current) >= max_batch:
-            batches.append(current)
-            current, longest = [], 0
-        current.append(i)
-        longest = max(longest, n)
-    if current:
-        batches.append(current)
-    return batches
 
 
 class DenseEncoder:
@@ -141,6 +124,12 @@ def load_encoder(spec: ModelSettings, settings: EncoderSettings) -> Encoder:
                 raise EncoderFailed(f"unknown builtin model {spec.name!r}; known: {sorted(BUILTIN)}")
             info = BUILTIN[spec.name]
             folder = str(assemble(spec.name, settings.cache_dir))
+            if spec.mode == "shared":
+                if info.kind != "dense":
+                    raise EncoderFailed(f"model {spec.name!r} is {info.kind}: only dense models run in shared mode")
+                from app.encoders.shared import SharedEncoder
+
+                return SharedEncoder(spec.name, Path(folder), info.dim or 0, info.max_length or 256, settings)
             if info.kind == "sparse":
                 return SparseEncoder(spec.name, SparseTextEmbedding(info.fastembed_name, specific_model_path=folder,
                                                                     language="english"), settings)
@@ -148,6 +137,8 @@ def load_encoder(spec: ModelSettings, settings: EncoderSettings) -> Encoder:
                 _register_paraphrase()
             model = TextEmbedding(info.fastembed_name, specific_model_path=folder, threads=settings.threads)
             return DenseEncoder(spec.name, model, info.dim or 0, settings)
+        if spec.mode == "shared":
+            raise EncoderFailed(f"shared mode needs a builtin model (token states and offsets), not {spec.name!r}")
         if spec.kind == "sparse":
             return SparseEncoder(spec.name, SparseTextEmbedding(spec.name), settings)
         model = TextEmbedding(spec.name, threads=settings.threads)

@@ -100,6 +100,62 @@ def bench_ingest(docs: Sequence[Document], encoders: EncoderPool, base: Settings
     return out
 
 
+def with_mode(base: Settings, mode: str) -> Settings:
+    """`base` with every dense and multivector space's model in encoding mode `mode`: for `shared`,
+    the alias `<alias>-shared` (it must be configured, as `minilm-l6-int8-shared` is by default)."""
+    if mode == "separate":
+        return base
+    spaces = [s.model_copy(update={"model": f"{s.model}-shared"}) if s.kind != "sparse" else s for s in base.spaces]
+    missing = sorted({s.model for s in spaces} - set(base.models))
+    if missing:
+        raise ValueError(f"no model configured as {missing} for encoding mode {mode!r}")
+    return base.model_copy(update={"spaces": spaces})
+
+
+def bench_encoding_modes(docs: Sequence[Document], encoders: EncoderPool, base: Settings, modes: Sequence[str],
+                         *, batch: int = 64) -> dict[str, Any]:
+    """In one run: the bare encoder (one vector of `title\nbody`), then every space encoded in each
+    encoding mode; docs/s and the ratio to the bare encoder."""
+    texts = [f"{d.title}\n{d.body}" for d in docs]
+    dense_model = next(s.model for s in base.spaces if s.kind != "sparse")
+    enc = encoders.get(dense_model)
+    enc.embed(texts[:8])
+    t0 = time.perf_counter()
+    for i in range(0, len(texts), batch):
+        enc.embed(texts[i:i + batch])
+    bare = len(docs) / (time.perf_counter() - t0)
+    out: dict[str, Any] = {"documents": len(docs), "bare_docs_per_s": bare}
+    for mode in modes:
+        settings = with_mode(base, mode)
+        for m in {s.model for s in settings.spaces}:
+            encoders.get(m).embed(["warm up"])
+        with tempfile.TemporaryDirectory(prefix="bench-mode-") as tmp:
+            svc = open_services("edge", Path(tmp), encoders, settings)
+            try:
+                versions = svc.registry.get().written_versions()
+                t0 = time.perf_counter()
+                for i in range(0, len(docs), batch):
+                    encode_documents(svc.ingest.prepare(docs[i:i + batch]), versions, encoders)
+                rate = len(docs) / (time.perf_counter() - t0)
+            finally:
+                svc.close()
+        out[mode] = {"spaces": len(versions), "docs_per_s": rate, "ratio_vs_bare": rate / bare}
+    out["peak_rss_mb"] = peak_rss_mb()
+    return out
+
+
+def modes_markdown(res: Mapping[str, Any]) -> str:
+    """The encoding modes' table."""
+    lines = [f"### Encoding modes ({res['documents']} documents, one run)", "",
+             "| what | docs/s | ratio to bare |", "|---|---|---|",
+             f"| bare encoder, one vector of title + body | {res['bare_docs_per_s']:.1f} | 1.00 |"]
+    for mode in ("separate", "shared"):
+        if mode in res:
+            r = res[mode]
+            lines.append(f"| all {r['spaces']} spaces, `{mode}` | {r['docs_per_s']:.1f} | {r['ratio_vs_bare']:.2f} |")
+    return "\n".join(lines) + "\n"
+
+
 # -- 2. search ---------------------------------------------------------------------------------
 def plans_for(svc: Services, profile_variant: Mapping[str, Any] | None, single: str,
               subset: Sequence[str] = ()) -> dict[str, QueryPlan]:
@@ -280,6 +336,9 @@ def _main(argv: Sequence[str] | None) -> None:
     p.add_argument("--memory-max", type=int, default=20_000,
                    help="largest synthetic size tried on the in-memory client (brute force, python)")
     p.add_argument("--budget", type=float, default=300.0, help="seconds of querying per store and size at most")
+    p.add_argument("--modes", default="separate,shared",
+                   help="encoding modes to time against the bare encoder ('' = skip)")
+    p.add_argument("--modes-only", action="store_true", help="time the encoding modes only, then stop")
     p.add_argument("--skip-real", action="store_true")
     p.add_argument("--keep-dir", type=Path, help="keep the synthetic edge stores under this folder and reuse "
                    "them on the next run (the 100,000 index takes minutes to write and optimise)")
@@ -297,6 +356,16 @@ def _main(argv: Sequence[str] | None) -> None:
     subset = [x for x in args.subset.split(",") if x]
     res: dict[str, Any] = {"machine": machine(), "args": {k: str(v) for k, v in vars(args).items()}, "search": {}}
     rng = random.Random(args.seed)
+    modes = [m for m in args.modes.split(",") if m]
+    if args.ingest_docs and modes:
+        docs = rng.sample(ds.docs, min(args.ingest_docs, len(ds.docs)))
+        res["encoding_modes"] = bench_encoding_modes(docs, encoders, base, modes)
+        print(modes_markdown(res["encoding_modes"]), file=sys.stderr)
+        if args.modes_only:
+            args.out.mkdir(parents=True, exist_ok=True)
+            (args.out / "bench-modes.json").write_text(json.dumps(res, indent=1, default=str))
+            (args.out / "bench-modes.md").write_text(modes_markdown(res["encoding_modes"]))
+            return
     if args.ingest_docs:
         docs = rng.sample(ds.docs, min(args.ingest_docs, len(ds.docs)))
         res["ingest"] = bench_ingest(docs, encoders, base, kinds)
@@ -323,7 +392,8 @@ def _main(argv: Sequence[str] | None) -> None:
             print(markdown(res), file=sys.stderr)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "bench.json").write_text(json.dumps(res, indent=1, default=str))
-    (args.out / "bench.md").write_text(markdown(res))
+    (args.out / "bench.md").write_text(markdown(res) + (
+        "\n" + modes_markdown(res["encoding_modes"]) if "encoding_modes" in res else ""))
     print(markdown(res))
 
 

@@ -6,6 +6,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
+from app.domain.coverage import merge_similar_neighbours
 from app.domain.documents import PreparedDocument
 from app.domain.versions import VectorVersion
 from app.encoders.fastembed_encoder import EncoderPool
@@ -24,15 +25,25 @@ def encode_documents(
         by_model[v.model].append(v)
     out: list[dict[str, Any]] = [{} for _ in docs]
     for model, model_versions in by_model.items():
+        encoder = encoders.get(model)
+        if hasattr(encoder, "embed_documents"):  # shared mode: one pass per document feeds every field
+            fields = {v.field for v in model_versions}
+            rows = encoder.embed_documents(docs, fields)
+            for i, row in enumerate(rows):
+                for v in model_versions:
+                    out[i][v.name] = row[v.field]
+            continue
         unique: dict[str, int] = {}
         for doc in docs:
             for v in model_versions:
                 for text in doc.texts(v.field):
                     unique.setdefault(text, len(unique))
         texts = list(unique)
-        vectors = encoders.get(model).embed(texts)
+        vectors = encoder.embed(texts)
         for i, doc in enumerate(docs):
             for v in model_versions:
                 vecs = [vectors[unique[t]] for t in doc.texts(v.field)]
+                if v.field == "body" and v.kind == "multi":  # past max_chunks: adjacent passages merged
+                    vecs = merge_similar_neighbours(vecs, doc.max_body_vectors)
                 out[i][v.name] = vecs if v.kind == "multi" else vecs[0]
     return out

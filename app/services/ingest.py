@@ -23,6 +23,8 @@ class IngestResult:
 
     ids: list[str]
     vector_versions: list[str]
+    # per document, in order: how its body was embedded (passages, words, pooled, cut)
+    coverage: list[dict[str, int]] = field(default_factory=list)
     timings_ms: dict[str, float] = field(default_factory=dict)  # encode, store (metrics and logs read them)
 
 
@@ -45,8 +47,8 @@ class IngestService:
     def prepare(self, docs: Sequence[Document]) -> list[PreparedDocument]:
         """Derive missing summaries and entities, and cut bodies into passages (settings' bounds)."""
         e = self.settings.encoders
-        return [prepare(d, chunk_words=e.chunk_words, max_chunks=e.max_chunks, max_entities=e.max_entities)
-                for d in docs]
+        return [prepare(d, chunk_words=e.chunk_words, max_chunks=e.max_chunks, max_entities=e.max_entities,
+                        max_passages=e.max_passages) for d in docs]
 
     def upsert(self, docs: Sequence[Document]) -> IngestResult:
         """Idempotent: the same document always lands on the same point, fully replaced.
@@ -73,6 +75,7 @@ class IngestService:
             self.store.upsert(collection, points)
         t2 = time.perf_counter()
         return IngestResult(ids=[d.id for d in docs], vector_versions=names,
+                            coverage=[p.coverage.as_dict() if p.coverage else {} for p in prepared],
                             timings_ms={"encode": round((t1 - t0) * 1000, 2), "store": round((t2 - t1) * 1000, 2)})
 
     def get(self, doc_id: str) -> dict[str, Any]:

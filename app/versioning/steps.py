@@ -114,7 +114,7 @@ class Context:
         """Rebuild what ingest encoded from what it stored; the stored summary and entities are reused."""
         e = self.settings.encoders
         return prepare(Document.from_payload(payload), chunk_words=e.chunk_words, max_chunks=e.max_chunks,
-                       max_entities=e.max_entities)
+                       max_entities=e.max_entities, max_passages=e.max_passages)
 
 
 class ChangeSteps(Protocol):

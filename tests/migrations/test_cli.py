@@ -56,10 +56,10 @@ def test_operator_flow_reads_well(settings: Settings, tmp_path: Path, capsys: py
     assert_aligned(out)
     assert any("0001_title_paraphrase_l3" in line and "pending" in line for line in out)
 
-    assert main(["apply", "--dry-run"]) == 0
+    assert main(["apply", "0001", "--dry-run"]) == 0  # 0001 only: 0002- need the document space
     assert "would: add named vector title.paraphrase-minilm-l3.v2" in capsys.readouterr().out
-    assert main(["apply"]) == 0 and "did: register" in capsys.readouterr().out
-    assert main(["apply"]) == 0 and "nothing to do" in capsys.readouterr().out
+    assert main(["apply", "0001"]) == 0 and "did: register" in capsys.readouterr().out
+    assert main(["apply", "0001"]) == 0 and "nothing to do" in capsys.readouterr().out
 
     assert main(["promote"]) == 2  # refused: coverage 0 %, no validation
     assert "promote title.paraphrase-minilm-l3.v2 refused: coverage is 0/11" in capsys.readouterr().err

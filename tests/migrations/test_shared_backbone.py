@@ -1,0 +1,77 @@
+"""The shared-backbone encoding mode: its vectors against the separate passes, and the migration to it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from app.container import build_services
+from app.domain.documents import Document, prepare
+from app.encoders.fastembed_encoder import EncoderPool
+from app.services.search import SearchRequest
+from app.versioning.declare import default_folder, load_folder
+from tests.conftest import make_settings, to_documents
+from tests.fixtures import DOCS
+from tests.migrations.conftest import QUERIES, WIDE
+
+TEXTS = [
+    ("Statins and the risk of dementia",
+     "Statins lower cholesterol. We followed 3,000 adults over sixty for ten years. Those taking statins had "
+     "a lower incidence of dementia than those who did not, after adjustment for age, sex and blood pressure. "
+     "The association held for Alzheimer's disease and for vascular dementia."),
+    ("Sourdough fermentation",
+     "A sourdough starter is a culture of wild yeast and lactic acid bacteria. The bacteria make the bread sour; "
+     "the yeast makes it rise. A long, cold fermentation develops flavour and makes the crumb more open."),
+    ("Leader election in Raft",
+     "Raft elects a leader with randomised timeouts. A follower that hears nothing becomes a candidate and asks "
+     "for votes; the candidate with a majority becomes leader and replicates its log to the others."),
+]
+
+
+def _cos(a: np.ndarray, b: np.ndarray) -> float:
+    return float(a @ b / (np.linalg.norm(a) * np.linalg.norm(b)))
+
+
+def test_shared_pass_vectors_are_close_to_the_separate_passes(encoders: EncoderPool) -> None:
+    separate, shared = encoders.get("minilm-l6-int8"), encoders.get("minilm-l6-int8-shared")
+    docs = [prepare(Document(id=str(i), title=t, body=b), chunk_words=30, max_chunks=32, max_entities=4)
+            for i, (t, b) in enumerate(TEXTS)]
+    rows = shared.embed_documents(docs, {"title", "document", "body", "summary", "entities"})  # type: ignore[attr-defined]
+    titles, bodies = [], []
+    for d, row in zip(docs, rows, strict=True):
+        # the document vector is the first window, [CLS] and [SEP] included: what the separate pass computes
+        assert _cos(row["document"], separate.embed(d.texts("document"))[0]) > 0.999
+        titles.append(_cos(row["title"], separate.embed([d.doc.title])[0]))
+        bodies += [_cos(a, b) for a, b in zip(row["body"], separate.embed(list(d.passages)), strict=True)]
+        assert len(row["entities"]) == len(d.entities)
+        assert all(abs(float(np.linalg.norm(v)) - 1) < 1e-4 for v in [row["title"], row["summary"], *row["body"]])
+    # the title and passages are read in their context, so close to, not equal to, the text alone
+    assert min(titles) > 0.6 and np.mean(titles) > 0.75, titles
+    # (one-sentence passages here; on SciFact's 120-word passages the mean is 0.92)
+    assert min(bodies) > 0.6 and np.mean(bodies) > 0.75, bodies
+    assert _cos(shared.embed_query("raft leader"), separate.embed_query("raft leader")) > 0.999
+
+
+def test_the_migrations_to_the_shared_versions_apply_backfill_validate_and_promote(
+        tmp_path: Path, model_cache: Path, encoders: EncoderPool) -> None:
+    svc = build_services(make_settings("edge", tmp_path, model_cache), encoders=encoders)  # all six spaces
+    try:
+        svc.ingest.upsert(to_documents(DOCS))
+        migrator = svc.migrator
+        for m in load_folder(default_folder()):  # one chain: 0001 (title on L3), then the shared versions
+            migrator.apply(m)
+            migrator.backfill(m.revision)
+            migrator.validate(m.revision, QUERIES)
+            migrator.promote(m.revision, margin=WIDE)
+        live = {s: svc.registry.get().space(s).live for s in ("title", "body", "summary", "entities", "document")}
+        assert live == {"title": "title.minilm-l6-int8-shared.v3", "body": "body.minilm-l6-int8-shared.v2",
+                        "summary": "summary.minilm-l6-int8-shared.v2",
+                        "entities": "entities.minilm-l6-int8-shared.v2",
+                        "document": "document.minilm-l6-int8-shared.v2"}
+        for space, query, expected in (("document", "gene editing with CRISPR", "bio-1"),
+                                       ("body", "planets around other stars", "astro-1")):
+            hits = svc.search.search(SearchRequest(query=query, fields=[space], limit=1)).hits
+            assert hits[0]["id"] == expected
+    finally:
+        svc.close()
