@@ -61,6 +61,9 @@ def test_the_migrations_to_the_shared_versions_apply_backfill_validate_and_promo
         migrator = svc.migrator
         for m in load_folder(default_folder()):  # one chain: 0001 (title on L3), then the shared versions
             migrator.apply(m)
+            space = svc.registry.get().space(m.change.space)  # type: ignore[union-attr]
+            if space.live == m.change.vector_name:  # type: ignore[union-attr]
+                continue  # 0002's keywords version is already the default of a new install
             migrator.backfill(m.revision)
             migrator.validate(m.revision, QUERIES)
             migrator.promote(m.revision, margin=WIDE)
