@@ -7,13 +7,10 @@ shard folder under `collections/`, an alias is an entry in `aliases.json` replac
 
 from __future__ import annotations
 
-import functools
 import json
 import logging
 import os
 import shutil
-import subprocess
-import tarfile
 import threading
 from collections.abc import Sequence
 from pathlib import Path
@@ -21,6 +18,7 @@ from typing import Any
 
 import qdrant_edge as qe
 
+from app.domain.documents import point_id
 from app.domain.fusion import DBSF
 from app.domain.plan import Filter, QueryPlan
 from app.errors import AppError, CollectionNotFound, InvalidInput, StoreUnavailable
@@ -32,12 +30,14 @@ from app.store.base import (
     Store,
     StoredPoint,
     VectorSpec,
-    VectorStorage,
     VectorValue,
     translate_errors,
 )
+from app.store.edge_config import DISTANCE, edge_config, ignored_settings, search_params
+from app.store.edge_meta import write_meta
+from app.store.edge_snapshot import open_shard, unpack_shard, write_tar
 from app.store.folder import AliasFile, FolderLock
-from app.store.meta import META_COLLECTION, META_REVISION, confirm_meta_write, prepare_meta_write
+from app.store.meta import META_COLLECTION
 from app.store.runner import run_plan
 from app.store.translate import from_vector, to_filter, to_vector
 
@@ -46,54 +46,7 @@ from app.store.translate import from_vector, to_filter, to_vector
 # equal scores in its own order, so RRF is fused by the service from lists ordered by score then
 # point id; weighted DBSF the engine does not offer.
 IN_STORE_FUSIONS: frozenset[str] = frozenset({DBSF})
-_DISTANCE = {"cosine": qe.Distance.Cosine, "dot": qe.Distance.Dot, "euclid": qe.Distance.Euclid}
-
-
-# What a Qdrant server does with these and one local shard cannot: edge has no cluster.
-IGNORED_ON_EDGE = ("shard_number", "replication_factor", "write_consistency_factor")
 log = logging.getLogger("multivec.store")
-
-
-def quantization_config(storage: VectorStorage) -> Any:
-    """Edge's own quantization configs, as the server's (`app.store.qdrant.quantization_config`)."""
-    if storage.quantization == "scalar":
-        return qe.ScalarQuantizationConfig(qe.ScalarType.Int8, quantile=0.99, always_ram=storage.always_ram)
-    if storage.quantization == "binary":
-        return qe.BinaryQuantizationConfig(always_ram=storage.always_ram)
-    return None
-
-
-def search_params(config: CollectionConfig) -> Any:
-    """Rescoring and oversampling for quantized vectors (None when nothing is quantized or asked)."""
-    if not config.quantized and config.oversampling is None:
-        return None
-    return qe.SearchParams(quantization=qe.QuantizationSearchParams(rescore=config.rescore,
-                                                                    oversampling=config.oversampling))
-
-
-def _params(spec: VectorSpec, storage: VectorStorage | None = None) -> Any:
-    storage = storage or VectorStorage()
-    multi = qe.MultiVectorConfig(comparator=qe.MultiVectorComparator.MaxSim) if spec.kind == "multi" else None
-    return qe.EdgeVectorParams(size=spec.dim or 0, distance=_DISTANCE[spec.distance], multivector_config=multi,
-                               on_disk=storage.on_disk or None, quantization_config=quantization_config(storage))
-
-
-def edge_config(vectors: dict[str, VectorSpec], config: CollectionConfig) -> Any:
-    """The shard's EdgeConfig: each vector's on-disk flag and quantization, on-disk payload, and the
-    default quantization for vectors added later (edge's create_dense_vector takes none of its own)."""
-    dense = {n: _params(s, config.for_vector(n)) for n, s in vectors.items() if s.kind != "sparse"}
-    sparse = {n: qe.EdgeSparseVectorParams(modifier=qe.Modifier.Idf, on_disk=config.for_vector(n).on_disk or None)
-              for n, s in vectors.items() if s.kind == "sparse"}
-    return qe.EdgeConfig(vectors=dense or None, sparse_vectors=sparse or None, on_disk_payload=config.on_disk_payload,
-                         quantization_config=quantization_config(config.default))
-
-
-def ignored_settings(config: CollectionConfig) -> list[str]:
-    """The cluster settings that are set but mean nothing to one local shard."""
-    return [f"{k}={getattr(config, k)}" for k in IGNORED_ON_EDGE if getattr(config, k) is not None]
-
-
-RUNBOOK = "docs/migrations.md#a-collection-that-cannot-be-opened"
 
 
 def engine_error(e: BaseException, what: str) -> AppError:
@@ -104,33 +57,6 @@ def engine_error(e: BaseException, what: str) -> AppError:
     if isinstance(e, TypeError | ValueError | OverflowError | UnicodeError):
         return InvalidInput(f"the embedded store refused the {what}: {text}")
     return StoreUnavailable(f"the embedded store failed on {what}: {type(e).__name__}: {text}")
-
-
-@functools.cache
-def _gnu_tar() -> str | None:
-    """GNU tar's path, if there is one (it archives sparse files as sparse)."""
-    tar = shutil.which("tar")
-    if tar is None:
-        return None
-    try:
-        version = subprocess.run([tar, "--version"], capture_output=True, text=True, timeout=10).stdout
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return tar if "GNU tar" in version else None
-
-
-def write_tar(folder: Path, out: Path) -> None:
-    """Tar `folder`'s contents into `out`. Edge preallocates its mmap files sparse (a few points can hold
-    hundreds of MB of holes), so GNU tar's `--sparse` is used where it exists: edge's `unpack_snapshot`
-    reads that format and writes the holes back as holes. Python's tarfile, the fallback, stores them
-    as zeros."""
-    tar = _gnu_tar()
-    if tar is not None:
-        subprocess.run([tar, "--sparse", "--format=gnu", "-cf", str(out), "-C", str(folder), "."],
-                       check=True, capture_output=True, timeout=3600)
-        return
-    with tarfile.open(out, "w", format=tarfile.GNU_FORMAT) as archive:
-        archive.add(folder, arcname=".")
 
 
 class EdgeStore(Store):
@@ -192,17 +118,7 @@ class EdgeStore(Store):
             return shard
         with self._mutex:
             if name not in self._shards:
-                path = self._dir(name) / "shard"
-                if not path.exists():
-                    raise CollectionNotFound(f"collection {name!r} does not exist")
-                try:
-                    self._shards[name] = qe.EdgeShard.load(str(path))
-                except (KeyboardInterrupt, SystemExit):
-                    raise
-                except BaseException as e:
-                    raise StoreUnavailable(
-                        f"cannot open collection {name!r} (shard folder {path}): {' '.join(str(e).split())[:300]}."
-                        f" Recovery: {RUNBOOK}", {"collection": name, "path": str(path), "runbook": RUNBOOK}) from e
+                self._shards[name] = open_shard(name, self._dir(name) / "shard")
             return self._shards[name]
 
     def create_collection(self, name: str, vectors: dict[str, VectorSpec],
@@ -251,7 +167,7 @@ class EdgeStore(Store):
             else:
                 multi = (qe.MultiVectorConfig(comparator=qe.MultiVectorComparator.MaxSim)
                          if spec.kind == "multi" else None)
-                op = qe.UpdateOperation.create_dense_vector(name, spec.dim or 0, _DISTANCE[spec.distance], multi)
+                op = qe.UpdateOperation.create_dense_vector(name, spec.dim or 0, DISTANCE[spec.distance], multi)
             self._shard(collection).update(op)
             self._write_specs(collection, {**specs, name: spec})
 
@@ -398,35 +314,10 @@ class EdgeStore(Store):
         Raises:
             Conflict: the stored revision is not `expect_revision`.
         """
-        from app.domain.documents import point_id
-
-        pid = point_id(f"meta:{key}")
         with self._mutex:
-            shard = self._meta()
-            if expect_revision is None:
-                shard.update(qe.UpdateOperation.upsert_points(
-                    [qe.Point(id=pid, vector={"_": [1.0]}, payload={"key": key, "value": value})]))
-                shard.flush()
-                return None
-            write = prepare_meta_write(key, value, expect_revision, self._meta_payload(pid))
-            if write.done:
-                return expect_revision + 1
-            condition = qe.Filter(must=[qe.FieldCondition(key=META_REVISION,
-                                                          match=qe.MatchValue(value=expect_revision))])
-            shard.update(qe.UpdateOperation.upsert_points(
-                [qe.Point(id=pid, vector={"_": [1.0]}, payload=write.payload)],
-                condition=None if expect_revision == 0 else condition,
-                update_mode=qe.UpdateMode.InsertOnly if expect_revision == 0 else None))
-            shard.flush()
-            return confirm_meta_write(write, self._meta_payload(pid))
-
-    def _meta_payload(self, pid: str) -> dict[str, Any] | None:
-        records = self._meta().retrieve([pid], with_payload=True, with_vector=False)
-        return dict(records[0].payload) if records else None
+            return write_meta(self._meta(), point_id(f"meta:{key}"), key, value, expect_revision)
 
     def get_meta(self, key: str) -> dict[str, Any] | None:
-        from app.domain.documents import point_id
-
         records = self._meta().retrieve([point_id(f"meta:{key}")], with_payload=True, with_vector=False)
         return dict(records[0].payload["value"]) if records else None
 
@@ -451,15 +342,7 @@ class EdgeStore(Store):
             self.delete_collection(collection)
             folder = self._dir(collection)
             folder.mkdir(parents=True)
-            try:
-                qe.EdgeShard.unpack_snapshot(str(path), str(folder / "shard"))
-                self._shards[collection] = qe.EdgeShard.load(str(folder / "shard"))
-            except (KeyboardInterrupt, SystemExit):
-                raise
-            except BaseException as e:
-                shutil.rmtree(folder, ignore_errors=True)
-                raise InvalidInput(f"{path} is not an edge shard snapshot: {' '.join(str(e).split())[:300]}",
-                                   {"path": str(path)}) from e
+            self._shards[collection] = unpack_shard(path, folder)
             self._write_specs(collection, vectors)
 
 

@@ -203,7 +203,7 @@ def test_settings_name_the_backup_folder(tmp_path: Path) -> None:
 
 def test_edge_snapshots_keep_sparse_files_small_and_python_tar_works_without_gnu_tar(
         small: EdgeStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from app.store import edge
+    from app.store import edge_snapshot as edge
 
     summary = BackupService(store=small).backup(tmp_path / "gnu")
     if edge._gnu_tar() is not None:  # edge preallocates sparse mmap files: the archive keeps the holes

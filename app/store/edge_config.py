@@ -1,0 +1,54 @@
+"""Our collection settings in qdrant-edge's terms: vector params, quantization, search params."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import qdrant_edge as qe
+
+from app.store.types import CollectionConfig, VectorSpec, VectorStorage
+
+DISTANCE = {"cosine": qe.Distance.Cosine, "dot": qe.Distance.Dot, "euclid": qe.Distance.Euclid}
+
+# What a Qdrant server does with these and one local shard cannot: edge has no cluster.
+IGNORED_ON_EDGE = ("shard_number", "replication_factor", "write_consistency_factor")
+
+
+def quantization_config(storage: VectorStorage) -> Any:
+    """Edge's own quantization configs, as the server's (`app.store.qdrant.quantization_config`)."""
+    if storage.quantization == "scalar":
+        return qe.ScalarQuantizationConfig(qe.ScalarType.Int8, quantile=0.99, always_ram=storage.always_ram)
+    if storage.quantization == "binary":
+        return qe.BinaryQuantizationConfig(always_ram=storage.always_ram)
+    return None
+
+
+def search_params(config: CollectionConfig) -> Any:
+    """Rescoring and oversampling for quantized vectors (None when nothing is quantized or asked)."""
+    if not config.quantized and config.oversampling is None:
+        return None
+    return qe.SearchParams(quantization=qe.QuantizationSearchParams(rescore=config.rescore,
+                                                                    oversampling=config.oversampling))
+
+
+def vector_params(spec: VectorSpec, storage: VectorStorage | None = None) -> Any:
+    """Edge's params for one dense or multi vector, stored as `storage` says (default: in RAM, unquantized)."""
+    storage = storage or VectorStorage()
+    multi = qe.MultiVectorConfig(comparator=qe.MultiVectorComparator.MaxSim) if spec.kind == "multi" else None
+    return qe.EdgeVectorParams(size=spec.dim or 0, distance=DISTANCE[spec.distance], multivector_config=multi,
+                               on_disk=storage.on_disk or None, quantization_config=quantization_config(storage))
+
+
+def edge_config(vectors: dict[str, VectorSpec], config: CollectionConfig) -> Any:
+    """The shard's EdgeConfig: each vector's on-disk flag and quantization, on-disk payload, and the
+    default quantization for vectors added later (edge's create_dense_vector takes none of its own)."""
+    dense = {n: vector_params(s, config.for_vector(n)) for n, s in vectors.items() if s.kind != "sparse"}
+    sparse = {n: qe.EdgeSparseVectorParams(modifier=qe.Modifier.Idf, on_disk=config.for_vector(n).on_disk or None)
+              for n, s in vectors.items() if s.kind == "sparse"}
+    return qe.EdgeConfig(vectors=dense or None, sparse_vectors=sparse or None, on_disk_payload=config.on_disk_payload,
+                         quantization_config=quantization_config(config.default))
+
+
+def ignored_settings(config: CollectionConfig) -> list[str]:
+    """The cluster settings that are set but mean nothing to one local shard."""
+    return [f"{k}={getattr(config, k)}" for k in IGNORED_ON_EDGE if getattr(config, k) is not None]

@@ -1,0 +1,85 @@
+"""Edge shard folders on disk: opening one, tarring one (sparse-aware), unpacking a snapshot into one."""
+
+from __future__ import annotations
+
+import functools
+import shutil
+import subprocess
+import tarfile
+from pathlib import Path
+from typing import Any
+
+import qdrant_edge as qe
+
+from app.errors import CollectionNotFound, InvalidInput, StoreUnavailable
+
+RUNBOOK = "docs/migrations.md#a-collection-that-cannot-be-opened"
+
+
+def open_shard(name: str, path: Path) -> Any:
+    """Open collection `name`'s shard folder `path`.
+
+    Returns:
+        The opened `EdgeShard`.
+
+    Raises:
+        CollectionNotFound: there is no shard folder.
+        StoreUnavailable: the engine cannot open it (the message names the recovery runbook).
+    """
+    if not path.exists():
+        raise CollectionNotFound(f"collection {name!r} does not exist")
+    try:
+        return qe.EdgeShard.load(str(path))
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except BaseException as e:
+        raise StoreUnavailable(
+            f"cannot open collection {name!r} (shard folder {path}): {' '.join(str(e).split())[:300]}."
+            f" Recovery: {RUNBOOK}", {"collection": name, "path": str(path), "runbook": RUNBOOK}) from e
+
+
+@functools.cache
+def _gnu_tar() -> str | None:
+    """GNU tar's path, if there is one (it archives sparse files as sparse)."""
+    tar = shutil.which("tar")
+    if tar is None:
+        return None
+    try:
+        version = subprocess.run([tar, "--version"], capture_output=True, text=True, timeout=10).stdout
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return tar if "GNU tar" in version else None
+
+
+def write_tar(folder: Path, out: Path) -> None:
+    """Tar `folder`'s contents into `out`. Edge preallocates its mmap files sparse (a few points can hold
+    hundreds of MB of holes), so GNU tar's `--sparse` is used where it exists: edge's `unpack_snapshot`
+    reads that format and writes the holes back as holes. Python's tarfile, the fallback, stores them
+    as zeros."""
+    tar = _gnu_tar()
+    if tar is not None:
+        subprocess.run([tar, "--sparse", "--format=gnu", "-cf", str(out), "-C", str(folder), "."],
+                       check=True, capture_output=True, timeout=3600)
+        return
+    with tarfile.open(out, "w", format=tarfile.GNU_FORMAT) as archive:
+        archive.add(folder, arcname=".")
+
+
+def unpack_shard(path: Path, folder: Path) -> Any:
+    """Lay out the shard snapshot at `path` in `folder` (edge's own `EdgeShard.unpack_snapshot`) and open it.
+
+    Returns:
+        The opened `EdgeShard`.
+
+    Raises:
+        InvalidInput: `path` is not an edge shard snapshot (`folder` is removed).
+    """
+    try:
+        qe.EdgeShard.unpack_snapshot(str(path), str(folder / "shard"))
+        return qe.EdgeShard.load(str(folder / "shard"))
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except BaseException as e:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise InvalidInput(f"{path} is not an edge shard snapshot: {' '.join(str(e).split())[:300]}",
+                           {"path": str(path)}) from e
