@@ -15,7 +15,7 @@ IGNORED_ON_EDGE = ("shard_number", "replication_factor", "write_consistency_fact
 
 
 def quantization_config(storage: VectorStorage) -> Any:
-    """Edge's own quantization configs, as the server's (`app.store.qdrant.quantization_config`)."""
+    """Edge's own quantization configs, as the server's (`app.store.qdrant_config.quantization_config`)."""
     if storage.quantization == "scalar":
         return qe.ScalarQuantizationConfig(qe.ScalarType.Int8, quantile=0.99, always_ram=storage.always_ram)
     if storage.quantization == "binary":

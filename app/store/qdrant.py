@@ -28,11 +28,11 @@ from app.store.base import (
     Store,
     StoredPoint,
     VectorSpec,
-    VectorStorage,
     VectorValue,
     translate_errors,
 )
 from app.store.meta import META_COLLECTION, META_REVISION, confirm_meta_write, prepare_meta_write
+from app.store.qdrant_config import DISTANCE, collection_params, dense_config, search_params
 from app.store.runner import run_plan
 from app.store.translate import from_vector, to_filter, to_vector
 
@@ -41,7 +41,6 @@ from app.store.translate import from_vector, to_filter, to_vector
 # equal scores in its own order, so RRF is fused by the service from lists ordered by score then
 # point id; weighted DBSF the engine does not offer.
 IN_STORE_FUSIONS: frozenset[str] = frozenset({DBSF})
-_DISTANCE = {"cosine": qm.Distance.COSINE, "dot": qm.Distance.DOT, "euclid": qm.Distance.EUCLID}
 MIN_SERVER = (1, 18)
 
 
@@ -62,56 +61,6 @@ def engine_error(e: BaseException, what: str) -> AppError:
     if isinstance(e, TypeError | ValueError | OverflowError | UnicodeError):
         return InvalidInput(f"the store refused the {what}: {text}")
     return StoreUnavailable(f"the store failed on {what}: {type(e).__name__}: {text}")
-
-
-def quantization_config(storage: VectorStorage) -> qm.QuantizationConfig | None:
-    """`scalar`: int8, the 0.99 quantile clipped (4x smaller); `binary`: 1 bit per dimension (32x)."""
-    if storage.quantization == "scalar":
-        return qm.ScalarQuantization(scalar=qm.ScalarQuantizationConfig(
-            type=qm.ScalarType.INT8, quantile=0.99, always_ram=storage.always_ram))
-    if storage.quantization == "binary":
-        return qm.BinaryQuantization(binary=qm.BinaryQuantizationConfig(always_ram=storage.always_ram))
-    return None
-
-
-def search_params(config: CollectionConfig) -> qm.SearchParams | None:
-    """Rescoring and oversampling for quantized vectors (None when nothing is quantized or asked)."""
-    if not config.quantized and config.oversampling is None:
-        return None
-    return qm.SearchParams(quantization=qm.QuantizationSearchParams(rescore=config.rescore,
-                                                                    oversampling=config.oversampling))
-
-
-def _dense_params(spec: VectorSpec, storage: VectorStorage | None = None) -> qm.VectorParams:
-    storage = storage or VectorStorage()
-    multi = qm.MultiVectorConfig(comparator=qm.MultiVectorComparator.MAX_SIM) if spec.kind == "multi" else None
-    return qm.VectorParams(size=spec.dim or 0, distance=_DISTANCE[spec.distance], multivector_config=multi,
-                           on_disk=storage.on_disk or None, quantization_config=quantization_config(storage))
-
-
-def collection_params(vectors: dict[str, VectorSpec], config: CollectionConfig) -> dict[str, Any]:
-    """`create_collection`'s keyword arguments: named vectors with each space's storage, and the
-    cluster layout (a field left None is the server's default, so it is not sent)."""
-    sparse = {n: qm.SparseVectorParams(modifier=qm.Modifier.IDF, index=qm.SparseIndexParams(on_disk=True)
-                                       if config.for_vector(n).on_disk else None)
-              for n, s in vectors.items() if s.kind == "sparse"}
-    params: dict[str, Any] = {
-        "vectors_config": {n: _dense_params(s, config.for_vector(n)) for n, s in vectors.items() if s.kind != "sparse"},
-        "sparse_vectors_config": sparse,
-        # the collection-wide default: a vector added in place later (create_vector_name takes no
-        # quantization of its own) is quantized like the rest
-        "quantization_config": quantization_config(config.default),
-    }
-    for key in ("shard_number", "replication_factor", "write_consistency_factor", "on_disk_payload"):
-        if getattr(config, key) is not None:
-            params[key] = getattr(config, key)
-    return params
-
-
-def _dense_config(spec: VectorSpec) -> qm.DenseVectorConfig:
-    """The same parameters in the shape `create_vector_name` takes (it refuses VectorParams)."""
-    p = _dense_params(spec)
-    return qm.DenseVectorConfig(size=p.size, distance=p.distance, multivector_config=p.multivector_config)
 
 
 class QdrantStore(Store):
@@ -172,7 +121,7 @@ class QdrantStore(Store):
         dense = params.vectors if isinstance(params.vectors, dict) else {}
         for n, p in dense.items():
             kind = "multi" if p.multivector_config is not None else "dense"
-            dist = {v: k for k, v in _DISTANCE.items()}.get(p.distance, "cosine")
+            dist = {v: k for k, v in DISTANCE.items()}.get(p.distance, "cosine")
             specs[n] = VectorSpec(kind, p.size, dist)
         for n in (params.sparse_vectors or {}):
             specs[n] = VectorSpec("sparse", None)
@@ -183,7 +132,7 @@ class QdrantStore(Store):
             return
         # Qdrant >= 1.18: a named vector can be added to a live collection (not via update_collection).
         config: Any = (qm.SparseVectorNameConfig(sparse=qm.SparseVectorConfig(modifier=qm.Modifier.IDF))
-                       if spec.kind == "sparse" else qm.DenseVectorNameConfig(dense=_dense_config(spec)))
+                       if spec.kind == "sparse" else qm.DenseVectorNameConfig(dense=dense_config(spec)))
         self._client.create_vector_name(collection, name, config)
 
     def delete_vector(self, collection: str, name: str) -> None:

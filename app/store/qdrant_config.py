@@ -1,0 +1,62 @@
+"""Our collection settings in Qdrant's terms: vector params, quantization, search params, cluster layout."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from qdrant_client import models as qm
+
+from app.store.types import CollectionConfig, VectorSpec, VectorStorage
+
+DISTANCE = {"cosine": qm.Distance.COSINE, "dot": qm.Distance.DOT, "euclid": qm.Distance.EUCLID}
+
+
+def quantization_config(storage: VectorStorage) -> qm.QuantizationConfig | None:
+    """`scalar`: int8, the 0.99 quantile clipped (4x smaller); `binary`: 1 bit per dimension (32x)."""
+    if storage.quantization == "scalar":
+        return qm.ScalarQuantization(scalar=qm.ScalarQuantizationConfig(
+            type=qm.ScalarType.INT8, quantile=0.99, always_ram=storage.always_ram))
+    if storage.quantization == "binary":
+        return qm.BinaryQuantization(binary=qm.BinaryQuantizationConfig(always_ram=storage.always_ram))
+    return None
+
+
+def search_params(config: CollectionConfig) -> qm.SearchParams | None:
+    """Rescoring and oversampling for quantized vectors (None when nothing is quantized or asked)."""
+    if not config.quantized and config.oversampling is None:
+        return None
+    return qm.SearchParams(quantization=qm.QuantizationSearchParams(rescore=config.rescore,
+                                                                    oversampling=config.oversampling))
+
+
+def dense_params(spec: VectorSpec, storage: VectorStorage | None = None) -> qm.VectorParams:
+    """One dense or multi vector's VectorParams, stored as `storage` says (default: in RAM, unquantized)."""
+    storage = storage or VectorStorage()
+    multi = qm.MultiVectorConfig(comparator=qm.MultiVectorComparator.MAX_SIM) if spec.kind == "multi" else None
+    return qm.VectorParams(size=spec.dim or 0, distance=DISTANCE[spec.distance], multivector_config=multi,
+                           on_disk=storage.on_disk or None, quantization_config=quantization_config(storage))
+
+
+def collection_params(vectors: dict[str, VectorSpec], config: CollectionConfig) -> dict[str, Any]:
+    """`create_collection`'s keyword arguments: named vectors with each space's storage, and the
+    cluster layout (a field left None is the server's default, so it is not sent)."""
+    sparse = {n: qm.SparseVectorParams(modifier=qm.Modifier.IDF, index=qm.SparseIndexParams(on_disk=True)
+                                       if config.for_vector(n).on_disk else None)
+              for n, s in vectors.items() if s.kind == "sparse"}
+    params: dict[str, Any] = {
+        "vectors_config": {n: dense_params(s, config.for_vector(n)) for n, s in vectors.items() if s.kind != "sparse"},
+        "sparse_vectors_config": sparse,
+        # the collection-wide default: a vector added in place later (create_vector_name takes no
+        # quantization of its own) is quantized like the rest
+        "quantization_config": quantization_config(config.default),
+    }
+    for key in ("shard_number", "replication_factor", "write_consistency_factor", "on_disk_payload"):
+        if getattr(config, key) is not None:
+            params[key] = getattr(config, key)
+    return params
+
+
+def dense_config(spec: VectorSpec) -> qm.DenseVectorConfig:
+    """The same parameters in the shape `create_vector_name` takes (it refuses VectorParams)."""
+    p = dense_params(spec)
+    return qm.DenseVectorConfig(size=p.size, distance=p.distance, multivector_config=p.multivector_config)
