@@ -7,7 +7,7 @@ import time
 from typing import Any
 
 from app.domain import lifecycle
-from app.domain.gates import Coverage, promote_gate, retire_gate
+from app.domain.gates import Coverage, retire_gate
 from app.domain.plan import Filter
 from app.domain.versions import Registry, VectorVersion
 from app.errors import Conflict, InvalidInput
@@ -15,6 +15,7 @@ from app.repos.registry import now, spec_of
 from app.services.encoding import encode_documents
 from app.store.base import StoredPoint
 from app.versioning.declare import AddVersion, Migration
+from app.versioning.rollout import checked_gate, rollout
 from app.versioning.steps import TAGS, Action, Arms, Context, Progress, StepResult, age_s, missing_filter, run_actions
 
 
@@ -208,11 +209,7 @@ class AddVersionSteps:
             return result
         if version.status == "retired":
             raise Conflict(f"{name} is retired")
-        gate = promote_gate(coverage=ctx.coverage(name), verdict=ctx.records.verdict(name), margin=margin,
-                            force=force)
-        if not gate.allowed:
-            raise Conflict(f"promote {name} refused: {gate.message()} (--force to override)",
-                           {"blockers": list(gate.blockers)})
+        gate = checked_gate(ctx, name, "promote", margin=margin, force=force)
         result.notes += [f"forced past: {b}" for b in gate.blockers] + list(gate.notes)
         old = space.live
         result.data = {"live": name, "previous": old}
@@ -237,39 +234,8 @@ class AddVersionSteps:
             Conflict: the version is retired, the gate refuses it (unless `force`), the percent is not
                 1 to 99, or another version of the space is being rolled out.
         """
-        ctx, name = self.ctx, record["version"]
-        reg = ctx.registry.get()
-        version = reg.find(name)
-        space = reg.space(version.space)
-        result = StepResult(step="promote", target=name, dry_run=dry_run)
-        if space.live == name:
-            result.notes.append(f"{name} is already live: nothing to roll out")
-            return result
-        if version.status == "retired":
-            raise Conflict(f"{name} is retired")
-        current = space.rollout
-        if current and current.version == name and current.percent == percent:
-            result.notes.append(f"{name} already serves {percent} % of searches (since {current.started})")
-            return result
-        gate = promote_gate(coverage=ctx.coverage(name), verdict=ctx.records.verdict(name), margin=margin,
-                            force=force)
-        if not gate.allowed:
-            raise Conflict(f"rollout of {name} refused: {gate.message()} (--force to override)",
-                           {"blockers": list(gate.blockers)})
-        new = lifecycle.start_rollout(reg, name, percent=percent, at=now())  # refuses before any dry run says
-        result.notes += [f"forced past: {b}" for b in gate.blockers] + list(gate.notes)
-        what = (f"change the rollout of {name} from {current.percent} % to {percent} % of searches"
-                if current else f"send {percent} % of live searches to {name} for space {version.space!r} "
-                                f"(a stable hash of the query picks them); the rest stay on {space.live}")
-        result.data = {"rollout": {"space": version.space, "version": name, "percent": percent,
-                                   "live": space.live}}
-        run_actions(result, [(what, lambda: self._save(reg, new)),
-                             *ctx.override_actions(m.revision, gate, step="rollout", target=name, margin=margin,
-                                                   percent=percent)])
-        result.notes.append(f"next: watch the shadow overlap and latency (/inspect, /metrics), then "
-                            f"scripts/migrate promote {m.revision} (every search) or scripts/migrate rollback "
-                            f"{m.revision} (none)")
-        return result
+        return rollout(self.ctx, self._save, m, record, percent=percent, margin=margin, force=force,
+                       dry_run=dry_run)
 
     def rollback(self, m: Migration, record: dict[str, Any], *, dry_run: bool) -> StepResult:
         """Swap the live pointer back to the previous version; the rolled-back one stays written. During a

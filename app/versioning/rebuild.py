@@ -9,7 +9,6 @@ swap, so a rollback (swap back) loses nothing, until `retire` drops the collecti
 
 from __future__ import annotations
 
-import re
 import time
 from dataclasses import replace
 from typing import Any
@@ -17,24 +16,23 @@ from typing import Any
 from app.domain.gates import Coverage, promote_gate, retire_gate
 from app.domain.versions import Registry
 from app.errors import Conflict
-from app.repos.registry import now, spec_of
+from app.repos.registry import now
 from app.services.encoding import encode_documents
-from app.store.base import CollectionConfig, PointWrite, VectorSpec, VectorStorage
-from app.store.factory import collection_config
+from app.store.base import PointWrite
 from app.versioning.declare import Migration, Rebuild
+from app.versioning.rebuild_target import (
+    changed_spaces,
+    config_summary,
+    next_collection,
+    target_config,
+    target_specs,
+)
 from app.versioning.steps import Action, Arms, Context, Progress, StepResult, age_s, run_actions
 
 
 def _change(m: Migration) -> Rebuild:
     assert isinstance(m.change, Rebuild)
     return m.change
-
-
-def _next_collection(ctx: Context) -> str:
-    """`<alias>__N`, one above the highest N in use."""
-    pattern = re.compile(rf"^{re.escape(ctx.alias)}__(\d+)$")
-    taken = [int(g.group(1)) for c in ctx.store.list_collections() if (g := pattern.match(c))]
-    return f"{ctx.alias}__{max(taken, default=0) + 1}"
 
 
 def _active_marker(ctx: Context, m: Migration) -> dict[str, Any]:
@@ -48,42 +46,6 @@ def _update_marker(ctx: Context, **changes: Any) -> None:
     ctx.registry.save_rebuild({**(ctx.registry.rebuild() or {}), **changes})
 
 
-def _changed_spaces(change: Rebuild) -> list[str]:
-    return sorted(set(change.distance) | set(change.reembed) | set(change.quantization) | set(change.on_disk))
-
-
-def _target_config(ctx: Context, change: Rebuild) -> CollectionConfig:
-    """The settings' collection layout (`MULTIVEC_COLLECTION__*`) with the rebuild's changes on top,
-    as `_target_specs` puts the new distance on top of the registry's specs."""
-    base = collection_config(ctx.settings.collection)
-    storage = dict(base.storage)
-    for space in set(change.quantization) | set(change.on_disk):
-        was = base.storage.get(space, base.default)
-        storage[space] = VectorStorage(on_disk=change.on_disk.get(space, was.on_disk),
-                                       quantization=change.quantization.get(space, was.quantization),
-                                       always_ram=was.always_ram)
-    return replace(base, storage=storage, **change.collection)  # type: ignore[arg-type]
-
-
-def _config_summary(change: Rebuild, config: CollectionConfig, specs: dict[str, VectorSpec]) -> list[str]:
-    """What the dry run and the log show of the new storage and layout: only what the rebuild changes."""
-    parts = [f"{k} {v}" for k, v in sorted(change.collection.items())]
-    parts += [f"{n} {config.for_vector(n).describe()}" for n in specs
-              if n.split(".")[0] in set(change.quantization) | set(change.on_disk)]
-    return parts
-
-
-def _target_specs(ctx: Context, change: Rebuild) -> dict[str, VectorSpec]:
-    reg = ctx.registry.get()
-    specs = {}
-    for v in reg.written_versions():
-        spec = spec_of(v)
-        if v.space in change.distance:
-            spec = VectorSpec(kind=spec.kind, dim=spec.dim, distance=change.distance[v.space])
-        specs[v.name] = spec
-    return specs
-
-
 def _apply_rebuild(ctx: Context, m: Migration, record: dict[str, Any] | None, marker: dict[str, Any] | None, *,
                   dry_run: bool) -> StepResult:
     change = _change(m)
@@ -95,7 +57,7 @@ def _apply_rebuild(ctx: Context, m: Migration, record: dict[str, Any] | None, ma
         result.notes.append(f"{m.label} is finished (its rebuild was retired)")
         return result
     reg = ctx.registry.get()
-    for space in _changed_spaces(change):
+    for space in changed_spaces(change):
         reg.space(space)  # raises UnknownSpace naming it
         if reg.space(space).versions and reg.live_version(space).kind == "sparse" and space in change.distance:
             raise Conflict(f"space {space!r} is sparse: it has no distance to change")
@@ -106,9 +68,9 @@ def _apply_rebuild(ctx: Context, m: Migration, record: dict[str, Any] | None, ma
     if busy:
         raise Conflict(f"versions {busy} are still being built: finish (or retire) them before a rebuild")
     source = marker["source"] if ours and marker else ctx.registry.physical()
-    target = marker["target"] if ours and marker else _next_collection(ctx)
-    specs = _target_specs(ctx, change)
-    config = _target_config(ctx, change)
+    target = marker["target"] if ours and marker else next_collection(ctx)
+    specs = target_specs(ctx, change)
+    config = target_config(ctx, change)
     actions: list[Action] = []
     if not ours:
         # the marker first, naming the target: a crash after it resumes with the same collection name
@@ -117,7 +79,7 @@ def _apply_rebuild(ctx: Context, m: Migration, record: dict[str, Any] | None, ma
             "status": "creating", "created": now(), "cursor": None, "alias_changed": None})))
     if not ctx.store.collection_exists(target):
         summary = ", ".join([f"{n} {s.distance}" for n, s in specs.items() if n.split(".")[0] in change.distance]
-                            + _config_summary(change, config, specs))
+                            + config_summary(change, config, specs))
         actions.append((f"create collection {target} with {len(specs)} named vectors" +
                         (f" ({summary})" if summary else ""),
                         lambda: ctx.store.create_collection(target, specs, config)))
@@ -226,7 +188,7 @@ def _validation_arms(ctx: Context, m: Migration) -> Arms:
     live = ctx.registry.physical()
     other = marker["target"] if live == marker["source"] else marker["source"]
     modes: dict[str, list[str] | None] = {"fused": None}
-    modes |= {f"space {s}": [s] for s in _changed_spaces(_change(m))}
+    modes |= {f"space {s}": [s] for s in changed_spaces(_change(m))}
     # every live space pinned to its live version: the same plan on both collections, never a profile
     reg = ctx.registry.get()
     pins = {name: reg.live_version(name).name for name in reg.live_spaces()}
