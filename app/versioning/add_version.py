@@ -270,7 +270,8 @@ class AddVersionSteps:
         one after a rollback (abandoning the migration).
 
         Raises:
-            Conflict: within the grace period (unless `force`), or the version is live.
+            Conflict: within the grace period or serving a gradual rollout (unless `force`), or the
+                version is live.
         """
         ctx = self.ctx
         reg = ctx.registry.get()
@@ -286,6 +287,10 @@ class AddVersionSteps:
             return result
         actions: list[Action] = []
         if victim.status != "retired":
+            if space.rollout and space.rollout.version == victim.name and not force:
+                raise Conflict(f"retire {victim.name} refused: it is serving a gradual rollout at "
+                               f"{space.rollout.percent} % of searches; end the rollout first (promote or "
+                               "rollback), or --force to retire it anyway")
             gate = retire_gate(age_s=age_s(victim.status_changed), grace_s=grace_s,
                                is_live=space.live == victim.name, force=force)
             if not gate.allowed:

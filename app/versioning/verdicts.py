@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 from app.domain.gates import Coverage, Verdict, promote_gate
+from app.errors import InvalidInput
 from app.repos.migrations import MigrationRecords
 from app.repos.registry import now
 from app.services.search import SearchRequest, SearchService
@@ -62,6 +63,10 @@ def validate(m: Migration, arms: Arms, query_set: val.QuerySet, *, search: Searc
                            on_query=on_query)
     gate_metrics = compared["modes"][compared["gate_mode"]]
     ndcg = gate_metrics.get(f"ndcg@{k}")
+    if query_set.judged and not found_any_judged(compared):
+        raise InvalidInput(f"validation found no judged document in either arm, in any mode, for the "
+                           f"{compared['queries']} queries of {query_set.name}: are these queries and judgements "
+                           "for this collection? No verdict was stored")
     others = {f"{mode} nDCG@{k}": v[f"ndcg@{k}"]["candidate"] - v[f"ndcg@{k}"]["baseline"]
               for mode, v in compared["modes"].items() if mode != compared["gate_mode"] and f"ndcg@{k}" in v}
     verdict = Verdict(target=arms.target, metric=f"{compared['gate_mode']} nDCG@{k}",
@@ -85,3 +90,9 @@ def validate(m: Migration, arms: Arms, query_set: val.QuerySet, *, search: Searc
 
 def _fmt(v: float | None) -> str:
     return "n/a" if v is None else f"{v:.4f}"
+
+
+def found_any_judged(compared: dict[str, Any]) -> bool:
+    """True when some arm, in some mode, ranked a judged document (any recall above zero)."""
+    return any(v > 0 for mode in compared["modes"].values() for key, arms in mode.items()
+               if key.startswith("recall@") for v in arms.values())

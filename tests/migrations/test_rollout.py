@@ -307,3 +307,35 @@ def test_the_cli_rolls_out_and_rolls_back(cli_settings: Settings, encoders: Enco
     finally:
         svc.close()
     assert main(["rollback"]) == 0 and f"did: end the rollout of {NEW} at 10 %" in capsys.readouterr().out
+
+
+def test_retire_refuses_a_version_serving_a_rollout_unless_forced(
+        corpus: Services, migrator: Migrator, migration: Migration) -> None:
+    """Found by trying it: the grace period runs from the version's last status change, so without
+    this check a rollout older than the grace could be deleted by a plain retire."""
+    ready(migrator, migration)
+    migrator.promote(margin=WIDE, percent=50)
+    before = snapshot(migrator)
+    with pytest.raises(Conflict, match="serving a gradual rollout at 50 %"):
+        migrator.retire(grace_s=0)
+    assert snapshot(migrator) == before
+    assert migrator.retire(grace_s=0, force=True).changed  # the operator can still insist
+    assert corpus.registry.get().space("title").rollout is None
+
+
+def test_validation_that_finds_no_judged_document_stores_no_verdict(
+        corpus: Services, migrator: Migrator, migration: Migration) -> None:
+    """Found by trying it: the runbook's command pointed at another dataset's judgements scored 0 on
+    both arms and passed the gate. Now it is refused, and no verdict reaches the promote gate."""
+    from app.errors import InvalidInput
+    from app.versioning.validate import QuerySet
+
+    migrator.apply(migration)
+    migrator.backfill()
+    elsewhere = QuerySet(name="other-dataset", queries=QUERIES.queries,
+                         qrels={qid: {"not-in-this-collection": 1} for qid, _ in QUERIES.queries})
+    with pytest.raises(InvalidInput, match="found no judged document"):
+        migrator.validate(None, elsewhere)
+    assert migrator.records.verdict(NEW) is None
+    with pytest.raises(Conflict):
+        migrator.promote()
