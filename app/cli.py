@@ -47,7 +47,8 @@ def load_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="scripts/load", description="Load a JSONL or BEIR-layout corpus. Exits non-zero on any refusal.")
     parser.add_argument("path", nargs="?", help="a corpus.jsonl file or a BEIR folder")
-    parser.add_argument("--url", default="http://127.0.0.1:8000", help="the running service")
+    parser.add_argument("--url", default=os.environ.get("MULTIVEC_SERVICE_URL") or "http://127.0.0.1:8000",
+                        help="the running service (default: MULTIVEC_SERVICE_URL, else http://127.0.0.1:8000)")
     parser.add_argument("--direct", action="store_true", help="write to the store directly (service stopped)")
     parser.add_argument("--batch", type=_positive, default=64, help="documents per request (default 64)")
     parser.add_argument("--limit", type=int, default=0, help="load at most this many records")

@@ -259,6 +259,11 @@ class BackupService:
                 raise InvalidInput(f"collection {name!r} of the backup is a {c['format']}; this store takes "
                                    f"{snapshot_format} or {POINTS_EXPORT}: restore it on a {c['format'][:-9]} store",
                                    {"collection": name, "format": c["format"]})
+        known = set(manifest["collections"])
+        for alias, collection in manifest["aliases"].items():
+            if collection not in known:
+                raise BackupInvalid(f"manifest.json: alias {alias!r} points at {collection!r}, which the backup does "
+                                    "not hold", {"alias": alias, "collection": collection})
         existing = self.store.list_collections()
         holding = {n: self.store.count(n) for n in existing if n != META_COLLECTION}
         holding = {n: k for n, k in holding.items() if k}

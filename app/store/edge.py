@@ -128,7 +128,9 @@ class EdgeStore(Store):
                 return
             folder = self._dir(name)
             folder.mkdir(parents=True, exist_ok=True)
-            shard_config = edge_config(vectors, config or self.config)
+            # edge needs at least one named vector; a collection of payload only (the meta collection
+            # restored from a server's export) gets the same one-dimension placeholder as our own meta
+            shard_config = edge_config(vectors or {"_": VectorSpec("dense", 1)}, config or self.config)
             self._shards[name] = qe.EdgeShard.create(str(folder / "shard"), shard_config)
             self._write_specs(name, vectors)
 

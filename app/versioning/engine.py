@@ -112,7 +112,13 @@ class Migrator:
             applied = self.records.applied()
             if m.depends_on and m.depends_on not in applied:
                 raise Conflict(f"{m.label} depends on {m.depends_on}, which is not applied: apply it first")
-            return self.steps_for(m).apply(m, applied.get(m.revision), dry_run=dry_run)
+            record = applied.get(m.revision)
+            if record is not None and record.get("migration", {}).get("change") != m.to_dict()["change"]:
+                raise Conflict(f"revision {m.revision} is already applied with another change "
+                               f"({Migration.from_dict(record['migration']).change.describe()}): a migration's "
+                               "revision names one change; give this one the next revision",
+                               {"revision": m.revision})
+            return self.steps_for(m).apply(m, record, dry_run=dry_run)
 
     def backfill(self, target: str | None = None, *, batch: int = DEFAULT_BATCH, max_points: int | None = None,
                  start: str | None = None, dry_run: bool = False, on_progress: Progress | None = None) -> StepResult:

@@ -169,6 +169,27 @@ def test_a_corrupted_manifest_or_file_is_refused_before_anything_changes(small: 
     assert small.count("docs_v1") == 5
 
 
+def test_a_manifest_whose_alias_points_outside_the_backup_is_refused_before_anything_changes(
+        small: EdgeStore, tmp_path: Path) -> None:
+    """Found by trying it: a valid-JSON manifest naming an alias to a collection it does not hold was
+    refused only after the collections had been restored."""
+    import json
+
+    service = BackupService(store=small)
+    service.backup(tmp_path / "bk")
+    manifest = tmp_path / "bk" / MANIFEST
+    data = json.loads(manifest.read_text())
+    data["aliases"] = {**data["aliases"], "docs": "ghost"}
+    manifest.write_text(json.dumps(data))
+    target = EdgeStore(tmp_path / "empty-target")
+    try:
+        with pytest.raises(BackupInvalid, match="alias 'docs' points at 'ghost'"):
+            BackupService(store=target).restore(tmp_path / "bk")
+        assert target.list_collections() == [] and target.list_aliases() == {}
+    finally:
+        target.close()
+
+
 def test_a_backup_is_never_written_over_another(small: EdgeStore, tmp_path: Path) -> None:
     service = BackupService(store=small)
     service.backup(tmp_path / "bk")
@@ -216,3 +237,21 @@ def test_edge_snapshots_keep_sparse_files_small_and_python_tar_works_without_gnu
         assert assert_same_store(small, target) == 6
     finally:
         target.close()
+
+
+def test_a_whole_in_memory_backup_restores_onto_the_embedded_store(tmp_path: Path) -> None:
+    """Found by trying it: the in-memory meta collection holds payload only, which edge refused."""
+    memory = QdrantStore(":memory:")
+    memory.create_collection("docs_v1", {"v": VectorSpec("dense", 3)})
+    memory.upsert("docs_v1", [PointWrite(id="00000000-0000-0000-0000-00000000000a", vectors={"v": [1.0, 0.0, 0.0]},
+                                         payload={"doc_id": "a"})])
+    memory.set_alias("docs", "docs_v1")
+    memory.put_meta("registry:docs", {"revision": 1, "spaces": {}})
+    BackupService(store=memory).backup(tmp_path / "bk")
+    edge = EdgeStore(tmp_path / "edge")
+    try:
+        BackupService(store=edge).restore(tmp_path / "bk")
+        assert edge.count("docs") == 1 and edge.get_alias("docs") == "docs_v1"
+        assert edge.get_meta("registry:docs") == memory.get_meta("registry:docs")
+    finally:
+        edge.close()

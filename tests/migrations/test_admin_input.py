@@ -262,3 +262,16 @@ def test_a_declaration_naming_a_model_the_service_cannot_use_is_422(
     r = post(client, "apply", {"migration": change(ADD, model=model)})
     assert r.status_code == 422 and named in r.json()["message"], r.text[:300]
     assert stored(svc) == before
+
+
+def test_a_revision_already_applied_with_another_change_is_409(admin: tuple[TestClient, Services]) -> None:
+    """Found by trying it: apply took revision 0001 again with a different change."""
+    client, svc = admin
+    assert post(client, "apply", {"migration": ADD}).status_code == 200
+    before = stored(svc)
+    other = change(ADD, model="minilm-l6-int8", version=3)
+    r = post(client, "apply", {"migration": other})
+    assert r.status_code == 409 and "already applied with another change" in r.json()["message"], r.text[:300]
+    assert stored(svc) == before
+    assert post(client, "apply", {"migration": ADD}).status_code == 200  # the same one again: a no-op
+    assert stored(svc) == before

@@ -207,3 +207,13 @@ def test_every_refused_record_is_listed_when_the_stop_line_cannot_name_them_all(
         f"refused {file}:{n}: record has no id (`id` or `_id`)" for n in range(2, 9)]
     assert lines[-1].startswith("load stopped: 7 record(s) refused before anything was sent: ")
     assert "and 2 more (listed above)" in lines[-1] and "0 documents written" in lines[-1]
+
+
+def test_the_loader_takes_the_service_url_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Found by trying it: migrate, backup and restore read MULTIVEC_SERVICE_URL; load did not."""
+    from app.cli import load_parser
+
+    monkeypatch.setenv("MULTIVEC_SERVICE_URL", "http://127.0.0.1:18999")
+    assert load_parser().parse_args(["corpus.jsonl"]).url == "http://127.0.0.1:18999"
+    monkeypatch.delenv("MULTIVEC_SERVICE_URL")
+    assert load_parser().parse_args(["corpus.jsonl"]).url == "http://127.0.0.1:8000"
