@@ -128,8 +128,7 @@ class EdgeStore(Store):
                 return
             folder = self._dir(name)
             folder.mkdir(parents=True, exist_ok=True)
-            # edge needs at least one named vector; a collection of payload only (the meta collection
-            # restored from a server's export) gets the same one-dimension placeholder as our own meta
+            # edge needs a named vector: payload-only collections (a server's meta) get our meta's placeholder
             shard_config = edge_config(vectors or {"_": VectorSpec("dense", 1)}, config or self.config)
             self._shards[name] = qe.EdgeShard.create(str(folder / "shard"), shard_config)
             self._write_specs(name, vectors)
