@@ -34,6 +34,7 @@ from app.store.base import (
 from app.store.meta import META_COLLECTION, META_REVISION, confirm_meta_write, prepare_meta_write
 from app.store.qdrant_config import DISTANCE, collection_params, dense_config, search_params
 from app.store.runner import run_plan
+from app.store.serialized import Serialized
 from app.store.translate import from_vector, to_filter, to_vector
 
 # Fused by the engine itself: unweighted DBSF (its score depends on scores only, so equal scores
@@ -79,7 +80,7 @@ class QdrantStore(Store):
         self._local = url == ":memory:"
         self._url, self._api_key, self._timeout_s = url.rstrip("/"), api_key, timeout_s
         if self._local:
-            self._client = QdrantClient(location=":memory:")
+            self._client = Serialized(QdrantClient(location=":memory:"))  # local mode is not thread-safe
         else:
             self._client = QdrantClient(url=url, api_key=api_key, timeout=int(max(1, timeout_s)))
 
