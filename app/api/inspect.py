@@ -12,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Any
 
-from litestar import Controller, get
+from litestar import Controller, Request, get
 from litestar.config.app import AppConfig
 from litestar.contrib.jinja import JinjaTemplateEngine
 from litestar.datastructures import State
@@ -23,6 +23,7 @@ from litestar.template.config import TemplateConfig
 
 from app.api.auth import read_guard
 from app.api.inspect_form import PlaygroundForm
+from app.api.observe import note_search
 from app.container import Services
 from app.services.inspect import MAX_PAGE, PointQuery, overview, points_page
 from app.services.playground import playground
@@ -70,7 +71,7 @@ class InspectController(Controller):
 
     @get("/search", sync_to_thread=True)
     def search(
-        self, services: Services,
+        self, services: Services, request: Request[Any, Any, Any],
         q: Annotated[str, Parameter(max_length=20000)] = "",
         limit: Annotated[str, Parameter(max_length=8)] = "5",
         fusion: Annotated[str, Parameter(max_length=8)] = "",
@@ -80,6 +81,8 @@ class InspectController(Controller):
         """The playground: a search with `explain`, each hit's contribution per space drawn as bars."""
         form = PlaygroundForm(q=q, limit=limit, fusion=fusion, fields=list(fields or []), weights=weights)
         data = playground(services, form, lambda: form.request(services))
+        if data["ran"]:  # a playground search is a search: counted and logged like one
+            note_search(request, data["plan"], data["timings"])
         return Template("inspect/search.html", context={**_base(services, "search"), **data})
 
 

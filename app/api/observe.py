@@ -119,14 +119,18 @@ def note_deleted(request: Request[Any, Any, Any]) -> None:
         metrics.documents_deleted.inc()
 
 
+# Litestar appends the charset itself: without this cut the header said `charset=utf-8` twice
+PROMETHEUS_TYPE = CONTENT_TYPE_LATEST.replace("; charset=utf-8", "")
+
+
 class MetricsController(Controller):
     """Prometheus scrape endpoint. Guarded like reads: with API keys set it needs one (either key, as
     `api-key` or a bearer token, which Prometheus's `authorization` setting sends); with none set the
     service is open and `scripts/serve` binds loopback only unless told otherwise."""
 
     @get("/metrics", guards=[read_guard], sync_to_thread=True, include_in_schema=False,
-         media_type=CONTENT_TYPE_LATEST)
+         media_type=PROMETHEUS_TYPE)
     def metrics(self, request: Request[Any, Any, Any]) -> Response[bytes]:
         """Every metric of this app, in Prometheus's text format; store gauges are read now."""
         metrics: Metrics = request.app.state.metrics
-        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+        return Response(generate_latest(metrics.registry), media_type=PROMETHEUS_TYPE)

@@ -29,6 +29,7 @@ def scrape(client: TestClient, **headers: str) -> Samples:
     r = client.get("/metrics", headers=headers)
     assert r.status_code == 200, r.text
     assert r.headers["content-type"].startswith("text/plain")
+    assert r.headers["content-type"].count("charset") == 1, r.headers["content-type"]
     return {(s.name, tuple(sorted(s.labels.items()))): s.value
             for family in text_string_to_metric_families(r.text) for s in family.samples}
 
@@ -142,3 +143,17 @@ def test_an_upsert_logs_how_many_documents_and_its_timings(app_client: TestClien
     assert app_client.post("/documents", json={"documents": DOCS[:2]}).status_code == 200
     (line,) = request_lines(caplog)
     assert line["documents"] == 2 and {"encode", "store"} <= set(line["timings_ms"])
+
+
+def test_a_playground_search_is_counted_like_any_search(seeded: TestClient) -> None:
+    """Found by trying it: playground searches were routed by rollouts but not counted."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    def searches() -> float:
+        text = seeded.get("/metrics").text
+        return sum(s.value for f in text_string_to_metric_families(text) if f.name == "multivec_searches"
+                   for s in f.samples if s.name == "multivec_searches_total")
+
+    before = searches()
+    assert seeded.get("/inspect/search", params={"q": "gene editing"}).status_code == 200
+    assert searches() == before + 1
