@@ -65,18 +65,22 @@ def default_name() -> str:
 
 
 def latest(root: Path) -> Path | None:
-    """The newest backup (by its manifest's time) under `root`, or None."""
-    found = sorted((p.parent for p in Path(root).glob(f"*/{MANIFEST}")), key=lambda p: (p / MANIFEST).stat().st_mtime)
+    """The newest backup under `root` by the time its manifest records (a copied folder's file times
+    say nothing), or None. A manifest that cannot be read sorts oldest."""
+    def created(folder: Path) -> str:
+        try:
+            return str(json.loads((folder / MANIFEST).read_text()).get("created_at", ""))
+        except (OSError, ValueError, AttributeError):
+            return ""
+
+    found = sorted((p.parent for p in Path(root).glob(f"*/{MANIFEST}")), key=lambda p: (created(p), p.name))
     return found[-1] if found else None
 
 
 def sha256_of(path: Path) -> str:
-    """The file's sha256, hex."""
-    digest = hashlib.sha256()
+    """The file's sha256, hex (read in blocks by the standard library)."""
     with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+        return hashlib.file_digest(f, "sha256").hexdigest()
 
 
 def _spec_dict(spec: VectorSpec) -> dict[str, Any]:

@@ -255,3 +255,19 @@ def test_a_whole_in_memory_backup_restores_onto_the_embedded_store(tmp_path: Pat
         assert edge.get_meta("registry:docs") == memory.get_meta("registry:docs")
     finally:
         edge.close()
+
+
+def test_latest_is_chosen_by_the_manifest_time_not_the_file_time(tmp_path: Path) -> None:
+    """Found by trying it: `restore --latest` picked a hand-copied old backup, whose files were newer."""
+    import json
+    import os
+    import time
+
+    from app.services.backup import latest
+
+    for name, created in (("old", "2026-01-01T00:00:00+00:00"), ("new", "2026-06-01T00:00:00+00:00")):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / MANIFEST).write_text(json.dumps({"created_at": created}))
+    later = time.time() + 60
+    os.utime(tmp_path / "old" / MANIFEST, (later, later))  # `cp -r` of the old one, just now
+    assert latest(tmp_path) == tmp_path / "new"
