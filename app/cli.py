@@ -42,6 +42,14 @@ def _positive(text: str) -> int:
     return value
 
 
+def _port(text: str) -> int:
+    """An argparse type: a TCP port, 1 to 65535 (uvicorn would wrap 99999 to another port)."""
+    value = _positive(text)
+    if value > 65535:
+        raise argparse.ArgumentTypeError(f"a port is 1 to 65535, got {value}")
+    return value
+
+
 def load_parser() -> argparse.ArgumentParser:
     """The `load` command's arguments."""
     parser = argparse.ArgumentParser(
@@ -51,7 +59,7 @@ def load_parser() -> argparse.ArgumentParser:
                         help="the running service (default: MULTIVEC_SERVICE_URL, else http://127.0.0.1:8000)")
     parser.add_argument("--direct", action="store_true", help="write to the store directly (service stopped)")
     parser.add_argument("--batch", type=_positive, default=64, help="documents per request (default 64)")
-    parser.add_argument("--limit", type=int, default=0, help="load at most this many records")
+    parser.add_argument("--limit", type=_positive, default=None, help="load at most this many records")
     parser.add_argument("--skip-invalid", action="store_true",
                         help="go on past documents refused for their content; list them at the end")
     parser.add_argument("--start-after", metavar="ID", help="skip the records up to and including this id")
@@ -77,7 +85,7 @@ def _records(args: argparse.Namespace) -> list[Record]:
     if not out:
         raise LoadError(f"no records to load in {corpus_file(path)}" + (" after --start-after" if args.start_after
                                                                          else ""))
-    return out[: args.limit] if args.limit else out
+    return out[: args.limit] if args.limit is not None else out
 
 
 def _credentials() -> tuple[str | None, str | None]:
@@ -233,7 +241,7 @@ def serve_parser() -> argparse.ArgumentParser:
     """The `serve` command's arguments (the README documents each; a test holds it to that)."""
     parser = argparse.ArgumentParser(prog="scripts/serve", description="Start the service.")
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1, loopback only)")
-    parser.add_argument("--port", type=int, default=8000, help="port to listen on (default 8000)")
+    parser.add_argument("--port", type=_port, default=8000, help="port to listen on, 1-65535 (default 8000)")
     parser.add_argument("--allow-open", action="store_true",
                         help="serve on a non-loopback host with no API key (as MULTIVEC_ALLOW_OPEN=true)")
     return parser

@@ -231,6 +231,17 @@ class Settings(BaseSettings):
         return value or None
 
     @model_validator(mode="after")
+    def _secrets_differ(self) -> Settings:
+        # the same value for two secrets would let the read-only key write, or an API key administer
+        given = [(n, v) for n, v in (("API_KEY", self.api_key), ("READ_ONLY_API_KEY", self.read_only_api_key),
+                                     ("ADMIN_TOKEN", self.admin_token)) if v]
+        for i, (a, va) in enumerate(given):
+            for b, vb in given[i + 1:]:
+                if va == vb:
+                    raise ValueError(f"MULTIVEC_{a} and MULTIVEC_{b} are the same: each secret must differ")
+        return self
+
+    @model_validator(mode="after")
     def _check_spaces(self) -> Settings:
         names = [s.name for s in self.spaces]
         if len(set(names)) != len(names):

@@ -80,6 +80,9 @@ def check_id(doc_id: str, where: str, max_chars: int) -> None:
         raise InvalidInput(f"{where}.id is empty or blank")
     if any(unicodedata.category(ch) == "Cc" for ch in doc_id):
         raise InvalidInput(f"{where}.id {doc_id[:40]!r} holds a control character (tab, newline, NUL ...)")
+    if not doc_id.strip("/"):
+        raise InvalidInput(f"{where}.id {doc_id!r} is only slashes, which URL paths collapse, so it could not be"
+                           " read or deleted")
     if doc_id in (".", ".."):
         raise InvalidInput(f"{where}.id {doc_id!r} is a dot segment, which HTTP clients rewrite in a URL path, so"
                            " it could not be read or deleted")

@@ -102,12 +102,23 @@ def estimate_tokens(word: str) -> int:
     return len(word) + 2 * len(_HANGUL.findall(word))
 
 
+MAX_WORD_TOKENS = 32  # a longer run without spaces is cut into pieces of about this many tokens
+
+
 def _units(sentence: str) -> list[_Unit]:
     """A sentence as units to pack: whitespace words, and single characters of scripts without spaces."""
     out: list[_Unit] = []
     for word in sentence.split():
         if not _NO_SPACE.search(word):
-            out.append(_Unit(word, True, estimate_tokens(word)))
+            tokens = estimate_tokens(word)
+            if tokens <= MAX_WORD_TOKENS:
+                out.append(_Unit(word, True, tokens))
+                continue
+            # one unbroken "word" (base64, a hash, a URL) longer than a passage could hold: cut it
+            # into pieces a passage can take, so none of it passes the encoder's window unseen
+            size = max(1, len(word) * MAX_WORD_TOKENS // tokens)
+            out += [_Unit(word[i:i + size], i == 0, estimate_tokens(word[i:i + size]))
+                    for i in range(0, len(word), size)]
             continue
         first = True
         for piece in regex.findall(rf"{_NO_SPACE.pattern}|(?:(?!{_NO_SPACE.pattern})\S)+", word):

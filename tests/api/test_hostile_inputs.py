@@ -426,3 +426,24 @@ def test_a_blank_secret_is_refused_and_an_empty_one_means_unset(name: str) -> No
     with pytest.raises(ValidationError, match="is blank"):
         Settings(**{name: "   "})  # type: ignore[arg-type]
     assert getattr(Settings(**{name: ""}), name) is None  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("doc_id", ["/", "//", "///"])
+def test_an_id_of_only_slashes_is_refused_at_write(seeded: TestClient, app_services: Services, doc_id: str) -> None:
+    """Found by trying it: `/` was written but `/documents/%2F` collapses to `/documents/`."""
+    before = snapshot(app_services)
+    r = seeded.post("/documents", json={"documents": [with_doc(id=doc_id)]})
+    assert r.status_code == 422 and "only slashes" in r.json()["message"], r.text[:300]
+    assert snapshot(app_services) == before
+
+
+def test_two_secrets_with_the_same_value_are_refused() -> None:
+    """Found by trying it: equal keys let the read-only key write and an API key administer."""
+    from pydantic import ValidationError
+
+    from app.settings import Settings
+
+    with pytest.raises(ValidationError, match="are the same"):
+        Settings(api_key="same", read_only_api_key="same")
+    with pytest.raises(ValidationError, match="are the same"):
+        Settings(api_key="same", admin_token="same")

@@ -217,3 +217,23 @@ def test_the_loader_takes_the_service_url_from_the_environment(monkeypatch: pyte
     assert load_parser().parse_args(["corpus.jsonl"]).url == "http://127.0.0.1:18999"
     monkeypatch.delenv("MULTIVEC_SERVICE_URL")
     assert load_parser().parse_args(["corpus.jsonl"]).url == "http://127.0.0.1:8000"
+
+
+@pytest.mark.parametrize("bad", [["--limit", "0"], ["--limit", "-1"], ["--batch", "0"]])
+def test_a_limit_or_batch_below_one_is_refused(bad: list[str]) -> None:
+    """Found by trying it: --limit 0 loaded everything and --limit -1 all but the last record."""
+    from app.cli import load_parser
+
+    with pytest.raises(SystemExit):
+        load_parser().parse_args(["corpus.jsonl", *bad])
+
+
+@pytest.mark.parametrize("port", ["0", "65536", "99999"])
+def test_serve_refuses_a_port_out_of_range(port: str) -> None:
+    """Found by trying it: uvicorn wrapped 99999 to 34463 and announced 99999."""
+    import argparse
+
+    from app.cli import _port
+
+    with pytest.raises(argparse.ArgumentTypeError):
+        _port(port)

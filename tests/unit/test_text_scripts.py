@@ -67,6 +67,10 @@ CHINESE = "北京大学学习自然语言处理的知识与方法研究人工智
     ("ar, spaced words", " ".join(_random_text("ابتثجحخدذرزسشصضطظعغفقكلمنهوي", 7, i) for i in range(400))),
     ("hi, spaced words", " ".join(_random_text("कखगघचछजझटठडढणतथदधनपफबभमयरलवशसह", 6, i) for i in range(400))),
     ("en, long words", " ".join(["electroencephalographically"] * 300)),
+    # found by trying it: one unbroken word (base64, a hash) was one passage, cut by the encoder unseen
+    ("base64, one 20,000-character word", "QUJD" * 5000),
+    ("one letter 20,000 times", "x" * 20_000),
+    ("a long URL in a sentence", "See https://example.org/" + "a1b2c3d4/" * 500 + " for details."),
     ("en, one long sentence of codes and figures",
      " ".join(["IL-6 (P<0.05) BRCA1 -21.3 ± 4.5% CD4+ p53 2016 electroencephalography"] * 120)),
 ])
