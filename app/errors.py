@@ -17,18 +17,26 @@ class AppError(Exception):
 
 
 class InvalidInput(AppError):
+    """A request value the service refuses (422): the message names the field and the limit or rule."""
+
     code = "invalid_input"
 
 
 class UnknownSpace(AppError):
+    """A space (or weight) named in a request or migration that the registry does not know (422)."""
+
     code = "unknown_space"
 
 
 class DocumentNotFound(AppError):
+    """No document with this id in the served collection (404)."""
+
     code = "document_not_found"
 
 
 class CollectionNotFound(AppError):
+    """No collection (or alias) of this name in the store (404)."""
+
     code = "collection_not_found"
 
 
@@ -51,6 +59,8 @@ class BackupInvalid(AppError):
 
 
 class StoreUnavailable(AppError):
+    """The store failed or cannot be reached after bounded retries (503); the one error RetryingStore retries."""
+
     code = "store_unavailable"
 
 
@@ -61,6 +71,8 @@ class StoreLocked(AppError):
 
 
 class EncoderFailed(AppError):
+    """An encoder model could not be loaded or failed on a batch (503)."""
+
     code = "encoder_failed"
 
 
@@ -94,6 +106,7 @@ STATUS_BY_ERROR: dict[type[AppError], int] = {
 
 
 def status_for(error: AppError) -> int:
+    """The HTTP status of `error` from STATUS_BY_ERROR (its nearest listed class); 500 for none."""
     for cls in type(error).__mro__:
         if cls in STATUS_BY_ERROR:
             return STATUS_BY_ERROR[cls]  # type: ignore[index]
@@ -101,4 +114,5 @@ def status_for(error: AppError) -> int:
 
 
 def error_body(code: str, message: str, detail: Any = None) -> dict[str, Any]:
+    """The JSON body of every error answer: `{code, message, detail}`."""
     return {"code": code, "message": message, "detail": detail}

@@ -16,10 +16,12 @@ class Coverage:
 
     @property
     def complete(self) -> bool:
+        """True when every point carries the version."""
         return self.covered >= self.total
 
     @property
     def percent(self) -> float:
+        """Share of points covered, 0-100 (100 for an empty collection)."""
         return 100.0 if self.total == 0 else 100.0 * self.covered / self.total
 
     def __str__(self) -> str:
@@ -49,10 +51,12 @@ class Verdict:
 
     @property
     def judged(self) -> bool:
+        """True when both arms have a gate metric (the query set had judgments)."""
         return self.baseline is not None and self.candidate is not None
 
     @property
     def delta(self) -> float | None:
+        """candidate - baseline of the gate metric; None without judgments."""
         if self.baseline is None or self.candidate is None:
             return None
         return self.candidate - self.baseline
@@ -65,12 +69,14 @@ class Verdict:
         return {self.metric: self.delta, **dict(sorted(self.others.items()))}
 
     def to_dict(self) -> dict[str, Any]:
+        """JSON-able form, as stored in the migration records (`deltas` included for readers)."""
         return {"target": self.target, "metric": self.metric, "baseline": self.baseline,
                 "candidate": self.candidate, "overlap": self.overlap, "queries": self.queries,
                 "created": self.created, "others": self.others, "deltas": self.deltas}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Verdict:
+        """Read back `to_dict`'s form (`deltas` is derived, not read)."""
         return cls(target=data["target"], metric=data["metric"], baseline=data.get("baseline"),
                    candidate=data.get("candidate"), overlap=data.get("overlap"),
                    queries=int(data.get("queries", 0)), created=data.get("created", ""),
@@ -87,6 +93,7 @@ class Gate:
     forced: bool = False
 
     def message(self) -> str:
+        """The blockers, or when nothing blocks the notes, joined by `; `."""
         return "; ".join(self.blockers) if self.blockers else "; ".join(self.notes)
 
     def override(self, *, step: str, at: str, **context: Any) -> dict[str, Any] | None:
@@ -173,6 +180,7 @@ def parse_duration(text: str) -> float:
 
 
 def format_duration(seconds: float) -> str:
+    """`5400` -> `1.5h`: the largest unit of d, h, m that fits, else whole seconds."""
     seconds = max(0.0, seconds)
     for unit, size in (("d", 86400.0), ("h", 3600.0), ("m", 60.0)):
         if seconds >= size:

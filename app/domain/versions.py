@@ -36,6 +36,7 @@ class VectorVersion:
 
     @property
     def name(self) -> str:
+        """The named vector's name, `<space>.<model>.v<version>` (app.domain.versions.vector_name)."""
         return vector_name(self.space, self.model, self.version)
 
 
@@ -68,6 +69,12 @@ class Registry:
     revision: int = 0
 
     def space(self, name: str) -> SpaceState:
+        """The state of space `name`.
+
+        Raises:
+            UnknownSpace: naming it, with the known spaces in `detail`.
+
+        """
         try:
             return self.spaces[name]
         except KeyError:
@@ -76,12 +83,20 @@ class Registry:
             ) from None
 
     def live_version(self, space: str) -> VectorVersion:
+        """The version searches of `space` use (the space's alias).
+
+        Raises:
+            UnknownSpace: no such space.
+            Conflict: the space has no live version yet.
+
+        """
         state = self.space(space)
         if state.live is None:
             raise Conflict(f"space {space!r} has no live version")
         return state.versions[state.live]
 
     def live_spaces(self) -> list[str]:
+        """Names of the spaces that have a live version, in registry order."""
         return [name for name, s in self.spaces.items() if s.live is not None]
 
     def written_versions(self) -> list[VectorVersion]:
@@ -89,23 +104,42 @@ class Registry:
         return [v for s in self.spaces.values() for v in s.versions.values() if v.status in WRITTEN]
 
     def find(self, name: str) -> VectorVersion:
+        """The version with vector name `name`, in any space.
+
+        Raises:
+            UnknownSpace: no space has it.
+
+        """
         for s in self.spaces.values():
             if name in s.versions:
                 return s.versions[name]
         raise UnknownSpace(f"unknown vector version {name!r}")
 
     def with_version(self, version: VectorVersion) -> Registry:
+        """A new registry with `version` added or replaced (its space created if new); revision + 1."""
         state = self.spaces.get(version.space) or SpaceState(name=version.space, live=None)
         versions = {**state.versions, version.name: version}
         spaces = {**self.spaces, version.space: replace(state, versions=versions)}
         return Registry(spaces=spaces, revision=self.revision + 1)
 
     def with_rollout(self, space: str, rollout: Rollout | None) -> Registry:
+        """A new registry with `space`'s gradual rollout set (None ends it); revision + 1.
+
+        Raises:
+            UnknownSpace: no such space.
+
+        """
         state = self.space(space)
         spaces = {**self.spaces, space: replace(state, rollout=rollout)}
         return Registry(spaces=spaces, revision=self.revision + 1)
 
     def with_live(self, space: str, name: str | None, previous: str | None) -> Registry:
+        """A new registry where `space` searches version `name`, and `rollback` returns to `previous`; revision + 1.
+
+        Raises:
+            UnknownSpace: no such space.
+
+        """
         state = self.space(space)
         spaces = {**self.spaces, space: replace(state, live=name, previous=previous)}
         return Registry(spaces=spaces, revision=self.revision + 1)

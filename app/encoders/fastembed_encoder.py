@@ -20,15 +20,35 @@ class Encoder(Protocol):
     """Turns texts into vectors; one instance per model, shared by every space that uses it."""
 
     @property
-    def name(self) -> str: ...
-    @property
-    def kind(self) -> str: ...
-    @property
-    def dim(self) -> int | None: ...
+    def name(self) -> str:
+        """The model's id (`all-MiniLM-L6-v2-int8`)."""
+        ...
 
-    def embed(self, texts: Sequence[str]) -> list[Any]: ...
+    @property
+    def kind(self) -> str:
+        """`dense` or `sparse`."""
+        ...
 
-    def embed_query(self, text: str) -> Any: ...
+    @property
+    def dim(self) -> int | None:
+        """Dimensions of a dense vector (384 for MiniLM); None for sparse."""
+        ...
+
+    def embed(self, texts: Sequence[str]) -> list[Any]:
+        """Document vectors, one per text in order: (dim,) float32 L2-normalised, or SparseVec.
+
+        Raises:
+            EncoderFailed: the model failed on the batch.
+        """
+        ...
+
+    def embed_query(self, text: str) -> Any:
+        """The query's vector (query prefixes or weighting applied where the model has them).
+
+        Raises:
+            EncoderFailed: the model failed.
+        """
+        ...
 
 
 class DenseEncoder:
@@ -160,6 +180,12 @@ class EncoderPool:
         self._lock = threading.Lock()
 
     def get(self, alias: str) -> Encoder:
+        """The encoder of model alias `alias`, loaded on first use (thread-safe, once).
+
+        Raises:
+            EncoderFailed: no such alias, or the model cannot be loaded.
+
+        """
         enc = self._loaded.get(alias)
         if enc is not None:
             return enc
@@ -171,9 +197,11 @@ class EncoderPool:
             return self._loaded[alias]
 
     def model_id(self, alias: str) -> str:
+        """The model's id behind `alias` (settings' `name`)."""
         return self._specs[alias].name
 
     def dim(self, alias: str) -> int | None:
+        """Dimensions of `alias`'s vectors without loading a builtin model; None for sparse."""
         spec = self._specs[alias]
         if spec.source == "builtin":
             return BUILTIN[spec.name].dim

@@ -30,9 +30,11 @@ class AddVersion:
 
     @property
     def vector_name(self) -> str:
+        """The named vector this change adds, `<space>.<model>.v<version>`."""
         return vector_name(self.space, self.model, self.version)
 
     def describe(self) -> str:
+        """One line for `status` and `plan`: what is added, by which model."""
         return f"add version v{self.version} of space {self.space!r} made by model {self.model!r}"
 
 
@@ -56,6 +58,7 @@ class Rebuild:
     kind: str = "rebuild"
 
     def describe(self) -> str:
+        """One line for `status` and `plan`: what the rebuild changes, and why."""
         parts = [f"{s} distance -> {d}" for s, d in sorted(self.distance.items())]
         parts += [f"re-embed {s}" for s in self.reembed]
         parts += [f"{s} quantization -> {q}" for s, q in sorted(self.quantization.items())]
@@ -80,9 +83,11 @@ class Migration:
 
     @property
     def label(self) -> str:
+        """`<revision>_<name>` (or the revision alone), as migration files are named."""
         return f"{self.revision}_{self.name}" if self.name else self.revision
 
     def to_dict(self) -> dict[str, Any]:
+        """JSON form (`from_dict`'s shape), as the admin API takes and the records store it."""
         change: dict[str, Any] = dict(self.change.__dict__)
         if isinstance(self.change, Rebuild):
             change["reembed"] = list(self.change.reembed)
@@ -126,6 +131,8 @@ CHANGE_KINDS = ("add_version", "rebuild")
 
 
 class AddVersionShape(StrictShape):
+    """The JSON of an add-version change: `{kind?, space, model, version}`."""
+
     kind: Literal["add_version"] = "add_version"
     space: Name
     model: Name
@@ -133,6 +140,8 @@ class AddVersionShape(StrictShape):
 
 
 class LayoutShape(StrictShape):
+    """A rebuild's collection layout: the server's cluster fields (None keeps the setting)."""
+
     shard_number: Annotated[int, Field(ge=1, le=1000)] | None = None
     replication_factor: Annotated[int, Field(ge=1, le=100)] | None = None
     write_consistency_factor: Annotated[int, Field(ge=1, le=100)] | None = None
@@ -140,6 +149,8 @@ class LayoutShape(StrictShape):
 
 
 class RebuildShape(StrictShape):
+    """The JSON of a rebuild change: per-space distance, quantization, on-disk, re-embedded spaces, layout."""
+
     kind: Literal["rebuild"]
     distance: dict[Name, Literal["cosine", "dot", "euclid"]] = {}
     # a tuple is a list here (Python callers pass `Rebuild(...).__dict__`); a string is not
@@ -156,6 +167,8 @@ def _change_kind(value: Any) -> Any:
 
 
 class MigrationShape(StrictShape):
+    """The JSON of a migration declaration; `change.kind` picks its shape (default add_version)."""
+
     revision: Revision
     name: Annotated[str, Field(max_length=200)] = ""
     description: Annotated[str, Field(max_length=2000)] = ""

@@ -27,9 +27,11 @@ class QuerySet:
 
     @property
     def judged(self) -> bool:
+        """True when the set has judgments (nDCG and recall can be computed, not only overlap)."""
         return bool(self.qrels)
 
     def to_dict(self) -> dict[str, Any]:
+        """JSON form (`from_dict`'s shape)."""
         return {"name": self.name, "queries": [{"id": q, "text": t} for q, t in self.queries], "qrels": self.qrels}
 
     @classmethod
@@ -56,11 +58,15 @@ def _int_id(value: Any) -> Any:
 
 
 class QueryShape(StrictShape):
+    """One query of a query set: `{id, text}` (an integer id is read as its decimal string)."""
+
     id: Annotated[str, BeforeValidator(_int_id), StringConstraints(min_length=1, max_length=200)]
     text: Annotated[str, Strict(), StringConstraints(min_length=1, max_length=10_000)]
 
 
 class QuerySetShape(StrictShape):
+    """A query set's JSON: `{name?, queries: [{id, text}], qrels?: {query id: {doc id: grade}}}`."""
+
     name: Annotated[str, Field(min_length=1, max_length=200)] = "request"
     queries: Annotated[list[QueryShape], Field(min_length=1, max_length=100_000)]
     qrels: dict[Annotated[str, StringConstraints(min_length=1)], dict[str, int]] = {}
@@ -172,6 +178,7 @@ def report_rows(report: dict[str, Any]) -> list[list[Any]]:
 
 
 def report_text(report: dict[str, Any]) -> list[str]:
+    """A validation report as terminal lines: the arms, a table of metrics per mode, the worst queries, the gate."""
     out = [f"validation of {report['target']} ({report['migration']})",
            f"  baseline  {report['arms']['baseline']}",
            f"  candidate {report['arms']['candidate']}",
@@ -187,6 +194,7 @@ def report_text(report: dict[str, Any]) -> list[str]:
 
 
 def report_markdown(report: dict[str, Any]) -> str:
+    """The same report as Markdown, for the file `validate --out` writes."""
     lines = [f"# Validation of `{report['target']}`", "",
              f"- migration: {report['migration']}",
              f"- baseline (live): {report['arms']['baseline']}",
