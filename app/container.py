@@ -33,8 +33,10 @@ class Services:
         self.backup = BackupService(store=self.store, root=self.settings.backup_dir)
 
     def close(self) -> None:
-        """Stop the shadow reads of a rollout, then close the store (the embedded store releases its data folder)."""
+        """Stop the shadow reads of a rollout and the fan-out pool, then close the store (the embedded store
+        releases its data folder)."""
         self.search.rollouts.close()
+        self.search.fanout.close()
         self.store.close()
 
 

@@ -64,6 +64,13 @@ class StoreUnavailable(AppError):
     code = "store_unavailable"
 
 
+class SearchDeadline(StoreUnavailable):
+    """A fan-out search in which no fused space answered within its deadline (each timed out, failed, or
+    found the request pool full); `detail` names each space, what happened to it, and the budget."""
+
+    code = "search_deadline"
+
+
 class StoreLocked(AppError):
     """Another process holds the embedded data folder."""
 
@@ -88,7 +95,7 @@ class Forbidden(AppError):
     code = "forbidden"
 
 
-# The one table: error class -> HTTP status. Order matters only for subclasses (none today).
+# The one table: error class -> HTTP status. A subclass not listed takes its base's status.
 STATUS_BY_ERROR: dict[type[AppError], int] = {
     InvalidInput: 422,
     UnknownSpace: 422,
@@ -100,6 +107,7 @@ STATUS_BY_ERROR: dict[type[AppError], int] = {
     Unauthorized: 401,
     Forbidden: 403,
     StoreUnavailable: 503,
+    SearchDeadline: 503,
     StoreLocked: 503,
     EncoderFailed: 503,
 }

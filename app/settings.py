@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -12,6 +12,7 @@ from app.domain.versions import SpaceKind
 
 SpaceField = Literal["title", "body", "summary", "entities", "document", "keywords"]
 FusionName = Literal["rrf", "dbsf"]
+DeadlineMs = Annotated[int, Field(ge=1, le=600_000)]  # a deadline or budget in milliseconds (at most 10 minutes)
 
 
 class StoreSettings(BaseModel):
@@ -132,6 +133,27 @@ class SearchSettings(BaseModel):
     default_fields: list[str] | None = None
     weights: dict[str, float] = Field(default_factory=evaluated_weights)
     profile_path: Path | None = None
+    # fan-out execution (app.services.fanout): each space its own request, each with a deadline
+    execution: Literal["batch", "fanout"] = Field(
+        default="batch", description="`batch`: one store request for every space (answers whole or fails); "
+        "`fanout`: a request per space in parallel, each under its deadline; what arrives in time is fused and "
+        "the spaces that missed are listed in `degraded`. A request's `fanout` / `budget_ms` choose per search.")
+    budget_ms: DeadlineMs = Field(default=1_000, description="Fan-out: how long a search waits for its spaces "
+                                  "(ms, counted from when the requests are sent); a request may set its own.")
+    deadlines_ms: dict[str, DeadlineMs] = Field(
+        default_factory=dict, description="Fan-out: space -> its own, shorter deadline (ms); spaces not named get "
+        "the budget, and a deadline over the budget is cut to it.")
+    max_budget_ms: DeadlineMs = Field(default=30_000, description="The largest `budget_ms` a request may ask.")
+    fanout_workers: int = Field(default=8, ge=1, le=256, description="Fan-out: threads sending space requests "
+                                "(shared by all searches of the process).")
+    fanout_queue: int = Field(default=32, ge=0, le=10_000, description="Fan-out: space requests that may wait "
+                              "for a thread; past it a space is not sent and counts as missed (`busy`).")
+
+    @model_validator(mode="after")
+    def _budget_within_max(self) -> SearchSettings:
+        if self.budget_ms > self.max_budget_ms:
+            raise ValueError(f"search.budget_ms ({self.budget_ms}) is over search.max_budget_ms ({self.max_budget_ms})")
+        return self
 
 
 class RolloutSettings(BaseModel):
@@ -252,6 +274,9 @@ class Settings(BaseSettings):
             model_kind = self.models[space.model].kind
             if (space.kind == "sparse") != (model_kind == "sparse"):
                 raise ValueError(f"space {space.name!r} is {space.kind} but model {space.model!r} is {model_kind}")
+        for name in self.search.deadlines_ms:
+            if name not in names:
+                raise ValueError(f"search.deadlines_ms names unknown space {name!r}: expected one of {sorted(names)}")
         kinds = {s.name: s.kind for s in self.spaces}
         for name, storage in self.collection.spaces.items():
             if name not in kinds:

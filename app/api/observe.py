@@ -100,7 +100,10 @@ def note_search(request: Request[Any, Any, Any], plan: Mapping[str, Any] | None,
             "route": plan.get("route") or "default", "fusion": plan.get("fusion"), "fused_in": plan.get("fused_in"),
             "spaces": {s["space"]: s["weight"] for s in plan.get("spaces") or []},
             "versions": [s["vector"] for s in plan.get("spaces") or []], "limit": plan.get("limit"),
+            "execution": plan.get("execution"),
         }
+        if plan.get("degraded"):  # a fan-out answer without these spaces (metrics count them per space)
+            _record(request)["degraded"] = list(plan["degraded"])
     if timings_ms:
         _record(request)["timings_ms"] = dict(timings_ms)
 

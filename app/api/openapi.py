@@ -25,7 +25,7 @@ ERROR_DESCRIPTIONS: dict[int, str] = {
     422: "Invalid input: a missing, wrong-typed, unknown or out-of-bounds field, or a backup whose manifest "
          "or checksums do not hold (`backup_invalid`); the message names it.",
     503: "The store or an encoder is unavailable after bounded retries (`store_unavailable`, `store_locked`, "
-         "`encoder_failed`).",
+         "`encoder_failed`), or a fan-out search in which no space answered in time (`search_deadline`).",
 }
 
 READ = (401, 503)  # every route that reads the store, behind read_guard or admin_guard
@@ -74,6 +74,7 @@ def declare_limits(openapi: OpenAPI, settings: Settings) -> None:
         ("DocumentIn", "entities"): {"max_items": lim.max_entities},
         ("SearchIn", "query"): {"max_length": lim.max_query_chars},
         ("SearchIn", "limit"): {"maximum": settings.search.max_limit},
+        ("SearchIn", "budget_ms"): {"maximum": settings.search.max_budget_ms},
     }
     schemas = openapi.components.schemas if openapi.components else {}
     for model in CLOSED_MODELS:

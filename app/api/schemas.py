@@ -100,6 +100,15 @@ class SearchIn(Strict):
         description="Drop hits that no searched dense space (BM25 only in a keywords-only search) scores at or "
                     "above its vector version's calibrated threshold (raw per-space score, not the fused score); "
                     "`note` says when hits were dropped.")
+    fanout: bool | None = Field(
+        default=None,
+        description="true: send each space as its own request, in parallel, each under its deadline, and fuse what "
+                    "answers in time (`degraded` names the spaces that missed); false: one batch request for every "
+                    "space; absent: `MULTIVEC_SEARCH__EXECUTION`.")
+    budget_ms: int | None = Field(
+        default=None, ge=1,
+        description="Fan-out: how long this search waits for its spaces, in ms (implies `fanout`; at most "
+                    "`MULTIVEC_SEARCH__MAX_BUDGET_MS`, which maximum states); each space's own deadline is cut to it.")
 
 
 class HealthOut(BaseModel):
@@ -127,6 +136,9 @@ class SearchOut(BaseModel):
     plan: dict[str, Any] | None = None
     timings_ms: dict[str, float] | None = None
     note: str | None = Field(default=None, description="Said when `threshold` dropped hits, or could not apply.")
+    degraded: list[str] = Field(default_factory=list, description="The spaces a fan-out search answered without "
+                                "(each missed its deadline, failed, or found the pool full): the hits are fused from "
+                                "the others. Empty: the answer is whole.")
 
 
 BACKUP_NAME = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"  # one folder under the service's backup folder, no path

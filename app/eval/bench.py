@@ -33,6 +33,8 @@ from app.eval.bench_report import markdown, memory_skip_reason
 from app.eval.index import eval_settings, peak_rss_mb
 from app.eval.synthetic import SyntheticCorpus
 from app.eval.timing import interleave
+from app.services.fanout import Deadlines
+from app.services.search import SearchRequest
 from app.settings import Settings
 from app.store.base import PointWrite
 
@@ -44,10 +46,13 @@ def machine() -> dict[str, Any]:
 
 
 # -- 2. search ---------------------------------------------------------------------------------
+FANOUT = ", fan-out"  # a plan name ending so is run as a fan-out search (app.services.fanout), not one batch
+
+
 def plans_for(svc: Services, profile_variant: Mapping[str, Any] | None, single: str,
               subset: Sequence[str] = ()) -> dict[str, QueryPlan]:
     """One space alone; every space fused (DBSF and RRF, equal weights); `subset` fused (DBSF);
-    and the profile's plan."""
+    the profile's plan; and the default plan (as a bare search plans it) in batch and in fan-out."""
     reg = svc.registry.get()
     spaces = reg.live_spaces()
     common: dict[str, Any] = {"limit": 10, "prefetch_limit": svc.settings.search.prefetch_limit, "filter": Filter()}
@@ -64,6 +69,7 @@ def plans_for(svc: Services, profile_variant: Mapping[str, Any] | None, single: 
         plans[f"profile {p['name']}"] = build_plan(reg, fields=[s for s, w in p["weights"].items() if w > 0],
                                                    fusion=p["fusion"], rrf_k=p["rrf_k"], weights=p["weights"],
                                                    **common)
+    plans["default"] = plans["default" + FANOUT] = svc.search.plan(SearchRequest(query="", limit=10))
     return plans
 
 
@@ -77,15 +83,24 @@ def time_plans(svc: Services, plans: Mapping[str, QueryPlan], queries: Sequence[
         encode: the plan's vectors for a query (the real encoders, or synthetic vectors).
         budget_s: stop early (and say so) once this many seconds went by.
 
+    Plans named `... , fan-out` run as fan-out searches under the largest budget settings allow (so a
+    space misses only when it stalls); how many answers lacked a space is reported as `degraded`.
+
     Returns:
         {"queries": timed, "plans": {name: store / total p50 and p95 in ms, ratios to the single space}},
         and a "note" when the budget cut it short.
     """
-    def call(name: str, q: Any) -> tuple[float, None]:
+    deadlines = Deadlines(budget_ms=svc.settings.search.max_budget_ms)
+
+    def call(name: str, q: Any) -> tuple[float, int]:
         vectors = encode(plans[name], q)
         t0 = time.perf_counter()
-        svc.store.query(svc.registry.alias, plans[name], vectors)
-        return (time.perf_counter() - t0) * 1000, None
+        if name.endswith(FANOUT):
+            missed = len(svc.search.fanout.run(svc.store, svc.registry.alias, plans[name], vectors, deadlines).degraded)
+        else:
+            svc.store.query(svc.registry.alias, plans[name], vectors)
+            missed = 0
+        return (time.perf_counter() - t0) * 1000, missed
 
     run = interleave(list(plans), queries, call, warmup=2, seed=seed, budget_s=budget_s)
     out: dict[str, Any] = {"queries": run.queries, "plans": {}}
@@ -95,6 +110,8 @@ def time_plans(svc: Services, plans: Mapping[str, QueryPlan], queries: Sequence[
         x = t.summary()
         out["plans"][n] = {"store_p50_ms": x["store_p50_ms"], "store_p95_ms": x["store_p95_ms"],
                            "total_p50_ms": x["p50_ms"], "total_p95_ms": x["p95_ms"]}
+        if n.endswith(FANOUT):
+            out["plans"][n]["degraded"] = sum(1 for missed in t.kept if missed)
     single = next(n for n in plans if n.startswith("only "))
     for n in plans:
         if n != single:

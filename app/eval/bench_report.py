@@ -54,4 +54,15 @@ def markdown(res: Mapping[str, Any]) -> str:
                          f"{p['total_p95_ms']:.2f} | {p.get('ratio_store_p50_vs_single', 1.0):.2f} | "
                          f"{p.get('ratio_total_p50_vs_single', 1.0):.2f} |")
         lines.append("")
+        lines += fanout_line(block["plans"])
     return "\n".join(lines) + "\n"
+
+
+def fanout_line(plans: Mapping[str, Any]) -> list[str]:
+    """The default plan in fan-out against one batch request, when both were timed (app.eval.bench)."""
+    batch, fan = plans.get("default"), plans.get("default, fan-out")
+    if not batch or not fan:
+        return []
+    return [f"Default plan, fan-out / batch: store p50 {fan['store_p50_ms'] / batch['store_p50_ms']:.2f}x, "
+            f"p95 {fan['store_p95_ms'] / batch['store_p95_ms']:.2f}x; fan-out answers that missed a space: "
+            f"{fan.get('degraded', 0)}.", ""]

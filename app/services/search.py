@@ -8,14 +8,16 @@ from typing import Any
 
 from app.domain.fusion import contributions, fused_in
 from app.domain.plan import Filter, QueryPlan, build_plan
-from app.domain.profiles import RankingProfile, passes, voting_thresholds
+from app.domain.profiles import RankingProfile, voting_thresholds
 from app.domain.rollout import Routing, route, shadow_sampled
 from app.domain.text import normalize_for
 from app.domain.versions import Registry
 from app.encoders.fastembed_encoder import EncoderPool
 from app.repos.profiles import ProfileRepo
 from app.repos.registry import RegistryRepo
+from app.services.fanout import Deadlines, FanOut, FanOutResult
 from app.services.rollout import OVERLAP_K, RolloutMonitor
+from app.services.thresholds import apply_thresholds
 from app.settings import SearchSettings, Settings
 from app.store.base import QueryResult, Store, VectorValue
 
@@ -37,6 +39,8 @@ class SearchRequest:
     versions: dict[str, str] | None = None  # pin a space to a version (validation, A/B)
     collection: str | None = None  # a physical collection instead of the alias (validating a rebuild)
     threshold: bool = False  # drop hits no searched space scores at or above its calibrated threshold
+    fanout: bool | None = None  # a request per space, each under a deadline (None: settings `execution`)
+    budget_ms: int | None = None  # this search's fan-out budget in ms (asks for fan-out)
 
     @property
     def names_ranking(self) -> bool:
@@ -52,12 +56,14 @@ class SearchRequest:
 @dataclass
 class SearchResponse:
     """Hits (dicts: id, point_id, score, title, summary, metadata, explain?), and with `explain`
-    the plan and timings in milliseconds; `note` says why hits were dropped by a threshold."""
+    the plan and timings in milliseconds; `note` says why hits were dropped by a threshold;
+    `degraded` the spaces a fan-out search answered without (empty: the answer is whole)."""
 
     hits: list[dict[str, Any]]
     plan: dict[str, Any] | None = None
     timings_ms: dict[str, float] | None = None
     note: str | None = None
+    degraded: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -107,7 +113,8 @@ class SearchService:
     """
 
     def __init__(self, *, store: Store, encoders: EncoderPool, registry: RegistryRepo, settings: Settings,
-                 profiles: ProfileRepo | None = None, rollouts: RolloutMonitor | None = None) -> None:
+                 profiles: ProfileRepo | None = None, rollouts: RolloutMonitor | None = None,
+                 fanout: FanOut | None = None) -> None:
         self.store = store
         self.encoders = encoders
         self.registry = registry
@@ -115,6 +122,7 @@ class SearchService:
         self.profiles = profiles or ProfileRepo(store=store, alias=registry.alias,
                                                 profile_path=settings.search.profile_path)
         self.rollouts = rollouts or RolloutMonitor(settings.rollout)
+        self.fanout = fanout or FanOut(settings.search)
 
     def plan(self, req: SearchRequest) -> QueryPlan:
         """The plan `req` would run (see `plan_ranking`)."""
@@ -218,17 +226,23 @@ class SearchService:
             vectors[s.vector_name] = cache[key]
         return vectors
 
-    def run(self, plan: QueryPlan, text: str, *, collection: str | None = None
-            ) -> tuple[QueryResult, dict[str, float]]:
-        """Encode `text` for `plan` and query `collection` (default: the served alias).
+    def run(self, plan: QueryPlan, text: str, *, collection: str | None = None,
+            deadlines: Deadlines | None = None) -> tuple[QueryResult, dict[str, float]]:
+        """Encode `text` for `plan` and query `collection` (default: the served alias): one batch
+        request, or with `deadlines` a fan-out (app.services.fanout; the result is a FanOutResult).
 
         Returns:
             The store's result, and timings in ms (`encode`, `store`).
+
+        Raises:
+            SearchDeadline: fan-out, and no fused space answered in time.
         """
         t0 = time.perf_counter()
         vectors = self.encode_query(plan, text)
         t1 = time.perf_counter()
-        result = self.store.query(collection or self.registry.alias, plan, vectors)
+        collection = collection or self.registry.alias
+        result = (self.store.query(collection, plan, vectors) if deadlines is None
+                  else self.fanout.run(self.store, collection, plan, vectors, deadlines))
         t2 = time.perf_counter()
         return result, {"encode": (t1 - t0) * 1000, "store": (t2 - t1) * 1000}
 
@@ -253,31 +267,37 @@ class SearchService:
         Raises:
             UnknownSpace, InvalidInput: as `plan_ranking`.
             StoreUnavailable, CollectionNotFound: from the store.
+            SearchDeadline: fan-out, and no fused space answered in time.
         """
         t0 = time.perf_counter()
         registry = self.registry.get()
         # a request that pins versions or a collection is an experiment (validation, A/B): not routed
-        routing = route(registry, req.query) if req.versions is None and req.collection is None else Routing()
+        experiment = req.versions is not None or req.collection is not None
+        routing = route(registry, req.query) if not experiment else Routing()
+        deadlines = self.fanout.deadlines(fanout=req.fanout, budget_ms=req.budget_ms, experiment=experiment)
         plan, ranking = self._plan(registry, req, pins=routing.pins)
         listed = routing.only({s.space for s in plan.listed})
         fused = routing.only({s.space for s in plan.spaces})  # the decisions that change the answer
         thresholds = self._thresholds(plan) if req.threshold else None
         # a threshold needs each space's raw score of every hit: fetch the per-space lists too
         fetch = replace(plan, explain=True) if thresholds and not plan.explain else plan
-        result, timings = self.run(fetch, req.query, collection=req.collection)
+        result, timings = self.run(fetch, req.query, collection=req.collection, deadlines=deadlines)
+        fanned = result if isinstance(result, FanOutResult) else None  # explained as the spaces that answered
         hits = [self._hit(h.id, h.score, h.payload or {}) for h in result.hits]
         note = None
         if req.threshold:
-            hits, note = self._apply_thresholds(plan, result, hits, thresholds or {})
+            hits, note = apply_thresholds(plan, result, hits, thresholds or {})
         if plan.explain:
             per_space = {space: [(h.id, h.score) for h in ranked] for space, ranked in result.per_space.items()}
-            explained = contributions(plan, per_space, [hit["point_id"] for hit in hits])
+            explained = contributions((fanned.answered if fanned and fanned.answered else plan), per_space,
+                                      [hit["point_id"] for hit in hits])
             for hit in hits:
                 hit["explain"] = explained[hit["point_id"]]
         timings["total"] = (time.perf_counter() - t0) * 1000
         # plan and timings are answered for every search (metrics and logs read them); the API shows
         # them only with `explain`
-        described = {**plan.describe(self.fused_in(plan)), **ranking.describe()}
+        described = {**plan.describe(self.fused_in(plan)), **ranking.describe(),
+                     **(fanned.describe() if fanned else {"execution": "batch"})}
         if req.threshold:
             described["thresholds"] = thresholds or {}
         if listed:
@@ -287,7 +307,7 @@ class SearchService:
             self._observe_rollout(registry, req, fused, routing, result, plan.limit,
                                   seconds=timings["total"] / 1000)
         return SearchResponse(hits=hits, plan=described, timings_ms={k: round(v, 2) for k, v in timings.items()},
-                              note=note)
+                              note=note, degraded=list(fanned.degraded) if fanned else [])
 
     def _observe_rollout(self, registry: Registry, req: SearchRequest, fused: Routing, routing: Routing,
                          result: QueryResult, limit: int, *, seconds: float) -> None:
@@ -311,23 +331,6 @@ class SearchService:
     def _thresholds(self, plan: QueryPlan) -> dict[str, float]:
         """The calibrated thresholds that vote on this plan's hits (see app.domain.profiles)."""
         return voting_thresholds({s.vector_name: s.kind for s in plan.spaces}, self.profiles.thresholds())
-
-    @staticmethod
-    def _apply_thresholds(plan: QueryPlan, result: QueryResult, hits: list[dict[str, Any]],
-                          thresholds: dict[str, float]) -> tuple[list[dict[str, Any]], str | None]:
-        """Keep the hits some searched space scored at or above its version's threshold."""
-        if not thresholds:
-            return hits, ("no calibrated threshold for the searched vector versions ("
-                          + ", ".join(s.vector_name for s in plan.spaces) + "): hits are not filtered")
-        scores = {s.vector_name: {h.id: h.score for h in result.per_space.get(s.space, [])} for s in plan.spaces}
-        kept = [h for h in hits if passes({v: by_id.get(h["point_id"]) for v, by_id in scores.items()}, thresholds)]
-        rule = ", ".join(f"{v} >= {t:.4g}" for v, t in thresholds.items())
-        if not kept and hits:
-            return [], (f"no hit passed the similarity threshold (any of: {rule}); "
-                        f"{len(hits)} hit(s) below it were dropped")
-        if len(kept) < len(hits):
-            return kept, f"{len(hits) - len(kept)} hit(s) below the similarity threshold dropped (any of: {rule})"
-        return kept, None
 
     @staticmethod
     def _hit(pid: str, score: float, payload: dict[str, Any]) -> dict[str, Any]:

@@ -20,11 +20,14 @@ def test_synthetic_bench_times_one_space_against_all_fused(kind: str, model_cach
                           budget_s=60, batch=25, subset=["document", "keywords"])
     assert out["count"] == 60 and out["queries"] == 3
     plans = out["plans"]
-    assert set(plans) == {"only document", "all fused, dbsf", "all fused, rrf", "document + keywords, dbsf"}
+    assert set(plans) == {"only document", "all fused, dbsf", "all fused, rrf", "document + keywords, dbsf",
+                          "default", "default, fan-out"}
     assert all(p["store_p95_ms"] >= p["store_p50_ms"] > 0 for p in plans.values())
     assert "ratio_store_p50_vs_single" in plans["all fused, dbsf"]
+    assert plans["default, fan-out"]["degraded"] == 0  # under the largest budget no space misses
     res = {"machine": {"date": "d", "cpus": 2, "load_avg_1m": 0.0}, "search": {f"60 synthetic, {kind}": out}}
     assert "| all fused, dbsf |" in markdown(res)
+    assert "Default plan, fan-out / batch: store p50" in markdown(res)
     if kind == "memory":
         assert "about" in memory_skip_reason(res, 100_000, 20_000)
 

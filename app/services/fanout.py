@@ -1,0 +1,258 @@
+"""Fan-out execution: each space's query its own store request, in parallel, each under its deadline.
+
+A batch search sends every space in one store request and answers whole or fails. A fan-out search
+sends each listed space as its own request on a bounded thread pool (the embedded shard answers
+concurrent queries from threads; on a server they are concurrent HTTP requests; qdrant-client's
+in-memory mode takes them one at a time behind its lock), waits for each until its deadline, fuses
+what arrived with the same math as a batch request of those spaces (app.domain.fusion: Qdrant's
+formulas, equal scores by point id) and fetches the winners' payloads. Spaces that missed (timed out,
+failed, or found the pool full) are named in `degraded`; only when no fused space answered does the
+search fail, with `SearchDeadline` (503).
+
+The pool never grows: `fanout_workers` threads, and at most `fanout_queue` space requests waiting for
+one. A space that finds it full is not sent and counts as missed (`busy`). A request still queued at
+its deadline is cancelled; one already running is left to finish on its thread, and nobody waits
+for it (its answer is dropped).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import dataclass, field, replace
+from functools import partial
+from typing import Any, Literal
+
+from app.domain.fusion import fuse
+from app.domain.plan import QueryPlan, SpaceQuery
+from app.errors import AppError, InvalidInput, SearchDeadline, StoreUnavailable
+from app.settings import SearchSettings
+from app.store.base import Hit, QueryResult, Store, VectorValue
+
+log = logging.getLogger("multivec.fanout")
+
+Status = Literal["answered", "timeout", "failed", "busy"]
+Listed = tuple[list[Hit], float]  # a space's own ranked list, and ms from sending to its arrival
+
+
+@dataclass(frozen=True)
+class Deadlines:
+    """How long a fan-out search waits for each space, in ms from when its requests are sent."""
+
+    budget_ms: int
+    per_space: Mapping[str, int] = field(default_factory=dict)
+
+    def of(self, space: str) -> int:
+        """The deadline of `space`: its own (settings `deadlines_ms`) or the budget, whichever is shorter."""
+        return min(self.per_space.get(space, self.budget_ms), self.budget_ms)
+
+
+@dataclass(frozen=True)
+class SpaceOutcome:
+    """What happened to one space's request: `answered`, `timeout`, `failed` (the store raised) or `busy`
+    (not sent: the pool was full); `ms` is when its list arrived or when it was given up."""
+
+    status: Status
+    ms: float
+    deadline_ms: int
+    error: str | None = None
+
+    def describe(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"status": self.status, "ms": round(self.ms, 2), "deadline_ms": self.deadline_ms}
+        if self.error:
+            out["error"] = self.error
+        return out
+
+
+@dataclass(frozen=True)
+class FanOutResult(QueryResult):
+    """A fan-out answer: hits fused from the spaces that answered, with their lists in `per_space`;
+    `answered` is the plan cut to those spaces (what the hits were fused from, and what `explain`
+    explains); `degraded` the fused spaces that missed, in plan order; `outcomes` every listed space's."""
+
+    answered: QueryPlan | None = None
+    degraded: tuple[str, ...] = ()
+    outcomes: Mapping[str, SpaceOutcome] = field(default_factory=dict)
+    budget_ms: int = 0
+
+    def describe(self) -> dict[str, Any]:
+        """What `explain` adds to the plan: `{execution, fused_in, budget_ms, degraded, fanout: {space: outcome}}`
+        (fused here, by app.domain.fusion, whenever more than one space answered)."""
+        fused = len(self.answered.spaces) if self.answered else 0
+        return {"execution": "fanout", "fused_in": "client" if fused > 1 else "n/a", "budget_ms": self.budget_ms,
+                "degraded": list(self.degraded), "fanout": {space: o.describe() for space, o in self.outcomes.items()}}
+
+
+def space_plan(plan: QueryPlan, space: SpaceQuery) -> QueryPlan:
+    """The plan that asks the store for `space`'s own ranked list and nothing else: no fused query and
+    no payloads (`Store.query` returns a listed space's list, ids and scores, `prefetch_limit` long,
+    when explaining), the same list a batch request of `plan` fuses."""
+    return replace(plan, spaces=(), observed=(space,), explain=True)
+
+
+def fuse_answered(plan: QueryPlan, lists: Mapping[str, Sequence[Hit]]) -> list[tuple[str, float]]:
+    """The top `plan.limit` (point id, score) as a batch request of `plan` ranks them: one space by its
+    own scores; several fused by app.domain.fusion (Qdrant's formulas, equal scores by point id).
+
+    Args:
+        plan: the plan; each of its fused spaces must have a list.
+        lists: space -> its own list, ranked by score then point id (as `Store.query` answers it).
+    """
+    ranked = [[(h.id, h.score) for h in lists[s.space]] for s in plan.spaces]
+    if len(ranked) == 1:
+        return ranked[0][: plan.limit]
+    return fuse(ranked, method=plan.fusion, k=plan.rrf_k, weights=[s.weight for s in plan.spaces])[: plan.limit]
+
+
+class FanOut:
+    """Runs plans in fan-out mode on a bounded pool shared by every search of the process.
+
+    Args:
+        settings: the search settings: execution default, budget, per-space deadlines, pool bounds.
+    """
+
+    def __init__(self, settings: SearchSettings) -> None:
+        self.settings = settings
+        self._pool = ThreadPoolExecutor(max_workers=settings.fanout_workers, thread_name_prefix="multivec-fanout")
+        # requests running or waiting for a thread, at most: a full pool refuses at once, never queues more
+        self._slots = threading.BoundedSemaphore(settings.fanout_workers + settings.fanout_queue)
+        self._closed = False
+
+    def deadlines(self, *, fanout: bool | None, budget_ms: int | None, experiment: bool = False) -> Deadlines | None:
+        """Whether a search fans out, and its deadlines (None: one batch request).
+
+        A request's `fanout` decides; else a `budget_ms` asks for fan-out; else settings `execution`,
+        except for experiments (pinned versions or a collection: validation, A/B), which run as one
+        batch request unless they ask, so that a missed space never skews a comparison.
+
+        Args:
+            fanout: the request's choice, or None.
+            budget_ms: the request's budget in ms (implies fan-out), or None for the settings' `budget_ms`.
+            experiment: the request pins versions or a collection.
+
+        Raises:
+            InvalidInput: `budget_ms` outside 1..`max_budget_ms`, or given with `fanout` false.
+        """
+        s = self.settings
+        if budget_ms is not None:
+            if fanout is False:
+                raise InvalidInput("budget_ms is a fan-out deadline: it cannot be given with fanout false")
+            if not 1 <= budget_ms <= s.max_budget_ms:
+                raise InvalidInput(f"budget_ms {budget_ms} is outside 1..{s.max_budget_ms} "
+                                   "(MULTIVEC_SEARCH__MAX_BUDGET_MS)")
+        wanted = fanout if fanout is not None else (
+            budget_ms is not None or (s.execution == "fanout" and not experiment))
+        if not wanted:
+            return None
+        return Deadlines(budget_ms=budget_ms or s.budget_ms, per_space=dict(s.deadlines_ms))
+
+    def run(self, store: Store, collection: str, plan: QueryPlan, vectors: Mapping[str, VectorValue],
+            deadlines: Deadlines) -> FanOutResult:
+        """Send each listed space of `plan` as its own request, fuse what answers in time, fetch payloads.
+
+        Args:
+            store: the store (its `query` is called once per space, from the pool's threads).
+            collection: collection or alias.
+            plan: the plan, as for `Store.query`.
+            vectors: vector name -> the query vector, for every listed space.
+            deadlines: each space's deadline and the budget.
+
+        Returns:
+            At most `plan.limit` hits with payloads, best first, equal scores by point id, fused from the
+            spaces that answered (equal to a batch request of the plan cut to them), their own lists, and
+            every space's outcome.
+
+        Raises:
+            SearchDeadline: no fused space answered (each timed out, failed or was not sent).
+            CollectionNotFound, InvalidInput: the store refused a space's request (the same for every
+                space, so the search is refused as a batch request would be).
+            StoreUnavailable: fetching the winners' payloads failed.
+        """
+        started = time.perf_counter()
+        sent: dict[str, Future[Listed]] = {}
+        outcomes: dict[str, SpaceOutcome] = {}
+        for s in plan.listed:
+            fut = self._send(partial(self._list, store, collection, plan, s, vectors, started))
+            if fut is None:
+                outcomes[s.space] = SpaceOutcome("busy", 0.0, deadlines.of(s.space), "not sent: the pool is full")
+            else:
+                sent[s.space] = fut
+        lists: dict[str, list[Hit]] = {}
+        try:
+            # shortest deadline first: each wait starts before that space's deadline has passed
+            for space, fut in sorted(sent.items(), key=lambda item: deadlines.of(item[0])):
+                deadline = deadlines.of(space)
+                outcomes[space] = self._wait(space, fut, started, deadline, lists)
+        finally:
+            for fut in sent.values():
+                fut.cancel()  # still queued: never sent; running: left to finish, not waited for
+        outcomes = {s.space: outcomes[s.space] for s in plan.listed}
+        degraded = tuple(s.space for s in plan.spaces if s.space not in lists)
+        if len(degraded) == len(plan.spaces):
+            raise _no_space_answered(plan, outcomes, deadlines)
+        answered = replace(plan, spaces=tuple(s for s in plan.spaces if s.space in lists),
+                           observed=tuple(s for s in plan.observed if s.space in lists))
+        top = fuse_answered(answered, lists)
+        payloads = {p.id: p.payload for p in store.retrieve(collection, [pid for pid, _ in top])}
+        hits = [Hit(id=pid, score=score, payload=payloads.get(pid)) for pid, score in top]
+        return FanOutResult(hits=hits, per_space={s.space: lists[s.space] for s in answered.listed},
+                            answered=answered, degraded=degraded, outcomes=outcomes, budget_ms=deadlines.budget_ms)
+
+    @staticmethod
+    def _wait(space: str, fut: Future[Listed], started: float, deadline: int,
+              lists: dict[str, list[Hit]]) -> SpaceOutcome:
+        """Wait for one space until its deadline; its list goes into `lists` when it answered."""
+        left = started + deadline / 1000 - time.perf_counter()
+        try:
+            hits, ms = fut.result(timeout=max(0.0, left))
+        except FutureTimeout:
+            return SpaceOutcome("timeout", (time.perf_counter() - started) * 1000, deadline)
+        except StoreUnavailable as e:
+            log.warning("fan-out: space %s failed: %s", space, e.message)
+            return SpaceOutcome("failed", (time.perf_counter() - started) * 1000, deadline, e.message)
+        except AppError:
+            raise  # the request's own fault (a missing collection, a refused vector): as a batch request
+        except Exception as e:  # an engine error no adapter translated: the space missed, the search goes on
+            log.exception("fan-out: space %s raised", space)
+            return SpaceOutcome("failed", (time.perf_counter() - started) * 1000, deadline,
+                                f"{type(e).__name__}: {e}"[:300])
+        lists[space] = hits
+        return SpaceOutcome("answered", ms, deadline)
+
+    @staticmethod
+    def _list(store: Store, collection: str, plan: QueryPlan, space: SpaceQuery,
+              vectors: Mapping[str, VectorValue], started: float) -> Listed:
+        """One space's own list (on a pool thread), and when it arrived."""
+        result = store.query(collection, space_plan(plan, space), {space.vector_name: vectors[space.vector_name]})
+        return result.per_space.get(space.space, []), (time.perf_counter() - started) * 1000
+
+    def _send(self, job: Callable[[], Listed]) -> Future[Listed] | None:
+        """Submit `job` when a slot is free; None when the pool is full (or closed): nothing waits for one."""
+        if self._closed or not self._slots.acquire(blocking=False):
+            return None
+        try:
+            fut = self._pool.submit(job)
+        except RuntimeError:  # shut down meanwhile
+            self._slots.release()
+            return None
+        fut.add_done_callback(lambda _: self._slots.release())  # done, failed or cancelled
+        return fut
+
+    def close(self) -> None:
+        """Refuse new work, cancel queued requests; running ones end on their own (not waited for)."""
+        self._closed = True
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _no_space_answered(plan: QueryPlan, outcomes: Mapping[str, SpaceOutcome], deadlines: Deadlines) -> SearchDeadline:
+    what = {"timeout": "timed out after {d} ms", "failed": "failed", "busy": "was not sent (the fan-out pool is full)"}
+    parts = [f"{s.space} {what[outcomes[s.space].status].format(d=outcomes[s.space].deadline_ms)}"
+             for s in plan.spaces]
+    return SearchDeadline(f"no space answered within the search's {deadlines.budget_ms} ms budget: "
+                          + "; ".join(parts),
+                          {"budget_ms": deadlines.budget_ms,
+                           "spaces": {space: o.describe() for space, o in outcomes.items()}})

@@ -1,0 +1,112 @@
+"""Fan-out searches on both store adapters: a request per space under deadlines, what arrives fused.
+
+Each test runs on the real engine (edge shard, qdrant-client in memory) with the real models. A slow
+space sleeps 2 s (woken at teardown) against a 50 ms deadline, so "missed" cannot flake; nothing else
+here is timed.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from app.container import Services
+from app.errors import SearchDeadline
+from app.services.search import SearchRequest, SearchResponse
+from tests.slow import slow_search
+
+QUERY = "bacteria in fermented food"
+WIDE = 30_000  # ms: the budget, so that only the slow space can miss on a loaded machine
+
+
+def scored(response: SearchResponse) -> list[tuple[str, float]]:
+    return [(h["id"], h["score"]) for h in response.hits]
+
+
+def assert_same_hits(a: SearchResponse, b: SearchResponse) -> None:
+    """Same ids in the same order, same scores: to float32's precision, since qdrant-client's in-memory
+    mode gives the same request scores that differ in the 7th digit from one call to the next."""
+    assert [i for i, _ in scored(a)] == [i for i, _ in scored(b)] and a.hits
+    assert [s for _, s in scored(a)] == pytest.approx([s for _, s in scored(b)], rel=1e-6)
+
+
+def assert_same_explain(a: SearchResponse, b: SearchResponse) -> None:
+    """Each hit's explain: the same spaces and ranks, the same contributions (to float32's precision)."""
+    for x, y in zip(a.hits, b.hits, strict=True):
+        assert {sp: e["rank"] for sp, e in x["explain"].items()} == {sp: e["rank"] for sp, e in y["explain"].items()}
+        for space, e in x["explain"].items():
+            assert e["contribution"] == pytest.approx(y["explain"][space]["contribution"], rel=1e-6)
+
+
+@pytest.mark.parametrize("request_kw", [
+    {},  # the default plan: weighted DBSF of document, body, keywords (fused by the service in both modes)
+    {"fusion": "rrf", "weights": {"title": 2.0, "body": 1.0, "keywords": 0.5}, "rrf_k": 10},
+    {"fields": ["keywords"]},  # one space: its own scores
+], ids=["default", "weighted-rrf", "one-space"])
+def test_fanout_with_no_slow_space_answers_as_the_batch_request(loaded: Services, request_kw: dict[str, Any]) -> None:
+    batch = loaded.search.search(SearchRequest(query=QUERY, explain=True, limit=8, fanout=False, **request_kw))
+    fanned = loaded.search.search(SearchRequest(query=QUERY, explain=True, limit=8, fanout=True, **request_kw))
+    assert_same_hits(fanned, batch)
+    assert_same_explain(fanned, batch)
+    assert [h["title"] for h in fanned.hits] == [h["title"] for h in batch.hits]  # payloads of the winners
+    assert fanned.degraded == [] and batch.degraded == []
+    assert batch.plan is not None and fanned.plan is not None
+    assert (batch.plan["execution"], fanned.plan["execution"]) == ("batch", "fanout")
+    assert {o["status"] for o in fanned.plan["fanout"].values()} == {"answered"}
+
+
+def test_fanout_fuses_unweighted_dbsf_as_the_engine_does(loaded: Services) -> None:
+    """Unweighted DBSF is fused by the engine in a batch request, by app.domain.fusion in fan-out."""
+    kw: dict[str, Any] = {"query": QUERY, "fields": ["title", "body", "keywords"], "fusion": "dbsf", "limit": 8}
+    batch = loaded.search.search(SearchRequest(**kw, fanout=False))
+    fanned = loaded.search.search(SearchRequest(**kw, fanout=True))
+    assert [i for i, _ in scored(fanned)] == [i for i, _ in scored(batch)]
+    assert [s for _, s in scored(fanned)] == pytest.approx([s for _, s in scored(batch)], rel=1e-5)
+
+
+def test_a_slow_space_is_left_out_and_the_answer_is_flagged_degraded(loaded: Services) -> None:
+    with slow_search(loaded.search, slow={"body"}, deadlines_ms={"body": 50}, budget_ms=WIDE) as (search, store):
+        fanned = search.search(SearchRequest(query=QUERY, limit=8, fanout=True, explain=True))
+        assert {"body"} in store.queried  # the slow space was asked, on its own request
+    # the others' hits, fused exactly as a batch search of the default plan without body fuses them
+    without_body = loaded.search.search(SearchRequest(query=QUERY, limit=8, weights={"body": 0.0}, fanout=False))
+    assert fanned.degraded == ["body"]
+    assert_same_hits(fanned, without_body)
+    assert fanned.plan is not None
+    assert fanned.plan["degraded"] == ["body"]
+    body = fanned.plan["fanout"]["body"]
+    assert body["status"] == "timeout" and body["deadline_ms"] == 50 and body["ms"] >= 50
+    assert {fanned.plan["fanout"][s]["status"] for s in ("document", "keywords")} == {"answered"}
+    # explain shows only the spaces that answered: a missing list is not a space that found nothing
+    assert all("body" not in h["explain"] and "keywords" in h["explain"] for h in fanned.hits)
+
+
+def test_a_failing_space_counts_as_missed_not_as_a_failed_search(loaded: Services) -> None:
+    with slow_search(loaded.search, failing={"keywords"}, budget_ms=WIDE) as (search, _):
+        fanned = search.search(SearchRequest(query=QUERY, limit=8, fanout=True, explain=True))
+    alone = loaded.search.search(SearchRequest(query=QUERY, limit=8, weights={"keywords": 0.0}, fanout=False))
+    assert fanned.degraded == ["keywords"]
+    assert_same_hits(fanned, alone)
+    assert fanned.plan is not None
+    outcome = fanned.plan["fanout"]["keywords"]
+    assert outcome["status"] == "failed" and "is down" in outcome["error"]
+
+
+def test_one_space_left_is_ranked_by_its_own_scores(loaded: Services) -> None:
+    with slow_search(loaded.search, slow={"body", "document"}, deadlines_ms={"body": 50, "document": 50},
+                     budget_ms=WIDE) as (search, _):
+        fanned = search.search(SearchRequest(query=QUERY, limit=8, fanout=True))
+    keywords = loaded.search.search(SearchRequest(query=QUERY, limit=8, fields=["keywords"], fanout=False))
+    assert fanned.degraded == ["body", "document"]
+    assert_same_hits(fanned, keywords)
+
+
+def test_with_every_space_slow_the_search_fails_naming_them_and_the_budget(loaded: Services) -> None:
+    with slow_search(loaded.search, slow={"body", "document", "keywords"}) as (search, _), \
+            pytest.raises(SearchDeadline) as caught:
+        search.search(SearchRequest(query=QUERY, budget_ms=50))
+    message = caught.value.message
+    assert "no space answered within the search's 50 ms budget" in message
+    assert all(f"{space} timed out after 50 ms" in message for space in ("body", "document", "keywords"))
+    assert caught.value.detail["spaces"]["body"]["status"] == "timeout"
