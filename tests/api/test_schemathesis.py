@@ -80,6 +80,16 @@ def fuzzed_app(app_services: Services, tmp_path_factory: pytest.TempPathFactory)
     return create_app(keyed, services=app_services)
 
 
+def checks_for(response: Any) -> list[Any]:
+    """Every check, for every answer; except that a fan-out search in which no space answered within the
+    budget the request set (`"budget_ms": 1` does that) is a declared 503 `search_deadline` by design,
+    not a server error: its status, shape and content type are still checked."""
+    json = response.headers.get("content-type", "").startswith("application/json")
+    if response.status_code == 503 and json and response.json().get("code") == "search_deadline":
+        return [c for c in CHECKS if c is not not_a_server_error]
+    return CHECKS
+
+
 def fuzz(operation: Any, mode: GenerationMode, run: Run) -> None:
     """Send `MAX_EXAMPLES` generated cases of one operation in one mode, recording every failure."""
     label = f"{operation.label} ({mode.value})"
@@ -92,7 +102,7 @@ def fuzz(operation: Any, mode: GenerationMode, run: Run) -> None:
         response = case.call(headers=HEADERS)
         statuses[response.status_code] += 1
         try:
-            case.validate_response(response, checks=CHECKS, headers=HEADERS)
+            case.validate_response(response, checks=checks_for(response), headers=HEADERS)
         except (Failure, FailureGroup) as e:
             run.record(case, e)
 
