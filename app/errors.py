@@ -66,7 +66,7 @@ class StoreUnavailable(AppError):
 
 class SearchDeadline(StoreUnavailable):
     """A fan-out search in which no fused space answered within its deadline (each timed out, failed, or
-    found the request pool full); `detail` names each space, what happened to it, and the budget."""
+    found the request pool full) (503); `detail` names each space, what happened to it, and the budget."""
 
     code = "search_deadline"
 
