@@ -18,14 +18,15 @@ class SlowSpaces:
     """Implements the Store port by delegating to `inner`; `query` of a plan listing one of `slow`
     sleeps up to `sleep_s` first (the space is read from the plan passed in), and one listing one of
     `failing` raises StoreUnavailable. `release()` wakes every sleeper at once, so a test never waits
-    for them at teardown."""
+    for them at teardown; until then a slow query cannot have finished (`finished` says which did)."""
 
     def __init__(self, inner: Store, *, slow: Iterable[str] = (), failing: Iterable[str] = (),
-                 sleep_s: float = 2.0) -> None:
+                 sleep_s: float = 30.0) -> None:
         self.inner = inner
         self.kind, self.fusions = inner.kind, inner.fusions
         self.slow, self.failing, self.sleep_s = set(slow), set(failing), sleep_s
         self.queried: list[set[str]] = []  # the spaces each query listed
+        self.finished: list[set[str]] = []  # the same, for the queries that returned
         self._released = threading.Event()
 
     def __getattr__(self, name: str) -> Any:
@@ -39,7 +40,9 @@ class SlowSpaces:
             raise StoreUnavailable(f"the index of {sorted(listed & self.failing)} is down")
         if listed & self.slow:
             self._released.wait(self.sleep_s)
-        return self.inner.query(collection, plan, vectors)
+        result = self.inner.query(collection, plan, vectors)
+        self.finished.append(listed)
+        return result
 
     def release(self) -> None:
         """Wake every sleeping query now (they then run on the real store)."""

@@ -21,7 +21,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field, replace
 from functools import partial
@@ -120,6 +120,8 @@ class FanOut:
         self._pool = ThreadPoolExecutor(max_workers=settings.fanout_workers, thread_name_prefix="multivec-fanout")
         # requests running or waiting for a thread, at most: a full pool refuses at once, never queues more
         self._slots = threading.BoundedSemaphore(settings.fanout_workers + settings.fanout_queue)
+        self._inflight: set[Future[Listed]] = set()  # sent and not done: what `close` waits for
+        self._lock = threading.Lock()
         self._closed = False
 
     def deadlines(self, *, fanout: bool | None, budget_ms: int | None, experiment: bool = False) -> Deadlines | None:
@@ -239,13 +241,24 @@ class FanOut:
         except RuntimeError:  # shut down meanwhile
             self._slots.release()
             return None
-        fut.add_done_callback(lambda _: self._slots.release())  # done, failed or cancelled
+        with self._lock:
+            self._inflight.add(fut)
+        fut.add_done_callback(self._done)  # done, failed or cancelled
         return fut
 
-    def close(self) -> None:
-        """Refuse new work, cancel queued requests; running ones end on their own (not waited for)."""
+    def _done(self, fut: Future[Listed]) -> None:
+        with self._lock:
+            self._inflight.discard(fut)
+        self._slots.release()
+
+    def close(self, timeout: float = 5.0) -> None:
+        """Refuse new work, cancel queued requests, and wait up to `timeout` seconds for running ones, so
+        the store is not closed under them (a request stalled longer is left to end on its own)."""
         self._closed = True
         self._pool.shutdown(wait=False, cancel_futures=True)
+        with self._lock:
+            running = list(self._inflight)
+        wait(running, timeout=timeout)
 
 
 def _no_space_answered(plan: QueryPlan, outcomes: Mapping[str, SpaceOutcome], deadlines: Deadlines) -> SearchDeadline:

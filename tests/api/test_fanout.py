@@ -1,7 +1,7 @@
 """Fan-out through real HTTP: a slow space leaves a degraded answer, every space slow a clear 503.
 
-The app runs on the embedded store wrapped so that chosen spaces sleep 2 s (woken at each test's end)
-against 50 ms deadlines; nothing here is timed.
+The app runs on the embedded store wrapped so that chosen spaces sleep until each test ends (30 s at
+most) against 50 ms deadlines; nothing here is timed.
 """
 
 from __future__ import annotations
