@@ -24,6 +24,12 @@ class UnknownSpace(AppError):
     code = "unknown_space"
 
 
+class UnknownPlan(AppError):
+    """A search names a plan that settings do not define (`MULTIVEC_SEARCH__PLANS`)."""
+
+    code = "unknown_plan"
+
+
 class DocumentNotFound(AppError):
     code = "document_not_found"
 
@@ -80,6 +86,7 @@ class Forbidden(AppError):
 STATUS_BY_ERROR: dict[type[AppError], int] = {
     InvalidInput: 422,
     UnknownSpace: 422,
+    UnknownPlan: 422,
     DocumentNotFound: 404,
     CollectionNotFound: 404,
     Conflict: 409,

@@ -74,6 +74,7 @@ def declare_limits(openapi: OpenAPI, settings: Settings) -> None:
         ("DocumentIn", "entities"): {"max_items": lim.max_entities},
         ("SearchIn", "query"): {"max_length": lim.max_query_chars},
         ("SearchIn", "limit"): {"maximum": settings.search.max_limit},
+        ("SearchIn", "candidates"): {"maximum": settings.search.max_candidates},
     }
     schemas = openapi.components.schemas if openapi.components else {}
     for model in CLOSED_MODELS:
