@@ -87,9 +87,9 @@ class SearchController(Controller):
         space's rank, score and contribution, the plan (and the ranking profile it came from), and
         timings. A request naming no fields, fusion, weights or k uses the fitted ranking profile when
         one matches the live vector versions. `plan` names a plan from settings; `rerank` spaces rescore
-        only the `candidates` the others find, in the same request (a cascade). `threshold: true` drops hits that no searched dense
-        space (BM25 only in a keywords-only search) scores at or above its vector version's calibrated
-        threshold; `note` says what was dropped."""
+        only the `candidates` the others find, in the same request (a cascade). `threshold: true` drops
+        hits that no searched dense space (BM25 only in a keywords-only search) scores at or above its
+        vector version's calibrated threshold; `note` says what was dropped."""
         settings = search.settings
         check_search(data, settings.limits, settings.search)
         result = search.search(SearchRequest(

@@ -283,7 +283,8 @@ def build_plan(
         raise InvalidInput("all weights are zero: the searched spaces (" + ", ".join(names) + ") all weigh 0")
     notes = [f"{s.space} is rerank-only (stored without an HNSW graph): it rescored the candidates" for s in moved]
     notes += [f"{n} is rerank-only and weighted 0: not searched" for n in unsearched if explain]
-    if stage2 and not any(s.weight > 0 for s in spaces):
+    borrowed = bool(stage2) and not any(s.weight > 0 for s in spaces)
+    if borrowed:
         taken = {s.space for s in stage2}
         spaces = [sq for n, w in (first_stage or {}).items() if w > 0 and n not in taken and n in registry.spaces
                   for sq, index in [resolve(n, w)] if index == "hnsw"]
@@ -291,7 +292,7 @@ def build_plan(
             raise InvalidInput(f"no space left to find candidates for {sorted(taken)} to rescore: name a space "
                                "with an HNSW index in `fields`")
         notes.append("candidates from the default first stage: " + ", ".join(s.space for s in spaces))
-    if moved and not rerank_names and candidates_weight == 0:
+    if moved and not rerank_names and not borrowed and candidates_weight == 0:
         # a fused plan, cascaded because a space it fuses is rerank-only: stage 1 keeps its weight
         candidates_weight = sum(s.weight for s in spaces)
     # A zero-weighted space contributes nothing: no prefetch; with explain, its own list is shown.

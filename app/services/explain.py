@@ -25,7 +25,7 @@ def explain_hits(plan: QueryPlan, result: QueryResult, hits: list[dict[str, Any]
     ranks: dict[str, dict[str, dict[str, object]]] = {}
     if plan.cascade:
         stages = {name: [(h.id, h.score) for h in ranked] for name, ranked in result.stages.items()}
-        for pid, entries in explained.items():
+        for entries in explained.values():
             for entry in entries.values():
                 entry["stage"] = CANDIDATES
         for pid, entries in rerank_contributions(plan, stages, pids).items():

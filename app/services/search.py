@@ -18,7 +18,7 @@ from app.repos.registry import RegistryRepo
 from app.services.explain import explain_hits
 from app.services.plans import PlanRequest, cascade_args, first_stage_of, plan_request
 from app.services.rollout import OVERLAP_K, RolloutMonitor
-from app.settings import SearchSettings, Settings
+from app.settings import Settings
 from app.store.base import QueryResult, Store, VectorValue
 
 QueryVectors = dict[str, VectorValue]  # vector name -> the query's embedding for it
