@@ -101,6 +101,9 @@ def note_search(request: Request[Any, Any, Any], plan: Mapping[str, Any] | None,
             "spaces": {s["space"]: s["weight"] for s in plan.get("spaces") or []},
             "versions": [s["vector"] for s in plan.get("spaces") or []], "limit": plan.get("limit"),
         }
+        if plan.get("rerank"):  # a cascade: the spaces that rescored the candidates, and how many
+            _record(request)["plan"] |= {"rerank": {s["space"]: s["weight"] for s in plan["rerank"]},
+                                         "candidates": plan.get("candidates")}
     if timings_ms:
         _record(request)["timings_ms"] = dict(timings_ms)
 

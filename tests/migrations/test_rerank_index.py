@@ -1,4 +1,4 @@
-"""Changing a space's index (HNSW graph or rerank-only) is a rebuild: dry run, apply, fill, validate, promote, rollback."""
+"""Changing a space's index (HNSW graph or rerank-only) is a rebuild: dry run, apply, fill, promote, rollback."""
 
 from __future__ import annotations
 
