@@ -168,3 +168,14 @@ def _full_body(svc: Services, query: str) -> dict[str, dict[str, float]]:
         m = np.asarray(p.vectors[name], dtype=np.float64)
         out[p.id] = float(np.max(m @ qv / (np.linalg.norm(m, axis=1) * np.linalg.norm(qv))))
     return {"body": out}
+
+
+def test_a_filter_holds_at_every_stage(loaded: Services) -> None:
+    from app.domain.plan import metadata_filter
+
+    req = SearchRequest(query=QUERIES[0], fields=["document", "keywords"], rerank=["body", "entities"],
+                        candidates=3, filter=metadata_filter({"topic": "biology"}), explain=True)
+    answer = loaded.search.search(req)
+    assert {h["id"] for h in answer.hits} == {"bio-1", "bio-2", "bio-3"}
+    for hit in answer.hits:  # every stage saw only biology: the 3 candidates are the 3 biology abstracts
+        assert all(at["rank"] is not None and at["rank"] <= 3 for at in hit["stages"].values())
