@@ -177,6 +177,9 @@ class SearchSettings(BaseModel):
         names = {"fused", *self.plans}
         if self.plan not in names:
             raise ValueError(f"search.plan {self.plan!r} is not a plan: expected one of {sorted(names)}")
+        deep = sorted(n for n, p in self.plans.items() if p.candidates > self.max_candidates)
+        if deep:
+            raise ValueError(f"search.plans {deep}: candidates over search.max_candidates ({self.max_candidates})")
         return self
 
 
