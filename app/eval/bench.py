@@ -33,6 +33,8 @@ from app.eval.bench_report import markdown, memory_skip_reason
 from app.eval.index import eval_settings, peak_rss_mb
 from app.eval.synthetic import SyntheticCorpus
 from app.eval.timing import interleave
+from app.services.plans import plan_names
+from app.services.search import SearchRequest
 from app.settings import Settings
 from app.store.base import PointWrite
 
@@ -47,7 +49,7 @@ def machine() -> dict[str, Any]:
 def plans_for(svc: Services, profile_variant: Mapping[str, Any] | None, single: str,
               subset: Sequence[str] = ()) -> dict[str, QueryPlan]:
     """One space alone; every space fused (DBSF and RRF, equal weights); `subset` fused (DBSF);
-    and the profile's plan."""
+    the profile's plan; and every named plan from settings (`plan <name>`, cascades included)."""
     reg = svc.registry.get()
     spaces = reg.live_spaces()
     common: dict[str, Any] = {"limit": 10, "prefetch_limit": svc.settings.search.prefetch_limit, "filter": Filter()}
@@ -64,6 +66,8 @@ def plans_for(svc: Services, profile_variant: Mapping[str, Any] | None, single: 
         plans[f"profile {p['name']}"] = build_plan(reg, fields=[s for s, w in p["weights"].items() if w > 0],
                                                    fusion=p["fusion"], rrf_k=p["rrf_k"], weights=p["weights"],
                                                    **common)
+    for name in plan_names(svc.settings.search):
+        plans[f"plan {name}"] = svc.search.plan(SearchRequest(query="probe", plan=name, limit=10))
     return plans
 
 
@@ -179,7 +183,7 @@ def bench_synthetic(size: int, kind: str, encoders: EncoderPool, base: Settings,
         qs = [corpus.query() for _ in range(queries)]
 
         def encode(plan: QueryPlan, q: dict[str, Any]) -> dict[str, Any]:
-            return {s.vector_name: q["sparse"] if s.kind == "sparse" else q["dense"] for s in plan.spaces}
+            return {s.vector_name: q["sparse"] if s.kind == "sparse" else q["dense"] for s in plan.all_spaces}
 
         out.update(time_plans(svc, plans_for(svc, profile, single, subset), qs, encode=encode, seed=seed,
                               budget_s=budget_s))
