@@ -28,6 +28,12 @@ class UnknownSpace(AppError):
     code = "unknown_space"
 
 
+class UnknownPlan(AppError):
+    """A search names a plan that settings do not define (`MULTIVEC_SEARCH__PLANS`)."""
+
+    code = "unknown_plan"
+
+
 class DocumentNotFound(AppError):
     """No document with this id in the served collection (404)."""
 
@@ -99,6 +105,7 @@ class Forbidden(AppError):
 STATUS_BY_ERROR: dict[type[AppError], int] = {
     InvalidInput: 422,
     UnknownSpace: 422,
+    UnknownPlan: 422,
     DocumentNotFound: 404,
     CollectionNotFound: 404,
     Conflict: 409,

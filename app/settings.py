@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, Field, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from app.domain.versions import SpaceKind
+from app.domain.versions import IndexKind, SpaceKind
 
 SpaceField = Literal["title", "body", "summary", "entities", "document", "keywords"]
 FusionName = Literal["rrf", "dbsf"]
@@ -90,6 +90,9 @@ class SpaceSettings(BaseModel):
     kind: SpaceKind
     model: str
     version: int = 1
+    index: IndexKind = Field(default="hnsw", description="`hnsw`: searched on its own through an HNSW graph; "
+                             "`rerank`: stored without one (m = 0) and only used to rescore candidates. Applies "
+                             "when a collection is created; an existing one changes by a rebuild migration.")
 
 
 class EncoderSettings(BaseModel):
@@ -122,8 +125,40 @@ def evaluated_weights() -> dict[str, float]:
     return {"document": 1.0, "body": 1.0, "keywords": 1.5, "title": 0.0, "summary": 0.0, "entities": 0.0}
 
 
+class PlanSettings(BaseModel):
+    """A named search plan (`POST /search {"plan": name}`): the spaces fused for candidates, and optionally
+    a cascade's rerank spaces (app.domain.plan.build_plan). Weights name candidate and rerank spaces alike."""
+
+    model_config = {"extra": "forbid"}
+
+    fields: list[str] | None = Field(default=None, description="Spaces fused (stage 1); None: every live space.")
+    weights: dict[str, float] = Field(default_factory=dict, description="space -> weight; 1.0 when not named.")
+    fusion: FusionName = "dbsf"
+    rrf_k: int = Field(default=60, ge=1, le=10_000)
+    rerank: list[str] = Field(default_factory=list, description="Spaces that rescore stage 1's candidates.")
+    candidates: int = Field(default=100, ge=1, le=10_000, description="Stage-1 depth of a cascade.")
+    candidates_weight: float = Field(default=0.0, ge=0, le=1_000, description="Weight of the stage-1 score in "
+                                     "the final formula; 0: the rerank spaces' scores alone order the hits.")
+
+
+def builtin_plans() -> dict[str, PlanSettings]:
+    """The plans every install has besides `fused` (which is the settings' `fusion`, `weights` and
+    `default_fields`: today's evaluated default). Figures in docs/evaluation.md#cascade."""
+    return {
+        "all": PlanSettings(),  # every space, equally weighted
+        "keyword": PlanSettings(fields=["keywords", "document"], weights={"keywords": 2.0}),
+        "dense": PlanSettings(fields=["document", "body"], weights={"body": 0.5}),
+        "cascade": PlanSettings(fields=["document", "keywords"], weights={"keywords": 1.5}, rerank=["body"],
+                                candidates=100, candidates_weight=1.0),
+    }
+
+
 class SearchSettings(BaseModel):
-    """Search defaults, from evaluation; a stored ranking profile (scripts/evaluate --fit) overrides them."""
+    """Search defaults, from evaluation; a stored ranking profile (scripts/evaluate --fit) overrides them.
+
+    `fusion`, `rrf_k`, `weights` and `default_fields` make the plan named `fused`; `plans` holds the
+    others, and `plan` names the one a request that names none runs (`app.services.plans`).
+    """
 
     fusion: FusionName = "dbsf"
     rrf_k: int = 60
@@ -153,6 +188,19 @@ class SearchSettings(BaseModel):
     def _budget_within_max(self) -> SearchSettings:
         if self.budget_ms > self.max_budget_ms:
             raise ValueError(f"search.budget_ms ({self.budget_ms}) is over search.max_budget_ms ({self.max_budget_ms})")
+    plan: str = Field(default="fused", description="The plan a request that names none runs.")
+    plans: dict[str, PlanSettings] = Field(default_factory=builtin_plans)
+    max_candidates: int = Field(default=1_000, ge=1, le=10_000, description="The most stage-1 candidates a "
+                                "cascade may ask for (`candidates` past it is a 422).")
+
+    @model_validator(mode="after")
+    def _plan_known(self) -> SearchSettings:
+        names = {"fused", *self.plans}
+        if self.plan not in names:
+            raise ValueError(f"search.plan {self.plan!r} is not a plan: expected one of {sorted(names)}")
+        deep = sorted(n for n, p in self.plans.items() if p.candidates > self.max_candidates)
+        if deep:
+            raise ValueError(f"search.plans {deep}: candidates over search.max_candidates ({self.max_candidates})")
         return self
 
 
@@ -278,6 +326,12 @@ class Settings(BaseSettings):
             if name not in names:
                 raise ValueError(f"search.deadlines_ms names unknown space {name!r}: expected one of {sorted(names)}")
         kinds = {s.name: s.kind for s in self.spaces}
+        configured = self.search.plans if "plans" in self.search.model_fields_set else {}
+        for plan_name, plan in configured.items():  # built-ins naming a space not configured fail when chosen
+            named = set(plan.fields or []) | set(plan.rerank) | set(plan.weights)
+            if named - set(kinds):
+                raise ValueError(f"search.plans.{plan_name} names unknown spaces {sorted(named - set(kinds))}: "
+                                 f"expected some of {sorted(kinds)}")
         for name, storage in self.collection.spaces.items():
             if name not in kinds:
                 raise ValueError(f"collection.spaces names unknown space {name!r}: expected one of {sorted(kinds)}")

@@ -86,17 +86,20 @@ class SearchController(Controller):
         """One Qdrant query: a prefetch per space, fused by weighted RRF or DBSF; `explain` shows each
         space's rank, score and contribution, the plan (and the ranking profile it came from), and
         timings. A request naming no fields, fusion, weights or k uses the fitted ranking profile when
-        one matches the live vector versions. `threshold: true` drops hits that no searched dense
-        space (BM25 only in a keywords-only search) scores at or above its vector version's calibrated
-        threshold; `note` says what was dropped. `fanout: true` (or a `budget_ms`) sends each space as
-        its own request under its deadline and fuses what answers in time; `degraded` names the spaces
-        that missed, and only when none answered is the search a 503 `search_deadline`."""
+        one matches the live vector versions. `plan` names a plan from settings; `rerank` spaces rescore
+        only the `candidates` the others find, in the same request (a cascade). `threshold: true` drops
+        hits that no searched dense space (BM25 only in a keywords-only search) scores at or above its
+        vector version's calibrated threshold; `note` says what was dropped. `fanout: true` (or a
+        `budget_ms`) sends each space as its own request under its deadline and fuses what answers in
+        time; `degraded` names the spaces that missed, and only when none answered is the search a 503
+        `search_deadline`."""
         settings = search.settings
         check_search(data, settings.limits, settings.search)
         result = search.search(SearchRequest(
             query=data.query, limit=data.limit, fields=data.fields, fusion=data.fusion, weights=data.weights,
             rrf_k=data.rrf_k, filter=search_filter(data.filter, settings.limits), explain=data.explain,
             threshold=bool(data.threshold), fanout=data.fanout, budget_ms=data.budget_ms,
+            plan=data.plan, rerank=data.rerank, candidates=data.candidates,
         ))
         note_search(request, result.plan, result.timings_ms)
         if not data.explain:

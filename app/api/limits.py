@@ -15,6 +15,8 @@ def check_search(data: SearchIn, limits: LimitSettings, search: SearchSettings) 
         raise InvalidInput(f"query is {len(data.query)} characters, over the limit of {limits.max_query_chars}")
     if data.limit is not None and data.limit > search.max_limit:
         raise InvalidInput(f"limit {data.limit} is over the maximum of {search.max_limit}")
+    if data.candidates is not None and data.candidates > search.max_candidates:
+        raise InvalidInput(f"candidates {data.candidates} is over the maximum of {search.max_candidates}")
     for space, w in (data.weights or {}).items():
         if not (w == w) or w in (float("inf"), float("-inf")):  # NaN or infinite
             raise InvalidInput(f"weight of {space!r} is not a finite number")

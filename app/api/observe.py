@@ -104,6 +104,9 @@ def note_search(request: Request[Any, Any, Any], plan: Mapping[str, Any] | None,
         }
         if plan.get("degraded"):  # a fan-out answer without these spaces (metrics count them per space)
             _record(request)["degraded"] = list(plan["degraded"])
+        if plan.get("rerank"):  # a cascade: the spaces that rescored the candidates, and how many
+            _record(request)["plan"] |= {"rerank": {s["space"]: s["weight"] for s in plan["rerank"]},
+                                         "candidates": plan.get("candidates")}
     if timings_ms:
         _record(request)["timings_ms"] = dict(timings_ms)
 

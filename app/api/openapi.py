@@ -75,6 +75,7 @@ def declare_limits(openapi: OpenAPI, settings: Settings) -> None:
         ("SearchIn", "query"): {"max_length": lim.max_query_chars},
         ("SearchIn", "limit"): {"maximum": settings.search.max_limit},
         ("SearchIn", "budget_ms"): {"maximum": settings.search.max_budget_ms},
+        ("SearchIn", "candidates"): {"maximum": settings.search.max_candidates},
     }
     schemas = openapi.components.schemas if openapi.components else {}
     for model in CLOSED_MODELS:

@@ -95,6 +95,15 @@ class SearchIn(Strict):
         description="metadata key (a name, or a dotted path into nested metadata) -> value or values; "
                     "integers are signed 64-bit.")
     explain: bool = False
+    plan: str | None = Field(default=None, min_length=1, max_length=128,
+                             description="A named plan from settings (`MULTIVEC_SEARCH__PLANS`; built in: `fused`, "
+                                         "`all`, `keyword`, `dense`, `cascade`); default `MULTIVEC_SEARCH__PLAN`.")
+    rerank: list[str] | None = Field(
+        default=None, max_length=16,
+        description="Spaces that rescore only the candidates the other spaces find (a cascade, one request); "
+                    "`[]`: no rerank. Default: the plan's.")
+    candidates: int | None = Field(default=None, ge=1, description="A cascade's stage-1 depth: how many candidates "
+                                   "the rerank spaces rescore, 1 to `MULTIVEC_SEARCH__MAX_CANDIDATES`.")
     threshold: bool | None = Field(
         default=None,
         description="Drop hits that no searched dense space (BM25 only in a keywords-only search) scores at or "

@@ -111,7 +111,10 @@ def needed_fusion(plan: QueryPlan) -> str | None:
 
 def fused_in(plan: QueryPlan, store_fusions: frozenset[str]) -> FusedIn:
     """Who fuses `plan`: the store, when it declares the fusion the plan needs; else the search
-    service (`client`), from each space's list with the formulas above; `n/a` for one space."""
+    service (`client`), from each space's list with the formulas above; `n/a` for one space. A
+    cascade is always run by the store, in one request (app.store.cascade)."""
+    if plan.cascade:
+        return "store"
     need = needed_fusion(plan)
     if need is None:
         return "n/a"

@@ -48,6 +48,7 @@ FILTER_KEY = re.compile(r"^[\w-]+(\.[\w-]+)*$")
 _PLAIN = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")  # needs no quotes in a Qdrant path
 MAX_RRF_K = 10_000
 MAX_WEIGHT = 1_000.0
+MAX_CANDIDATES = 1_000  # stage-1 depth of a cascade at most (each candidate is rescored by every rerank space)
 
 
 def filter_path(key: str) -> str:
@@ -117,7 +118,12 @@ class SpaceQuery:
 
 @dataclass(frozen=True)
 class QueryPlan:
-    """Everything a store needs to run one search; a test can compare it, `explain` shows it."""
+    """Everything a store needs to run one search; a test can compare it, `explain` shows it.
+
+    A plan has one stage (`spaces` fused) or, with `rerank`, is a cascade: stage 1 fuses `spaces`
+    into `candidates` points, stage 2 rescores only those with each `rerank` space, and a final
+    score-formula stage combines the stage scores (see `formula`).
+    """
 
     spaces: tuple[SpaceQuery, ...]
     fusion: Fusion
@@ -128,6 +134,11 @@ class QueryPlan:
     explain: bool = False
     # Spaces weighted to zero: not fused, but with `explain` their own lists are still shown.
     observed: tuple[SpaceQuery, ...] = ()
+    # Stage 2: spaces that rescore the stage-1 candidates (their weights are the formula's).
+    rerank: tuple[SpaceQuery, ...] = ()
+    candidates: int = 0  # stage-1 depth: how many points stage 2 rescores
+    candidates_weight: float = 0.0  # weight of the stage-1 score in the final formula (0: not in it)
+    notes: tuple[str, ...] = ()  # why the plan is not quite what was asked (a rerank-only space moved)
 
     @property
     def listed(self) -> tuple[SpaceQuery, ...]:
@@ -139,13 +150,26 @@ class QueryPlan:
         """True when some fused space weighs other than 1.0."""
         return any(s.weight != 1.0 for s in self.spaces)
 
+    @property
+    def cascade(self) -> bool:
+        """True when stage 2 rescores stage 1's candidates."""
+        return bool(self.rerank)
+
+    @property
+    def formula(self) -> bool:
+        """True when a final formula combines stage scores: the stage-1 score is weighted in, or
+        several rerank spaces are; otherwise one rerank space's own score orders the hits."""
+        return self.cascade and (self.candidates_weight > 0 or len(self.rerank) > 1)
+
+    @property
+    def all_spaces(self) -> tuple[SpaceQuery, ...]:
+        """Every space the plan's query vectors are needed for: listed and reranking."""
+        return self.listed + self.rerank
+
     def describe(self, fused_in: str) -> dict[str, object]:
         """The plan as `explain` shows it; `fused_in` is who fuses it (app.domain.fusion.fused_in)."""
-        return {
-            "spaces": [
-                {"space": s.space, "vector": s.vector_name, "kind": s.kind, "model": s.model, "weight": s.weight}
-                for s in self.spaces
-            ],
+        out: dict[str, object] = {
+            "spaces": [_describe_space(s) for s in self.spaces],
             "fusion": self.fusion if len(self.spaces) > 1 else "none",
             "rrf_k": self.rrf_k if self.fusion == "rrf" else None,
             "fused_in": fused_in,
@@ -153,6 +177,33 @@ class QueryPlan:
             "prefetch_limit": self.prefetch_limit,
             "observed_only": [s.space for s in self.observed],
         }
+        if self.cascade:
+            out["rerank"] = [_describe_space(s) for s in self.rerank]
+            out["candidates"] = self.candidates
+            out["stages"] = self.stages()
+        if self.notes:
+            out["notes"] = list(self.notes)
+        return out
+
+    def stages(self) -> list[dict[str, object]]:
+        """A cascade's stages as `explain` shows them, in the order they run."""
+        first = {"stage": "candidates", "spaces": [s.space for s in self.spaces], "limit": self.candidates,
+                 "fusion": self.fusion if len(self.spaces) > 1 else "none"}
+        out: list[dict[str, object]] = [first]
+        out += [{"stage": "rerank", "space": s.space, "limit": self.candidates,
+                 "rescores": "candidates"} for s in self.rerank]
+        if self.formula:
+            terms = ([f"{self.candidates_weight:g}*norm(candidates)"] if self.candidates_weight > 0 else [])
+            terms += [f"{s.weight:g}*norm({s.space})" for s in self.rerank]
+            out.append({"stage": "final", "formula": " + ".join(terms), "limit": self.limit,
+                        "norm": "each stage's scores over the candidates, scaled as DBSF does (mean +- 3 sd -> 0..1)"})
+        else:
+            out.append({"stage": "final", "formula": f"score({self.rerank[0].space})", "limit": self.limit})
+        return out
+
+
+def _describe_space(s: SpaceQuery) -> dict[str, object]:
+    return {"space": s.space, "vector": s.vector_name, "kind": s.kind, "model": s.model, "weight": s.weight}
 
 
 def build_plan(
@@ -167,39 +218,86 @@ def build_plan(
     filter: Filter,
     explain: bool = False,
     versions: dict[str, str] | None = None,
+    rerank: list[str] | None = None,
+    candidates: int = 100,
+    candidates_weight: float = 0.0,
+    first_stage: dict[str, float] | None = None,
+    max_candidates: int = MAX_CANDIDATES,
 ) -> QueryPlan:
-    """Resolve spaces to their live vector versions (or pinned `versions`), validate weights.
+    """Resolve spaces to their live vector versions (or pinned `versions`), validate weights, and
+    split a cascade into its stages.
+
+    A space named in `rerank` rescores the candidates of the others (stage 2). A rerank-only space
+    (stored without an HNSW graph, `index: rerank`) is never searched on its own: named in `fields`
+    it moves to stage 2 too, and when no other space is left to find candidates, `first_stage`
+    (space -> weight: the default plan's first stage) finds them. `plan.notes` says so.
+
+    Args:
+        candidates: the stage-1 depth (1..`max_candidates`; raised to `limit` when below it).
+        candidates_weight: weight of the stage-1 score in the final formula (0: not in it).
 
     Raises:
-        UnknownSpace: a field or weight names a space that does not exist.
-        InvalidInput: weights are negative or all zero.
+        UnknownSpace: a field, rerank space or weight names a space that does not exist.
+        InvalidInput: weights are negative or all zero; `candidates` out of bounds; a space listed
+            twice; no space left to find candidates.
     """
     names = list(fields) if fields else registry.live_spaces()
-    if not names:
+    rerank_names = list(rerank or [])
+    if not names and not rerank_names:
         raise InvalidInput("no spaces to search")
-    if len(set(names)) != len(names):
-        raise InvalidInput(f"fields lists a space twice: {names}")
-    for name in weights:
+    for what, listed in (("fields", names), ("rerank", rerank_names)):
+        if len(set(listed)) != len(listed):
+            raise InvalidInput(f"{what} lists a space twice: {listed}")
+    for name in list(weights) + rerank_names:
         if name not in registry.spaces:
             registry.space(name)  # raises UnknownSpace naming it
-    spaces: list[SpaceQuery] = []
-    for name in names:
+    if not 1 <= rrf_k <= MAX_RRF_K:
+        raise InvalidInput(f"rrf_k {rrf_k} is outside 1..{MAX_RRF_K}")
+    if not 1 <= candidates <= max_candidates:
+        raise InvalidInput(f"candidates {candidates} is outside 1..{max_candidates}")
+    check_weight("candidates", candidates_weight)
+
+    def resolve(name: str, weight: float) -> tuple[SpaceQuery, str]:
         pinned = (versions or {}).get(name)
         version = registry.find(pinned) if pinned else registry.live_version(name)
         if version.space != name:
             raise InvalidInput(f"version {pinned!r} is not a version of space {name!r}")
-        weight = float(weights.get(name, 1.0))
-        if weight < 0:
-            raise InvalidInput(f"weight of {name!r} is negative: {weight}")
-        if not (math.isfinite(weight) and weight <= MAX_WEIGHT):
-            raise InvalidInput(f"weight of {name!r} is {weight}: weights are finite numbers from 0 to {MAX_WEIGHT:g}")
-        spaces.append(SpaceQuery(name, version.name, version.kind, version.model, weight))
-    if not 1 <= rrf_k <= MAX_RRF_K:
-        raise InvalidInput(f"rrf_k {rrf_k} is outside 1..{MAX_RRF_K}")
-    if all(s.weight == 0 for s in spaces):
+        check_weight(name, weight)
+        return SpaceQuery(name, version.name, version.kind, version.model, weight), version.index
+
+    spaces: list[SpaceQuery] = []
+    moved: list[SpaceQuery] = []  # rerank-only spaces named as fields: they rescore instead
+    unsearched: list[str] = []  # rerank-only spaces weighted 0: nothing to rescore with, not searched
+    for name in names:
+        if name in rerank_names:
+            continue
+        sq, index = resolve(name, float(weights.get(name, 1.0)))
+        if index == "hnsw":
+            spaces.append(sq)
+        elif sq.weight > 0:
+            moved.append(sq)
+        else:
+            unsearched.append(name)
+    stage2 = [resolve(n, float(weights.get(n, 1.0)))[0] for n in rerank_names] + moved
+    if all(s.weight == 0 for s in spaces + stage2):
         raise InvalidInput("all weights are zero: the searched spaces (" + ", ".join(names) + ") all weigh 0")
+    notes = [f"{s.space} is rerank-only (stored without an HNSW graph): it rescored the candidates" for s in moved]
+    notes += [f"{n} is rerank-only and weighted 0: not searched" for n in unsearched if explain]
+    borrowed = bool(stage2) and not any(s.weight > 0 for s in spaces)
+    if borrowed:
+        taken = {s.space for s in stage2}
+        spaces = [sq for n, w in (first_stage or {}).items() if w > 0 and n not in taken and n in registry.spaces
+                  for sq, index in [resolve(n, w)] if index == "hnsw"]
+        if not spaces:
+            raise InvalidInput(f"no space left to find candidates for {sorted(taken)} to rescore: name a space "
+                               "with an HNSW index in `fields`")
+        notes.append("candidates from the default first stage: " + ", ".join(s.space for s in spaces))
+    if moved and not rerank_names and not borrowed and candidates_weight == 0:
+        # a fused plan, cascaded because a space it fuses is rerank-only: stage 1 keeps its weight
+        candidates_weight = sum(s.weight for s in spaces)
     # A zero-weighted space contributes nothing: no prefetch; with explain, its own list is shown.
     observed = tuple(s for s in spaces if s.weight == 0) if explain else ()
+    reranking = tuple(s for s in stage2 if s.weight > 0)
     return QueryPlan(
         spaces=tuple(s for s in spaces if s.weight > 0),
         observed=observed,
@@ -209,4 +307,16 @@ def build_plan(
         prefetch_limit=max(prefetch_limit, limit),
         filter=filter,
         explain=explain,
+        rerank=reranking,
+        candidates=max(candidates, limit) if reranking else 0,
+        candidates_weight=candidates_weight if reranking else 0.0,
+        notes=tuple(notes),
     )
+
+
+def check_weight(name: str, weight: float) -> None:
+    """Raises: InvalidInput when `weight` is negative, not finite, or over MAX_WEIGHT."""
+    if weight < 0:
+        raise InvalidInput(f"weight of {name!r} is negative: {weight}")
+    if not (math.isfinite(weight) and weight <= MAX_WEIGHT):
+        raise InvalidInput(f"weight of {name!r} is {weight}: weights are finite numbers from 0 to {MAX_WEIGHT:g}")

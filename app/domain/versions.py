@@ -9,6 +9,9 @@ from app.errors import Conflict, UnknownSpace
 
 SpaceKind = Literal["dense", "multi", "sparse"]
 Status = Literal["shadow", "backfilling", "ready", "live", "retired"]
+# `hnsw`: searched on its own through an HNSW graph; `rerank`: stored without a graph (m = 0) and only
+# used to rescore another stage's candidates (Qdrant's advice for rerank-only multivectors).
+IndexKind = Literal["hnsw", "rerank"]
 
 # Versions that are written on every ingest (shadow write): all but retired.
 WRITTEN: frozenset[str] = frozenset({"shadow", "backfilling", "ready", "live"})
@@ -31,6 +34,7 @@ class VectorVersion:
     dim: int | None  # None for sparse
     distance: str = "cosine"
     status: Status = "shadow"
+    index: IndexKind = "hnsw"
     created: str = ""
     status_changed: str = ""
 

@@ -34,6 +34,7 @@ from app.eval.index import eval_settings, peak_rss_mb
 from app.eval.synthetic import SyntheticCorpus
 from app.eval.timing import interleave
 from app.services.fanout import Deadlines
+from app.services.plans import plan_names
 from app.services.search import SearchRequest
 from app.settings import Settings
 from app.store.base import PointWrite
@@ -52,7 +53,8 @@ FANOUT = ", fan-out"  # a plan name ending so is run as a fan-out search (app.se
 def plans_for(svc: Services, profile_variant: Mapping[str, Any] | None, single: str,
               subset: Sequence[str] = ()) -> dict[str, QueryPlan]:
     """One space alone; every space fused (DBSF and RRF, equal weights); `subset` fused (DBSF);
-    the profile's plan; and the default plan (as a bare search plans it) in batch and in fan-out."""
+    the profile's plan; the default plan (as a bare search plans it) in batch and in fan-out; and every
+    named plan from settings (`plan <name>`, cascades included)."""
     reg = svc.registry.get()
     spaces = reg.live_spaces()
     common: dict[str, Any] = {"limit": 10, "prefetch_limit": svc.settings.search.prefetch_limit, "filter": Filter()}
@@ -70,6 +72,8 @@ def plans_for(svc: Services, profile_variant: Mapping[str, Any] | None, single: 
                                                    fusion=p["fusion"], rrf_k=p["rrf_k"], weights=p["weights"],
                                                    **common)
     plans["default"] = plans["default" + FANOUT] = svc.search.plan(SearchRequest(query="", limit=10))
+    for name in plan_names(svc.settings.search):
+        plans[f"plan {name}"] = svc.search.plan(SearchRequest(query="probe", plan=name, limit=10))
     return plans
 
 
@@ -196,7 +200,7 @@ def bench_synthetic(size: int, kind: str, encoders: EncoderPool, base: Settings,
         qs = [corpus.query() for _ in range(queries)]
 
         def encode(plan: QueryPlan, q: dict[str, Any]) -> dict[str, Any]:
-            return {s.vector_name: q["sparse"] if s.kind == "sparse" else q["dense"] for s in plan.spaces}
+            return {s.vector_name: q["sparse"] if s.kind == "sparse" else q["dense"] for s in plan.all_spaces}
 
         out.update(time_plans(svc, plans_for(svc, profile, single, subset), qs, encode=encode, seed=seed,
                               budget_s=budget_s))

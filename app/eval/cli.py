@@ -45,6 +45,7 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
                    "the threshold leave them empty?")
     p.add_argument("--batch", type=int, default=64, help="documents per ingest batch when building")
     p.add_argument("--no-plot", action="store_true")
+    p.add_argument("--no-cascade", action="store_true", help="leave out the cascade variants and named plans")
     return p.parse_args(list(argv))
 
 
@@ -95,6 +96,7 @@ def evaluate(args: argparse.Namespace, *, encoders: Any = None) -> dict[str, Any
     """
     from app.corpus import load_beir
     from app.domain.profiles import RankingProfile
+    from app.eval.cascade import cascade_section
     from app.eval.fit import build_matrix, fit_fusion, split_queries
     from app.eval.index import build_index, eval_settings, open_index
     from app.eval.runs import (
@@ -158,7 +160,10 @@ def evaluate(args: argparse.Namespace, *, encoders: Any = None) -> dict[str, Any
                 created=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"))
             variants.append(Variant.from_profile("learned profile", fitted))
 
-        runs = {v.name: offline_run(v, lists, depth=args.depth) for v in variants}
+        extra, extra_runs = ([], {}) if args.no_cascade else cascade_section(
+            services, queries, qrels, lists, fit_ids, depth=args.depth)
+        runs = {v.name: offline_run(v, lists, depth=args.depth) for v in variants} | extra_runs
+        variants += extra
         rng = random.Random(args.seed)
         lat_ids = sorted(rng.sample(list(queries), min(len(queries), args.latency_queries or len(queries))))
         lat_queries = {q: queries[q] for q in lat_ids}
@@ -187,7 +192,9 @@ def evaluate(args: argparse.Namespace, *, encoders: Any = None) -> dict[str, Any
                              "dbsf_top10_overlap": overlap(store_fused, dbsf_all),
                              "mean_plan_identical": sum(identical) / len(identical),
                              "mean_plan_overlap": sum(overlaps) / len(overlaps)},
-            "plans": rows, "notes": [api_note],
+            "plans": rows, "notes": [api_note] + ([] if args.fit or not extra else [
+                "cascade formula weights fitted on these same queries (no --fit): in-sample; `plan` rows use the "
+                "settings' weights"]),
         }
         if fitted is not None:
             held_qrels = {q: qrels[q] for q in held_ids}

@@ -93,7 +93,8 @@ def plot(result: Mapping[str, Any], path: Path) -> None:
     rows = list(result["plans"])
     names = [r["name"] for r in rows]
     colors = {"single": "#7f7f7f", "fused": "#d62728", "ablation": "#1f77b4", "fusion": "#2ca02c",
-              "profile": "#9467bd", "selected": "#ff7f0e", "default": "#8c564b"}
+              "profile": "#9467bd", "selected": "#ff7f0e", "default": "#8c564b",
+              "cascade": "#17becf", "plan": "#bcbd22"}
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(15, max(5, 0.32 * len(rows) + 1.5)),
                                    gridspec_kw={"width_ratios": [3, 2]})
     y = range(len(rows))

@@ -12,6 +12,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from app.container import Services
 from app.domain.fusion import Ranked, fuse
@@ -35,6 +36,7 @@ class Variant:
     weights: tuple[float, ...] | None = None  # one per space, in `spaces` order; None = equal
     group: str = "fusion"
     api_default: bool = False  # run as a bare request: whatever the API does by default
+    plan_name: str | None = None  # run as `{"plan": name}`: a named plan from settings
 
     @property
     def weight_map(self) -> dict[str, float]:
@@ -55,8 +57,14 @@ class Variant:
         """The search request that runs this variant for real (a bare request for the API default)."""
         if self.api_default:
             return SearchRequest(query=query, limit=limit)
+        if self.plan_name:
+            return SearchRequest(query=query, limit=limit, plan=self.plan_name)
         return SearchRequest(query=query, limit=limit, fields=list(self.spaces), fusion=self.fusion,
                              weights=self.weight_map, rrf_k=self.rrf_k)
+
+    def plan_for(self, services: Services, query: str, limit: int) -> QueryPlan:
+        """The real plan this variant runs for `query` (the search service plans its request)."""
+        return services.search.plan(self.request(query, limit))
 
     @classmethod
     def from_plan(cls, name: str, plan: QueryPlan, *, group: str, api_default: bool = False) -> Variant:
@@ -161,11 +169,12 @@ class Latency(Timings):
     top: dict[str, list[str]] = field(default_factory=dict)
 
 
-def measure_latency(services: Services, variants: Sequence[Variant], queries: Mapping[str, str], *,
+def measure_latency(services: Services, variants: Sequence[Any], queries: Mapping[str, str], *,
                     limit: int = 10, warmup: int = 3, seed: int = 0) -> dict[str, Latency]:
     """Run each variant's real plan through the search service for each query; time encode + store.
 
-    Variants are interleaved per query in a shuffled order (app.eval.timing).
+    Variants are interleaved per query in a shuffled order (app.eval.timing). A variant is anything
+    with a `name` and `plan_for(services, query, limit)` (a `Variant`, an app.eval.cascade.CascadeVariant).
 
     Args:
         queries: query id -> text.
@@ -179,7 +188,7 @@ def measure_latency(services: Services, variants: Sequence[Variant], queries: Ma
 
     def call(name: str, item: tuple[str, str]) -> tuple[float, list[str]]:
         text = item[1]
-        result, timings = services.search.run(services.search.plan(by_name[name].request(text, limit)), text)
+        result, timings = services.search.run(by_name[name].plan_for(services, text, limit), text)
         return timings["store"], [str((h.payload or {}).get("doc_id", h.id)) for h in result.hits]
 
     run = interleave(list(by_name), items, call, warmup=warmup, seed=seed)

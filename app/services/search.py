@@ -6,7 +6,7 @@ import time
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from app.domain.fusion import contributions, fused_in
+from app.domain.fusion import fused_in
 from app.domain.plan import Filter, QueryPlan, build_plan
 from app.domain.profiles import RankingProfile, voting_thresholds
 from app.domain.rollout import Routing, route, shadow_sampled
@@ -15,10 +15,12 @@ from app.domain.versions import Registry
 from app.encoders.fastembed_encoder import EncoderPool
 from app.repos.profiles import ProfileRepo
 from app.repos.registry import RegistryRepo
+from app.services.explain import explain_hits
 from app.services.fanout import Deadlines, FanOut, FanOutResult
+from app.services.plans import PlanRequest, cascade_args, first_stage_of, plan_request
 from app.services.rollout import OVERLAP_K, RolloutMonitor
 from app.services.thresholds import apply_thresholds
-from app.settings import SearchSettings, Settings
+from app.settings import Settings
 from app.store.base import QueryResult, Store, VectorValue
 
 QueryVectors = dict[str, VectorValue]  # vector name -> the query's embedding for it
@@ -41,6 +43,9 @@ class SearchRequest:
     threshold: bool = False  # drop hits no searched space scores at or above its calibrated threshold
     fanout: bool | None = None  # a request per space, each under a deadline (None: settings `execution`)
     budget_ms: int | None = None  # this search's fan-out budget in ms (asks for fan-out)
+    plan: str | None = None  # a named plan from settings (app.services.plans); None: the default
+    rerank: list[str] | None = None  # spaces that rescore the candidates (a cascade); None: the plan's
+    candidates: int | None = None  # a cascade's stage-1 depth; None: the plan's
 
     @property
     def names_ranking(self) -> bool:
@@ -49,8 +54,9 @@ class SearchRequest:
 
     @property
     def names_plan(self) -> bool:
-        """True when the request chooses spaces, fusion, k or versions (weights alone only adjust)."""
-        return bool(self.fields or self.fusion or self.rrf_k or self.versions)
+        """True when the request chooses a plan, spaces, fusion, k or versions (weights, rerank spaces and
+        candidates alone only adjust)."""
+        return bool(self.plan or self.fields or self.fusion or self.rrf_k or self.versions)
 
 
 @dataclass
@@ -80,13 +86,13 @@ class Ranking:
         return out
 
 
-def default_weights(search: SearchSettings, registry: Registry, fields: list[str] | None) -> dict[str, float]:
-    """The weights a search starts from: the settings' weights (`SearchSettings.weights`, chosen by
+def default_weights(plan: PlanRequest, registry: Registry, fields: list[str] | None) -> dict[str, float]:
+    """The weights a search starts from: its plan's (for `fused`, the settings' `weights`, chosen by
     evaluation) for a search that names no fields; none for one that names fields (it wants those,
-    equally weighted). A setting for a space not in the registry is ignored."""
+    equally weighted). A weight for a space not in the registry is ignored."""
     if fields:
         return {}
-    return {name: w for name, w in search.weights.items() if name in registry.spaces}
+    return {name: w for name, w in plan.weights.items() if name in registry.spaces}
 
 
 def with_request_weights(defaults: dict[str, float], requested: dict[str, float] | None) -> dict[str, float]:
@@ -151,6 +157,7 @@ class SearchService:
         when it was fitted on the versions searched."""
         s = self.settings.search
         ranking = Ranking()
+        chosen = plan_request(s, req.plan)  # raises UnknownPlan naming it
         if profile and not req.names_plan:
             ranking = self._profile_for(registry, pins)
         limit = req.limit or s.default_limit
@@ -163,20 +170,23 @@ class SearchService:
                 fields = [n for n, w in weights.items() if w > 0] or list(weights)
             plan = build_plan(registry, fields=fields, fusion=p.fusion, rrf_k=p.rrf_k,  # type: ignore[arg-type]
                               weights=weights, limit=limit, prefetch_limit=s.prefetch_limit, filter=req.filter,
-                              explain=req.explain, versions=pins or None)
+                              explain=req.explain, versions=pins or None,
+                              **cascade_args(s, chosen, req.rerank, req.candidates, first_stage=p.weights))
             return plan, ranking
-        weights = with_request_weights(default_weights(s, registry, req.fields), req.weights)
+        weights = with_request_weights(default_weights(chosen, registry, req.fields), req.weights)
         plan = build_plan(
             registry,
-            fields=req.fields or s.default_fields,
-            fusion=(req.fusion or s.fusion),  # type: ignore[arg-type]
-            rrf_k=req.rrf_k or s.rrf_k,
+            fields=req.fields or chosen.fields,
+            fusion=(req.fusion or chosen.fusion),  # type: ignore[arg-type]
+            rrf_k=req.rrf_k or chosen.rrf_k,
             weights=weights,
             limit=limit,
             prefetch_limit=s.prefetch_limit,
             filter=req.filter,
             explain=req.explain,
             versions={**(pins or {}), **(req.versions or {})} or None,
+            **cascade_args(s, chosen, req.rerank, req.candidates,
+                           first_stage=first_stage_of(chosen, registry.live_spaces())),
         )
         return plan, ranking
 
@@ -218,7 +228,7 @@ class SearchService:
         """
         cache = {} if cache is None else cache
         vectors: QueryVectors = {}
-        for s in plan.listed:
+        for s in plan.all_spaces:
             query = normalize_for(s.kind, text)  # as documents are: NFKC for sparse, NFC otherwise
             key = (s.model, query)
             if key not in cache:
@@ -276,8 +286,10 @@ class SearchService:
         routing = route(registry, req.query) if not experiment else Routing()
         deadlines = self.fanout.deadlines(fanout=req.fanout, budget_ms=req.budget_ms, experiment=experiment)
         plan, ranking = self._plan(registry, req, pins=routing.pins)
-        listed = routing.only({s.space for s in plan.listed})
-        fused = routing.only({s.space for s in plan.spaces})  # the decisions that change the answer
+        if plan.cascade:  # a cascade's stages run in one request: its rerank needs stage 1's candidates
+            deadlines = None
+        listed = routing.only({s.space for s in plan.all_spaces})
+        fused = routing.only({s.space for s in plan.spaces + plan.rerank})  # the decisions that change the answer
         thresholds = self._thresholds(plan) if req.threshold else None
         # a threshold needs each space's raw score of every hit: fetch the per-space lists too
         fetch = replace(plan, explain=True) if thresholds and not plan.explain else plan
@@ -288,11 +300,7 @@ class SearchService:
         if req.threshold:
             hits, note = apply_thresholds(plan, result, hits, thresholds or {})
         if plan.explain:
-            per_space = {space: [(h.id, h.score) for h in ranked] for space, ranked in result.per_space.items()}
-            explained = contributions((fanned.answered if fanned and fanned.answered else plan), per_space,
-                                      [hit["point_id"] for hit in hits])
-            for hit in hits:
-                hit["explain"] = explained[hit["point_id"]]
+            explain_hits(fanned.answered if fanned and fanned.answered else plan, result, hits)
         timings["total"] = (time.perf_counter() - t0) * 1000
         # plan and timings are answered for every search (metrics and logs read them); the API shows
         # them only with `explain`
@@ -334,11 +342,5 @@ class SearchService:
 
     @staticmethod
     def _hit(pid: str, score: float, payload: dict[str, Any]) -> dict[str, Any]:
-        return {
-            "id": payload.get("doc_id"),
-            "point_id": pid,
-            "score": score,
-            "title": payload.get("title"),
-            "summary": payload.get("summary"),
-            "metadata": payload.get("metadata", {}),
-        }
+        return {"id": payload.get("doc_id"), "point_id": pid, "score": score, "title": payload.get("title"),
+                "summary": payload.get("summary"), "metadata": payload.get("metadata", {})}

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from app.domain.plan import Filter, QueryPlan
-from app.errors import AppError
+from app.errors import AppError, InvalidInput
 from app.store.types import (
     QUANTIZATIONS,
     CollectionConfig,
@@ -29,7 +29,7 @@ from app.store.types import (
 __all__ = [
     "QUANTIZATIONS", "CollectionConfig", "DenseVector", "Hit", "MultiVector", "Payload", "PointWrite",
     "QueryResult", "Selector", "Store", "StoredPoint", "VectorSpec", "VectorStorage", "VectorValue",
-    "port_methods", "translate_errors",
+    "port_methods", "refuse_in_place_rerank", "translate_errors",
 ]
 
 
@@ -102,6 +102,8 @@ class Store(Protocol):
 
         Raises:
             CollectionNotFound: no such collection.
+            InvalidInput: a rerank-only spec (`index: rerank`): neither engine adds a vector without
+                an HNSW graph in place; a rebuild creates one (app.versioning.declare.Rebuild `index`).
         """
         ...
 
@@ -308,6 +310,13 @@ class Store(Protocol):
 def port_methods() -> list[str]:
     """The names of the Store port's methods (from the protocol itself, so none can be forgotten)."""
     return sorted(n for n, v in vars(Store).items() if callable(v) and not n.startswith("_"))
+
+
+def refuse_in_place_rerank(name: str, spec: VectorSpec) -> None:
+    """Raises: InvalidInput when `spec` is rerank-only (see `Store.add_vector`)."""
+    if spec.index == "rerank":
+        raise InvalidInput(f"named vector {name!r} is rerank-only (no HNSW graph): it cannot be added to a live "
+                           "collection in place; add it with an HNSW index, then rebuild with Rebuild(index=...)")
 
 
 def translate_errors(cls: type, translate: Callable[[BaseException, str], AppError]) -> None:

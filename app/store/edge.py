@@ -31,10 +31,13 @@ from app.store.base import (
     StoredPoint,
     VectorSpec,
     VectorValue,
+    refuse_in_place_rerank,
     translate_errors,
 )
+from app.store.cascade import run_cascade
 from app.store.edge_config import DISTANCE, edge_config, ignored_settings, search_params
 from app.store.edge_meta import write_meta
+from app.store.edge_query import EdgeTrees, edge_batch, edge_hits
 from app.store.edge_snapshot import open_shard, unpack_shard, write_tar
 from app.store.folder import AliasFile, FolderLock
 from app.store.meta import META_COLLECTION
@@ -134,7 +137,7 @@ class EdgeStore(Store):
             self._write_specs(name, vectors)
 
     def _write_specs(self, name: str, specs: dict[str, VectorSpec]) -> None:
-        data = {n: {"kind": s.kind, "dim": s.dim, "distance": s.distance} for n, s in specs.items()}
+        data = {n: {"kind": s.kind, "dim": s.dim, "distance": s.distance, "index": s.index} for n, s in specs.items()}
         tmp = self._spec_path(name).with_suffix(".tmp")
         tmp.write_text(json.dumps(data, indent=1))
         os.replace(tmp, self._spec_path(name))
@@ -163,6 +166,7 @@ class EdgeStore(Store):
             specs = self.vector_specs(collection)
             if name in specs:
                 return
+            refuse_in_place_rerank(name, spec)
             if spec.kind == "sparse":
                 op = qe.UpdateOperation.create_sparse_vector(name, modifier=qe.Modifier.Idf)
             else:
@@ -248,16 +252,10 @@ class EdgeStore(Store):
     def query(self, collection: str, plan: QueryPlan, vectors: dict[str, VectorValue]) -> QueryResult:
         shard = self._shard(collection)
         flt = to_filter(qe, plan.filter)
-
-        def nearest(sq: Any) -> Any:
-            vec = to_vector(qe, vectors[sq.vector_name])
-            return qe.Query.Nearest([vec] if sq.kind == "multi" else vec, using=sq.vector_name)
-
-        def params(sq: Any) -> Any:  # rescore / oversample quantized dense vectors
-            return None if sq.kind == "sparse" else self._search_params
-
-        def hits(points: list[Any]) -> list[Hit]:
-            return [Hit(id=str(p.id), score=float(p.score), payload=p.payload) for p in points]
+        trees = EdgeTrees(vectors, flt, self._search_params)
+        if plan.cascade:
+            return run_cascade(plan, edge_batch(shard, trees))
+        nearest, params, hits = trees.nearest, trees.space_params, edge_hits
 
         def batch(plan: QueryPlan, main: bool, per_space: bool) -> tuple[list[Hit] | None, list[list[Hit]]]:
             requests = []

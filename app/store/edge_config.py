@@ -32,11 +32,15 @@ def search_params(config: CollectionConfig) -> Any:
 
 
 def vector_params(spec: VectorSpec, storage: VectorStorage | None = None) -> Any:
-    """Edge's params for one dense or multi vector, stored as `storage` says (default: in RAM, unquantized)."""
+    """Edge's params for one dense or multi vector, stored as `storage` says (default: in RAM, unquantized);
+    a rerank-only vector (`index: rerank`) gets no HNSW graph (m = 0; ef_construct and full_scan_threshold
+    are Qdrant's defaults, unused without a graph)."""
     storage = storage or VectorStorage()
     multi = qe.MultiVectorConfig(comparator=qe.MultiVectorComparator.MaxSim) if spec.kind == "multi" else None
+    hnsw = qe.HnswIndexConfig(m=0, ef_construct=100, full_scan_threshold=10_000) if spec.index == "rerank" else None
     return qe.EdgeVectorParams(size=spec.dim or 0, distance=DISTANCE[spec.distance], multivector_config=multi,
-                               on_disk=storage.on_disk or None, quantization_config=quantization_config(storage))
+                               on_disk=storage.on_disk or None, quantization_config=quantization_config(storage),
+                               hnsw_config=hnsw)
 
 
 def edge_config(vectors: dict[str, VectorSpec], config: CollectionConfig) -> Any:

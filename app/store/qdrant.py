@@ -29,10 +29,13 @@ from app.store.base import (
     StoredPoint,
     VectorSpec,
     VectorValue,
+    refuse_in_place_rerank,
     translate_errors,
 )
+from app.store.cascade import run_cascade
 from app.store.meta import META_COLLECTION, META_REVISION, confirm_meta_write, prepare_meta_write
 from app.store.qdrant_config import DISTANCE, collection_params, dense_config, search_params
+from app.store.qdrant_query import QdrantTrees, qdrant_batch
 from app.store.runner import run_plan
 from app.store.serialized import Serialized
 from app.store.translate import from_vector, to_filter, to_vector
@@ -123,7 +126,7 @@ class QdrantStore(Store):
         for n, p in dense.items():
             kind = "multi" if p.multivector_config is not None else "dense"
             dist = {v: k for k, v in DISTANCE.items()}.get(p.distance, "cosine")
-            specs[n] = VectorSpec(kind, p.size, dist)
+            specs[n] = VectorSpec(kind, p.size, dist, "rerank" if p.hnsw_config and p.hnsw_config.m == 0 else "hnsw")
         for n in (params.sparse_vectors or {}):
             specs[n] = VectorSpec("sparse", None)
         return specs
@@ -131,6 +134,7 @@ class QdrantStore(Store):
     def add_vector(self, collection: str, name: str, spec: VectorSpec) -> None:
         if name in self.vector_specs(collection):
             return
+        refuse_in_place_rerank(name, spec)
         # Qdrant >= 1.18: a named vector can be added to a live collection (not via update_collection).
         config: Any = (qm.SparseVectorNameConfig(sparse=qm.SparseVectorConfig(modifier=qm.Modifier.IDF))
                        if spec.kind == "sparse" else qm.DenseVectorNameConfig(dense=dense_config(spec)))
@@ -194,13 +198,10 @@ class QdrantStore(Store):
     # -- search ----------------------------------------------------------------------------
     def query(self, collection: str, plan: QueryPlan, vectors: dict[str, VectorValue]) -> QueryResult:
         flt = to_filter(qm, plan.filter)
-
-        def vec(sq: Any) -> Any:
-            v = to_vector(qm, vectors[sq.vector_name])
-            return [v] if sq.kind == "multi" else v
-
-        def params(sq: Any) -> qm.SearchParams | None:  # rescore / oversample quantized dense vectors
-            return None if sq.kind == "sparse" else self._search_params
+        trees = QdrantTrees(vectors, flt, self._search_params)
+        if plan.cascade:
+            return run_cascade(plan, qdrant_batch(self._client, collection, trees))
+        vec, params = trees.vector, trees.space_params
 
         def hits(resp: Any) -> list[Hit]:
             return [Hit(id=str(p.id), score=float(p.score), payload=p.payload) for p in resp.points]

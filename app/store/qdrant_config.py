@@ -30,11 +30,13 @@ def search_params(config: CollectionConfig) -> qm.SearchParams | None:
 
 
 def dense_params(spec: VectorSpec, storage: VectorStorage | None = None) -> qm.VectorParams:
-    """One dense or multi vector's VectorParams, stored as `storage` says (default: in RAM, unquantized)."""
+    """One dense or multi vector's VectorParams, stored as `storage` says (default: in RAM, unquantized);
+    a rerank-only vector (`index: rerank`) gets no HNSW graph (`HnswConfigDiff(m=0)`)."""
     storage = storage or VectorStorage()
     multi = qm.MultiVectorConfig(comparator=qm.MultiVectorComparator.MAX_SIM) if spec.kind == "multi" else None
     return qm.VectorParams(size=spec.dim or 0, distance=DISTANCE[spec.distance], multivector_config=multi,
-                           on_disk=storage.on_disk or None, quantization_config=quantization_config(storage))
+                           on_disk=storage.on_disk or None, quantization_config=quantization_config(storage),
+                           hnsw_config=qm.HnswConfigDiff(m=0) if spec.index == "rerank" else None)
 
 
 def collection_params(vectors: dict[str, VectorSpec], config: CollectionConfig) -> dict[str, Any]:

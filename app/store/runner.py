@@ -48,7 +48,7 @@ def run_plan(
     fetch = replace(plan, limit=plan.limit + TIE_SLACK)
     while True:
         main, lists = batch(fetch, main_query, needs_per_space(plan, fusions))
-        if main is None or not _tie_cut(ranked(main), plan.limit, fetch.limit):
+        if main is None or not tie_cut(ranked(main), plan.limit, fetch.limit):
             break
         fetch = replace(fetch, limit=fetch.limit * 2)
     lists = [ranked(hits) for hits in lists]
@@ -67,7 +67,7 @@ def run_plan(
 TIE_SLACK = 8  # extra hits asked for, so a tie at the cut is seen whole
 
 
-def _tie_cut(hits: list[Hit], limit: int, asked: int) -> bool:
+def tie_cut(hits: list[Hit], limit: int, asked: int) -> bool:
     """True when the engine may have cut a tie at `limit` short: the hit at the cut ties with the
     last one returned, and the engine returned all that was asked (so more may tie)."""
     return len(hits) >= asked and len(hits) > limit and hits[limit - 1].score == hits[-1].score

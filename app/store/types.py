@@ -21,11 +21,14 @@ Selector = bool | Sequence[str]  # which named vectors to return: none, all, or 
 @dataclass(frozen=True)
 class VectorSpec:
     """How a named vector is stored: `dense` (dim floats), `multi` (n x dim, MaxSim) or `sparse`
-    (IDF applied by the engine; `dim` None); `distance` is cosine, dot or euclid."""
+    (IDF applied by the engine; `dim` None); `distance` is cosine, dot or euclid; `index` is `hnsw`
+    (an HNSW graph, searched on its own) or `rerank` (no graph, m = 0: only rescores candidates;
+    dense and multi vectors only)."""
 
     kind: str
     dim: int | None
     distance: str = "cosine"
+    index: str = "hnsw"
 
 
 QUANTIZATIONS = ("none", "scalar", "binary")
@@ -112,7 +115,9 @@ class Hit:
 
 @dataclass(frozen=True)
 class QueryResult:
-    """Fused hits, and when the plan asks for them, each space's own ranked list."""
+    """Fused hits, and when the plan asks for them, each space's own ranked list; with `explain`, a
+    cascade's stages too (`candidates` and each rerank space, over the candidates)."""
 
     hits: list[Hit]
     per_space: dict[str, list[Hit]] = field(default_factory=dict)
+    stages: dict[str, list[Hit]] = field(default_factory=dict)

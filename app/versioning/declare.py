@@ -16,6 +16,7 @@ from app.versioning.shape import Name, StrictShape, validate_shape
 
 DISTANCES = ("cosine", "dot", "euclid")
 QUANTIZATIONS = ("none", "scalar", "binary")
+INDEXES = ("hnsw", "rerank")
 LAYOUT_KEYS = ("shard_number", "replication_factor", "write_consistency_factor", "on_disk_payload")
 
 
@@ -46,7 +47,9 @@ class Rebuild:
     current settings (say, new chunking); `quantization` (`none`, `scalar`, `binary`) and `on_disk`
     change how a space's vectors are stored, and `collection` the layout (`shard_number`,
     `replication_factor`, `write_consistency_factor`, `on_disk_payload`), starting from the
-    `MULTIVEC_COLLECTION__*` settings (vectors are copied); every other vector is copied as it is.
+    `MULTIVEC_COLLECTION__*` settings (vectors are copied); `index` makes a dense or multivector space
+    rerank-only (`rerank`: no HNSW graph, m = 0) or searchable on its own again (`hnsw`), vectors
+    copied; every other vector is copied as it is.
     """
 
     distance: dict[str, str] = field(default_factory=dict)
@@ -55,6 +58,7 @@ class Rebuild:
     quantization: dict[str, str] = field(default_factory=dict)
     on_disk: dict[str, bool] = field(default_factory=dict)
     collection: dict[str, int | bool] = field(default_factory=dict)
+    index: dict[str, str] = field(default_factory=dict)
     kind: str = "rebuild"
 
     def describe(self) -> str:
@@ -64,6 +68,7 @@ class Rebuild:
         parts += [f"{s} quantization -> {q}" for s, q in sorted(self.quantization.items())]
         parts += [f"{s} vectors {'on disk' if d else 'in RAM'}" for s, d in sorted(self.on_disk.items())]
         parts += [f"{k} -> {v}" for k, v in sorted(self.collection.items())]
+        parts += [f"{s} index -> {i}" for s, i in sorted(self.index.items())]
         return "rebuild into a new collection: " + (", ".join(parts) or "copy as is") + \
             (f" ({self.reason})" if self.reason else "")
 
@@ -115,7 +120,8 @@ class Migration:
         else:
             change = Rebuild(distance=dict(raw.distance), reembed=tuple(raw.reembed), reason=raw.reason,
                              quantization=dict(raw.quantization), on_disk=dict(raw.on_disk),
-                             collection=raw.collection.model_dump(exclude_none=True) if raw.collection else {})
+                             collection=raw.collection.model_dump(exclude_none=True) if raw.collection else {},
+                             index=dict(raw.index))
         migration = cls(revision=shape.revision, name=shape.name, change=change, description=shape.description,
                         depends_on=shape.depends_on)
         try:
@@ -159,6 +165,7 @@ class RebuildShape(StrictShape):
     quantization: dict[Name, Literal["none", "scalar", "binary"]] = {}
     on_disk: dict[Name, bool] = {}
     collection: LayoutShape | None = None
+    index: dict[Name, Literal["hnsw", "rerank"]] = {}
 
 
 def _change_kind(value: Any) -> Any:
@@ -193,6 +200,8 @@ EXPECTATIONS = {
     ("change", "on_disk"): "expected a map of space name to true or false",
     ("change", "on_disk", "*"): "expected true or false",
     ("change", "collection"): f"expected an object with some of {', '.join(LAYOUT_KEYS)}",
+    ("change", "index"): f"expected a map of space name to one of {', '.join(INDEXES)}",
+    ("change", "index", "*"): f"unknown index: expected one of {', '.join(INDEXES)}",
 }
 
 
@@ -214,9 +223,12 @@ def check(m: Migration) -> None:
         wc, rf = c.collection.get("write_consistency_factor"), c.collection.get("replication_factor")
         if wc is not None and rf is not None and wc > rf:
             raise InvalidInput(f"{m.label}: write_consistency_factor ({wc}) must be at most replication_factor ({rf})")
-        if not (c.distance or c.reembed or c.quantization or c.on_disk or c.collection):
+        bad_i = {s: i for s, i in c.index.items() if i not in INDEXES}
+        if bad_i:
+            raise InvalidInput(f"{m.label}: unknown index {bad_i}; use one of {INDEXES}")
+        if not (c.distance or c.reembed or c.quantization or c.on_disk or c.collection or c.index):
             raise InvalidInput(f"{m.label}: a rebuild must change a distance, re-embed a space, or change "
-                               "the storage (quantization, on_disk) or the layout (collection)")
+                               "the storage (quantization, on_disk, index) or the layout (collection)")
 
 
 _FILE = re.compile(r"^(\d{4})_([a-z0-9_]+)\.py$")

@@ -64,6 +64,8 @@ def _apply_rebuild(ctx: Context, m: Migration, record: dict[str, Any] | None, ma
         if (reg.space(space).versions and reg.live_version(space).kind == "sparse"
                 and change.quantization.get(space, "none") != "none"):
             raise Conflict(f"space {space!r} is sparse: Qdrant quantizes dense vectors only")
+        if reg.space(space).versions and reg.live_version(space).kind == "sparse" and space in change.index:
+            raise Conflict(f"space {space!r} is sparse: it has an inverted index, no HNSW graph to change")
     busy = [v.name for v in reg.written_versions() if v.status in ("shadow", "backfilling")]
     if busy:
         raise Conflict(f"versions {busy} are still being built: finish (or retire) them before a rebuild")
@@ -198,14 +200,16 @@ def _validation_arms(ctx: Context, m: Migration) -> Arms:
 
 
 def _sync_distances(ctx: Context, physical: str) -> None:
-    """The registry's distances follow the collection the alias points at (new collections copy them)."""
+    """The registry's distances and indexes follow the collection the alias points at (new collections
+    copy them): a search plans a rerank-only space as a rescoring stage only once its graph is gone."""
     reg = ctx.registry.get()
     specs = ctx.store.vector_specs(physical)
     new = reg
     for space in reg.spaces.values():
         for v in space.versions.values():
-            if v.name in specs and specs[v.name].distance != v.distance:
-                new = new.with_version(replace(v, distance=specs[v.name].distance))
+            spec = specs.get(v.name)
+            if spec is not None and (spec.distance, spec.index) != (v.distance, v.index):
+                new = new.with_version(replace(v, distance=spec.distance, index=spec.index))  # type: ignore[arg-type]
     if new is not reg:
         ctx.registry.save(new, expect=reg.revision)
 

@@ -20,8 +20,9 @@ def next_collection(ctx: Context) -> str:
 
 
 def changed_spaces(change: Rebuild) -> list[str]:
-    """The spaces whose vectors the rebuild changes (distance, re-embedding, quantization, on-disk), sorted."""
-    return sorted(set(change.distance) | set(change.reembed) | set(change.quantization) | set(change.on_disk))
+    """The spaces whose vectors the rebuild changes (distance, re-embedding, quantization, on-disk, index), sorted."""
+    return sorted(set(change.distance) | set(change.reembed) | set(change.quantization) | set(change.on_disk)
+                  | set(change.index))
 
 
 def target_config(ctx: Context, change: Rebuild) -> CollectionConfig:
@@ -42,16 +43,18 @@ def config_summary(change: Rebuild, config: CollectionConfig, specs: dict[str, V
     parts = [f"{k} {v}" for k, v in sorted(change.collection.items())]
     parts += [f"{n} {config.for_vector(n).describe()}" for n in specs
               if n.split(".")[0] in set(change.quantization) | set(change.on_disk)]
+    parts += [f"{n} index {s.index}" + (" (no HNSW graph)" if s.index == "rerank" else "") for n, s in specs.items()
+              if n.split(".")[0] in change.index]
     return parts
 
 
 def target_specs(ctx: Context, change: Rebuild) -> dict[str, VectorSpec]:
-    """Every written version's vector spec in the new collection: the registry's, with the rebuild's distances."""
+    """Every written version's vector spec in the new collection: the registry's, with the rebuild's
+    distances and indexes."""
     reg = ctx.registry.get()
     specs = {}
     for v in reg.written_versions():
         spec = spec_of(v)
-        if v.space in change.distance:
-            spec = VectorSpec(kind=spec.kind, dim=spec.dim, distance=change.distance[v.space])
-        specs[v.name] = spec
+        specs[v.name] = replace(spec, distance=change.distance.get(v.space, spec.distance),
+                                index=change.index.get(v.space, spec.index))
     return specs

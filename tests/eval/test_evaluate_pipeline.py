@@ -51,6 +51,12 @@ def test_evaluate_reports_every_plan_fits_a_profile_and_calibrates_thresholds(
     assert {f"only {s}" for s in spaces} <= names
     assert {f"all without {s}" for s in spaces} <= names
     assert {"all, equal", "API default", "all, equal, rrf", "learned profile"} <= names
+    # cascades and named plans, computed offline from each stage's scores: the real plans rank the same
+    cascades = [p for p in result["plans"] if p["group"] in ("cascade", "plan")]
+    assert {"cascade: body", "cascade: body, formula", "cascade: body+entities, formula", "plan cascade",
+            "plan fused", "plan keyword"} <= {p["name"] for p in cascades}
+    assert all(p["offline_matches_real"] == 1.0 for p in cascades), [
+        (p["name"], p["offline_matches_real"]) for p in cascades if p["offline_matches_real"] != 1.0]
     for plan in result["plans"]:
         assert 0.0 <= plan["metrics"]["ndcg@10"] <= 1.0
         assert plan["latency"]["n"] == 2 and plan["latency"]["p95_ms"] >= plan["latency"]["p50_ms"] > 0

@@ -1,0 +1,81 @@
+"""Named search plans from settings: what a request naming `plan` (or none: the default) asks for."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from app.errors import UnknownPlan
+from app.settings import PlanSettings, SearchSettings
+
+FUSED = "fused"  # the plan made of the settings' own fusion, weights and default fields
+
+
+@dataclass(frozen=True)
+class PlanRequest:
+    """A named plan as request overrides: the spaces fused for candidates, their fusion and weights,
+    and a cascade's rerank spaces, depth and final weighting (see app.domain.plan.build_plan).
+
+    `weights` name candidate and rerank spaces alike; a request that names `fields` itself starts
+    from equal weights instead (`app.services.search.default_weights`).
+    """
+
+    name: str
+    fields: list[str] | None
+    fusion: str
+    rrf_k: int
+    weights: dict[str, float]
+    rerank: list[str]
+    candidates: int
+    candidates_weight: float
+
+
+def plan_names(search: SearchSettings) -> list[str]:
+    """Every plan a request may name: `fused` and the settings' `plans`, sorted."""
+    return sorted({FUSED, *search.plans})
+
+
+def plan_settings(search: SearchSettings, name: str) -> PlanSettings:
+    """The settings of plan `name`; `fused` is the settings' fusion, k, weights and default fields
+    unless `plans` defines it.
+
+    Raises:
+        UnknownPlan: no plan of that name (the message lists the known ones).
+    """
+    if name in search.plans:
+        return search.plans[name]
+    if name == FUSED:
+        return PlanSettings(fields=search.default_fields, weights=dict(search.weights), fusion=search.fusion,
+                            rrf_k=search.rrf_k)
+    raise UnknownPlan(f"unknown plan {name!r}: expected one of {plan_names(search)}",
+                      {"plan": name, "known": plan_names(search)})
+
+
+def plan_request(search: SearchSettings, name: str | None = None) -> PlanRequest:
+    """Plan `name` (default: `search.plan`) as request overrides, ready for `SearchRequest`/`build_plan`:
+    the one call a router needs to run a plan it picked by name.
+
+    Raises:
+        UnknownPlan: no plan of that name.
+    """
+    chosen = name or search.plan
+    p = plan_settings(search, chosen)
+    return PlanRequest(name=chosen, fields=list(p.fields) if p.fields else None, fusion=p.fusion, rrf_k=p.rrf_k,
+                       weights=dict(p.weights), rerank=list(p.rerank), candidates=p.candidates,
+                       candidates_weight=p.candidates_weight)
+
+
+def first_stage_of(plan: PlanRequest, live: Sequence[str]) -> dict[str, float]:
+    """The spaces (-> weight) plan `plan` finds candidates with: its fields, or every live space."""
+    return {name: plan.weights.get(name, 1.0) for name in (plan.fields or live)}
+
+
+def cascade_args(search: SearchSettings, plan: PlanRequest, rerank: list[str] | None, candidates: int | None, *,
+                 first_stage: dict[str, float]) -> dict[str, Any]:
+    """`build_plan`'s cascade arguments: the request's rerank spaces and depth (None: the plan's), the
+    plan's final weighting, and `first_stage`, which finds the candidates for a rerank-only space
+    searched alone (the search's default first stage)."""
+    return {"rerank": plan.rerank if rerank is None else rerank, "candidates": candidates or plan.candidates,
+            "candidates_weight": plan.candidates_weight, "first_stage": first_stage,
+            "max_candidates": search.max_candidates}

@@ -1,0 +1,137 @@
+"""A cascade plan as one Query API request: an engine-neutral tree of nested prefetches, run by either adapter.
+
+Qdrant runs a query's prefetches first and its own query over what they return, so a cascade nests:
+
+    final     Formula(w_c * $score[0] + w_b * $score[1] ...)       (or: one rerank space's Nearest)
+    norm      DBSF over one list (scales it mean +- 3 sd -> 0..1)
+    rerank    Nearest(body) over the candidates                    (stage 2, exact MaxSim)
+    stage 1   the candidate spaces fused, limit `candidates`:
+              unweighted DBSF or weighted RRF natively; weighted DBSF as a Formula over each
+              space's list normalised by a one-list DBSF (exactly app.domain.fusion.dbsf)
+
+The stage-1 subtree is repeated under each branch that needs it (a tree has no shared nodes): the
+candidate searches run once per rerank space, plus once when the final formula weighs stage 1.
+Each adapter translates the tree into its engine's types (app.store.edge_query, app.store.qdrant_query).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from app.domain.cascade import CANDIDATES
+from app.domain.plan import QueryPlan, SpaceQuery
+from app.store.runner import TIE_SLACK, ranked, tie_cut
+from app.store.types import Hit, QueryResult
+
+
+@dataclass(frozen=True)
+class Search:
+    """A space's own nearest-neighbour search (through its index)."""
+
+    space: SpaceQuery
+    limit: int
+
+
+@dataclass(frozen=True)
+class Fuse:
+    """The engine's own fusion of its children: `dbsf` (unweighted) or `rrf` (k, weights)."""
+
+    children: tuple[Node, ...]
+    method: str
+    limit: int
+    k: int = 60
+    weights: tuple[float, ...] | None = None
+
+
+@dataclass(frozen=True)
+class Rescore:
+    """A space's exact score of the points its child returns (no index search)."""
+
+    child: Node
+    space: SpaceQuery
+    limit: int
+
+
+@dataclass(frozen=True)
+class WeightedSum:
+    """Score formula: the sum of weight * the child's score, 0 where a child lacks the point."""
+
+    children: tuple[Node, ...]
+    weights: tuple[float, ...]
+    limit: int
+
+
+Node = Search | Fuse | Rescore | WeightedSum
+# (tree, limit, with payload) per request -> each request's hits, in the engine's order
+BatchRunner = Callable[[list[tuple[Node, int, bool]]], list[list[Hit]]]
+
+
+def normalized(node: Node) -> Fuse:
+    """`node`'s scores scaled as DBSF scales one list (a one-list DBSF)."""
+    return Fuse((node,), "dbsf", node.limit)
+
+
+def stage_one(plan: QueryPlan) -> Node:
+    """The candidates: the plan's spaces fused, at most `plan.candidates` points."""
+    if len(plan.spaces) == 1:
+        return Search(plan.spaces[0], plan.candidates)
+    leaves = tuple(Search(s, plan.prefetch_limit) for s in plan.spaces)
+    weights = tuple(s.weight for s in plan.spaces)
+    if plan.fusion == "rrf":
+        return Fuse(leaves, "rrf", plan.candidates, k=plan.rrf_k, weights=weights)
+    if not plan.weighted:
+        return Fuse(leaves, "dbsf", plan.candidates)
+    return WeightedSum(tuple(normalized(leaf) for leaf in leaves), weights, plan.candidates)
+
+
+def cascade_tree(plan: QueryPlan, limit: int) -> Node:
+    """The whole cascade: stage 1, its rescoring, and the final stage, `limit` hits."""
+    first = stage_one(plan)
+    if not plan.formula:
+        return Rescore(first, plan.rerank[0], limit)
+    children: list[Node] = [normalized(first)] if plan.candidates_weight > 0 else []
+    weights = [plan.candidates_weight] if plan.candidates_weight > 0 else []
+    for s in plan.rerank:
+        children.append(normalized(Rescore(first, s, plan.candidates)))
+        weights.append(s.weight)
+    return WeightedSum(tuple(children), tuple(weights), limit)
+
+
+def stage_trees(plan: QueryPlan) -> list[tuple[str, Node]]:
+    """What `explain` asks for beside the answer: stage 1's list and each rerank space's over it."""
+    first = stage_one(plan)
+    return [(CANDIDATES, first)] + [(s.space, Rescore(first, s, plan.candidates)) for s in plan.rerank]
+
+
+def run_cascade(plan: QueryPlan, batch: BatchRunner) -> QueryResult:
+    """Run a cascade plan as one batch request; shared by both adapters.
+
+    Args:
+        plan: a cascade plan (`plan.rerank` not empty).
+        batch: runs (tree, limit, with payload) requests in one engine batch, in order.
+
+    Returns:
+        The hits (at most `plan.limit`, best first, equal scores by point id); with `explain`, each
+        listed space's own list (`per_space`) and each stage's list (`stages`: `candidates` and each
+        rerank space, over the candidates), from extra requests in the same batch.
+
+    Ties: as app.store.runner.run_plan, the final stage asks for more than `limit` and, while a tie
+    reaches the end of what came back, for more again. A tie at stage 1's cut is cut by the engine.
+    """
+    extra: list[tuple[Node, int, bool]] = []
+    if plan.explain:
+        extra += [(Search(s, plan.prefetch_limit), plan.prefetch_limit, False) for s in plan.listed]
+        extra += [(tree, plan.candidates, False) for _, tree in stage_trees(plan)]
+    asked = plan.limit + TIE_SLACK
+    while True:
+        results = batch([(cascade_tree(plan, asked), asked, True), *extra])
+        main = ranked(results[0])
+        if not tie_cut(main, plan.limit, asked):
+            break
+        asked *= 2
+    lists = [ranked(hits) for hits in results[1:]]
+    per_space = dict(zip((s.space for s in plan.listed), lists, strict=False)) if plan.explain else {}
+    names = [name for name, _ in stage_trees(plan)] if plan.explain else []
+    stages = dict(zip(names, lists[len(plan.listed):], strict=True)) if plan.explain else {}
+    return QueryResult(hits=main[: plan.limit], per_space=per_space, stages=stages)

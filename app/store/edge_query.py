@@ -1,0 +1,77 @@
+"""A cascade's request tree (app.store.cascade) in qdrant-edge's types: nested `Prefetch`, `Formula`, fusions."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import qdrant_edge as qe
+
+from app.domain.plan import SpaceQuery
+from app.store.cascade import Fuse, Node, Rescore, Search
+from app.store.translate import to_vector
+from app.store.types import Hit, VectorValue
+
+
+class EdgeTrees:
+    """Translates trees for one query: its vectors, payload filter and search params.
+
+    Args:
+        vectors: vector name -> the query's embedding.
+        flt: the engine's filter (or None), set on every level.
+        params: search params for dense vectors (quantization rescoring), or None.
+    """
+
+    def __init__(self, vectors: dict[str, VectorValue], flt: Any, params: Any) -> None:
+        self.vectors, self.flt, self.params = vectors, flt, params
+
+    def nearest(self, s: SpaceQuery) -> Any:
+        """The query's nearest-neighbour query on space `s` (a multivector query is one vector here)."""
+        vec = to_vector(qe, self.vectors[s.vector_name])
+        return qe.Query.Nearest([vec] if s.kind == "multi" else vec, using=s.vector_name)
+
+    def space_params(self, s: SpaceQuery) -> Any:
+        """Search params for space `s`: rescoring of quantized dense vectors (None for sparse)."""
+        return None if s.kind == "sparse" else self.params
+
+    def _params(self, node: Node) -> Any:
+        return self.space_params(node.space) if isinstance(node, Search | Rescore) else None
+
+    def _query(self, node: Node) -> Any:
+        if isinstance(node, Search | Rescore):
+            return self.nearest(node.space)
+        if isinstance(node, Fuse):
+            return qe.Fusion.Rrf(k=node.k, weights=list(node.weights or ())) if node.method == "rrf" \
+                else qe.Fusion.Dbsf()
+        terms = [qe.Expression.Mult([qe.Expression.Constant(w), qe.Expression.Variable(f"$score[{i}]")])
+                 for i, w in enumerate(node.weights)]
+        return qe.Formula(qe.Expression.Sum(terms), defaults={f"$score[{i}]": 0.0 for i in range(len(terms))})
+
+    def _children(self, node: Node) -> list[Any] | None:
+        if isinstance(node, Search):
+            return None
+        kids = [node.child] if isinstance(node, Rescore) else list(node.children)
+        return [self.prefetch(k) for k in kids]
+
+    def prefetch(self, node: Node) -> Any:
+        """`node` as an edge `Prefetch` (its children nested)."""
+        return qe.Prefetch(limit=node.limit, query=self._query(node), prefetches=self._children(node),
+                           params=self._params(node), filter=self.flt)
+
+    def request(self, node: Node, limit: int, payload: bool) -> Any:
+        """`node` as the top of an edge `QueryRequest` answering `limit` points."""
+        return qe.QueryRequest(limit=limit, query=self._query(node), prefetches=self._children(node),
+                               params=self._params(node), filter=self.flt, with_payload=payload)
+
+
+def edge_hits(points: list[Any]) -> list[Hit]:
+    """Edge's scored points as hits (id as a string, float score, payload when asked for)."""
+    return [Hit(id=str(p.id), score=float(p.score), payload=p.payload) for p in points]
+
+
+def edge_batch(shard: Any, trees: EdgeTrees) -> Callable[[list[tuple[Node, int, bool]]], list[list[Hit]]]:
+    """A `BatchRunner` (app.store.cascade) sending every tree in one `query_batch` on `shard`."""
+    def run(requests: list[tuple[Node, int, bool]]) -> list[list[Hit]]:
+        batch = qe.QueryBatchRequest([trees.request(node, limit, payload) for node, limit, payload in requests])
+        return [edge_hits(points) for points in shard.query_batch(batch)]
+    return run

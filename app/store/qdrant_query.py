@@ -1,0 +1,71 @@
+"""A cascade's request tree (app.store.cascade) in qdrant-client's types: nested `Prefetch`, `FormulaQuery`, fusions."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from qdrant_client import models as qm
+
+from app.domain.plan import SpaceQuery
+from app.store.cascade import Fuse, Node, Rescore, Search
+from app.store.translate import to_vector
+from app.store.types import Hit, VectorValue
+
+
+class QdrantTrees:
+    """Translates trees for one query: its vectors, payload filter and search params.
+
+    Args:
+        vectors: vector name -> the query's embedding.
+        flt: the payload filter (or None), set on every level.
+        params: search params for dense vectors (quantization rescoring), or None.
+    """
+
+    def __init__(self, vectors: dict[str, VectorValue], flt: qm.Filter | None, params: qm.SearchParams | None) -> None:
+        self.vectors, self.flt, self.params = vectors, flt, params
+
+    def vector(self, s: SpaceQuery) -> Any:
+        """The query's vector for space `s` (a multivector query is one vector here)."""
+        v = to_vector(qm, self.vectors[s.vector_name])
+        return [v] if s.kind == "multi" else v
+
+    def space_params(self, s: SpaceQuery) -> qm.SearchParams | None:
+        """Search params for space `s`: rescoring of quantized dense vectors (None for sparse)."""
+        return None if s.kind == "sparse" else self.params
+
+    def _parts(self, node: Node) -> dict[str, Any]:
+        """The fields a `Prefetch` and a `QueryRequest` share: query, using, prefetch, params, filter."""
+        parts: dict[str, Any] = {"filter": self.flt}
+        if isinstance(node, Search | Rescore):
+            parts |= {"query": self.vector(node.space), "using": node.space.vector_name,
+                      "params": self.space_params(node.space)}
+            if isinstance(node, Rescore):
+                parts["prefetch"] = [self.prefetch(node.child)]
+            return parts
+        parts["prefetch"] = [self.prefetch(k) for k in node.children]
+        if isinstance(node, Fuse):
+            parts["query"] = (qm.RrfQuery(rrf=qm.Rrf(k=node.k, weights=list(node.weights or ())))
+                              if node.method == "rrf" else qm.FusionQuery(fusion=qm.Fusion.DBSF))
+        else:
+            terms: list[Any] = [qm.MultExpression(mult=[w, f"$score[{i}]"]) for i, w in enumerate(node.weights)]
+            parts["query"] = qm.FormulaQuery(formula=qm.SumExpression(sum=terms),
+                                             defaults={f"$score[{i}]": 0.0 for i in range(len(terms))})
+        return parts
+
+    def prefetch(self, node: Node) -> qm.Prefetch:
+        """`node` as a `Prefetch` (its children nested)."""
+        return qm.Prefetch(limit=node.limit, **self._parts(node))
+
+    def request(self, node: Node, limit: int, payload: bool) -> qm.QueryRequest:
+        """`node` as the top of a `QueryRequest` answering `limit` points."""
+        return qm.QueryRequest(limit=limit, with_payload=payload, **self._parts(node))
+
+
+def qdrant_batch(client: Any, collection: str, trees: QdrantTrees
+                 ) -> Callable[[list[tuple[Node, int, bool]]], list[list[Hit]]]:
+    """A `BatchRunner` (app.store.cascade) sending every tree in one `query_batch_points`."""
+    def run(requests: list[tuple[Node, int, bool]]) -> list[list[Hit]]:
+        responses = client.query_batch_points(collection, [trees.request(n, limit, p) for n, limit, p in requests])
+        return [[Hit(id=str(p.id), score=float(p.score), payload=p.payload) for p in r.points] for r in responses]
+    return run

@@ -1,0 +1,100 @@
+"""Cascades and named plans through HTTP: `rerank`, `candidates`, `plan`, and what is refused."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from litestar.testing import TestClient
+
+from app.container import Services
+from app.domain.profiles import RankingProfile
+
+
+def search(client: TestClient, **body: Any) -> Any:
+    return client.post("/search", json={"query": "bread and fermented vegetables", **body})
+
+
+def test_rerank_and_candidates_run_a_cascade_explained_stage_by_stage(seeded: TestClient) -> None:
+    r = search(seeded, fields=["document", "keywords"], rerank=["body"], candidates=5, limit=3, explain=True)
+    assert r.status_code == 200, r.text
+    body = r.json()
+    plan = body["plan"]
+    assert plan["fused_in"] == "store" and plan["candidates"] == 5
+    assert [s["space"] for s in plan["rerank"]] == ["body"]
+    assert [s["stage"] for s in plan["stages"]] == ["candidates", "rerank", "final"]
+    assert plan["stages"][-1]["formula"] == "score(body)"  # body's own score orders the hits
+    hits = body["hits"]
+    assert {h["id"] for h in hits[:2]} == {"cook-1", "cook-2"}
+    for rank, hit in enumerate(hits, start=1):
+        assert hit["stages"]["final"]["rank"] == rank
+        assert hit["stages"]["candidates"]["rank"] <= 5  # every hit was a candidate
+        assert hit["stages"]["body"]["score"] == hit["score"] == hit["explain"]["body"]["score"]
+    assert [h["stages"]["body"]["rank"] for h in hits] == [1, 2, 3]
+
+
+def test_fewer_candidates_change_what_can_come_back(seeded: TestClient) -> None:
+    deep = search(seeded, fields=["document"], rerank=["body"], candidates=10, limit=10).json()["hits"]
+    shallow = search(seeded, fields=["document"], rerank=["body"], candidates=2, limit=2).json()["hits"]
+    document_top2 = search(seeded, fields=["document"], limit=2).json()["hits"]
+    assert {h["id"] for h in shallow} == {h["id"] for h in document_top2}  # only document's top 2 are rescored
+    assert len(deep) == 10
+
+
+def test_a_named_plan_runs_its_settings(seeded: TestClient) -> None:
+    body = search(seeded, plan="cascade", explain=True).json()
+    assert [s["space"] for s in body["plan"]["spaces"]] == ["document", "keywords"]
+    assert [s["space"] for s in body["plan"]["rerank"]] == ["body"]
+    keyword = search(seeded, plan="keyword", explain=True).json()["plan"]
+    assert {s["space"]: s["weight"] for s in keyword["spaces"]} == {"keywords": 2.0, "document": 1.0}
+    assert "rerank" not in keyword
+    # `rerank: []` turns a cascade plan's rerank off
+    plain = search(seeded, plan="cascade", rerank=[], explain=True).json()["plan"]
+    assert "rerank" not in plain and [s["space"] for s in plain["spaces"]] == ["document", "keywords"]
+
+
+@pytest.mark.parametrize(("body", "status", "code", "names"), [
+    ({"plan": "nope"}, 422, "unknown_plan", "'nope'"),
+    ({"plan": ""}, 422, "invalid_input", "plan"),
+    ({"plan": 3}, 422, "invalid_input", "plan"),
+    ({"rerank": ["nope"]}, 422, "unknown_space", "'nope'"),
+    ({"rerank": "body"}, 422, "invalid_input", "rerank"),
+    ({"rerank": ["body", "body"]}, 422, "invalid_input", "rerank lists a space twice"),
+    ({"candidates": 0}, 422, "invalid_input", "candidates"),
+    ({"candidates": 1001}, 422, "invalid_input", "candidates 1001 is over the maximum of 1000"),
+    ({"candidates": "50"}, 422, "invalid_input", "candidates"),
+    ({"rerank": ["body"], "weights": {"body": -1}}, 422, "invalid_input", "weight of 'body' is negative"),
+])
+def test_bad_cascade_input_is_a_422_naming_it(seeded: TestClient, body: dict[str, Any], status: int, code: str,
+                                              names: str) -> None:
+    r = search(seeded, **body)
+    assert r.status_code == status, r.text
+    err = r.json()
+    assert err["code"] == code and names in err["message"] + str(err["detail"]), err
+    if code == "unknown_plan":
+        assert err["detail"]["known"] == ["all", "cascade", "dense", "fused", "keyword"]
+
+
+def test_a_stored_profile_keeps_ranking_bare_searches_and_a_named_plan_overrides_it(
+        seeded: TestClient, app_services: Services) -> None:
+    repo = app_services.search.profiles
+    reg = app_services.registry.get()
+    live = {s: reg.live_version(s).name for s in reg.live_spaces()}
+    repo.save_profile(RankingProfile(name="t", version=1, fusion="dbsf", rrf_k=60,
+                                     weights={"title": 1.0, "keywords": 1.0}, vector_versions=live))
+    try:
+        bare = search(seeded, explain=True).json()["plan"]
+        assert bare["profile"]["id"].startswith("t.v") and {s["space"] for s in bare["spaces"]} == {"title", "keywords"}
+        # rerank adjusts the profile's plan: its spaces find the candidates
+        cascaded = search(seeded, rerank=["body"], explain=True).json()["plan"]
+        assert cascaded["profile"]["id"].startswith("t.v") and [s["space"] for s in cascaded["rerank"]] == ["body"]
+        named = search(seeded, plan="cascade", explain=True).json()["plan"]
+        assert named["profile"] is None and [s["space"] for s in named["spaces"]] == ["document", "keywords"]
+    finally:
+        repo._write(repo.profile_key, {})  # no profile again, for the module's other tests
+
+
+def test_the_openapi_document_declares_the_cascade_fields(seeded: TestClient) -> None:
+    props = seeded.get("/schema/openapi.json").json()["components"]["schemas"]["SearchIn"]["properties"]
+    assert props["candidates"]["maximum"] == 1000
+    assert {"plan", "rerank", "candidates"} <= set(props)

@@ -1,0 +1,181 @@
+"""Cascade plans on every adapter: one request, the same ranking as the stages computed from each space's own scores."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from app.container import Services, build_services
+from app.domain.cascade import CANDIDATES, FINAL, cascade_stages
+from app.domain.plan import QueryPlan
+from app.encoders.fastembed_encoder import EncoderPool
+from app.services.search import SearchRequest
+from app.settings import SpaceSettings, default_spaces
+from app.store.cascade import Search, cascade_tree
+from tests.conftest import make_settings, to_documents
+from tests.fixtures import DOCS
+
+QUERIES = ["gene editing with CRISPR", "bread and fermented vegetables", "planets around other stars"]
+# (request overrides, final-formula weight of stage 1)
+CASCADES: dict[str, tuple[dict[str, Any], float]] = {
+    "weighted dbsf -> body": ({"fields": ["document", "keywords"], "weights": {"keywords": 1.5},
+                               "rerank": ["body"]}, 0.0),
+    "weighted dbsf -> body, formula": ({"fields": ["document", "keywords"], "weights": {"keywords": 1.5},
+                                        "rerank": ["body"]}, 1.0),
+    "dbsf -> body + entities, formula": ({"fields": ["document", "keywords"], "rerank": ["body", "entities"],
+                                          "weights": {"entities": 0.5}}, 0.7),
+    "rrf -> body, formula": ({"fields": ["title", "document", "keywords"], "fusion": "rrf", "rrf_k": 10,
+                              "weights": {"keywords": 2.0}, "rerank": ["body"]}, 1.5),
+    "one space -> entities": ({"fields": ["document"], "rerank": ["entities"]}, 0.0),
+}
+
+
+def own_scores(svc: Services, plan: QueryPlan, query: str, *, rerank: bool = True
+               ) -> tuple[dict[str, list[tuple[str, float]]], dict[str, dict[str, float]]]:
+    """Each stage-1 space's own ranked list and (with `rerank`) each rerank space's own score of every
+    point: plain one-space searches, nothing cascaded."""
+    lists, scores = {}, {}
+    for s in plan.spaces + (plan.rerank if rerank else ()):
+        alone = svc.search.plan(SearchRequest(query=query, fields=[s.space], limit=100))
+        hits = svc.search.run(replace(alone, prefetch_limit=plan.prefetch_limit), query)[0].hits
+        lists[s.space] = [(h.id, h.score) for h in sorted(hits, key=lambda h: (-h.score, h.id))]
+        scores[s.space] = dict(lists[s.space])
+    return lists, scores
+
+
+def cascade_plan(svc: Services, name: str, query: str, candidates: int, *, explain: bool = False,
+                 limit: int = 3) -> QueryPlan:
+    overrides, weight = CASCADES[name]
+    plan = svc.search.plan(SearchRequest(query=query, limit=limit, candidates=candidates, explain=explain,
+                                         **overrides))
+    return replace(plan, candidates_weight=weight)
+
+
+def no_tie_at_the_cut(stage: list[tuple[str, float]], candidates: int, everything: int) -> bool:
+    return candidates >= everything or stage[candidates - 1][1] != stage[candidates][1]
+
+
+@pytest.mark.parametrize("candidates", [4, 100])
+@pytest.mark.parametrize("name", list(CASCADES))
+def test_a_cascade_ranks_as_its_stages_computed_from_each_space_s_own_scores(
+        loaded: Services, name: str, candidates: int) -> None:
+    for query in QUERIES:
+        plan = cascade_plan(loaded, name, query, candidates)
+        assert plan.cascade and loaded.search.fused_in(plan) == "store"
+        lists, scores = own_scores(loaded, plan, query)
+        expected = cascade_stages(plan, lists, scores)
+        # stage 1 cut where no two candidates tie (the engine cuts a tie in its own order)
+        deep = cascade_stages(replace(plan, candidates=100), lists, scores)[CANDIDATES]
+        assert no_tie_at_the_cut(deep, plan.candidates, len(deep)), (name, query)
+        hits = loaded.store.query(loaded.registry.alias, plan, loaded.search.encode_query(plan, query)).hits
+        assert [h.id for h in hits] == [pid for pid, _ in expected[FINAL][: plan.limit]], (name, query)
+        assert [h.score for h in hits] == pytest.approx([s for _, s in expected[FINAL][: plan.limit]], abs=1e-5)
+        assert all(h.payload and h.payload["doc_id"] for h in hits)
+
+
+def test_explain_shows_each_stage_and_every_hit_s_rank_and_score_at_each(loaded: Services) -> None:
+    query = QUERIES[0]
+    plan = cascade_plan(loaded, "dbsf -> body + entities, formula", query, 6, explain=True)
+    lists, scores = own_scores(loaded, plan, query)
+    expected = cascade_stages(plan, lists, scores)
+    answer = loaded.search.search(SearchRequest(query=query, limit=5, candidates=6, explain=True,
+                                                **CASCADES["dbsf -> body + entities, formula"][0]))
+    stages = answer.plan["stages"]  # type: ignore[index]
+    assert [s["stage"] for s in stages] == ["candidates", "rerank", "rerank", "final"]
+    assert stages[0] == {"stage": "candidates", "spaces": ["document", "keywords"], "limit": 6, "fusion": "dbsf"}
+    assert "norm(body)" in stages[-1]["formula"] and "norm(entities)" in stages[-1]["formula"]
+    assert len(answer.hits) == 5
+    for position, hit in enumerate(answer.hits, start=1):
+        pid, at = hit["point_id"], hit["stages"]
+        assert at[FINAL] == {"rank": position, "score": hit["score"]}
+        ranks = {name: {p: i + 1 for i, (p, _) in enumerate(ranked)} for name, ranked in expected.items()}
+        assert at[CANDIDATES]["rank"] == ranks[CANDIDATES][pid]
+        for space in ("body", "entities"):
+            assert at[space]["rank"] == ranks[space].get(pid)
+            assert hit["explain"][space]["stage"] == "rerank"
+            assert hit["explain"][space]["score"] == pytest.approx(scores[space].get(pid), abs=1e-5)
+        assert hit["explain"]["document"]["stage"] == "candidates"
+
+
+@pytest.fixture
+def rerank_only(store_kind: str, tmp_path: Path, model_cache: Path, encoders: EncoderPool) -> Iterator[Services]:
+    """The fixture corpus with `body` and `entities` stored without an HNSW graph."""
+    spaces = [SpaceSettings(**{**s.model_dump(), "index": "rerank" if s.name in ("body", "entities") else "hnsw"})
+              for s in default_spaces()]
+    svc = build_services(make_settings(store_kind, tmp_path, model_cache, spaces=spaces), encoders=encoders)
+    svc.ingest.upsert(to_documents(DOCS))
+    svc.store.optimize(svc.registry.physical())
+    yield svc
+    svc.close()
+
+
+def test_rerank_only_spaces_are_stored_without_a_graph(rerank_only: Services) -> None:
+    specs = rerank_only.store.vector_specs(rerank_only.registry.physical())
+    assert {n.split(".")[0]: s.index for n, s in specs.items()} == {
+        "title": "hnsw", "body": "rerank", "summary": "hnsw", "entities": "rerank", "document": "hnsw",
+        "keywords": "hnsw"}
+    assert rerank_only.registry.get().live_version("body").index == "rerank"
+
+
+def test_a_rerank_only_space_alone_rescores_the_default_first_stage_never_a_full_scan(rerank_only: Services) -> None:
+    query = QUERIES[2]
+    answer = rerank_only.search.search(SearchRequest(query=query, fields=["body"], explain=True))
+    plan = rerank_only.search.plan(SearchRequest(query=query, fields=["body"]))
+    assert [s.space for s in plan.rerank] == ["body"]
+    # the default plan's first stage (document + keywords*1.5; body and entities cannot search alone)
+    assert [(s.space, s.weight) for s in plan.spaces] == [("document", 1.0), ("keywords", 1.5)]
+    assert not plan.formula  # body's own score orders the hits
+    searched = _searches(cascade_tree(plan, plan.limit))
+    assert "body" not in searched and searched == {"document", "keywords"}
+    notes = " ".join(answer.plan["notes"])  # type: ignore[index]
+    assert "body is rerank-only" in notes and "default first stage: document, keywords" in notes
+    assert answer.hits[0]["id"] == "astro-1"
+    lists, _ = own_scores(rerank_only, plan, query, rerank=False)  # body alone would be a cascade too
+    assert [h["point_id"] for h in answer.hits] == [p for p, _ in cascade_stages(plan, lists, _full_body(
+        rerank_only, query))[FINAL][: plan.limit]]
+
+
+def test_the_default_plan_cascades_a_rerank_only_space_it_fuses(rerank_only: Services) -> None:
+    plan = rerank_only.search.plan(SearchRequest(query=QUERIES[1], explain=True))
+    assert [s.space for s in plan.spaces] == ["document", "keywords"] and [s.space for s in plan.rerank] == ["body"]
+    assert plan.candidates_weight == 2.5  # stage 1 keeps the weight it had in the fusion: document 1 + keywords 1.5
+    assert "entities" not in {s.space for s in plan.listed}  # weighted 0, rerank-only: not searched to explain
+    hits = rerank_only.search.search(SearchRequest(query=QUERIES[1])).hits
+    assert {h["id"] for h in hits[:2]} == {"cook-1", "cook-2"}
+
+
+def _searches(node: Any) -> set[str]:
+    """The spaces a request tree searches through their index (app.store.cascade.Search nodes)."""
+    if isinstance(node, Search):
+        return {node.space.space}
+    kids = [node.child] if hasattr(node, "child") else list(getattr(node, "children", ()))
+    return set().union(*(_searches(k) for k in kids)) if kids else set()
+
+
+def _full_body(svc: Services, query: str) -> dict[str, dict[str, float]]:
+    """body's own score of every point, from the stored vectors (MaxSim of cosines), not the engine."""
+    import numpy as np
+
+    qv = np.asarray(svc.encoders.get("minilm-l6-int8").embed_query(query), dtype=np.float64)
+    name = svc.registry.get().live_version("body").name
+    out: dict[str, float] = {}
+    points, _ = svc.store.scroll(svc.registry.alias, filter=None, limit=100, offset=None, with_vectors=[name])
+    for p in points:
+        m = np.asarray(p.vectors[name], dtype=np.float64)
+        out[p.id] = float(np.max(m @ qv / (np.linalg.norm(m, axis=1) * np.linalg.norm(qv))))
+    return {"body": out}
+
+
+def test_a_filter_holds_at_every_stage(loaded: Services) -> None:
+    from app.domain.plan import metadata_filter
+
+    req = SearchRequest(query=QUERIES[0], fields=["document", "keywords"], rerank=["body", "entities"],
+                        candidates=3, filter=metadata_filter({"topic": "biology"}), explain=True)
+    answer = loaded.search.search(req)
+    assert {h["id"] for h in answer.hits} == {"bio-1", "bio-2", "bio-3"}
+    for hit in answer.hits:  # every stage saw only biology: the 3 candidates are the 3 biology abstracts
+        assert all(at["rank"] is not None and at["rank"] <= 3 for at in hit["stages"].values())

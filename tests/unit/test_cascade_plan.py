@@ -1,0 +1,104 @@
+"""Cascade plans as data: how build_plan splits stages, the cascade math, named plans from settings."""
+
+from __future__ import annotations
+
+import pytest
+
+from app.domain.cascade import CANDIDATES, FINAL, cascade_stages, first_stage
+from app.domain.fusion import dbsf, dbsf_normalize
+from app.domain.plan import Filter, build_plan
+from app.domain.versions import IndexKind, Registry, VectorVersion
+from app.errors import InvalidInput, UnknownPlan, UnknownSpace
+from app.services.plans import plan_names, plan_request
+from app.settings import PlanSettings, SearchSettings, Settings
+
+SPACES = {"title": "dense", "body": "multi", "entities": "multi", "document": "dense", "keywords": "sparse"}
+
+
+def registry(rerank_only: tuple[str, ...] = ()) -> Registry:
+    reg = Registry(spaces={})
+    for name, kind in SPACES.items():
+        index: IndexKind = "rerank" if name in rerank_only else "hnsw"
+        v = VectorVersion(space=name, field=name, kind=kind, model="m", version=1,  # type: ignore[arg-type]
+                          dim=None if kind == "sparse" else 4, status="live", index=index)
+        reg = reg.with_version(v).with_live(name, v.name, None)
+    return reg
+
+
+def plan(reg: Registry | None = None, **kw: object):  # type: ignore[no-untyped-def]
+    args: dict = {"fields": None, "fusion": "dbsf", "rrf_k": 60, "weights": {}, "limit": 10,
+                  "prefetch_limit": 100, "filter": Filter()} | kw
+    return build_plan(reg or registry(), **args)
+
+
+def test_rerank_spaces_leave_stage_one_and_rescore_its_candidates() -> None:
+    p = plan(fields=["document", "keywords", "body"], weights={"keywords": 1.5}, rerank=["body"], candidates=50)
+    assert [s.space for s in p.spaces] == ["document", "keywords"] and [s.space for s in p.rerank] == ["body"]
+    assert p.cascade and not p.formula and p.candidates == 50
+    assert [s["stage"] for s in p.stages()] == ["candidates", "rerank", "final"]
+    assert plan(rerank=["body", "entities"]).formula  # two rerank spaces: combined by the formula
+    assert plan(rerank=["body"], candidates_weight=0.5).formula
+    assert plan(candidates=5, limit=20, rerank=["body"]).candidates == 20  # never fewer than the hits asked for
+    assert not plan(rerank=[]).cascade and plan(rerank=[]).candidates == 0
+
+
+@pytest.mark.parametrize(("kw", "error", "message"), [
+    ({"rerank": ["nope"]}, UnknownSpace, "nope"),
+    ({"rerank": ["body", "body"]}, InvalidInput, "rerank lists a space twice"),
+    ({"rerank": ["body"], "candidates": 0}, InvalidInput, "candidates 0 is outside 1..1000"),
+    ({"rerank": ["body"], "candidates": 2000}, InvalidInput, "candidates 2000 is outside"),
+    ({"rerank": ["body"], "candidates_weight": -1.0}, InvalidInput, "weight of 'candidates' is negative"),
+    ({"rerank": ["body"], "weights": {"body": float("nan")}}, InvalidInput, "weight of 'body' is nan"),
+    ({"fields": ["body"], "rerank": ["body"]}, InvalidInput, "no space left to find candidates"),
+])
+def test_bad_cascades_are_refused_naming_what(kw: dict, error: type, message: str) -> None:
+    with pytest.raises(error, match=message):
+        plan(**kw)
+
+
+def test_a_rerank_only_space_is_never_searched_on_its_own() -> None:
+    reg = registry(rerank_only=("body", "entities"))
+    fused = plan(reg, fields=["document", "body", "keywords"], weights={"keywords": 1.5})
+    assert [s.space for s in fused.spaces] == ["document", "keywords"] and [s.space for s in fused.rerank] == ["body"]
+    assert fused.candidates_weight == 2.5 and fused.formula  # stage 1 keeps the weight it had in the fusion
+    assert "body is rerank-only" in fused.notes[0]
+    alone = plan(reg, fields=["entities"], first_stage={"document": 1.0, "body": 1.0, "keywords": 1.5})
+    assert [(s.space, s.weight) for s in alone.spaces] == [("document", 1.0), ("keywords", 1.5)]
+    assert [s.space for s in alone.rerank] == ["entities"] and not alone.formula
+    assert alone.notes[-1] == "candidates from the default first stage: document, keywords"
+    # weighted 0 (only to be explained), a rerank-only space is not searched at all
+    observed = plan(reg, weights={"entities": 0.0, "body": 0.0}, explain=True)
+    assert {s.space for s in observed.listed} == {"title", "document", "keywords"} and not observed.cascade
+
+
+def test_the_stages_from_each_space_s_own_scores() -> None:
+    p = plan(fields=["document", "keywords"], weights={"keywords": 2.0}, rerank=["body"], candidates=3,
+             candidates_weight=1.0, limit=3)
+    lists = {"document": [("a", 0.9), ("b", 0.8), ("c", 0.5), ("d", 0.1)], "keywords": [("c", 9.0), ("e", 4.0)]}
+    body = {"a": 0.2, "b": 0.9, "c": 0.4, "d": 0.99, "e": 0.5}
+    stages = cascade_stages(p, lists, {"body": body})
+    fused = dbsf([lists["document"], lists["keywords"]], weights=[1.0, 2.0])
+    assert stages[CANDIDATES] == fused[:3] == first_stage(p, lists)
+    assert [pid for pid, _ in stages["body"]] == sorted((pid for pid, _ in fused[:3]), key=lambda x: -body[x])
+    norm_c, norm_b = dict(dbsf_normalize(stages[CANDIDATES])), dict(dbsf_normalize(stages["body"]))
+    assert dict(stages[FINAL]) == pytest.approx({pid: norm_c[pid] + norm_b[pid] for pid in norm_c})
+    # a candidate without the rerank vector drops out of that stage, and adds 0 there in the formula
+    lacking = cascade_stages(p, lists, {"body": {k: v for k, v in body.items() if k != "c"}})
+    assert "c" not in dict(lacking["body"]) and "c" in dict(lacking[FINAL])
+
+
+def test_named_plans_from_settings() -> None:
+    s = SearchSettings()
+    assert plan_names(s) == ["all", "cascade", "dense", "fused", "keyword"]
+    fused = plan_request(s)
+    assert fused.name == "fused" and fused.weights == s.weights and fused.rerank == []
+    cascade = plan_request(s, "cascade")
+    assert cascade.fields == ["document", "keywords"] and cascade.rerank == ["body"]
+    with pytest.raises(UnknownPlan, match="unknown plan 'nope'"):
+        plan_request(s, "nope")
+    own = SearchSettings(plan="mine", plans={"mine": PlanSettings(fields=["keywords"], rerank=["document"])})
+    assert plan_request(own).rerank == ["document"] and plan_names(own) == ["fused", "mine"]
+    with pytest.raises(ValueError, match=r"search\.plan 'nope' is not a plan"):
+        SearchSettings(plan="nope")
+    with pytest.raises(ValueError, match=r"search.plans.bad names unknown spaces \['nope'\]"):
+        Settings(search=SearchSettings(plans={"bad": PlanSettings(rerank=["nope"])}))
