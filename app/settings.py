@@ -188,6 +188,8 @@ class SearchSettings(BaseModel):
     def _budget_within_max(self) -> SearchSettings:
         if self.budget_ms > self.max_budget_ms:
             raise ValueError(f"search.budget_ms ({self.budget_ms}) is over search.max_budget_ms ({self.max_budget_ms})")
+        return self
+
     plan: str = Field(default="fused", description="The plan a request that names none runs.")
     plans: dict[str, PlanSettings] = Field(default_factory=builtin_plans)
     max_candidates: int = Field(default=1_000, ge=1, le=10_000, description="The most stage-1 candidates a "
