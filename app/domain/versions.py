@@ -30,6 +30,7 @@ class VectorVersion:
     version: int
     dim: int | None  # None for sparse
     distance: str = "cosine"
+    idf: bool = True  # sparse only: the engine's IDF modifier (BM25); False for learned weights (SPLADE)
     status: Status = "shadow"
     created: str = ""
     status_changed: str = ""

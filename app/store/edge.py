@@ -33,7 +33,7 @@ from app.store.base import (
     VectorValue,
     translate_errors,
 )
-from app.store.edge_config import DISTANCE, edge_config, ignored_settings, search_params
+from app.store.edge_config import DISTANCE, edge_config, ignored_settings, modifier, search_params
 from app.store.edge_meta import write_meta
 from app.store.edge_snapshot import open_shard, unpack_shard, write_tar
 from app.store.folder import AliasFile, FolderLock
@@ -164,7 +164,7 @@ class EdgeStore(Store):
             if name in specs:
                 return
             if spec.kind == "sparse":
-                op = qe.UpdateOperation.create_sparse_vector(name, modifier=qe.Modifier.Idf)
+                op = qe.UpdateOperation.create_sparse_vector(name, modifier=modifier(spec))
             else:
                 multi = (qe.MultiVectorConfig(comparator=qe.MultiVectorComparator.MaxSim)
                          if spec.kind == "multi" else None)

@@ -21,11 +21,14 @@ Selector = bool | Sequence[str]  # which named vectors to return: none, all, or 
 @dataclass(frozen=True)
 class VectorSpec:
     """How a named vector is stored: `dense` (dim floats), `multi` (n x dim, MaxSim) or `sparse`
-    (IDF applied by the engine; `dim` None); `distance` is cosine, dot or euclid."""
+    (`dim` None); `distance` is cosine, dot or euclid. A sparse vector is scored by dot product,
+    with the engine's IDF modifier when `idf` (BM25's term frequencies) and without it for learned
+    weights (SPLADE); dense vectors ignore `idf`."""
 
     kind: str
     dim: int | None
     distance: str = "cosine"
+    idf: bool = True
 
 
 QUANTIZATIONS = ("none", "scalar", "binary")

@@ -52,6 +52,6 @@ def target_specs(ctx: Context, change: Rebuild) -> dict[str, VectorSpec]:
     for v in reg.written_versions():
         spec = spec_of(v)
         if v.space in change.distance:
-            spec = VectorSpec(kind=spec.kind, dim=spec.dim, distance=change.distance[v.space])
+            spec = replace(spec, distance=change.distance[v.space])
         specs[v.name] = spec
     return specs
