@@ -120,7 +120,9 @@ def evaluated_weights() -> dict[str, float]:
     """Chosen by evaluation (docs/evaluation.md): DBSF of document + body + keywords*1.5 had the best
     mean nDCG@10 over SciFact (0.744) and CISI (0.439); all six spaces equally weighted scored
     0.707 / 0.410. Zero-weighted spaces are not fused, but `explain` still shows their ranks."""
-    return {"document": 1.0, "body": 1.0, "keywords": 1.5, "title": 0.0, "summary": 0.0, "entities": 0.0}
+    return {"document": 1.0, "body": 1.0, "keywords": 1.5, "title": 0.0, "summary": 0.0, "entities": 0.0,
+            # the optional learned sparse space (migrations/0008): searched when named, not fused by default
+            "splade": 0.0}
 
 
 class SearchSettings(BaseModel):

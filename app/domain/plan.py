@@ -168,13 +168,16 @@ def build_plan(
     explain: bool = False,
     versions: dict[str, str] | None = None,
 ) -> QueryPlan:
-    """Resolve spaces to their live vector versions (or pinned `versions`), validate weights.
+    """Resolve spaces to their live vector versions (or pinned `versions`), validate weights. With no
+    `fields`, the live spaces are searched, and any space that has no live version but is pinned.
 
     Raises:
         UnknownSpace: a field or weight names a space that does not exist.
         InvalidInput: weights are negative or all zero.
     """
-    names = list(fields) if fields else registry.live_spaces()
+    # by default the live spaces, and a space pinned before it has a live version (validating a new space)
+    names = list(fields) if fields else registry.live_spaces() + [
+        s for s in (versions or {}) if s in registry.spaces and registry.spaces[s].live is None]
     if not names:
         raise InvalidInput("no spaces to search")
     if len(set(names)) != len(names):

@@ -134,7 +134,7 @@ class EdgeStore(Store):
             self._write_specs(name, vectors)
 
     def _write_specs(self, name: str, specs: dict[str, VectorSpec]) -> None:
-        data = {n: {"kind": s.kind, "dim": s.dim, "distance": s.distance} for n, s in specs.items()}
+        data = {n: {"kind": s.kind, "dim": s.dim, "distance": s.distance, "idf": s.idf} for n, s in specs.items()}
         tmp = self._spec_path(name).with_suffix(".tmp")
         tmp.write_text(json.dumps(data, indent=1))
         os.replace(tmp, self._spec_path(name))
