@@ -282,7 +282,8 @@ def load_folder(folder: Path) -> list[Migration]:
     seen: list[str] = []
     for m in migrations:
         if (m.depends_on is None) != (not seen) or (m.depends_on is not None and m.depends_on not in seen):
-            expected = f"one of the earlier revisions {seen}" if seen else "None (it is the first)"
+            expected = (f"{seen[-1]!r} (the one before) or another earlier revision" if seen
+                        else "None (it is the first)")
             raise InvalidInput(f"{m.label}: depends_on is {m.depends_on!r}, expected {expected} "
                                "(each migration names one it follows, like Alembic revisions)")
         seen.append(m.revision)
