@@ -67,8 +67,9 @@ class AddVersionSteps:
         physical = ctx.registry.physical()
         actions: list[Action] = []
         if name not in ctx.store.vector_specs(physical):
-            actions.append((f"add named vector {name} ({version.kind}, {version.dim}, {version.distance}) "
-                            f"to collection {physical}",
+            shape = (f"sparse, dot product{', IDF' if version.idf else ', no IDF'}" if version.kind == "sparse"
+                     else f"{version.kind}, {version.dim}, {version.distance}")
+            actions.append((f"add named vector {name} ({shape}) to collection {physical}",
                             lambda: ctx.store.add_vector(physical, name, spec_of(version))))
         if existing is None:
             # vector first, registry second: ingest must never write a vector the collection lacks
