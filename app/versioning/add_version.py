@@ -216,12 +216,13 @@ class AddVersionSteps:
         result.data = {"live": name, "previous": old}
         ends = (f"; ends the rollout of {space.rollout.version} at {space.rollout.percent} %"
                 if space.rollout else "")
-        run_actions(result, [(f"make {name} live for space {version.space!r} (was {old}); "
-                              f"{old} stays written for rollback{ends}",
-                              lambda: self._save(reg, lifecycle.promote(reg, name, at=now()))),
+        what = (f"make {name} live for space {version.space!r} (was {old}); {old} stays written for rollback{ends}"
+                if old else f"make {name} live: new space {version.space!r} is searched from now on")
+        run_actions(result, [(what, lambda: self._save(reg, lifecycle.promote(reg, name, at=now()))),
                              *ctx.override_actions(m.revision, gate, step="promote", target=name, margin=margin)])
         result.notes.append(f"next: watch search, then scripts/migrate retire {m.revision} after the grace "
-                            f"period (or scripts/migrate rollback {m.revision})")
+                            f"period (or scripts/migrate rollback {m.revision})" if old else
+                            f"next: watch search (scripts/migrate rollback {m.revision} takes the space out of it)")
         return result
 
     def rollout(self, m: Migration, record: dict[str, Any], *, percent: int, margin: float, force: bool,
