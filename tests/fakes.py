@@ -103,6 +103,9 @@ class FakeEncoderPool:
     def dim(self, alias: str) -> int | None:
         return self._encoders[alias].dim
 
+    def idf(self, alias: str) -> bool:
+        return True  # the fakes' sparse vectors are term counts, like BM25's
+
 
 def _path(key: str) -> list[str]:
     """`metadata."author"."country"` -> [metadata, author, country]."""

@@ -100,6 +100,20 @@ def rollback(reg: Registry, name: str, *, at: str) -> Registry:
     return new.with_rollout(space.name, None) if space.rollout else new
 
 
+def withdraw(reg: Registry, name: str, *, at: str) -> Registry:
+    """Roll back a new space: its only live version `name` goes back to ready and the space has no live
+    version again (searches stop using it; it stays written, so a promote brings it back).
+
+    Raises:
+        Conflict: `name` is not live, or its space has a previous version (roll back to that instead).
+    """
+    space = reg.space(reg.find(name).space)
+    if space.live != name or space.previous is not None:
+        raise Conflict(f"{name} is not the live first version of a new space: nothing to withdraw")
+    new = reg.with_version(move(reg.find(name), "demote", at=at)).with_live(space.name, None, None)
+    return new.with_rollout(space.name, None) if space.rollout else new
+
+
 def retire(reg: Registry, name: str, *, at: str) -> Registry:
     """Mark `name` retired (ingest stops writing it); it stops being the rollback target.
 

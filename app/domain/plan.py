@@ -225,7 +225,8 @@ def build_plan(
     max_candidates: int = MAX_CANDIDATES,
 ) -> QueryPlan:
     """Resolve spaces to their live vector versions (or pinned `versions`), validate weights, and
-    split a cascade into its stages.
+    split a cascade into its stages. With no `fields`, the live spaces are searched, and any space
+    that has no live version but is pinned.
 
     A space named in `rerank` rescores the candidates of the others (stage 2). A rerank-only space
     (stored without an HNSW graph, `index: rerank`) is never searched on its own: named in `fields`
@@ -241,7 +242,9 @@ def build_plan(
         InvalidInput: weights are negative or all zero; `candidates` out of bounds; a space listed
             twice; no space left to find candidates.
     """
-    names = list(fields) if fields else registry.live_spaces()
+    # by default the live spaces, and a space pinned before it has a live version (validating a new space)
+    names = list(fields) if fields else registry.live_spaces() + [
+        s for s in (versions or {}) if s in registry.spaces and registry.spaces[s].live is None]
     rerank_names = list(rerank or [])
     if not names and not rerank_names:
         raise InvalidInput("no spaces to search")

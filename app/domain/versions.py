@@ -33,6 +33,7 @@ class VectorVersion:
     version: int
     dim: int | None  # None for sparse
     distance: str = "cosine"
+    idf: bool = True  # sparse only: the engine's IDF modifier (BM25); False for learned weights (SPLADE)
     status: Status = "shadow"
     index: IndexKind = "hnsw"
     created: str = ""

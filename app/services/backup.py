@@ -84,7 +84,7 @@ def sha256_of(path: Path) -> str:
 
 
 def _spec_dict(spec: VectorSpec) -> dict[str, Any]:
-    return {"kind": spec.kind, "dim": spec.dim, "distance": spec.distance, "index": spec.index}
+    return {"kind": spec.kind, "dim": spec.dim, "distance": spec.distance, "index": spec.index, "idf": spec.idf}
 
 
 def _plain(value: VectorValue) -> Any:

@@ -35,7 +35,7 @@ from app.store.base import (
     translate_errors,
 )
 from app.store.cascade import run_cascade
-from app.store.edge_config import DISTANCE, edge_config, ignored_settings, search_params
+from app.store.edge_config import DISTANCE, edge_config, ignored_settings, modifier, search_params
 from app.store.edge_meta import write_meta
 from app.store.edge_query import EdgeTrees, edge_batch, edge_hits
 from app.store.edge_snapshot import open_shard, unpack_shard, write_tar
@@ -137,7 +137,8 @@ class EdgeStore(Store):
             self._write_specs(name, vectors)
 
     def _write_specs(self, name: str, specs: dict[str, VectorSpec]) -> None:
-        data = {n: {"kind": s.kind, "dim": s.dim, "distance": s.distance, "index": s.index} for n, s in specs.items()}
+        data = {n: {"kind": s.kind, "dim": s.dim, "distance": s.distance, "index": s.index, "idf": s.idf}
+                for n, s in specs.items()}
         tmp = self._spec_path(name).with_suffix(".tmp")
         tmp.write_text(json.dumps(data, indent=1))
         os.replace(tmp, self._spec_path(name))
@@ -168,7 +169,7 @@ class EdgeStore(Store):
                 return
             refuse_in_place_rerank(name, spec)
             if spec.kind == "sparse":
-                op = qe.UpdateOperation.create_sparse_vector(name, modifier=qe.Modifier.Idf)
+                op = qe.UpdateOperation.create_sparse_vector(name, modifier=modifier(spec))
             else:
                 multi = (qe.MultiVectorConfig(comparator=qe.MultiVectorComparator.MaxSim)
                          if spec.kind == "multi" else None)

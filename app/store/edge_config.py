@@ -31,6 +31,11 @@ def search_params(config: CollectionConfig) -> Any:
                                                                     oversampling=config.oversampling))
 
 
+def modifier(spec: VectorSpec) -> Any:
+    """A sparse vector's modifier: IDF for term frequencies (BM25), none for learned weights (SPLADE)."""
+    return qe.Modifier.Idf if spec.idf else getattr(qe.Modifier, "None")  # a Python keyword as an attribute
+
+
 def vector_params(spec: VectorSpec, storage: VectorStorage | None = None) -> Any:
     """Edge's params for one dense or multi vector, stored as `storage` says (default: in RAM, unquantized);
     a rerank-only vector (`index: rerank`) gets no HNSW graph (m = 0; ef_construct and full_scan_threshold
@@ -47,7 +52,7 @@ def edge_config(vectors: dict[str, VectorSpec], config: CollectionConfig) -> Any
     """The shard's EdgeConfig: each vector's on-disk flag and quantization, on-disk payload, and the
     default quantization for vectors added later (edge's create_dense_vector takes none of its own)."""
     dense = {n: vector_params(s, config.for_vector(n)) for n, s in vectors.items() if s.kind != "sparse"}
-    sparse = {n: qe.EdgeSparseVectorParams(modifier=qe.Modifier.Idf, on_disk=config.for_vector(n).on_disk or None)
+    sparse = {n: qe.EdgeSparseVectorParams(modifier=modifier(s), on_disk=config.for_vector(n).on_disk or None)
               for n, s in vectors.items() if s.kind == "sparse"}
     return qe.EdgeConfig(vectors=dense or None, sparse_vectors=sparse or None, on_disk_payload=config.on_disk_payload,
                          quantization_config=quantization_config(config.default))

@@ -34,7 +34,7 @@ from app.store.base import (
 )
 from app.store.cascade import run_cascade
 from app.store.meta import META_COLLECTION, META_REVISION, confirm_meta_write, prepare_meta_write
-from app.store.qdrant_config import DISTANCE, collection_params, dense_config, search_params
+from app.store.qdrant_config import DISTANCE, collection_params, dense_config, modifier, search_params
 from app.store.qdrant_query import QdrantTrees, qdrant_batch
 from app.store.runner import run_plan
 from app.store.serialized import Serialized
@@ -127,8 +127,8 @@ class QdrantStore(Store):
             kind = "multi" if p.multivector_config is not None else "dense"
             dist = {v: k for k, v in DISTANCE.items()}.get(p.distance, "cosine")
             specs[n] = VectorSpec(kind, p.size, dist, "rerank" if p.hnsw_config and p.hnsw_config.m == 0 else "hnsw")
-        for n in (params.sparse_vectors or {}):
-            specs[n] = VectorSpec("sparse", None)
+        for n, sp in (params.sparse_vectors or {}).items():
+            specs[n] = VectorSpec("sparse", None, idf=sp.modifier == qm.Modifier.IDF)
         return specs
 
     def add_vector(self, collection: str, name: str, spec: VectorSpec) -> None:
@@ -136,7 +136,7 @@ class QdrantStore(Store):
             return
         refuse_in_place_rerank(name, spec)
         # Qdrant >= 1.18: a named vector can be added to a live collection (not via update_collection).
-        config: Any = (qm.SparseVectorNameConfig(sparse=qm.SparseVectorConfig(modifier=qm.Modifier.IDF))
+        config: Any = (qm.SparseVectorNameConfig(sparse=qm.SparseVectorConfig(modifier=modifier(spec)))
                        if spec.kind == "sparse" else qm.DenseVectorNameConfig(dense=dense_config(spec)))
         self._client.create_vector_name(collection, name, config)
 

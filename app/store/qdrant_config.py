@@ -29,6 +29,11 @@ def search_params(config: CollectionConfig) -> qm.SearchParams | None:
                                                                     oversampling=config.oversampling))
 
 
+def modifier(spec: VectorSpec) -> qm.Modifier:
+    """A sparse vector's modifier: IDF for term frequencies (BM25), none for learned weights (SPLADE)."""
+    return qm.Modifier.IDF if spec.idf else qm.Modifier.NONE
+
+
 def dense_params(spec: VectorSpec, storage: VectorStorage | None = None) -> qm.VectorParams:
     """One dense or multi vector's VectorParams, stored as `storage` says (default: in RAM, unquantized);
     a rerank-only vector (`index: rerank`) gets no HNSW graph (`HnswConfigDiff(m=0)`)."""
@@ -42,7 +47,7 @@ def dense_params(spec: VectorSpec, storage: VectorStorage | None = None) -> qm.V
 def collection_params(vectors: dict[str, VectorSpec], config: CollectionConfig) -> dict[str, Any]:
     """`create_collection`'s keyword arguments: named vectors with each space's storage, and the
     cluster layout (a field left None is the server's default, so it is not sent)."""
-    sparse = {n: qm.SparseVectorParams(modifier=qm.Modifier.IDF, index=qm.SparseIndexParams(on_disk=True)
+    sparse = {n: qm.SparseVectorParams(modifier=modifier(s), index=qm.SparseIndexParams(on_disk=True)
                                        if config.for_vector(n).on_disk else None)
               for n, s in vectors.items() if s.kind == "sparse"}
     params: dict[str, Any] = {

@@ -21,14 +21,16 @@ Selector = bool | Sequence[str]  # which named vectors to return: none, all, or 
 @dataclass(frozen=True)
 class VectorSpec:
     """How a named vector is stored: `dense` (dim floats), `multi` (n x dim, MaxSim) or `sparse`
-    (IDF applied by the engine; `dim` None); `distance` is cosine, dot or euclid; `index` is `hnsw`
-    (an HNSW graph, searched on its own) or `rerank` (no graph, m = 0: only rescores candidates;
-    dense and multi vectors only)."""
+    (`dim` None); `distance` is cosine, dot or euclid; `index` is `hnsw` (an HNSW graph, searched on
+    its own) or `rerank` (no graph, m = 0: only rescores candidates; dense and multi vectors only).
+    A sparse vector is scored by dot product, with the engine's IDF modifier when `idf` (BM25's term
+    frequencies) and without it for learned weights (SPLADE); dense vectors ignore `idf`."""
 
     kind: str
     dim: int | None
     distance: str = "cosine"
     index: str = "hnsw"
+    idf: bool = True
 
 
 QUANTIZATIONS = ("none", "scalar", "binary")

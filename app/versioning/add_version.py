@@ -9,11 +9,12 @@ from typing import Any
 from app.domain import lifecycle
 from app.domain.gates import Coverage, retire_gate
 from app.domain.plan import Filter
-from app.domain.versions import Registry, VectorVersion
-from app.errors import Conflict, InvalidInput
+from app.domain.versions import Registry, SpaceState, VectorVersion
+from app.errors import Conflict
 from app.repos.registry import now, spec_of
 from app.services.encoding import encode_documents
 from app.store.base import StoredPoint
+from app.versioning.add_target import new_space_arms, version_template
 from app.versioning.declare import AddVersion, Migration
 from app.versioning.rollout import checked_gate, rollout
 from app.versioning.steps import TAGS, Action, Arms, Context, Progress, StepResult, age_s, missing_filter, run_actions
@@ -37,8 +38,11 @@ class AddVersionSteps:
     def apply(self, m: Migration, record: dict[str, Any] | None, *, dry_run: bool) -> StepResult:
         """Add the named vector, register the version as shadow (ingest writes it from then on), record the migration.
 
+        A new space (declared with its field and kind) is registered with this version and no live
+        one: searches use it only once it is promoted (or pinned, as validation does).
+
         Raises:
-            InvalidInput: the model is not configured, or of the wrong kind for the space.
+            InvalidInput: the model is not configured, or of the wrong kind for the space (`version_template`).
             Conflict: a rebuild is open, or the version number is not above the space's current ones.
         """
         ctx, change = self.ctx, _change(m)
@@ -46,22 +50,16 @@ class AddVersionSteps:
         if marker and marker.get("status") not in (None, "retired"):
             raise Conflict(f"a rebuild ({marker.get('migration')}) is in progress: finish or retire it first")
         reg = ctx.registry.get()
-        space = reg.space(change.space)
-        live = reg.live_version(change.space)
-        if change.model not in ctx.settings.models:
-            raise InvalidInput(f"migration.change.model: {change.model!r} is not a configured model; known: "
-                               f"{sorted(ctx.settings.models)}")
-        model_kind = ctx.settings.models[change.model].kind
-        if (live.kind == "sparse") != (model_kind == "sparse"):
-            raise InvalidInput(f"migration.change.model: space {change.space!r} is {live.kind} but model "
-                               f"{change.model!r} is {model_kind}")
-        version = VectorVersion(space=live.space, field=live.field, kind=live.kind, model=change.model,
-                                version=change.version, dim=ctx.encoders.dim(change.model), distance=live.distance,
+        template, live = version_template(ctx, reg, change)
+        space = reg.spaces.get(change.space) or SpaceState(name=change.space, live=None)
+        version = VectorVersion(space=template.space, field=template.field, kind=template.kind, model=change.model,
+                                version=change.version, dim=ctx.encoders.dim(change.model),
+                                distance=template.distance, idf=ctx.encoders.idf(change.model),
                                 status="shadow", created=now(), status_changed=now())
         name = version.name
         result = StepResult(step="apply", target=m.label, dry_run=dry_run)
         existing = space.versions.get(name)
-        if existing is None:
+        if existing is None and space.versions:
             taken = [v.version for v in space.versions.values()]
             if change.version <= max(taken):
                 raise Conflict(f"space {change.space!r} already has version v{max(taken)}: "
@@ -69,8 +67,9 @@ class AddVersionSteps:
         physical = ctx.registry.physical()
         actions: list[Action] = []
         if name not in ctx.store.vector_specs(physical):
-            actions.append((f"add named vector {name} ({version.kind}, {version.dim}, {version.distance}) "
-                            f"to collection {physical}",
+            shape = (f"sparse, dot product{', IDF' if version.idf else ', no IDF'}" if version.kind == "sparse"
+                     else f"{version.kind}, {version.dim}, {version.distance}")
+            actions.append((f"add named vector {name} ({shape}) to collection {physical}",
                             lambda: ctx.store.add_vector(physical, name, spec_of(version))))
         if existing is None:
             # vector first, registry second: ingest must never write a vector the collection lacks
@@ -80,8 +79,8 @@ class AddVersionSteps:
             result.notes.append(f"{name} is already registered (status {existing.status})")
         if record is None:
             actions.append((f"record {m.label} as applied", lambda: ctx.records.record_applied(m.revision, {
-                "migration": m.to_dict(), "applied": now(), "version": name, "replaces": live.name})))
-        result.data = {"version": name, "replaces": live.name}
+                "migration": m.to_dict(), "applied": now(), "version": name, "replaces": live.name if live else None})))
+        result.data = {"version": name, "replaces": live.name if live else None}
         if not actions:
             return result
         result.notes.append(f"next: scripts/migrate backfill {m.revision}")
@@ -183,6 +182,8 @@ class AddVersionSteps:
         if not coverage.complete and not force:
             raise Conflict(f"{name} covers {coverage}: backfill to 100 % before validating (or --force)")
         baseline = space.live if space.live != name else (space.previous or record.get("replaces"))
+        if baseline is None and record.get("replaces") is None and _change(m).new_space:
+            return new_space_arms(self.ctx, reg, version)
         if baseline is None or baseline == name:
             raise Conflict(f"nothing to compare {name} with: no other version of {version.space!r} is written")
         physical = ctx.registry.physical()
@@ -215,12 +216,13 @@ class AddVersionSteps:
         result.data = {"live": name, "previous": old}
         ends = (f"; ends the rollout of {space.rollout.version} at {space.rollout.percent} %"
                 if space.rollout else "")
-        run_actions(result, [(f"make {name} live for space {version.space!r} (was {old}); "
-                              f"{old} stays written for rollback{ends}",
-                              lambda: self._save(reg, lifecycle.promote(reg, name, at=now()))),
+        what = (f"make {name} live for space {version.space!r} (was {old}); {old} stays written for rollback{ends}"
+                if old else f"make {name} live: new space {version.space!r} is searched from now on")
+        run_actions(result, [(what, lambda: self._save(reg, lifecycle.promote(reg, name, at=now()))),
                              *ctx.override_actions(m.revision, gate, step="promote", target=name, margin=margin)])
         result.notes.append(f"next: watch search, then scripts/migrate retire {m.revision} after the grace "
-                            f"period (or scripts/migrate rollback {m.revision})")
+                            f"period (or scripts/migrate rollback {m.revision})" if old else
+                            f"next: watch search (scripts/migrate rollback {m.revision} takes the space out of it)")
         return result
 
     def rollout(self, m: Migration, record: dict[str, Any], *, percent: int, margin: float, force: bool,
@@ -253,6 +255,11 @@ class AddVersionSteps:
             return run_actions(result, [(f"end the rollout of {name} at {space.rollout.percent} %: every search "
                                          f"uses {space.live} again; {name} stays written",
                                          lambda: self._save(reg, lifecycle.end_rollout(reg, name)))])
+        if space.live == name and space.previous is None and record.get("replaces") is None:
+            result.data = {"live": None}
+            return run_actions(result, [(f"take new space {space.name!r} out of search: {name} is not live any more "
+                                         "and stays written (promote again, or retire it)",
+                                         lambda: self._save(reg, lifecycle.withdraw(reg, name, at=now())))])
         if space.live != name or space.previous is None:
             result.notes.append(f"{name} is not live (live is {space.live}): nothing to roll back")
             return result
@@ -280,6 +287,9 @@ class AddVersionSteps:
         old_name = str(record.get("replaces"))
         victim = space.versions.get(old_name) if space.live == new.name else new
         result = StepResult(step="retire", target=victim.name if victim else "", dry_run=dry_run)
+        if record.get("replaces") is None and space.live == new.name:
+            result.notes.append(f"nothing to retire: {new.name} made a new space and replaced nothing")
+            return result
         physical = ctx.registry.physical()
         if victim is None or (victim.status == "retired" and victim.name not in ctx.store.vector_specs(physical)):
             result.notes.append("nothing to retire: " + (f"{victim.name} is retired" if victim else

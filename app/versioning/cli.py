@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from app.domain.gates import parse_duration
 from app.errors import AppError, Conflict, StoreLocked
-from app.versioning.declare import Migration, default_folder, load_folder
+from app.versioning.declare import Migration, ancestry, default_folder, load_folder
 from app.versioning.dispatch import run_step
 from app.versioning.render import result_lines, status_lines
 from app.versioning.steps import DEFAULT_BATCH
@@ -290,7 +290,7 @@ def _run(backend: Local | Remote, args: argparse.Namespace, migrations: list[Mig
             if not wanted:
                 print(f"error: no migration file matches {args.target!r} in {args.dir}", file=sys.stderr)
                 return 1
-            todo = [m for m in todo if m.revision <= wanted[0].revision]
+            todo = [m for m in ancestry(migrations, wanted[0]) if m.revision not in applied]
         if not todo:
             print("apply\n  nothing to do: every migration is applied")
         for m in todo:

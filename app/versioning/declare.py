@@ -22,11 +22,18 @@ LAYOUT_KEYS = ("shard_number", "replication_factor", "write_consistency_factor",
 
 @dataclass(frozen=True)
 class AddVersion:
-    """Add `version` of `space`, encoded by `model` (a model alias from settings), in place."""
+    """Add `version` of `space`, encoded by `model` (a model alias from settings), in place.
+
+    A space the registry does not have yet is created by its first version: then `field` (which
+    text it encodes, as `SpaceSettings.field`) and `space_kind` (`dense`, `multi` or `sparse`) say
+    what it is; for an existing space they are left out (or must agree with it).
+    """
 
     space: str
     model: str
     version: int
+    field: str | None = None
+    space_kind: str | None = None
     kind: str = "add_version"
 
     @property
@@ -34,8 +41,16 @@ class AddVersion:
         """The named vector this change adds, `<space>.<model>.v<version>`."""
         return vector_name(self.space, self.model, self.version)
 
+    @property
+    def new_space(self) -> bool:
+        """Whether the declaration says what the space is (so it may create it)."""
+        return self.field is not None
+
     def describe(self) -> str:
-        """One line for `status` and `plan`: what is added, by which model."""
+        """One line for `status` and `plan`: what is added (a new space: what it is), by which model."""
+        if self.new_space:
+            return (f"add space {self.space!r} ({self.space_kind}, field {self.field}) with version "
+                    f"v{self.version} made by model {self.model!r}")
         return f"add version v{self.version} of space {self.space!r} made by model {self.model!r}"
 
 
@@ -96,6 +111,8 @@ class Migration:
         change: dict[str, Any] = dict(self.change.__dict__)
         if isinstance(self.change, Rebuild):
             change["reembed"] = list(self.change.reembed)
+        elif not self.change.new_space:  # as recorded before new spaces existed: a re-apply compares equal
+            change = {k: v for k, v in change.items() if k not in ("field", "space_kind")}
         return {"revision": self.revision, "name": self.name, "description": self.description,
                 "depends_on": self.depends_on, "change": change}
 
@@ -116,7 +133,8 @@ class Migration:
         raw = shape.change
         change: Change
         if isinstance(raw, AddVersionShape):
-            change = AddVersion(space=raw.space, model=raw.model, version=raw.version)
+            change = AddVersion(space=raw.space, model=raw.model, version=raw.version, field=raw.field,
+                                space_kind=raw.space_kind)
         else:
             change = Rebuild(distance=dict(raw.distance), reembed=tuple(raw.reembed), reason=raw.reason,
                              quantization=dict(raw.quantization), on_disk=dict(raw.on_disk),
@@ -143,6 +161,8 @@ class AddVersionShape(StrictShape):
     space: Name
     model: Name
     version: Annotated[int, Field(ge=1, le=1_000_000)]
+    field: Literal["title", "body", "summary", "entities", "document", "keywords"] | None = None
+    space_kind: Literal["dense", "multi", "sparse"] | None = None
 
 
 class LayoutShape(StrictShape):
@@ -191,6 +211,9 @@ EXPECTATIONS = {
     ("change", "space"): "expected a space name",
     ("change", "model"): "expected a model alias from the settings",
     ("change", "version"): "expected a version number, an integer >= 1",
+    ("change", "field"): "expected null or the field a new space encodes: title, body, summary, entities, "
+                         "document or keywords",
+    ("change", "space_kind"): "expected null or the kind of a new space: dense, multi or sparse",
     ("change", "reembed"): "expected a list of space names",
     ("change", "reembed", "*"): "expected a space name",
     ("change", "distance"): f"expected a map of space name to one of {', '.join(DISTANCES)}",
@@ -213,6 +236,8 @@ def check(m: Migration) -> None:
     if isinstance(c, AddVersion):
         if c.version < 1:
             raise InvalidInput(f"{m.label}: version must be >= 1")
+        if (c.field is None) != (c.space_kind is None):
+            raise InvalidInput(f"{m.label}: a new space needs both field and space_kind (an existing space neither)")
     else:
         bad = {s: d for s, d in c.distance.items() if d not in DISTANCES}
         if bad:
@@ -260,17 +285,33 @@ def load_file(path: Path) -> Migration:
 
 
 def load_folder(folder: Path) -> list[Migration]:
-    """Every migration in `folder`, in order, checked to form one chain (each depends on the one before)."""
+    """Every migration in `folder`, in order, checked to form one tree: the first depends on nothing,
+    each other on an earlier one (usually the one before; an optional branch, such as 0008, names the
+    last migration it needs, so applying it does not apply the optional ones between)."""
     if not folder.is_dir():
         raise InvalidInput(f"no migrations folder at {folder}")
     migrations = [load_file(p) for p in sorted(folder.glob("*.py")) if not p.name.startswith("_")]
-    previous: str | None = None
+    seen: list[str] = []
     for m in migrations:
-        if m.depends_on != previous:
-            raise InvalidInput(f"{m.label}: depends_on is {m.depends_on!r}, expected {previous!r} "
-                               "(migrations form one chain, like Alembic revisions)")
-        previous = m.revision
+        if (m.depends_on is None) != (not seen) or (m.depends_on is not None and m.depends_on not in seen):
+            expected = (f"{seen[-1]!r} (the one before) or another earlier revision" if seen
+                        else "None (it is the first)")
+            raise InvalidInput(f"{m.label}: depends_on is {m.depends_on!r}, expected {expected} "
+                               "(each migration names one it follows, like Alembic revisions)")
+        seen.append(m.revision)
     return migrations
+
+
+def ancestry(migrations: list[Migration], target: Migration) -> list[Migration]:
+    """`target` and every migration it depends on, directly or not, in revision order: what applying
+    up to `target` applies (a branch it is not on is left alone)."""
+    by_revision = {m.revision: m for m in migrations}
+    chain: list[Migration] = []
+    current: Migration | None = target
+    while current is not None:
+        chain.append(current)
+        current = by_revision.get(current.depends_on) if current.depends_on else None
+    return sorted(chain, key=lambda m: m.revision)
 
 
 def default_folder() -> Path:

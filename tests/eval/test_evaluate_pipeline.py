@@ -5,7 +5,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from app.encoders.fastembed_encoder import EncoderPool
+from app.errors import InvalidInput
 from app.eval.cli import evaluate, parse_args
 from app.eval.index import eval_settings
 from app.eval.report import write
@@ -84,7 +87,12 @@ def test_evaluate_reports_every_plan_fits_a_profile_and_calibrates_thresholds(
 
     # a second run reuses the index instead of building it again; the API default is now the profile
     again = evaluate(parse_args([str(data), "--index-dir", str(index), "--out", str(out),
-                                 "--latency-queries", "1"]), encoders=encoders)["result"]
+                                 "--latency-queries", "1", "--baseline", "API default"]), encoders=encoders)["result"]
     assert again["index"]["reused"] is True
     api = next(p for p in again["plans"] if p["name"] == "API default")
     assert api["fusion"] == profile.fusion and set(api["spaces"]) == set(profile.fields)
+    # --baseline: every plan's interval is against the API default (its own is exactly zero)
+    assert again["baseline"] == "API default" and api["ci_vs_baseline"] == [0.0, 0.0]
+    with pytest.raises(InvalidInput, match="--baseline 'best' names no plan"):
+        evaluate(parse_args([str(data), "--index-dir", str(index), "--out", str(out), "--latency-queries", "1",
+                             "--baseline", "best"]), encoders=encoders)

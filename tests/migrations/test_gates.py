@@ -8,7 +8,7 @@ import pytest
 
 from app.domain.gates import Coverage, Verdict, parse_duration, promote_gate, retire_gate
 from app.errors import InvalidInput
-from app.versioning.declare import AddVersion, Migration, Rebuild, default_folder, load_folder
+from app.versioning.declare import AddVersion, Migration, Rebuild, ancestry, default_folder, load_folder
 
 FULL = Coverage(10, 10)
 
@@ -114,6 +114,21 @@ def test_migration_files_must_form_one_numbered_chain(tmp_path: Path) -> None:
         Migration.from_dict({"revision": "0003", "change": {"kind": "rebuild", "distance": {"title": "manhattan"}}})
     assert isinstance(Migration.from_dict({"revision": "0003", "change": Rebuild(reembed=("body",)).__dict__}).change,
                       Rebuild)
+
+
+def test_an_optional_branch_names_the_last_migration_it_needs(tmp_path: Path) -> None:
+    add = "from app.versioning.declare import AddVersion\nrevision = '{r}'\ndepends_on = {d}\n" \
+          "change = AddVersion(space='title', model='m', version={v})\n"
+    (tmp_path / "0001_a.py").write_text(add.format(r="0001", d=None, v=2))
+    (tmp_path / "0002_b.py").write_text(add.format(r="0002", d="'0001'", v=3))
+    (tmp_path / "0003_c.py").write_text(add.format(r="0003", d="'0001'", v=4))  # skips 0002
+    folder = load_folder(tmp_path)
+    assert [m.revision for m in ancestry(folder, folder[2])] == ["0001", "0003"]
+    assert [m.revision for m in ancestry(folder, folder[1])] == ["0001", "0002"]
+    (tmp_path / "0003_c.py").write_text(add.format(r="0003", d="'0004'", v=4))  # not an earlier one
+    (tmp_path / "0004_d.py").write_text(add.format(r="0004", d="'0002'", v=5))
+    with pytest.raises(InvalidInput, match="0003_c: depends_on is '0004', expected '0002' \\(the one before\\)"):
+        load_folder(tmp_path)
 
 
 def test_a_migration_file_is_checked_like_a_declaration(tmp_path: Path) -> None:
