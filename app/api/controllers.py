@@ -85,14 +85,15 @@ class SearchController(Controller):
     def search(self, data: SearchIn, search: SearchService, request: Request[Any, Any, Any]) -> SearchOut:
         """One Qdrant query: a prefetch per space, fused by weighted RRF or DBSF; `explain` shows each
         space's rank, score and contribution, the plan (and the ranking profile it came from), and
-        timings. A request naming no fields, fusion, weights or k uses the fitted ranking profile when
-        one matches the live vector versions. `plan` names a plan from settings; `rerank` spaces rescore
-        only the `candidates` the others find, in the same request (a cascade). `threshold: true` drops
-        hits that no searched dense space (BM25 only in a keywords-only search) scores at or above its
-        vector version's calibrated threshold; `note` says what was dropped. `fanout: true` (or a
-        `budget_ms`) sends each space as its own request under its deadline and fuses what answers in
-        time; `degraded` names the spaces that missed, and only when none answered is the search a 503
-        `search_deadline`."""
+        timings. A request naming no fields, fusion, weights or k (or `plan: "auto"`) runs the plan the
+        stored query router picks, or, when it has none or is unsure, the fitted ranking profile when one
+        matches the live vector versions; `explain` shows the route and why. `plan` names a plan from
+        settings; `rerank` spaces rescore only the `candidates` the others find, in the same request (a
+        cascade). `threshold: true` drops hits that no searched dense space (BM25 only in a keywords-only
+        search) scores at or above its vector version's calibrated threshold; `note` says what was
+        dropped. `fanout: true` (or a `budget_ms`) sends each space as its own request under its deadline
+        and fuses what answers in time; `degraded` names the spaces that missed, and only when none
+        answered is the search a 503 `search_deadline`."""
         settings = search.settings
         check_search(data, settings.limits, settings.search)
         result = search.search(SearchRequest(

@@ -97,7 +97,10 @@ class SearchIn(Strict):
     explain: bool = False
     plan: str | None = Field(default=None, min_length=1, max_length=128,
                              description="A named plan from settings (`MULTIVEC_SEARCH__PLANS`; built in: `fused`, "
-                                         "`all`, `keyword`, `dense`, `cascade`); default `MULTIVEC_SEARCH__PLAN`.")
+                                         "`all`, `keyword`, `dense`, `cascade`); default `MULTIVEC_SEARCH__PLAN`. "
+                                         '`"auto"`: the query router stored in the ranking profile picks one (what a '
+                                         "request naming no plan, fields, fusion, weights or k gets when a router is "
+                                         "stored); when it is missing, mismatched or unsure, the default plan runs.")
     rerank: list[str] | None = Field(
         default=None, max_length=16,
         description="Spaces that rescore only the candidates the other spaces find (a cascade, one request); "

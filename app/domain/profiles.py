@@ -14,6 +14,9 @@ query to the next). A sparse BM25 space votes only in a search with no voting de
 score grows with the query's length and the rarity of its terms, so one threshold does not fit all
 queries. Measured on SciFact with CISI's queries as unrelated traffic: with BM25 voting, 54% of the
 unrelated queries still returned hits; with the dense spaces alone, none did.
+
+The stored profile may also hold a query router (app.domain.router), tied to its own vector versions;
+a record holding only a router has no fusion settings (`RankingProfile` is then absent).
 """
 
 from __future__ import annotations
@@ -21,6 +24,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
+
+
+def versions_mismatch(fitted: Mapping[str, str], live: Mapping[str, str]) -> str | None:
+    """Why settings fitted on `fitted` vector versions (`{space: version}`) do not fit the `live` ones, or None."""
+    if dict(live) == dict(fitted):
+        return None
+    changed = sorted(s for s in set(live) | set(fitted) if live.get(s) != fitted.get(s))
+    return "fitted on other vector versions: " + ", ".join(
+        f"{s}: {fitted.get(s)} (live {live.get(s)})" for s in changed)
 
 
 @dataclass(frozen=True)
@@ -48,12 +60,7 @@ class RankingProfile:
 
     def mismatch(self, live: Mapping[str, str]) -> str | None:
         """Why the profile does not fit the live versions (`{space: version}`), or None when it does."""
-        if dict(live) == self.vector_versions:
-            return None
-        changed = sorted(s for s in set(live) | set(self.vector_versions)
-                         if live.get(s) != self.vector_versions.get(s))
-        return "fitted on other vector versions: " + ", ".join(
-            f"{s}: {self.vector_versions.get(s)} (live {live.get(s)})" for s in changed)
+        return versions_mismatch(self.vector_versions, live)
 
     def describe(self) -> dict[str, Any]:
         return {"id": self.id, "fusion": self.fusion, "rrf_k": self.rrf_k if self.fusion == "rrf" else None,

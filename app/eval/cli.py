@@ -1,7 +1,7 @@
 """`scripts/evaluate`: per-space, fused, ablated and fitted rankings on a BEIR dataset, with latency.
 
     scripts/evaluate DATASET [--split test] [--index-dir DIR] [--out DIR] [--fit 0.6] [--calibrate]
-    scripts/evaluate install --index-dir DIR --profile FILE [--thresholds FILE]   (copy into a store)
+    scripts/evaluate install --index-dir DIR --profile FILE [--thresholds FILE] [--router FILE]   (into a store)
 """
 
 from __future__ import annotations
@@ -37,18 +37,26 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     p.add_argument("--profile", type=Path, action="append", default=[],
                    help="evaluate a saved ranking profile (JSON) as a plan; repeatable")
     p.add_argument("--save", action="store_true",
-                   help="store the fitted profile and thresholds in the index's meta (profile:<alias>, "
-                        "thresholds:<alias>); they are always written as JSON to --out")
+                   help="store the fitted profile, router (or --router's, recounted here) and thresholds in the "
+                        "index's meta (profile:<alias>, thresholds:<alias>); always written as JSON to --out too")
     p.add_argument("--calibrate", action="store_true", help="calibrate similarity thresholds per vector version")
     p.add_argument("--thresholds", type=Path, help="instead of calibrating, show what these thresholds "
                    "(thresholds.json from another run) do here")
     p.add_argument("--beta", type=float, default=2.0, help="F-beta for thresholds (beta > 1 favours recall)")
     p.add_argument("--noise-queries", type=Path, help="queries.jsonl of unrelated queries: how often does "
                    "the threshold leave them empty?")
+    p.add_argument("--fit-router", action="store_true", help="fit a query router on the --fit share, report it "
+                   "on the rest (router.json in --out; --save stores it in the ranking profile)")
+    p.add_argument("--router", type=Path, help="evaluate a saved router (router.json) on every judged query")
+    p.add_argument("--router-plans", help="the router's candidate plans, comma-separated (default: "
+                   "only-keywords,only-document,pair and every named plan)")
     p.add_argument("--batch", type=int, default=64, help="documents per ingest batch when building")
     p.add_argument("--no-plot", action="store_true")
     p.add_argument("--no-cascade", action="store_true", help="leave out the cascade variants and named plans")
-    return p.parse_args(list(argv))
+    args = p.parse_args(list(argv))
+    if args.fit_router and not args.fit:
+        p.error("--fit-router needs --fit FRACTION (the share of the queries it is fitted on)")
+    return args
 
 
 def delta_ci(run: dict, base: dict, qrels: dict, seed: int) -> list[float]:
@@ -136,7 +144,7 @@ def evaluate(args: argparse.Namespace, *, encoders: Any = None) -> dict[str, Any
 
         s = settings.search
         variants = standard_variants(spaces, fusion="dbsf", rrf_k=60)
-        default_plan, ranking = services.search.plan_ranking(SearchRequest(query="probe"))
+        default_plan, ranking = services.search.plan_ranking(SearchRequest(query="probe"), use_router=False)
         api = Variant.from_plan("API default", default_plan, group="default", api_default=True)
         api_note = (f"API default = profile {ranking.profile.id}" if ranking.profile else
                     f"API default = settings (fusion {s.fusion}, fields {s.default_fields or 'all'}, "
@@ -228,6 +236,12 @@ def evaluate(args: argparse.Namespace, *, encoders: Any = None) -> dict[str, Any
             result_doc["thresholds"] = thresholds_section(
                 args, services, lists, qrels, live, calibrate_ids=fit_ids or list(queries), report_ids=held_ids,
                 runs=runs, plan=plan, name=ds.name)
+        if args.fit_router or args.router:
+            from app.eval.router_eval import router_section
+
+            result_doc["router"] = router_section(args, services, lists=lists, queries=queries, qrels=qrels,
+                                                  fit_ids=fit_ids, held_ids=held_ids, runs=runs, live=live,
+                                                  name=ds.name, out_dir=out_dir)
         return {"result": result_doc, "out": out_dir}
     finally:
         services.close()
@@ -284,34 +298,6 @@ def thresholds_section(args: argparse.Namespace, services: Any, lists: dict, qre
     return out
 
 
-def install(argv: Sequence[str]) -> None:
-    """Copy a profile and/or thresholds (JSON written by evaluate) into a store's meta."""
-    from app.domain.profiles import RankingProfile, VersionThreshold
-    from app.eval.index import eval_settings
-    from app.repos.profiles import ProfileRepo
-    from app.settings import Settings
-    from app.store.factory import open_store
-
-    p = argparse.ArgumentParser(prog="evaluate install")
-    p.add_argument("--index-dir", type=Path, help="embedded store folder (default: the configured store)")
-    p.add_argument("--profile", type=Path)
-    p.add_argument("--thresholds", type=Path)
-    args = p.parse_args(list(argv))
-    settings = eval_settings(args.index_dir) if args.index_dir else Settings()
-    store = open_store(settings.store, settings.collection)
-    try:
-        repo = ProfileRepo(store=store, alias=settings.store.collection)
-        if args.profile:
-            stored = repo.save_profile(RankingProfile.from_dict(json.loads(args.profile.read_text())))
-            print(f"stored profile {stored.id} as {repo.profile_key}")
-        if args.thresholds:
-            data = json.loads(args.thresholds.read_text())["versions"]
-            repo.save_thresholds({n: VersionThreshold.from_dict(t) for n, t in data.items()})
-            print(f"stored thresholds for {sorted(data)} as {repo.thresholds_key}")
-    finally:
-        store.close()
-
-
 def main(argv: Sequence[str] | None = None) -> None:
     """`scripts/evaluate`: the report on stdout, files under --out.
 
@@ -330,6 +316,8 @@ def main(argv: Sequence[str] | None = None) -> None:
 
 def _main(argv: list[str]) -> None:
     if argv and argv[0] == "install":
+        from app.eval.install import install
+
         install(argv[1:])
         return
     args = parse_args(argv)

@@ -64,6 +64,10 @@ def markdown(result: Mapping[str, Any]) -> str:
         out += [f"## Held-out queries ({held['queries']} queries the profile was not fitted on; "
                 f"fitted on {held['fit_queries']})", "",
                 plans_table(held["plans"], baseline=result.get("baseline"), latency=False), ""]
+    if result.get("router"):
+        from app.eval.router_report import router_markdown
+
+        out += router_markdown(result["router"])
     th = result.get("thresholds")
     if th:
         out += ["## Similarity thresholds (per vector version, raw score of that space)", "",

@@ -63,8 +63,9 @@ class Variant:
                              weights=self.weight_map, rrf_k=self.rrf_k)
 
     def plan_for(self, services: Services, query: str, limit: int) -> QueryPlan:
-        """The real plan this variant runs for `query` (the search service plans its request)."""
-        return services.search.plan(self.request(query, limit))
+        """The real plan this variant runs for `query` (the search service plans its request; the API default
+        as planned without the query router, which app.eval.router_eval times on its own)."""
+        return services.search.plan_ranking(self.request(query, limit), use_router=False)[0]
 
     @classmethod
     def from_plan(cls, name: str, plan: QueryPlan, *, group: str, api_default: bool = False) -> Variant:

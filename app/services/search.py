@@ -8,7 +8,7 @@ from typing import Any
 
 from app.domain.fusion import fused_in
 from app.domain.plan import Filter, QueryPlan, build_plan
-from app.domain.profiles import RankingProfile, voting_thresholds
+from app.domain.profiles import voting_thresholds
 from app.domain.rollout import Routing, route, shadow_sampled
 from app.domain.text import normalize_for
 from app.domain.versions import Registry
@@ -17,7 +17,9 @@ from app.repos.profiles import ProfileRepo
 from app.repos.registry import RegistryRepo
 from app.services.explain import explain_hits
 from app.services.fanout import Deadlines, FanOut, FanOutResult
-from app.services.plans import PlanRequest, cascade_args, first_stage_of, plan_request
+from app.services.plans import cascade_args, first_stage_of, plan_request
+from app.services.query_router import AUTO, QueryRouting, routed_request, wants_route
+from app.services.ranking import Ranking, default_weights, with_request_weights
 from app.services.rollout import OVERLAP_K, RolloutMonitor
 from app.services.thresholds import apply_thresholds
 from app.settings import Settings
@@ -43,7 +45,7 @@ class SearchRequest:
     threshold: bool = False  # drop hits no searched space scores at or above its calibrated threshold
     fanout: bool | None = None  # a request per space, each under a deadline (None: settings `execution`)
     budget_ms: int | None = None  # this search's fan-out budget in ms (asks for fan-out)
-    plan: str | None = None  # a named plan from settings (app.services.plans); None: the default
+    plan: str | None = None  # a named plan from settings (app.services.plans), or "auto" (the query router)
     rerank: list[str] | None = None  # spaces that rescore the candidates (a cascade); None: the plan's
     candidates: int | None = None  # a cascade's stage-1 depth; None: the plan's
 
@@ -70,34 +72,6 @@ class SearchResponse:
     timings_ms: dict[str, float] | None = None
     note: str | None = None
     degraded: list[str] = field(default_factory=list)
-
-
-@dataclass(frozen=True)
-class Ranking:
-    """Where a plan's fusion settings came from: a ranking profile, or settings and request."""
-
-    profile: RankingProfile | None = None
-    skipped: str | None = None  # why a stored profile was not used
-
-    def describe(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"profile": self.profile.describe() if self.profile else None}
-        if self.skipped:
-            out["profile_skipped"] = self.skipped
-        return out
-
-
-def default_weights(plan: PlanRequest, registry: Registry, fields: list[str] | None) -> dict[str, float]:
-    """The weights a search starts from: its plan's (for `fused`, the settings' `weights`, chosen by
-    evaluation) for a search that names no fields; none for one that names fields (it wants those,
-    equally weighted). A weight for a space not in the registry is ignored."""
-    if fields:
-        return {}
-    return {name: w for name, w in plan.weights.items() if name in registry.spaces}
-
-
-def with_request_weights(defaults: dict[str, float], requested: dict[str, float] | None) -> dict[str, float]:
-    """A request changes only the weights it names; every other space keeps its default weight."""
-    return {**defaults, **(requested or {})}
 
 
 @dataclass(frozen=True)
@@ -129,37 +103,49 @@ class SearchService:
                                                 profile_path=settings.search.profile_path)
         self.rollouts = rollouts or RolloutMonitor(settings.rollout)
         self.fanout = fanout or FanOut(settings.search)
+        self.router = QueryRouting(profiles=self.profiles, encoders=encoders)
 
     def plan(self, req: SearchRequest) -> QueryPlan:
         """The plan `req` would run (see `plan_ranking`)."""
         return self.plan_ranking(req)[0]
 
-    def plan_ranking(self, req: SearchRequest, *, profile: bool = True) -> tuple[QueryPlan, Ranking]:
-        """The plan, and which ranking profile set its fusion (if any).
+    def plan_ranking(self, req: SearchRequest, *, profile: bool = True, use_router: bool = True,
+                     cache: dict[tuple[str, str], VectorValue] | None = None) -> tuple[QueryPlan, Ranking]:
+        """The plan, and which ranking profile set its fusion (if any) or which plan the query router chose.
 
-        A request that names no fields, fusion, weights, k or pinned versions gets the stored
-        ranking profile when its vector versions are the live ones; otherwise the settings' defaults.
+        A request that names no fields, fusion, weights, k or pinned versions is routed by the stored
+        query router (app.services.query_router) when there is one; unrouted, it gets the stored ranking
+        profile when its vector versions are the live ones; otherwise the settings' defaults.
 
         Args:
             req: the request.
-            profile: False to ignore any stored ranking profile (the settings' defaults apply).
+            profile: False to ignore any stored ranking profile and router (the settings' defaults apply).
+            use_router: False to plan without the query router (the default plan).
+            cache: (model, text) -> query embedding: the router's BM25 encoding is left there.
 
         Raises:
             UnknownSpace: a field or weight names no space.
-            InvalidInput: bad weights, k, or a pinned version of another space.
+            InvalidInput: bad weights, k, a pinned version of another space, or `plan: "auto"` beside them.
         """
-        return self._plan(self.registry.get(), req, profile=profile)
+        return self._plan(self.registry.get(), req, profile=profile, use_router=use_router, cache=cache)
 
-    def _plan(self, registry: Registry, req: SearchRequest, *, profile: bool = True,
-              pins: dict[str, str] | None = None) -> tuple[QueryPlan, Ranking]:
+    def _plan(self, registry: Registry, req: SearchRequest, *, profile: bool = True, pins: dict[str, str] | None = None,
+              use_router: bool = True, cache: dict[tuple[str, str], VectorValue] | None = None
+              ) -> tuple[QueryPlan, Ranking]:
         """`plan_ranking` on one registry read; `pins` are a rollout's versions (space -> version),
         which the request's own `versions` override and which, unlike those, keep the ranking profile
-        when it was fitted on the versions searched."""
+        (and the router) when it was fitted on the versions searched."""
         s = self.settings.search
-        ranking = Ranking()
-        chosen = plan_request(s, req.plan)  # raises UnknownPlan naming it
+        chosen = self.router.route(registry, req.query, pins=pins, cache=cache) \
+            if profile and use_router and wants_route(req) else None
+        if req.plan == AUTO:  # the default plan, unless the router picks one
+            req = replace(req, plan=None)
+        if chosen is not None and chosen.plan is not None:
+            req = routed_request(req, chosen.plan)
+        ranking = Ranking(route=chosen)
+        named = plan_request(s, req.plan)  # raises UnknownPlan naming it
         if profile and not req.names_plan:
-            ranking = self._profile_for(registry, pins)
+            ranking = replace(self._profile_for(registry, pins), route=chosen)
         limit = req.limit or s.default_limit
         if ranking.profile is not None:
             p = ranking.profile
@@ -171,22 +157,22 @@ class SearchService:
             plan = build_plan(registry, fields=fields, fusion=p.fusion, rrf_k=p.rrf_k,  # type: ignore[arg-type]
                               weights=weights, limit=limit, prefetch_limit=s.prefetch_limit, filter=req.filter,
                               explain=req.explain, versions=pins or None,
-                              **cascade_args(s, chosen, req.rerank, req.candidates, first_stage=p.weights))
+                              **cascade_args(s, named, req.rerank, req.candidates, first_stage=p.weights))
             return plan, ranking
-        weights = with_request_weights(default_weights(chosen, registry, req.fields), req.weights)
+        weights = with_request_weights(default_weights(named, registry, req.fields), req.weights)
         plan = build_plan(
             registry,
-            fields=req.fields or chosen.fields,
-            fusion=(req.fusion or chosen.fusion),  # type: ignore[arg-type]
-            rrf_k=req.rrf_k or chosen.rrf_k,
+            fields=req.fields or named.fields,
+            fusion=(req.fusion or named.fusion),  # type: ignore[arg-type]
+            rrf_k=req.rrf_k or named.rrf_k,
             weights=weights,
             limit=limit,
             prefetch_limit=s.prefetch_limit,
             filter=req.filter,
             explain=req.explain,
             versions={**(pins or {}), **(req.versions or {})} or None,
-            **cascade_args(s, chosen, req.rerank, req.candidates,
-                           first_stage=first_stage_of(chosen, registry.live_spaces())),
+            **cascade_args(s, named, req.rerank, req.candidates,
+                           first_stage=first_stage_of(named, registry.live_spaces())),
         )
         return plan, ranking
 
@@ -205,7 +191,8 @@ class SearchService:
         Raises:
             UnknownSpace, InvalidInput: as `plan_ranking`.
         """
-        plan, ranking = self.plan_ranking(req, profile=profile)
+        cache = {} if cache is None else cache
+        plan, ranking = self.plan_ranking(req, profile=profile, cache=cache)
         t0 = time.perf_counter()
         vectors = self.encode_query(plan, req.query, cache=cache)
         return PreparedQuery(plan, ranking, vectors, (time.perf_counter() - t0) * 1000)
@@ -237,9 +224,11 @@ class SearchService:
         return vectors
 
     def run(self, plan: QueryPlan, text: str, *, collection: str | None = None,
-            deadlines: Deadlines | None = None) -> tuple[QueryResult, dict[str, float]]:
-        """Encode `text` for `plan` and query `collection` (default: the served alias): one batch
-        request, or with `deadlines` a fan-out (app.services.fanout; the result is a FanOutResult).
+            deadlines: Deadlines | None = None, cache: dict[tuple[str, str], VectorValue] | None = None
+            ) -> tuple[QueryResult, dict[str, float]]:
+        """Encode `text` for `plan` (reusing `cache`: (model, text) -> embedding) and query `collection`
+        (default: the served alias): one batch request, or with `deadlines` a fan-out
+        (app.services.fanout; the result is a FanOutResult).
 
         Returns:
             The store's result, and timings in ms (`encode`, `store`).
@@ -248,7 +237,7 @@ class SearchService:
             SearchDeadline: fan-out, and no fused space answered in time.
         """
         t0 = time.perf_counter()
-        vectors = self.encode_query(plan, text)
+        vectors = self.encode_query(plan, text, cache=cache)
         t1 = time.perf_counter()
         collection = collection or self.registry.alias
         result = (self.store.query(collection, plan, vectors) if deadlines is None
@@ -285,7 +274,8 @@ class SearchService:
         experiment = req.versions is not None or req.collection is not None
         routing = route(registry, req.query) if not experiment else Routing()
         deadlines = self.fanout.deadlines(fanout=req.fanout, budget_ms=req.budget_ms, experiment=experiment)
-        plan, ranking = self._plan(registry, req, pins=routing.pins)
+        cache: dict[tuple[str, str], VectorValue] = {}  # the router's BM25 encoding, reused by the search
+        plan, ranking = self._plan(registry, req, pins=routing.pins, cache=cache)
         if plan.cascade:  # a cascade's stages run in one request: its rerank needs stage 1's candidates
             deadlines = None
         listed = routing.only({s.space for s in plan.all_spaces})
@@ -293,7 +283,7 @@ class SearchService:
         thresholds = self._thresholds(plan) if req.threshold else None
         # a threshold needs each space's raw score of every hit: fetch the per-space lists too
         fetch = replace(plan, explain=True) if thresholds and not plan.explain else plan
-        result, timings = self.run(fetch, req.query, collection=req.collection, deadlines=deadlines)
+        result, timings = self.run(fetch, req.query, collection=req.collection, deadlines=deadlines, cache=cache)
         fanned = result if isinstance(result, FanOutResult) else None  # explained as the spaces that answered
         hits = [self._hit(h.id, h.score, h.payload or {}) for h in result.hits]
         note = None
@@ -311,8 +301,9 @@ class SearchService:
         if listed:
             # `fused`: False for a space searched only to be explained (weight 0): it did not change the answer
             described["rollout"] = [{**d.describe(), "fused": d in fused.decisions} for d in listed.decisions]
-        if fused:
-            self._observe_rollout(registry, req, fused, routing, result, plan.limit,
+        if fused:  # the shadow read runs the plan this answer ran (the routed one, if routed)
+            served = routed_request(req, ranking.route.plan) if ranking.route and ranking.route.plan else req
+            self._observe_rollout(registry, served, fused, routing, result, plan.limit,
                                   seconds=timings["total"] / 1000)
         return SearchResponse(hits=hits, plan=described, timings_ms={k: round(v, 2) for k, v in timings.items()},
                               note=note, degraded=list(fanned.degraded) if fanned else [])

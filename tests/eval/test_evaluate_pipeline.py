@@ -23,16 +23,16 @@ QUERIES = {
 }
 
 
-def write_beir(folder: Path) -> Path:
+def write_beir(folder: Path, queries: dict[str, tuple[str, dict[str, int]]] = QUERIES) -> Path:
     (folder / "qrels").mkdir(parents=True)
     with (folder / "corpus.jsonl").open("w") as f:
         for d in DOCS:
             f.write(json.dumps({"_id": d["id"], "title": d["title"], "text": d["body"]}) + "\n")
     with (folder / "queries.jsonl").open("w") as f:
-        for qid, (text, _) in QUERIES.items():
+        for qid, (text, _) in queries.items():
             f.write(json.dumps({"_id": qid, "text": text}) + "\n")
         f.write(json.dumps({"_id": "unjudged", "text": "not in the qrels"}) + "\n")
-    rows = ["query-id\tcorpus-id\tscore"] + [f"{q}\t{d}\t{g}" for q, (_, rel) in QUERIES.items()
+    rows = ["query-id\tcorpus-id\tscore"] + [f"{q}\t{d}\t{g}" for q, (_, rel) in queries.items()
                                               for d, g in rel.items()]
     (folder / "qrels" / "test.tsv").write_text("\n".join(rows) + "\n")
     return folder
