@@ -22,6 +22,8 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from app.domain.scorer import LearnedScorer
+
 
 @dataclass(frozen=True)
 class RankingProfile:
@@ -36,6 +38,9 @@ class RankingProfile:
     fitted_on: dict[str, Any] = field(default_factory=dict)
     metrics: dict[str, Any] = field(default_factory=dict)
     created: str = ""
+    # A learned scorer fitted beside the weights (LearnedScorer.to_dict), kept under its own key:
+    # selectable with `fusion: "learned"`, and the default ranking when its `default` is true.
+    scorer: dict[str, Any] | None = None
 
     @property
     def id(self) -> str:
@@ -55,9 +60,20 @@ class RankingProfile:
         return "fitted on other vector versions: " + ", ".join(
             f"{s}: {self.vector_versions.get(s)} (live {live.get(s)})" for s in changed)
 
+    def learned(self) -> LearnedScorer | None:
+        """The profile's learned scorer, or None when it holds none.
+
+        Raises:
+            ValueError: the stored scorer is malformed.
+        """
+        return LearnedScorer.from_dict(self.scorer) if self.scorer else None
+
     def describe(self) -> dict[str, Any]:
-        return {"id": self.id, "fusion": self.fusion, "rrf_k": self.rrf_k if self.fusion == "rrf" else None,
-                "weights": self.weights, "fitted_on": self.fitted_on}
+        out = {"id": self.id, "fusion": self.fusion, "rrf_k": self.rrf_k if self.fusion == "rrf" else None,
+               "weights": self.weights, "fitted_on": self.fitted_on}
+        if self.scorer:
+            out["scorer"] = {"model": self.scorer.get("model"), "default": bool(self.scorer.get("default"))}
+        return out
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -8,7 +8,7 @@ from typing import Any
 
 from app.domain.fusion import fused_in
 from app.domain.plan import Filter, QueryPlan, build_plan
-from app.domain.profiles import RankingProfile, voting_thresholds
+from app.domain.profiles import voting_thresholds
 from app.domain.rollout import Routing, route, shadow_sampled
 from app.domain.text import normalize_for
 from app.domain.versions import Registry
@@ -18,6 +18,7 @@ from app.repos.registry import RegistryRepo
 from app.services.explain import explain_hits
 from app.services.fanout import Deadlines, FanOut, FanOutResult
 from app.services.plans import PlanRequest, cascade_args, first_stage_of, plan_request
+from app.services.ranking import Ranking, learned_plan
 from app.services.rollout import OVERLAP_K, RolloutMonitor
 from app.services.thresholds import apply_thresholds
 from app.settings import Settings
@@ -72,20 +73,6 @@ class SearchResponse:
     degraded: list[str] = field(default_factory=list)
 
 
-@dataclass(frozen=True)
-class Ranking:
-    """Where a plan's fusion settings came from: a ranking profile, or settings and request."""
-
-    profile: RankingProfile | None = None
-    skipped: str | None = None  # why a stored profile was not used
-
-    def describe(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"profile": self.profile.describe() if self.profile else None}
-        if self.skipped:
-            out["profile_skipped"] = self.skipped
-        return out
-
-
 def default_weights(plan: PlanRequest, registry: Registry, fields: list[str] | None) -> dict[str, float]:
     """The weights a search starts from: its plan's (for `fused`, the settings' `weights`, chosen by
     evaluation) for a search that names no fields; none for one that names fields (it wants those,
@@ -138,7 +125,9 @@ class SearchService:
         """The plan, and which ranking profile set its fusion (if any).
 
         A request that names no fields, fusion, weights, k or pinned versions gets the stored
-        ranking profile when its vector versions are the live ones; otherwise the settings' defaults.
+        ranking profile when its vector versions are the live ones (its learned scorer when that is
+        the profile's default); otherwise the settings' defaults. `fusion: "learned"` ranks with the
+        stored profile's learned scorer.
 
         Args:
             req: the request.
@@ -147,6 +136,7 @@ class SearchService:
         Raises:
             UnknownSpace: a field or weight names no space.
             InvalidInput: bad weights, k, or a pinned version of another space.
+            NoLearnedScorer: fusion "learned" with no stored scorer, or one fitted on other versions.
         """
         return self._plan(self.registry.get(), req, profile=profile)
 
@@ -161,6 +151,11 @@ class SearchService:
         if profile and not req.names_plan:
             ranking = self._profile_for(registry, pins)
         limit = req.limit or s.default_limit
+        learned = learned_plan(registry, s, self.profiles, ranking, fusion=req.fusion, fields=req.fields,
+                               weights=req.weights, limit=limit, filter=req.filter, explain=req.explain,
+                               rerank=req.rerank, versions={**(pins or {}), **(req.versions or {})} or None)
+        if learned is not None:
+            return learned  # the learned scorer ranks (app.services.ranking)
         if ranking.profile is not None:
             p = ranking.profile
             fields, weights = p.fields, p.weights
