@@ -40,6 +40,12 @@ class DocumentNotFound(AppError):
     code = "document_not_found"
 
 
+class NoLearnedScorer(AppError):
+    """Fusion "learned" asked for with no learned scorer stored, or one fitted on other vector versions."""
+
+    code = "learned_scorer_unavailable"
+
+
 class CollectionNotFound(AppError):
     """No collection (or alias) of this name in the store (404)."""
 
@@ -106,6 +112,7 @@ STATUS_BY_ERROR: dict[type[AppError], int] = {
     InvalidInput: 422,
     UnknownSpace: 422,
     UnknownPlan: 422,
+    NoLearnedScorer: 422,
     DocumentNotFound: 404,
     CollectionNotFound: 404,
     Conflict: 409,

@@ -85,7 +85,9 @@ class SearchIn(Strict):
                               description="Hits to answer, 1 to `MULTIVEC_SEARCH__MAX_LIMIT` (maximum states it).")
     fields: list[str] | None = Field(default=None, min_length=1,
                                      description="Spaces to search; all live spaces if absent.")
-    fusion: Literal["rrf", "dbsf"] | None = None
+    fusion: Literal["rrf", "dbsf", "learned"] | None = Field(
+        default=None, description="`learned`: the stored ranking profile's learned scorer ranks the union of its "
+        "spaces' lists (422 `learned_scorer_unavailable` when none is stored for the live vector versions).")
     weights: dict[str, float] | None = Field(
         default=None, json_schema_extra=WEIGHTS_SCHEMA,
         description=f"space -> weight, finite, 0 to {MAX_WEIGHT:g}; spaces not named keep their default.")

@@ -102,8 +102,10 @@ def fuse(
 # -- who fuses -------------------------------------------------------------------------------
 
 def needed_fusion(plan: QueryPlan) -> str | None:
-    """The capability a store needs to fuse `plan` itself (e.g. `dbsf`, `rrf:weighted`); None for
-    a single space, which is not fused at all."""
+    """The capability a store needs to fuse `plan` itself (e.g. `dbsf`, `rrf:weighted`, `learned`);
+    None for a single space, which is not fused at all (unless a learned scorer ranks it)."""
+    if plan.scorer is not None:
+        return "learned"  # no engine runs it: fused by the service (app.domain.learned)
     if len(plan.spaces) <= 1:
         return None
     return f"{plan.fusion}:weighted" if plan.weighted else plan.fusion

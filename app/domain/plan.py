@@ -8,10 +8,11 @@ from dataclasses import dataclass
 from typing import Literal
 
 from app.domain.bounds import check_int, check_text
+from app.domain.scorer import LearnedScorer, learned_fields
 from app.domain.versions import Registry, SpaceKind
 from app.errors import InvalidInput
 
-Fusion = Literal["rrf", "dbsf"]
+Fusion = Literal["rrf", "dbsf", "learned"]
 Scalar = str | int | bool  # what Qdrant can match exactly (no floats)
 
 
@@ -139,6 +140,7 @@ class QueryPlan:
     candidates: int = 0  # stage-1 depth: how many points stage 2 rescores
     candidates_weight: float = 0.0  # weight of the stage-1 score in the final formula (0: not in it)
     notes: tuple[str, ...] = ()  # why the plan is not quite what was asked (a rerank-only space moved)
+    scorer: LearnedScorer | None = None  # fusion "learned": ranks the union of the spaces' lists
 
     @property
     def listed(self) -> tuple[SpaceQuery, ...]:
@@ -170,7 +172,7 @@ class QueryPlan:
         """The plan as `explain` shows it; `fused_in` is who fuses it (app.domain.fusion.fused_in)."""
         out: dict[str, object] = {
             "spaces": [_describe_space(s) for s in self.spaces],
-            "fusion": self.fusion if len(self.spaces) > 1 else "none",
+            "fusion": self.fusion if len(self.spaces) > 1 or self.scorer else "none",
             "rrf_k": self.rrf_k if self.fusion == "rrf" else None,
             "fused_in": fused_in,
             "limit": self.limit,
@@ -183,6 +185,8 @@ class QueryPlan:
             out["stages"] = self.stages()
         if self.notes:
             out["notes"] = list(self.notes)
+        if self.scorer is not None:
+            out["scorer"] = self.scorer.describe()
         return out
 
     def stages(self) -> list[dict[str, object]]:
@@ -223,6 +227,7 @@ def build_plan(
     candidates_weight: float = 0.0,
     first_stage: dict[str, float] | None = None,
     max_candidates: int = MAX_CANDIDATES,
+    scorer: LearnedScorer | None = None,
 ) -> QueryPlan:
     """Resolve spaces to their live vector versions (or pinned `versions`), validate weights, and
     split a cascade into its stages. With no `fields`, the live spaces are searched, and any space
@@ -233,15 +238,24 @@ def build_plan(
     it moves to stage 2 too, and when no other space is left to find candidates, `first_stage`
     (space -> weight: the default plan's first stage) finds them. `plan.notes` says so.
 
+    With `fusion="learned"` the plan searches the `scorer`'s spaces (the other live spaces listed,
+    weight 0, to be explained), as deep as it was fitted (app.domain.scorer.learned_fields).
+
     Args:
         candidates: the stage-1 depth (1..`max_candidates`; raised to `limit` when below it).
         candidates_weight: weight of the stage-1 score in the final formula (0: not in it).
+        scorer: the learned scorer, for fusion "learned".
 
     Raises:
         UnknownSpace: a field, rerank space or weight names a space that does not exist.
         InvalidInput: weights are negative or all zero; `candidates` out of bounds; a space listed
-            twice; no space left to find candidates.
+            twice; no space left to find candidates; fields, weights, rerank spaces or a rerank-only
+            space with fusion "learned".
+        NoLearnedScorer: fusion "learned" with no scorer, or one fitted on other vector versions.
     """
+    if fusion == "learned":
+        fields, weights, prefetch_limit = learned_fields(registry, scorer, fields=fields, weights=weights,
+                                                         rerank=rerank, explain=explain)
     # by default the live spaces, and a space pinned before it has a live version (validating a new space)
     names = list(fields) if fields else registry.live_spaces() + [
         s for s in (versions or {}) if s in registry.spaces and registry.spaces[s].live is None]
@@ -298,6 +312,8 @@ def build_plan(
     if moved and not rerank_names and not borrowed and candidates_weight == 0:
         # a fused plan, cascaded because a space it fuses is rerank-only: stage 1 keeps its weight
         candidates_weight = sum(s.weight for s in spaces)
+    if fusion == "learned" and scorer is not None:
+        scorer.check(searched={s.space: s.vector_name for s in spaces}, rerank_only=[s.space for s in moved])
     # A zero-weighted space contributes nothing: no prefetch; with explain, its own list is shown.
     observed = tuple(s for s in spaces if s.weight == 0) if explain else ()
     reranking = tuple(s for s in stage2 if s.weight > 0)
@@ -314,6 +330,7 @@ def build_plan(
         candidates=max(candidates, limit) if reranking else 0,
         candidates_weight=candidates_weight if reranking else 0.0,
         notes=tuple(notes),
+        scorer=scorer if fusion == "learned" else None,
     )
 
 

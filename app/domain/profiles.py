@@ -25,6 +25,8 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from app.domain.scorer import LearnedScorer
+
 
 def versions_mismatch(fitted: Mapping[str, str], live: Mapping[str, str]) -> str | None:
     """Why settings fitted on `fitted` vector versions (`{space: version}`) do not fit the `live` ones, or None."""
@@ -48,6 +50,9 @@ class RankingProfile:
     fitted_on: dict[str, Any] = field(default_factory=dict)
     metrics: dict[str, Any] = field(default_factory=dict)
     created: str = ""
+    # A learned scorer fitted beside the weights (LearnedScorer.to_dict), kept under its own key:
+    # selectable with `fusion: "learned"`, and the default ranking when its `default` is true.
+    scorer: dict[str, Any] | None = None
 
     @property
     def id(self) -> str:
@@ -62,9 +67,20 @@ class RankingProfile:
         """Why the profile does not fit the live versions (`{space: version}`), or None when it does."""
         return versions_mismatch(self.vector_versions, live)
 
+    def learned(self) -> LearnedScorer | None:
+        """The profile's learned scorer, or None when it holds none.
+
+        Raises:
+            ValueError: the stored scorer is malformed.
+        """
+        return LearnedScorer.from_dict(self.scorer) if self.scorer else None
+
     def describe(self) -> dict[str, Any]:
-        return {"id": self.id, "fusion": self.fusion, "rrf_k": self.rrf_k if self.fusion == "rrf" else None,
-                "weights": self.weights, "fitted_on": self.fitted_on}
+        out = {"id": self.id, "fusion": self.fusion, "rrf_k": self.rrf_k if self.fusion == "rrf" else None,
+               "weights": self.weights, "fitted_on": self.fitted_on}
+        if self.scorer:
+            out["scorer"] = {"model": self.scorer.get("model"), "default": bool(self.scorer.get("default"))}
+        return out
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from app.eval.metrics import score_run
+from app.eval.metrics import delta_ci, score_run
 
 
 def parse_args(argv: Sequence[str]) -> argparse.Namespace:
@@ -34,6 +34,8 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     p.add_argument("--seed", type=int, default=13)
     p.add_argument("--baseline", default="all, equal", help="the plan every other is compared with (the "
                    "paired bootstrap interval of the nDCG@10 difference), e.g. 'API default' (default %(default)r)")
+    p.add_argument("--learned-spaces", type=lambda v: v.split(","), metavar="A,B",
+                   help="with --fit: the spaces the learned scorer reads (default: those the API default fuses)")
     p.add_argument("--profile", type=Path, action="append", default=[],
                    help="evaluate a saved ranking profile (JSON) as a plan; repeatable")
     p.add_argument("--save", action="store_true",
@@ -57,14 +59,6 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     if args.fit_router and not args.fit:
         p.error("--fit-router needs --fit FRACTION (the share of the queries it is fitted on)")
     return args
-
-
-def delta_ci(run: dict, base: dict, qrels: dict, seed: int) -> list[float]:
-    """95% paired-bootstrap interval of the nDCG@10 difference between two runs over `qrels`' queries."""
-    from app.eval.metrics import ndcg_per_query, paired_bootstrap_ci
-
-    a, b = ndcg_per_query(run, qrels), ndcg_per_query(base, qrels)
-    return list(paired_bootstrap_ci([a[q] for q in qrels], [b[q] for q in qrels], seed=seed))
 
 
 def best_pair(lists: dict, qrels: dict, spaces: Sequence[str]):  # type: ignore[no-untyped-def]
@@ -109,8 +103,9 @@ def evaluate(args: argparse.Namespace, *, encoders: Any = None) -> dict[str, Any
     from app.domain.profiles import RankingProfile
     from app.errors import InvalidInput
     from app.eval.cascade import cascade_section
-    from app.eval.fit import build_matrix, fit_fusion, split_queries
+    from app.eval.fit import best_of, build_matrix, fit_fusion, split_queries
     from app.eval.index import build_index, eval_settings, open_index
+    from app.eval.learned import judge_scorer, select_scorer
     from app.eval.runs import (
         Variant,
         agreement,
@@ -159,6 +154,7 @@ def evaluate(args: argparse.Namespace, *, encoders: Any = None) -> dict[str, Any
         for path in args.profile:
             prof = RankingProfile.from_dict(json.loads(path.read_text()))
             variants.append(Variant.from_profile(f"profile {prof.id}", prof))
+            variants += [Variant.learned(f"profile {prof.id}, learned scorer", sc) for sc in [prof.learned()] if sc]
 
         fitted: RankingProfile | None = None
         if args.fit:
@@ -171,6 +167,10 @@ def evaluate(args: argparse.Namespace, *, encoders: Any = None) -> dict[str, Any
                 metrics={"fit_ndcg@10": round(result.score, 4), "tried": result.tried},
                 created=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"))
             variants.append(Variant.from_profile("learned profile", fitted))
+            variants.append(Variant.from_profile("tuned weighted DBSF", best_of(fitted, result, "dbsf")))
+            selection = select_scorer(subset(lists, fit_ids), qrels, args.learned_spaces or api.spaces, seed=args.seed,
+                                      vector_versions=live, depth=args.depth, fitted_on={"dataset": ds.name})
+            variants.append(Variant.learned("learned scorer", selection.scorer))
 
         extra, extra_runs = ([], {}) if args.no_cascade else cascade_section(
             services, queries, qrels, lists, fit_ids, depth=args.depth)
@@ -216,6 +216,9 @@ def evaluate(args: argparse.Namespace, *, encoders: Any = None) -> dict[str, Any
             fitted = RankingProfile.from_dict({**fitted.to_dict(), "metrics": {
                 **fitted.metrics, "fit": score_run(runs["learned profile"], fit_qrels),
                 "holdout": score_run(runs["learned profile"], held_qrels), "holdout_queries": len(held_ids)}})
+            result_doc["learned"] = judge_scorer(selection, runs, held_qrels, seed=args.seed,
+                                                 against=("learned profile", "tuned weighted DBSF", "API default"))
+            fitted = RankingProfile.from_dict({**fitted.to_dict(), "scorer": result_doc["learned"]["scorer"]})
             if args.save:
                 fitted = ProfileRepo(store=services.store, alias=services.registry.alias).save_profile(fitted)
             out_dir.mkdir(parents=True, exist_ok=True)

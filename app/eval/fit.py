@@ -9,11 +9,13 @@ walks the weights (and k) over a small grid from two starts, for each fusion met
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from typing import Any
 
 import numpy as np
 
 from app.domain.fusion import dbsf_normalize
+from app.domain.profiles import RankingProfile
 
 WEIGHT_GRID = (0.0, 0.25, 0.5, 1.0, 1.5, 2.0, 3.0)
 K_GRID = (1, 2, 5, 10, 20, 40, 60, 100)
@@ -170,6 +172,14 @@ def fit_fusion(m: FusionMatrix, *, methods: Sequence[str] = ("rrf", "dbsf"), gri
     score, method, k, w = best
     weights = {s: round(float(x), 4) for s, x in zip(m.spaces, w, strict=True)}
     return Fitted(fusion=method, rrf_k=int(k), weights=weights, score=score, tried=tried)
+
+
+def best_of(profile: RankingProfile, fitted: Fitted, fusion: str) -> RankingProfile:
+    """`profile` with the best weights coordinate ascent found for `fusion` (e.g. the tuned weighted DBSF
+    when RRF won overall: `fitted.tried` keeps each method's best)."""
+    best: dict[str, Any] = next(t for t in fitted.tried if t["fusion"] == fusion)
+    return replace(profile, fusion=fusion, rrf_k=int(best["rrf_k"] or profile.rrf_k),
+                   weights={s: float(w) for s, w in best["weights"].items()})
 
 
 def split_queries(qids: Sequence[str], *, fraction: float, seed: int) -> tuple[list[str], list[str]]:

@@ -121,3 +121,9 @@ def paired_bootstrap_ci(a: Sequence[float], b: Sequence[float], *, resamples: in
     means = diff[rng.integers(0, diff.size, size=(resamples, diff.size))].mean(axis=1)
     tail = (1 - level) / 2 * 100
     return float(np.percentile(means, tail)), float(np.percentile(means, 100 - tail))
+
+
+def delta_ci(run: Run, base: Run, qrels: Qrels, seed: int) -> list[float]:
+    """95% paired-bootstrap interval of the nDCG@10 difference (run - base) over `qrels`' queries."""
+    a, b = ndcg_per_query(run, qrels), ndcg_per_query(base, qrels)
+    return list(paired_bootstrap_ci([a[q] for q in qrels], [b[q] for q in qrels], seed=seed))

@@ -64,6 +64,7 @@ def markdown(result: Mapping[str, Any]) -> str:
         out += [f"## Held-out queries ({held['queries']} queries the profile was not fitted on; "
                 f"fitted on {held['fit_queries']})", "",
                 plans_table(held["plans"], baseline=result.get("baseline"), latency=False), ""]
+    out += learned_section(result.get("learned"))
     if result.get("router"):
         from app.eval.router_report import router_markdown
 
@@ -87,6 +88,26 @@ def markdown(result: Mapping[str, Any]) -> str:
     return "\n".join(out) + "\n"
 
 
+def learned_section(learned: Mapping[str, Any] | None) -> list[str]:
+    """The learned scorer: the model chosen by cross-validation, its coefficients, the verdict on held-out queries."""
+    if not learned:
+        return []
+    sc = learned["scorer"]
+    cis = "; ".join(f"{name} [{lo:+.3f}, {hi:+.3f}]" for name, (lo, hi) in learned["ci"].items())
+    out = ["## Learned scorer", "", f"Chosen by {sc['fitted_on'].get('folds')}-fold cross-validation on the fit "
+           f"queries: {sc['model']}, features `{learned['config']['features']}`"
+           f"{' with interactions' if learned['config']['interactions'] else ''}, list depth {sc['depth']}. "
+           f"Held out: nDCG@10 {_f(sc['metrics']['holdout']['ndcg@10'])}; 95% CI of its difference to {cis}: "
+           + ("**the profile's default ranking**." if learned["default"] else
+              "not above the interval, so **selectable only** (`fusion: \"learned\"`)."), "",
+           "| term | coefficient |", "|---|---|"]
+    out += [f"| `{t['term']}` | {t['coefficient']:+.4f} |" for t in sc["terms"]]
+    out += ["", "| features | interactions | model | C | CV nDCG@10 |", "|---|---|---|---|---|"]
+    out += [f"| {t['features']} | {t['interactions']} | {t['method']} | {t['C']:g} | {t['cv_ndcg@10']:.4f} |"
+            for t in learned["tried"]]
+    return [*out, ""]
+
+
 def plot(result: Mapping[str, Any], path: Path) -> None:
     """nDCG@10 and Recall@100 per plan (bars), and nDCG@10 against p50 latency (scatter)."""
     import matplotlib
@@ -98,7 +119,8 @@ def plot(result: Mapping[str, Any], path: Path) -> None:
     names = [r["name"] for r in rows]
     colors = {"single": "#7f7f7f", "fused": "#d62728", "ablation": "#1f77b4", "fusion": "#2ca02c",
               "profile": "#9467bd", "selected": "#ff7f0e", "default": "#8c564b",
-              "cascade": "#17becf", "plan": "#bcbd22"}
+              "cascade": "#17becf", "plan": "#bcbd22",
+              "learned": "#e377c2"}
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(15, max(5, 0.32 * len(rows) + 1.5)),
                                    gridspec_kw={"width_ratios": [3, 2]})
     y = range(len(rows))

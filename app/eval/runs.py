@@ -17,8 +17,10 @@ from typing import Any
 from app.container import Services
 from app.domain.fusion import Ranked, fuse
 from app.domain.metrics import overlap_at_k
-from app.domain.plan import QueryPlan
+from app.domain.plan import Filter, QueryPlan, build_plan
 from app.domain.profiles import RankingProfile
+from app.domain.scorer import LearnedScorer
+from app.eval.learned import scorer_run
 from app.eval.timing import Timings, interleave
 from app.services.search import SearchRequest
 
@@ -37,6 +39,7 @@ class Variant:
     group: str = "fusion"
     api_default: bool = False  # run as a bare request: whatever the API does by default
     plan_name: str | None = None  # run as `{"plan": name}`: a named plan from settings
+    scorer: LearnedScorer | None = None  # fusion "learned": this scorer ranks (spaces = its spaces)
 
     @property
     def weight_map(self) -> dict[str, float]:
@@ -46,6 +49,8 @@ class Variant:
     @property
     def label(self) -> str:
         """What the report shows: the space alone, or `dbsf: a + b*1.5` / `rrf k=60: ...`."""
+        if self.scorer is not None:
+            return f"learned ({self.scorer.model.split(' (')[0]}): " + " + ".join(self.spaces)
         if len(self.spaces) == 1:
             return self.spaces[0]
         w = self.weight_map
@@ -63,15 +68,26 @@ class Variant:
                              weights=self.weight_map, rrf_k=self.rrf_k)
 
     def plan_for(self, services: Services, query: str, limit: int) -> QueryPlan:
-        """The real plan this variant runs for `query` (the search service plans its request; the API default
-        as planned without the query router, which app.eval.router_eval times on its own)."""
-        return services.search.plan_ranking(self.request(query, limit), use_router=False)[0]
+        """The real plan this variant runs for `query` (the search service plans its request, without the
+        query router, which app.eval.router_eval times on its own; a learned scorer's plan is built as
+        serving builds it)."""
+        if self.scorer is None:
+            return services.search.plan_ranking(self.request(query, limit), use_router=False)[0]
+        s = services.settings.search
+        return build_plan(services.registry.get(), fields=None, fusion="learned", rrf_k=s.rrf_k, weights={},
+                          limit=limit, prefetch_limit=s.prefetch_limit, filter=Filter(), scorer=self.scorer)
+
+    @classmethod
+    def learned(cls, name: str, scorer: LearnedScorer, *, group: str = "learned") -> Variant:
+        """The variant a learned scorer ranks."""
+        return cls(name=name, spaces=scorer.spaces, fusion="learned", group=group, scorer=scorer)
 
     @classmethod
     def from_plan(cls, name: str, plan: QueryPlan, *, group: str, api_default: bool = False) -> Variant:
         """The variant a query plan describes (its spaces, fusion, k and weights)."""
         return cls(name=name, spaces=tuple(s.space for s in plan.spaces), fusion=plan.fusion, rrf_k=plan.rrf_k,
-                   weights=tuple(s.weight for s in plan.spaces), group=group, api_default=api_default)
+                   weights=tuple(s.weight for s in plan.spaces), group=group, api_default=api_default,
+                   scorer=plan.scorer)
 
     @classmethod
     def from_profile(cls, name: str, profile: RankingProfile, *, group: str = "profile") -> Variant:
@@ -152,6 +168,8 @@ def _prime(services: Services, cache: dict[str, str]) -> None:
 def offline_run(variant: Variant, lists: Lists, *, depth: int = 100) -> dict[str, list[str]]:
     """The ranking `variant` gives each query, fused from the per-space lists with Qdrant's math."""
     run: dict[str, list[str]] = {}
+    if variant.scorer is not None:
+        return scorer_run(variant.scorer, lists, depth=depth)
     for qid, per_space in lists.items():
         if len(variant.spaces) == 1:
             run[qid] = [d for d, _ in per_space.get(variant.spaces[0], [])][:depth]

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import Any, Literal
 
-from app.domain.fusion import fuse
+from app.domain.learned import fuse_plan
 from app.domain.plan import QueryPlan, SpaceQuery
 from app.errors import AppError, InvalidInput, SearchDeadline, StoreUnavailable
 from app.settings import SearchSettings
@@ -91,21 +91,22 @@ def space_plan(plan: QueryPlan, space: SpaceQuery) -> QueryPlan:
     """The plan that asks the store for `space`'s own ranked list and nothing else: no fused query and
     no payloads (`Store.query` returns a listed space's list, ids and scores, `prefetch_limit` long,
     when explaining), the same list a batch request of `plan` fuses."""
-    return replace(plan, spaces=(), observed=(space,), explain=True)
+    return replace(plan, spaces=(), observed=(space,), explain=True, scorer=None)
 
 
 def fuse_answered(plan: QueryPlan, lists: Mapping[str, Sequence[Hit]]) -> list[tuple[str, float]]:
     """The top `plan.limit` (point id, score) as a batch request of `plan` ranks them: one space by its
-    own scores; several fused by app.domain.fusion (Qdrant's formulas, equal scores by point id).
+    own scores; several fused by app.domain.fusion (Qdrant's formulas, equal scores by point id), or by
+    the plan's learned scorer (a space that missed its deadline found nothing).
 
     Args:
         plan: the plan; each of its fused spaces must have a list.
         lists: space -> its own list, ranked by score then point id (as `Store.query` answers it).
     """
     ranked = [[(h.id, h.score) for h in lists[s.space]] for s in plan.spaces]
-    if len(ranked) == 1:
+    if len(ranked) == 1 and plan.scorer is None:
         return ranked[0][: plan.limit]
-    return fuse(ranked, method=plan.fusion, k=plan.rrf_k, weights=[s.weight for s in plan.spaces])[: plan.limit]
+    return fuse_plan(plan, ranked)[: plan.limit]
 
 
 class FanOut:

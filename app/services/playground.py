@@ -81,7 +81,8 @@ def explain_charts(hits: list[dict[str, Any]], plan_spaces: list[dict[str, Any]]
         for i, name in enumerate(n for n in order if n in explained):
             e = explained[name]
             value = float(e.get("contribution") or 0.0)
-            width = BAR_W * value / scale if scale > 0 else 0.0
+            # a learned scorer's term can subtract (a negative coefficient): no bar, the value says it
+            width = BAR_W * max(value, 0.0) / scale if scale > 0 else 0.0
             y = TOP + i * ROW_H
             rows.append({
                 "space": name, "color": color[name], "y": y, "bar_y": y + (ROW_H - BAR_H) / 2,

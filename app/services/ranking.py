@@ -1,14 +1,20 @@
-"""Where a search's ranking comes from: a stored ranking profile, the query router, or the settings and request."""
+"""Where a search's ranking comes from: the settings, a stored ranking profile's weights or its learned
+scorer, or the query router."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
 
+from app.domain.plan import Filter, QueryPlan, build_plan
 from app.domain.profiles import RankingProfile
 from app.domain.router import Route
+from app.domain.scorer import LearnedScorer
 from app.domain.versions import Registry
+from app.errors import NoLearnedScorer
+from app.repos.profiles import ProfileRepo
 from app.services.plans import PlanRequest
+from app.settings import SearchSettings
 
 
 @dataclass(frozen=True)
@@ -40,3 +46,57 @@ def default_weights(plan: PlanRequest, registry: Registry, fields: list[str] | N
 def with_request_weights(defaults: dict[str, float], requested: dict[str, float] | None) -> dict[str, float]:
     """A request changes only the weights it names; every other space keeps its default weight."""
     return {**defaults, **(requested or {})}
+
+
+def stored_scorer(profile: RankingProfile | None) -> LearnedScorer | None:
+    """The learned scorer a stored ranking profile holds, or None when there is no profile or no scorer.
+
+    Raises:
+        NoLearnedScorer: the stored scorer is malformed (it says how).
+    """
+    try:
+        return profile.learned() if profile is not None else None
+    except ValueError as e:
+        raise NoLearnedScorer(f"the stored learned scorer of profile {profile.id if profile else '?'} cannot be "
+                              f"read: {e}") from None
+
+
+def default_scorer(profile: RankingProfile | None, weights: dict[str, float] | None) -> LearnedScorer | None:
+    """The profile's learned scorer when evaluation made it the default ranking (`default`), for a
+    request that names no ranking (only a profile that fits the live versions is passed here) and
+    adjusts no weights (weights belong to the profile's weighted fusion); otherwise None.
+    A malformed stored scorer is not a default (the weighted profile applies)."""
+    if profile is None or weights is not None:
+        return None
+    try:
+        scorer = profile.learned()
+    except ValueError:
+        return None
+    return scorer if scorer is not None and scorer.default else None
+
+
+def learned_plan(registry: Registry, search: SearchSettings, profiles: ProfileRepo, ranking: Ranking, *,
+                 fusion: str | None, fields: list[str] | None, weights: dict[str, float] | None, limit: int,
+                 filter: Filter, explain: bool, rerank: list[str] | None, versions: dict[str, str] | None
+                 ) -> tuple[QueryPlan, Ranking] | None:
+    """The plan of a search the learned scorer ranks: one asking for `fusion: "learned"` (the stored
+    profile's scorer), or one naming no ranking when the matching profile's scorer is its default
+    (`ranking`: the profile that matched, if any). The other arguments are the request's.
+
+    Returns:
+        (plan, where its ranking came from), or None when the learned scorer does not rank this search.
+
+    Raises:
+        NoLearnedScorer: fusion "learned" with no stored scorer, or one fitted on other versions.
+        InvalidInput, UnknownSpace: as `build_plan`.
+    """
+    scorer = default_scorer(ranking.profile, weights)
+    if fusion != "learned" and scorer is None:
+        return None
+    if scorer is None:
+        ranking = Ranking(profile=profiles.profile())
+        scorer = stored_scorer(ranking.profile)
+    plan = build_plan(registry, fields=fields, fusion="learned", rrf_k=search.rrf_k, weights=weights or {},
+                      limit=limit, prefetch_limit=search.prefetch_limit, filter=filter, explain=explain,
+                      rerank=rerank, versions=versions, scorer=scorer)
+    return plan, ranking

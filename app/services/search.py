@@ -19,7 +19,7 @@ from app.services.explain import explain_hits
 from app.services.fanout import Deadlines, FanOut, FanOutResult
 from app.services.plans import cascade_args, first_stage_of, plan_request
 from app.services.query_router import AUTO, QueryRouting, routed_request, wants_route
-from app.services.ranking import Ranking, default_weights, with_request_weights
+from app.services.ranking import Ranking, default_weights, learned_plan, with_request_weights
 from app.services.rollout import OVERLAP_K, RolloutMonitor
 from app.services.thresholds import apply_thresholds
 from app.settings import Settings
@@ -115,7 +115,9 @@ class SearchService:
 
         A request that names no fields, fusion, weights, k or pinned versions is routed by the stored
         query router (app.services.query_router) when there is one; unrouted, it gets the stored ranking
-        profile when its vector versions are the live ones; otherwise the settings' defaults.
+        profile when its vector versions are the live ones (its learned scorer when that is the
+        profile's default); otherwise the settings' defaults. `fusion: "learned"` ranks with the stored
+        profile's learned scorer.
 
         Args:
             req: the request.
@@ -126,6 +128,7 @@ class SearchService:
         Raises:
             UnknownSpace: a field or weight names no space.
             InvalidInput: bad weights, k, a pinned version of another space, or `plan: "auto"` beside them.
+            NoLearnedScorer: fusion "learned" with no stored scorer, or one fitted on other versions.
         """
         return self._plan(self.registry.get(), req, profile=profile, use_router=use_router, cache=cache)
 
@@ -147,6 +150,11 @@ class SearchService:
         if profile and not req.names_plan:
             ranking = replace(self._profile_for(registry, pins), route=chosen)
         limit = req.limit or s.default_limit
+        learned = learned_plan(registry, s, self.profiles, ranking, fusion=req.fusion, fields=req.fields,
+                               weights=req.weights, limit=limit, filter=req.filter, explain=req.explain,
+                               rerank=req.rerank, versions={**(pins or {}), **(req.versions or {})} or None)
+        if learned is not None:
+            return learned  # the learned scorer ranks (app.services.ranking)
         if ranking.profile is not None:
             p = ranking.profile
             fields, weights = p.fields, p.weights

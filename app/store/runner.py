@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 
-from app.domain.fusion import fuse, fused_in, needs_per_space
+from app.domain.fusion import fused_in, needs_per_space
+from app.domain.learned import fuse_plan
 from app.domain.plan import QueryPlan
 from app.store.base import Hit, QueryResult, StoredPoint
 
@@ -36,15 +37,17 @@ def run_plan(
     Returns:
         The hits (at most `plan.limit`, best first, equal scores by point id), and each space's own
         list when explaining or fusing here. When the store does not fuse the plan
-        (app.domain.fusion.fused_in), the per-space lists are fused here with Qdrant's formulas,
+        (app.domain.fusion.fused_in), the per-space lists are fused here with Qdrant's formulas (or
+        the plan's learned scorer),
         and the winners' payloads fetched in one retrieve.
 
     Ties: the engine orders equal scores arbitrarily (and may cut a tie at `limit` anywhere), so
     the main query asks for more than `limit` and, while the tie at the cut reaches the end of
     what came back, for more again; hits are then ordered by score, then point id.
     """
-    in_store = fused_in(plan, fusions) == "store"
-    main_query = in_store or len(plan.spaces) == 1
+    where = fused_in(plan, fusions)
+    in_store = where == "store"
+    main_query = in_store or (where == "n/a" and len(plan.spaces) == 1)  # one space, no scorer: its own query
     fetch = replace(plan, limit=plan.limit + TIE_SLACK)
     while True:
         main, lists = batch(fetch, main_query, needs_per_space(plan, fusions))
@@ -54,8 +57,7 @@ def run_plan(
     lists = [ranked(hits) for hits in lists]
     per_space = {s.space: hits for s, hits in zip(plan.listed, lists, strict=False)}
     if main is None:
-        fused_lists = [[(h.id, h.score) for h in hits] for hits in lists[: len(plan.spaces)]]
-        fused = fuse(fused_lists, method=plan.fusion, k=plan.rrf_k, weights=[s.weight for s in plan.spaces])
+        fused = fuse_plan(plan, [[(h.id, h.score) for h in hits] for hits in lists[: len(plan.spaces)]])
         top = fused[: plan.limit]
         by_id = {p.id: p.payload for p in retrieve([str(pid) for pid, _ in top])}
         main = [Hit(id=str(pid), score=score, payload=by_id.get(str(pid))) for pid, score in top]

@@ -49,6 +49,17 @@ def test_serving_code_never_imports_the_evaluation_harness_or_a_cli() -> None:
         f"{m} -> {i}" for m, i in found)
 
 
+def test_serving_code_never_imports_a_model_fitting_library() -> None:
+    """Learned scorers are fitted by the harness (app.eval.learned, scikit-learn) and served as data
+    (app.domain.scorer, app.domain.learned): no model library is loaded at search time."""
+    graph = grimp.build_graph("app", include_external_packages=True, cache_dir=None)
+    fitting = ("sklearn",)
+    importers = {lib: graph.find_modules_that_directly_import(lib) for lib in fitting if lib in graph.modules}
+    assert importers.get("sklearn"), "the harness fits with scikit-learn: the graph should show who imports it"
+    found = sorted((m, lib) for lib, mods in importers.items() for m in mods if not _outer(m))
+    assert found == [], f"serving modules importing a fitting library: {found}"
+
+
 def _cycles(graph: grimp.ImportGraph) -> list[list[str]]:
     """Strongly connected components of more than one module (Tarjan), each sorted."""
     index: dict[str, int] = {}
