@@ -21,7 +21,8 @@ def test_synthetic_bench_times_one_space_against_all_fused(kind: str, model_cach
     assert out["count"] == 60 and out["queries"] == 3
     plans = out["plans"]
     assert set(plans) == {"only document", "all fused, dbsf", "all fused, rrf", "document + keywords, dbsf",
-                          "default", "default, fan-out"}
+                          "default", "default, fan-out",
+                          *(f"plan {name}" for name in ("fused", "all", "keyword", "dense", "cascade"))}
     assert all(p["store_p95_ms"] >= p["store_p50_ms"] > 0 for p in plans.values())
     assert "ratio_store_p50_vs_single" in plans["all fused, dbsf"]
     assert plans["default, fan-out"]["degraded"] == 0  # under the largest budget no space misses
