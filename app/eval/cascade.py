@@ -177,6 +177,8 @@ def cascade_section(services: Services, queries: Mapping[str, str], qrels: Mappi
     formula = fitted(replace(base, name="cascade: body, formula"), [(w, (1.0,)) for w in CANDIDATE_WEIGHTS])
     variants += [formula, *(replace(formula, name=f"cascade: body, formula, {c} candidates", candidates=c)
                             for c in (50, 200))]
+    # what the `fused` plan becomes when body is stored rerank-only (stage 1 keeps its fused weight)
+    variants.append(replace(base, name="cascade: body, formula 2.5 (fused, body rerank-only)", candidates_weight=2.5))
     variants.append(fitted(both, [(w, (1.0, e)) for w, e in itertools.product(CANDIDATE_WEIGHTS, ENTITY_WEIGHTS)]))
     for name, changes in (("stage 1 unweighted dbsf", {"first_weights": (1.0, 1.0)}),
                           ("stage 1 rrf k=60", {"fusion": "rrf"}), ("stage 1 rrf k=2", {"fusion": "rrf", "rrf_k": 2}),

@@ -179,6 +179,7 @@ def evaluate(args: argparse.Namespace, *, encoders: Any = None) -> dict[str, Any
                          "fusion": v.fusion if len(v.spaces) > 1 else "none", "rrf_k": v.rrf_k,
                          "weights": v.weight_map, "metrics": score_run(runs[v.name], qrels),
                          "ci_vs_baseline": delta_ci(runs[v.name], runs["all, equal"], qrels, args.seed),
+                         "ci_vs_default": delta_ci(runs[v.name], runs["API default"], qrels, args.seed),
                          "latency": lat.summary(), "offline_matches_real": same})
             print(f"  {v.name:32s} nDCG@10 {rows[-1]['metrics']['ndcg@10']:.3f}  "
                   f"p50 {rows[-1]['latency']['p50_ms']:.1f} ms", file=sys.stderr)
@@ -210,7 +211,8 @@ def evaluate(args: argparse.Namespace, *, encoders: Any = None) -> dict[str, Any
             result_doc["holdout"] = {
                 "queries": len(held_ids), "fit_queries": len(fit_ids),
                 "plans": [{**r, "metrics": score_run(runs[r["name"]], held_qrels), "latency": None,
-                           "ci_vs_baseline": delta_ci(runs[r["name"]], runs["all, equal"], held_qrels, args.seed)}
+                           "ci_vs_baseline": delta_ci(runs[r["name"]], runs["all, equal"], held_qrels, args.seed),
+                           "ci_vs_default": delta_ci(runs[r["name"]], runs["API default"], held_qrels, args.seed)}
                           for r in rows],
             }
         if args.calibrate or args.thresholds:
