@@ -194,8 +194,7 @@ def evaluate(args: argparse.Namespace, *, encoders: Any = None) -> dict[str, Any
                              "mean_plan_identical": sum(identical) / len(identical),
                              "mean_plan_overlap": sum(overlaps) / len(overlaps)},
             "plans": rows, "notes": [api_note] + ([] if args.fit or not extra else [
-                "cascade formula weights fitted on these same queries (no --fit): in-sample; `plan` rows use the "
-                "settings' weights"]),
+                "cascade formula weights: the settings' `cascade` plan's (no --fit, so nothing is fitted here)"]),
         }
         if fitted is not None:
             held_qrels = {q: qrels[q] for q in held_ids}
