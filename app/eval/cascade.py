@@ -27,7 +27,7 @@ Scores = dict[str, dict[str, dict[str, float]]]  # query id -> rerank space -> d
 RERANK = ("body", "entities")
 FIRST = ("document", "keywords")
 CANDIDATE_WEIGHTS = (0.25, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0)
-ENTITY_WEIGHTS = (0.1, 0.25, 0.5, 1.0)
+ENTITY_WEIGHTS = (0.1, 0.25, 0.5, 1.0)  # the first is the one used without fit queries (fitted on SciFact)
 
 
 @dataclass(frozen=True)
@@ -154,7 +154,8 @@ def cascade_section(services: Services, queries: Mapping[str, str], qrels: Mappi
     """The cascade variants (and every named plan from settings) and their offline runs.
 
     Args:
-        fit_ids: queries the final-formula weights are fitted on (all queries when empty).
+        fit_ids: queries the final-formula weights are fitted on; none: the settings' `cascade` plan's
+            stage-1 weight (and `entities` 0.1), so nothing reported is fitted on itself.
 
     Returns:
         (variants, runs): variants ready for `measure_latency` and the report's rows; run per variant name.
@@ -164,20 +165,25 @@ def cascade_section(services: Services, queries: Mapping[str, str], qrels: Mappi
         return [], {}
     scores = fetch_rerank_scores(services, queries, lists, first=[s for s in names if s not in RERANK],
                                  depth=depth)
-    fit_on = list(fit_ids) or list(lists)
-    fit_lists, fit_scores = subset(lists, fit_on), subset(scores, fit_on)
+    fit_lists, fit_scores = subset(lists, fit_ids), subset(scores, fit_ids)
+    built_in = services.settings.search.plans.get("cascade")
+    default_weight = built_in.candidates_weight if built_in else 1.0
     base = CascadeVariant("cascade: body")
     both = replace(base, name="cascade: body+entities, formula", rerank=RERANK, rerank_weights=(1.0, 0.25))
     variants: list[CascadeVariant] = [base, *(replace(base, name=f"cascade: body, {c} candidates", candidates=c)
                                              for c in (50, 200))]
 
     def fitted(v: CascadeVariant, grid: Sequence[tuple[float, tuple[float, ...]]]) -> CascadeVariant:
+        if not fit_ids:  # nothing to fit on that is not also reported on: the `cascade` plan's weight
+            return replace(v, candidates_weight=default_weight, rerank_weights=grid[0][1])
         return _fit(v, _template(services, v), fit_lists, fit_scores, qrels, grid)
 
     formula = fitted(replace(base, name="cascade: body, formula"), [(w, (1.0,)) for w in CANDIDATE_WEIGHTS])
     variants += [formula, *(replace(formula, name=f"cascade: body, formula, {c} candidates", candidates=c)
                             for c in (50, 200))]
-    variants.append(fitted(both, [(w, (1.0, e)) for w, e in itertools.product(CANDIDATE_WEIGHTS, ENTITY_WEIGHTS)]))
+    # what the `fused` plan becomes when body is stored rerank-only (stage 1 keeps its fused weight)
+    variants.append(replace(base, name="cascade: body, formula 2.5 (fused, body rerank-only)", candidates_weight=2.5))
+    variants.append(fitted(both, [(w, (1.0, e)) for e, w in itertools.product(ENTITY_WEIGHTS, CANDIDATE_WEIGHTS)]))
     for name, changes in (("stage 1 unweighted dbsf", {"first_weights": (1.0, 1.0)}),
                           ("stage 1 rrf k=60", {"fusion": "rrf"}), ("stage 1 rrf k=2", {"fusion": "rrf", "rrf_k": 2}),
                           ("stage 1 document only", {"first": ("document",), "first_weights": (1.0,)})):

@@ -193,6 +193,7 @@ def evaluate(args: argparse.Namespace, *, encoders: Any = None) -> dict[str, Any
                          "fusion": v.fusion if len(v.spaces) > 1 else "none", "rrf_k": v.rrf_k,
                          "weights": v.weight_map, "metrics": score_run(runs[v.name], qrels),
                          "ci_vs_baseline": delta_ci(runs[v.name], runs[args.baseline], qrels, args.seed),
+                         "ci_vs_default": delta_ci(runs[v.name], runs["API default"], qrels, args.seed),
                          "latency": lat.summary(), "offline_matches_real": same})
             print(f"  {v.name:32s} nDCG@10 {rows[-1]['metrics']['ndcg@10']:.3f}  "
                   f"p50 {rows[-1]['latency']['p50_ms']:.1f} ms", file=sys.stderr)
@@ -207,8 +208,7 @@ def evaluate(args: argparse.Namespace, *, encoders: Any = None) -> dict[str, Any
                              "mean_plan_identical": sum(identical) / len(identical),
                              "mean_plan_overlap": sum(overlaps) / len(overlaps)},
             "plans": rows, "notes": [api_note] + ([] if args.fit or not extra else [
-                "cascade formula weights fitted on these same queries (no --fit): in-sample; `plan` rows use the "
-                "settings' weights"]),
+                "cascade formula weights: the settings' `cascade` plan's (no --fit, so nothing is fitted here)"]),
         }
         if fitted is not None:
             held_qrels = {q: qrels[q] for q in held_ids}
@@ -228,7 +228,8 @@ def evaluate(args: argparse.Namespace, *, encoders: Any = None) -> dict[str, Any
                 "queries": len(held_ids), "fit_queries": len(fit_ids),
                 "plans": [{**r, "metrics": score_run(runs[r["name"]], held_qrels), "latency": None,
                            "ci_vs_baseline": delta_ci(runs[r["name"]], runs[args.baseline], held_qrels,
-                                                      args.seed)}
+                                                      args.seed),
+                           "ci_vs_default": delta_ci(runs[r["name"]], runs["API default"], held_qrels, args.seed)}
                           for r in rows],
             }
         if args.calibrate or args.thresholds:
