@@ -107,6 +107,8 @@ class EncoderSettings(BaseModel):
     shared_overlap: int = Field(default=32, ge=0, le=128, description="Shared mode: tokens two neighbouring "
                                 "256-token windows share; each token's state comes from the window where it has "
                                 "the most context.")
+    shared_window: int = Field(default=256, ge=16, le=512, description="Shared mode: tokens per window, [CLS] "
+                               "and [SEP] included (MiniLM has 512 positions).")
     shared_entity_mentions: bool = Field(default=False, description="Shared mode: pool entities from their first "
                                          "mention in the text; off: encode each entity alone (measured: a mention's "
                                          "states are far from the phrase's own vector, mean cosine 0.66).")

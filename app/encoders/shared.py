@@ -122,7 +122,8 @@ class SharedEncoder:
         self.dim = dim
         self._settings = settings
         self._max_length = max_length
-        self._overlap = settings.shared_overlap
+        self._window = settings.shared_window
+        self._overlap = min(settings.shared_overlap, self._window // 2)
         so = ort.SessionOptions()
         so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         if settings.threads is not None:
@@ -203,7 +204,7 @@ class SharedEncoder:
         return out
 
     def _embed_group(self, docs: Sequence[PreparedDocument], fields: set[str]) -> list[dict[str, Any]]:
-        width = self._max_length - 2
+        width = self._window - 2
         parsed: list[_Doc] = []
         seqs: list[list[int]] = []
         for d in docs:

@@ -55,3 +55,17 @@ def markdown(res: Mapping[str, Any]) -> str:
                          f"{p.get('ratio_total_p50_vs_single', 1.0):.2f} |")
         lines.append("")
     return "\n".join(lines) + "\n"
+
+
+def service_markdown(res: Mapping[str, Any]) -> str:
+    """The service-load table: documents, docs/s and the server's peak RSS (`bench_service_load`'s result)."""
+    peak = res.get("server_peak_rss_mb")
+    start = res.get("server_rss_after_start_mb")
+    return "\n".join([
+        f"### The service while `scripts/load` sends {res['documents']} documents", "",
+        "| what | value |", "|---|---|",
+        f"| load rate through HTTP | {res['docs_per_s']:.2f} docs/s ({res['seconds']:.0f} s) |",
+        f"| server peak RSS (VmHWM) | {f'{peak:.0f} MB' if peak is not None else 'not readable here'} |",
+        f"| server peak RSS once started, before the load | "
+        f"{f'{start:.0f} MB' if start is not None else 'not readable here'} |",
+        "", f"`{res['command']['serve']}` / `{res['command']['load']}`", ""])

@@ -2,6 +2,7 @@
 
     scripts/evaluate DATASET [--split test] [--index-dir DIR] [--out DIR] [--fit 0.6] [--calibrate]
     scripts/evaluate install --index-dir DIR --profile FILE [--thresholds FILE]   (copy into a store)
+    scripts/evaluate compare DATASET --index-dir DIR --side NAME=space:version,... (versions side by side)
 """
 
 from __future__ import annotations
@@ -316,6 +317,11 @@ def main(argv: Sequence[str] | None = None) -> None:
 def _main(argv: list[str]) -> None:
     if argv and argv[0] == "install":
         install(argv[1:])
+        return
+    if argv and argv[0] == "compare":
+        from app.eval import compare
+
+        compare.main(argv[1:])
         return
     args = parse_args(argv)
     from app.eval.report import markdown, write
