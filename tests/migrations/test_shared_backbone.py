@@ -5,10 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from app.container import build_services
 from app.domain.documents import Document, prepare
 from app.encoders.fastembed_encoder import EncoderPool
+from app.encoders.shared import SharedEncoder
 from app.services.search import SearchRequest
 from app.versioning.declare import default_folder, load_folder
 from tests.conftest import make_settings, to_documents
@@ -78,3 +80,42 @@ def test_the_migrations_to_the_shared_versions_apply_backfill_validate_and_promo
             assert hits[0]["id"] == expected
     finally:
         svc.close()
+
+
+def _shared(encoders: EncoderPool) -> SharedEncoder:
+    enc = encoders.get("minilm-l6-int8-shared")
+    return enc.inner if hasattr(enc, "inner") else enc  # type: ignore[return-value]
+
+
+def test_entities_batched_across_documents_equal_each_entity_encoded_alone(encoders: EncoderPool) -> None:
+    shared = _shared(encoders)
+    docs = [prepare(Document(id=str(i), title=t, body=b), chunk_words=30, max_chunks=32, max_entities=4)
+            for i, (t, b) in enumerate(TEXTS)]
+    rows = shared.embed_documents(docs, {"entities"})
+    for d, row in zip(docs, rows, strict=True):
+        for entity, vec in zip(d.texts("entities"), row["entities"], strict=True):
+            np.testing.assert_allclose(vec, shared.embed([entity])[0], atol=1e-5)
+
+
+def test_a_backfill_of_some_fields_runs_only_the_windows_holding_them(encoders: EncoderPool,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    shared = _shared(encoders)
+    long_body = " ".join(f"Sentence {i} is about statins, dementia and blood pressure." for i in range(120))
+    docs = [prepare(Document(id="long", title="Statins", body=long_body), chunk_words=120, max_chunks=32,
+                    max_entities=4)]
+    windows: list[int] = []
+    run = shared._run
+
+    def counting(seqs):  # type: ignore[no-untyped-def]
+        windows.append(sum(1 for s in seqs if len(s) > 30))  # windows, not the short entity phrases
+        return run(seqs)
+
+    monkeypatch.setattr(shared, "_run", counting)
+    every = shared.embed_documents(docs, {"title", "document", "body", "summary", "entities"})[0]
+    assert windows[0] > 4  # about 1,600 tokens: several windows
+    for fields, most in (({"document"}, 1), ({"title", "document"}, 1), ({"entities"}, 0)):
+        windows.clear()
+        row = shared.embed_documents(docs, fields)[0]
+        assert sum(windows) <= most, (fields, windows)
+        for f in fields:  # the same vectors as when every field is asked for
+            np.testing.assert_array_equal(np.asarray(row[f]), np.asarray(every[f]))
