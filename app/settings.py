@@ -70,6 +70,27 @@ class CollectionSettings(BaseModel):
         return self
 
 
+class SharedPassSettings(BaseModel):
+    """How the shared mode reads a document. Each field changes the vectors, so it belongs to the model
+    alias (a vector version names its alias): to change one on a live store, configure a new alias
+    and migrate to it, as for any new model."""
+
+    model_config = {"extra": "forbid"}
+
+    window: int = Field(default=256, ge=16, le=512, description="Tokens per model window, [CLS] and [SEP] "
+                        "included (MiniLM has 512 positions; its separate pass truncates at 256).")
+    windows: Literal["fixed", "aligned"] = Field(default="aligned", description="`aligned`: back to back, each "
+                                                 "ending at a passage boundary, so a passage is read whole, and "
+                                                 "`document` is the mean of every token; `fixed`: windows "
+                                                 "overlapping by `overlap` tokens (measured on SciFact: 13 % more "
+                                                 "model time, fused nDCG@10 no better; docs/evaluation.md).")
+    overlap: int = Field(default=32, ge=0, le=128, description="`fixed` windows: tokens two neighbours share; "
+                         "each token's state comes from the window where it has the most context.")
+    entity_mentions: bool = Field(default=False, description="Pool entities from their first mention in the "
+                                  "text; off: encode each entity alone (measured: a mention's states are far "
+                                  "from the phrase's own vector, mean cosine 0.66).")
+
+
 class ModelSettings(BaseModel):
     """An encoder model. `builtin` names one of the offline models we assemble from PyPI packages;
     `qdrant-bm25` a configuration of Qdrant's BM25; `splade` a SPLADE model from a PyPI package
@@ -82,6 +103,8 @@ class ModelSettings(BaseModel):
         default="separate", description="`separate`: one model pass per text (title, document, each passage, ...); "
         "`shared`: one pass over title + body in 256-token windows, each space pooled from its span's token "
         "states (builtin dense models only). A new mode is a new model alias, so a new vector version.")
+    shared: SharedPassSettings = Field(default_factory=SharedPassSettings,
+                                       description="Shared mode only: windows and entity pooling.")
 
 
 class SpaceSettings(BaseModel):
@@ -110,12 +133,6 @@ class EncoderSettings(BaseModel):
     max_passages: int = Field(default=512, ge=1, description="Passages encoded per body (bounds the encoder's "
                               "work); past it the tail is cut and the document's `coverage` says so.")
     max_entities: int = 8
-    shared_overlap: int = Field(default=32, ge=0, le=128, description="Shared mode: tokens two neighbouring "
-                                "256-token windows share; each token's state comes from the window where it has "
-                                "the most context.")
-    shared_entity_mentions: bool = Field(default=False, description="Shared mode: pool entities from their first "
-                                         "mention in the text; off: encode each entity alone (measured: a mention's "
-                                         "states are far from the phrase's own vector, mean cosine 0.66).")
     shared_group_chars: int = Field(default=262_144, ge=1, description="Shared mode: the token states of documents "
                                     "of at most this many characters in all are held at once (bounds memory).")
 

@@ -153,7 +153,8 @@ def load_encoder(spec: ModelSettings, settings: EncoderSettings) -> Encoder:
                     raise EncoderFailed(f"model {spec.name!r} is {info.kind}: only dense models run in shared mode")
                 from app.encoders.shared import SharedEncoder
 
-                return SharedEncoder(spec.name, Path(folder), info.dim or 0, info.max_length or 256, settings)
+                return SharedEncoder(spec.name, Path(folder), info.dim or 0, info.max_length or 256, settings,
+                                     spec.shared)
             if info.kind == "sparse":
                 return SparseEncoder(spec.name, SparseTextEmbedding(info.fastembed_name, specific_model_path=folder,
                                                                     language="english"), settings)

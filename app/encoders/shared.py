@@ -2,27 +2,30 @@
 
 fastembed mean-pools the token states inside the model call, so the states are out of reach; here
 onnxruntime runs the same ONNX file (its first output is the token states) and `tokenizers` gives the
-character offset of every token. A document's text (`title\\nbody`, the `document` field's text) is
-tokenised once, cut into windows of at most `max_length` tokens that overlap by `overlap` tokens
-(each token's state is taken from the window where it has the most context), run through the model
-once, and every span is mean-pooled from the token states:
+character offset of every token. A document's text (`title\\nbody`, NFC, the `document` field's text)
+is tokenised once, cut into model windows (`app.encoders.windows`: fixed and overlapping, or aligned
+to passage boundaries), each window is run through the model once, and every span is mean-pooled
+from the token states:
 
-- `document`: the first window, [CLS] and [SEP] included: exactly what the separate pass computes
-  (it truncates at the same window);
+- `document`: with fixed windows as wide as the model's own truncation (256), the first window,
+  [CLS] and [SEP] included: exactly what the separate pass computes; otherwise the mean of every
+  token's state (the whole document, read in windows);
 - `title`: the title's tokens; `body`: each passage's tokens (then merged into at most `max_chunks`
   as in the separate mode); `summary`: the tokens of its sentences, when they are found in the body;
-  `entities`: each entity's first mention when `shared_entity_mentions` is set, else each entity
-  alone (a few short phrases: cheap).
+  `entities`: each entity's first mention when `entity_mentions` is set, else each entity alone
+  (a few short phrases, batched across the documents).
 
-A span that cannot be found in the text (a summary or entities the client wrote, a passage the
-text helpers rewrote) is encoded on its own, as the separate mode does: never dropped.
+Only the windows that hold a requested span are run: a backfill of `document` or `title` alone reads
+the first window, one of `entities` (encoded alone) none. A span that cannot be found in the text (a
+summary or entities the client wrote, a passage the text helpers rewrote) is encoded on its own, as
+the separate mode does: never dropped.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -32,10 +35,12 @@ from app.domain.coverage import merge_similar_neighbours
 from app.domain.documents import PreparedDocument
 from app.domain.text import sentences
 from app.encoders.batching import token_batches
+from app.encoders.windows import aligned_windows, fixed_windows
 from app.errors import EncoderFailed
-from app.settings import EncoderSettings
+from app.settings import EncoderSettings, SharedPassSettings
 
 _SPACE = re.compile(r"\s+")
+Span = tuple[int, int]  # token range [from, to)
 
 
 def _unit(v: np.ndarray) -> np.ndarray:
@@ -75,34 +80,24 @@ class _Locator:
         return self.index[at], self.index[end - 1] + 1, end
 
 
-def window_starts(n_tokens: int, width: int, overlap: int) -> list[int]:
-    """Start offsets of windows of `width` tokens, `overlap` tokens shared by neighbours, covering `n_tokens`."""
-    stride = max(1, width - overlap)
-    starts = [0]
-    while starts[-1] + width < n_tokens:
-        starts.append(starts[-1] + stride)
-    return starts
-
-
-def owners(starts: Sequence[int], width: int, n_tokens: int) -> list[tuple[int, int, int]]:
-    """`(window, from, to)`: the token range each window supplies, split at the middle of each overlap."""
-    out: list[tuple[int, int, int]] = []
-    lo = 0
-    for k, s in enumerate(starts):
-        end = min(s + width, n_tokens)
-        hi = end if k + 1 == len(starts) else (starts[k + 1] + end) // 2
-        if hi > lo:
-            out.append((k, lo, hi))
-        lo = hi
-    return out
-
-
 @dataclass
 class _Doc:
+    """One document's tokens, the token span of each requested field, and its windows."""
+
     ids: list[int]
     starts: np.ndarray  # char offset where each token starts
-    ends: np.ndarray
-    windows: list[int]  # window start offsets (in tokens)
+    title: Span | None = None
+    passages: list[Span | None] = field(default_factory=list)
+    summary: list[Span] | None = None  # None: some sentence is not in the text
+    mentions: list[Span | None] = field(default_factory=list)
+    windows: list[tuple[int, int, int, int]] = field(default_factory=list)  # (start, end, own_from, own_to)
+    run: list[int] = field(default_factory=list)  # the windows run through the model
+
+    def tokens(self, lo: int, hi: int) -> Span | None:
+        """The token range of the characters [lo, hi), None when empty."""
+        a = int(np.searchsorted(self.starts, lo, side="left"))
+        b = int(np.searchsorted(self.starts, hi, side="left"))
+        return (a, b) if b > a else None
 
 
 class SharedEncoder:
@@ -114,15 +109,19 @@ class SharedEncoder:
 
     kind = "dense"
 
-    def __init__(self, name: str, folder: Path, dim: int, max_length: int, settings: EncoderSettings) -> None:
+    def __init__(self, name: str, folder: Path, dim: int, max_length: int, settings: EncoderSettings,
+                 shared: SharedPassSettings | None = None) -> None:
         import onnxruntime as ort
         from tokenizers import Tokenizer
 
         self.name = name
         self.dim = dim
         self._settings = settings
+        self._pass = shared or SharedPassSettings()
         self._max_length = max_length
-        self._overlap = settings.shared_overlap
+        # the separate pass's document vector is its first (truncated) window: the same here when the
+        # windows are fixed and as wide, so that `document` stays bit-for-bit comparable
+        self._first_window_document = self._pass.windows == "fixed" and self._pass.window == max_length
         so = ort.SessionOptions()
         so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         if settings.threads is not None:
@@ -202,29 +201,59 @@ class SharedEncoder:
             out.extend(self._embed_group([docs[i] for i in group], fields))
         return out
 
+    def _locate(self, d: PreparedDocument, fields: set[str]) -> _Doc:
+        """Tokenise the document once; find each requested span; cut the windows; pick those to run."""
+        title = d.texts("title")[0]
+        text = d.texts("document")[0]
+        enc = self._raw.encode(text, add_special_tokens=False)
+        offsets = np.asarray(enc.offsets, dtype=np.int64).reshape(-1, 2)
+        p = _Doc(ids=list(enc.ids), starts=offsets[:, 0])
+        loc = _Locator(text)
+        if title.strip():
+            p.title = p.tokens(0, len(title))
+        cursor = len(" ".join(title.split()))  # passages follow the title in order
+        for passage in d.texts("body"):
+            hit = loc.find(passage, cursor)
+            p.passages.append(p.tokens(hit[0], hit[1]) if hit else None)
+            cursor = hit[2] if hit else cursor
+        if "summary" in fields:
+            found = [loc.find(sent) for sent in sentences(d.texts("summary")[0]) or [d.texts("summary")[0]]]
+            spans = [p.tokens(h[0], h[1]) for h in found if h is not None]
+            p.summary = [sp for sp in spans if sp] if len(spans) == len(found) and any(spans) else None
+        if "entities" in fields and self._pass.entity_mentions:
+            hits = [loc.find(e) for e in d.texts("entities")]
+            p.mentions = [p.tokens(h[0], h[1]) if h else None for h in hits]
+        n, width = len(p.ids), self._pass.window - 2
+        p.windows = (fixed_windows(n, width, self._pass.overlap) if self._pass.windows == "fixed" else
+                     aligned_windows(n, width, [sp[0] for sp in p.passages if sp]))
+        wanted: list[Span] = []
+        if "document" in fields:
+            wanted.append((0, 1) if self._first_window_document else (0, n))
+        if "title" in fields and p.title:
+            wanted.append(p.title)
+        if "body" in fields:
+            wanted += [sp for sp in p.passages if sp]
+        wanted += (p.summary or []) if "summary" in fields else []
+        wanted += [sp for sp in p.mentions if sp]
+        p.run = [k for k, (_, _, lo, hi) in enumerate(p.windows)
+                 if any(a < hi and lo < b for a, b in wanted) or (k == 0 and (0, 1) in wanted)]
+        return p
+
     def _embed_group(self, docs: Sequence[PreparedDocument], fields: set[str]) -> list[dict[str, Any]]:
-        width = self._max_length - 2
-        parsed: list[_Doc] = []
-        seqs: list[list[int]] = []
-        for d in docs:
-            enc = self._raw.encode(f"{d.doc.title}\n{d.doc.body}", add_special_tokens=False)
-            offsets = np.asarray(enc.offsets, dtype=np.int64).reshape(-1, 2)
-            p = _Doc(ids=list(enc.ids), starts=offsets[:, 0], ends=offsets[:, 1],
-                     windows=window_starts(len(enc.ids), width, self._overlap))
-            parsed.append(p)
-            for s in p.windows:
-                seqs.append([self._cls, *p.ids[s:s + width], self._sep])
+        parsed = [self._locate(d, fields) for d in docs]
+        seqs = [[self._cls, *p.ids[p.windows[k][0]:p.windows[k][1]], self._sep] for p in parsed for k in p.run]
         states = iter(self._run(seqs))
         fallback: dict[str, int] = {}  # texts encoded on their own, for spans not found
         plans: list[dict[str, Any]] = []
         for d, p in zip(docs, parsed, strict=True):
-            wins = [next(states) for _ in p.windows]
-            n = len(p.ids)
-            tokens = np.empty((n, self.dim), dtype=np.float32)
-            for k, lo, hi in owners(p.windows, width, n):
-                s = p.windows[k]
-                tokens[lo:hi] = wins[k][1 + lo - s:1 + hi - s]  # +1: past [CLS]
-            plans.append(self._plan(d, p, tokens, wins[0], fields, fallback))
+            tokens = np.zeros((len(p.ids), self.dim), dtype=np.float32)
+            first: np.ndarray | None = None
+            for k in p.run:
+                state = next(states)
+                start, _, lo, hi = p.windows[k]
+                tokens[lo:hi] = state[1 + lo - start:1 + hi - start]  # +1: past [CLS]
+                first = state if k == 0 else first
+            plans.append(self._plan(d, p, tokens, first, fields, fallback))
         alone = self.embed(list(fallback)) if fallback else []
         result: list[dict[str, Any]] = []
         for d, plan in zip(docs, plans, strict=True):
@@ -238,66 +267,34 @@ class SharedEncoder:
             result.append(row)
         return result
 
-    def _plan(self, d: PreparedDocument, p: _Doc, tokens: np.ndarray, first: np.ndarray, fields: set[str],
+    @staticmethod
+    def _pool(tokens: np.ndarray, spans: Sequence[Span]) -> np.ndarray:
+        return _unit(np.concatenate([tokens[a:b] for a, b in spans]).mean(axis=0))
+
+    def _plan(self, d: PreparedDocument, p: _Doc, tokens: np.ndarray, first: np.ndarray | None, fields: set[str],
               fallback: dict[str, int]) -> dict[str, Any]:
         """Each field's vector from its span, or the text itself (a str) when the span is not found."""
-        text = f"{d.doc.title}\n{d.doc.body}"
-        loc = _Locator(text)
-
-        def span(lo: int, hi: int) -> np.ndarray | None:
-            a = int(np.searchsorted(p.starts, lo, side="left"))
-            b = int(np.searchsorted(p.starts, hi, side="left"))
-            return _unit(tokens[a:b].mean(axis=0)) if b > a else None
-
-        def found_or_text(t: str, start: int = 0) -> tuple[Any, int]:
-            hit = loc.find(t, start)
-            vec = span(hit[0], hit[1]) if hit else None
-            if vec is None:
-                fallback.setdefault(t, len(fallback))
-                return t, start
-            return vec, hit[2] if hit else start
+        def alone(text: str) -> str:
+            fallback.setdefault(text, len(fallback))
+            return text
 
         plan: dict[str, Any] = {}
         if "document" in fields:
-            plan["document"] = _unit(first.mean(axis=0))
+            if self._first_window_document and first is not None:
+                plan["document"] = _unit(first.mean(axis=0))
+            else:
+                plan["document"] = self._pool(tokens, [(0, len(p.ids))]) if p.ids else alone(d.texts("document")[0])
         if "title" in fields:
-            vec = span(0, len(d.doc.title)) if d.doc.title.strip() else None
-            if vec is None:
-                fallback.setdefault(d.doc.title, len(fallback))
-            plan["title"] = vec if vec is not None else d.doc.title
+            plan["title"] = self._pool(tokens, [p.title]) if p.title else alone(d.texts("title")[0])
         if "body" in fields:
-            cursor = len(" ".join(d.doc.title.split()))  # passages follow the title in order
-            vecs: list[Any] = []
-            for passage in d.passages:
-                vec, cursor = found_or_text(passage, cursor)
-                vecs.append(vec)
-            plan["body"] = vecs
+            plan["body"] = [self._pool(tokens, [sp]) if sp else alone(t)
+                            for sp, t in zip(p.passages, d.texts("body"), strict=True)]
         if "summary" in fields:
-            plan["summary"] = self._summary(d.summary, loc, tokens, p, fallback)
+            plan["summary"] = self._pool(tokens, p.summary) if p.summary else alone(d.texts("summary")[0])
         if "entities" in fields:
-            if self._settings.shared_entity_mentions:
-                plan["entities"] = [found_or_text(e)[0] for e in d.entities]
-            else:  # short phrases: cheap alone, and their mentions' states mean something else
-                plan["entities"] = []
-                for e in d.entities:
-                    fallback.setdefault(e, len(fallback))
-                    plan["entities"].append(e)
+            texts = d.texts("entities")
+            # encoded alone unless pooled from mentions: short phrases, batched across the documents
+            spans = p.mentions if self._pass.entity_mentions else [None] * len(texts)
+            plan["entities"] = [self._pool(tokens, [sp]) if sp else alone(t)
+                                for sp, t in zip(spans, texts, strict=True)]
         return plan
-
-    def _summary(self, summary: str, loc: _Locator, tokens: np.ndarray, p: _Doc,
-                 fallback: dict[str, int]) -> Any:
-        """The mean of the summary's sentences' tokens, when every sentence is found in the text."""
-        picked: list[np.ndarray] = []
-        for sent in sentences(summary) or [summary]:
-            hit = loc.find(sent)
-            if hit is None:
-                picked = []
-                break
-            a = int(np.searchsorted(p.starts, hit[0], side="left"))
-            b = int(np.searchsorted(p.starts, hit[1], side="left"))
-            if b > a:
-                picked.append(tokens[a:b])
-        if not picked:
-            fallback.setdefault(summary, len(fallback))
-            return summary
-        return _unit(np.concatenate(picked).mean(axis=0))

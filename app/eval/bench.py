@@ -29,7 +29,8 @@ from app.container import Services, build_services
 from app.domain.plan import Filter, QueryPlan, build_plan
 from app.encoders.fastembed_encoder import EncoderPool
 from app.eval.bench_ingest import bench_encoding_modes, bench_ingest, modes_markdown, open_services
-from app.eval.bench_report import markdown, memory_skip_reason
+from app.eval.bench_report import markdown, memory_skip_reason, service_markdown
+from app.eval.bench_service import bench_service_load
 from app.eval.index import eval_settings, peak_rss_mb
 from app.eval.synthetic import SyntheticCorpus
 from app.eval.timing import interleave
@@ -214,6 +215,13 @@ def bench_synthetic(size: int, kind: str, encoders: EncoderPool, base: Settings,
     return out
 
 
+def _extras_markdown(res: Mapping[str, Any]) -> str:
+    """The encoding modes' and the service load's tables, those that were run."""
+    parts = [modes_markdown(res["encoding_modes"])] if "encoding_modes" in res else []
+    parts += [service_markdown(res["service_load"])] if "service_load" in res else []
+    return "\n".join(parts)
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     """`scripts/bench`: figures on stdout and in --out (bench.md, bench.json).
 
@@ -247,6 +255,12 @@ def _main(argv: Sequence[str] | None) -> None:
     p.add_argument("--modes", default="separate,shared",
                    help="encoding modes to time against the bare encoder ('' = skip)")
     p.add_argument("--modes-only", action="store_true", help="time the encoding modes only, then stop")
+    p.add_argument("--rounds", type=int, default=3, help="interleaved rounds of the encoding-mode timing")
+    p.add_argument("--service-load", action="store_true", help="also start the service on an empty embedded "
+                   "store, load --dataset into it through scripts/load's command and report the server's "
+                   "peak RSS (slow: the whole corpus is ingested)")
+    p.add_argument("--service-port", type=int, default=8765, help="loopback port for --service-load")
+    p.add_argument("--service-limit", type=int, default=0, help="documents loaded by --service-load (0 = all)")
     p.add_argument("--skip-real", action="store_true")
     p.add_argument("--keep-dir", type=Path, help="keep the synthetic edge stores under this folder and reuse "
                    "them on the next run (the 100,000 index takes minutes to write and optimise)")
@@ -267,13 +281,17 @@ def _main(argv: Sequence[str] | None) -> None:
     modes = [m for m in args.modes.split(",") if m]
     if args.ingest_docs and modes:
         docs = rng.sample(ds.docs, min(args.ingest_docs, len(ds.docs)))
-        res["encoding_modes"] = bench_encoding_modes(docs, encoders, base, modes)
+        res["encoding_modes"] = bench_encoding_modes(docs, encoders, base, modes, rounds=args.rounds)
         print(modes_markdown(res["encoding_modes"]), file=sys.stderr)
-        if args.modes_only:
-            args.out.mkdir(parents=True, exist_ok=True)
-            (args.out / "bench-modes.json").write_text(json.dumps(res, indent=1, default=str))
-            (args.out / "bench-modes.md").write_text(modes_markdown(res["encoding_modes"]))
-            return
+    if args.service_load:
+        res["service_load"] = bench_service_load(args.dataset, port=args.service_port,
+                                                 limit=args.service_limit or None)
+        print(service_markdown(res["service_load"]), file=sys.stderr)
+    if args.modes_only:
+        args.out.mkdir(parents=True, exist_ok=True)
+        (args.out / "bench-modes.json").write_text(json.dumps(res, indent=1, default=str))
+        (args.out / "bench-modes.md").write_text(_extras_markdown(res))
+        return
     if args.ingest_docs:
         docs = rng.sample(ds.docs, min(args.ingest_docs, len(ds.docs)))
         res["ingest"] = bench_ingest(docs, encoders, base, kinds)
@@ -300,8 +318,7 @@ def _main(argv: Sequence[str] | None) -> None:
             print(markdown(res), file=sys.stderr)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "bench.json").write_text(json.dumps(res, indent=1, default=str))
-    (args.out / "bench.md").write_text(markdown(res) + (
-        "\n" + modes_markdown(res["encoding_modes"]) if "encoding_modes" in res else ""))
+    (args.out / "bench.md").write_text(markdown(res) + "\n" + _extras_markdown(res))
     print(markdown(res))
 
 

@@ -66,3 +66,17 @@ def fanout_line(plans: Mapping[str, Any]) -> list[str]:
     return [f"Default plan, fan-out / batch: store p50 {fan['store_p50_ms'] / batch['store_p50_ms']:.2f}x, "
             f"p95 {fan['store_p95_ms'] / batch['store_p95_ms']:.2f}x; fan-out answers that missed a space: "
             f"{fan.get('degraded', 0)}.", ""]
+
+
+def service_markdown(res: Mapping[str, Any]) -> str:
+    """The service-load table: documents, docs/s and the server's peak RSS (`bench_service_load`'s result)."""
+    peak = res.get("server_peak_rss_mb")
+    start = res.get("server_rss_after_start_mb")
+    return "\n".join([
+        f"### The service while `scripts/load` sends {res['documents']} documents", "",
+        "| what | value |", "|---|---|",
+        f"| load rate through HTTP | {res['docs_per_s']:.2f} docs/s ({res['seconds']:.0f} s) |",
+        f"| server peak RSS (VmHWM) | {f'{peak:.0f} MB' if peak is not None else 'not readable here'} |",
+        f"| server peak RSS once started, before the load | "
+        f"{f'{start:.0f} MB' if start is not None else 'not readable here'} |",
+        "", f"`{res['command']['serve']}` / `{res['command']['load']}`", ""])

@@ -2,6 +2,7 @@
 
     scripts/evaluate DATASET [--split test] [--index-dir DIR] [--out DIR] [--fit 0.6] [--calibrate]
     scripts/evaluate install --index-dir DIR --profile FILE [--thresholds FILE] [--router FILE]   (into a store)
+    scripts/evaluate compare DATASET --index-dir DIR --side NAME=space:version,... (versions side by side)
 """
 
 from __future__ import annotations
@@ -323,6 +324,11 @@ def _main(argv: list[str]) -> None:
         from app.eval.install import install
 
         install(argv[1:])
+        return
+    if argv and argv[0] == "compare":
+        from app.eval import compare
+
+        compare.main(argv[1:])
         return
     args = parse_args(argv)
     from app.eval.report import markdown, write

@@ -116,8 +116,10 @@ def standard_variants(spaces: Sequence[str], *, fusion: str = "dbsf", rrf_k: int
 
 def fetch_lists(services: Services, queries: Mapping[str, str], *, depth: int = 100,
                 spaces: Sequence[str] | None = None, progress: bool = True,
-                ) -> tuple[Lists, dict[str, list[str]]]:
+                versions: Mapping[str, str] | None = None) -> tuple[Lists, dict[str, list[str]]]:
     """Each space's top `depth` for every query (doc ids and raw scores), in one batch per query.
+
+    `versions` pins spaces to vector versions (space -> version name); the others use their live one.
 
     Returns:
         (lists, store_fused): the per-space lists, and the store's own equal-weight DBSF ranking
@@ -131,7 +133,7 @@ def fetch_lists(services: Services, queries: Mapping[str, str], *, depth: int = 
     fused: dict[str, list[str]] = {}
     for qid, text in tqdm(queries.items(), desc="search", unit="q", file=sys.stderr, disable=not progress):
         plan = services.search.plan(SearchRequest(query=text, limit=depth, fields=names, fusion="dbsf",
-                                                  weights={}, explain=True))
+                                                  weights={}, explain=True, versions=dict(versions or {}) or None))
         result, _ = services.search.run(plan, text)
         lists[qid] = {s: [(doc_ids(h.id), h.score) for h in hits] for s, hits in result.per_space.items()}
         fused[qid] = [doc_ids(h.id, h.payload) for h in result.hits]

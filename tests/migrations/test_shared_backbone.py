@@ -5,11 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from app.container import build_services
 from app.domain.documents import Document, prepare
-from app.encoders.fastembed_encoder import EncoderPool
+from app.encoders.fastembed_encoder import EncoderPool, load_encoder
+from app.encoders.shared import SharedEncoder
 from app.services.search import SearchRequest
+from app.settings import SharedPassSettings
 from app.versioning.declare import default_folder, load_folder
 from tests.conftest import make_settings, to_documents
 from tests.fixtures import DOCS
@@ -40,8 +43,9 @@ def test_shared_pass_vectors_are_close_to_the_separate_passes(encoders: EncoderP
     rows = shared.embed_documents(docs, {"title", "document", "body", "summary", "entities"})  # type: ignore[attr-defined]
     titles, bodies = [], []
     for d, row in zip(docs, rows, strict=True):
-        # the document vector is the first window, [CLS] and [SEP] included: what the separate pass computes
-        assert _cos(row["document"], separate.embed(d.texts("document"))[0]) > 0.999
+        # aligned windows (the default): the document vector is the mean of every token's state; on a text
+        # that fits one window that is the separate pass's mean without its [CLS] and [SEP] states
+        assert _cos(row["document"], separate.embed(d.texts("document"))[0]) > 0.99
         titles.append(_cos(row["title"], separate.embed([d.doc.title])[0]))
         bodies += [_cos(a, b) for a, b in zip(row["body"], separate.embed(list(d.passages)), strict=True)]
         assert len(row["entities"]) == len(d.entities)
@@ -51,6 +55,27 @@ def test_shared_pass_vectors_are_close_to_the_separate_passes(encoders: EncoderP
     # (one-sentence passages here; on SciFact's 120-word passages the mean is 0.92)
     assert min(bodies) > 0.6 and np.mean(bodies) > 0.75, bodies
     assert _cos(shared.embed_query("raft leader"), separate.embed_query("raft leader")) > 0.999
+
+
+def test_fixed_windows_as_wide_as_the_model_give_the_separate_document_vector(
+        model_cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    settings = make_settings("edge", model_cache, model_cache)
+    fixed = settings.models["minilm-l6-int8-shared"].model_copy(
+        update={"shared": SharedPassSettings(windows="fixed", window=256, overlap=32)})
+    shared = load_encoder(fixed, settings.encoders)
+    separate = load_encoder(settings.models["minilm-l6-int8"], settings.encoders)
+    long_body = " ".join(f"Sentence {i} is about statins and dementia." for i in range(80))  # > 256 tokens
+    docs = [prepare(Document(id=str(i), title=t, body=b), chunk_words=30, max_chunks=32, max_entities=4)
+            for i, (t, b) in enumerate([*TEXTS, ("Long", long_body)])]
+    inner = getattr(shared, "inner", shared)
+    seqs: list[int] = []
+    run = inner._run
+    monkeypatch.setattr(inner, "_run", lambda s: (seqs.append(len(s)), run(s))[1])
+    rows = shared.embed_documents(docs, {"document"})  # type: ignore[attr-defined]
+    assert seqs == [len(docs)]  # one window each: the first
+    for d, row in zip(docs, rows, strict=True):
+        # the first window, [CLS] and [SEP] included: what the separate pass computes (it truncates there)
+        assert _cos(row["document"], separate.embed(d.texts("document"))[0]) > 0.999
 
 
 def test_the_migrations_to_the_shared_versions_apply_backfill_validate_and_promote(
@@ -78,3 +103,43 @@ def test_the_migrations_to_the_shared_versions_apply_backfill_validate_and_promo
             assert hits[0]["id"] == expected
     finally:
         svc.close()
+
+
+def _shared(encoders: EncoderPool) -> SharedEncoder:
+    enc = encoders.get("minilm-l6-int8-shared")
+    return enc.inner if hasattr(enc, "inner") else enc  # type: ignore[return-value]
+
+
+def test_entities_batched_across_documents_equal_each_entity_encoded_alone(encoders: EncoderPool) -> None:
+    shared = _shared(encoders)
+    docs = [prepare(Document(id=str(i), title=t, body=b), chunk_words=30, max_chunks=32, max_entities=4)
+            for i, (t, b) in enumerate(TEXTS)]
+    rows = shared.embed_documents(docs, {"entities"})
+    for d, row in zip(docs, rows, strict=True):
+        for entity, vec in zip(d.texts("entities"), row["entities"], strict=True):
+            np.testing.assert_allclose(vec, shared.embed([entity])[0], atol=1e-5)
+
+
+def test_a_backfill_of_some_fields_runs_only_the_windows_holding_them(encoders: EncoderPool,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    shared = _shared(encoders)
+    long_body = " ".join(f"Sentence {i} is about statins, dementia and blood pressure." for i in range(120))
+    docs = [prepare(Document(id="long", title="Statins", body=long_body), chunk_words=120, max_chunks=32,
+                    max_entities=4)]
+    windows: list[int] = []
+    run = shared._run
+
+    def counting(seqs):  # type: ignore[no-untyped-def]
+        windows.append(sum(1 for s in seqs if len(s) > 30))  # windows, not the short entity phrases
+        return run(seqs)
+
+    monkeypatch.setattr(shared, "_run", counting)
+    every = shared.embed_documents(docs, {"title", "document", "body", "summary", "entities"})[0]
+    assert windows[0] > 4  # about 1,600 tokens: several windows
+    # the title is in the first window; entities are encoded alone (the document is every window's mean)
+    for fields, most in (({"title"}, 1), ({"entities"}, 0), ({"title", "entities"}, 1)):
+        windows.clear()
+        row = shared.embed_documents(docs, fields)[0]
+        assert sum(windows) <= most, (fields, windows)
+        for f in fields:  # the same vectors as when every field is asked for
+            np.testing.assert_array_equal(np.asarray(row[f]), np.asarray(every[f]))
