@@ -26,12 +26,8 @@ QUERIES = {
 }
 
 
-def test_evaluate_fits_stores_and_serves_a_learned_scorer(tmp_path: Path, encoders: EncoderPool,
-                                                          monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    import tests.eval.test_evaluate_pipeline as pipeline
-
-    monkeypatch.setattr(pipeline, "QUERIES", QUERIES)
-    data = write_beir(tmp_path / "tiny")
+def test_evaluate_fits_stores_and_serves_a_learned_scorer(tmp_path: Path, encoders: EncoderPool) -> None:
+    data = write_beir(tmp_path / "tiny", QUERIES)
     out, index = tmp_path / "out", tmp_path / "index"
     done = evaluate(parse_args([str(data), "--index-dir", str(index), "--out", str(out), "--latency-queries", "3",
                                 "--fit", "0.67", "--save", "--no-plot"]), encoders=encoders)
