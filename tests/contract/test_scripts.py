@@ -18,7 +18,7 @@ from app.asgi import create_app
 from app.container import build_services
 from app.encoders.fastembed_encoder import EncoderPool
 from app.settings import SpaceSettings, default_spaces
-from tests.conftest import make_settings
+from tests.conftest import STORE_KINDS, make_settings
 from tests.scripts_corpus import NFC_BODY, NFC_TITLE, NFD_TITLE, SCRIPT_DOCS, script_documents
 
 
@@ -29,9 +29,12 @@ def multilingual_spaces() -> list[SpaceSettings]:
             for s in default_spaces()]
 
 
-@pytest.fixture
-def client(store_kind: str, tmp_path: Path, model_cache: Path, encoders: EncoderPool) -> Iterator[TestClient]:
-    settings = make_settings(store_kind, tmp_path, model_cache, spaces=multilingual_spaces())
+@pytest.fixture(scope="module", params=STORE_KINDS)
+def client(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, model_cache: Path,
+           encoders: EncoderPool) -> Iterator[TestClient]:
+    """The app over the script documents on one adapter, shared by the module's tests: they only read."""
+    settings = make_settings(request.param, tmp_path_factory.mktemp("scripts"), model_cache,
+                             spaces=multilingual_spaces())
     services = build_services(settings, encoders=encoders)
     try:
         with TestClient(create_app(settings, services=services)) as c:
