@@ -72,7 +72,9 @@ def plans_for(svc: Services, profile_variant: Mapping[str, Any] | None, single: 
         plans[f"profile {p['name']}"] = build_plan(reg, fields=[s for s, w in p["weights"].items() if w > 0],
                                                    fusion=p["fusion"], rrf_k=p["rrf_k"], weights=p["weights"],
                                                    **common)
-    plans["default"] = plans["default" + FANOUT] = svc.search.plan(SearchRequest(query="", limit=10))
+    plans["default"] = svc.search.plan(SearchRequest(query="", limit=10))
+    if not plans["default"].cascade:  # a cascade is one request: the service never fans it out
+        plans["default" + FANOUT] = plans["default"]
     for name in plan_names(svc.settings.search):
         plans[f"plan {name}"] = svc.search.plan(SearchRequest(query="probe", plan=name, limit=10))
     return plans

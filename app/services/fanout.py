@@ -172,9 +172,12 @@ class FanOut:
         Raises:
             SearchDeadline: no fused space answered (each timed out, failed or was not sent).
             CollectionNotFound, InvalidInput: the store refused a space's request (the same for every
-                space, so the search is refused as a batch request would be).
+                space, so the search is refused as a batch request would be); `plan` is a cascade.
             StoreUnavailable: fetching the winners' payloads failed.
         """
+        if plan.cascade:  # the search service runs these as one request; a caller that forgets is told
+            raise InvalidInput("a cascade runs as one request (its rerank stage scores stage 1's candidates): "
+                               "it cannot be fanned out")
         started = time.perf_counter()
         sent: dict[str, Future[Listed]] = {}
         outcomes: dict[str, SpaceOutcome] = {}

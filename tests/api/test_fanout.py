@@ -124,3 +124,14 @@ def test_a_bad_fanout_request_is_a_422_naming_the_field(slow: tuple[TestClient, 
     r = client.post("/search", json={"query": QUERY, **body})
     assert r.status_code == 422, r.text
     assert named in r.text
+
+
+def test_a_cascade_asked_to_fan_out_runs_as_one_request(slow: tuple[TestClient, SlowSpaces]) -> None:
+    """A cascade's rerank stage scores stage 1's candidates, so its stages cannot be split per space: asked
+    for fan-out, it still answers whole (the same hits as without fan-out) and says it ran as a batch."""
+    client, _ = slow
+    whole = client.post("/search", json={"query": QUERY, "plan": "cascade", "explain": True})
+    fanned = client.post("/search", json={"query": QUERY, "plan": "cascade", "fanout": True, "explain": True})
+    assert whole.status_code == fanned.status_code == 200, fanned.text[:300]
+    assert ids(fanned.json()) == ids(whole.json()) and ids(whole.json())
+    assert fanned.json()["degraded"] == [] and fanned.json()["plan"]["execution"] == "batch"

@@ -94,3 +94,12 @@ def test_a_search_fanned_out_from_settings_reports_execution_and_degraded_spaces
     assert result.plan is not None and result.plan["execution"] == "fanout" and result.plan["degraded"] == ["document"]
     assert result.plan["fanout"]["document"]["status"] == "failed"
     assert result.hits[0]["id"] == "cook-1"
+
+
+
+def test_fanout_refuses_a_cascade_plan(fake: Services) -> None:
+    """The search service never fans out a cascade; a caller that tries is told why, and nothing is sent."""
+    plan = fake.search.plan(SearchRequest(query="probe", plan="cascade"))
+    assert plan.cascade
+    with pytest.raises(InvalidInput, match="cannot be fanned out"):
+        fake.search.fanout.run(fake.store, fake.registry.alias, plan, {}, Deadlines(budget_ms=100, per_space={}))
