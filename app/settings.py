@@ -215,6 +215,11 @@ class SearchSettings(BaseModel):
     plans: dict[str, PlanSettings] = Field(default_factory=builtin_plans)
     max_candidates: int = Field(default=1_000, ge=1, le=10_000, description="The most stage-1 candidates a "
                                 "cascade may ask for (`candidates` past it is a 422).")
+    cascade_requests: Literal["staged", "nested"] = Field(
+        default="staged", description="How a cascade runs. `staged`: stage 1 once, then the rerank spaces score "
+        "its candidates in a second request, and the final formula is computed in the service; `nested`: one Query "
+        "API request of nested prefetches, where stage 1 runs again under each rerank branch (one round trip, "
+        "more engine work). Same ranking either way (docs/evaluation.md#cascade).")
 
     @model_validator(mode="after")
     def _plan_known(self) -> SearchSettings:

@@ -140,6 +140,7 @@ class QueryPlan:
     candidates: int = 0  # stage-1 depth: how many points stage 2 rescores
     candidates_weight: float = 0.0  # weight of the stage-1 score in the final formula (0: not in it)
     notes: tuple[str, ...] = ()  # why the plan is not quite what was asked (a rerank-only space moved)
+    staged: bool = True  # a cascade's stage 1 runs once, its rescoring in a second request (app.store.cascade)
     scorer: LearnedScorer | None = None  # fusion "learned": ranks the union of the spaces' lists
 
     @property
@@ -228,6 +229,7 @@ def build_plan(
     first_stage: dict[str, float] | None = None,
     max_candidates: int = MAX_CANDIDATES,
     scorer: LearnedScorer | None = None,
+    staged: bool = True,
 ) -> QueryPlan:
     """Resolve spaces to their live vector versions (or pinned `versions`), validate weights, and
     split a cascade into its stages. With no `fields`, the live spaces are searched, and any space
@@ -245,6 +247,8 @@ def build_plan(
         candidates: the stage-1 depth (1..`max_candidates`; raised to `limit` when below it).
         candidates_weight: weight of the stage-1 score in the final formula (0: not in it).
         scorer: the learned scorer, for fusion "learned".
+        staged: a cascade runs stage 1 once and rescores its candidates in a second request (False:
+            one nested Query API request, stage 1 repeated under each branch).
 
     Raises:
         UnknownSpace: a field, rerank space or weight names a space that does not exist.
@@ -330,6 +334,7 @@ def build_plan(
         candidates=max(candidates, limit) if reranking else 0,
         candidates_weight=candidates_weight if reranking else 0.0,
         notes=tuple(notes),
+        staged=staged,
         scorer=scorer if fusion == "learned" else None,
     )
 

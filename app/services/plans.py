@@ -74,8 +74,8 @@ def first_stage_of(plan: PlanRequest, live: Sequence[str]) -> dict[str, float]:
 def cascade_args(search: SearchSettings, plan: PlanRequest, rerank: list[str] | None, candidates: int | None, *,
                  first_stage: dict[str, float]) -> dict[str, Any]:
     """`build_plan`'s cascade arguments: the request's rerank spaces and depth (None: the plan's), the
-    plan's final weighting, and `first_stage`, which finds the candidates for a rerank-only space
-    searched alone (the search's default first stage)."""
+    plan's final weighting, `first_stage`, which finds the candidates for a rerank-only space
+    searched alone (the search's default first stage), and how a cascade runs (`search.cascade_requests`)."""
     return {"rerank": plan.rerank if rerank is None else rerank, "candidates": candidates or plan.candidates,
             "candidates_weight": plan.candidates_weight, "first_stage": first_stage,
-            "max_candidates": search.max_candidates}
+            "max_candidates": search.max_candidates, "staged": search.cascade_requests == "staged"}

@@ -98,5 +98,6 @@ def learned_plan(registry: Registry, search: SearchSettings, profiles: ProfileRe
         scorer = stored_scorer(ranking.profile)
     plan = build_plan(registry, fields=fields, fusion="learned", rrf_k=search.rrf_k, weights=weights or {},
                       limit=limit, prefetch_limit=search.prefetch_limit, filter=filter, explain=explain,
-                      rerank=rerank, versions=versions, scorer=scorer)
+                      rerank=rerank, versions=versions, scorer=scorer,
+                      staged=search.cascade_requests == "staged")
     return plan, ranking

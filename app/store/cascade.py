@@ -11,6 +11,13 @@ Qdrant runs a query's prefetches first and its own query over what they return, 
 
 The stage-1 subtree is repeated under each branch that needs it (a tree has no shared nodes): the
 candidate searches run once per rerank space, plus once when the final formula weighs stage 1.
+
+A plan can instead run `staged` (the default, `search.cascade_requests`): stage 1 once, then each
+rerank space scores exactly those candidates (`Among`: a has-id filter, no index search) in a second
+batch, and the final formula is computed here with the same math (app.domain.cascade.final_scores).
+Two requests instead of one, but the candidate searches run once: at 100,000 documents this is what
+keeps a cascade near the price of its first stage (benchmarks/results/cascade-100k).
+
 Each adapter translates the tree into its engine's types (app.store.edge_query, app.store.qdrant_query).
 """
 
@@ -19,10 +26,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from app.domain.cascade import CANDIDATES
+from app.domain.cascade import CANDIDATES, final_scores
 from app.domain.plan import QueryPlan, SpaceQuery
 from app.store.runner import TIE_SLACK, ranked, tie_cut
-from app.store.types import Hit, QueryResult
+from app.store.types import Hit, QueryResult, StoredPoint
 
 
 @dataclass(frozen=True)
@@ -62,9 +69,19 @@ class WeightedSum:
     limit: int
 
 
-Node = Search | Fuse | Rescore | WeightedSum
+@dataclass(frozen=True)
+class Among:
+    """A space's exact score of the listed points only (a has-id filter; no index search)."""
+
+    ids: tuple[str, ...]
+    space: SpaceQuery
+    limit: int
+
+
+Node = Search | Fuse | Rescore | WeightedSum | Among
 # (tree, limit, with payload) per request -> each request's hits, in the engine's order
 BatchRunner = Callable[[list[tuple[Node, int, bool]]], list[list[Hit]]]
+Retrieve = Callable[[list[str]], list[StoredPoint]]
 
 
 def normalized(node: Node) -> Fuse:
@@ -104,12 +121,14 @@ def stage_trees(plan: QueryPlan) -> list[tuple[str, Node]]:
     return [(CANDIDATES, first)] + [(s.space, Rescore(first, s, plan.candidates)) for s in plan.rerank]
 
 
-def run_cascade(plan: QueryPlan, batch: BatchRunner) -> QueryResult:
-    """Run a cascade plan as one batch request; shared by both adapters.
+def run_cascade(plan: QueryPlan, batch: BatchRunner, retrieve: Retrieve) -> QueryResult:
+    """Run a cascade plan, staged (`plan.staged`: two batches) or as one nested request; shared by
+    both adapters.
 
     Args:
         plan: a cascade plan (`plan.rerank` not empty).
         batch: runs (tree, limit, with payload) requests in one engine batch, in order.
+        retrieve: point ids -> stored points, for the payloads of a staged plan's hits.
 
     Returns:
         The hits (at most `plan.limit`, best first, equal scores by point id); with `explain`, each
@@ -119,6 +138,8 @@ def run_cascade(plan: QueryPlan, batch: BatchRunner) -> QueryResult:
     Ties: as app.store.runner.run_plan, the final stage asks for more than `limit` and, while a tie
     reaches the end of what came back, for more again. A tie at stage 1's cut is cut by the engine.
     """
+    if plan.staged:
+        return run_staged(plan, batch, retrieve)
     extra: list[tuple[Node, int, bool]] = []
     if plan.explain:
         extra += [(Search(s, plan.prefetch_limit), plan.prefetch_limit, False) for s in plan.listed]
@@ -135,3 +156,28 @@ def run_cascade(plan: QueryPlan, batch: BatchRunner) -> QueryResult:
     names = [name for name, _ in stage_trees(plan)] if plan.explain else []
     stages = dict(zip(names, lists[len(plan.listed):], strict=True)) if plan.explain else {}
     return QueryResult(hits=main[: plan.limit], per_space=per_space, stages=stages)
+
+
+def run_staged(plan: QueryPlan, batch: BatchRunner, retrieve: Retrieve) -> QueryResult:
+    """A cascade in two batches: stage 1 once (with `explain`, each listed space's own list beside it),
+    then every rerank space's exact score of the candidates; the final stage is
+    app.domain.cascade.final_scores over them, and the winners' payloads come in one retrieve.
+
+    Returns:
+        As `run_cascade`; every stage is at hand, so `explain` costs no extra search.
+    """
+    listed = [(Search(s, plan.prefetch_limit), plan.prefetch_limit, False) for s in plan.listed] \
+        if plan.explain else []
+    first, *own = batch([(stage_one(plan), plan.candidates, False), *listed])
+    candidates = ranked(first)
+    ids = tuple(h.id for h in candidates)
+    rescored = batch([(Among(ids, s, len(ids)), len(ids), False) for s in plan.rerank]) if ids else \
+        [[] for _ in plan.rerank]
+    stages = {CANDIDATES: candidates} | {s.space: ranked(hits) for s, hits in zip(plan.rerank, rescored, strict=True)}
+    top = final_scores(plan, {name: [(h.id, h.score) for h in hits] for name, hits in stages.items()})[: plan.limit]
+    payloads = {p.id: p.payload for p in retrieve([pid for pid, _ in top])}
+    hits = [Hit(id=pid, score=score, payload=payloads.get(pid)) for pid, score in top]
+    if not plan.explain:
+        return QueryResult(hits=hits)
+    per_space = {s.space: ranked(h) for s, h in zip(plan.listed, own, strict=True)}
+    return QueryResult(hits=hits, per_space=per_space, stages=stages)

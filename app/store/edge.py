@@ -255,7 +255,7 @@ class EdgeStore(Store):
         flt = to_filter(qe, plan.filter)
         trees = EdgeTrees(vectors, flt, self._search_params)
         if plan.cascade:
-            return run_cascade(plan, edge_batch(shard, trees))
+            return run_cascade(plan, edge_batch(shard, trees), lambda ids: self.retrieve(collection, ids))
         nearest, params, hits = trees.nearest, trees.space_params, edge_hits
 
         def batch(plan: QueryPlan, main: bool, per_space: bool) -> tuple[list[Hit] | None, list[list[Hit]]]:

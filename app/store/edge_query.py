@@ -8,7 +8,7 @@ from typing import Any
 import qdrant_edge as qe
 
 from app.domain.plan import SpaceQuery
-from app.store.cascade import Fuse, Node, Rescore, Search
+from app.store.cascade import Among, Fuse, Node, Rescore, Search
 from app.store.translate import to_vector
 from app.store.types import Hit, VectorValue
 
@@ -35,10 +35,14 @@ class EdgeTrees:
         return None if s.kind == "sparse" else self.params
 
     def _params(self, node: Node) -> Any:
-        return self.space_params(node.space) if isinstance(node, Search | Rescore) else None
+        return self.space_params(node.space) if isinstance(node, Search | Rescore | Among) else None
+
+    def _filter(self, node: Node) -> Any:
+        # the listed points only (stage 1 applied the payload filter already)
+        return qe.Filter(must=[qe.HasIdCondition(set(node.ids))]) if isinstance(node, Among) else self.flt
 
     def _query(self, node: Node) -> Any:
-        if isinstance(node, Search | Rescore):
+        if isinstance(node, Search | Rescore | Among):
             return self.nearest(node.space)
         if isinstance(node, Fuse):
             return qe.Fusion.Rrf(k=node.k, weights=list(node.weights or ())) if node.method == "rrf" \
@@ -48,7 +52,7 @@ class EdgeTrees:
         return qe.Formula(qe.Expression.Sum(terms), defaults={f"$score[{i}]": 0.0 for i in range(len(terms))})
 
     def _children(self, node: Node) -> list[Any] | None:
-        if isinstance(node, Search):
+        if isinstance(node, Search | Among):
             return None
         kids = [node.child] if isinstance(node, Rescore) else list(node.children)
         return [self.prefetch(k) for k in kids]
@@ -56,12 +60,12 @@ class EdgeTrees:
     def prefetch(self, node: Node) -> Any:
         """`node` as an edge `Prefetch` (its children nested)."""
         return qe.Prefetch(limit=node.limit, query=self._query(node), prefetches=self._children(node),
-                           params=self._params(node), filter=self.flt)
+                           params=self._params(node), filter=self._filter(node))
 
     def request(self, node: Node, limit: int, payload: bool) -> Any:
         """`node` as the top of an edge `QueryRequest` answering `limit` points."""
         return qe.QueryRequest(limit=limit, query=self._query(node), prefetches=self._children(node),
-                               params=self._params(node), filter=self.flt, with_payload=payload)
+                               params=self._params(node), filter=self._filter(node), with_payload=payload)
 
 
 def edge_hits(points: list[Any]) -> list[Hit]:

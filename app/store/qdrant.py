@@ -200,7 +200,8 @@ class QdrantStore(Store):
         flt = to_filter(qm, plan.filter)
         trees = QdrantTrees(vectors, flt, self._search_params)
         if plan.cascade:
-            return run_cascade(plan, qdrant_batch(self._client, collection, trees))
+            return run_cascade(plan, qdrant_batch(self._client, collection, trees),
+                               lambda ids: self.retrieve(collection, ids))
         vec, params = trees.vector, trees.space_params
 
         def hits(resp: Any) -> list[Hit]:

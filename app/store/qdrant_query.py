@@ -8,7 +8,7 @@ from typing import Any
 from qdrant_client import models as qm
 
 from app.domain.plan import SpaceQuery
-from app.store.cascade import Fuse, Node, Rescore, Search
+from app.store.cascade import Among, Fuse, Node, Rescore, Search
 from app.store.translate import to_vector
 from app.store.types import Hit, VectorValue
 
@@ -37,7 +37,9 @@ class QdrantTrees:
     def _parts(self, node: Node) -> dict[str, Any]:
         """The fields a `Prefetch` and a `QueryRequest` share: query, using, prefetch, params, filter."""
         parts: dict[str, Any] = {"filter": self.flt}
-        if isinstance(node, Search | Rescore):
+        if isinstance(node, Among):  # the listed points only (stage 1 applied the payload filter already)
+            parts["filter"] = qm.Filter(must=[qm.HasIdCondition(has_id=list(node.ids))])
+        if isinstance(node, Search | Rescore | Among):
             parts |= {"query": self.vector(node.space), "using": node.space.vector_name,
                       "params": self.space_params(node.space)}
             if isinstance(node, Rescore):

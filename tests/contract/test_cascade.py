@@ -59,12 +59,13 @@ def no_tie_at_the_cut(stage: list[tuple[str, float]], candidates: int, everythin
     return candidates >= everything or stage[candidates - 1][1] != stage[candidates][1]
 
 
+@pytest.mark.parametrize("staged", [True, False], ids=["staged", "nested"])
 @pytest.mark.parametrize("candidates", [4, 100])
 @pytest.mark.parametrize("name", list(CASCADES))
 def test_a_cascade_ranks_as_its_stages_computed_from_each_space_s_own_scores(
-        loaded: Services, name: str, candidates: int) -> None:
+        loaded: Services, name: str, candidates: int, staged: bool) -> None:
     for query in QUERIES:
-        plan = cascade_plan(loaded, name, query, candidates)
+        plan = replace(cascade_plan(loaded, name, query, candidates), staged=staged)
         assert plan.cascade and loaded.search.fused_in(plan) == "store"
         lists, scores = own_scores(loaded, plan, query)
         expected = cascade_stages(plan, lists, scores)
@@ -75,6 +76,24 @@ def test_a_cascade_ranks_as_its_stages_computed_from_each_space_s_own_scores(
         assert [h.id for h in hits] == [pid for pid, _ in expected[FINAL][: plan.limit]], (name, query)
         assert [h.score for h in hits] == pytest.approx([s for _, s in expected[FINAL][: plan.limit]], abs=1e-5)
         assert all(h.payload and h.payload["doc_id"] for h in hits)
+
+
+@pytest.mark.parametrize("name", list(CASCADES))
+def test_staged_and_nested_requests_answer_the_same_hits_and_stages(loaded: Services, name: str) -> None:
+    for query in QUERIES:
+        plan = cascade_plan(loaded, name, query, 12, explain=True, limit=8)
+        vectors = loaded.search.encode_query(plan, query)
+        staged, nested = (loaded.store.query(loaded.registry.alias, replace(plan, staged=s), vectors)
+                          for s in (True, False))
+        assert [h.id for h in staged.hits] == [h.id for h in nested.hits], (name, query)
+        assert [h.score for h in staged.hits] == pytest.approx([h.score for h in nested.hits], abs=1e-5)
+        assert [h.payload for h in staged.hits] == [h.payload for h in nested.hits]
+        assert set(staged.stages) == set(nested.stages) == {CANDIDATES, *(s.space for s in plan.rerank)}
+        for stage, hits in staged.stages.items():
+            assert [h.id for h in hits] == [h.id for h in nested.stages[stage]], (name, stage)
+            assert [h.score for h in hits] == pytest.approx([h.score for h in nested.stages[stage]], abs=1e-5)
+        assert {s: [h.id for h in hits] for s, hits in staged.per_space.items()} == \
+            {s: [h.id for h in hits] for s, hits in nested.per_space.items()}
 
 
 def test_explain_shows_each_stage_and_every_hit_s_rank_and_score_at_each(loaded: Services) -> None:
