@@ -20,6 +20,9 @@ INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 
 
 class Limits(Protocol):
+    """The bounds these checks read (`app.settings.LimitSettings` has them): counts, and sizes in characters
+    (`*_chars`) or bytes (`max_metadata_bytes`, of the metadata as JSON)."""
+
     max_batch: int
     max_batch_chars: int
     max_id_chars: int

@@ -59,6 +59,7 @@ class BodyCoverage:
     words_cut: int
 
     def as_dict(self) -> dict[str, int]:
+        """Every count by its field name: what the payload stores and `/documents` answers (`CoverageOut`)."""
         return asdict(self)
 
 

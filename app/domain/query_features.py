@@ -72,6 +72,8 @@ class DocFrequencies:
         return np.log1p((self.docs - df + 0.5) / (df + 0.5))
 
     def to_dict(self) -> dict[str, Any]:
+        """The stored form: `docs`, `min_df`, `terms` (how many), and `ids` (uint32 deltas) and `counts` (uint32),
+        each zlib-compressed and base64-encoded; `from_dict` reads it back."""
         deltas = np.diff(self.ids.astype(np.int64), prepend=0).astype(np.uint32)
         return {"docs": self.docs, "min_df": self.min_df, "terms": len(self.ids),
                 "ids": _pack(deltas), "counts": _pack(self.counts.astype(np.uint32))}
