@@ -85,6 +85,7 @@ class Metrics:
         r.register(StateCollector(services))
 
     def request(self, method: str, route: str, status: int, seconds: float) -> None:
+        """One HTTP request: counted and its latency (`seconds`) observed, by method, route template and status."""
         self.requests.labels(method, route, str(status)).inc()
         self.request_seconds.labels(method, route, str(status)).observe(seconds)
 
