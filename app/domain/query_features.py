@@ -60,7 +60,8 @@ class DocFrequencies:
         return cls(docs, ids, np.array([c for _, c in kept], dtype=np.uint32), min_df)
 
     def lookup(self, term_ids: Sequence[int]) -> np.ndarray:
-        """Document frequency of each term id; 0 for a term held by fewer than `min_df` documents."""
+        """Document frequency of each term id, shape (len(term_ids),) float64; 0 for a term held by fewer than
+        `min_df` documents."""
         q = np.asarray(term_ids, dtype=np.int64)
         if not len(self.ids) or not len(q):
             return np.zeros(len(q))
@@ -156,7 +157,7 @@ def query_features(text: str, term_ids: Sequence[int], dfs: DocFrequencies | Non
 
 
 def feature_vector(features: Mapping[str, float], names: Sequence[str]) -> np.ndarray:
-    """The features in `names`' order, as a float array (a name not computed is an error).
+    """The features in `names`' order: shape (len(names),) float64, what `RouterModel.predict_proba` reads.
 
     Raises: KeyError naming a feature that `query_features` does not compute.
     """
