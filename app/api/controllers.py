@@ -120,6 +120,7 @@ class HealthController(Controller):
 
     @get("/health", summary="Liveness")
     async def health(self) -> HealthOut:
+        """Always `{"status": "ok"}` while the process serves requests; touches neither store nor models."""
         return HealthOut(status="ok")
 
     @get("/ready", sync_to_thread=True, summary="Readiness: the store answers and the collection is there",

@@ -140,6 +140,7 @@ class StateCollector(Collector):
         self.services = services
 
     def collect(self) -> Iterator[Metric]:
+        """`multivec_store_up`, then, when the services are open and the store answers, the state gauges."""
         up = GaugeMetricFamily("multivec_store_up", "1 when the store answered this scrape's reads, else 0.")
         services = self.services()
         if services is None:

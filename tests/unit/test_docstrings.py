@@ -48,18 +48,21 @@ def _own_class_doc(cls: type) -> str | None:
     return doc
 
 
-def _method(raw: object) -> object | None:
-    """The function behind a class attribute (plain, static or class method, property getter, Litestar route
-    handler), or None when the attribute is not a method."""
-    if isinstance(raw, staticmethod | classmethod):
-        raw = raw.__func__
+def _method_doc(cls: type, attr: str, raw: object) -> str | None:
+    """The docstring of method `attr` of `cls` (plain, static or class method, property getter, Litestar route
+    handler): a plain method's may come from the base-class method it overrides (`inspect.getdoc`); a property's
+    or a route handler's must be its own (a handler object would answer Litestar's class docstring). "" when the
+    attribute is not a method."""
     if isinstance(raw, property):
-        raw = raw.fget
+        return raw.fget.__doc__ if raw.fget is not None else None
     fn = getattr(raw, "fn", None)  # litestar's @get/@post wrap the method; its docstring is the route's description
     if inspect.isfunction(fn):
-        raw = fn
-    raw = inspect.unwrap(raw) if callable(raw) else raw
-    return raw if inspect.isfunction(raw) else None
+        return inspect.unwrap(fn).__doc__
+    if isinstance(raw, staticmethod | classmethod):
+        raw = raw.__func__
+    if not inspect.isfunction(inspect.unwrap(raw) if callable(raw) else raw):
+        return ""
+    return inspect.getdoc(getattr(cls, attr))
 
 
 def undocumented(module: types.ModuleType) -> Iterator[str]:
@@ -74,11 +77,8 @@ def undocumented(module: types.ModuleType) -> Iterator[str]:
             if _own_class_doc(obj) is None:
                 yield where
             for attr, raw in vars(obj).items():
-                fn = None if attr.startswith("_") else _method(raw)
-                if fn is None:
-                    continue
-                doc = fn.__doc__ if isinstance(raw, property) else inspect.getdoc(getattr(obj, attr))
-                if not doc or not doc.strip():
+                doc = "" if attr.startswith("_") else _method_doc(obj, attr, raw)
+                if doc is None or (doc and not doc.strip()):
                     yield f"{where}.{attr}"
         elif callable(obj) and inspect.isfunction(inspect.unwrap(obj)) and not inspect.getdoc(obj):
             yield where
@@ -112,6 +112,8 @@ def test_finder_names_what_lacks_a_docstring_and_accepts_an_inherited_method_doc
 import dataclasses
 import functools
 
+from litestar import Controller, get
+
 def documented():
     """Says what it does."""
 
@@ -142,9 +144,21 @@ class Plain(Port):
 @dataclasses.dataclass
 class Record:
     x: int
+
+class Api(Controller):
+    """An API."""
+    path = "/probe"
+
+    @get("/")
+    async def bare_route(self) -> None: pass
+
+    @get("/documented")
+    async def route(self) -> None:
+        """A route."""
 '''
     module = types.ModuleType("probe")
     monkeypatch.setitem(sys.modules, "probe", module)  # dataclasses look their module up there
     exec(compile(source, "probe", "exec"), module.__dict__)
     assert sorted(undocumented(module)) == ["probe.Adapter.extra", "probe.Adapter.make", "probe.Adapter.size",
-                                            "probe.Plain", "probe.Record", "probe.bare", "probe.cached_bare"]
+                                            "probe.Api.bare_route", "probe.Plain", "probe.Record", "probe.bare",
+                                            "probe.cached_bare"]
