@@ -86,6 +86,11 @@ class ApiRequest(Request[Any, Any, Any]):
     thousands of levels deep would exhaust the decoder's recursion)."""
 
     async def json(self) -> Any:
+        """The decoded body, checked against `MULTIVEC_LIMITS__MAX_JSON_DEPTH`.
+
+        Raises:
+            InvalidInput: the body is nested deeper than the limit, or too deep for the decoder (422).
+        """
         try:
             value = await super().json()
         except RecursionError:

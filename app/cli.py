@@ -297,6 +297,11 @@ def _one_line(error: ValidationError) -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
+    """`python -m app.cli {serve,load} ...` (what scripts/serve and scripts/load run).
+
+    Raises:
+        SystemExit: usage when the command is neither; `load`'s exit code (0, or 1 on any refusal or failure).
+    """
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0] not in ("serve", "load"):
         raise SystemExit("usage: python -m app.cli {serve,load} ...")

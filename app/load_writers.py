@@ -144,6 +144,12 @@ class HttpWriter:
             raise error(f"cannot reach the service at {self.client.base_url}: {type(e).__name__}: {e}") from e
 
     def write(self, docs: list[dict[str, Any]]) -> None:
+        """`POST /documents` with the batch, all or nothing.
+
+        Raises:
+            DocumentsRefused: a 422, with the refused documents when its `detail` names them.
+            RequestFailed: no connection, or any other non-2xx answer (401/403 with a hint to set the key).
+        """
         r = self._post("/documents", headers=self.headers, json_body={"documents": docs}, error=RequestFailed)
         if r.is_success:
             return
@@ -154,6 +160,11 @@ class HttpWriter:
         raise RequestFailed(f"POST /documents answered {r.status_code} {code or r.reason_phrase}: {message}{hint}")
 
     def optimize(self) -> None:
+        """`POST /admin/optimize` with the admin token.
+
+        Raises:
+            OptimizeFailed: no connection, or a non-2xx answer (its status, code and message).
+        """
         r = self._post("/admin/optimize", headers=self.admin_headers, json_body=None, error=OptimizeFailed)
         if not r.is_success:
             code, message, _ = _error_parts(r)
@@ -174,6 +185,12 @@ class DirectWriter:
         self.services = services
 
     def write(self, docs: list[dict[str, Any]]) -> None:
+        """Check the batch with the API's schema, then upsert it through the ingest service, all or nothing.
+
+        Raises:
+            DocumentsRefused: a schema error, or `InvalidInput`/`UnknownSpace` from ingest (nothing written).
+            RequestFailed: any other `AppError` (a locked or unavailable store, ...).
+        """
         from pydantic import ValidationError
 
         from app.api.schemas import DocumentsIn
@@ -192,6 +209,11 @@ class DirectWriter:
             raise RequestFailed(f"{e.code}: {e.message}") from e
 
     def optimize(self) -> None:
+        """Optimise the collection the alias points at.
+
+        Raises:
+            OptimizeFailed: the store raised an `AppError`.
+        """
         from app.errors import AppError
 
         try:

@@ -94,6 +94,7 @@ class LoadReport:
 
     @property
     def rate(self) -> float:
+        """Documents written per second of the load (0 before any time has passed)."""
         return self.written / self.seconds if self.seconds > 0 else 0.0
 
 

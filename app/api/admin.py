@@ -18,6 +18,8 @@ from app.services.backup import BackupService
 
 
 class AdminController(Controller):
+    """`/admin`: optimise the served collection, back up and restore the whole store (admin guard)."""
+
     path = "/admin"
     tags = ["admin"]
     guards = [admin_guard]

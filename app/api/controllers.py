@@ -31,6 +31,8 @@ from app.store.base import Store
 
 
 class DocumentController(Controller):
+    """`/documents`: batch upsert (write key), read and delete one document by its percent-encoded id."""
+
     path = "/documents"
     tags = ["documents"]
 
@@ -76,6 +78,8 @@ def document_id(request: Request[Any, Any, Any]) -> str:
 
 
 class SearchController(Controller):
+    """`POST /search` (read key): checks the request against the settings' limits, then runs the search service."""
+
     path = "/search"
     tags = ["search"]
     guards = [read_guard]
@@ -116,6 +120,7 @@ class HealthController(Controller):
 
     @get("/health", summary="Liveness")
     async def health(self) -> HealthOut:
+        """Always `{"status": "ok"}` while the process serves requests; touches neither store nor models."""
         return HealthOut(status="ok")
 
     @get("/ready", sync_to_thread=True, summary="Readiness: the store answers and the collection is there",

@@ -90,6 +90,7 @@ class InspectPlugin(InitPlugin):
     """Adds /inspect and the Jinja engine for app/templates to the app."""
 
     def on_app_init(self, app_config: AppConfig) -> AppConfig:
+        """Register `InspectController` and the Jinja template engine over app/templates (autoescaped)."""
         app_config.route_handlers.append(InspectController)
         app_config.template_config = TemplateConfig(directory=TEMPLATES, engine=JinjaTemplateEngine)
         return app_config

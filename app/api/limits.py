@@ -9,6 +9,17 @@ from app.settings import LimitSettings, SearchSettings
 
 
 def check_search(data: SearchIn, limits: LimitSettings, search: SearchSettings) -> None:
+    """Refuse a search the schema lets through but the settings do not.
+
+    Args:
+        data: the parsed request.
+        limits: `max_query_chars` bounds the query (in characters).
+        search: `max_limit` bounds `limit`, `max_candidates` bounds `candidates`.
+
+    Raises:
+        InvalidInput: a blank query, one over `max_query_chars`, `limit` or `candidates` over their maximum,
+            or a weight that is NaN or infinite; the message names the value and the bound.
+    """
     if not data.query.strip():
         raise InvalidInput("query is blank")
     if len(data.query) > limits.max_query_chars:

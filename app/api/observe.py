@@ -120,6 +120,7 @@ def note_written(request: Request[Any, Any, Any], count: int, timings_ms: Mappin
 
 
 def note_deleted(request: Request[Any, Any, Any]) -> None:
+    """Count one deleted document (`multivec_documents_deleted`) when the app has metrics."""
     metrics = _metrics(request)
     if metrics is not None:
         metrics.documents_deleted.inc()

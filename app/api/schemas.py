@@ -22,11 +22,15 @@ FILTER_SCHEMA: JsonDict = {
 
 
 class Strict(BaseModel):
-    # strict: "5" is not a number; forbid: a misspelt key is an error, not silently ignored.
+    """Base of every request body: strict types ("5" is not a number) and no unknown keys (a misspelt key is an
+    error, not silently ignored)."""
+
     model_config = ConfigDict(strict=True, extra="forbid")
 
 
 class DocumentIn(Strict):
+    """One document to upsert: its id, title and body; summary and entities are derived when missing."""
+
     id: str = Field(min_length=1, description="Your id; maps to a stable Qdrant point id.")
     title: str
     body: str
@@ -36,6 +40,8 @@ class DocumentIn(Strict):
 
 
 class DocumentsIn(Strict):
+    """`POST /documents`: a batch, validated and encoded whole before anything is written."""
+
     # minItems/maxItems are declared from settings (app.api.openapi); IngestService.validate enforces them
     documents: list[DocumentIn] = Field(description="1 to `MULTIVEC_LIMITS__MAX_BATCH` documents.")
 
@@ -55,6 +61,8 @@ class CoverageOut(BaseModel):
 
 
 class DocumentsOut(BaseModel):
+    """What an upsert wrote: the ids, the vector versions written, and how each body was embedded."""
+
     ids: list[str] = Field(description="The ids written, in request order.")
     count: int = Field(ge=0)
     vector_versions: list[str] = Field(description="The vector versions each document was written with.")
@@ -80,6 +88,9 @@ class DocumentOut(BaseModel):
 
 
 class SearchIn(Strict):
+    """`POST /search`: the query and, all optional, which spaces, fusion, weights, plan, cascade, filter and
+    fan-out to use; what is absent comes from settings, the stored ranking profile or the query router."""
+
     query: str = Field(min_length=1)
     limit: int | None = Field(default=None, ge=1,
                               description="Hits to answer, 1 to `MULTIVEC_SEARCH__MAX_LIMIT` (maximum states it).")
@@ -126,10 +137,14 @@ class SearchIn(Strict):
 
 
 class HealthOut(BaseModel):
+    """`GET /health`: the process answers."""
+
     status: Literal["ok"]
 
 
 class ReadyOut(BaseModel):
+    """`GET /ready`: the store answers, every collection served opens, and each space's live version."""
+
     status: Literal["ready"]
     store: str = Field(description="`edge` (embedded) or `qdrant` (server or :memory:).")
     collection: str = Field(description="The collection alias served.")
@@ -146,6 +161,9 @@ class ErrorBody(BaseModel):
 
 
 class SearchOut(BaseModel):
+    """`POST /search`'s answer: hits best first (with `explain`, each space's rank, score and contribution, and
+    the plan and timings in ms too)."""
+
     hits: list[dict[str, Any]]
     plan: dict[str, Any] | None = None
     timings_ms: dict[str, float] | None = None

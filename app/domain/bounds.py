@@ -20,6 +20,9 @@ INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 
 
 class Limits(Protocol):
+    """The bounds these checks read (`app.settings.LimitSettings` has them): counts, and sizes in characters
+    (`*_chars`) or bytes (`max_metadata_bytes`, of the metadata as JSON)."""
+
     max_batch: int
     max_batch_chars: int
     max_id_chars: int
@@ -154,7 +157,11 @@ def check_metadata(metadata: dict[str, Any], where: str, limits: Limits) -> None
 
 
 def document_problem(doc: Any, where: str, limits: Limits) -> str | None:
-    """The first bound `doc` (an `app.domain.documents.Document`) passes, as a message; None if none."""
+    """The first bound `doc` (an `app.domain.documents.Document`) passes, as a message; None if none.
+
+    Never raises: each `InvalidInput` of the checks (id, texts, entities, metadata) becomes its message, prefixed
+    with `where` (for example `documents[3]`).
+    """
     try:
         check_id(doc.id, where, limits.max_id_chars)
         check_text(doc.title, f"{where}.title", limits.max_title_chars)

@@ -18,11 +18,15 @@ def merge_similar_neighbours(vectors: Sequence[np.ndarray], max_vectors: int) ->
     average it away. Groups stay contiguous, so a vector always stands for one stretch of the body.
 
     Args:
-        vectors: unit vectors, one per passage, in body order.
+        vectors: unit vectors, shape (d,) each, one per passage, in body order.
         max_vectors: the most vectors to return (>= 1).
 
     Returns:
-        The vectors unchanged when there are few enough, else `max_vectors` pooled ones, in order.
+        (d,) float32 vectors: the given ones when there are few enough, else `max_vectors` pooled ones
+        (L2-normalised), in body order.
+
+    Raises:
+        ValueError: `max_vectors` < 1.
     """
     if max_vectors < 1:
         raise ValueError("max_vectors must be at least 1")
@@ -59,6 +63,7 @@ class BodyCoverage:
     words_cut: int
 
     def as_dict(self) -> dict[str, int]:
+        """Every count by its field name: what the payload stores and `/documents` answers (`CoverageOut`)."""
         return asdict(self)
 
 

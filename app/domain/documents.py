@@ -68,6 +68,7 @@ class PreparedDocument:
 
     @property
     def point_id(self) -> str:
+        """The document's Qdrant point id: a UUID5 of its id (`point_id`), the same on every machine."""
         return point_id(self.doc.id)
 
     @property

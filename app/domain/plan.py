@@ -26,6 +26,8 @@ class Match:
 
 @dataclass(frozen=True)
 class MatchAny:
+    """Payload `key` equals one of `values` (or, for an array, contains one); all strings or all integers."""
+
     key: str
     values: tuple[Scalar, ...]
 
@@ -35,6 +37,9 @@ Condition = Match | MatchAny
 
 @dataclass(frozen=True)
 class Filter:
+    """A metadata filter: every `must` condition holds and no `must_not` one does; empty (falsy) matches all.
+    Keys are Qdrant payload paths (`filter_path`)."""
+
     must: tuple[Condition, ...] = ()
     must_not: tuple[Condition, ...] = ()
 

@@ -56,6 +56,7 @@ class RankingProfile:
 
     @property
     def id(self) -> str:
+        """`<name>.v<version>`: how logs, metrics and `explain` name the profile."""
         return f"{self.name}.v{self.version}"
 
     @property
@@ -76,6 +77,8 @@ class RankingProfile:
         return LearnedScorer.from_dict(self.scorer) if self.scorer else None
 
     def describe(self) -> dict[str, Any]:
+        """What `explain` shows of the profile: id, fusion, RRF k (None under DBSF), weights, what it was fitted
+        on, and its learned scorer's model and whether it is the default ranking."""
         out = {"id": self.id, "fusion": self.fusion, "rrf_k": self.rrf_k if self.fusion == "rrf" else None,
                "weights": self.weights, "fitted_on": self.fitted_on}
         if self.scorer:
@@ -83,10 +86,16 @@ class RankingProfile:
         return out
 
     def to_dict(self) -> dict[str, Any]:
+        """Every field, JSON-ready: the record the profiles repository stores (`from_dict` reads it back)."""
         return asdict(self)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> RankingProfile:
+        """A profile from its stored record; keys it does not know (a newer record's) are ignored.
+
+        Raises:
+            TypeError: a required field (name, version, fusion, rrf_k, weights, vector_versions) is missing.
+        """
         known = set(cls.__dataclass_fields__)
         return cls(**{k: v for k, v in data.items() if k in known})
 
@@ -106,6 +115,11 @@ class VersionThreshold:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> VersionThreshold:
+        """A threshold from its stored record; keys it does not know are ignored.
+
+        Raises:
+            TypeError: a required field (version, threshold, beta, precision, recall, f_beta) is missing.
+        """
         known = set(cls.__dataclass_fields__)
         return cls(**{k: v for k, v in data.items() if k in known})
 

@@ -60,7 +60,8 @@ class DocFrequencies:
         return cls(docs, ids, np.array([c for _, c in kept], dtype=np.uint32), min_df)
 
     def lookup(self, term_ids: Sequence[int]) -> np.ndarray:
-        """Document frequency of each term id; 0 for a term held by fewer than `min_df` documents."""
+        """Document frequency of each term id, shape (len(term_ids),) float64; 0 for a term held by fewer than
+        `min_df` documents."""
         q = np.asarray(term_ids, dtype=np.int64)
         if not len(self.ids) or not len(q):
             return np.zeros(len(q))
@@ -72,6 +73,8 @@ class DocFrequencies:
         return np.log1p((self.docs - df + 0.5) / (df + 0.5))
 
     def to_dict(self) -> dict[str, Any]:
+        """The stored form: `docs`, `min_df`, `terms` (how many), and `ids` (uint32 deltas) and `counts` (uint32),
+        each zlib-compressed and base64-encoded; `from_dict` reads it back."""
         deltas = np.diff(self.ids.astype(np.int64), prepend=0).astype(np.uint32)
         return {"docs": self.docs, "min_df": self.min_df, "terms": len(self.ids),
                 "ids": _pack(deltas), "counts": _pack(self.counts.astype(np.uint32))}
@@ -154,7 +157,7 @@ def query_features(text: str, term_ids: Sequence[int], dfs: DocFrequencies | Non
 
 
 def feature_vector(features: Mapping[str, float], names: Sequence[str]) -> np.ndarray:
-    """The features in `names`' order, as a float array (a name not computed is an error).
+    """The features in `names`' order: shape (len(names),) float64, what `RouterModel.predict_proba` reads.
 
     Raises: KeyError naming a feature that `query_features` does not compute.
     """

@@ -59,11 +59,18 @@ class RouterModel:
         return v / v.sum() if v.sum() > 0 else np.full(len(v), 1.0 / len(v))
 
     def to_dict(self) -> dict[str, Any]:
+        """kind, features, classes and params (lists of numbers), JSON-ready; `from_dict` reads it back."""
         return {"kind": self.kind, "features": list(self.features), "classes": list(self.classes),
                 "params": self.params}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> RouterModel:
+        """A model from its stored form.
+
+        Raises:
+            KeyError: kind, features, classes or params is missing.
+            ValueError: an unknown kind, or a feature this service does not compute.
+        """
         return cls(str(data["kind"]), tuple(data["features"]), tuple(data["classes"]), dict(data["params"]))
 
 
@@ -87,11 +94,17 @@ class RoutePlan:
         return sum(1 for f in self.fields if self.weights.get(f, 1.0) > 0) + len(self.rerank)
 
     def to_dict(self) -> dict[str, Any]:
+        """Every field, JSON-ready (tuples as lists); `from_dict` reads it back."""
         return {"name": self.name, "fields": list(self.fields), "fusion": self.fusion, "weights": self.weights,
                 "rrf_k": self.rrf_k, "named": self.named, "rerank": list(self.rerank)}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> RoutePlan:
+        """A plan from its stored form; absent fusion, weights, k, named and rerank take their defaults.
+
+        Raises:
+            KeyError: name or fields is missing.
+        """
         return cls(str(data["name"]), tuple(data["fields"]), str(data.get("fusion", "dbsf")),
                    {k: float(v) for k, v in dict(data.get("weights") or {}).items()}, int(data.get("rrf_k", 60)),
                    bool(data.get("named", False)), tuple(data.get("rerank") or ()))
@@ -125,6 +138,7 @@ class QueryRouter:
         return versions_mismatch(self.vector_versions, live)
 
     def to_dict(self) -> dict[str, Any]:
+        """The stored form: model, plans and document frequencies in their own `to_dict` forms, the rest as is."""
         return {"name": self.name, "model": self.model.to_dict(),
                 "plans": {n: p.to_dict() for n, p in self.plans.items()}, "default": self.default,
                 "threshold": self.threshold, "vector_versions": self.vector_versions, "df_space": self.df_space,
@@ -162,6 +176,8 @@ class Route:
         return self.plan.name if self.plan is not None else "default"
 
     def describe(self) -> dict[str, Any]:
+        """What `explain` shows of the decision: plan label, reason, router, and when known the detail, class
+        probabilities (4 decimals) with the threshold, the features, and the time taken (`ms`)."""
         out: dict[str, Any] = {"plan": self.label, "reason": self.reason, "router": self.router}
         if self.detail:
             out["detail"] = self.detail

@@ -48,10 +48,16 @@ class CascadeVariant:
 
     @property
     def spaces(self) -> tuple[str, ...]:
+        """Every space the cascade searches: stage 1's, then the rerank spaces."""
         return self.first + self.rerank
 
     @property
     def weight_map(self) -> dict[str, float]:
+        """space -> its weight, stage 1's and the rerank spaces' (the request's `weights`).
+
+        Raises:
+            ValueError: a weight tuple is not as long as its spaces.
+        """
         return dict(zip(self.first + self.rerank, self.first_weights + self.rerank_weights, strict=True))
 
     @property

@@ -99,6 +99,7 @@ def evaluate(args: argparse.Namespace, *, encoders: Any = None) -> dict[str, Any
 
     Raises:
         CorpusError: the dataset, a profile or a thresholds file cannot be read.
+        InvalidInput: `--baseline` names no plan of the run.
     """
     from app.corpus import load_beir
     from app.domain.profiles import RankingProfile

@@ -64,7 +64,12 @@ def build_matrix(lists: Mapping[str, Mapping[str, Sequence[tuple[str, float]]]],
 
 
 def fused_scores(m: FusionMatrix, fusion: str, k: int, weights: np.ndarray) -> np.ndarray:
-    """Q x C fused scores; -inf for padding and for candidates no weighted space returned."""
+    """(Q, C) fused scores for weights (S,), one per space of `m.spaces`; -inf for padding and for candidates no
+    weighted space returned.
+
+    Raises:
+        ValueError: a fusion other than "rrf" or "dbsf".
+    """
     w = np.asarray(weights, dtype=float)
     on = w > 0
     present = np.isfinite(m.ranks[:, :, on]).any(axis=2) & m.valid
@@ -103,7 +108,12 @@ def ndcg_per_query(m: FusionMatrix, fusion: str, k: int, weights: np.ndarray) ->
 
 
 def objective(m: FusionMatrix, fusion: str, k: int, weights: np.ndarray) -> float:
-    """Mean nDCG@cutoff over the matrix's queries."""
+    """Mean nDCG@cutoff over the matrix's queries, in [0, 1] (0.0 with none), for weights (S,): what the weight
+    search maximises.
+
+    Raises:
+        ValueError: a fusion other than "rrf" or "dbsf".
+    """
     return float(ndcg_per_query(m, fusion, k, weights).mean()) if m.qids else 0.0
 
 

@@ -91,7 +91,14 @@ def build_table(plans: Sequence[RoutePlan], lists: Lists, qrels: Mapping[str, Ma
 
 
 def policy(proba: np.ndarray, threshold: float, default: int) -> np.ndarray:
-    """The plan index each query runs: the most probable plan when sure enough, else `default`."""
+    """The plan index each query runs, shape (Q,): the most probable plan when its probability is at least
+    `threshold`, else `default`.
+
+    Args:
+        proba: (Q, C) class probabilities, one row per query, columns in the router's class order.
+        threshold: the confidence below which the default plan runs, in [0, 1].
+        default: the default plan's column.
+    """
     top = proba.argmax(axis=1)
     return np.where(proba.max(axis=1) >= threshold, top, default)
 

@@ -177,6 +177,12 @@ def _rss_child(folder: Path, queries_file: Path, storage: str) -> None:
 
 
 def overlap(a: list[list[str]], b: list[list[str]]) -> float:
+    """Mean over queries of the share of `b`'s ids that `a` also found (`b` is the reference: the unquantized
+    variant's top 10); an empty `b` list counts as 0.
+
+    Raises:
+        ValueError: `a` and `b` hold different numbers of queries.
+    """
     return float(np.mean([len(set(x) & set(y)) / max(1, len(y)) for x, y in zip(a, b, strict=True)]))
 
 
@@ -253,6 +259,8 @@ def run(corpus: Path, *, docs: int, queries: int, seed: int, work: Path, times: 
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """`scripts/bench_sizing CORPUS [--docs N ...]`: measure, write `<out>/sizing.json` and `sizing.md`, print
+    the table; `--render DIR` re-renders a saved result; `--rss-child` is the measuring subprocess. Returns 0."""
     args = list(sys.argv[1:] if argv is None else argv)
     if args and args[0] == "--rss-child":
         _rss_child(Path(args[1]), Path(args[2]), args[3])

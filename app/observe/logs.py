@@ -14,6 +14,8 @@ class JsonFormatter(logging.Formatter):
     """`{"ts", "level", "logger", "message", ...fields, "exc"?}` on one line; values that are not JSON as str."""
 
     def format(self, record: logging.LogRecord) -> str:
+        """The record as one JSON line: `ts` (UTC, ms), level, logger, message, the keys of the dict passed as
+        `extra={"fields": ...}`, and `exc` (the formatted traceback) when there is one."""
         out: dict[str, Any] = {
             "ts": dt.datetime.fromtimestamp(record.created, dt.UTC).isoformat(timespec="milliseconds"),
             "level": record.levelname,

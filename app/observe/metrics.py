@@ -85,6 +85,7 @@ class Metrics:
         r.register(StateCollector(services))
 
     def request(self, method: str, route: str, status: int, seconds: float) -> None:
+        """One HTTP request: counted and its latency (`seconds`) observed, by method, route template and status."""
         self.requests.labels(method, route, str(status)).inc()
         self.request_seconds.labels(method, route, str(status)).observe(seconds)
 
@@ -139,6 +140,7 @@ class StateCollector(Collector):
         self.services = services
 
     def collect(self) -> Iterator[Metric]:
+        """`multivec_store_up`, then, when the services are open and the store answers, the state gauges."""
         up = GaugeMetricFamily("multivec_store_up", "1 when the store answered this scrape's reads, else 0.")
         services = self.services()
         if services is None:

@@ -44,6 +44,7 @@ class Summary:
 
     @property
     def points(self) -> int:
+        """Points over every collection (the meta collection's included)."""
         return sum(self.collections.values())
 
     def line(self) -> str:

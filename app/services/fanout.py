@@ -62,6 +62,7 @@ class SpaceOutcome:
     error: str | None = None
 
     def describe(self) -> dict[str, Any]:
+        """What `explain` shows for the space: status, `ms` (2 decimals), its `deadline_ms`, and the error if any."""
         out: dict[str, Any] = {"status": self.status, "ms": round(self.ms, 2), "deadline_ms": self.deadline_ms}
         if self.error:
             out["error"] = self.error

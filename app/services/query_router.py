@@ -30,11 +30,19 @@ class Routable(Protocol):
     """What routing reads of a search request (app.services.search.SearchRequest, a frozen dataclass)."""
 
     @property
-    def plan(self) -> str | None: ...
+    def plan(self) -> str | None:
+        """The named plan asked for, `"auto"` (the router decides), or None."""
+        ...
+
     @property
-    def collection(self) -> str | None: ...
+    def collection(self) -> str | None:
+        """A physical collection searched instead of the alias (validating a rebuild: never routed), or None."""
+        ...
+
     @property
-    def names_ranking(self) -> bool: ...
+    def names_ranking(self) -> bool:
+        """True when the request chooses its spaces, fusion, k, versions or weights itself."""
+        ...
 
 
 R = TypeVar("R", bound=Routable)

@@ -26,6 +26,8 @@ class Ranking:
     route: Route | None = None  # what the query router decided, for a request it routes
 
     def describe(self) -> dict[str, Any]:
+        """What `explain` adds to the plan: `profile` (its description, or None), `profile_skipped` (why a stored
+        one was not used), and for a routed request its `route` label and the router's decision."""
         out: dict[str, Any] = {"profile": self.profile.describe() if self.profile else None}
         if self.skipped:
             out["profile_skipped"] = self.skipped

@@ -47,6 +47,7 @@ class VectorStorage:
     always_ram: bool = True
 
     def describe(self) -> str:
+        """`scalar`, `binary, on disk`, ...: the quantization, and whether the originals are on disk."""
         return f"{self.quantization}{', on disk' if self.on_disk else ''}"
 
 

@@ -13,6 +13,9 @@ from app.versioning.render import table
 
 
 def main(argv: list[str] | None = None) -> int:
+    """`scripts/bench_backfill CORPUS`: index up to `--limit` documents (title space only) in a temporary store,
+    time the first migration's encoder bare (one call, then `--batch` batches; best CPU of `--repeat`) and its
+    backfill on the same titles, and print wall and CPU seconds and documents per second. Returns 0."""
     p = argparse.ArgumentParser(prog="scripts/bench_backfill", description=__doc__)
     p.add_argument("corpus", type=Path, help="a BEIR folder or corpus.jsonl")
     p.add_argument("--limit", type=int, default=2000, help="documents to index (title space only)")

@@ -229,7 +229,13 @@ EXPECTATIONS = {
 
 
 def check(m: Migration) -> None:
-    """Structural checks that need no store: the registry-dependent ones happen at apply."""
+    """Structural checks that need no store: the registry-dependent ones happen at apply.
+
+    Raises:
+        InvalidInput: naming the migration and the rule: a revision not four digits; an add-version with version
+            < 1 or only one of field and space_kind; a rebuild with an unknown distance, quantization or index, a
+            write consistency factor over the replication factor, or nothing to change.
+    """
     if not re.fullmatch(r"\d{4}", m.revision):
         raise InvalidInput(f"migration revision must be four digits, got {m.revision!r}")
     c = m.change
@@ -260,7 +266,13 @@ _FILE = re.compile(r"^(\d{4})_([a-z0-9_]+)\.py$")
 
 
 def load_file(path: Path) -> Migration:
-    """Import one migration file: it sets `revision`, `depends_on` and `change`; its docstring describes it."""
+    """Import one migration file: it sets `revision`, `depends_on` and `change`; its docstring describes it.
+
+    Raises:
+        InvalidInput: the name is not `NNNN_some_name.py`, the file cannot be imported, its `revision` differs
+            from the name's, its `change` is not an `AddVersion` or `Rebuild`, or the change fails the checks of
+            a declaration sent to the API.
+    """
     m = _FILE.match(path.name)
     if not m:
         raise InvalidInput(f"{path.name}: migration files are named NNNN_some_name.py")
@@ -287,7 +299,11 @@ def load_file(path: Path) -> Migration:
 def load_folder(folder: Path) -> list[Migration]:
     """Every migration in `folder`, in order, checked to form one tree: the first depends on nothing,
     each other on an earlier one (usually the one before; an optional branch, such as 0008, names the
-    last migration it needs, so applying it does not apply the optional ones between)."""
+    last migration it needs, so applying it does not apply the optional ones between).
+
+    Raises:
+        InvalidInput: no such folder, a file `load_file` refuses, or a `depends_on` that breaks the tree.
+    """
     if not folder.is_dir():
         raise InvalidInput(f"no migrations folder at {folder}")
     migrations = [load_file(p) for p in sorted(folder.glob("*.py")) if not p.name.startswith("_")]

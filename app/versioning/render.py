@@ -24,6 +24,7 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[Any]], *, indent: str 
 
 
 def markdown_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> list[str]:
+    """A Markdown (pipe) table, one string per line; None shows as `-`, floats with 4 decimals."""
     out = ["| " + " | ".join(headers) + " |", "|" + "|".join("---" for _ in headers) + "|"]
     out += ["| " + " | ".join(_cell(v) for v in row) + " |" for row in rows]
     return out

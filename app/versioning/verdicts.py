@@ -52,6 +52,9 @@ def validate(m: Migration, arms: Arms, query_set: val.QuerySet, *, search: Searc
 
     Returns:
         The step's result; `data["report"]` is the full report (metrics per mode, worst queries, verdict).
+
+    Raises:
+        InvalidInput: the queries are judged but neither arm found a judged document in any mode (nothing stored).
     """
     result = StepResult(step="validate", target=arms.target, dry_run=dry_run)
     if dry_run:

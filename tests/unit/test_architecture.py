@@ -1,4 +1,5 @@
-"""The layers hold: serving code never imports the evaluation harness or the CLIs, no import cycle, only CLIs exit."""
+"""The layers hold: serving code never imports the evaluation harness or the CLIs, no import cycle, only CLIs exit,
+no module in app/ over 350 lines."""
 
 from __future__ import annotations
 
@@ -137,3 +138,27 @@ def test_only_command_line_entry_points_exit(path: Path) -> None:
         return
     exits = [(line, fn) for line, fn in _exits(ast.parse(path.read_text())) if fn != "main"]
     assert exits == [], f"{path.relative_to(ROOT)} exits outside a command-line entry point at lines {exits}"
+
+
+MAX_MODULE_LINES = 350
+# Modules over the limit that other branches are changing right now (splitting them here would collide with that
+# work): let through until their owners cut them; the coordinator empties this list. The second test fails once an
+# entry is back under the limit, so the list can only shrink.
+OVER_LIMIT_FOR_NOW: frozenset[str] = frozenset({
+    "app/settings.py",
+})
+
+
+def _module_lines() -> dict[str, int]:
+    return {str(p.relative_to(ROOT)): len(p.read_text().splitlines()) for p in sorted((ROOT / "app").rglob("*.py"))}
+
+
+def test_no_module_in_app_is_over_350_lines() -> None:
+    over = {path: n for path, n in _module_lines().items() if n > MAX_MODULE_LINES and path not in OVER_LIMIT_FOR_NOW}
+    assert not over, f"modules over {MAX_MODULE_LINES} lines: {over}"
+
+
+def test_over_limit_list_holds_only_modules_still_over() -> None:
+    lines = _module_lines()
+    back = sorted(p for p in OVER_LIMIT_FOR_NOW if lines.get(p, 0) <= MAX_MODULE_LINES)
+    assert not back, f"at most {MAX_MODULE_LINES} lines now (or gone); remove from OVER_LIMIT_FOR_NOW: {back}"

@@ -149,3 +149,21 @@ def test_the_docs_point_at_the_schema_json() -> None:
         assert not re.search(r"(schema|OpenAPI)[^.\n]* at `/schema`", text), (
             f"{doc.name}: the JSON is at /schema/openapi.json")
     assert "`/schema/openapi.json`" in (ROOT / "README.md").read_text()
+
+
+def test_the_readme_layout_shows_every_folder() -> None:
+    """Every tracked folder one or two levels down (`.ci/`, `app/api/`, `tests/unit/`, `benchmarks/results/`, ...)
+    starts a line of the README's layout block: the next engineer finds where each thing lives."""
+    try:
+        listed = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    except (OSError, subprocess.SubprocessError) as e:
+        pytest.skip(f"git cannot list the tracked files here: {e}")
+    if listed.returncode != 0 or not listed.stdout.strip():
+        pytest.skip("not a git checkout: the tracked folders are unknown")
+    folders = {"/".join(parts[:depth]) for parts in (line.split("/") for line in listed.stdout.splitlines())
+               for depth in (1, 2) if len(parts) > depth}
+    layout = re.search(r"^## Layout\n+```\n(.*?)```", (ROOT / "README.md").read_text(), re.S | re.M)
+    assert layout, "README.md has no `## Layout` section with a code block"
+    starts = [line.strip() for line in layout.group(1).splitlines()]
+    missing = sorted(f for f in folders if not any(s.startswith(f + "/") for s in starts))
+    assert not missing, f"folders the README's layout does not show: {missing}"
