@@ -15,7 +15,6 @@ from app.errors import InvalidInput
 Fusion = Literal["rrf", "dbsf", "learned"]
 Scalar = str | int | bool  # what Qdrant can match exactly (no floats)
 
-
 @dataclass(frozen=True)
 class Match:
     """Payload `key` equals `value` (or, for an array, contains it)."""
@@ -37,8 +36,7 @@ Condition = Match | MatchAny
 
 @dataclass(frozen=True)
 class Filter:
-    """A metadata filter: every `must` condition holds and no `must_not` one does; empty (falsy) matches all.
-    Keys are Qdrant payload paths (`filter_path`)."""
+    """A metadata filter: every `must` condition holds, no `must_not` one does; empty (falsy) matches all."""
 
     must: tuple[Condition, ...] = ()
     must_not: tuple[Condition, ...] = ()
@@ -252,8 +250,7 @@ def build_plan(
         candidates: the stage-1 depth (1..`max_candidates`; raised to `limit` when below it).
         candidates_weight: weight of the stage-1 score in the final formula (0: not in it).
         scorer: the learned scorer, for fusion "learned".
-        staged: a cascade runs stage 1 once and rescores its candidates in a second request (False:
-            one nested Query API request, stage 1 repeated under each branch).
+        staged: a cascade's stage 1 runs once, its rescoring in a second request (False: one nested request).
 
     Raises:
         UnknownSpace: a field, rerank space or weight names a space that does not exist.

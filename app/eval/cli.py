@@ -147,6 +147,9 @@ def evaluate(args: argparse.Namespace, *, encoders: Any = None) -> dict[str, Any
                     f"API default = settings (fusion {s.fusion}, fields {s.default_fields or 'all'}, "
                     f"weights {s.weights or 'equal'})")
         variants.insert(len(spaces) + 1, api)
+        if not default_plan.cascade:  # the same ranking, each space its own request under a deadline
+            variants.insert(len(spaces) + 2, Variant.from_plan("API default, fan-out", default_plan, group="default",
+                                                               api_default=True, fanout=True))
         fit_ids: list[str] = []
         held_ids: list[str] = list(queries)
         if args.fit:

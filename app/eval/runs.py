@@ -40,6 +40,7 @@ class Variant:
     api_default: bool = False  # run as a bare request: whatever the API does by default
     plan_name: str | None = None  # run as `{"plan": name}`: a named plan from settings
     scorer: LearnedScorer | None = None  # fusion "learned": this scorer ranks (spaces = its spaces)
+    fanout: bool = False  # timed as a fan-out search (a request per space under deadlines), not one batch
 
     @property
     def weight_map(self) -> dict[str, float]:
@@ -83,11 +84,12 @@ class Variant:
         return cls(name=name, spaces=scorer.spaces, fusion="learned", group=group, scorer=scorer)
 
     @classmethod
-    def from_plan(cls, name: str, plan: QueryPlan, *, group: str, api_default: bool = False) -> Variant:
+    def from_plan(cls, name: str, plan: QueryPlan, *, group: str, api_default: bool = False,
+                  fanout: bool = False) -> Variant:
         """The variant a query plan describes (its spaces, fusion, k and weights)."""
         return cls(name=name, spaces=tuple(s.space for s in plan.spaces), fusion=plan.fusion, rrf_k=plan.rrf_k,
                    weights=tuple(s.weight for s in plan.spaces), group=group, api_default=api_default,
-                   scorer=plan.scorer)
+                   scorer=plan.scorer, fanout=fanout)
 
     @classmethod
     def from_profile(cls, name: str, profile: RankingProfile, *, group: str = "profile") -> Variant:
@@ -195,7 +197,8 @@ def measure_latency(services: Services, variants: Sequence[Any], queries: Mappin
     """Run each variant's real plan through the search service for each query; time encode + store.
 
     Variants are interleaved per query in a shuffled order (app.eval.timing). A variant is anything
-    with a `name` and `plan_for(services, query, limit)` (a `Variant`, an app.eval.cascade.CascadeVariant).
+    with a `name` and `plan_for(services, query, limit)` (a `Variant`, an app.eval.cascade.CascadeVariant);
+    one with `fanout` set runs as a fan-out search under the settings' deadlines (app.services.fanout).
 
     Args:
         queries: query id -> text.
@@ -206,10 +209,12 @@ def measure_latency(services: Services, variants: Sequence[Any], queries: Mappin
     """
     by_name = {v.name: v for v in variants}
     items = list(queries.items())
+    deadlines = services.search.fanout.deadlines(fanout=True, budget_ms=None)
 
     def call(name: str, item: tuple[str, str]) -> tuple[float, list[str]]:
-        text = item[1]
-        result, timings = services.search.run(by_name[name].plan_for(services, text, limit), text)
+        text, variant = item[1], by_name[name]
+        result, timings = services.search.run(variant.plan_for(services, text, limit), text,
+                                              deadlines=deadlines if getattr(variant, "fanout", False) else None)
         return timings["store"], [str((h.payload or {}).get("doc_id", h.id)) for h in result.hits]
 
     run = interleave(list(by_name), items, call, warmup=warmup, seed=seed)

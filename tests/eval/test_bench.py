@@ -22,7 +22,10 @@ def test_synthetic_bench_times_one_space_against_all_fused(kind: str, model_cach
     plans = out["plans"]
     assert set(plans) == {"only document", "all fused, dbsf", "all fused, rrf", "document + keywords, dbsf",
                           "default", "default, fan-out",
-                          *(f"plan {name}" for name in ("fused", "all", "keyword", "dense", "cascade"))}
+                          *(f"plan {name}" for name in ("fused", "all", "keyword", "dense", "cascade")),
+                          "plan cascade, nested"}  # each cascade also the other way
+    if kind == "edge":
+        assert out["page_cache_mb"] >= 0 and out["optimize_cpu_s"] >= 0 and out["build_peak_rss_mb"] > 0
     assert all(p["store_p95_ms"] >= p["store_p50_ms"] > 0 for p in plans.values())
     assert "ratio_store_p50_vs_single" in plans["all fused, dbsf"]
     assert plans["default, fan-out"]["degraded"] == 0  # under the largest budget no space misses
