@@ -111,11 +111,3 @@ def route(registry: Registry, query: str, *, pinned: Mapping[str, str] | None = 
         decisions.append(Decision(space=name, live=space.live, candidate=r.version, percent=r.percent,
                                   bucket=bucket(query, r.version), started=r.started))
     return Routing(tuple(decisions))
-
-
-def overlap_at(served: list[str], shadow: list[str], k: int = 10) -> float:
-    """Share of the top k the two rankings have in common (1.0: the same documents, in any order;
-    two empty answers agree)."""
-    a, b = set(served[:k]), set(shadow[:k])
-    size = min(k, max(len(a), len(b)))
-    return len(a & b) / size if size else 1.0

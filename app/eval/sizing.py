@@ -176,7 +176,7 @@ def _rss_child(folder: Path, queries_file: Path, storage: str) -> None:
                       "search_s": round(seconds, 2), "ranked": ranked}))
 
 
-def overlap(a: list[list[str]], b: list[list[str]]) -> float:
+def found_of_reference(a: list[list[str]], b: list[list[str]]) -> float:
     """Mean over queries of the share of `b`'s ids that `a` also found (`b` is the reference: the unquantized
     variant's top 10); an empty `b` list counts as 0.
 
@@ -253,7 +253,7 @@ def run(corpus: Path, *, docs: int, queries: int, seed: int, work: Path, times: 
         if name == "none":
             continue
         ranked = result["variants"][name]["rss"].pop("ranked")
-        result["variants"][name]["top10_overlap_with_none"] = {n: round(overlap(ranked[n], base[n]), 3)
+        result["variants"][name]["top10_overlap_with_none"] = {n: round(found_of_reference(ranked[n], base[n]), 3)
                                                               for n in base}
     return result
 

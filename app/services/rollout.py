@@ -20,7 +20,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from app.domain.rollout import Routing, overlap_at
+from app.domain.metrics import overlap_at_k
+from app.domain.rollout import Routing
 from app.settings import RolloutSettings
 
 log = logging.getLogger("multivec.rollout")
@@ -145,7 +146,7 @@ class RolloutMonitor:
                 log.warning("shadow read failed: %s", e)
                 self._record(routing, "failed")
                 return
-            self._record(routing, "shadow", seconds=time.perf_counter() - t0, overlap=overlap_at(served_ids, ids, k))
+            self._record(routing, "shadow", seconds=time.perf_counter() - t0, overlap=overlap_at_k(served_ids, ids, k))
 
         with self._lock:
             if self._closed:

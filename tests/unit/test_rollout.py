@@ -8,7 +8,8 @@ import threading
 import pytest
 
 from app.domain import lifecycle
-from app.domain.rollout import Routing, bucket, normalise, overlap_at, route, shadow_sampled
+from app.domain.metrics import overlap_at_k
+from app.domain.rollout import Routing, bucket, normalise, route, shadow_sampled
 from app.domain.versions import Registry, Rollout, VectorVersion
 from app.errors import Conflict
 from app.repos.registry import registry_from_dict, registry_to_dict
@@ -80,11 +81,11 @@ def test_route_decides_each_rolled_out_space_unless_the_request_pins_it() -> Non
 
 
 def test_overlap_at_ten() -> None:
-    assert overlap_at(list("abcdefghij"), list("abcdefghij")) == 1.0
-    assert overlap_at(list("abcdefghij"), list("jihgfedcba")) == 1.0  # order does not count
-    assert overlap_at(list("abcdefghij"), list("abcdeVWXYZ")) == 0.5
-    assert overlap_at(list("abc"), list("abd"), k=10) == pytest.approx(2 / 3)
-    assert overlap_at([], []) == 1.0
+    assert overlap_at_k(list("abcdefghij"), list("abcdefghij"), 10) == 1.0
+    assert overlap_at_k(list("abcdefghij"), list("jihgfedcba"), 10) == 1.0  # order does not count
+    assert overlap_at_k(list("abcdefghij"), list("abcdeVWXYZ"), 10) == 0.5
+    assert overlap_at_k(list("abc"), list("abd"), k=10) == pytest.approx(2 / 3)
+    assert overlap_at_k([], [], 10) == 1.0
 
 
 # -- the transitions ------------------------------------------------------------------------------------
