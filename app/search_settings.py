@@ -1,0 +1,107 @@
+"""Search settings: fusion defaults, named plans (cascades included), fan-out deadlines; part of
+app.settings (`MULTIVEC_SEARCH__*`), which re-exports them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, Field, model_validator
+
+FusionName = Literal["rrf", "dbsf"]
+DeadlineMs = Annotated[int, Field(ge=1, le=600_000)]  # a deadline or budget in milliseconds (at most 10 minutes)
+
+
+def evaluated_weights() -> dict[str, float]:
+    """Chosen by evaluation (docs/evaluation.md): DBSF of document + body + keywords*1.5 had the best
+    mean nDCG@10 over SciFact (0.744) and CISI (0.439); all six spaces equally weighted scored
+    0.707 / 0.410. Zero-weighted spaces are not fused, but `explain` still shows their ranks."""
+    return {"document": 1.0, "body": 1.0, "keywords": 1.5, "title": 0.0, "summary": 0.0, "entities": 0.0,
+            # the optional learned sparse space (migrations/0008): searched when named, not fused by default
+            "splade": 0.0}
+
+
+class PlanSettings(BaseModel):
+    """A named search plan (`POST /search {"plan": name}`): the spaces fused for candidates, and optionally
+    a cascade's rerank spaces (app.domain.plan.build_plan). Weights name candidate and rerank spaces alike."""
+
+    model_config = {"extra": "forbid"}
+
+    fields: list[str] | None = Field(default=None, description="Spaces fused (stage 1); None: every live space.")
+    weights: dict[str, float] = Field(default_factory=dict, description="space -> weight; 1.0 when not named.")
+    fusion: FusionName = "dbsf"
+    rrf_k: int = Field(default=60, ge=1, le=10_000)
+    rerank: list[str] = Field(default_factory=list, description="Spaces that rescore stage 1's candidates.")
+    candidates: int = Field(default=100, ge=1, le=10_000, description="Stage-1 depth of a cascade.")
+    candidates_weight: float = Field(default=0.0, ge=0, le=1_000, description="Weight of the stage-1 score in "
+                                     "the final formula; 0: the rerank spaces' scores alone order the hits.")
+
+
+def builtin_plans() -> dict[str, PlanSettings]:
+    """The plans every install has besides `fused` (which is the settings' `fusion`, `weights` and
+    `default_fields`: today's evaluated default). Figures in docs/evaluation.md#cascade."""
+    return {
+        "all": PlanSettings(),  # every space, equally weighted
+        "keyword": PlanSettings(fields=["keywords", "document"], weights={"keywords": 2.0}),
+        "dense": PlanSettings(fields=["document", "body"], weights={"body": 0.5}),
+        "cascade": PlanSettings(fields=["document", "keywords"], weights={"keywords": 1.5}, rerank=["body"],
+                                candidates=100, candidates_weight=1.0),
+    }
+
+
+class SearchSettings(BaseModel):
+    """Search defaults, from evaluation; a stored ranking profile (scripts/evaluate --fit) overrides them.
+
+    `fusion`, `rrf_k`, `weights` and `default_fields` make the plan named `fused`; `plans` holds the
+    others, and `plan` names the one a request that names none runs (`app.services.plans`).
+    """
+
+    fusion: FusionName = "dbsf"
+    rrf_k: int = 60
+    prefetch_limit: int = 100
+    default_limit: int = 10
+    max_limit: int = 100
+    default_fields: list[str] | None = None
+    weights: dict[str, float] = Field(default_factory=evaluated_weights)
+    profile_path: Path | None = None
+    # fan-out execution (app.services.fanout): each space its own request, each with a deadline
+    execution: Literal["batch", "fanout"] = Field(
+        default="batch", description="`batch`: one store request for every space (answers whole or fails); "
+        "`fanout`: a request per space in parallel, each under its deadline; what arrives in time is fused and "
+        "the spaces that missed are listed in `degraded`. A request's `fanout` / `budget_ms` choose per search.")
+    budget_ms: DeadlineMs = Field(default=1_000, description="Fan-out: how long a search waits for its spaces "
+                                  "(ms, counted from when the requests are sent); a request may set its own.")
+    deadlines_ms: dict[str, DeadlineMs] = Field(
+        default_factory=dict, description="Fan-out: space -> its own, shorter deadline (ms); spaces not named get "
+        "the budget, and a deadline over the budget is cut to it.")
+    max_budget_ms: DeadlineMs = Field(default=30_000, description="The largest `budget_ms` a request may ask.")
+    fanout_workers: int = Field(default=8, ge=1, le=256, description="Fan-out: threads sending space requests "
+                                "(shared by all searches of the process).")
+    fanout_queue: int = Field(default=32, ge=0, le=10_000, description="Fan-out: space requests that may wait "
+                              "for a thread; past it a space is not sent and counts as missed (`busy`).")
+
+    @model_validator(mode="after")
+    def _budget_within_max(self) -> SearchSettings:
+        if self.budget_ms > self.max_budget_ms:
+            raise ValueError(f"search.budget_ms ({self.budget_ms}) is over search.max_budget_ms ({self.max_budget_ms})")
+        return self
+
+    plan: str = Field(default="fused", description="The plan a request that names none runs.")
+    plans: dict[str, PlanSettings] = Field(default_factory=builtin_plans)
+    max_candidates: int = Field(default=1_000, ge=1, le=10_000, description="The most stage-1 candidates a "
+                                "cascade may ask for (`candidates` past it is a 422).")
+    cascade_requests: Literal["staged", "nested"] = Field(
+        default="staged", description="How a cascade runs. `staged`: stage 1 once, then the rerank spaces score "
+        "its candidates in a second request, and the final formula is computed in the service; `nested`: one Query "
+        "API request of nested prefetches, where stage 1 runs again under each rerank branch (one round trip, "
+        "more engine work). Same ranking either way (docs/evaluation.md#cascade).")
+
+    @model_validator(mode="after")
+    def _plan_known(self) -> SearchSettings:
+        names = {"fused", *self.plans}
+        if self.plan not in names:
+            raise ValueError(f"search.plan {self.plan!r} is not a plan: expected one of {sorted(names)}")
+        deep = sorted(n for n, p in self.plans.items() if p.candidates > self.max_candidates)
+        if deep:
+            raise ValueError(f"search.plans {deep}: candidates over search.max_candidates ({self.max_candidates})")
+        return self
