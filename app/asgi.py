@@ -16,6 +16,7 @@ from litestar.plugins.pydantic import PydanticPlugin
 
 from app.api.admin import AdminController
 from app.api.controllers import DocumentController, HealthController, SearchController
+from app.api.head import HeadAsGet
 from app.api.inspect import InspectPlugin
 from app.api.migrations import MigrationController
 from app.api.observe import MetricsController, RequestObserver
@@ -141,5 +142,5 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     declare_limits(app.openapi_schema, settings)
     # metrics in a registry of this app's own; every request (404s too) gets an id, a log line, metrics
     app.state.metrics = Metrics(lambda: getattr(app.state, "services", None), [s.name for s in settings.spaces])
-    app.asgi_handler = RequestObserver(app.asgi_handler, app.state.metrics)
+    app.asgi_handler = RequestObserver(HeadAsGet(app.asgi_handler), app.state.metrics)
     return app
