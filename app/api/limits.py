@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from app.api.schemas import SearchIn
+from app.domain.bounds import blank
 from app.domain.plan import Filter, Scalar, metadata_filter
 from app.errors import InvalidInput
 from app.settings import LimitSettings, SearchSettings
@@ -20,8 +21,8 @@ def check_search(data: SearchIn, limits: LimitSettings, search: SearchSettings) 
         InvalidInput: a blank query, one over `max_query_chars`, `limit` or `candidates` over their maximum,
             or a weight that is NaN or infinite; the message names the value and the bound.
     """
-    if not data.query.strip():
-        raise InvalidInput("query is blank")
+    if blank(data.query):
+        raise InvalidInput("query is blank (only spaces or invisible characters)")
     if len(data.query) > limits.max_query_chars:
         raise InvalidInput(f"query is {len(data.query)} characters, over the limit of {limits.max_query_chars}")
     if data.limit is not None and data.limit > search.max_limit:

@@ -37,6 +37,15 @@ class Limits(Protocol):
     max_metadata_bytes: int
 
 
+INVISIBLE = frozenset({"Zs", "Zl", "Zp", "Cc", "Cf"})  # spaces, separators, controls, format (zero-width ...)
+
+
+def blank(text: str) -> bool:
+    """True when `text` shows nothing: empty, or only spaces, separators, control and format characters
+    (zero-width space U+200B, joiners U+200C/U+200D, word joiner U+2060, BOM U+FEFF, soft hyphen ...)."""
+    return all(unicodedata.category(ch) in INVISIBLE for ch in text)
+
+
 def valid_unicode(text: str) -> bool:
     """False for strings holding lone surrogates (JSON `"\\ud800"`), which no store can encode."""
     try:
@@ -79,8 +88,8 @@ def check_id(doc_id: str, where: str, max_chars: int) -> None:
     Raises: InvalidInput naming the id.
     """
     check_text(doc_id, f"{where}.id", max_chars)
-    if not doc_id.strip():
-        raise InvalidInput(f"{where}.id is empty or blank")
+    if blank(doc_id):
+        raise InvalidInput(f"{where}.id is empty or blank (only spaces or invisible characters)")
     if any(unicodedata.category(ch) == "Cc" for ch in doc_id):
         raise InvalidInput(f"{where}.id {doc_id[:40]!r} holds a control character (tab, newline, NUL ...)")
     if not doc_id.strip("/"):
@@ -168,16 +177,17 @@ def document_problem(doc: Any, where: str, limits: Limits) -> str | None:
         check_text(doc.body, f"{where}.body", limits.max_text_chars)
         if doc.summary is not None:
             check_text(doc.summary, f"{where}.summary", limits.max_text_chars)
-        if not doc.title.strip() and not doc.body.strip():
-            raise InvalidInput(f"{where} (id {doc.id[:40]!r}) has neither title nor body")
+        if blank(doc.title) and blank(doc.body):
+            raise InvalidInput(f"{where} (id {doc.id[:40]!r}) has neither title nor body (only spaces or invisible "
+                               "characters)")
         if doc.entities is not None:
             if len(doc.entities) > limits.max_entities:
                 raise InvalidInput(f"{where}.entities: {len(doc.entities)} entities, over the limit of "
                                    f"{limits.max_entities}")
             for i, entity in enumerate(doc.entities):
                 check_text(entity, f"{where}.entities[{i}]", limits.max_entity_chars)
-                if not entity.strip():
-                    raise InvalidInput(f"{where}.entities[{i}] is blank")
+                if blank(entity):
+                    raise InvalidInput(f"{where}.entities[{i}] is blank (only spaces or invisible characters)")
         check_metadata(doc.metadata, where, limits)
     except InvalidInput as e:
         return e.message

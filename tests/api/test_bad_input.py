@@ -36,6 +36,11 @@ BAD_UPSERTS: list[tuple[str, Any, str]] = [
     ("duplicate ids", {"documents": [GOOD, DOCS[0], with_doc(title="again")]}, "duplicate ids"),
     ("empty id", {"documents": [with_doc(id="")]}, "id"),
     ("blank document", {"documents": [with_doc(id="blank", title=" ", body="")]}, "neither title nor body"),
+    # the whole kind: text that shows nothing (zero-width space, joiners, BOM, soft hyphen, NBSP, line separator)
+    ("invisible document", {"documents": [with_doc(id="invisible", title="\u200b\u200d", body="\ufeff\u00ad\u00a0")]},
+     "neither title nor body"),
+    ("invisible title, tab body", {"documents": [with_doc(id="inv-2", title="\u2060", body="\t\u2028\n")]},
+     "neither title nor body"),
     ("good then bad", {"documents": [with_doc(id="ok-1"), with_doc(id="bad", body=None)]}, "body"),
 ]
 
@@ -69,6 +74,7 @@ BAD_SEARCHES: list[tuple[str, Any, int, str]] = [
     ("query not a string", {"query": 42}, 422, "query"),
     ("empty query", {"query": ""}, 422, "query"),
     ("blank query", {"query": "   "}, 422, "query is blank"),
+    ("invisible query", {"query": "\u200b\u200c\ufeff"}, 422, "query is blank"),
     ("oversize query", {"query": "q" * 2001}, 422, "query is 2001 characters"),
     ("limit zero", {"query": "a", "limit": 0}, 422, "limit"),
     ("limit too big", {"query": "a", "limit": 1000}, 422, "limit 1000 is over the maximum of 100"),

@@ -54,6 +54,7 @@ HOSTILE_DOCUMENTS: list[tuple[str, dict[str, Any], str]] = [
     ("id with a newline", with_doc(id="a\nb"), "control character"),
     ("id with NUL", with_doc(id="a\x00b"), "control character"),
     ("blank id", with_doc(id="   "), "blank"),
+    ("invisible id", with_doc(id="\u200b\u2060"), "blank"),
     ("id too long", with_doc(id="i" * 257), "over the limit of 256"),
 ]
 
@@ -405,6 +406,7 @@ def test_an_empty_body_is_a_400_saying_so(seeded: TestClient, app_services: Serv
 
 @pytest.mark.parametrize(("payload", "named"), [
     ({"documents": [with_doc(entities=["CRISPR", "  "])]}, "entities[1] is blank"),
+    ({"documents": [with_doc(entities=["CRISPR", "\u200b\u00ad"])]}, "entities[1] is blank"),
     ({"documents": [with_doc(id=f"big-{i}", body="word " * 40_000) for i in range(21)]}, "over the limit of 4000000"),
 ])
 def test_more_documents_past_a_bound(seeded: TestClient, app_services: Services, payload: Any, named: str) -> None:

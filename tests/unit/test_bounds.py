@@ -1,0 +1,18 @@
+"""What counts as blank text: nothing visible, whatever the characters."""
+
+from __future__ import annotations
+
+import pytest
+
+from app.domain.bounds import blank
+
+
+@pytest.mark.parametrize("text", ["", " ", "\t\n", "\u200b", "\u200c\u200d", "\u2060", "\ufeff", "\u00ad", "\u00a0",
+                                  "\u2028\u2029", "\u3000", "\u200e\u200f", " \u200b \ufeff "])
+def test_text_that_shows_nothing_is_blank(text: str) -> None:
+    assert blank(text)
+
+
+@pytest.mark.parametrize("text", ["a", "é", "e\u0301", "中", "\u0301", "-", "0", "\u200bx", "🙂", "ا"])
+def test_any_visible_character_is_content(text: str) -> None:
+    assert not blank(text)
