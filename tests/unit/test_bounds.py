@@ -13,6 +13,6 @@ def test_text_that_shows_nothing_is_blank(text: str) -> None:
     assert blank(text)
 
 
-@pytest.mark.parametrize("text", ["a", "é", "e\u0301", "中", "\u0301", "-", "0", "\u200bx", "🙂", "ا"])
+@pytest.mark.parametrize("text", ["a", "é", "e\u0301", "中", "\u0301", "-", "0", "\u200bx", "🙂", "\u0627"])
 def test_any_visible_character_is_content(text: str) -> None:
     assert not blank(text)
