@@ -24,6 +24,7 @@ class EdgeTrees:
 
     def __init__(self, vectors: dict[str, VectorValue], flt: Any, params: Any) -> None:
         self.vectors, self.flt, self.params = vectors, flt, params
+        self._among: dict[tuple[str, ...], Any] = {}  # candidate ids -> their has-id filter (built once per query)
 
     def nearest(self, s: SpaceQuery) -> Any:
         """The query's nearest-neighbour query on space `s` (a multivector query is one vector here)."""
@@ -39,7 +40,11 @@ class EdgeTrees:
 
     def _filter(self, node: Node) -> Any:
         # the listed points only (stage 1 applied the payload filter already)
-        return qe.Filter(must=[qe.HasIdCondition(set(node.ids))]) if isinstance(node, Among) else self.flt
+        if not isinstance(node, Among):
+            return self.flt
+        if node.ids not in self._among:
+            self._among[node.ids] = qe.Filter(must=[qe.HasIdCondition(set(node.ids))])
+        return self._among[node.ids]
 
     def _query(self, node: Node) -> Any:
         if isinstance(node, Search | Rescore | Among):
