@@ -9,6 +9,7 @@ from app.repos.profiles import ProfileRepo
 from app.repos.registry import RegistryRepo, bootstrap
 from app.services.backup import BackupService
 from app.services.ingest import IngestService
+from app.services.plans import check_named_spaces
 from app.services.search import SearchService
 from app.settings import Settings
 from app.store.base import Store
@@ -74,12 +75,15 @@ def build_services(settings: Settings, *, store: Store | None = None, encoders: 
 
     Raises:
         StoreUnavailable: the store does not answer or is too old.
+        UnknownSpace: (`init`) the search settings name a space the collection does not have.
     """
     store = store or open_store(settings.store, settings.collection)
     encoders = encoders or EncoderPool(settings.models, settings.encoders)
     store.ping()  # fail at startup, clearly, on an unreachable or too old server
     registry = bootstrap(settings, store, encoders) if init else RegistryRepo(store=store,
                                                                               alias=settings.store.collection)
+    if init:
+        check_named_spaces(settings.search, registry.get().spaces)
     profiles = ProfileRepo(store=store, alias=registry.alias, profile_path=settings.search.profile_path)
     search = SearchService(store=store, encoders=encoders, registry=registry, settings=settings, profiles=profiles)
     return Services(

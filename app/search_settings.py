@@ -3,10 +3,15 @@ app.settings (`MULTIVEC_SEARCH__*`), which re-exports them."""
 
 from __future__ import annotations
 
+import json
+import math
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
+
+from app.domain.plan import MAX_RRF_K, MAX_WEIGHT
+from app.domain.profiles import RankingProfile
 
 FusionName = Literal["rrf", "dbsf"]
 DeadlineMs = Annotated[int, Field(ge=1, le=600_000)]  # a deadline or budget in milliseconds (at most 10 minutes)
@@ -57,13 +62,40 @@ class SearchSettings(BaseModel):
     """
 
     fusion: FusionName = "dbsf"
-    rrf_k: int = 60
-    prefetch_limit: int = 100
-    default_limit: int = 10
-    max_limit: int = 100
-    default_fields: list[str] | None = None
+    rrf_k: int = Field(default=60, ge=1, le=MAX_RRF_K)
+    prefetch_limit: int = Field(default=100, ge=1, le=10_000, description="Each space's own top list fused.")
+    default_limit: int = Field(default=10, ge=1, le=10_000, description="Hits when a request names no `limit`.")
+    max_limit: int = Field(default=100, ge=1, le=10_000, description="The largest `limit` a request may ask.")
+    default_fields: list[str] | None = Field(default=None, min_length=1)
     weights: dict[str, float] = Field(default_factory=evaluated_weights)
-    profile_path: Path | None = None
+    profile_path: Path | None = Field(default=None, description="A ranking profile file (JSON) read instead of "
+                                      "the stored one; re-read when it changes.")
+
+    @field_validator("weights")
+    @classmethod
+    def _weights_in_range(cls, weights: dict[str, float]) -> dict[str, float]:
+        bad = {n: w for n, w in weights.items() if not (math.isfinite(w) and 0 <= w <= MAX_WEIGHT)}
+        if bad:
+            raise ValueError(f"search.weights {bad}: a weight is a finite number from 0 to {MAX_WEIGHT:g}")
+        return weights
+
+    @field_validator("profile_path")
+    @classmethod
+    def _profile_readable(cls, path: Path | None) -> Path | None:
+        # a file that is not there yet is no profile (it may be written later); one that is there must parse
+        if path is not None and path.exists():
+            try:
+                data = json.loads(path.read_text())
+            except (OSError, ValueError) as e:
+                raise ValueError(f"search.profile_path {str(path)!r} is not a readable JSON file: {e}") from e
+            if not isinstance(data, dict):
+                raise ValueError(f"search.profile_path {str(path)!r}: a ranking profile is a JSON object")
+            if "fusion" in data:
+                try:
+                    RankingProfile.from_dict(data)
+                except TypeError as e:
+                    raise ValueError(f"search.profile_path {str(path)!r} is not a ranking profile: {e}") from e
+        return path
     # fan-out execution (app.services.fanout): each space its own request, each with a deadline
     execution: Literal["batch", "fanout"] = Field(
         default="batch", description="`batch`: one store request for every space (answers whole or fails); "
@@ -81,9 +113,11 @@ class SearchSettings(BaseModel):
                               "for a thread; past it a space is not sent and counts as missed (`busy`).")
 
     @model_validator(mode="after")
-    def _budget_within_max(self) -> SearchSettings:
+    def _within_maxima(self) -> SearchSettings:
         if self.budget_ms > self.max_budget_ms:
             raise ValueError(f"search.budget_ms ({self.budget_ms}) is over search.max_budget_ms ({self.max_budget_ms})")
+        if self.default_limit > self.max_limit:
+            raise ValueError(f"search.default_limit ({self.default_limit}) is over search.max_limit ({self.max_limit})")
         return self
 
     plan: str = Field(default="fused", description="The plan a request that names none runs.")

@@ -4,19 +4,29 @@ Litestar routes HEAD only to handlers declared for it, so without this `curl -I 
 probe or cache that checks a resource with HEAD) got 405. A HEAD request runs the route's GET
 handler (GET handlers change nothing) and the client gets the same status and headers,
 Content-Length included, with an empty body. A HEAD on a route without GET answers as that GET
-would: 405, or 404 for a path that does not exist.
+would: 405, or 404 for a path that does not exist. Every `Allow` header that lists GET (a 405, an
+OPTIONS answer) lists HEAD too.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, MutableMapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
-ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+if TYPE_CHECKING:
+    from litestar.types import ASGIApp, Message, Receive, Scope, Send
+
+
+def with_head_allowed(message: Message) -> Message:
+    """A response start whose `Allow` header lists GET but not HEAD, with HEAD added; any other message as is."""
+    if message["type"] != "http.response.start":
+        return message
+    headers = list(message.get("headers", ()))
+    for i, (name, value) in enumerate(headers):
+        methods = [m.strip() for m in value.split(b",")]
+        if name.lower() == b"allow" and b"GET" in methods and b"HEAD" not in methods:
+            headers[i] = (name, b", ".join(sorted([*methods, b"HEAD"])))
+            return {**message, "headers": headers}  # type: ignore[typeddict-item]
+    return message
 
 
 class HeadAsGet:
@@ -26,16 +36,22 @@ class HeadAsGet:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """Pass every request through; a HEAD one as GET, its response body chunks withheld."""
-        if scope.get("type") != "http" or scope.get("method") != "HEAD":
+        """Pass every request through; a HEAD one as GET, its response body withheld; `Allow` lists HEAD."""
+        if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        head = scope.get("method") == "HEAD"
 
-        async def headers_only(message: Message) -> None:
-            if message.get("type") == "http.response.body":
+        async def sending(message: Message) -> None:
+            if head and message["type"] == "http.response.body":
                 if message.get("more_body", False):
                     return  # a chunk of a streamed body: withheld
                 message = {"type": "http.response.body", "body": b"", "more_body": False}
-            await send(message)
+            await send(with_head_allowed(message))
 
-        await self.app({**scope, "method": "GET"}, receive, headers_only)
+        inner: Any = {**scope, "method": "GET"} if head else scope
+        try:
+            await self.app(inner, receive, sending)
+        finally:
+            if head and "path_template" in inner:  # the route matched, for the request log and metrics
+                scope["path_template"] = inner["path_template"]  # type: ignore[typeddict-unknown-key]

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from app.api.schemas import SearchIn
-from app.domain.bounds import blank
 from app.domain.plan import Filter, Scalar, metadata_filter
+from app.domain.text import blank
 from app.errors import InvalidInput
 from app.settings import LimitSettings, SearchSettings
 

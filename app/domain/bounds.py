@@ -14,6 +14,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from app.domain.text import blank
 from app.errors import InvalidInput
 
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
@@ -35,15 +36,6 @@ class Limits(Protocol):
     max_metadata_key_chars: int
     max_metadata_string_chars: int
     max_metadata_bytes: int
-
-
-INVISIBLE = frozenset({"Zs", "Zl", "Zp", "Cc", "Cf"})  # spaces, separators, controls, format (zero-width ...)
-
-
-def blank(text: str) -> bool:
-    """True when `text` shows nothing: empty, or only spaces, separators, control and format characters
-    (zero-width space U+200B, joiners U+200C/U+200D, word joiner U+2060, BOM U+FEFF, soft hyphen ...)."""
-    return all(unicodedata.category(ch) in INVISIBLE for ch in text)
 
 
 def valid_unicode(text: str) -> bool:
@@ -146,8 +138,9 @@ def check_metadata(metadata: dict[str, Any], where: str, limits: Limits) -> None
             if keys > limits.max_metadata_keys:
                 raise InvalidInput(f"{where}.metadata: more than {limits.max_metadata_keys} keys (nested ones count)")
             for k in v:
-                if not k:
-                    raise InvalidInput(f"{node.path}: a metadata key is empty")
+                if blank(k):
+                    raise InvalidInput(f"{node.path}: a metadata key is empty or blank (only spaces or invisible "
+                                       "characters)")
                 check_text(k, f"{node.path}: key {k[:40]!r}", limits.max_metadata_key_chars)
         elif isinstance(v, str):
             check_text(v, node.path, limits.max_metadata_string_chars)
@@ -177,6 +170,9 @@ def document_problem(doc: Any, where: str, limits: Limits) -> str | None:
         check_text(doc.body, f"{where}.body", limits.max_text_chars)
         if doc.summary is not None:
             check_text(doc.summary, f"{where}.summary", limits.max_text_chars)
+            if blank(doc.summary):
+                raise InvalidInput(f"{where}.summary is blank (only spaces or invisible characters): leave it out "
+                                   "and one is derived")
         if blank(doc.title) and blank(doc.body):
             raise InvalidInput(f"{where} (id {doc.id[:40]!r}) has neither title nor body (only spaces or invisible "
                                "characters)")

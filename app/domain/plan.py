@@ -183,10 +183,9 @@ class QueryPlan:
             "prefetch_limit": self.prefetch_limit,
             "observed_only": [s.space for s in self.observed],
         }
-        if self.cascade:
-            out["rerank"] = [_describe_space(s) for s in self.rerank]
-            out["candidates"] = self.candidates
-            out["stages"] = self.stages()
+        if self.cascade:  # `requests`: how it ran (app.store.cascade)
+            out |= {"rerank": [_describe_space(s) for s in self.rerank], "candidates": self.candidates,
+                    "stages": self.stages(), "requests": "staged" if self.staged else "nested"}
         if self.notes:
             out["notes"] = list(self.notes)
         if self.scorer is not None:
@@ -320,9 +319,10 @@ def build_plan(
         candidates_weight = sum(s.weight for s in spaces)
     if fusion == "learned" and scorer is not None:
         scorer.check(searched={s.space: s.vector_name for s in spaces}, rerank_only=[s.space for s in moved])
-    # A zero-weighted space contributes nothing: no prefetch; with explain, its own list is shown.
-    observed = tuple(s for s in spaces if s.weight == 0) if explain else ()
+    observed = tuple(s for s in spaces if s.weight == 0) if explain else ()  # weight 0: not fused, only explained
     reranking = tuple(s for s in stage2 if s.weight > 0)
+    unweighted = [s.space for s in stage2 if not s.weight and s.space in rerank_names]
+    notes += [f"{name} is weighted 0: it does not rescore" for name in unweighted]
     return QueryPlan(
         spaces=tuple(s for s in spaces if s.weight > 0),
         observed=observed,

@@ -71,12 +71,31 @@ def stopwords() -> frozenset[str]:
     return frozenset(w.lower() for w in STOPWORDS_EN_PLUS)
 
 
+INVISIBLE = frozenset({"Zs", "Zl", "Zp", "Cc", "Cf"})  # spaces, separators, controls, format (zero-width ...)
+# invisible although their category says a letter, mark or symbol: Hangul fillers, Khmer inherent vowels,
+# variation selectors, the braille blank
+INVISIBLE_CHARS = frozenset("\u115f\u1160\u3164\uffa0\u17b4\u17b5\u2800" + "".join(map(chr, range(0xFE00, 0xFE10)))
+                            + "".join(map(chr, range(0xE0100, 0xE01F0))))
+# visible although format or space: the prepended concatenation marks (Arabic number sign, end of ayah ...) and
+# the Ogham space mark, which has a glyph
+VISIBLE_CHARS = frozenset("\u0600\u0601\u0602\u0603\u0604\u0605\u06dd\u070f\u0890\u0891\u08e2\u1680"
+                          "\U000110bd\U000110cd")
+
+
+def blank(text: str) -> bool:
+    """True when `text` shows nothing: empty, or only spaces, separators, control and format characters
+    (zero-width space U+200B, joiners, word joiner U+2060, BOM U+FEFF, soft hyphen ...) and the few
+    letters and marks that draw nothing (Hangul fillers, variation selectors, the braille blank)."""
+    return all(ch in INVISIBLE_CHARS or (unicodedata.category(ch) in INVISIBLE and ch not in VISIBLE_CHARS)
+               for ch in text)
+
+
 def sentences(text: str) -> list[str]:
     """Split text into sentences on the terminal punctuation of any script (see the module doc)."""
     text = " ".join(text.split())
     if not text:
         return []
-    return [s.strip() for s in _SENTENCE_END.split(text) if s.strip()]
+    return [s.strip() for s in _SENTENCE_END.split(text) if not blank(s)]
 
 
 def words(text: str) -> list[str]:

@@ -4,6 +4,7 @@ registry (and a profile file)."""
 from __future__ import annotations
 
 import json
+import logging
 import threading
 import time
 from dataclasses import asdict
@@ -13,6 +14,8 @@ from typing import Any
 from app.domain.profiles import RankingProfile, VersionThreshold
 from app.domain.router import QueryRouter
 from app.store.base import Store
+
+log = logging.getLogger("multivec.profiles")
 
 
 class ProfileRepo:
@@ -85,7 +88,16 @@ class ProfileRepo:
             return None
         with self._lock:  # re-read only when the file changed
             if self._file_cache is None or self._file_cache[0] != mtime:
-                self._file_cache = (mtime, json.loads(path.read_text()))
+                try:
+                    data = json.loads(path.read_text())
+                    if not isinstance(data, dict):
+                        raise ValueError("a ranking profile is a JSON object")
+                    if "fusion" in data:
+                        RankingProfile.from_dict(data)  # raises TypeError when a field is missing
+                except (OSError, ValueError, TypeError) as e:  # half-written or broken: keep serving the last good one
+                    log.error("ranking profile %s does not read (%s); keeping the one read before", path, e)
+                    data = self._file_cache[1] if self._file_cache else None
+                self._file_cache = (mtime, data)
             return self._file_cache[1]
 
     def _save_record(self, changes: dict[str, Any], name: str) -> int:

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from app.errors import UnknownPlan
+from app.errors import UnknownPlan, UnknownSpace
 from app.settings import PlanSettings, SearchSettings
 
 FUSED = "fused"  # the plan made of the settings' own fusion, weights and default fields
@@ -79,3 +79,24 @@ def cascade_args(search: SearchSettings, plan: PlanRequest, rerank: list[str] | 
     return {"rerank": plan.rerank if rerank is None else rerank, "candidates": candidates or plan.candidates,
             "candidates_weight": plan.candidates_weight, "first_stage": first_stage,
             "max_candidates": search.max_candidates, "staged": search.cascade_requests == "staged"}
+
+
+def check_named_spaces(search: SearchSettings, spaces: Iterable[str]) -> None:
+    """At startup: the spaces the search settings name for every search exist in the collection
+    (`default_fields`, and `weights` above 0 when set), so that a typo fails the start with one line
+    rather than every search with a 422 that blames the client.
+
+    Args:
+        spaces: the collection's spaces (the registry's, migrations' spaces included).
+
+    Raises:
+        UnknownSpace: naming the setting and the spaces it names that do not exist.
+    """
+    known = set(spaces)
+    named = {"search.default_fields": set(search.default_fields or [])}
+    if "weights" in search.model_fields_set:  # the built-in weights name the optional splade space too
+        named["search.weights"] = {n for n, w in search.weights.items() if w > 0}
+    for where, names in named.items():
+        if names - known:
+            raise UnknownSpace(f"{where} names spaces this collection does not have: {sorted(names - known)} "
+                               f"(its spaces: {sorted(known)})")

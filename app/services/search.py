@@ -157,17 +157,17 @@ class SearchService:
             return learned  # the learned scorer ranks (app.services.ranking)
         if ranking.profile is not None:
             p = ranking.profile
-            fields, weights = p.fields, p.weights
+            fields, weights = p.fields, with_request_weights(dict(p.weights), None, req.rerank)
             if req.weights is not None:  # the profile's weights, with the ones the request names changed
                 weights = with_request_weights({n: p.weights.get(n, 0.0) for n in registry.live_spaces()},
-                                               req.weights)
+                                               req.weights, req.rerank)
                 fields = [n for n, w in weights.items() if w > 0] or list(weights)
             plan = build_plan(registry, fields=fields, fusion=p.fusion, rrf_k=p.rrf_k,  # type: ignore[arg-type]
                               weights=weights, limit=limit, prefetch_limit=s.prefetch_limit, filter=req.filter,
                               explain=req.explain, versions=pins or None,
                               **cascade_args(s, named, req.rerank, req.candidates, first_stage=p.weights))
             return plan, ranking
-        weights = with_request_weights(default_weights(named, registry, req.fields), req.weights)
+        weights = with_request_weights(default_weights(named, registry, req.fields), req.weights, req.rerank)
         plan = build_plan(
             registry,
             fields=req.fields or named.fields,

@@ -41,6 +41,10 @@ BAD_UPSERTS: list[tuple[str, Any, str]] = [
      "neither title nor body"),
     ("invisible title, tab body", {"documents": [with_doc(id="inv-2", title="\u2060", body="\t\u2028\n")]},
      "neither title nor body"),
+    ("Hangul filler title, braille blank body", {"documents": [with_doc(id="inv-3", title="\u3164", body="\u2800")]},
+     "neither title nor body"),
+    ("blank summary", {"documents": [with_doc(id="inv-4", summary="\u200b ")]}, "summary is blank"),
+    ("invisible metadata key", {"documents": [with_doc(id="inv-5", metadata={"\u200b": 1})]}, "metadata key is empty"),
     ("good then bad", {"documents": [with_doc(id="ok-1"), with_doc(id="bad", body=None)]}, "body"),
 ]
 

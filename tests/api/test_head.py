@@ -31,3 +31,20 @@ def test_head_over_real_http(live_url: str, seeded: TestClient) -> None:
         head, get = http.head("/documents/bio-1"), http.get("/documents/bio-1")
     assert head.status_code == 200 and head.content == b""
     assert head.headers["content-length"] == get.headers["content-length"] != "0"
+
+
+def test_allow_lists_head_wherever_it_lists_get(seeded: TestClient) -> None:
+    put = seeded.put("/health")
+    assert put.status_code == 405
+    allowed = {m.strip() for m in put.headers["allow"].split(",")}
+    assert {"GET", "HEAD"} <= allowed
+    options = seeded.options("/documents/bio-1")
+    methods = {m.strip() for m in options.headers.get("allow", "").split(",")}
+    assert "GET" not in methods or "HEAD" in methods
+
+
+def test_head_requests_are_counted_under_their_route(seeded: TestClient) -> None:
+    seeded.head("/health")
+    metrics = seeded.get("/metrics").text
+    assert 'method="HEAD",route="/health",status="200"' in metrics
+    assert 'method="HEAD",route="<unmatched>",status="200"' not in metrics

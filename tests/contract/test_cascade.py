@@ -198,3 +198,17 @@ def test_a_filter_holds_at_every_stage(loaded: Services) -> None:
     assert {h["id"] for h in answer.hits} == {"bio-1", "bio-2", "bio-3"}
     for hit in answer.hits:  # every stage saw only biology: the 3 candidates are the 3 biology abstracts
         assert all(at["rank"] is not None and at["rank"] <= 3 for at in hit["stages"].values())
+
+
+def test_a_rerank_space_the_request_names_rescores_even_if_its_default_weight_is_0(loaded: Services) -> None:
+    query = QUERIES[0]
+    plan = loaded.search.plan(SearchRequest(query=query, rerank=["entities"], candidates=10, explain=True))
+    assert [(s.space, s.weight) for s in plan.rerank] == [("entities", 1.0)]  # weighted 0 by default settings
+    both = loaded.search.plan(SearchRequest(query=query, rerank=["body", "entities"], candidates=10))
+    assert [(s.space, s.weight) for s in both.rerank] == [("body", 1.0), ("entities", 1.0)]
+    answer = loaded.search.search(SearchRequest(query=query, rerank=["entities"], candidates=10, explain=True))
+    assert answer.hits and all("entities" in hit["stages"] for hit in answer.hits)
+    # weighted 0 by the request itself: it does not rescore, and the plan says so
+    off = loaded.search.plan(SearchRequest(query=query, rerank=["body", "entities"], weights={"entities": 0.0},
+                                           explain=True))
+    assert [s.space for s in off.rerank] == ["body"] and "entities is weighted 0: it does not rescore" in off.notes

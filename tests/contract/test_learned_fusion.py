@@ -111,7 +111,9 @@ def test_learned_fusion_fanned_out_ranks_as_one_batch_request(svc: Services) -> 
     for query in QUERIES:
         batch = svc.search.search(SearchRequest(query=query, fusion="learned", limit=8))
         fanned = svc.search.search(SearchRequest(query=query, fusion="learned", limit=8, fanout=True, explain=True))
-        assert [(h["point_id"], h["score"]) for h in fanned.hits] == [(h["point_id"], h["score"]) for h in batch.hits]
+        assert [h["point_id"] for h in fanned.hits] == [h["point_id"] for h in batch.hits]
+        # the in-memory client scores a one-query request and a batch through different numpy paths (1e-9 apart)
+        assert [h["score"] for h in fanned.hits] == pytest.approx([h["score"] for h in batch.hits], rel=1e-7)
         assert fanned.plan is not None and fanned.plan["fusion"] == "learned"
 
 

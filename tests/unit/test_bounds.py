@@ -4,15 +4,21 @@ from __future__ import annotations
 
 import pytest
 
-from app.domain.bounds import blank
+from app.domain.text import blank
 
 
 @pytest.mark.parametrize("text", ["", " ", "\t\n", "\u200b", "\u200c\u200d", "\u2060", "\ufeff", "\u00ad", "\u00a0",
-                                  "\u2028\u2029", "\u3000", "\u200e\u200f", " \u200b \ufeff "])
+                                  "\u2028\u2029", "\u3000", "\u200e\u200f", " \u200b \ufeff ",
+                                  # letters, marks and symbols that draw nothing
+                                  "\u3164", "\u115f\u1160", "\uffa0", "\u17b4\u17b5", "\ufe0f", "\U000e0100",
+                                  "\u2800"])
 def test_text_that_shows_nothing_is_blank(text: str) -> None:
     assert blank(text)
 
 
-@pytest.mark.parametrize("text", ["a", "é", "e\u0301", "中", "\u0301", "-", "0", "\u200bx", "🙂", "\u0627"])
+@pytest.mark.parametrize("text", ["a", "é", "e\u0301", "中", "\u0301", "-", "0", "\u200bx", "🙂", "\u0627",
+                                  # format or space characters with a glyph: Arabic number sign, end of ayah,
+                                  # Syriac abbreviation mark, Kaithi number sign, Ogham space mark
+                                  "\u0600", "\u06dd", "\u070f", "\U000110bd", "\u1680", "\u2764\ufe0f"])
 def test_any_visible_character_is_content(text: str) -> None:
     assert not blank(text)

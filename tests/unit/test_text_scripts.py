@@ -134,3 +134,11 @@ def test_keywords_fold_compatibility_forms_other_spaces_only_compose() -> None:
     assert normalize_for("sparse", "ＣＯＶＩＤ－１９ ﬁbrosis") == "COVID-19 fibrosis"
     assert normalize_for("dense", "ＣＯＶＩＤ") == "ＣＯＶＩＤ"
     assert normalize_for("dense", unicodedata.normalize("NFD", "é")) == "é"
+
+
+def test_a_body_that_shows_nothing_gives_no_passage_and_no_summary() -> None:
+    from app.domain.text import chunk_passages, extractive_summary, sentences
+
+    invisible = "\u200b\u200b\u2060 \ufeff\u3164"
+    assert sentences(invisible) == [] and chunk_passages(invisible, max_words=120, max_chunks=32) == []
+    assert extractive_summary("statins", invisible) in ("", "statins")
