@@ -4,11 +4,12 @@
 #   benchmarks/suite_time.sh [ROUNDS]        (default 2: old new, then new old)
 #
 # Each round runs both suites back to back, each as its own scripts/test runs it (`pytest` there; here
-# `pytest -n auto --dist loadfile`, the workers tests/conftest.py picks), alternating which goes first so
-# load from elsewhere on the machine falls on both alike. The time is the suite's own, as pytest reports it
-# ("N passed ... in T s"); --durations=60 lists the slowest steps. Each suite runs from its own checkout
-# (PYTHONPATH) with this repository's Python environment. Writes benchmarks/results/suite/<UTC time>/:
-# old-<i>.txt and new-<i>.txt (pytest's output) and summary.md (per-round times, ratios, load averages).
+# `pytest -n auto --dist loadfile --no-loadscope-reorder`, with the workers tests/conftest.py picks),
+# alternating which goes first so load from elsewhere on the machine falls on both alike. The time is the
+# suite's own, as pytest reports it ("N passed ... in T s"); --durations=60 lists the slowest steps. Each
+# suite runs from its own checkout (PYTHONPATH) with this repository's Python environment. Writes
+# benchmarks/results/suite/<UTC time>/: old-<i>.txt and new-<i>.txt (pytest's output) and summary.md
+# (per-round times, ratios, load averages).
 #
 # Environment: PYTHON (default .venv/bin/python), BASE_COMMIT (default f0d12e7), OLD_DIR (a checkout of
 # BASE_COMMIT to use; by default a temporary `git worktree` that is removed at the end), OUT.
@@ -30,7 +31,7 @@ if [ -z "$OLD" ]; then
 fi
 
 OLD_CMD=(-m pytest -q -p no:cacheprovider --durations=60)
-NEW_CMD=(-m pytest -n auto --dist loadfile -q -p no:cacheprovider --durations=60)
+NEW_CMD=(-m pytest -n auto --dist loadfile --no-loadscope-reorder -q -p no:cacheprovider --durations=60)
 
 # run NAME DIR ARGS...: one suite from its own checkout; prints its own time in seconds
 run() {
