@@ -10,6 +10,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 from app.container import Services, build_services
@@ -114,6 +115,19 @@ class MemoEncoder:
         if text not in self._queries:
             self._queries[text] = self.inner.embed_query(text)
         return self._queries[text]
+
+    def remember_queries(self, texts: Sequence[str]) -> None:
+        """Encode the queries not seen yet in batches, as `embed_query` would one by one (the same vectors:
+        fastembed's query pass, batched; MiniLM's vectors are bit-identical either way), for tests that
+        search hundreds of distinct queries. Models without a batched query pass encode one by one."""
+        new = [t for t in dict.fromkeys(texts) if t not in self._queries]
+        batched = getattr(getattr(self.inner, "_model", None), "query_embed", None)
+        if not new or self.kind != "dense" or batched is None:
+            for t in new:
+                self.embed_query(t)
+            return
+        vectors = [np.asarray(v, dtype=np.float32) for v in batched(new, batch_size=64)]
+        self._queries.update(zip(new, vectors, strict=True))
 
 
 # EncoderSettings fields no encoder reads (app/encoders uses none of them): the service cuts documents with them.
