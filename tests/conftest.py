@@ -5,10 +5,12 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 from app.container import Services, build_services
@@ -42,29 +44,45 @@ def pytest_configure(config: pytest.Config) -> None:
     tempfile.tempdir = None  # gettempdir() reads TMPDIR again
 
 
-def idle_cores() -> int:
-    """Cores no process is using now: the CPU count less the last minute's load average, rounded."""
+def idle_cores(seconds: float = 1.0) -> float:
+    """How many cores sat idle over the next `seconds` (Linux: /proc/stat, idle and iowait against all
+    time, steal counted busy); elsewhere the CPU count less the last minute's load average. A moment's
+    measure, not the load average, which still counts a run that has just ended (benchmarks/suite_time.sh
+    starts one suite right after the other)."""
     cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    return max(0, min(cpus, round(cpus - os.getloadavg()[0])))
+
+    def times() -> list[int]:
+        with open("/proc/stat") as f:
+            return [int(x) for x in f.readline().split()[1:9]]  # user nice system idle iowait irq softirq steal
+
+    try:
+        before = times()
+        time.sleep(seconds)
+        after = times()
+    except (OSError, ValueError):
+        return max(0.0, cpus - os.getloadavg()[0])
+    spent = [b - a for a, b in zip(before, after, strict=True)]
+    return cpus * (spent[3] + spent[4]) / max(1, sum(spent))
 
 
 def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
-    """`-n auto` (scripts/test): one pytest-xdist worker per idle core, none when fewer than two are idle.
+    """`-n auto` (scripts/test): a pytest-xdist worker per idle core, none when fewer than two are idle.
 
     Each worker pays its own start-up (imports, collection, models: about 7 s of CPU), and on a busy
-    machine the workers only share the cores one process had (measured on this 2-core machine under a
-    load of 25: 2 workers 230-285 s, one process 267-275 s, 14 s more CPU). PYTEST_XDIST_AUTO_NUM_WORKERS
-    sets the number."""
+    machine the workers only share what one process had: Linux gives each session its share of the
+    CPU (autogroup), however many processes it runs. Measured on this 2-core machine under a load of
+    25: 2 workers 230-285 s, one process 267-275 s, 14 s more CPU. PYTEST_XDIST_AUTO_NUM_WORKERS sets
+    the number."""
     if os.environ.get("PYTEST_XDIST_AUTO_NUM_WORKERS"):
         return int(os.environ["PYTEST_XDIST_AUTO_NUM_WORKERS"])
-    workers = idle_cores()
+    workers = int(idle_cores() + 0.25)  # a core three quarters idle counts
     return workers if workers >= 2 else 0
 
 
 def pytest_report_header(config: pytest.Config) -> str:
     workers = config.getoption("numprocesses", None) if config.pluginmanager.has_plugin("xdist") else None
     return (f"multivec: temporary folders under {tempfile.gettempdir()}, {ENCODER_THREADS} encoder thread, "
-            f"{workers or 'no'} xdist workers (idle cores now: {idle_cores()})")
+            f"{workers or 'no'} pytest-xdist workers")
 
 
 @pytest.fixture(scope="session")
@@ -97,6 +115,19 @@ class MemoEncoder:
         if text not in self._queries:
             self._queries[text] = self.inner.embed_query(text)
         return self._queries[text]
+
+    def remember_queries(self, texts: Sequence[str]) -> None:
+        """Encode the queries not seen yet in batches, as `embed_query` would one by one (the same vectors:
+        fastembed's query pass, batched; MiniLM's vectors are bit-identical either way), for tests that
+        search hundreds of distinct queries. Models without a batched query pass encode one by one."""
+        new = [t for t in dict.fromkeys(texts) if t not in self._queries]
+        batched = getattr(getattr(self.inner, "_model", None), "query_embed", None)
+        if not new or self.kind != "dense" or batched is None:
+            for t in new:
+                self.embed_query(t)
+            return
+        vectors = [np.asarray(v, dtype=np.float32) for v in batched(new, batch_size=64)]
+        self._queries.update(zip(new, vectors, strict=True))
 
 
 # EncoderSettings fields no encoder reads (app/encoders uses none of them): the service cuts documents with them.

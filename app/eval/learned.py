@@ -182,27 +182,16 @@ def select_scorer(lists: Lists, qrels: Qrels, spaces: Sequence[str], *, vector_v
         ValueError: no judged query, or no relevant candidate in any list.
     """
     from sklearn.model_selection import KFold
+    from threadpoolctl import threadpool_limits
 
     all_terms = terms_for(spaces, FEATURE_SETS["all"], interactions=True)
     rows = build_rows(lists, qrels, spaces, all_terms, depth=depth)
     if len(rows) < 2:
         raise ValueError(f"{len(rows)} judged queries: too few to fit a scorer")
     splits = list(KFold(n_splits=min(folds, len(rows)), shuffle=True, random_state=seed).split(np.arange(len(rows))))
-    tried: list[dict[str, Any]] = []
-    for (set_name, features), inter, method, c in itertools.product(feature_sets.items(), interactions, methods,
-                                                                     c_grid):
-        terms = terms_for(spaces, features, interactions=inter)
-        cols = [all_terms.index(t) for t in terms]
-        scores = []
-        for train, test in splits:
-            try:
-                coef, _ = fit_linear([rows[i] for i in train], cols, method=method, c=c)
-            except ValueError:
-                continue
-            scores.append(mean_ndcg([rows[i] for i in test], cols, coef, qrels))
-        if scores:
-            tried.append({"features": set_name, "interactions": inter, "method": method, "C": c,
-                          "cv_ndcg@10": float(np.mean(scores))})
+    # one BLAS thread for the whole search, set once: setting the limit costs ~1 ms, a fit ~2 ms
+    with threadpool_limits(1):
+        tried = _cross_validate(rows, qrels, spaces, all_terms, splits, feature_sets, interactions, methods, c_grid)
     if not tried:
         raise ValueError("no model could be fitted: no relevant candidate in the lists")
     best = max(tried, key=lambda t: t["cv_ndcg@10"])
@@ -214,6 +203,30 @@ def select_scorer(lists: Lists, qrels: Qrels, spaces: Sequence[str], *, vector_v
         model=f"{best['method']} logistic regression (scikit-learn), C={best['C']:g}",
         fitted_on={**(fitted_on or {}), "queries": len(rows), "folds": len(splits), **best})
     return Selection(scorer=scorer, config=best, tried=sorted(tried, key=lambda t: -t["cv_ndcg@10"]))
+
+
+def _cross_validate(rows: Sequence[QueryRows], qrels: Qrels, spaces: Sequence[str], all_terms: Sequence[str],
+                    splits: Sequence[tuple[np.ndarray, np.ndarray]], feature_sets: Mapping[str, Sequence[str]],
+                    interactions: Sequence[bool], methods: Sequence[str], c_grid: Sequence[float]
+                    ) -> list[dict[str, Any]]:
+    """Each (feature set, interactions, method, C) that could be fitted, with its mean nDCG@10 over the
+    folds' held-out queries (`_fit_linear`: the caller holds BLAS to one thread)."""
+    tried: list[dict[str, Any]] = []
+    for (set_name, features), inter, method, c in itertools.product(feature_sets.items(), interactions, methods,
+                                                                     c_grid):
+        terms = terms_for(spaces, features, interactions=inter)
+        cols = [all_terms.index(t) for t in terms]
+        scores = []
+        for train, test in splits:
+            try:
+                coef, _ = _fit_linear([rows[i] for i in train], cols, method=method, c=c)
+            except ValueError:
+                continue
+            scores.append(mean_ndcg([rows[i] for i in test], cols, coef, qrels))
+        if scores:
+            tried.append({"features": set_name, "interactions": inter, "method": method, "C": c,
+                          "cv_ndcg@10": float(np.mean(scores))})
+    return tried
 
 
 def scorer_run(scorer: LearnedScorer, lists: Lists, *, depth: int = 100) -> dict[str, list[str]]:

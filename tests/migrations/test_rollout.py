@@ -34,6 +34,14 @@ ROUTED_AT_10 = sum(bucket(q, NEW) < 10 for q in QUERY_SET)
 FIELDS = ["title", "keywords"]  # the default weights give `title` 0: name it so the rollout changes answers
 
 
+@pytest.fixture(scope="module", autouse=True)
+def query_vectors(encoders: EncoderPool) -> None:
+    """The 400 queries' title vectors in both models, encoded in batches once for the module (the
+    session's encoders remember them): the searches below then cost what the rollout costs."""
+    for alias in ("minilm-l6-int8", "paraphrase-minilm-l3"):
+        encoders.get(alias).remember_queries(QUERY_SET)  # type: ignore[attr-defined]
+
+
 def ready(migrator: Migrator, migration: Migration) -> None:
     """Apply, backfill and validate the title migration: what comes before a rollout."""
     migrator.apply(migration)

@@ -85,10 +85,11 @@ def test_a_missing_dataset_is_one_line_naming_the_path_from_the_caller(tmp_path:
     assert_one_clear_line(done, str(tmp_path / "no/such"))
 
 
-@pytest.fixture
-def held_folder(tmp_path: Path) -> Iterator[Path]:
-    """A data folder another process holds, as a running `scripts/serve` does."""
-    folder = tmp_path / "data"
+@pytest.fixture(scope="module")
+def held_folder(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """A data folder another process holds, as a running `scripts/serve` does: one holder for the module
+    (the tests only try, and fail, to open it)."""
+    folder = tmp_path_factory.mktemp("held") / "data"
     holder = subprocess.Popen(
         [sys.executable, "-c", textwrap.dedent(f"""
             import sys
