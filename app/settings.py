@@ -194,13 +194,23 @@ def default_models() -> dict[str, ModelSettings]:
     }
 
 
-def default_spaces() -> list[SpaceSettings]:
+def default_spaces(mode: Literal["shared", "separate"] = "shared") -> list[SpaceSettings]:
+    """The six default spaces.
+
+    Args:
+        mode: `shared` (the default of a new install): every dense space pooled from one pass of
+            MiniLM-L6 over title + body, at the versions migrations/0003-0007 add, so a new install
+            starts where a migrated one ends (title v3: 0001 made a v2); chosen by evaluation
+            (docs/evaluation.md#encoding-modes-separate-and-shared). `separate`: one model pass per
+            text, version 1 of each dense space: what installs made before 0003 have.
+    """
+    model, v = ("minilm-l6-int8-shared", 2) if mode == "shared" else ("minilm-l6-int8", 1)
     return [
-        SpaceSettings(name="title", field="title", kind="dense", model="minilm-l6-int8"),
-        SpaceSettings(name="body", field="body", kind="multi", model="minilm-l6-int8"),
-        SpaceSettings(name="summary", field="summary", kind="dense", model="minilm-l6-int8"),
-        SpaceSettings(name="entities", field="entities", kind="multi", model="minilm-l6-int8"),
-        SpaceSettings(name="document", field="document", kind="dense", model="minilm-l6-int8"),
+        SpaceSettings(name="title", field="title", kind="dense", model=model, version=3 if v == 2 else 1),
+        SpaceSettings(name="body", field="body", kind="multi", model=model, version=v),
+        SpaceSettings(name="summary", field="summary", kind="dense", model=model, version=v),
+        SpaceSettings(name="entities", field="entities", kind="multi", model=model, version=v),
+        SpaceSettings(name="document", field="document", kind="dense", model=model, version=v),
         # Qdrant's BM25 with its multilingual tokenizer (v2): segments Chinese, Japanese and Thai, and
         # ties fastembed's Qdrant/bm25 (v1) on English (docs/evaluation.md). Installs made with v1 keep
         # it until they apply migrations/0002.

@@ -84,8 +84,8 @@ class FakeEncoderPool:
     """The EncoderPool interface over FakeEncoders: `models` alias -> `dense` or `sparse`."""
 
     def __init__(self, models: dict[str, str] | dict[str, ModelSettings] | None = None, *, dim: int = 16) -> None:
-        models = models or {"minilm-l6-int8": "dense", "paraphrase-minilm-l3": "dense", "bm25": "sparse",
-                            "bm25-multilingual": "sparse"}
+        models = models or {"minilm-l6-int8": "dense", "minilm-l6-int8-shared": "dense",
+                            "paraphrase-minilm-l3": "dense", "bm25": "sparse", "bm25-multilingual": "sparse"}
         self._encoders = {alias: FakeEncoder(f"fake-{alias}", m if isinstance(m, str) else m.kind, dim)
                           for alias, m in models.items()}
 

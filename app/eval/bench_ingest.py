@@ -34,7 +34,7 @@ def bench_ingest(docs: Sequence[Document], encoders: EncoderPool, base: Settings
                  *, batch: int = 64) -> dict[str, Any]:
     """docs/s: the bare encoder on `title\\nbody`, all spaces encoded, the full ingest per adapter."""
     texts = [f"{d.title}\n{d.body}" for d in docs]
-    dense_model = next(s.model for s in base.spaces if s.kind != "sparse")
+    dense_model = next(s.model for s in with_mode(base, "separate").spaces if s.kind != "sparse")
     enc = encoders.get(dense_model)
     enc.embed(texts[:8])  # load and warm up outside the timing
     for m in {s.model for s in base.spaces}:
@@ -75,11 +75,13 @@ def bench_ingest(docs: Sequence[Document], encoders: EncoderPool, base: Settings
 
 
 def with_mode(base: Settings, mode: str) -> Settings:
-    """`base` with every dense and multivector space's model in encoding mode `mode`: for `shared`,
-    the alias `<alias>-shared` (it must be configured, as `minilm-l6-int8-shared` is by default)."""
-    if mode == "separate":
-        return base
-    spaces = [s.model_copy(update={"model": f"{s.model}-shared"}) if s.kind != "sparse" else s for s in base.spaces]
+    """`base` with every dense and multivector space's model in encoding mode `mode`: the alias
+    `<alias>` for `separate`, `<alias>-shared` for `shared` (it must be configured, as
+    `minilm-l6-int8-shared` is by default)."""
+    def alias(model: str) -> str:
+        plain = model.removesuffix("-shared")
+        return plain if mode == "separate" else f"{plain}-shared"
+    spaces = [s.model_copy(update={"model": alias(s.model)}) if s.kind != "sparse" else s for s in base.spaces]
     missing = sorted({s.model for s in spaces} - set(base.models))
     if missing:
         raise ValueError(f"no model configured as {missing} for encoding mode {mode!r}")
@@ -120,7 +122,7 @@ def bench_encoding_modes(docs: Sequence[Document], encoders: EncoderPool, base: 
         median of rounds) and `cpu_ratio_vs_bare` (median CPU seconds of the best bare / the mode's).
     """
     texts = [f"{d.title}\n{d.body}" for d in docs]
-    dense_model = next(s.model for s in base.spaces if s.kind != "sparse")
+    dense_model = next(s.model for s in with_mode(base, "separate").spaces if s.kind != "sparse")
     bare = {"fastembed": encoders.get(dense_model)}
     if f"{dense_model}-shared" in base.models:
         bare["onnxruntime"] = encoders.get(f"{dense_model}-shared")

@@ -11,6 +11,7 @@ from app.encoders.fastembed_encoder import EncoderPool
 from app.eval import compare
 from app.eval.index import build_index, eval_settings, open_index
 from app.eval.runs import fetch_lists
+from app.settings import Settings, default_spaces
 from app.versioning.declare import default_folder, load_folder
 from tests.conftest import to_documents
 from tests.eval.test_evaluate_pipeline import QUERIES, write_beir
@@ -43,7 +44,9 @@ def test_compare_runs_pairs_queries_and_gives_no_interval_to_the_baseline() -> N
 
 def test_two_versions_of_a_space_are_compared_on_one_index(tmp_path: Path, encoders: EncoderPool) -> None:
     data, index = write_beir(tmp_path / "tiny"), tmp_path / "index"
-    svc = open_index(index, settings=eval_settings(index), encoders=encoders)
+    # an install made before the shared defaults (title v1 on the separate pass), so 0001 applies
+    svc = open_index(index, settings=eval_settings(index, Settings(spaces=default_spaces("separate"))),
+                     encoders=encoders)
     try:
         build_index(svc, to_documents(DOCS), progress=False)
         m = load_folder(default_folder())[0]  # 0001: title on paraphrase-MiniLM-L3, applied and backfilled

@@ -11,9 +11,10 @@ from app.container import build_services
 from app.domain.documents import Document, prepare
 from app.encoders.fastembed_encoder import EncoderPool, load_encoder
 from app.encoders.shared import SharedEncoder
+from app.errors import Conflict
 from app.services.search import SearchRequest
-from app.settings import SharedPassSettings
-from app.versioning.declare import default_folder, load_folder
+from app.settings import SharedPassSettings, default_spaces
+from app.versioning.declare import AddVersion, Migration, default_folder, load_folder
 from tests.conftest import make_settings, to_documents
 from tests.fixtures import DOCS
 from tests.migrations.conftest import QUERIES, WIDE
@@ -78,9 +79,16 @@ def test_fixed_windows_as_wide_as_the_model_give_the_separate_document_vector(
         assert _cos(row["document"], separate.embed(d.texts("document"))[0]) > 0.999
 
 
+SHARED_LIVE = {"title": "title.minilm-l6-int8-shared.v3", "body": "body.minilm-l6-int8-shared.v2",
+               "summary": "summary.minilm-l6-int8-shared.v2", "entities": "entities.minilm-l6-int8-shared.v2",
+               "document": "document.minilm-l6-int8-shared.v2"}
+
+
 def test_the_migrations_to_the_shared_versions_apply_backfill_validate_and_promote(
         tmp_path: Path, model_cache: Path, encoders: EncoderPool) -> None:
-    svc = build_services(make_settings("edge", tmp_path, model_cache), encoders=encoders)  # all six spaces
+    # an install made before the shared defaults: all six spaces, every dense one on the separate pass
+    svc = build_services(make_settings("edge", tmp_path, model_cache, spaces=default_spaces("separate")),
+                         encoders=encoders)
     try:
         svc.ingest.upsert(to_documents(DOCS))
         migrator = svc.migrator
@@ -92,15 +100,47 @@ def test_the_migrations_to_the_shared_versions_apply_backfill_validate_and_promo
             migrator.backfill(m.revision)
             migrator.validate(m.revision, QUERIES)
             migrator.promote(m.revision, margin=WIDE)
-        live = {s: svc.registry.get().space(s).live for s in ("title", "body", "summary", "entities", "document")}
-        assert live == {"title": "title.minilm-l6-int8-shared.v3", "body": "body.minilm-l6-int8-shared.v2",
-                        "summary": "summary.minilm-l6-int8-shared.v2",
-                        "entities": "entities.minilm-l6-int8-shared.v2",
-                        "document": "document.minilm-l6-int8-shared.v2"}
+        live = {s: svc.registry.get().space(s).live for s in SHARED_LIVE}
+        assert live == SHARED_LIVE
         for space, query, expected in (("document", "gene editing with CRISPR", "bio-1"),
                                        ("body", "planets around other stars", "astro-1")):
             hits = svc.search.search(SearchRequest(query=query, fields=[space], limit=1)).hits
             assert hits[0]["id"] == expected
+    finally:
+        svc.close()
+
+
+def test_a_new_install_starts_where_the_shipped_migrations_end(tmp_path: Path, model_cache: Path,
+                                                               encoders: EncoderPool) -> None:
+    svc = build_services(make_settings("edge", tmp_path, model_cache), encoders=encoders)  # the defaults
+    try:
+        svc.ingest.upsert(to_documents(DOCS))
+        assert {s: svc.registry.get().space(s).live for s in SHARED_LIVE} == SHARED_LIVE
+        before = svc.store.vector_specs(svc.registry.physical())
+        results = [svc.migrator.apply(m) for m in load_folder(default_folder())]
+        # 0001 (title v2 on L3) is superseded by the title v3 this install started with; the others are live
+        assert "superseded" in results[0].notes[0] and "title.minilm-l6-int8-shared.v3" in results[0].notes[0]
+        assert svc.store.vector_specs(svc.registry.physical()) == before  # nothing added
+        states = {row["label"][:4]: row["state"] for row in svc.migrator.status()["migrations"]}
+        assert states["0001"] == "superseded" and set(states) == {f"000{i}" for i in range(1, 8)}
+        assert svc.migrator.apply(load_folder(default_folder())[0]).actions == []  # again: nothing to do
+        assert svc.migrator.backfill("0004").data["missing"] == 0
+    finally:
+        svc.close()
+
+
+def test_a_migration_numbered_below_a_version_a_migration_made_is_still_refused(
+        tmp_path: Path, model_cache: Path, encoders: EncoderPool) -> None:
+    svc = build_services(make_settings("edge", tmp_path, model_cache, spaces=default_spaces("separate")),
+                         encoders=encoders)
+    try:
+        chain = load_folder(default_folder())
+        for m in chain[:2]:  # 0001 makes title v2
+            svc.migrator.apply(m)
+        late = Migration(revision="0099", name="late", depends_on=None,
+                         change=AddVersion(space="title", model="minilm-l6-int8-shared", version=2))
+        with pytest.raises(Conflict, match="numbered above"):
+            svc.migrator.apply(late)
     finally:
         svc.close()
 

@@ -73,10 +73,11 @@ def test_upsert_derives_missing_fields_and_tags_every_written_version(fake: Serv
 
 def test_upsert_encodes_each_text_once_per_model(fake: Services) -> None:
     pool = fake.encoders
-    pool.get("minilm-l6-int8").calls.clear()  # type: ignore[attr-defined]
+    dense = next(s.model for s in fake.settings.spaces if s.kind != "sparse")  # every dense space's model
+    pool.get(dense).calls.clear()  # type: ignore[attr-defined]
     fake.ingest.upsert(to_documents([{"id": "same", "title": "Same words", "body": "Same words",
                                       "summary": "Same words"}]))
-    calls = pool.get("minilm-l6-int8").calls  # type: ignore[attr-defined]
+    calls = pool.get(dense).calls  # type: ignore[attr-defined]
     assert len(calls) == 1 and len(calls[0]) == len(set(calls[0]))
 
 
