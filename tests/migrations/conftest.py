@@ -9,7 +9,7 @@ import pytest
 
 from app.container import Services, build_services
 from app.encoders.fastembed_encoder import EncoderPool
-from app.settings import Settings, SpaceSettings
+from app.settings import Settings, SpaceSettings, default_spaces
 from app.versioning.declare import Migration, default_folder, load_folder
 from app.versioning.engine import Migrator
 from app.versioning.validate import QuerySet
@@ -30,6 +30,14 @@ QUERIES = QuerySet(
 # the gate (which holds the space alone to the margin too) refuses it at the default margin; tests
 # of other behaviour promote with this margin, tests of the gate use the default.
 WIDE = 1.0
+
+
+@pytest.fixture
+def settings(store_kind: str, tmp_path: Path, model_cache: Path) -> Settings:
+    """An install made before the shared defaults (every dense space on the separate pass, title v1):
+    migrations/0001, the subject of these tests, applies to it. A new install starts past 0001
+    (tests/migrations/test_shared_backbone.py)."""
+    return make_settings(store_kind, tmp_path, model_cache, spaces=default_spaces("separate"))
 
 
 @pytest.fixture
