@@ -30,11 +30,13 @@ def vm_hwm_mb(pid: int) -> float | None:
     return None
 
 
-def _wait_healthy(url: str, proc: subprocess.Popen[bytes], timeout_s: float) -> None:
+def _wait_healthy(url: str, proc: subprocess.Popen[bytes], timeout_s: float, log: Any) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise RuntimeError(f"the service exited with {proc.returncode} before answering {url}/health")
+            log.seek(0)
+            said = log.read().decode(errors="replace").strip()[-500:]
+            raise RuntimeError(f"the service exited with {proc.returncode} before answering {url}/health: {said}")
         try:
             with urllib.request.urlopen(f"{url}/health", timeout=2) as r:
                 if r.status == 200:
@@ -73,26 +75,28 @@ def bench_service_load(dataset: Path, *, port: int = 8765, data_dir: Path | None
     serve_cmd = [sys.executable, "-m", "app.launch", "app.cli", "serve", "--port", str(port)]
     load_cmd = [sys.executable, "-m", "app.launch", "app.cli", "load", str(dataset), "--url", url,
                 "--batch", str(batch), *(["--limit", str(limit)] if limit else [])]
-    server = subprocess.Popen(serve_cmd, env=child_env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    try:
-        _wait_healthy(url, server, startup_s)
-        started = vm_hwm_mb(server.pid)
-        t0 = time.perf_counter()
-        loaded = subprocess.run(load_cmd, env=child_env, capture_output=True, text=True, check=False)
-        seconds = time.perf_counter() - t0
-        if loaded.returncode != 0:
-            raise RuntimeError(f"the load exited with {loaded.returncode}: {loaded.stderr.strip()[-500:]}")
-        peak = vm_hwm_mb(server.pid)
-        count = _count(url)
-    finally:
-        server.send_signal(signal.SIGINT)
+    # the server's stderr goes to a file: a pipe nobody reads would fill and block it
+    with tempfile.TemporaryFile() as log:
+        server = subprocess.Popen(serve_cmd, env=child_env, stdout=subprocess.DEVNULL, stderr=log)
         try:
-            server.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
-        if tmp is not None:
-            tmp.cleanup()
+            _wait_healthy(url, server, startup_s, log)
+            started = vm_hwm_mb(server.pid)
+            t0 = time.perf_counter()
+            loaded = subprocess.run(load_cmd, env=child_env, capture_output=True, text=True, check=False)
+            seconds = time.perf_counter() - t0
+            if loaded.returncode != 0:
+                raise RuntimeError(f"the load exited with {loaded.returncode}: {loaded.stderr.strip()[-500:]}")
+            peak = vm_hwm_mb(server.pid)
+            count = _count(url)
+        finally:
+            server.send_signal(signal.SIGINT)
+            try:
+                server.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                server.kill()
+                server.wait()
+            if tmp is not None:
+                tmp.cleanup()
     return {"documents": count, "seconds": seconds, "docs_per_s": count / seconds if seconds > 0 else None,
             "server_peak_rss_mb": peak, "server_rss_after_start_mb": started,
             "command": {"serve": "python -m " + " ".join(serve_cmd[2:]),

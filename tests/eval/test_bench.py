@@ -54,3 +54,46 @@ def test_synthetic_documents_are_shaped_like_real_ones(encoders: EncoderPool, tm
         assert np.linalg.norm(p.vectors[by_field["document"]]) == pytest.approx(1.0, abs=1e-5)
         assert isinstance(p.vectors[by_field["keywords"]], SparseVec)
     assert len({p.id for p in points}) == 20
+
+
+def test_encoding_modes_are_timed_in_rounds_against_the_faster_bare_encoder(model_cache: Path,
+                                                                           encoders: EncoderPool) -> None:
+    from app.domain.documents import Document
+    from app.eval.bench_ingest import bench_encoding_modes, modes_markdown, with_mode
+
+    base = Settings(encoders=EncoderSettings(cache_dir=model_cache))
+    assert {s.model for s in with_mode(base, "separate").spaces} == {"minilm-l6-int8", "bm25-multilingual"}
+    assert {s.model for s in with_mode(with_mode(base, "separate"), "shared").spaces} == {
+        "minilm-l6-int8-shared", "bm25-multilingual"}
+    docs = [Document(id=str(i), title=f"Title {i}", body="Statins lower cholesterol. " * (5 + i)) for i in range(4)]
+    out = bench_encoding_modes(docs, encoders, base, ["separate", "shared"], batch=2, rounds=2)
+    assert out["documents"] == 4 and out["rounds"] == 2 and set(out["bare"]) == {"fastembed", "onnxruntime"}
+    for mode in ("separate", "shared"):
+        r = out[mode]
+        assert r["spaces"] == 6 and len(r["ratio_per_round"]) == 2 and r["cpu_s_per_doc"] > 0
+        assert r["ratio_vs_bare"] > 0 and r["cpu_ratio_vs_bare"] > 0
+    assert "| all 6 spaces, `shared` (derive + encode) |" in modes_markdown(out)
+
+
+def test_the_service_load_reports_the_servers_peak_memory(tmp_path: Path, model_cache: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    import json
+    import socket
+
+    from app.eval.bench_report import service_markdown
+    from app.eval.bench_service import bench_service_load
+    from tests.fixtures import DOCS
+
+    corpus = tmp_path / "corpus.jsonl"
+    corpus.write_text("".join(json.dumps(d) + "\n" for d in DOCS[:3]))
+    with socket.socket() as s:  # a free loopback port
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    out = bench_service_load(corpus, port=port, data_dir=tmp_path / "data",
+                             env={"MULTIVEC_ENCODERS__CACHE_DIR": str(model_cache)})
+    assert out["documents"] == 3 and out["docs_per_s"] > 0
+    assert out["server_peak_rss_mb"] >= out["server_rss_after_start_mb"] > 0  # Linux: /proc/<pid>/status
+    assert "server peak RSS (VmHWM)" in service_markdown(out)
+    with pytest.raises(RuntimeError, match="load exited"):  # a corpus that cannot be read: said, not hidden
+        bench_service_load(tmp_path / "missing.jsonl", port=port, data_dir=tmp_path / "data2",
+                           env={"MULTIVEC_ENCODERS__CACHE_DIR": str(model_cache)})
