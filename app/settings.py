@@ -90,9 +90,10 @@ class SharedPassSettings(BaseModel):
                                                  "model time, fused nDCG@10 no better; docs/evaluation.md).")
     overlap: int = Field(default=32, ge=0, le=128, description="`fixed` windows: tokens two neighbours share; "
                          "each token's state comes from the window where it has the most context.")
-    entity_mentions: bool = Field(default=False, description="Pool entities from their first mention in the "
-                                  "text; off: encode each entity alone (measured: a mention's states are far "
-                                  "from the phrase's own vector, mean cosine 0.66).")
+    entity_mentions: bool = Field(default=True, description="Pool each entity from its first mention in the "
+                                  "text (read in context); off, or when it is not in the text: encode it alone. "
+                                  "Measured, entities alone nDCG@10: SciFact 0.590 pooled vs 0.416 alone, CISI "
+                                  "0.321 vs 0.234; and no extra model pass (docs/evaluation.md).")
 
 
 class ModelSettings(BaseModel):

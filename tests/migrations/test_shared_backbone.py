@@ -145,13 +145,16 @@ def test_a_migration_numbered_below_a_version_a_migration_made_is_still_refused(
         svc.close()
 
 
-def _shared(encoders: EncoderPool) -> SharedEncoder:
-    enc = encoders.get("minilm-l6-int8-shared")
-    return enc.inner if hasattr(enc, "inner") else enc  # type: ignore[return-value]
+def _shared(model_cache: Path, **options: object) -> SharedEncoder:
+    """The shared encoder with these pass settings (the defaults otherwise), unwrapped from the test memo."""
+    settings = make_settings("edge", model_cache, model_cache)
+    spec = settings.models["minilm-l6-int8-shared"]
+    enc = load_encoder(spec.model_copy(update={"shared": SharedPassSettings(**options)}), settings.encoders)  # type: ignore[arg-type]
+    return getattr(enc, "inner", enc)  # type: ignore[no-any-return]
 
 
-def test_entities_batched_across_documents_equal_each_entity_encoded_alone(encoders: EncoderPool) -> None:
-    shared = _shared(encoders)
+def test_entities_batched_across_documents_equal_each_entity_encoded_alone(model_cache: Path) -> None:
+    shared = _shared(model_cache, entity_mentions=False)
     docs = [prepare(Document(id=str(i), title=t, body=b), chunk_words=30, max_chunks=32, max_entities=4)
             for i, (t, b) in enumerate(TEXTS)]
     rows = shared.embed_documents(docs, {"entities"})
@@ -160,26 +163,44 @@ def test_entities_batched_across_documents_equal_each_entity_encoded_alone(encod
             np.testing.assert_allclose(vec, shared.embed([entity])[0], atol=1e-5)
 
 
-def test_a_backfill_of_some_fields_runs_only_the_windows_holding_them(encoders: EncoderPool,
+def test_entities_are_pooled_from_their_first_mention_and_the_others_encoded_alone(model_cache: Path) -> None:
+    shared = _shared(model_cache)  # the default: entity_mentions
+    title, body = TEXTS[0]
+    doc = prepare(Document(id="d", title=title, body=body, entities=("vascular dementia", "HMG-CoA reductase")),
+                  chunk_words=30, max_chunks=32, max_entities=4)
+    [row] = shared.embed_documents([doc], {"entities", "body"})
+    mention, absent = row["entities"]
+    # "HMG-CoA reductase" is not in the text: the phrase alone, as the separate pass encodes it
+    np.testing.assert_allclose(absent, shared.embed(["HMG-CoA reductase"])[0], atol=1e-5)
+    # "vascular dementia" is read in its sentence: not the phrase alone, and nearer its own passage
+    alone = shared.embed(["vascular dementia"])[0]
+    assert _cos(mention, alone) < 0.99
+    last = row["body"][-1]  # the passage that mentions it
+    assert _cos(mention, last) > _cos(alone, last)
+
+
+def test_a_backfill_of_some_fields_runs_only_the_windows_holding_them(model_cache: Path,
                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
-    shared = _shared(encoders)
     long_body = " ".join(f"Sentence {i} is about statins, dementia and blood pressure." for i in range(120))
-    docs = [prepare(Document(id="long", title="Statins", body=long_body), chunk_words=120, max_chunks=32,
-                    max_entities=4)]
-    windows: list[int] = []
-    run = shared._run
+    docs = [prepare(Document(id="long", title="Statins", body=long_body, entities=("statins", "absent phrase")),
+                    chunk_words=120, max_chunks=32, max_entities=4)]
+    for mentions in (True, False):
+        shared = _shared(model_cache, entity_mentions=mentions)
+        windows: list[int] = []
+        run = shared._run
 
-    def counting(seqs):  # type: ignore[no-untyped-def]
-        windows.append(sum(1 for s in seqs if len(s) > 30))  # windows, not the short entity phrases
-        return run(seqs)
+        def counting(seqs, run=run, windows=windows):  # type: ignore[no-untyped-def]
+            windows.append(sum(1 for s in seqs if len(s) > 30))  # windows, not the short entity phrases
+            return run(seqs)
 
-    monkeypatch.setattr(shared, "_run", counting)
-    every = shared.embed_documents(docs, {"title", "document", "body", "summary", "entities"})[0]
-    assert windows[0] > 4  # about 1,600 tokens: several windows
-    # the title is in the first window; entities are encoded alone (the document is every window's mean)
-    for fields, most in (({"title"}, 1), ({"entities"}, 0), ({"title", "entities"}, 1)):
-        windows.clear()
-        row = shared.embed_documents(docs, fields)[0]
-        assert sum(windows) <= most, (fields, windows)
-        for f in fields:  # the same vectors as when every field is asked for
-            np.testing.assert_array_equal(np.asarray(row[f]), np.asarray(every[f]))
+        monkeypatch.setattr(shared, "_run", counting)
+        every = shared.embed_documents(docs, {"title", "document", "body", "summary", "entities"})[0]
+        assert windows[0] > 4  # about 1,600 tokens: several windows
+        # the title and the first mention of "statins" are in the first window; encoded alone, entities
+        # need none (the document is every window's mean)
+        for fields, most in (({"title"}, 1), ({"entities"}, 1 if mentions else 0), ({"title", "entities"}, 1)):
+            windows.clear()
+            row = shared.embed_documents(docs, fields)[0]
+            assert sum(windows) <= most, (mentions, fields, windows)
+            for f in fields:  # the same vectors as when every field is asked for
+                np.testing.assert_array_equal(np.asarray(row[f]), np.asarray(every[f]))
