@@ -179,7 +179,7 @@ def test_a_shard_that_cannot_be_opened_is_a_clear_503_naming_the_folder_and_the_
     services.close()
     shard_dir = tmp_path / "data" / "collections" / physical / "shard"
     shard = qe.EdgeShard.load(str(shard_dir))
-    vector = {"title.minilm-l6-int8-shared.v3": [1.0] + [0.0] * 383}
+    vector = {"title.minilm-l6-int8.v1": [1.0] + [0.0] * 383}
     shard.update(qe.UpdateOperation.upsert_points([qe.Point(id="00000000-0000-0000-0000-000000000001",
                                                             vector=vector, payload={"m": nested(130)})]))
     shard.close()

@@ -74,10 +74,10 @@ def test_histograms_and_counters_move_after_searches_and_upserts(app_client: Tes
     # read at scrape time from the registry and the store
     assert value(after, "multivec_registry_revision") >= 1
     assert value(after, "multivec_collection_points") >= 4
-    assert value(after, "multivec_vector_version_coverage_ratio", version="title.minilm-l6-int8-shared.v3") == 1.0
-    assert value(after, "multivec_vector_version_points", version="body.minilm-l6-int8-shared.v2") == value(
+    assert value(after, "multivec_vector_version_coverage_ratio", version="title.minilm-l6-int8.v1") == 1.0
+    assert value(after, "multivec_vector_version_points", version="body.minilm-l6-int8.v1") == value(
         after, "multivec_collection_points")
-    assert value(after, "multivec_vector_version_status", version="title.minilm-l6-int8-shared.v3", status="live") == 1
+    assert value(after, "multivec_vector_version_status", version="title.minilm-l6-int8.v1", status="live") == 1
 
 
 def test_unmatched_paths_share_one_route_label(app_client: TestClient) -> None:
