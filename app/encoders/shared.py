@@ -201,6 +201,24 @@ class SharedEncoder:
             out.extend(self._embed_group([docs[i] for i in group], fields))
         return out
 
+    def model_tokens(self, docs: Sequence[PreparedDocument], fields: set[str]) -> dict[str, int]:
+        """Tokens the model reads, [CLS] and [SEP] included (tokenisation only, nothing is run).
+
+        Returns:
+            `windows`: the shared pass's windows for `fields`; `alone`: texts encoded on their own
+            (entities unless pooled from mentions, spans not found in the text); `bare`: `embed` of
+            each document's text (title + body, cut at `max_length`), one vector per document.
+        """
+        out = {"bare": 0, "windows": 0, "alone": 0}
+        for d in docs:
+            p = self._locate(d, fields)
+            fallback: dict[str, int] = {}
+            self._plan(d, p, np.zeros((len(p.ids), self.dim), dtype=np.float32), None, fields, fallback)
+            out["bare"] += len(self._ids(d.texts("document")[0]))
+            out["windows"] += sum(p.windows[k][1] - p.windows[k][0] + 2 for k in p.run)
+            out["alone"] += sum(len(self._ids(t)) for t in fallback)
+        return out
+
     def _locate(self, d: PreparedDocument, fields: set[str]) -> _Doc:
         """Tokenise the document once; find each requested span; cut the windows; pick those to run."""
         title = d.texts("title")[0]

@@ -74,6 +74,19 @@ def bench_ingest(docs: Sequence[Document], encoders: EncoderPool, base: Settings
     return out
 
 
+def _model_tokens(svc: Services, versions: Sequence[Any], encoders: EncoderPool,
+                  docs: Sequence[Document]) -> dict[str, float] | None:
+    """Model tokens per document: the bare encoder's (cut at 256) and the shared pass's (windows,
+    texts encoded alone), from the shared encoder's tokenizer; None when it cannot say."""
+    shared = [v for v in versions if v.kind != "sparse"]
+    enc = encoders.get(shared[0].model) if shared else None
+    enc = getattr(enc, "inner", enc)  # a wrapped encoder (tests) exposes the real one as `inner`
+    if enc is None or not hasattr(enc, "model_tokens"):
+        return None
+    counts = enc.model_tokens(svc.ingest.prepare(docs), {v.field for v in shared})
+    return {k: c / len(docs) for k, c in counts.items()}
+
+
 def with_mode(base: Settings, mode: str) -> Settings:
     """`base` with every dense and multivector space's model in encoding mode `mode`: the alias
     `<alias>` for `separate`, `<alias>-shared` for `shared` (it must be configured, as
@@ -119,7 +132,8 @@ def bench_encoding_modes(docs: Sequence[Document], encoders: EncoderPool, base: 
     Returns:
         `documents`, `rounds`, `bare_docs_per_s` (the best bare's median), `bare` (docs/s and CPU
         s/doc per way), and per mode `spaces`, `docs_per_s`, `cpu_s_per_doc`, `ratio_vs_bare` (wall,
-        median of rounds) and `cpu_ratio_vs_bare` (median CPU seconds of the best bare / the mode's).
+        median of rounds) and `cpu_ratio_vs_bare` (median CPU seconds of the best bare / the mode's);
+        with `shared`, `model_tokens_per_doc` (`bare`, `windows`, `alone`: what bounds the ratio).
     """
     texts = [f"{d.title}\n{d.body}" for d in docs]
     dense_model = next(s.model for s in with_mode(base, "separate").spaces if s.kind != "sparse")
@@ -135,6 +149,7 @@ def bench_encoding_modes(docs: Sequence[Document], encoders: EncoderPool, base: 
                 enc.embed(texts[i:i + batch])
         jobs[f"bare {way}"] = run_bare
     tmp = tempfile.TemporaryDirectory(prefix="bench-mode-")
+    tokens: dict[str, float] | None = None
     opened: list[Services] = []
     spaces: dict[str, int] = {}
     try:
@@ -145,6 +160,8 @@ def bench_encoding_modes(docs: Sequence[Document], encoders: EncoderPool, base: 
             versions = svc.registry.get().written_versions()
             spaces[mode] = len(versions)
             encode_documents(svc.ingest.prepare(docs[:2]), versions, encoders)  # lazy imports, sessions
+            if mode == "shared":
+                tokens = _model_tokens(svc, versions, encoders, docs)
 
             def run_mode(svc: Services = svc, versions: Any = versions) -> None:
                 for i in range(0, len(docs), batch):
@@ -170,6 +187,8 @@ def bench_encoding_modes(docs: Sequence[Document], encoders: EncoderPool, base: 
                      "ratio_vs_bare": statistics.median(b / m for b, m in zip(best_wall, t["wall"], strict=True)),
                      "cpu_ratio_vs_bare": best_cpu / statistics.median(t["cpu"]),
                      "ratio_per_round": [b / m for b, m in zip(best_wall, t["wall"], strict=True)]}
+    if tokens is not None:
+        out["model_tokens_per_doc"] = tokens
     out["peak_rss_mb"] = peak_rss_mb()
     return out
 
@@ -187,4 +206,8 @@ def modes_markdown(res: Mapping[str, Any]) -> str:
             r = res[mode]
             lines.append(f"| all {r['spaces']} spaces, `{mode}` (derive + encode) | {r['docs_per_s']:.1f} | "
                          f"{r['cpu_s_per_doc']:.3f} | {r['ratio_vs_bare']:.2f} | {r['cpu_ratio_vs_bare']:.2f} |")
+    t = res.get("model_tokens_per_doc")
+    if t:
+        lines += ["", f"Model tokens per document ([CLS] and [SEP] included): bare {t['bare']:.0f} (cut at the "
+                  f"model's 256); `shared` {t['windows']:.0f} in windows + {t['alone']:.0f} in texts encoded alone."]
     return "\n".join(lines) + "\n"

@@ -73,6 +73,10 @@ def test_encoding_modes_are_timed_in_rounds_against_the_faster_bare_encoder(mode
         assert r["spaces"] == 6 and len(r["ratio_per_round"]) == 2 and r["cpu_s_per_doc"] > 0
         assert r["ratio_vs_bare"] > 0 and r["cpu_ratio_vs_bare"] > 0
     assert "| all 6 spaces, `shared` (derive + encode) |" in modes_markdown(out)
+    # the shared pass reads every token once (the bodies are short: one window each, as the bare
+    # encoder reads them) and the eight-or-fewer entities alone
+    t = out["model_tokens_per_doc"]
+    assert t["windows"] == t["bare"] and t["alone"] > 0 and "Model tokens per document" in modes_markdown(out)
 
 
 def test_the_service_load_reports_the_servers_peak_memory(tmp_path: Path, model_cache: Path,
