@@ -73,7 +73,8 @@ def service_markdown(res: Mapping[str, Any]) -> str:
     peak = res.get("server_peak_rss_mb")
     start = res.get("server_rss_after_start_mb")
     return "\n".join([
-        f"### The service while `scripts/load` sends {res['documents']} documents", "",
+        f"### The service while `scripts/load` sends documents ({res.get('points_before') or 0} points before, "
+        f"{res['documents']} after)", "",
         "| what | value |", "|---|---|",
         f"| load rate through HTTP | {res['docs_per_s']:.2f} docs/s ({res['seconds']:.0f} s) |",
         f"| server peak RSS (VmHWM) | {f'{peak:.0f} MB' if peak is not None else 'not readable here'} |",

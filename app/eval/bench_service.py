@@ -59,7 +59,8 @@ def bench_service_load(dataset: Path, *, port: int = 8765, data_dir: Path | None
         env: extra environment for both processes (e.g. `MULTIVEC_SPACES` for another encoding mode).
 
     Returns:
-        `documents` loaded, `seconds` of the load (startup excluded), `docs_per_s`,
+        `documents` (points in the collection afterwards), `points_before` (a `data_dir` copy's),
+        `seconds` of the load (startup excluded), `docs_per_s` (documents sent: `limit`, or the new points),
         `server_peak_rss_mb` (VmHWM: the whole life of the server, model loading included; None off
         Linux), `server_rss_after_start_mb` (VmHWM once it answered /health), and the `command`s run.
 
@@ -81,6 +82,7 @@ def bench_service_load(dataset: Path, *, port: int = 8765, data_dir: Path | None
         try:
             _wait_healthy(url, server, startup_s, log)
             started = vm_hwm_mb(server.pid)
+            before = _count(url)  # a data_dir copy of an index already holds points
             t0 = time.perf_counter()
             loaded = subprocess.run(load_cmd, env=child_env, capture_output=True, text=True, check=False)
             seconds = time.perf_counter() - t0
@@ -97,7 +99,9 @@ def bench_service_load(dataset: Path, *, port: int = 8765, data_dir: Path | None
                 server.wait()
             if tmp is not None:
                 tmp.cleanup()
-    return {"documents": count, "seconds": seconds, "docs_per_s": count / seconds if seconds > 0 else None,
+    sent = min(limit, count) if limit else count - before
+    return {"documents": count, "points_before": before, "seconds": seconds,
+            "docs_per_s": sent / seconds if seconds > 0 else None,
             "server_peak_rss_mb": peak, "server_rss_after_start_mb": started,
             "command": {"serve": "python -m " + " ".join(serve_cmd[2:]),
                         "load": "python -m " + " ".join(load_cmd[2:])}}
