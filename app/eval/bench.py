@@ -284,8 +284,7 @@ def _main(argv: Sequence[str] | None) -> None:
                    "peak RSS (slow: the whole corpus is ingested)")
     p.add_argument("--service-port", type=int, default=8765, help="loopback port for --service-load")
     p.add_argument("--service-limit", type=int, default=0, help="documents loaded by --service-load (0 = all)")
-    p.add_argument("--service-data-dir", type=Path, help="--service-load into this store folder (a copy of an "
-                   "index: its size's memory plus a load's) instead of an empty temporary one")
+    p.add_argument("--service-data-dir", type=Path, help="--service-load into this store folder (an index's copy)")
     p.add_argument("--skip-real", action="store_true")
     p.add_argument("--keep-dir", type=Path, help="keep the synthetic edge stores under this folder and reuse "
                    "them on the next run (the 100,000 index takes minutes to write and optimise)")

@@ -18,6 +18,7 @@ from app.versioning.add_target import new_space_arms, version_template
 from app.versioning.declare import AddVersion, Migration
 from app.versioning.rollout import checked_gate, rollout
 from app.versioning.steps import TAGS, Action, Arms, Context, Progress, StepResult, age_s, missing_filter, run_actions
+from app.versioning.superseded import record_superseded, started_past
 
 
 def _change(m: Migration) -> AddVersion:
@@ -62,8 +63,10 @@ class AddVersionSteps:
         if existing is None and space.versions:
             taken = [v.version for v in space.versions.values()]
             if change.version <= max(taken):
-                if (record or {}).get("superseded_by") or (record is None and self._started_past(live, change.version)):
-                    return self._superseded(m, live, result, recorded=record is not None)
+                past = live is not None and ((record or {}).get("superseded_by") or
+                                             (record is None and started_past(ctx, live, change.version)))
+                if past and live is not None:
+                    return record_superseded(ctx, m, change.version, live, result, recorded=record is not None)
                 raise Conflict(f"space {change.space!r} already has version v{max(taken)}: "
                                f"a new version must be numbered above it")
         physical = ctx.registry.physical()
@@ -87,24 +90,6 @@ class AddVersionSteps:
             return result
         result.notes.append(f"next: scripts/migrate backfill {m.revision}")
         return run_actions(result, actions)
-
-    def _started_past(self, live: VectorVersion, number: int) -> bool:
-        """The install began with `live`, numbered above `number`: no applied migration made it (the
-        defaults of a new install already include the shipped migrations up to it)."""
-        return live.version > number and not any(r.get("version") == live.name and not r.get("superseded_by")
-                                                 for r in self.ctx.records.applied().values())
-
-    def _superseded(self, m: Migration, live: VectorVersion, result: StepResult, *, recorded: bool) -> StepResult:
-        """Record `m` as applied with nothing to do: the install started past it (e.g. migrations/0001's
-        title v2 on an install whose defaults are the shared title v3 of 0006)."""
-        result.data = {"version": live.name, "replaces": None, "superseded_by": live.name}
-        result.notes.append(f"{m.label} is superseded: this install started with {live.name}, numbered above "
-                            f"v{_change(m).version}; nothing to add or backfill (a new version of "
-                            f"{live.space!r} must be numbered above v{live.version})")
-        return result if recorded else run_actions(result, [(
-            f"record {m.label} as applied (superseded by {live.name})",
-            lambda: self.ctx.records.record_applied(m.revision, {"migration": m.to_dict(), "applied": now(),
-                                                                 **result.data}))])
 
     def backfill(self, m: Migration, record: dict[str, Any], *, batch: int, max_points: int | None,
                  start: str | None, dry_run: bool, on_progress: Progress | None) -> StepResult:

@@ -29,7 +29,6 @@ ALLOWED_UNDOCUMENTED: frozenset[str] = frozenset({
     "app.encoders.shared.SharedEncoder.embed_query",
     "app.encoders.vectors.SparseVec",
     "app.settings.default_models",
-    "app.settings.default_spaces",
 })
 
 

@@ -1,0 +1,33 @@
+"""A shipped migration an install started past: recorded as superseded, with nothing to add or backfill."""
+
+from __future__ import annotations
+
+from app.domain.versions import VectorVersion
+from app.repos.registry import now
+from app.versioning.declare import Migration
+from app.versioning.steps import Context, StepResult, run_actions
+
+
+def started_past(ctx: Context, live: VectorVersion, number: int) -> bool:
+    """The install began with `live`, numbered above `number`: no applied migration made it (the
+    spaces of a new install may already be at the versions later shipped migrations make)."""
+    return live.version > number and not any(r.get("version") == live.name and not r.get("superseded_by")
+                                             for r in ctx.records.applied().values())
+
+
+def record_superseded(ctx: Context, m: Migration, number: int, live: VectorVersion, result: StepResult, *,
+                      recorded: bool) -> StepResult:
+    """Record `m` (adding v`number`) as applied with nothing to do: the install started past it (e.g.
+    migrations/0001's title v2 on an install made with the shared title v3 of 0006).
+
+    Returns:
+        `result` with `data` = `{version, replaces: None, superseded_by}` and a note; the record is
+        written once (`recorded`: it already is).
+    """
+    result.data = {"version": live.name, "replaces": None, "superseded_by": live.name}
+    result.notes.append(f"{m.label} is superseded: this install started with {live.name}, numbered above "
+                        f"v{number}; nothing to add or backfill (a new version of {live.space!r} must be "
+                        f"numbered above v{live.version})")
+    return result if recorded else run_actions(result, [(
+        f"record {m.label} as applied (superseded by {live.name})",
+        lambda: ctx.records.record_applied(m.revision, {"migration": m.to_dict(), "applied": now(), **result.data}))])
