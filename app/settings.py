@@ -184,6 +184,7 @@ class LimitSettings(BaseModel):
 
 
 def default_models() -> dict[str, ModelSettings]:
+    """The model aliases a new install knows (README, *Models*): all loaded offline from PyPI packages."""
     return {
         "minilm-l6-int8": ModelSettings(name="all-MiniLM-L6-v2-int8"),
         "paraphrase-minilm-l3": ModelSettings(name="paraphrase-MiniLM-L3-v2"),

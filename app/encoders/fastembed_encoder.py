@@ -71,6 +71,8 @@ class DenseEncoder:
         return [min(512, len(t) // 4 + 2) for t in texts]
 
     def embed(self, texts: Sequence[str]) -> list[np.ndarray]:
+        """One (dim,) float32 L2-normalised vector per text, in order; batches hold at most
+        `encoders.batch_tokens` tokens (onnxruntime's memory grows with batch x length)."""
         if not texts:
             return []
         out: list[np.ndarray | None] = [None] * len(texts)
@@ -83,6 +85,7 @@ class DenseEncoder:
         return out  # type: ignore[return-value]
 
     def embed_query(self, text: str) -> np.ndarray:
+        """The query's (dim,) float32 L2-normalised vector (the model's query prefix, where it has one)."""
         return np.asarray(next(iter(self._model.query_embed(text))), dtype=np.float32)
 
 
@@ -102,9 +105,11 @@ class SparseEncoder:
         return SparseVec(tuple(int(i) for i in emb.indices), tuple(float(v) for v in emb.values))
 
     def embed(self, texts: Sequence[str]) -> list[SparseVec]:
+        """One sparse vector per text, in order: token ids -> BM25 term-frequency weights (no IDF)."""
         return [self._convert(e) for e in self._model.embed(list(texts), batch_size=256)]
 
     def embed_query(self, text: str) -> SparseVec:
+        """The query's terms, each weighted 1.0 (the store's IDF modifier weighs them)."""
         return self._convert(next(iter(self._model.query_embed(text))))
 
 

@@ -40,9 +40,11 @@ class QdrantBm25Encoder:
         return SparseVec(tuple(int(i) for i, _ in pairs), tuple(float(v) for _, v in pairs))
 
     def embed(self, texts: Sequence[str]) -> list[SparseVec]:
+        """One sparse vector per text, in order: term ids (sorted) -> BM25 term-frequency weights (no IDF)."""
         return [self._convert(self._model.embed_document(t)) for t in texts]
 
     def embed_query(self, text: str) -> SparseVec:
+        """The query's terms (tokenised, stemmed and stopped as documents are), each weighted 1.0."""
         return self._convert(self._model.embed_query(text))
 
 

@@ -175,6 +175,7 @@ class SharedEncoder:
         return [_unit(s.mean(axis=0)) for s in states]
 
     def embed_query(self, text: str) -> np.ndarray:
+        """The query's (dim,) float32 unit vector, pooled as `embed` pools a text (no prefix)."""
         return self.embed([text])[0]
 
     # -- one pass, several spaces ----------------------------------------------------------------

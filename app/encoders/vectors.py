@@ -7,5 +7,7 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class SparseVec:
+    """A sparse vector: term ids (each once) and their weights, in the same order and of the same length."""
+
     indices: tuple[int, ...]
     values: tuple[float, ...]
