@@ -41,6 +41,28 @@ class PlanSettings(BaseModel):
     candidates_weight: float = Field(default=0.0, ge=0, le=1_000, description="Weight of the stage-1 score in "
                                      "the final formula; 0: the rerank spaces' scores alone order the hits.")
 
+    @field_validator("weights")
+    @classmethod
+    def _weights_in_range(cls, weights: dict[str, float]) -> dict[str, float]:
+        return checked_weights("weights", weights)
+
+    @model_validator(mode="after")
+    def _usable(self) -> PlanSettings:
+        for what, names in (("fields", self.fields or []), ("rerank", self.rerank)):
+            if len(set(names)) != len(names):
+                raise ValueError(f"{what} {names} lists a space twice")
+        if self.fields and not any(self.weights.get(n, 1.0) > 0 for n in self.fields):
+            raise ValueError(f"fields {self.fields} all weigh 0: the plan would search nothing")
+        return self
+
+
+def checked_weights(where: str, weights: dict[str, float]) -> dict[str, float]:
+    """`weights` when each is a finite number from 0 to MAX_WEIGHT. Raises: ValueError naming the others."""
+    bad = {n: w for n, w in weights.items() if not (math.isfinite(w) and 0 <= w <= MAX_WEIGHT)}
+    if bad:
+        raise ValueError(f"{where} {bad}: a weight is a finite number from 0 to {MAX_WEIGHT:g}")
+    return weights
+
 
 def builtin_plans() -> dict[str, PlanSettings]:
     """The plans every install has besides `fused` (which is the settings' `fusion`, `weights` and
@@ -74,10 +96,7 @@ class SearchSettings(BaseModel):
     @field_validator("weights")
     @classmethod
     def _weights_in_range(cls, weights: dict[str, float]) -> dict[str, float]:
-        bad = {n: w for n, w in weights.items() if not (math.isfinite(w) and 0 <= w <= MAX_WEIGHT)}
-        if bad:
-            raise ValueError(f"search.weights {bad}: a weight is a finite number from 0 to {MAX_WEIGHT:g}")
-        return weights
+        return checked_weights("search.weights", weights)
 
     @field_validator("profile_path")
     @classmethod
@@ -93,7 +112,7 @@ class SearchSettings(BaseModel):
             if "fusion" in data:
                 try:
                     RankingProfile.from_dict(data)
-                except TypeError as e:
+                except (TypeError, ValueError) as e:
                     raise ValueError(f"search.profile_path {str(path)!r} is not a ranking profile: {e}") from e
         return path
     # fan-out execution (app.services.fanout): each space its own request, each with a deadline
@@ -118,6 +137,12 @@ class SearchSettings(BaseModel):
             raise ValueError(f"search.budget_ms ({self.budget_ms}) is over search.max_budget_ms ({self.max_budget_ms})")
         if self.default_limit > self.max_limit:
             raise ValueError(f"search.default_limit ({self.default_limit}) is over search.max_limit ({self.max_limit})")
+        fields = self.default_fields or []
+        if len(set(fields)) != len(fields):
+            raise ValueError(f"search.default_fields {fields} lists a space twice")
+        if fields and not any(self.weights.get(n, 1.0) > 0 for n in fields):
+            raise ValueError(f"search.default_fields {fields} all weigh 0 in search.weights: the default search would "
+                             "search nothing")
         return self
 
     plan: str = Field(default="fused", description="The plan a request that names none runs.")
@@ -135,7 +160,7 @@ class SearchSettings(BaseModel):
         names = {"fused", *self.plans}
         if self.plan not in names:
             raise ValueError(f"search.plan {self.plan!r} is not a plan: expected one of {sorted(names)}")
-        deep = sorted(n for n, p in self.plans.items() if p.candidates > self.max_candidates)
+        deep = sorted(n for n, p in self.plans.items() if p.rerank and p.candidates > self.max_candidates)
         if deep:
             raise ValueError(f"search.plans {deep}: candidates over search.max_candidates ({self.max_candidates})")
         return self

@@ -21,10 +21,12 @@ a record holding only a router has no fusion settings (`RankingProfile` is then 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from app.domain.plan import MAX_RRF_K, MAX_WEIGHT
 from app.domain.scorer import LearnedScorer
 
 
@@ -53,6 +55,25 @@ class RankingProfile:
     # A learned scorer fitted beside the weights (LearnedScorer.to_dict), kept under its own key:
     # selectable with `fusion: "learned"`, and the default ranking when its `default` is true.
     scorer: dict[str, Any] | None = None
+
+    def __post_init__(self) -> None:
+        """Raises: ValueError naming the first field whose value no search could use."""
+        if self.fusion not in ("rrf", "dbsf"):
+            raise ValueError(f"fusion {self.fusion!r} is not rrf or dbsf")
+        if isinstance(self.rrf_k, bool) or not isinstance(self.rrf_k, int) or not 1 <= self.rrf_k <= MAX_RRF_K:
+            raise ValueError(f"rrf_k {self.rrf_k!r} is not a whole number from 1 to {MAX_RRF_K}")
+        if not isinstance(self.vector_versions, dict) or not all(
+                isinstance(k, str) and isinstance(v, str) for k, v in self.vector_versions.items()):
+            raise ValueError("vector_versions is not a map of space -> vector version name")
+        if not isinstance(self.weights, dict):
+            raise ValueError("weights is not a map of space -> weight")
+        for space, w in self.weights.items():
+            if isinstance(w, bool) or not isinstance(w, int | float) or not (math.isfinite(w) and 0 <= w <= MAX_WEIGHT):
+                raise ValueError(f"weight of {space!r} is {w!r}: weights are numbers from 0 to {MAX_WEIGHT:g}")
+            if space not in self.vector_versions:
+                raise ValueError(f"weight of {space!r}: the profile names no vector version for that space")
+        if not any(w > 0 for w in self.weights.values()):
+            raise ValueError("every weight is 0: the profile searches nothing")
 
     @property
     def id(self) -> str:
@@ -95,6 +116,7 @@ class RankingProfile:
 
         Raises:
             TypeError: a required field (name, version, fusion, rrf_k, weights, vector_versions) is missing.
+            ValueError: a field's value no search could use (`__post_init__`).
         """
         known = set(cls.__dataclass_fields__)
         return cls(**{k: v for k, v in data.items() if k in known})

@@ -72,14 +72,12 @@ def stopwords() -> frozenset[str]:
 
 
 INVISIBLE = frozenset({"Zs", "Zl", "Zp", "Cc", "Cf"})  # spaces, separators, controls, format (zero-width ...)
-# invisible although their category says a letter, mark or symbol: Hangul fillers, Khmer inherent vowels,
-# variation selectors, the braille blank
-INVISIBLE_CHARS = frozenset("\u115f\u1160\u3164\uffa0\u17b4\u17b5\u2800" + "".join(map(chr, range(0xFE00, 0xFE10)))
-                            + "".join(map(chr, range(0xE0100, 0xE01F0))))
-# visible although format or space: the prepended concatenation marks (Arabic number sign, end of ayah ...) and
-# the Ogham space mark, which has a glyph
-VISIBLE_CHARS = frozenset("\u0600\u0601\u0602\u0603\u0604\u0605\u06dd\u070f\u0890\u0891\u08e2\u1680"
-                          "\U000110bd\U000110cd")
+# invisible although their category says a letter, mark or symbol: Hangul and Khitan fillers, Khmer inherent
+# vowels, the combining grapheme joiner, Mongolian and other variation selectors, the braille blank
+INVISIBLE_CHARS = frozenset("\u115f\u1160\u3164\uffa0\U00016fe4\u17b4\u17b5\u034f\u180b\u180c\u180d\u180f\u2800"
+                            + "".join(map(chr, range(0xFE00, 0xFE10))) + "".join(map(chr, range(0xE0100, 0xE01F0))))
+# visible although format characters: the prepended concatenation marks (Arabic number sign, end of ayah ...)
+VISIBLE_CHARS = frozenset("\u0600\u0601\u0602\u0603\u0604\u0605\u06dd\u070f\u0890\u0891\u08e2\U000110bd\U000110cd")
 
 
 def blank(text: str) -> bool:

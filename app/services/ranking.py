@@ -49,7 +49,11 @@ def with_request_weights(defaults: dict[str, float], requested: dict[str, float]
                          rerank: list[str] | None = None) -> dict[str, float]:
     """A request changes only the weights it names; every other space keeps its default weight, except
     that a space the request names in `rerank` weighs 1.0 where its default is 0 (naming it asks for it,
-    as naming `fields` does), unless the request weighs it itself."""
+    as naming `fields` does), unless the request weighs it itself.
+
+    Returns:
+        space -> weight.
+    """
     asked = {n: 1.0 for n in rerank or [] if not defaults.get(n) and n not in (requested or {})}
     return {**defaults, **asked, **(requested or {})}
 

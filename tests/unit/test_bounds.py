@@ -11,14 +11,15 @@ from app.domain.text import blank
                                   "\u2028\u2029", "\u3000", "\u200e\u200f", " \u200b \ufeff ",
                                   # letters, marks and symbols that draw nothing
                                   "\u3164", "\u115f\u1160", "\uffa0", "\u17b4\u17b5", "\ufe0f", "\U000e0100",
-                                  "\u2800"])
+                                  "\u2800", "\u034f", "\u180b\u180c\u180d\u180f", "\U00016fe4",
+                                  "\u1680"])  # the Ogham space mark: a space to str.split, so no passage either
 def test_text_that_shows_nothing_is_blank(text: str) -> None:
     assert blank(text)
 
 
 @pytest.mark.parametrize("text", ["a", "é", "e\u0301", "中", "\u0301", "-", "0", "\u200bx", "🙂", "\u0627",
                                   # format or space characters with a glyph: Arabic number sign, end of ayah,
-                                  # Syriac abbreviation mark, Kaithi number sign, Ogham space mark
-                                  "\u0600", "\u06dd", "\u070f", "\U000110bd", "\u1680", "\u2764\ufe0f"])
+                                  # Syriac abbreviation mark, Kaithi number sign
+                                  "\u0600", "\u06dd", "\u070f", "\U000110bd", "\u2764\ufe0f"])
 def test_any_visible_character_is_content(text: str) -> None:
     assert not blank(text)

@@ -27,6 +27,12 @@ BAD_ENV = [
     ("WEIGHTS", '{"body": -1}', "a weight is a finite number from 0 to 1000"),
     ("WEIGHTS", '{"body": 1e9}', "a weight is a finite number from 0 to 1000"),
     ("DEFAULT_FIELDS", "[]", "search.default_fields"),
+    ("DEFAULT_FIELDS", '["title"]', "all weigh 0 in search.weights"),  # title weighs 0 by default
+    ("DEFAULT_FIELDS", '["document", "document"]', "lists a space twice"),
+    ("PLANS", '{"x": {"weights": {"document": NaN}}}', "a weight is a finite number from 0 to 1000"),
+    ("PLANS", '{"x": {"weights": {"document": 5000}}}', "a weight is a finite number from 0 to 1000"),
+    ("PLANS", '{"x": {"fields": ["document"], "weights": {"document": 0}}}', "all weigh 0"),
+    ("PLANS", '{"x": {"rerank": ["body", "body"]}}', "lists a space twice"),
 ]
 
 
@@ -51,6 +57,30 @@ def test_a_profile_file_that_does_not_read_fails_the_start(tmp_path: Path) -> No
     assert SearchSettings(profile_path=tmp_path / "later.json").profile_path  # not there yet: no profile until it is
 
 
+GOOD_PROFILE = {"name": "p", "version": 1, "fusion": "dbsf", "rrf_k": 60, "weights": {"document": 1.0},
+                "vector_versions": {"document": "document.minilm-l6-int8.v1"}}
+UNUSABLE = [({"rrf_k": 0}, "rrf_k 0"), ({"rrf_k": "sixty"}, "rrf_k 'sixty'"), ({"fusion": "xyz"}, "fusion 'xyz'"),
+            ({"weights": {"document": float("nan")}}, "weight of 'document'"),
+            ({"weights": {"document": -5}}, "weight of 'document'"), ({"weights": [1, 2]}, "weights is not a map"),
+            ({"weights": {"document": 1.0, "nope": 1.0}}, "no vector version for that space"),
+            ({"weights": {"document": 0.0}}, "every weight is 0"), ({"vector_versions": "x"}, "vector_versions")]
+
+
+@pytest.mark.parametrize(("change", "named"), UNUSABLE, ids=[n for _, n in UNUSABLE])
+def test_a_profile_with_a_value_no_search_could_use_fails_the_start(tmp_path: Path, change: dict, named: str) -> None:
+    path = tmp_path / "profile.json"
+    path.write_text(json.dumps({**GOOD_PROFILE, **change}))
+    with pytest.raises(ValidationError, match="is not a ranking profile") as e:
+        SearchSettings(profile_path=path)
+    assert named in str(e.value)
+
+
+def test_lowering_max_candidates_is_held_only_against_cascades() -> None:
+    assert SearchSettings(max_candidates=5, plans={"c": {"rerank": ["body"], "candidates": 5}}).max_candidates == 5
+    with pytest.raises(ValidationError, match=r"candidates over search\.max_candidates"):
+        SearchSettings(max_candidates=5)  # the built-in cascade asks for 100
+
+
 def test_a_profile_file_broken_while_serving_keeps_the_last_good_one(tmp_path: Path,
                                                                      caplog: pytest.LogCaptureFixture) -> None:
     import os
@@ -61,11 +91,13 @@ def test_a_profile_file_broken_while_serving_keeps_the_last_good_one(tmp_path: P
     path.write_text(json.dumps(good))
     repo = ProfileRepo(store=None, alias="documents", profile_path=path)  # type: ignore[arg-type]  # file only
     assert repo.profile() is not None and repo.profile().weights == {"document": 1.0}  # type: ignore[union-attr]
-    path.write_text('{"fusion": "dbsf", "weigh')  # half-written
-    os.utime(path, (1, 1))  # a new mtime for certain
-    with caplog.at_level(logging.ERROR, logger="multivec.profiles"):
-        assert repo.profile().weights == {"document": 1.0}  # type: ignore[union-attr]
-    assert "does not read" in caplog.text
+    for broken in ('{"fusion": "dbsf", "weigh', json.dumps({**good, "rrf_k": 0})):  # half-written; unusable
+        path.write_text(broken)
+        os.utime(path, (1, 1) if broken.startswith('{"fusion"') else (2, 2))  # a new mtime for certain
+        with caplog.at_level(logging.ERROR, logger="multivec.profiles"):
+            assert repo.profile().weights == {"document": 1.0}  # type: ignore[union-attr]
+        assert "does not read" in caplog.text
+        caplog.clear()
 
 
 def test_settings_naming_a_space_the_collection_lacks_fail_the_start() -> None:
