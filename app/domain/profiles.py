@@ -70,7 +70,7 @@ class RankingProfile:
         for space, w in self.weights.items():
             if isinstance(w, bool) or not isinstance(w, int | float) or not (math.isfinite(w) and 0 <= w <= MAX_WEIGHT):
                 raise ValueError(f"weight of {space!r} is {w!r}: weights are numbers from 0 to {MAX_WEIGHT:g}")
-            if space not in self.vector_versions:
+            if w > 0 and space not in self.vector_versions:
                 raise ValueError(f"weight of {space!r}: the profile names no vector version for that space")
         if not any(w > 0 for w in self.weights.values()):
             raise ValueError("every weight is 0: the profile searches nothing")
