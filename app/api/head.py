@@ -22,8 +22,10 @@ def with_head_allowed(message: Message) -> Message:
         return message
     headers = list(message.get("headers", ()))
     for i, (name, value) in enumerate(headers):
+        if name.lower() != b"allow":
+            continue
         methods = [m.strip() for m in value.split(b",")]
-        if name.lower() == b"allow" and b"GET" in methods and b"HEAD" not in methods:
+        if b"GET" in methods and b"HEAD" not in methods:
             headers[i] = (name, b", ".join(sorted([*methods, b"HEAD"])))
             return {**message, "headers": headers}  # type: ignore[typeddict-item]
     return message

@@ -94,18 +94,15 @@ def verify(path: Path, expected: str, model: str) -> None:
     Raises:
         EncoderFailed: naming the file, the model, both hashes and what to do.
     """
-    digest = _sha256(path)
-    if digest != expected:
-        raise EncoderFailed(
-            f"model file {path} for {model!r} has sha256 {digest}, not the pinned {expected}: the installed "
-            "package was changed or replaced; reinstall the pinned version (pip install --force-reinstall), "
-            "or pin the new hash in app/encoders/offline.py after checking the file",
-            {"path": str(path), "model": model, "sha256": digest, "expected": expected})
+    _check_digest(_sha256(path), path, expected, model)
 
 
 def _check_bytes(data: bytes, path: Path, expected: str, model: str) -> None:
     """`verify` on bytes already read (so what is hashed is what is loaded)."""
-    digest = hashlib.sha256(data).hexdigest()
+    _check_digest(hashlib.sha256(data).hexdigest(), path, expected, model)
+
+
+def _check_digest(digest: str, path: Path, expected: str, model: str) -> None:
     if digest != expected:
         raise EncoderFailed(
             f"model file {path} for {model!r} has sha256 {digest}, not the pinned {expected}: the installed "
