@@ -62,7 +62,7 @@ def one_line(error: BaseException) -> str | None:
         return f"{error.strerror or error}{where}"
     if isinstance(error, ValidationError):
         return "settings are invalid: " + "; ".join(
-            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in error.errors())
+            ": ".join(x for x in (".".join(str(p) for p in e["loc"]), e["msg"]) if x) for e in error.errors())
     return None
 
 

@@ -96,7 +96,10 @@ class SearchSettings(BaseModel):
     @field_validator("weights")
     @classmethod
     def _weights_in_range(cls, weights: dict[str, float]) -> dict[str, float]:
-        return checked_weights("search.weights", weights)
+        checked_weights("search.weights", weights)
+        if weights and not any(w > 0 for w in weights.values()):
+            raise ValueError("search.weights are all 0: the default search would search nothing")
+        return weights
 
     @field_validator("profile_path")
     @classmethod

@@ -204,12 +204,20 @@ def _content_words(text: str) -> list[str]:
     return [w.lower() for w in words(text) if w.lower() not in stop and len(w) > 2]
 
 
+# A derived summary is cut where the model stops reading (256 tokens: no more than 256 words, and
+# 256 tokens of WordPiece never span 12 x 256 characters), so the cut never changes its vector; it only
+# bounds what is stored and returned with every hit (a body without sentence punctuation is one "sentence").
+MODEL_WINDOW_WORDS = 256
+MAX_WORD_CHARS = 12
+MAX_PHRASE_CHARS = 100  # a keyphrase longer than this is a run of unsegmented text, not a phrase
+
+
 def extractive_summary(title: str, body: str, *, max_sentences: int = 3, max_words: int = 80) -> str:
     """Pick the body's most central sentences (Luhn-style: frequent content words, title words
     count double), keep them in their original order."""
     sents = sentences(body)
     if len(sents) <= max_sentences:
-        return " ".join(sents)
+        return clip(" ".join(sents), MODEL_WINDOW_WORDS)
     freq = Counter(_content_words(body))
     for w in _content_words(title):
         freq[w] += 2
@@ -227,7 +235,13 @@ def extractive_summary(title: str, body: str, *, max_sentences: int = 3, max_wor
             break
         picked.append(sents[i])
         total += n
-    return " ".join(picked)
+    return clip(" ".join(picked), MODEL_WINDOW_WORDS)
+
+
+def clip(text: str, max_words: int) -> str:
+    """`text` cut to its first `max_words` words and at most `max_words` * MAX_WORD_CHARS characters."""
+    cut = " ".join(text.split()[:max_words])
+    return cut[: max_words * MAX_WORD_CHARS].rstrip()
 
 
 def _candidate_phrases(text: str) -> Iterable[list[str]]:
@@ -262,6 +276,8 @@ def keyphrases(title: str, body: str, *, limit: int) -> list[str]:
     surface: dict[str, str] = {}
     for p in phrases:
         key = " ".join(w.lower() for w in p)
+        if len(key) > MAX_PHRASE_CHARS:
+            continue
         score = sum(degree[w.lower()] / freq[w.lower()] for w in p)
         if any(any(c.isupper() for c in w[1:]) or any(c.isdigit() for c in w) for w in p):
             score *= 1.5  # acronyms, gene names, codes: the things exact matching cares about

@@ -227,6 +227,8 @@ class FanOut:
             log.exception("fan-out: space %s raised", space)
             return SpaceOutcome("failed", (time.perf_counter() - started) * 1000, deadline,
                                 f"{type(e).__name__}: {e}"[:300])
+        if ms > deadline:  # ready by the time this wait began, but it arrived after its deadline: missed
+            return SpaceOutcome("timeout", ms, deadline, "arrived after its deadline")
         lists[space] = hits
         return SpaceOutcome("answered", ms, deadline)
 

@@ -103,3 +103,21 @@ def test_fanout_refuses_a_cascade_plan(fake: Services) -> None:
     assert plan.cascade
     with pytest.raises(InvalidInput, match="cannot be fanned out"):
         fake.search.fanout.run(fake.store, fake.registry.alias, plan, {}, Deadlines(budget_ms=100, per_space={}))
+
+
+def test_a_list_ready_when_its_wait_begins_but_late_for_its_deadline_counts_as_missed() -> None:
+    """Waits run one after another, so a space's list can be ready by then although it arrived past its
+    deadline: it is a timeout (its arrival time says so), never `answered` with ms over the deadline."""
+    import time
+    from concurrent.futures import Future
+
+    late: Future = Future()
+    late.set_result(([], 50.0))  # arrived 50 ms after the search started
+    on_time: Future = Future()
+    on_time.set_result(([], 5.0))
+    lists: dict = {}
+    started = time.perf_counter() - 0.2  # the wait begins 200 ms in
+    missed = FanOut._wait("body", late, started, 10, lists)
+    assert (missed.status, missed.ms, missed.deadline_ms) == ("timeout", 50.0, 10) and "body" not in lists
+    answered = FanOut._wait("document", on_time, started, 10, lists)
+    assert answered.status == "answered" and "document" in lists

@@ -27,6 +27,7 @@ BAD_ENV = [
     ("WEIGHTS", '{"body": -1}', "a weight is a finite number from 0 to 1000"),
     ("WEIGHTS", '{"body": 1e9}', "a weight is a finite number from 0 to 1000"),
     ("DEFAULT_FIELDS", "[]", "search.default_fields"),
+    ("WEIGHTS", '{"title": 0, "body": 0, "document": 0, "keywords": 0}', "search.weights are all 0"),
     ("DEFAULT_FIELDS", '["title"]', "all weigh 0 in search.weights"),  # title weighs 0 by default
     ("DEFAULT_FIELDS", '["document", "document"]', "lists a space twice"),
     ("PLANS", '{"x": {"weights": {"document": NaN}}}', "a weight is a finite number from 0 to 1000"),
@@ -109,3 +110,11 @@ def test_settings_naming_a_space_the_collection_lacks_fail_the_start() -> None:
         check_named_spaces(SearchSettings(default_fields=["nope"]), spaces)
     with pytest.raises(UnknownSpace, match=r"search.weights .*\['bdy'\]"):
         check_named_spaces(SearchSettings(weights={"bdy": 1.0}), spaces)
+
+
+def test_a_settings_wide_error_has_no_empty_location(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MULTIVEC_SEARCH__DEADLINES_MS", '{"nope": 5}')
+    with pytest.raises(ValidationError) as e:
+        Settings()
+    line = one_line(e.value)
+    assert line is not None and ": :" not in line and "names unknown space 'nope'" in line

@@ -142,3 +142,19 @@ def test_a_body_that_shows_nothing_gives_no_passage_and_no_summary() -> None:
     invisible = "\u200b\u200b\u2060 \ufeff\u3164"
     assert sentences(invisible) == [] and chunk_passages(invisible, max_words=120, max_chunks=32) == []
     assert extractive_summary("statins", invisible) in ("", "statins")
+
+
+def test_derived_summary_and_keyphrases_stay_bounded_without_sentence_punctuation() -> None:
+    """A body with no sentence punctuation (or a script written without spaces) is one long "sentence":
+    the summary is cut where the model stops reading, and a run of unsegmented text is no keyphrase."""
+    from app.domain.text import MAX_PHRASE_CHARS, MODEL_WINDOW_WORDS, extractive_summary, keyphrases
+
+    chinese = "长文测试数据" * 30_000
+    no_stops = " ".join(f"word{i % 500}" for i in range(20_000))
+    for body in (chinese, no_stops, "\n".join(f"log line {i} ok" for i in range(3_000))):
+        summary = extractive_summary("title", body)
+        assert 0 < len(summary) <= MODEL_WINDOW_WORDS * 12 and len(summary.split()) <= MODEL_WINDOW_WORDS
+        assert body.startswith(summary.split()[0])
+        assert all(len(k) <= MAX_PHRASE_CHARS for k in keyphrases("title", body, limit=8))
+    short = "Statins lower cholesterol. They reduce risk. Trials show benefit."
+    assert extractive_summary("Statins", short) == short  # within the window: unchanged
