@@ -160,7 +160,9 @@ class LimitSettings(BaseModel):
 
     max_batch: int = Field(default=256, ge=1)
     max_batch_chars: int = Field(default=4_000_000, ge=1)  # every text of a batch, summed: bounds one request's work
-    max_text_chars: int = Field(default=200_000, ge=1)
+    # a 45,000-word English body (about 300,000 characters; long words up to 500,000) fits; its passages are
+    # bounded by encoders.max_passages
+    max_text_chars: int = Field(default=500_000, ge=1)
     max_title_chars: int = Field(default=2_000, ge=1)
     max_query_chars: int = Field(default=2_000, ge=1)
     max_entities: int = Field(default=64, ge=1)

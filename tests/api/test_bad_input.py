@@ -31,7 +31,7 @@ BAD_UPSERTS: list[tuple[str, Any, str]] = [
     ("no documents key", {"docs": [GOOD]}, "documents"),
     ("empty batch", {"documents": []}, "empty batch"),
     ("oversize batch", {"documents": [with_doc(id=f"b{i}") for i in range(300)]}, "over the limit of 256"),
-    ("oversize body", {"documents": [with_doc(body="x" * 200_001)]}, "body: 200001 characters"),
+    ("oversize body", {"documents": [with_doc(body="x" * 500_001)]}, "body: 500001 characters"),
     ("oversize title", {"documents": [with_doc(title="t" * 2001)]}, "title: 2001 characters"),
     ("duplicate ids", {"documents": [GOOD, DOCS[0], with_doc(title="again")]}, "duplicate ids"),
     ("empty id", {"documents": [with_doc(id="")]}, "id"),

@@ -23,3 +23,16 @@ def test_text_that_shows_nothing_is_blank(text: str) -> None:
                                   "\u0600", "\u06dd", "\u070f", "\U000110bd", "\u2764\ufe0f"])
 def test_any_visible_character_is_content(text: str) -> None:
     assert not blank(text)
+
+
+def test_a_45000_word_english_body_is_within_the_default_limits() -> None:
+    """The issue's long body, with long English words (9.75 characters a word with its space; English
+    averages about 6)."""
+    from app.domain.bounds import document_problem
+    from app.domain.documents import Document
+    from app.settings import LimitSettings
+
+    words = ["parliamentary", "committee", "considered", "the", "amendment", "regarding", "municipal", "drainage"]
+    body = " ".join(words[i % len(words)] for i in range(45_000)) + ". The quokka sang in the orchestra."
+    assert len(body) > 300_000
+    assert document_problem(Document(id="long", title="Minutes", body=body), "documents[0]", LimitSettings()) is None
