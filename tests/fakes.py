@@ -18,8 +18,9 @@ from typing import Any
 
 import numpy as np
 
+from app.domain.cascade import FINAL, cascade_stages
 from app.domain.fusion import DBSF, dbsf
-from app.domain.plan import Condition, Filter, Match, QueryPlan
+from app.domain.plan import Condition, Filter, HasId, Match, QueryPlan
 from app.encoders.fastembed_encoder import SparseVec
 from app.errors import CollectionNotFound, InvalidInput, StoreUnavailable
 from app.settings import ModelSettings
@@ -85,7 +86,8 @@ class FakeEncoderPool:
 
     def __init__(self, models: dict[str, str] | dict[str, ModelSettings] | None = None, *, dim: int = 16) -> None:
         models = models or {"minilm-l6-int8": "dense", "minilm-l6-int8-shared": "dense",
-                            "paraphrase-minilm-l3": "dense", "bm25": "sparse", "bm25-multilingual": "sparse"}
+                            "minilm-l6-int8-shared-mentions": "dense", "paraphrase-minilm-l3": "dense",
+                            "bm25": "sparse", "bm25-multilingual": "sparse"}
         self._encoders = {alias: FakeEncoder(f"fake-{alias}", m if isinstance(m, str) else m.kind, dim)
                           for alias, m in models.items()}
 
@@ -121,8 +123,10 @@ def _values(payload: dict[str, Any], key: str) -> list[Any]:
     return value if isinstance(value, list) else [value]
 
 
-def _matches(payload: dict[str, Any], f: Filter | None) -> bool:
+def _matches(payload: dict[str, Any], f: Filter | None, pid: str = "") -> bool:
     def hit(c: Condition) -> bool:
+        if isinstance(c, HasId):
+            return pid in c.ids
         wanted = [c.value] if isinstance(c, Match) else list(c.values)
         found = _values(payload, c.key)
         # exact match, as Qdrant: True is not 1
@@ -229,7 +233,7 @@ class FakeStore:
         col = self._col(collection)
         for pid, vecs in vectors.items():
             point = col["points"].get(pid)
-            if point is not None and _matches(point["payload"], only_if):
+            if point is not None and _matches(point["payload"], only_if, pid):
                 point["vectors"].update(self._vectors(col, vecs))
 
     def set_payload(self, collection: str, ids: Sequence[str], payload: dict[str, Any]) -> None:
@@ -256,12 +260,12 @@ class FakeStore:
                with_vectors: Selector = False) -> tuple[list[StoredPoint], str | None]:
         points = self._col(collection)["points"]
         ids = [pid for pid in sorted(points) if (offset is None or pid >= offset)
-               and _matches(points[pid]["payload"], filter)]
+               and _matches(points[pid]["payload"], filter, pid)]
         page = [self._stored(pid, points[pid], with_vectors) for pid in ids[:limit]]
         return page, (ids[limit] if len(ids) > limit else None)
 
     def count(self, collection: str, filter: Filter | None = None) -> int:
-        return sum(_matches(p["payload"], filter) for p in self._col(collection)["points"].values())
+        return sum(_matches(p["payload"], filter, pid) for pid, p in self._col(collection)["points"].items())
 
     def _score(self, spec: VectorSpec, stored: Any, query: Any) -> float:
         if spec.kind == "sparse":
@@ -279,7 +283,7 @@ class FakeStore:
             hits = [Hit(id=pid, score=self._score(spec, p["vectors"][name], query),
                         payload=deepcopy(p["payload"]) if payload else None)
                     for pid, p in col["points"].items()
-                    if name in p["vectors"] and _matches(p["payload"], plan.filter)]
+                    if name in p["vectors"] and _matches(p["payload"], plan.filter, pid)]
             return sorted(hits, key=lambda h: (-h.score, h.id))[:limit]
 
         def batch(plan: QueryPlan, main: bool, per_space: bool) -> tuple[list[Hit] | None, list[list[Hit]]]:
@@ -296,6 +300,18 @@ class FakeStore:
             lists_out = [search(s.vector_name, plan.prefetch_limit, False) for s in plan.listed] if per_space else []
             return first, lists_out
 
+        if plan.cascade:  # the domain's reference cascade over exact scores (both adapters must match it)
+            own = {s.space: [(h.id, h.score) for h in search(s.vector_name, plan.prefetch_limit, False)]
+                   for s in plan.listed}
+            every = len(col["points"])
+            exact = {s.space: {h.id: h.score for h in search(s.vector_name, every, False)} for s in plan.rerank}
+            stages = cascade_stages(plan, own, exact)
+            hits = [Hit(id=pid, score=score, payload=deepcopy(col["points"][pid]["payload"]))
+                    for pid, score in stages.pop(FINAL)[: plan.limit]]
+            if not plan.explain:
+                return QueryResult(hits=hits)
+            return QueryResult(hits=hits, per_space={n: [Hit(id=p, score=x) for p, x in r] for n, r in own.items()},
+                               stages={n: [Hit(id=p, score=x) for p, x in r] for n, r in stages.items()})
         return run_plan(plan, self.fusions, batch, lambda ids: self.retrieve(collection, ids))
 
     def set_alias(self, alias: str, collection: str) -> None:

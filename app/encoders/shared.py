@@ -15,6 +15,11 @@ from the token states:
   `entities`: each entity's first mention when `entity_mentions` is set, else each entity alone
   (a few short phrases, batched across the documents).
 
+Aliases of the same model read the same way (`pass_key`: the ONNX file and the windows) share one
+pass: `app.services.encoding` asks the first for every field the others need, each field named by
+`field_key` (`entities:mentions` or `entities:alone`, after each alias's own `entity_mentions`), so
+a store that writes the entities both ways during a migration still runs the model once per window.
+
 Only the windows that hold a requested span are run: a backfill of `document` or `title` alone reads
 the first window, one of `entities` (encoded alone) none. A span that cannot be found in the text (a
 summary or entities the client wrote, a passage the text helpers rewrote) is encoded on its own, as
@@ -41,6 +46,7 @@ from app.settings import EncoderSettings, SharedPassSettings
 
 _SPACE = re.compile(r"\s+")
 Span = tuple[int, int]  # token range [from, to)
+MENTIONS, ALONE = "entities:mentions", "entities:alone"  # the two ways to pool `entities` (field_key)
 
 
 def _unit(v: np.ndarray) -> np.ndarray:
@@ -136,6 +142,15 @@ class SharedEncoder:
         self._cls: int = self._special("[CLS]")
         self._sep: int = self._special("[SEP]")
         self._pad: int = self._raw.token_to_id("[PAD]") or 0
+        self.pass_key: tuple[Any, ...] = (str((folder / "model.onnx").resolve()), max_length, self._pass.window,
+                                          self._pass.windows, self._pass.overlap)
+
+    def field_key(self, field: str) -> str:
+        """The name `embed_documents` gives `field` as this alias pools it: `entities:mentions` or
+        `entities:alone` for `entities` (after `entity_mentions`), the field itself otherwise."""
+        if field != "entities":
+            return field
+        return MENTIONS if self._pass.entity_mentions else ALONE
 
     def _special(self, token: str) -> int:
         found = self._raw.token_to_id(token)
@@ -196,10 +211,18 @@ class SharedEncoder:
 
     def embed_documents(self, docs: Sequence[PreparedDocument], fields: set[str]) -> list[dict[str, Any]]:
         """`{field: vector}` for each document (`body` and `entities`: lists of vectors, the body
-        already merged down to `max_chunks`), from one pass over each document's title + body."""
+        already merged down to `max_chunks`), from one pass over each document's title + body.
+
+        Args:
+            fields: document fields (`entities` pooled after this alias's `entity_mentions`) or
+                `field_key` names (`entities:mentions`, `entities:alone`: both may be asked at once);
+                each row has the names as asked.
+        """
+        keys = {f: self.field_key(f) for f in fields}
         out: list[dict[str, Any]] = []
         for group in self._group(docs):
-            out.extend(self._embed_group([docs[i] for i in group], fields))
+            rows = self._embed_group([docs[i] for i in group], set(keys.values()))
+            out.extend({f: row[k] for f, k in keys.items()} for row in rows)
         return out
 
     def model_tokens(self, docs: Sequence[PreparedDocument], fields: set[str]) -> dict[str, int]:
@@ -211,6 +234,7 @@ class SharedEncoder:
             each document's text (title + body, cut at `max_length`), one vector per document.
         """
         out = {"bare": 0, "windows": 0, "alone": 0}
+        fields = {self.field_key(f) for f in fields}
         for d in docs:
             p = self._locate(d, fields)
             fallback: dict[str, int] = {}
@@ -239,7 +263,7 @@ class SharedEncoder:
             found = [loc.find(sent) for sent in sentences(d.texts("summary")[0]) or [d.texts("summary")[0]]]
             spans = [p.tokens(h[0], h[1]) for h in found if h is not None]
             p.summary = [sp for sp in spans if sp] if len(spans) == len(found) and any(spans) else None
-        if "entities" in fields and self._pass.entity_mentions:
+        if MENTIONS in fields:
             hits = [loc.find(e) for e in d.texts("entities")]
             p.mentions = [p.tokens(h[0], h[1]) if h else None for h in hits]
         n, width = len(p.ids), self._pass.window - 2
@@ -310,10 +334,10 @@ class SharedEncoder:
                             for sp, t in zip(p.passages, d.texts("body"), strict=True)]
         if "summary" in fields:
             plan["summary"] = self._pool(tokens, p.summary) if p.summary else alone(d.texts("summary")[0])
-        if "entities" in fields:
-            texts = d.texts("entities")
-            # encoded alone unless pooled from mentions: short phrases, batched across the documents
-            spans = p.mentions if self._pass.entity_mentions else [None] * len(texts)
-            plan["entities"] = [self._pool(tokens, [sp]) if sp else alone(t)
-                                for sp, t in zip(spans, texts, strict=True)]
+        texts = d.texts("entities")
+        if MENTIONS in fields:  # each from its first mention, read in context (not found: encoded alone)
+            plan[MENTIONS] = [self._pool(tokens, [sp]) if sp else alone(t)
+                              for sp, t in zip(p.mentions, texts, strict=True)]
+        if ALONE in fields:  # short phrases, batched across the documents
+            plan[ALONE] = [alone(t) for t in texts]
         return plan

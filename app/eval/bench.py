@@ -74,13 +74,11 @@ def plans_for(svc: Services, profile_variant: Mapping[str, Any] | None, single: 
         plans[f"profile {p['name']}"] = build_plan(reg, fields=[s for s, w in p["weights"].items() if w > 0],
                                                    fusion=p["fusion"], rrf_k=p["rrf_k"], weights=p["weights"],
                                                    **common)
-    plans["default"] = svc.search.plan(SearchRequest(query="", limit=10))
-    if not plans["default"].cascade:  # a cascade is one request: the service never fans it out
-        plans["default" + FANOUT] = plans["default"]
+    plans["default"] = plans["default" + FANOUT] = svc.search.plan(SearchRequest(query="", limit=10))
     for name in plan_names(svc.settings.search):
         plans[f"plan {name}"] = svc.search.plan(SearchRequest(query="probe", plan=name, limit=10))
     for name, plan in list(plans.items()):  # each cascade both ways (search.cascade_requests)
-        if plan.cascade:
+        if plan.cascade and not name.endswith(FANOUT):
             plans[f"{name}, {'nested' if plan.staged else 'staged'}"] = replace(plan, staged=not plan.staged)
     return plans
 

@@ -15,7 +15,7 @@ from app.domain.documents import Document
 from app.encoders.fastembed_encoder import EncoderPool
 from app.eval.index import peak_rss_mb
 from app.services.encoding import encode_documents
-from app.settings import Settings, StoreSettings
+from app.settings import Settings, SpaceSettings, StoreSettings, default_spaces
 
 
 def store_settings(kind: str, folder: Path) -> StoreSettings:
@@ -83,21 +83,28 @@ def _model_tokens(svc: Services, versions: Sequence[Any], encoders: EncoderPool,
     enc = getattr(enc, "inner", enc)  # a wrapped encoder (tests) exposes the real one as `inner`
     if enc is None or not hasattr(enc, "model_tokens"):
         return None
-    counts = enc.model_tokens(svc.ingest.prepare(docs), {v.field for v in shared})
+    keys = {getattr(encoders.get(v.model), "field_key", lambda f: f)(v.field) for v in shared}  # entities: how pooled
+    counts = enc.model_tokens(svc.ingest.prepare(docs), keys)
     return {k: c / len(docs) for k, c in counts.items()}
 
 
 def with_mode(base: Settings, mode: str) -> Settings:
-    """`base` with every dense and multivector space's model in encoding mode `mode`: the alias
-    `<alias>` for `separate`, `<alias>-shared` for `shared` (it must be configured, as
-    `minilm-l6-int8-shared` is by default)."""
-    def alias(model: str) -> str:
-        plain = model.removesuffix("-shared")
-        return plain if mode == "separate" else f"{plain}-shared"
-    spaces = [s.model_copy(update={"model": alias(s.model)}) if s.kind != "sparse" else s for s in base.spaces]
-    missing = sorted({s.model for s in spaces} - set(base.models))
-    if missing:
-        raise ValueError(f"no model configured as {missing} for encoding mode {mode!r}")
+    """`base` with every dense and multivector space's model in encoding mode `mode`: an alias of the
+    same model in that mode, the one `default_spaces(mode)` gives the space when it is one (the
+    shared mode's entities pool their mentions), else the first configured.
+
+    Raises:
+        ValueError: no alias of a space's model is configured in that mode.
+    """
+    preferred = {s.name: s.model for s in default_spaces(mode)}  # type: ignore[arg-type]
+
+    def alias(space: SpaceSettings) -> str:
+        name = base.models[space.model].name if space.model in base.models else space.model
+        same = [a for a, m in base.models.items() if m.name == name and m.mode == mode]
+        if not same:
+            raise ValueError(f"no model configured as {name!r} in encoding mode {mode!r}")
+        return preferred[space.name] if preferred.get(space.name) in same else same[0]
+    spaces = [s.model_copy(update={"model": alias(s)}) if s.kind != "sparse" else s for s in base.spaces]
     return base.model_copy(update={"spaces": spaces})
 
 

@@ -99,7 +99,8 @@ class Metrics:
         if plan is None:
             return
         self.searches.labels(route=str(plan.get("route") or DEFAULT_ROUTE), fusion=str(plan.get("fusion")),
-                             fused_in=str(plan.get("fused_in")), spaces=str(len(plan.get("spaces") or []))).inc()
+                             fused_in=str(plan.get("fused_in")),  # spaces searched: a cascade's rerank ones too
+                             spaces=str(len(plan.get("spaces") or []) + len(plan.get("rerank") or []))).inc()
         for space in plan.get("degraded") or []:
             self.degraded.labels(space=str(space)).inc()
 

@@ -18,21 +18,27 @@ def encode_documents(
     """Vectors for each document: `{version name: vector}`, in the order of `docs`.
 
     Texts that several spaces share under the same model (a short title that is also the whole
-    summary, say) are encoded once.
+    summary, say) are encoded once; shared-mode aliases with the same `pass_key` (the same model
+    read in the same windows) run one pass between them (app.encoders.shared).
     """
     by_model: dict[str, list[VectorVersion]] = defaultdict(list)
     for v in versions:
         by_model[v.model].append(v)
     out: list[dict[str, Any]] = [{} for _ in docs]
+    # shared mode: one pass per document feeds every field of every alias that reads the same way
+    passes: dict[Any, list[tuple[Any, VectorVersion]]] = defaultdict(list)
+    for model in list(by_model):
+        encoder: Any = encoders.get(model)
+        if hasattr(encoder, "embed_documents"):  # app.encoders.shared.SharedEncoder
+            passes[encoder.pass_key] += [(encoder, v) for v in by_model.pop(model)]
+    for shared in passes.values():
+        keys = {v.name: enc.field_key(v.field) for enc, v in shared}
+        rows = shared[0][0].embed_documents(docs, set(keys.values()))
+        for i, row in enumerate(rows):
+            for name, key in keys.items():
+                out[i][name] = row[key]
     for model, model_versions in by_model.items():
         encoder = encoders.get(model)
-        if hasattr(encoder, "embed_documents"):  # shared mode: one pass per document feeds every field
-            fields = {v.field for v in model_versions}
-            rows = encoder.embed_documents(docs, fields)
-            for i, row in enumerate(rows):
-                for v in model_versions:
-                    out[i][v.name] = row[v.field]
-            continue
         unique: dict[str, int] = {}
         for doc in docs:
             for v in model_versions:

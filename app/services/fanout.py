@@ -9,6 +9,12 @@ formulas, equal scores by point id) and fetches the winners' payloads. Spaces th
 failed, or found the pool full) are named in `degraded`; only when no fused space answered does the
 search fail, with `SearchDeadline` (503).
 
+A cascade fans out too: stage 1's spaces as above, their lists fused into the candidates here
+(app.domain.cascade.first_stage), then each rerank space scores exactly those candidates (a `HasId`
+filter) in its own request, under its own deadline counted from the same start; the final formula
+is app.domain.cascade.final_scores over the rerank spaces that answered. A rerank space that missed
+is named in `degraded` and the candidates keep their stage-1 order where none answered.
+
 The pool never grows: `fanout_workers` threads, and at most `fanout_queue` space requests waiting for
 one. A space that finds it full is not sent and counts as missed (`busy`). A request still queued at
 its deadline is cancelled; one already running is left to finish on its thread, and nobody waits
@@ -27,8 +33,9 @@ from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import Any, Literal
 
+from app.domain.cascade import CANDIDATES, final_scores, first_stage
 from app.domain.learned import fuse_plan
-from app.domain.plan import QueryPlan, SpaceQuery
+from app.domain.plan import Filter, HasId, QueryPlan, SpaceQuery
 from app.errors import AppError, InvalidInput, SearchDeadline, StoreUnavailable
 from app.settings import SearchSettings
 from app.store.base import Hit, QueryResult, Store, VectorValue
@@ -92,7 +99,7 @@ def space_plan(plan: QueryPlan, space: SpaceQuery) -> QueryPlan:
     """The plan that asks the store for `space`'s own ranked list and nothing else: no fused query and
     no payloads (`Store.query` returns a listed space's list, ids and scores, `prefetch_limit` long,
     when explaining), the same list a batch request of `plan` fuses."""
-    return replace(plan, spaces=(), observed=(space,), explain=True, scorer=None)
+    return replace(plan, spaces=(), observed=(space,), rerank=(), explain=True, scorer=None)
 
 
 def fuse_answered(plan: QueryPlan, lists: Mapping[str, Sequence[Hit]]) -> list[tuple[str, float]]:
@@ -173,16 +180,37 @@ class FanOut:
         Raises:
             SearchDeadline: no fused space answered (each timed out, failed or was not sent).
             CollectionNotFound, InvalidInput: the store refused a space's request (the same for every
-                space, so the search is refused as a batch request would be); `plan` is a cascade.
+                space, so the search is refused as a batch request would be).
             StoreUnavailable: fetching the winners' payloads failed.
         """
-        if plan.cascade:  # the search service runs these as one request; a caller that forgets is told
-            raise InvalidInput("a cascade runs as one request (its rerank stage scores stage 1's candidates): "
-                               "it cannot be fanned out")
         started = time.perf_counter()
+        lists, outcomes = self._gather(store, collection, plan, plan.listed, vectors, started, deadlines)
+        degraded = tuple(s.space for s in plan.spaces if s.space not in lists)
+        if len(degraded) == len(plan.spaces):
+            raise _no_space_answered(plan, outcomes, deadlines)
+        answered = replace(plan, spaces=tuple(s for s in plan.spaces if s.space in lists),
+                           observed=tuple(s for s in plan.observed if s.space in lists))
+        stages: dict[str, list[Hit]] = {}
+        if plan.cascade:
+            top, answered, stages, missed = self._rerank(store, collection, answered, lists, vectors, started,
+                                                         deadlines, outcomes)
+            degraded += missed
+        else:
+            top = fuse_answered(answered, lists)
+        outcomes = {s.space: outcomes[s.space] for s in plan.listed + plan.rerank if s.space in outcomes}
+        payloads = {p.id: p.payload for p in store.retrieve(collection, [pid for pid, _ in top])}
+        hits = [Hit(id=pid, score=score, payload=payloads.get(pid)) for pid, score in top]
+        return FanOutResult(hits=hits, per_space={s.space: lists[s.space] for s in answered.listed}, stages=stages,
+                            answered=answered, degraded=degraded, outcomes=outcomes, budget_ms=deadlines.budget_ms)
+
+    def _gather(self, store: Store, collection: str, plan: QueryPlan, spaces: Sequence[SpaceQuery],
+                vectors: Mapping[str, VectorValue], started: float,
+                deadlines: Deadlines) -> tuple[dict[str, list[Hit]], dict[str, SpaceOutcome]]:
+        """Send each of `spaces` as its own request of `plan` and wait for each until its deadline:
+        the lists that arrived in time, and every space's outcome."""
         sent: dict[str, Future[Listed]] = {}
         outcomes: dict[str, SpaceOutcome] = {}
-        for s in plan.listed:
+        for s in spaces:
             fut = self._send(partial(self._list, store, collection, plan, s, vectors, started))
             if fut is None:
                 outcomes[s.space] = SpaceOutcome("busy", 0.0, deadlines.of(s.space), "not sent: the pool is full")
@@ -192,22 +220,40 @@ class FanOut:
         try:
             # shortest deadline first: each wait starts before that space's deadline has passed
             for space, fut in sorted(sent.items(), key=lambda item: deadlines.of(item[0])):
-                deadline = deadlines.of(space)
-                outcomes[space] = self._wait(space, fut, started, deadline, lists)
+                outcomes[space] = self._wait(space, fut, started, deadlines.of(space), lists)
         finally:
             for fut in sent.values():
                 fut.cancel()  # still queued: never sent; running: left to finish, not waited for
-        outcomes = {s.space: outcomes[s.space] for s in plan.listed}
-        degraded = tuple(s.space for s in plan.spaces if s.space not in lists)
-        if len(degraded) == len(plan.spaces):
-            raise _no_space_answered(plan, outcomes, deadlines)
-        answered = replace(plan, spaces=tuple(s for s in plan.spaces if s.space in lists),
-                           observed=tuple(s for s in plan.observed if s.space in lists))
-        top = fuse_answered(answered, lists)
-        payloads = {p.id: p.payload for p in store.retrieve(collection, [pid for pid, _ in top])}
-        hits = [Hit(id=pid, score=score, payload=payloads.get(pid)) for pid, score in top]
-        return FanOutResult(hits=hits, per_space={s.space: lists[s.space] for s in answered.listed},
-                            answered=answered, degraded=degraded, outcomes=outcomes, budget_ms=deadlines.budget_ms)
+        return lists, outcomes
+
+    def _rerank(self, store: Store, collection: str, plan: QueryPlan, lists: Mapping[str, list[Hit]],
+                vectors: Mapping[str, VectorValue], started: float, deadlines: Deadlines,
+                outcomes: dict[str, SpaceOutcome]) -> tuple[list[tuple[str, float]], QueryPlan,
+                                                             dict[str, list[Hit]], tuple[str, ...]]:
+        """A cascade's stage 2 in fan-out: `plan` (stage 1 cut to the spaces that answered) gives the
+        candidates; each rerank space scores exactly them in its own request (`outcomes` gains theirs).
+
+        Returns:
+            The top `plan.limit` (id, final score); the plan cut to the rerank spaces that answered;
+            the stages (`candidates` and each of those spaces, as `explain` reads them); the rerank
+            spaces that missed.
+        """
+        own = {space: [(h.id, h.score) for h in hits] for space, hits in lists.items()}
+        candidates = first_stage(plan, own)
+        ids = tuple(pid for pid, _ in candidates)
+        among = replace(plan, prefetch_limit=max(1, len(ids)),
+                        filter=Filter(must=(*plan.filter.must, HasId(ids)), must_not=plan.filter.must_not))
+        scored, answers = self._gather(store, collection, among, plan.rerank, vectors, started, deadlines) \
+            if ids else ({s.space: [] for s in plan.rerank}, {})
+        outcomes.update(answers)
+        kept = replace(plan, rerank=tuple(s for s in plan.rerank if s.space in scored))
+        missed = tuple(s.space for s in plan.rerank if s.space not in scored)
+        stages = {CANDIDATES: [Hit(id=pid, score=score) for pid, score in candidates]} | \
+            {s.space: scored[s.space] for s in kept.rerank}
+        if not kept.rerank:  # no rerank space answered: the candidates in their stage-1 order
+            return candidates[: plan.limit], kept, stages, missed
+        ranked = {name: [(h.id, h.score) for h in hits] for name, hits in stages.items()}
+        return final_scores(kept, ranked)[: plan.limit], kept, stages, missed
 
     @staticmethod
     def _wait(space: str, fut: Future[Listed], started: float, deadline: int,

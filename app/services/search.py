@@ -17,7 +17,7 @@ from app.repos.profiles import ProfileRepo
 from app.repos.registry import RegistryRepo
 from app.services.explain import explain_hits
 from app.services.fanout import Deadlines, FanOut, FanOutResult
-from app.services.plans import cascade_args, first_stage_of, plan_request
+from app.services.plans import FUSED, cascade_args, first_stage_of, plan_request
 from app.services.query_router import AUTO, QueryRouting, routed_request, wants_route
 from app.services.ranking import Ranking, default_weights, learned_plan, with_request_weights
 from app.services.rollout import OVERLAP_K, RolloutMonitor
@@ -146,7 +146,12 @@ class SearchService:
         if chosen is not None and chosen.plan is not None:
             req = routed_request(req, chosen.plan)
         ranking = Ranking(route=chosen)
-        named = plan_request(s, req.plan)  # raises UnknownPlan naming it
+        # a request that chooses its spaces, weights or fusion itself fuses them (the `fused` plan), whatever
+        # the default plan; `rerank` and `candidates` alone adjust the default plan
+        chooses = req.fields or req.fusion or req.rrf_k or req.weights is not None
+        named = plan_request(s, req.plan or (FUSED if chooses else None))  # raises UnknownPlan naming it
+        if req.plan is None and not set(named.fields or ()) | set(named.rerank) <= set(registry.live_spaces()):
+            named = plan_request(s, FUSED)  # the default plan names a space this store lacks: fuse what it has
         if profile and not req.names_plan:
             ranking = replace(self._profile_for(registry, pins), route=chosen)
         limit = req.limit or s.default_limit
@@ -165,7 +170,9 @@ class SearchService:
             plan = build_plan(registry, fields=fields, fusion=p.fusion, rrf_k=p.rrf_k,  # type: ignore[arg-type]
                               weights=weights, limit=limit, prefetch_limit=s.prefetch_limit, filter=req.filter,
                               explain=req.explain, versions=pins or None,
-                              **cascade_args(s, named, req.rerank, req.candidates, first_stage=p.weights))
+                              # the profile is the default ranking: fused, unless the request asks to rerank
+                              **cascade_args(s, plan_request(s, FUSED), req.rerank, req.candidates,
+                                             first_stage=p.weights))
             return plan, ranking
         weights = with_request_weights(default_weights(named, registry, req.fields), req.weights, req.rerank)
         plan = build_plan(
@@ -284,8 +291,6 @@ class SearchService:
         deadlines = self.fanout.deadlines(fanout=req.fanout, budget_ms=req.budget_ms, experiment=experiment)
         cache: dict[tuple[str, str], VectorValue] = {}  # the router's BM25 encoding, reused by the search
         plan, ranking = self._plan(registry, req, pins=routing.pins, cache=cache)
-        if plan.cascade:  # a cascade's stages run in one request: its rerank needs stage 1's candidates
-            deadlines = None
         listed = routing.only({s.space for s in plan.all_spaces})
         fused = routing.only({s.space for s in plan.spaces + plan.rerank})  # the decisions that change the answer
         thresholds = self._thresholds(plan) if req.threshold else None

@@ -82,8 +82,9 @@ class QdrantStore(Store):
         self._search_params = search_params(self.config)
         self._local = url == ":memory:"
         self._url, self._api_key, self._timeout_s = url.rstrip("/"), api_key, timeout_s
+        self._client: Any  # a QdrantClient, or in local mode one behind a lock (it is not thread-safe)
         if self._local:
-            self._client = Serialized(QdrantClient(location=":memory:"))  # local mode is not thread-safe
+            self._client = Serialized(QdrantClient(location=":memory:"))
         else:
             self._client = QdrantClient(url=url, api_key=api_key, timeout=int(max(1, timeout_s)))
 

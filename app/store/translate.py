@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from app.domain.plan import Condition, Filter, Match
+from app.domain.plan import Condition, Filter, HasId, Match
 from app.encoders.fastembed_encoder import SparseVec
 from app.store.base import VectorValue
 
@@ -27,11 +27,14 @@ def _value(mod: ModuleType, value: Any) -> Any:
 
 
 def to_filter(mod: ModuleType, f: Filter | None) -> Any:
-    """Our filter as `mod.Filter` (exact matches, all must hold, none of must_not), or None."""
+    """Our filter as `mod.Filter` (exact matches or point ids, all must hold, none of must_not), or None."""
     if not f:
         return None
 
     def cond(c: Condition) -> Any:
+        if isinstance(c, HasId):  # edge takes a set of ids, qdrant-client a list
+            return mod.HasIdCondition(set(c.ids)) if mod.__name__ == "qdrant_edge" else mod.HasIdCondition(
+                has_id=list(c.ids))
         match = mod.MatchValue(value=_value(mod, c.value)) if isinstance(c, Match) else mod.MatchAny(any=list(c.values))
         return mod.FieldCondition(key=c.key, match=match)
 

@@ -13,7 +13,7 @@ def test_upsert_answers_with_the_ids_written(seeded: TestClient) -> None:
     body = r.json()
     assert body["ids"] == [d["id"] for d in DOCS[:3]]
     assert body["count"] == 3
-    assert "title.minilm-l6-int8.v1" in body["vector_versions"]
+    assert "title.minilm-l6-int8-shared.v3" in body["vector_versions"]  # the shared mode: new installs
 
 
 def test_get_returns_the_document_with_derived_fields_marked(seeded: TestClient) -> None:
@@ -26,7 +26,8 @@ def test_get_returns_the_document_with_derived_fields_marked(seeded: TestClient)
 
 
 def test_search_with_explain_shows_every_space_the_plan_and_timings(seeded: TestClient) -> None:
-    r = seeded.post("/search", json={"query": "James Webb telescope planet atmosphere", "explain": True, "limit": 3})
+    r = seeded.post("/search", json={"query": "James Webb telescope planet atmosphere", "explain": True, "limit": 3,
+                                     "plan": "fused"})  # the plan that fuses three spaces and observes the others
     assert r.status_code == 200
     body = r.json()
     top = body["hits"][0]
@@ -70,7 +71,7 @@ def test_health_ready_and_openapi(client: TestClient) -> None:
     assert client.get("/health").json() == {"status": "ok"}
     ready = client.get("/ready").json()
     assert ready["status"] == "ready" and ready["store"] == "edge"
-    assert ready["live"]["body"] == "body.minilm-l6-int8.v1"
+    assert ready["live"]["body"] == "body.minilm-l6-int8-shared.v2"
     schema = client.get("/schema/openapi.json").json()
     assert {"/documents", "/search", "/documents/{doc_id}"} <= set(schema["paths"])
 

@@ -28,7 +28,7 @@ from tests.fixtures import DOCS
 from tests.slow import SlowSpaces
 
 QUERY = "bacteria in fermented food"
-DEFAULT_SPACES = ("body", "document", "keywords")  # the default plan's fused spaces
+DEFAULT_SPACES = ("body", "document", "keywords")  # the `fused` plan's spaces (the fixture's default plan)
 
 
 @pytest.fixture(scope="module")
@@ -36,8 +36,8 @@ def slow_store(tmp_path_factory: pytest.TempPathFactory, model_cache: Path, enco
                ) -> Iterator[tuple[TestClient, SlowSpaces]]:
     """The app over an embedded store whose spaces can be made slow; `body`'s deadline is 50 ms, the
     others' the 30 s budget (so only the slow space can miss)."""
-    settings = make_settings("edge", tmp_path_factory.mktemp("fanout"), model_cache,
-                             search=SearchSettings(deadlines_ms={"body": 50}, budget_ms=30_000))
+    settings = make_settings("edge", tmp_path_factory.mktemp("fanout"), model_cache,  # plan `fused`: three spaces
+                             search=SearchSettings(deadlines_ms={"body": 50}, budget_ms=30_000, plan="fused"))
     store = SlowSpaces(open_store(settings.store, settings.collection))
     services = build_services(settings, store=cast(Store, store), encoders=encoders)
     try:
@@ -126,12 +126,28 @@ def test_a_bad_fanout_request_is_a_422_naming_the_field(slow: tuple[TestClient, 
     assert named in r.text
 
 
-def test_a_cascade_asked_to_fan_out_runs_as_one_request(slow: tuple[TestClient, SlowSpaces]) -> None:
-    """A cascade's rerank stage scores stage 1's candidates, so its stages cannot be split per space: asked
-    for fan-out, it still answers whole (the same hits as without fan-out) and says it ran as a batch."""
-    client, _ = slow
+def test_a_cascade_fans_out_and_a_slow_rerank_space_leaves_the_candidates_flagged_degraded(
+        slow: tuple[TestClient, SlowSpaces]) -> None:
+    """A cascade fanned out: stage 1's spaces one request each, then the rerank space scores exactly the
+    candidates in its own request. Whole, it answers as the batch cascade; with `body` slow, the
+    candidates in their stage-1 order, flagged degraded; with stage 1 slow, a 503."""
+    client, store = slow
     whole = client.post("/search", json={"query": QUERY, "plan": "cascade", "explain": True})
     fanned = client.post("/search", json={"query": QUERY, "plan": "cascade", "fanout": True, "explain": True})
     assert whole.status_code == fanned.status_code == 200, fanned.text[:300]
     assert ids(fanned.json()) == ids(whole.json()) and ids(whole.json())
-    assert fanned.json()["degraded"] == [] and fanned.json()["plan"]["execution"] == "batch"
+    plan = fanned.json()["plan"]
+    assert fanned.json()["degraded"] == [] and plan["execution"] == "fanout"
+    assert {plan["fanout"][s]["status"] for s in ("document", "keywords", "body")} == {"answered"}
+    assert [h["stages"]["body"]["rank"] for h in fanned.json()["hits"]] == [
+        h["stages"]["body"]["rank"] for h in whole.json()["hits"]]
+    stage1 = client.post("/search", json={"query": QUERY, "fields": ["document", "keywords"],
+                                          "weights": {"keywords": 1.5}, "fanout": False})
+    store.reset(slow={"body"})
+    r = client.post("/search", json={"query": QUERY, "plan": "cascade", "fanout": True, "explain": True})
+    assert r.status_code == 200, r.text
+    assert r.json()["degraded"] == ["body"] and r.json()["plan"]["fanout"]["body"]["status"] == "timeout"
+    assert ids(r.json()) == ids(stage1.json()) and ids(r.json())
+    store.reset(slow={"document", "keywords"})
+    r = client.post("/search", json={"query": QUERY, "plan": "cascade", "budget_ms": 50})
+    assert r.status_code == 503 and r.json()["code"] == "search_deadline", r.text

@@ -172,6 +172,8 @@ def test_a_shard_that_cannot_be_opened_is_a_clear_503_naming_the_folder_and_the_
     data call say which collection failed, where its folder is, and the recovery step."""
     import qdrant_edge as qe
 
+    from app.domain.versions import vector_name
+
     settings = make_settings("edge", tmp_path, model_cache)
     services = build_services(settings, encoders=encoders)
     services.ingest.upsert(to_documents([GOOD_DOC]))
@@ -179,7 +181,8 @@ def test_a_shard_that_cannot_be_opened_is_a_clear_503_naming_the_folder_and_the_
     services.close()
     shard_dir = tmp_path / "data" / "collections" / physical / "shard"
     shard = qe.EdgeShard.load(str(shard_dir))
-    vector = {"title.minilm-l6-int8.v1": [1.0] + [0.0] * 383}
+    title = settings.spaces[0]  # the default install's title space
+    vector = {vector_name(title.name, title.model, title.version): [1.0] + [0.0] * 383}
     shard.update(qe.UpdateOperation.upsert_points([qe.Point(id="00000000-0000-0000-0000-000000000001",
                                                             vector=vector, payload={"m": nested(130)})]))
     shard.close()

@@ -74,10 +74,10 @@ def test_histograms_and_counters_move_after_searches_and_upserts(app_client: Tes
     # read at scrape time from the registry and the store
     assert value(after, "multivec_registry_revision") >= 1
     assert value(after, "multivec_collection_points") >= 4
-    assert value(after, "multivec_vector_version_coverage_ratio", version="title.minilm-l6-int8.v1") == 1.0
-    assert value(after, "multivec_vector_version_points", version="body.minilm-l6-int8.v1") == value(
+    assert value(after, "multivec_vector_version_coverage_ratio", version="title.minilm-l6-int8-shared.v3") == 1.0
+    assert value(after, "multivec_vector_version_points", version="body.minilm-l6-int8-shared.v2") == value(
         after, "multivec_collection_points")
-    assert value(after, "multivec_vector_version_status", version="title.minilm-l6-int8.v1", status="live") == 1
+    assert value(after, "multivec_vector_version_status", version="title.minilm-l6-int8-shared.v3", status="live") == 1
 
 
 def test_unmatched_paths_share_one_route_label(app_client: TestClient) -> None:
@@ -132,7 +132,8 @@ def test_one_json_log_line_per_request_with_its_id(app_client: TestClient, caplo
     assert search["method"] == "POST" and search["route"] == "/search" and search["status"] == 200
     assert search["duration_ms"] > 0 and search["level"] == "INFO"
     assert search["plan"]["fusion"] == "dbsf" and search["plan"]["route"] == "default"
-    assert set(search["plan"]["spaces"]) == {"document", "body", "keywords"}
+    # the default plan, a cascade: stage 1 fuses document and keywords, body rescores the candidates
+    assert set(search["plan"]["spaces"]) == {"document", "keywords"} and set(search["plan"]["rerank"]) == {"body"}
     assert {"encode", "store", "total"} <= set(search["timings_ms"])
     assert missing["route"] == "/documents/{doc_id}" and missing["status"] == 404
 

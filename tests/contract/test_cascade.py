@@ -158,13 +158,15 @@ def test_a_rerank_only_space_alone_rescores_the_default_first_stage_never_a_full
         rerank_only, query))[FINAL][: plan.limit]]
 
 
-def test_the_default_plan_cascades_a_rerank_only_space_it_fuses(rerank_only: Services) -> None:
-    plan = rerank_only.search.plan(SearchRequest(query=QUERIES[1], explain=True))
+def test_the_fused_plan_cascades_a_rerank_only_space_it_fuses(rerank_only: Services) -> None:
+    plan = rerank_only.search.plan(SearchRequest(query=QUERIES[1], explain=True, plan="fused"))
     assert [s.space for s in plan.spaces] == ["document", "keywords"] and [s.space for s in plan.rerank] == ["body"]
     assert plan.candidates_weight == 2.5  # stage 1 keeps the weight it had in the fusion: document 1 + keywords 1.5
     assert "entities" not in {s.space for s in plan.listed}  # weighted 0, rerank-only: not searched to explain
-    hits = rerank_only.search.search(SearchRequest(query=QUERIES[1])).hits
+    hits = rerank_only.search.search(SearchRequest(query=QUERIES[1], plan="fused")).hits
     assert {h["id"] for h in hits[:2]} == {"cook-1", "cook-2"}
+    default = rerank_only.search.search(SearchRequest(query=QUERIES[1])).hits  # the cascade: body rescores too
+    assert {h["id"] for h in default[:2]} == {"cook-1", "cook-2"}
 
 
 def _searches(node: Any) -> set[str]:

@@ -40,10 +40,11 @@ def assert_same_explain(a: SearchResponse, b: SearchResponse) -> None:
 
 
 @pytest.mark.parametrize("request_kw", [
-    {},  # the default plan: weighted DBSF of document, body, keywords (fused by the service in both modes)
+    {},  # the default plan: the cascade (stage 1 document + keywords*1.5 fused, body rescoring the candidates)
+    {"plan": "fused"},  # weighted DBSF of document, body, keywords (fused by the service in both modes)
     {"fusion": "rrf", "weights": {"title": 2.0, "body": 1.0, "keywords": 0.5}, "rrf_k": 10},
     {"fields": ["keywords"]},  # one space: its own scores
-], ids=["default", "weighted-rrf", "one-space"])
+], ids=["default", "fused", "weighted-rrf", "one-space"])
 def test_fanout_with_no_slow_space_answers_as_the_batch_request(loaded: Services, request_kw: dict[str, Any]) -> None:
     batch = loaded.search.search(SearchRequest(query=QUERY, explain=True, limit=8, fanout=False, **request_kw))
     fanned = loaded.search.search(SearchRequest(query=QUERY, explain=True, limit=8, fanout=True, **request_kw))
@@ -97,7 +98,7 @@ def test_a_failing_space_counts_as_missed_not_as_a_failed_search(loaded: Service
 def test_one_space_left_is_ranked_by_its_own_scores(loaded: Services) -> None:
     with slow_search(loaded.search, slow={"body", "document"}, deadlines_ms={"body": 50, "document": 50},
                      budget_ms=WIDE) as (search, _):
-        fanned = search.search(SearchRequest(query=QUERY, limit=8, fanout=True))
+        fanned = search.search(SearchRequest(query=QUERY, limit=8, fanout=True, plan="fused"))
     keywords = loaded.search.search(SearchRequest(query=QUERY, limit=8, fields=["keywords"], fanout=False))
     assert fanned.degraded == ["body", "document"]
     assert_same_hits(fanned, keywords)
@@ -106,8 +107,20 @@ def test_one_space_left_is_ranked_by_its_own_scores(loaded: Services) -> None:
 def test_with_every_space_slow_the_search_fails_naming_them_and_the_budget(loaded: Services) -> None:
     with slow_search(loaded.search, slow={"body", "document", "keywords"}) as (search, _), \
             pytest.raises(SearchDeadline) as caught:
-        search.search(SearchRequest(query=QUERY, budget_ms=50))
+        search.search(SearchRequest(query=QUERY, budget_ms=50, plan="fused"))
     message = caught.value.message
     assert "no space answered within the search's 50 ms budget" in message
     assert all(f"{space} timed out after 50 ms" in message for space in ("body", "document", "keywords"))
     assert caught.value.detail["spaces"]["body"]["status"] == "timeout"
+
+
+def test_a_cascade_whose_rerank_space_is_slow_answers_its_candidates_flagged_degraded(loaded: Services) -> None:
+    """Stage 1 answered, `body` (the rerank space) missed its deadline: the candidates in stage-1 order,
+    the same as a batch search of stage 1's spaces, and `body` named in `degraded`."""
+    with slow_search(loaded.search, slow={"body"}, deadlines_ms={"body": 50}, budget_ms=WIDE) as (search, _):
+        fanned = search.search(SearchRequest(query=QUERY, limit=8, fanout=True, plan="cascade", explain=True))
+    stage1 = loaded.search.search(SearchRequest(query=QUERY, limit=8, fields=["document", "keywords"],
+                                                weights={"keywords": 1.5}, fanout=False))
+    assert fanned.degraded == ["body"]
+    assert fanned.plan is not None and fanned.plan["fanout"]["body"]["status"] == "timeout"
+    assert_same_hits(fanned, stage1)

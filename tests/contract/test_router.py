@@ -66,7 +66,9 @@ def test_the_default_plan_runs_when_the_router_is_unsure_mismatched_missing_or_b
                                                   "detail": "no router is stored in the ranking profile"}
     loaded.search.profiles.save_router(router_for(loaded, threshold=0.85))  # dense at 0.8 is unsure, keyword sure
     _, plan = search(loaded, WORDS)
-    assert spaces(plan) == default == ["body", "document", "keywords"] and plan["route"] == "default"
+    # the default plan: the cascade (stage 1 document + keywords, body rescoring the candidates)
+    assert spaces(plan) == default == ["document", "keywords"] and plan["route"] == "default"
+    assert [s["space"] for s in plan["rerank"]] == ["body"]
     assert plan["router"]["reason"] == "unsure" and "under the threshold 0.850" in plan["router"]["detail"]
     assert spaces(search(loaded, CODES)[1]) == ["keywords"]
 

@@ -23,7 +23,7 @@ def test_synthetic_bench_times_one_space_against_all_fused(kind: str, model_cach
     assert set(plans) == {"only document", "all fused, dbsf", "all fused, rrf", "document + keywords, dbsf",
                           "default", "default, fan-out",
                           *(f"plan {name}" for name in ("fused", "all", "keyword", "dense", "cascade")),
-                          "plan cascade, nested"}  # each cascade also the other way
+                          "plan cascade, nested", "default, nested"}  # each cascade also the other way
     if kind == "edge":
         assert out["page_cache_mb"] >= 0 and out["optimize_cpu_s"] >= 0 and out["build_peak_rss_mb"] > 0
     assert all(p["store_p95_ms"] >= p["store_p50_ms"] > 0 for p in plans.values())
@@ -64,7 +64,8 @@ def test_encoding_modes_are_timed_in_rounds_against_the_faster_bare_encoder(mode
     base = Settings(encoders=EncoderSettings(cache_dir=model_cache))
     assert {s.model for s in with_mode(base, "separate").spaces} == {"minilm-l6-int8", "bm25-multilingual"}
     assert {s.model for s in with_mode(with_mode(base, "separate"), "shared").spaces} == {
-        "minilm-l6-int8-shared", "bm25-multilingual"}
+        "minilm-l6-int8-shared", "minilm-l6-int8-shared-mentions", "bm25-multilingual"}
+    assert with_mode(base, "shared").spaces == base.spaces  # a new install's default: shared
     docs = [Document(id=str(i), title=f"Title {i}", body="Statins lower cholesterol. " * (5 + i)) for i in range(4)]
     out = bench_encoding_modes(docs, encoders, base, ["separate", "shared"], batch=2, rounds=2)
     assert out["documents"] == 4 and out["rounds"] == 2 and set(out["bare"]) == {"fastembed", "onnxruntime"}
@@ -74,9 +75,9 @@ def test_encoding_modes_are_timed_in_rounds_against_the_faster_bare_encoder(mode
         assert r["ratio_vs_bare"] > 0 and r["cpu_ratio_vs_bare"] > 0
     assert "| all 6 spaces, `shared` (derive + encode) |" in modes_markdown(out)
     # the shared pass reads every token once (the bodies are short: one window each, as the bare
-    # encoder reads them) and the eight-or-fewer entities alone
+    # encoder reads them), the entities pooled from their mentions in it: nothing is encoded alone
     t = out["model_tokens_per_doc"]
-    assert t["windows"] == t["bare"] and t["alone"] > 0 and "Model tokens per document" in modes_markdown(out)
+    assert t["windows"] == t["bare"] and t["alone"] == 0 and "Model tokens per document" in modes_markdown(out)
 
 
 def test_the_service_load_reports_the_servers_peak_memory(tmp_path: Path, model_cache: Path,

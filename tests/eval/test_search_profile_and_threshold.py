@@ -59,8 +59,10 @@ def test_a_profile_fitted_on_other_vector_versions_is_not_used(settings: Setting
     assert plan["profile"] is None
     assert "document.other-model.v3" in plan["profile_skipped"]
     assert plan["fusion"] == settings.search.fusion
-    assert {s["space"]: s["weight"] for s in plan["spaces"]} == {
-        k: w for k, w in settings.search.weights.items() if w > 0}
+    default = settings.search.plans[settings.search.plan]  # the default plan runs: the cascade
+    assert {s["space"]: s["weight"] for s in plan["spaces"]} == {n: default.weights.get(n, 1.0)
+                                                                for n in default.fields or ()}
+    assert [s["space"] for s in plan["rerank"]] == default.rerank
 
 
 def test_threshold_drops_hits_below_it_and_says_so(settings: Settings, loaded: Services) -> None:

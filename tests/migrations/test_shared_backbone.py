@@ -80,7 +80,8 @@ def test_fixed_windows_as_wide_as_the_model_give_the_separate_document_vector(
 
 
 SHARED_LIVE = {"title": "title.minilm-l6-int8-shared.v3", "body": "body.minilm-l6-int8-shared.v2",
-               "summary": "summary.minilm-l6-int8-shared.v2", "entities": "entities.minilm-l6-int8-shared.v2",
+               "summary": "summary.minilm-l6-int8-shared.v2",
+               "entities": "entities.minilm-l6-int8-shared-mentions.v3",  # 0009: pooled from their mentions
                "document": "document.minilm-l6-int8-shared.v2"}
 
 
@@ -119,13 +120,13 @@ def test_a_new_install_starts_where_the_shipped_migrations_end(tmp_path: Path, m
         svc.ingest.upsert(to_documents(DOCS))
         assert {s: svc.registry.get().space(s).live for s in SHARED_LIVE} == SHARED_LIVE
         before = svc.store.vector_specs(svc.registry.physical())
-        chain = [m for m in load_folder(default_folder()) if m.revision <= "0007"]  # 0008: an optional space
+        chain = [m for m in load_folder(default_folder()) if m.revision != "0008"]  # 0008: an optional space
         results = [svc.migrator.apply(m) for m in chain]
         # 0001 (title v2 on L3) is superseded by the title v3 this install started with; the others are live
         assert "superseded" in results[0].notes[0] and "title.minilm-l6-int8-shared.v3" in results[0].notes[0]
         assert svc.store.vector_specs(svc.registry.physical()) == before  # nothing added
         states = {row["label"][:4]: row["state"] for row in svc.migrator.status()["migrations"]}
-        assert states["0001"] == "superseded" and set(states) == {f"000{i}" for i in range(1, 8)}
+        assert states["0001"] == "superseded" and set(states) == {f"000{i}" for i in (*range(1, 8), 9)}
         assert svc.migrator.apply(chain[0]).actions == []  # again: nothing to do
         assert svc.migrator.backfill("0004").data["missing"] == 0
     finally:
@@ -207,3 +208,43 @@ def test_a_backfill_of_some_fields_runs_only_the_windows_holding_them(model_cach
             assert sum(windows) <= most, (mentions, fields, windows)
             for f in fields:  # the same vectors as when every field is asked for
                 np.testing.assert_array_equal(np.asarray(row[f]), np.asarray(every[f]))
+
+
+def test_aliases_that_read_alike_run_one_pass_and_each_pools_entities_its_own_way(
+        model_cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """While a store writes entities both ways (0007's alone, 0009's from mentions), `encode_documents`
+    runs the windows once between the two aliases, and each version gets what its alias alone would make."""
+    from app.domain.versions import VectorVersion
+    from app.services.encoding import encode_documents
+
+    alone, mentions = _shared(model_cache, entity_mentions=False), _shared(model_cache, entity_mentions=True)
+    assert alone.pass_key == mentions.pass_key
+    pool = {"a": alone, "m": mentions}
+
+    class Pool:
+        def get(self, alias: str) -> SharedEncoder:
+            return pool[alias]
+
+    versions = [VectorVersion(space=s, field=s, kind=k, model=m, version=v, dim=384)  # type: ignore[arg-type]
+                for s, k, m, v in (("body", "multi", "a", 2), ("entities", "multi", "a", 2),
+                                   ("entities", "multi", "m", 3), ("document", "dense", "m", 2))]
+    docs = [prepare(Document(id=str(i), title=t, body=b), chunk_words=30, max_chunks=32, max_entities=4)
+            for i, (t, b) in enumerate(TEXTS)]
+    runs: list[int] = []
+    for enc in (alone, mentions):
+        run = enc._run
+
+        def counting(seqs, run=run):  # type: ignore[no-untyped-def]
+            runs.append(sum(1 for s in seqs if len(s) > 30))  # windows, not the short entity phrases
+            return run(seqs)
+
+        monkeypatch.setattr(enc, "_run", counting)
+    rows = encode_documents(docs, versions, Pool())  # type: ignore[arg-type]
+    assert sum(runs) == len(docs)  # one window per document (the texts are short), run once for both aliases
+    for row, a, m in zip(rows, alone.embed_documents(docs, {"entities", "body"}),
+                         mentions.embed_documents(docs, {"entities", "document"}), strict=True):
+        np.testing.assert_allclose(np.stack(row[versions[1].name]), np.stack(a["entities"]), atol=1e-6)
+        np.testing.assert_allclose(np.stack(row[versions[2].name]), np.stack(m["entities"]), atol=1e-6)
+        np.testing.assert_allclose(np.stack(row[versions[0].name]), np.stack(a["body"]), atol=1e-6)
+        np.testing.assert_allclose(row[versions[3].name], m["document"], atol=1e-6)
+        assert not np.allclose(np.stack(a["entities"]), np.stack(m["entities"]), atol=1e-3)

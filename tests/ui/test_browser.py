@@ -95,7 +95,8 @@ def test_inspect_page_shows_the_store_and_the_playground_draws_explain(
     results = browser.find_element(By.ID, "results")
     assert "3 hit(s)" in results.text and "bio-1" in results.find_elements(By.CSS_SELECTOR, ".result h3")[0].text
     legend = [el.text.split(" ")[0] for el in browser.find_elements(By.CSS_SELECTOR, "#explain-legend > span")]
-    assert set(legend) == set(reg.spaces)
+    default = app_services.settings.search.plans[app_services.settings.search.plan]  # the cascade
+    assert set(legend) == {*(default.fields or ()), *default.rerank}  # the spaces the default plan searched
     for chart in charts:
         bars = chart.find_elements(By.CSS_SELECTOR, "rect.bar")
         assert sorted(b.get_attribute("data-space") for b in bars) == sorted(legend)  # one bar per space

@@ -34,7 +34,7 @@ def test_point_browser_shows_shapes_and_tags_but_not_the_vectors(seeded: TestCli
     assert "3 matching point(s)" in page.text
     assert page.text.count('class="point hit"') == 2 and 'id="next"' in page.text
     assert "dense · 384 dims" in page.text and "multivector · " in page.text and "sparse · nnz " in page.text
-    assert "body.minilm-l6-int8.v1" in page.text
+    assert "body.minilm-l6-int8-shared.v2" in page.text
     assert "<summary>vectors</summary>" not in page.text
     raw = seeded.get("/inspect/points", params={"key": "topic", "value": "biology", "limit": 1, "vectors": 1})
     assert "<summary>vectors</summary>" in raw.text
@@ -50,7 +50,7 @@ def test_point_browser_filters_on_derived_flags_and_versions(seeded: TestClient)
         assert "bio-1" not in derived.text
         seen += derived.text.count('class="point hit"')
     assert seen == 10
-    assert "0 matching" in seeded.get("/inspect/points", params={"missing": "title.minilm-l6-int8.v1"}).text
+    assert "0 matching" in seeded.get("/inspect/points", params={"missing": "title.minilm-l6-int8-shared.v3"}).text
     bad = seeded.get("/inspect/points", params={"key": "a b", "value": "x"})
     assert bad.status_code == 200 and 'id="error"' in bad.text and "not a metadata name" in bad.text
 

@@ -90,7 +90,8 @@ def test_the_stages_from_each_space_s_own_scores() -> None:
 def test_named_plans_from_settings() -> None:
     s = SearchSettings()
     assert plan_names(s) == ["all", "cascade", "dense", "fused", "keyword"]
-    fused = plan_request(s)
+    assert plan_request(s).name == s.plan == "cascade"  # the default plan
+    fused = plan_request(s, "fused")
     assert fused.name == "fused" and fused.weights == s.weights and fused.rerank == []
     cascade = plan_request(s, "cascade")
     assert cascade.fields == ["document", "keywords"] and cascade.rerank == ["body"]

@@ -74,7 +74,7 @@ def test_a_full_pool_sends_nothing_more_and_the_spaces_not_sent_count_as_missed(
     """One worker, no queue: the slow first space holds the worker, the others are not sent (`busy`)."""
     with slow_search(fake.search, slow={"body"}, fanout_workers=1, fanout_queue=0) as (search, store):
         with pytest.raises(SearchDeadline) as caught:
-            search.search(SearchRequest(query="bacteria", budget_ms=50))
+            search.search(SearchRequest(query="bacteria", budget_ms=50, plan="fused"))
         assert store.queried == [{"body"}]  # nothing queued behind it
     detail = caught.value.detail["spaces"]
     assert detail["body"]["status"] == "timeout"
@@ -97,12 +97,24 @@ def test_a_search_fanned_out_from_settings_reports_execution_and_degraded_spaces
 
 
 
-def test_fanout_refuses_a_cascade_plan(fake: Services) -> None:
-    """The search service never fans out a cascade; a caller that tries is told why, and nothing is sent."""
-    plan = fake.search.plan(SearchRequest(query="probe", plan="cascade"))
-    assert plan.cascade
-    with pytest.raises(InvalidInput, match="cannot be fanned out"):
-        fake.search.fanout.run(fake.store, fake.registry.alias, plan, {}, Deadlines(budget_ms=100, per_space={}))
+def test_a_cascade_fans_out_stage_by_stage_and_a_missed_rerank_keeps_the_candidates(fake: Services) -> None:
+    """Stage 1's spaces go out one request each, the candidates are fused here, the rerank space scores
+    exactly them in its own request: the same answer as the batch cascade. Without the rerank space the
+    answer is the candidates in stage-1 order, flagged degraded."""
+    whole = fake.search.search(SearchRequest(query="sourdough starter", plan="cascade", explain=True))
+    with slow_search(fake.search, execution="fanout") as (search, store):
+        fanned = search.search(SearchRequest(query="sourdough starter", plan="cascade", explain=True))
+        assert {"body"} in store.queried and {"document"} in store.queried  # a request per space
+    assert fanned.plan is not None and fanned.plan["execution"] == "fanout" and fanned.degraded == []
+    assert [(h["id"], round(h["score"], 6)) for h in fanned.hits] == [(h["id"], round(h["score"], 6))
+                                                                        for h in whole.hits]
+    assert [h["stages"] for h in fanned.hits] == [h["stages"] for h in whole.hits]
+    assert fanned.plan["fanout"]["body"]["status"] == "answered"
+    stage1 = fake.search.search(SearchRequest(query="sourdough starter", fields=["document", "keywords"],
+                                              weights={"keywords": 1.5}))
+    with slow_search(fake.search, failing={"body"}, execution="fanout") as (search, _):
+        missed = search.search(SearchRequest(query="sourdough starter", plan="cascade"))
+    assert missed.degraded == ["body"] and [h["id"] for h in missed.hits] == [h["id"] for h in stage1.hits]
 
 
 def test_a_list_ready_when_its_wait_begins_but_late_for_its_deadline_counts_as_missed() -> None:

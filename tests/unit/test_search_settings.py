@@ -77,7 +77,9 @@ def test_a_profile_with_a_value_no_search_could_use_fails_the_start(tmp_path: Pa
 
 
 def test_lowering_max_candidates_is_held_only_against_cascades() -> None:
-    assert SearchSettings(max_candidates=5, plans={"c": {"rerank": ["body"], "candidates": 5}}).max_candidates == 5
+    own = SearchSettings(max_candidates=5, plans={"c": {"rerank": ["body"], "candidates": 5}})
+    assert own.max_candidates == 5
+    assert own.plan == "fused"  # the built-ins replaced, the default plan `cascade` with them: `fused` runs
     with pytest.raises(ValidationError, match=r"candidates over search\.max_candidates"):
         SearchSettings(max_candidates=5)  # the built-in cascade asks for 100
 

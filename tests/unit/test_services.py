@@ -94,7 +94,10 @@ def test_during_a_rebuild_ingest_writes_both_collections(fake: Services) -> None
 # -- search ------------------------------------------------------------------------------------
 
 def test_a_bare_search_uses_the_evaluated_weights_and_skips_zero_weighted_spaces(fake: Services) -> None:
-    plan = fake.search.plan(SearchRequest(query="q"))
+    bare = fake.search.plan(SearchRequest(query="q"))  # the default plan: the cascade
+    assert {s.space: s.weight for s in bare.spaces} == {"document": 1.0, "keywords": 1.5}
+    assert [s.space for s in bare.rerank] == ["body"] and bare.candidates == 100
+    plan = fake.search.plan(SearchRequest(query="q", plan="fused"))
     assert {s.space: s.weight for s in plan.spaces} == {"body": 1.0, "document": 1.0, "keywords": 1.5}
     assert plan.fusion == "dbsf" and fake.search.fused_in(plan) == "client"  # weighted DBSF: fused here
 
