@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from litestar.testing import TestClient
@@ -13,6 +14,9 @@ from app.container import Services, build_services
 from app.encoders.fastembed_encoder import EncoderPool
 from tests.conftest import make_settings
 from tests.fixtures import DOCS
+
+if TYPE_CHECKING:
+    from tests.api.fuzzing import Fuzzed
 
 
 @pytest.fixture(scope="module")
@@ -64,3 +68,12 @@ def live_url(app_services: Services) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def fuzzed(app_services: Services, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fuzzed]:
+    """The real app over the module's store, seeded and keyed for schemathesis (tests/api/fuzzing.py)."""
+    from tests.api.fuzzing import fuzzed_app
+
+    with fuzzed_app(app_services, tmp_path_factory.mktemp("backups")) as f:
+        yield f

@@ -1,135 +1,22 @@
 """The OpenAPI document is the contract: schemathesis fuzzes every operation of the real app (embedded store,
-real models) with valid and invalid data, and no answer may be a server error or disagree with the schema.
-
-Bounded and reproducible: `MAX_EXAMPLES` cases per operation and generation mode, derandomized (a fixed
-seed), no shrinking, no example database. Every failure is collected, not just the first, and reported with
-the request that caused it (as curl). One test per operation, so parallel workers share the ~2,700 cases;
-each runs both generation modes over its module's store. Run alone, with the figures:
-`pytest tests/api/test_schemathesis.py -s`.
+real models) with valid and invalid data, and no answer may be a server error or disagree with the schema
+(tests/api/fuzzing.py: how). This file fuzzes the document, search, health and admin routes; the migration
+routes are in test_schemathesis_migrations.py, so parallel workers share the cases. Run alone, with the
+figures: `pytest tests/api/test_schemathesis.py tests/api/test_schemathesis_migrations.py -s`.
 """
 
 from __future__ import annotations
 
-import time
-from collections import Counter
-from dataclasses import dataclass, field
-from typing import Any
-
 import pytest
-import schemathesis
-from hypothesis import HealthCheck, Phase, given, settings
-from hypothesis.errors import Unsatisfiable
-from litestar import Litestar
-from schemathesis import GenerationMode
-from schemathesis.checks import not_a_server_error
-from schemathesis.core.failures import Failure, FailureGroup
-from schemathesis.specs.openapi.checks import (
-    content_type_conformance,
-    response_schema_conformance,
-    status_code_conformance,
-)
 
-from app.asgi import create_app
-from app.container import Services
-from app.services.backup import BackupService
-from tests.conftest import to_documents
-from tests.fixtures import DOCS
-
-MAX_EXAMPLES = 100
-CHECKS = [not_a_server_error, status_code_conformance, response_schema_conformance, content_type_conformance]
-API_KEY, ADMIN_TOKEN = "fuzz-rw-key", "fuzz-admin-token"
-# The read-write key (api-key, as Qdrant takes it) for data routes; the admin token (bearer) for /admin.
-HEADERS = {"api-key": API_KEY, "Authorization": f"Bearer {ADMIN_TOKEN}"}
-EVERY_OPERATION = {
-    "POST /documents", "GET /documents/{doc_id}", "DELETE /documents/{doc_id}", "POST /search", "GET /health",
-    "GET /ready", "POST /admin/optimize", "POST /admin/backup", "POST /admin/restore",
-    "GET /admin/migrations", "POST /admin/migrations/{step}",
-    *(f"POST /admin/migrations/{step}" for step in ("plan", "apply", "backfill", "validate", "promote", "rollback",
-                                                    "retire")),
-}
+from tests.api.fuzzing import EVERY_OPERATION, MIGRATION_OPERATIONS, OTHER_OPERATIONS, Fuzzed, fuzz_operation
 
 
-@dataclass
-class Run:
-    """What the fuzzing did: cases sent per operation, and each distinct failure with one request that shows it."""
-
-    cases: dict[str, Counter[int]] = field(default_factory=dict)  # label -> status -> cases
-    seconds: dict[str, float] = field(default_factory=dict)  # label -> time spent generating and sending
-    failures: dict[tuple[str, str, str], str] = field(default_factory=dict)
-
-    def record(self, case: schemathesis.Case, error: Failure | FailureGroup) -> None:
-        for failure in error.exceptions if isinstance(error, FailureGroup) else [error]:
-            key = (case.operation.label, failure.title, failure.message.splitlines()[0] if failure.message else "")
-            self.failures.setdefault(key, f"{case.as_curl_command(headers=HEADERS)}\n    -> {failure.message[:300]}")
-
-    def report(self) -> str:
-        total = sum(sum(c.values()) for c in self.cases.values())
-        lines = [f"{total} cases, {len(self.failures)} distinct failures"]
-        lines += [f"  {op}: {sum(c.values())} ({dict(sorted(c.items()))}) {self.seconds.get(op, 0):.1f} s"
-                  for op, c in self.cases.items()]
-        lines += [f"FAIL {op} [{title}] {first}\n  {example}" for (op, title, first), example in self.failures.items()]
-        return "\n".join(lines)
+def test_the_fuzzing_reaches_every_operation(fuzzed: Fuzzed) -> None:
+    assert set(fuzzed.operations) == EVERY_OPERATION == set(OTHER_OPERATIONS) | set(MIGRATION_OPERATIONS)
 
 
-@pytest.fixture(scope="module")
-def fuzzed_app(app_services: Services, tmp_path_factory: pytest.TempPathFactory) -> Litestar:
-    """The real app with API keys and an admin token set, over the module's store seeded with the fixtures;
-    backups go to a temporary folder."""
-    keyed = app_services.settings.model_copy(update={"api_key": API_KEY, "admin_token": ADMIN_TOKEN})
-    app_services.backup = BackupService(store=app_services.store, root=tmp_path_factory.mktemp("backups"))
-    app_services.ingest.upsert(to_documents(DOCS))
-    return create_app(keyed, services=app_services)
-
-
-def checks_for(response: Any) -> list[Any]:
-    """Every check, for every answer; except that a fan-out search in which no space answered within the
-    budget the request set (`"budget_ms": 1` does that) is a declared 503 `search_deadline` by design,
-    not a server error: its status, shape and content type are still checked."""
-    if response.status_code == 503 and '"code":"search_deadline"' in response.text.replace(" ", ""):
-        return [c for c in CHECKS if c is not not_a_server_error]
-    return CHECKS
-
-
-def fuzz(operation: Any, mode: GenerationMode, run: Run) -> None:
-    """Send `MAX_EXAMPLES` generated cases of one operation in one mode, recording every failure."""
-    label = f"{operation.label} ({mode.value})"
-    statuses = run.cases.setdefault(label, Counter())
-
-    @settings(max_examples=MAX_EXAMPLES, derandomize=True, database=None, deadline=None,
-              phases=[Phase.explicit, Phase.generate], suppress_health_check=list(HealthCheck))
-    @given(case=operation.as_strategy(generation_mode=mode))
-    def send(case: schemathesis.Case) -> None:
-        response = case.call(headers=HEADERS)
-        statuses[response.status_code] += 1
-        try:
-            case.validate_response(response, checks=checks_for(response), headers=HEADERS)
-        except (Failure, FailureGroup) as e:
-            run.record(case, e)
-
-    t0 = time.perf_counter()
-    try:
-        send()
-        run.seconds[label] = time.perf_counter() - t0
-    except Unsatisfiable:  # nothing to make invalid: an operation with no parameters and no body
-        assert mode is GenerationMode.NEGATIVE and not statuses, label
-        run.cases.pop(label)
-
-
-@pytest.fixture(scope="module")
-def operations(fuzzed_app: Litestar) -> dict[str, Any]:
-    """Every operation of the app's own OpenAPI document, by label (`POST /search`)."""
-    schema = schemathesis.openapi.from_asgi("/schema/openapi.json", fuzzed_app)
-    return {op.label: op for op in (result.ok() for result in schema.get_all_operations())}
-
-
-def test_the_fuzzing_reaches_every_operation(operations: dict[str, Any]) -> None:
-    assert set(operations) == EVERY_OPERATION
-
-
-@pytest.mark.parametrize("label", sorted(EVERY_OPERATION))
-def test_every_operation_answers_within_its_declared_contract(operations: dict[str, Any], label: str) -> None:
-    run, t0 = Run(), time.perf_counter()
-    for mode in GenerationMode:  # positive and negative
-        fuzz(operations[label], mode, run)
-    print(f"\nschemathesis: {run.report()}\nin {time.perf_counter() - t0:.1f} s")
+@pytest.mark.parametrize("label", OTHER_OPERATIONS)
+def test_every_operation_answers_within_its_declared_contract(fuzzed: Fuzzed, label: str) -> None:
+    run = fuzz_operation(fuzzed, label)
     assert not run.failures, run.report()
