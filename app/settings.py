@@ -211,8 +211,9 @@ def default_spaces(mode: Literal["shared", "separate"] = "shared") -> list[Space
             MiniLM-L6 over title + body (app/encoders/shared.py), at the versions migrations/0003-0007
             and 0009 add, so such an install starts where a migrated one ends (title v3: 0001 made a
             v2, recorded as superseded; entities v3, pooled from their mentions). Chosen by evaluation
-            with the `cascade` plan (docs/evaluation.md#encoding-modes-separate-and-shared): 0.74x the
-            bare encoder's docs/s against 0.28x, and no fused nDCG@10 loss beyond the bootstrap interval.
+            with the `cascade` plan (docs/evaluation.md#the-default-shared-encoding-and-the-cascade-plan):
+            0.70-0.78x the bare encoder's docs/s against 0.29x, and no fused nDCG@10 loss beyond the
+            bootstrap interval.
             `separate`: one model pass per text, version 1 of each dense space (installs made before
             the shared mode keep it until they apply the migrations).
     """
