@@ -99,7 +99,7 @@ class CascadeVariant:
 
 def fetch_rerank_scores(services: Services, queries: Mapping[str, str], lists: Lists, *,
                         first: Sequence[str], rerank: Sequence[str] = RERANK, depth: int = 100,
-                        progress: bool = True) -> Scores:
+                        progress: bool = True, versions: dict[str, str] | None = None) -> Scores:
     """Each rerank space's score of every document in the union of `first`'s own top `depth` lists.
 
     One cascade request per query (stage 1: `first` fused, deep enough to keep the whole union;
@@ -113,11 +113,27 @@ def fetch_rerank_scores(services: Services, queries: Mapping[str, str], lists: L
     for qid, text in tqdm(queries.items(), desc="rerank scores", unit="q", file=sys.stderr, disable=not progress):
         union = {d for s in first for d, _ in lists[qid].get(s, [])}
         req = SearchRequest(query=text, limit=1, fields=list(first), fusion="dbsf", weights={},
-                            rerank=list(rerank), candidates=max(1, len(union)), explain=True)
+                            rerank=list(rerank), candidates=max(1, len(union)), explain=True, versions=versions)
         plan = services.search.plan(req)
         result, _ = services.search.run(plan, text)
         out[qid] = {s: {by_pid[h.id]: h.score for h in result.stages.get(s, [])} for s in rerank}
     return out
+
+
+def cascade_plan_run(services: Services, name: str, plan: QueryPlan, plan_name: str, queries: Mapping[str, str],
+                     lists: Lists, *, depth: int = 100, group: str = "default",
+                     versions: dict[str, str] | None = None) -> tuple[CascadeVariant, dict[str, list[str]]]:
+    """A cascade plan (the API default, when it is one) as a variant and its offline run: the rerank
+    spaces' scores of every candidate fetched, the stages computed by app.domain.cascade.
+
+    Args:
+        plan: the cascade plan as the search service plans it; `plan_name` the name it runs by.
+        versions: pinned vector versions (as the lists were fetched), or None for the live ones.
+    """
+    v = CascadeVariant.from_plan(name, plan, plan_name=plan_name, group=group)
+    scores = fetch_rerank_scores(services, queries, lists, first=v.first, rerank=v.rerank, depth=depth,
+                                 versions=versions)
+    return v, offline_cascade(v, plan, lists, scores)
 
 
 def _doc_ids(services: Services) -> dict[str, str]:

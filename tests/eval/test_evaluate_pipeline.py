@@ -58,6 +58,10 @@ def test_evaluate_reports_every_plan_fits_a_profile_and_calibrates_thresholds(
     cascades = [p for p in result["plans"] if p["group"] in ("cascade", "plan")]
     assert {"cascade: body", "cascade: body, formula", "cascade: body+entities, formula", "plan cascade",
             "plan fused", "plan keyword"} <= {p["name"] for p in cascades}
+    # the API default is the cascade plan: ranked offline by its stages, as the real search ranks it
+    api = next(p for p in result["plans"] if p["name"] == "API default")
+    assert api["offline_matches_real"] == 1.0 and api["label"] == next(
+        p["label"] for p in result["plans"] if p["name"] == "plan cascade")
     assert all(p["offline_matches_real"] == 1.0 for p in cascades), [
         (p["name"], p["offline_matches_real"]) for p in cascades if p["offline_matches_real"] != 1.0]
     for plan in result["plans"]:
