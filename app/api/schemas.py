@@ -95,7 +95,8 @@ class SearchIn(Strict):
     limit: int | None = Field(default=None, ge=1,
                               description="Hits to answer, 1 to `MULTIVEC_SEARCH__MAX_LIMIT` (maximum states it).")
     fields: list[str] | None = Field(default=None, min_length=1,
-                                     description="Spaces to search; all live spaces if absent.")
+                                     description="Spaces to search, fused (the `fused` plan, adjusted); absent: "
+                                                 "the plan's (the default plan: `MULTIVEC_SEARCH__PLAN`).")
     fusion: Literal["rrf", "dbsf", "learned"] | None = Field(
         default=None, description="`learned`: the stored ranking profile's learned scorer ranks the union of its "
         "spaces' lists (422 `learned_scorer_unavailable` when none is stored for the live vector versions).")
@@ -116,7 +117,8 @@ class SearchIn(Strict):
                                          "stored); when it is missing, mismatched or unsure, the default plan runs.")
     rerank: list[str] | None = Field(
         default=None, max_length=16,
-        description="Spaces that rescore only the candidates the other spaces find (a cascade, one request); "
+        description="Spaces that rescore only the candidates the other spaces find (a cascade: staged or one "
+                    "nested request, `MULTIVEC_SEARCH__CASCADE_REQUESTS`; in fan-out, a request per space); "
                     "`[]`: no rerank. Default: the plan's.")
     candidates: int | None = Field(default=None, ge=1, description="A cascade's stage-1 depth: how many candidates "
                                    "the rerank spaces rescore, 1 to `MULTIVEC_SEARCH__MAX_CANDIDATES`.")

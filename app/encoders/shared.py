@@ -54,8 +54,14 @@ def _unit(v: np.ndarray) -> np.ndarray:
     return (v / norm if norm > 0 else v).astype(np.float32)
 
 
+def _fold(text: str) -> str:
+    """Lower case, character by character where that keeps the length (the model is uncased; offsets stay)."""
+    return "".join(low if len(low := ch.lower()) == 1 else ch for ch in text)
+
+
 class _Locator:
-    """Finds a text in a document modulo runs of whitespace (the text helpers collapse them)."""
+    """Finds a text in a document modulo runs of whitespace (the text helpers collapse them) and case
+    (an entity a client wrote "Pâté Lorrain" is found where the text says "pâté lorrain")."""
 
     def __init__(self, text: str) -> None:
         parts: list[str] = []
@@ -71,12 +77,12 @@ class _Locator:
                 parts.append(ch)
                 last_space = False
             index.append(i)
-        self.flat = "".join(parts)
+        self.flat = _fold("".join(parts))
         self.index = index
 
     def find(self, needle: str, start: int = 0) -> tuple[int, int, int] | None:
         """`(original start, original end, flat end)` of the first match at or after flat offset `start`."""
-        target = " ".join(needle.split())
+        target = _fold(" ".join(needle.split()))
         if not target:
             return None
         at = self.flat.find(target, start)

@@ -91,8 +91,10 @@ class FanOutResult(QueryResult):
         """What `explain` adds to the plan: `{execution, fused_in, budget_ms, degraded, fanout: {space: outcome}}`
         (fused here, by app.domain.fusion, whenever more than one space answered)."""
         fused = len(self.answered.spaces) if self.answered else 0
+        staged = {"requests": "staged"} if self.stages else {}  # a cascade fanned out runs stage by stage
         return {"execution": "fanout", "fused_in": "client" if fused > 1 else "n/a", "budget_ms": self.budget_ms,
-                "degraded": list(self.degraded), "fanout": {space: o.describe() for space, o in self.outcomes.items()}}
+                "degraded": list(self.degraded), **staged,
+                "fanout": {space: o.describe() for space, o in self.outcomes.items()}}
 
 
 def space_plan(plan: QueryPlan, space: SpaceQuery) -> QueryPlan:

@@ -117,10 +117,12 @@ def test_with_every_space_slow_the_search_fails_naming_them_and_the_budget(loade
 def test_a_cascade_whose_rerank_space_is_slow_answers_its_candidates_flagged_degraded(loaded: Services) -> None:
     """Stage 1 answered, `body` (the rerank space) missed its deadline: the candidates in stage-1 order,
     the same as a batch search of stage 1's spaces, and `body` named in `degraded`."""
-    with slow_search(loaded.search, slow={"body"}, deadlines_ms={"body": 50}, budget_ms=WIDE) as (search, _):
+    with slow_search(loaded.search, slow={"body"}, deadlines_ms={"body": 50}, budget_ms=WIDE,
+                     cascade_requests="nested") as (search, _):
         fanned = search.search(SearchRequest(query=QUERY, limit=8, fanout=True, plan="cascade", explain=True))
     stage1 = loaded.search.search(SearchRequest(query=QUERY, limit=8, fields=["document", "keywords"],
                                                 weights={"keywords": 1.5}, fanout=False))
     assert fanned.degraded == ["body"]
     assert fanned.plan is not None and fanned.plan["fanout"]["body"]["status"] == "timeout"
+    assert fanned.plan["requests"] == "staged"  # whatever search.cascade_requests says: fan-out runs stage by stage
     assert_same_hits(fanned, stage1)

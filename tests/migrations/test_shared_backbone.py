@@ -170,14 +170,15 @@ def test_entities_batched_across_documents_equal_each_entity_encoded_alone(model
 def test_entities_are_pooled_from_their_first_mention_and_the_others_encoded_alone(model_cache: Path) -> None:
     shared = _shared(model_cache, entity_mentions=True)
     title, body = TEXTS[0]
-    doc = prepare(Document(id="d", title=title, body=body, entities=("vascular dementia", "HMG-CoA reductase")),
+    doc = prepare(Document(id="d", title=title, body=body, entities=("Vascular Dementia", "HMG-CoA reductase")),
                   chunk_words=30, max_chunks=32, max_entities=4)
     [row] = shared.embed_documents([doc], {"entities", "body"})
     mention, absent = row["entities"]
     # "HMG-CoA reductase" is not in the text: the phrase alone, as the separate pass encodes it
     np.testing.assert_allclose(absent, shared.embed(["HMG-CoA reductase"])[0], atol=1e-5)
-    # "vascular dementia" is read in its sentence: not the phrase alone, and nearer its own passage
-    alone = shared.embed(["vascular dementia"])[0]
+    # "Vascular Dementia" is found (case aside: the model is uncased) and read in its sentence: not the
+    # phrase alone, and nearer its own passage
+    alone = shared.embed(["Vascular Dementia"])[0]
     assert _cos(mention, alone) < 0.99
     last = row["body"][-1]  # the passage that mentions it
     assert _cos(mention, last) > _cos(alone, last)
