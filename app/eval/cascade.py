@@ -120,19 +120,24 @@ def fetch_rerank_scores(services: Services, queries: Mapping[str, str], lists: L
     return out
 
 
-def cascade_plan_run(services: Services, name: str, plan: QueryPlan, plan_name: str, queries: Mapping[str, str],
-                     lists: Lists, *, depth: int = 100, group: str = "default",
-                     versions: dict[str, str] | None = None) -> tuple[CascadeVariant, dict[str, list[str]]]:
-    """A cascade plan (the API default, when it is one) as a variant and its offline run: the rerank
-    spaces' scores of every candidate fetched, the stages computed by app.domain.cascade.
+def plan_run(services: Services, name: str, plan: QueryPlan, plan_name: str, queries: Mapping[str, str],
+             lists: Lists, *, depth: int = 100, group: str = "plan", scores: Scores | None = None,
+             versions: dict[str, str] | None = None) -> tuple[Any, dict[str, list[str]]]:
+    """A plan as an evaluation variant and its offline run: a cascade ranked by its stages
+    (app.domain.cascade), any other plan fused offline (app.eval.runs).
 
     Args:
-        plan: the cascade plan as the search service plans it; `plan_name` the name it runs by.
+        plan: the plan as the search service plans it; `plan_name` the name it runs by.
+        scores: the rerank spaces' scores of the candidates, when already fetched; None: fetched here.
         versions: pinned vector versions (as the lists were fetched), or None for the live ones.
     """
+    if not plan.cascade:
+        fused = replace(Variant.from_plan(name, plan, group=group), plan_name=plan_name)
+        return fused, offline_run(fused, lists, depth=depth)
     v = CascadeVariant.from_plan(name, plan, plan_name=plan_name, group=group)
-    scores = fetch_rerank_scores(services, queries, lists, first=v.first, rerank=v.rerank, depth=depth,
-                                 versions=versions)
+    if scores is None:
+        scores = fetch_rerank_scores(services, queries, lists, first=v.first, rerank=v.rerank, depth=depth,
+                                     versions=versions)
     return v, offline_cascade(v, plan, lists, scores)
 
 
@@ -215,12 +220,8 @@ def cascade_section(services: Services, queries: Mapping[str, str], qrels: Mappi
     runs = {v.name: offline_cascade(v, _template(services, v), lists, scores) for v in variants}
     for name in plan_names(services.settings.search):
         plan = services.search.plan(SearchRequest(query="probe", plan=name))
-        if plan.cascade:
-            v: Any = CascadeVariant.from_plan(f"plan {name}", plan, plan_name=name)
-            runs[v.name] = offline_cascade(v, plan, lists, scores)
-        else:
-            v = replace(Variant.from_plan(f"plan {name}", plan, group="plan"), plan_name=name)
-            runs[v.name] = offline_run(v, lists, depth=depth)
+        v, runs[f"plan {name}"] = plan_run(services, f"plan {name}", plan, name, queries, lists, depth=depth,
+                                           scores=scores)
         out.append(v)
     return out, runs
 

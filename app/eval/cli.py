@@ -104,7 +104,7 @@ def evaluate(args: argparse.Namespace, *, encoders: Any = None) -> dict[str, Any
     from app.corpus import load_beir
     from app.domain.profiles import RankingProfile
     from app.errors import InvalidInput
-    from app.eval.cascade import cascade_plan_run, cascade_section
+    from app.eval.cascade import CascadeVariant, cascade_section, plan_run
     from app.eval.fit import best_of, build_matrix, fit_fusion, split_queries
     from app.eval.index import build_index, eval_settings, open_index
     from app.eval.learned import judge_scorer, select_scorer
@@ -142,12 +142,10 @@ def evaluate(args: argparse.Namespace, *, encoders: Any = None) -> dict[str, Any
         s = settings.search
         variants = standard_variants(spaces, fusion="dbsf", rrf_k=60)
         default_plan, ranking = services.search.plan_ranking(SearchRequest(query="probe"), use_router=False)
-        api: Any = Variant.from_plan("API default", default_plan, group="default", api_default=True)
-        api_run = cascade_plan_run(services, "API default", default_plan, s.plan, queries, lists, depth=args.depth
-                                   ) if default_plan.cascade else None  # ranked by its stages, not fused offline
-        api = api_run[0] if api_run else api
-        api_note = (f"API default = profile {ranking.profile.id}" if ranking.profile else f"API default = settings "
-                    f"(plan {s.plan}: {api.label})")
+        api: Any = (CascadeVariant.from_plan("API default", default_plan, plan_name=s.plan, group="default") if
+                    default_plan.cascade else Variant.from_plan("API default", default_plan, group="default",
+                                                                 api_default=True))
+        api_note = f"API default = {api.label}, {f'profile {ranking.profile.id}' if ranking.profile else s.plan}"
         variants.insert(len(spaces) + 1, api)
         if not default_plan.cascade:  # the same ranking, each space its own request under a deadline
             variants.insert(len(spaces) + 2, Variant.from_plan("API default, fan-out", default_plan, group="default",
@@ -181,8 +179,10 @@ def evaluate(args: argparse.Namespace, *, encoders: Any = None) -> dict[str, Any
 
         extra, extra_runs = ([], {}) if args.no_cascade else cascade_section(
             services, queries, qrels, lists, fit_ids, depth=args.depth)
-        runs = {v.name: offline_run(v, lists, depth=args.depth) for v in variants if v is not api or not api_run
-                } | extra_runs | ({"API default": api_run[1]} if api_run else {})
+        runs = {v.name: offline_run(v, lists, depth=args.depth) for v in variants if v is not api} | extra_runs
+        # a cascade is ranked by its stages (the cascade section ran the same plan unless --no-cascade)
+        runs["API default"] = (default_plan.cascade and extra_runs.get(f"plan {s.plan}")) or plan_run(
+            services, "API default", default_plan, s.plan, queries, lists, depth=args.depth)[1]
         variants += extra
         if args.baseline not in runs:
             raise InvalidInput(f"--baseline {args.baseline!r} names no plan; plans: {sorted(runs)}")

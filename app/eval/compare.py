@@ -106,7 +106,7 @@ def run(args: argparse.Namespace, *, encoders: Any = None) -> dict[str, Any]:
         CorpusError: the dataset cannot be read. InvalidInput: a pinned version the index does not hold.
     """
     from app.corpus import load_beir
-    from app.eval.cascade import cascade_plan_run
+    from app.eval.cascade import plan_run
     from app.eval.fit import split_queries
     from app.eval.index import eval_settings, open_index
     from app.eval.runs import Variant, fetch_lists, offline_run
@@ -126,18 +126,14 @@ def run(args: argparse.Namespace, *, encoders: Any = None) -> dict[str, Any]:
             registry = services.registry.get()
             spaces = registry.live_spaces()
             default_plan, _ = services.search.plan_ranking(SearchRequest(query="probe"))
-            api: Any = Variant.from_plan("API default", default_plan, group="default")
             lists, _ = fetch_lists(services, queries, depth=args.depth, spaces=spaces, versions=pins)
-            api_run = None  # a cascade default is ranked by its stages, with the rerank spaces' scores
-            if default_plan.cascade:
-                api, api_run = cascade_plan_run(services, "API default", default_plan,
-                                                services.settings.search.plan, queries, lists, depth=args.depth,
-                                                versions=pins or None)
+            # a cascade default is ranked by its stages (the rerank spaces' scores fetched), any other fused offline
+            api, api_run = plan_run(services, "API default", default_plan, services.settings.search.plan, queries,
+                                    lists, depth=args.depth, group="default", versions=pins or None)
         finally:
             services.close()
         variants = [Variant(f"only {s}", (s,)) for s in spaces]
-        runs[name] = {v.name: offline_run(v, lists, depth=args.depth) for v in variants}
-        runs[name]["API default"] = api_run if api_run is not None else offline_run(api, lists, depth=args.depth)
+        runs[name] = {v.name: offline_run(v, lists, depth=args.depth) for v in variants} | {"API default": api_run}
         sides[name] = {"index": str(index), "pins": pins,
                        "versions": {s: pins.get(s, registry.live_version(s).name) for s in spaces}}
         api_labels[name] = api.label
