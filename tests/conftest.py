@@ -8,6 +8,7 @@ import shutil
 import tempfile
 import time
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,9 @@ from app.container import Services, build_services
 from app.domain.documents import Document
 from app.encoders.fastembed_encoder import Encoder, EncoderPool
 from app.settings import EncoderSettings, ModelSettings, Settings, StoreSettings
+from app.store.factory import open_store
 from tests.fixtures import DOCS
+from tests.read_only import FreezableStore
 
 STORE_KINDS = ["edge", "memory"]
 # Encoders in the suite run one onnxruntime thread: on a busy machine the default pool's spinning threads
@@ -212,9 +215,46 @@ def to_documents(raw: list[dict]) -> list[Document]:
     return [Document.from_dict(d) for d in raw]
 
 
-@pytest.fixture
-def loaded(services: Services) -> Services:
-    """Services with the fixture corpus ingested and the index optimised."""
+def load_corpus(services: Services) -> Services:
+    """Ingest the fixture corpus into `services` and optimise the index; returns `services`."""
     services.ingest.upsert(to_documents(DOCS))
     services.store.optimize(services.registry.physical())
     return services
+
+
+@pytest.fixture
+def loaded(services: Services) -> Services:
+    """Services with the fixture corpus ingested and the index optimised, for one test: take it to write."""
+    return load_corpus(services)
+
+
+@contextmanager
+def shared_corpus(kind: str, folder: Path, model_cache: Path, encoders: EncoderPool,
+                  **overrides: object) -> Iterator[Services]:
+    """Services over the fixture corpus (loaded as `loaded` is, settings from `make_settings(kind, folder, ...)`)
+    for several tests that only read: once loaded, their store refuses every write (tests/read_only.py)."""
+    settings = make_settings(kind, folder, model_cache, **overrides)
+    store = FreezableStore(open_store(settings.store, settings.collection))
+    svc = build_services(settings, store=store, encoders=encoders)  # type: ignore[arg-type]
+    try:
+        load_corpus(svc)
+        store.freeze()
+        yield svc
+    finally:
+        svc.close()
+
+
+@pytest.fixture(scope="module", params=STORE_KINDS)
+def module_store_kind(request: pytest.FixtureRequest) -> str:
+    """`store_kind` for module-scoped fixtures: the tests of a module run on one adapter, then the other."""
+    return str(request.param)
+
+
+@pytest.fixture(scope="module")
+def shared_loaded(module_store_kind: str, tmp_path_factory: pytest.TempPathFactory, model_cache: Path,
+                  encoders: EncoderPool) -> Iterator[Services]:
+    """`loaded`, built once per module and adapter for the tests that only read it (search, plan, scroll,
+    explain): ingesting and optimising cost each test ~0.5 s. A write raises `WriteOnSharedStore`."""
+    with shared_corpus(module_store_kind, tmp_path_factory.mktemp(f"loaded-{module_store_kind}"), model_cache,
+                       encoders) as svc:
+        yield svc

@@ -1,4 +1,7 @@
-"""Cascade plans on every adapter: one request, the same ranking as the stages computed from each space's own scores."""
+"""Cascade plans on every adapter: one request, the same ranking as the stages computed from each space's own scores.
+
+Every test here only reads: they share one loaded store per adapter (`shared_loaded`, `rerank_only`).
+"""
 
 from __future__ import annotations
 
@@ -9,15 +12,14 @@ from typing import Any
 
 import pytest
 
-from app.container import Services, build_services
+from app.container import Services
 from app.domain.cascade import CANDIDATES, FINAL, cascade_stages
 from app.domain.plan import QueryPlan
 from app.encoders.fastembed_encoder import EncoderPool
 from app.services.search import SearchRequest
 from app.settings import SpaceSettings, default_spaces
 from app.store.cascade import Search, cascade_tree
-from tests.conftest import make_settings, to_documents
-from tests.fixtures import DOCS
+from tests.conftest import shared_corpus
 
 QUERIES = ["gene editing with CRISPR", "bread and fermented vegetables", "planets around other stars"]
 # (request overrides, final-formula weight of stage 1)
@@ -63,27 +65,28 @@ def no_tie_at_the_cut(stage: list[tuple[str, float]], candidates: int, everythin
 @pytest.mark.parametrize("candidates", [4, 100])
 @pytest.mark.parametrize("name", list(CASCADES))
 def test_a_cascade_ranks_as_its_stages_computed_from_each_space_s_own_scores(
-        loaded: Services, name: str, candidates: int, staged: bool) -> None:
+        shared_loaded: Services, name: str, candidates: int, staged: bool) -> None:
     for query in QUERIES:
-        plan = replace(cascade_plan(loaded, name, query, candidates), staged=staged)
-        assert plan.cascade and loaded.search.fused_in(plan) == "store"
-        lists, scores = own_scores(loaded, plan, query)
+        plan = replace(cascade_plan(shared_loaded, name, query, candidates), staged=staged)
+        assert plan.cascade and shared_loaded.search.fused_in(plan) == "store"
+        lists, scores = own_scores(shared_loaded, plan, query)
         expected = cascade_stages(plan, lists, scores)
         # stage 1 cut where no two candidates tie (the engine cuts a tie in its own order)
         deep = cascade_stages(replace(plan, candidates=100), lists, scores)[CANDIDATES]
         assert no_tie_at_the_cut(deep, plan.candidates, len(deep)), (name, query)
-        hits = loaded.store.query(loaded.registry.alias, plan, loaded.search.encode_query(plan, query)).hits
+        vectors = shared_loaded.search.encode_query(plan, query)
+        hits = shared_loaded.store.query(shared_loaded.registry.alias, plan, vectors).hits
         assert [h.id for h in hits] == [pid for pid, _ in expected[FINAL][: plan.limit]], (name, query)
         assert [h.score for h in hits] == pytest.approx([s for _, s in expected[FINAL][: plan.limit]], abs=1e-5)
         assert all(h.payload and h.payload["doc_id"] for h in hits)
 
 
 @pytest.mark.parametrize("name", list(CASCADES))
-def test_staged_and_nested_requests_answer_the_same_hits_and_stages(loaded: Services, name: str) -> None:
+def test_staged_and_nested_requests_answer_the_same_hits_and_stages(shared_loaded: Services, name: str) -> None:
     for query in QUERIES:
-        plan = cascade_plan(loaded, name, query, 12, explain=True, limit=8)
-        vectors = loaded.search.encode_query(plan, query)
-        staged, nested = (loaded.store.query(loaded.registry.alias, replace(plan, staged=s), vectors)
+        plan = cascade_plan(shared_loaded, name, query, 12, explain=True, limit=8)
+        vectors = shared_loaded.search.encode_query(plan, query)
+        staged, nested = (shared_loaded.store.query(shared_loaded.registry.alias, replace(plan, staged=s), vectors)
                           for s in (True, False))
         assert [h.id for h in staged.hits] == [h.id for h in nested.hits], (name, query)
         assert [h.score for h in staged.hits] == pytest.approx([h.score for h in nested.hits], abs=1e-5)
@@ -96,12 +99,12 @@ def test_staged_and_nested_requests_answer_the_same_hits_and_stages(loaded: Serv
             {s: [h.id for h in hits] for s, hits in nested.per_space.items()}
 
 
-def test_explain_shows_each_stage_and_every_hit_s_rank_and_score_at_each(loaded: Services) -> None:
+def test_explain_shows_each_stage_and_every_hit_s_rank_and_score_at_each(shared_loaded: Services) -> None:
     query = QUERIES[0]
-    plan = cascade_plan(loaded, "dbsf -> body + entities, formula", query, 6, explain=True)
-    lists, scores = own_scores(loaded, plan, query)
+    plan = cascade_plan(shared_loaded, "dbsf -> body + entities, formula", query, 6, explain=True)
+    lists, scores = own_scores(shared_loaded, plan, query)
     expected = cascade_stages(plan, lists, scores)
-    answer = loaded.search.search(SearchRequest(query=query, limit=5, candidates=6, explain=True,
+    answer = shared_loaded.search.search(SearchRequest(query=query, limit=5, candidates=6, explain=True,
                                                 **CASCADES["dbsf -> body + entities, formula"][0]))
     stages = answer.plan["stages"]  # type: ignore[index]
     assert [s["stage"] for s in stages] == ["candidates", "rerank", "rerank", "final"]
@@ -120,16 +123,16 @@ def test_explain_shows_each_stage_and_every_hit_s_rank_and_score_at_each(loaded:
         assert hit["explain"]["document"]["stage"] == "candidates"
 
 
-@pytest.fixture
-def rerank_only(store_kind: str, tmp_path: Path, model_cache: Path, encoders: EncoderPool) -> Iterator[Services]:
-    """The fixture corpus with `body` and `entities` stored without an HNSW graph."""
+@pytest.fixture(scope="module")
+def rerank_only(module_store_kind: str, tmp_path_factory: pytest.TempPathFactory, model_cache: Path,
+                encoders: EncoderPool) -> Iterator[Services]:
+    """The fixture corpus with `body` and `entities` stored without an HNSW graph, shared by the module's
+    tests of it (they only read)."""
     spaces = [SpaceSettings(**{**s.model_dump(), "index": "rerank" if s.name in ("body", "entities") else "hnsw"})
               for s in default_spaces()]
-    svc = build_services(make_settings(store_kind, tmp_path, model_cache, spaces=spaces), encoders=encoders)
-    svc.ingest.upsert(to_documents(DOCS))
-    svc.store.optimize(svc.registry.physical())
-    yield svc
-    svc.close()
+    with shared_corpus(module_store_kind, tmp_path_factory.mktemp("rerank-only"), model_cache, encoders,
+                       spaces=spaces) as svc:
+        yield svc
 
 
 def test_rerank_only_spaces_are_stored_without_a_graph(rerank_only: Services) -> None:
@@ -191,26 +194,26 @@ def _full_body(svc: Services, query: str) -> dict[str, dict[str, float]]:
     return {"body": out}
 
 
-def test_a_filter_holds_at_every_stage(loaded: Services) -> None:
+def test_a_filter_holds_at_every_stage(shared_loaded: Services) -> None:
     from app.domain.plan import metadata_filter
 
     req = SearchRequest(query=QUERIES[0], fields=["document", "keywords"], rerank=["body", "entities"],
                         candidates=3, filter=metadata_filter({"topic": "biology"}), explain=True)
-    answer = loaded.search.search(req)
+    answer = shared_loaded.search.search(req)
     assert {h["id"] for h in answer.hits} == {"bio-1", "bio-2", "bio-3"}
     for hit in answer.hits:  # every stage saw only biology: the 3 candidates are the 3 biology abstracts
         assert all(at["rank"] is not None and at["rank"] <= 3 for at in hit["stages"].values())
 
 
-def test_a_rerank_space_the_request_names_rescores_even_if_its_default_weight_is_0(loaded: Services) -> None:
+def test_a_rerank_space_the_request_names_rescores_even_if_its_default_weight_is_0(shared_loaded: Services) -> None:
     query = QUERIES[0]
-    plan = loaded.search.plan(SearchRequest(query=query, rerank=["entities"], candidates=10, explain=True))
+    plan = shared_loaded.search.plan(SearchRequest(query=query, rerank=["entities"], candidates=10, explain=True))
     assert [(s.space, s.weight) for s in plan.rerank] == [("entities", 1.0)]  # weighted 0 by default settings
-    both = loaded.search.plan(SearchRequest(query=query, rerank=["body", "entities"], candidates=10))
+    both = shared_loaded.search.plan(SearchRequest(query=query, rerank=["body", "entities"], candidates=10))
     assert [(s.space, s.weight) for s in both.rerank] == [("body", 1.0), ("entities", 1.0)]
-    answer = loaded.search.search(SearchRequest(query=query, rerank=["entities"], candidates=10, explain=True))
+    answer = shared_loaded.search.search(SearchRequest(query=query, rerank=["entities"], candidates=10, explain=True))
     assert answer.hits and all("entities" in hit["stages"] for hit in answer.hits)
     # weighted 0 by the request itself: it does not rescore, and the plan says so
-    off = loaded.search.plan(SearchRequest(query=query, rerank=["body", "entities"], weights={"entities": 0.0},
+    off = shared_loaded.search.plan(SearchRequest(query=query, rerank=["body", "entities"], weights={"entities": 0.0},
                                            explain=True))
     assert [s.space for s in off.rerank] == ["body"] and "entities is weighted 0: it does not rescore" in off.notes
