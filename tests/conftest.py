@@ -115,13 +115,15 @@ def model_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
 class MemoEncoder:
     """A real encoder that remembers each text's vector: the models are deterministic, and the same
     fixture corpus and queries are encoded by test after test. Texts not seen yet are still sent to
-    the model in one call, as the service sends them."""
+    the model in one call, as the service sends them. The shared mode's one pass over each document
+    (`embed_documents`, app.encoders.shared) is remembered too, per document and fields asked."""
 
     def __init__(self, inner: Encoder) -> None:
         self.inner = inner
         self.name, self.kind, self.dim = inner.name, inner.kind, inner.dim
         self._docs: dict[str, Any] = {}
         self._queries: dict[str, Any] = {}
+        self._rows: dict[tuple[str, frozenset[str]], dict[str, Any]] = {}
 
     def embed(self, texts: Sequence[str]) -> list[Any]:
         new = list(dict.fromkeys(t for t in texts if t not in self._docs))
@@ -130,8 +132,22 @@ class MemoEncoder:
         return [self._docs[t] for t in texts]
 
     def __getattr__(self, name: str) -> Any:
-        # anything else the real encoder offers (the shared mode's `embed_documents`) passes through
-        return getattr(self.inner, name)
+        # anything else the real encoder offers passes through; only a shared-mode encoder has
+        # `embed_documents` (app.services.encoding asks `hasattr`), remembered by `_embed_documents`
+        found = getattr(self.inner, name)
+        return self._embed_documents if name == "embed_documents" else found
+
+    def _embed_documents(self, docs: Sequence[Any], fields: set[str]) -> list[dict[str, Any]]:
+        """`embed_documents`'s rows, each remembered under its prepared document (every text and limit
+        that makes the row: its repr) and the fields asked; the documents not seen yet go to the model
+        in one call. Each caller gets its own dict and lists (the vectors themselves are shared)."""
+        asked = frozenset(fields)
+        keys = [(repr(d), asked) for d in docs]
+        new = {k: d for k, d in zip(keys, docs, strict=True) if k not in self._rows}
+        if new:
+            shared: Any = self.inner  # app.encoders.shared.SharedEncoder: not on the Encoder protocol
+            self._rows.update(zip(new, shared.embed_documents(list(new.values()), set(fields)), strict=True))
+        return [{f: list(v) if isinstance(v, list) else v for f, v in self._rows[k].items()} for k in keys]
 
     def embed_query(self, text: str) -> Any:
         if text not in self._queries:
