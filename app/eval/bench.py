@@ -32,7 +32,7 @@ from app.encoders.fastembed_encoder import EncoderPool
 from app.eval.bench_ingest import bench_encoding_modes, bench_ingest, modes_markdown, open_services
 from app.eval.bench_report import markdown, memory_skip_reason, service_markdown
 from app.eval.bench_service import bench_service_load
-from app.eval.index import eval_settings, peak_rss_mb
+from app.eval.index import PeakAnon, eval_settings, peak_rss_mb, warm_page_cache
 from app.eval.synthetic import SyntheticCorpus
 from app.eval.timing import interleave
 from app.services.fanout import Deadlines
@@ -187,23 +187,28 @@ def bench_synthetic(size: int, kind: str, encoders: EncoderPool, base: Settings,
         versions = svc.registry.get().written_versions()
         corpus = SyntheticCorpus(next(v.dim or 0 for v in versions if v.kind == "dense"), seed=seed)
         present = svc.store.count(svc.registry.alias)
-        t0, c0 = time.perf_counter(), time.process_time()
         from tqdm import tqdm
 
         bar = tqdm(total=size, initial=min(present, size), unit="doc", desc=f"synthetic {kind}", file=sys.stderr)
-        for start in range(present, size, batch):
-            pts = corpus.points(versions, start, min(batch, size - start))
-            svc.store.upsert(svc.registry.alias, pts)
-            bar.update(len(pts))
-        bar.close()
-        out["write_s"], out["write_cpu_s"] = time.perf_counter() - t0, time.process_time() - c0
-        if present:
-            out["reused_points"] = present  # write and optimise times then cover only the rest
-        t0, c0 = time.perf_counter(), time.process_time()
-        svc.store.optimize(svc.registry.physical())
+        gen = write = write_cpu = 0.0  # write: the store's calls alone, not generating the points
+        with PeakAnon() as anon:
+            for start in range(present, size, batch):
+                t0 = time.perf_counter()
+                pts = corpus.points(versions, start, min(batch, size - start))
+                t1, c1 = time.perf_counter(), time.process_time()
+                svc.store.upsert(svc.registry.alias, pts)
+                gen, write = gen + t1 - t0, write + time.perf_counter() - t1
+                write_cpu += time.process_time() - c1
+                bar.update(len(pts))
+            bar.close()
+            out["generate_s"], out["write_s"], out["write_cpu_s"] = gen, write, write_cpu
+            if present:
+                out["reused_points"] = present  # write and optimise times then cover only the rest
+            t0, c0 = time.perf_counter(), time.process_time()
+            svc.store.optimize(svc.registry.physical())
         # wall time depends on what else the machine runs; CPU time (all threads) much less so
         out["optimize_s"], out["optimize_cpu_s"] = time.perf_counter() - t0, time.process_time() - c0
-        out["build_peak_rss_mb"] = peak_rss_mb()
+        out["build_peak_rss_mb"], out["build_peak_anon_mb"] = peak_rss_mb(), anon.mb
         out["count"] = svc.store.count(svc.registry.alias)
         qs = [corpus.query() for _ in range(queries)]
         if kind == "edge":
@@ -222,18 +227,6 @@ def bench_synthetic(size: int, kind: str, encoders: EncoderPool, base: Settings,
 
             shutil.rmtree(folder, ignore_errors=True)
     return out
-
-
-def warm_page_cache(folder: Path) -> int:
-    """Read every file under `folder` once, so plans are timed on a warm page cache (as in a service that
-    has been serving), not the first plan to touch a region paying its disk reads. Returns: MB read."""
-    total = 0
-    for path in folder.rglob("*"):
-        if path.is_file():
-            with path.open("rb") as f:
-                while chunk := f.read(1 << 24):
-                    total += len(chunk)
-    return total >> 20
 
 
 def _extras_markdown(res: Mapping[str, Any]) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import resource
 import sys
+import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -40,6 +41,48 @@ def eval_settings(index_dir: Path, base: Settings | None = None, cache_dir: Path
 def peak_rss_mb() -> float:
     """This process's peak resident memory (Linux reports KiB)."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def warm_page_cache(folder: Path) -> int:
+    """Read every file under `folder` once, so plans are timed on a warm page cache (as in a service that
+    has been serving), not the first plan to touch a region paying its disk reads. Returns: MB read."""
+    total = 0
+    for path in folder.rglob("*"):
+        if path.is_file():
+            with path.open("rb") as f:
+                while chunk := f.read(1 << 24):
+                    total += len(chunk)
+    return total >> 20
+
+
+class PeakAnon:
+    """Samples this process's anonymous resident memory (`RssAnon` in /proc/self/status: what it owns,
+    not the pages of memory-mapped files that `peak_rss_mb` also counts) every `every_s` seconds in a
+    thread while the block runs; `mb` is the largest sample (0 where /proc is missing)."""
+
+    def __init__(self, every_s: float = 0.2) -> None:
+        self.every_s, self.mb = every_s, 0.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while True:
+            try:
+                kib = next(int(x.split()[1]) for x in Path("/proc/self/status").read_text().splitlines()
+                           if x.startswith("RssAnon:"))
+            except (OSError, StopIteration, ValueError, IndexError):
+                return
+            self.mb = max(self.mb, kib / 1024)
+            if self._stop.wait(self.every_s):
+                return
+
+    def __enter__(self) -> PeakAnon:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
 
 
 def indexable(docs: Sequence[Document]) -> list[Document]:

@@ -21,7 +21,7 @@ import qdrant_edge as qe
 from app.domain.documents import point_id
 from app.domain.fusion import DBSF
 from app.domain.plan import Filter, QueryPlan
-from app.errors import AppError, CollectionNotFound, InvalidInput, StoreUnavailable
+from app.errors import CollectionNotFound, InvalidInput, StoreUnavailable
 from app.store.base import (
     CollectionConfig,
     Hit,
@@ -38,7 +38,7 @@ from app.store.cascade import run_cascade
 from app.store.edge_config import DISTANCE, edge_config, ignored_settings, modifier, search_params
 from app.store.edge_meta import write_meta
 from app.store.edge_query import EdgeTrees, edge_batch, edge_hits
-from app.store.edge_snapshot import open_shard, unpack_shard, write_tar
+from app.store.edge_snapshot import WalFlusher, engine_error, open_shard, unpack_shard, write_tar
 from app.store.folder import AliasFile, FolderLock
 from app.store.meta import META_COLLECTION
 from app.store.runner import run_plan
@@ -50,16 +50,6 @@ from app.store.translate import from_vector, to_filter, to_vector
 # point id; weighted DBSF the engine does not offer.
 IN_STORE_FUSIONS: frozenset[str] = frozenset({DBSF})
 log = logging.getLogger("multivec.store")
-
-
-def engine_error(e: BaseException, what: str) -> AppError:
-    """One translation of every error the engine raises into our table. A Rust panic arrives as
-    a BaseException that is not an Exception, so it would otherwise escape every handler; a value
-    the engine cannot convert is the caller's; anything else is the store failing."""
-    text = " ".join(str(e).split())[:300]
-    if isinstance(e, TypeError | ValueError | OverflowError | UnicodeError):
-        return InvalidInput(f"the embedded store refused the {what}: {text}")
-    return StoreUnavailable(f"the embedded store failed on {what}: {type(e).__name__}: {text}")
 
 
 class EdgeStore(Store):
@@ -86,6 +76,7 @@ class EdgeStore(Store):
         self._mutex = threading.RLock()
         self._closed = False
         self._aliases = AliasFile(self.root)
+        self._flusher = WalFlusher()
 
     # -- lifecycle -------------------------------------------------------------------------
     def ping(self) -> None:
@@ -196,7 +187,10 @@ class EdgeStore(Store):
         """Every point write goes through here, under the mutex, so a snapshot copies a shard no write is
         changing (searches and reads do not wait)."""
         with self._mutex:
-            self._shard(collection).update(operation)
+            shard = self._shard(collection)
+            shard.update(operation)
+            self._flusher.wrote(self._resolve(collection), shard)
+
     def upsert(self, collection: str, points: Sequence[PointWrite], *, insert_only: bool = False) -> None:
         """`insert_only` leaves points that already exist untouched (a copy must not undo a newer write)."""
         if not points:
