@@ -288,13 +288,16 @@ def _main(argv: Sequence[str] | None) -> None:
     base = Settings()
     encoders = EncoderPool(base.models, base.encoders)
     kinds = [k for k in args.stores.split(",") if k]
-    ds = load_beir(args.dataset, "train" if (args.dataset / "qrels" / "train.tsv").exists() else "test")
+    # a synthetic-only run (--skip-real --ingest-docs 0 --modes '') needs no dataset
+    needs_data = args.ingest_docs or not args.skip_real or args.service_load
+    ds = load_beir(args.dataset, "train" if (args.dataset / "qrels" / "train.tsv").exists() else "test") \
+        if needs_data else None
     profile = json.loads(args.profile.read_text()) if args.profile else None
     subset = [x for x in args.subset.split(",") if x]
     res: dict[str, Any] = {"machine": machine(), "args": {k: str(v) for k, v in vars(args).items()}, "search": {}}
     rng = random.Random(args.seed)
     modes = [m for m in args.modes.split(",") if m]
-    if args.ingest_docs and modes:
+    if ds and args.ingest_docs and modes:
         docs = rng.sample(ds.docs, min(args.ingest_docs, len(ds.docs)))
         res["encoding_modes"] = bench_encoding_modes(docs, encoders, base, modes, rounds=args.rounds)
         print(modes_markdown(res["encoding_modes"]), file=sys.stderr)
@@ -307,12 +310,12 @@ def _main(argv: Sequence[str] | None) -> None:
         (args.out / "bench-modes.json").write_text(json.dumps(res, indent=1, default=str))
         (args.out / "bench-modes.md").write_text(_extras_markdown(res))
         return
-    if args.ingest_docs:
+    if ds and args.ingest_docs:
         docs = rng.sample(ds.docs, min(args.ingest_docs, len(ds.docs)))
         res["ingest"] = bench_ingest(docs, encoders, base, kinds)
         print(markdown(res), file=sys.stderr)
-    queries = [ds.queries[q] for q in sorted(ds.queries)][: args.queries]
-    if not args.skip_real:
+    if ds and not args.skip_real:
+        queries = [ds.queries[q] for q in sorted(ds.queries)][: args.queries]
         index_dir = args.index_dir or Path(f"/tmp/eval-{ds.name}")
         real = bench_real(index_dir, queries, encoders, base, kinds, single=args.single, profile=profile,
                           budget_s=args.budget, subset=subset)

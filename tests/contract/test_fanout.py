@@ -17,7 +17,7 @@ from app.services.search import SearchRequest, SearchResponse
 from tests.slow import slow_search
 
 QUERY = "bacteria in fermented food"
-WIDE = 30_000  # ms: the budget, so that only the slow space can miss on a shared_loaded machine
+WIDE = 30_000  # ms: the budget, so that only the slow space can miss on a loaded machine
 
 
 def scored(response: SearchResponse) -> list[tuple[str, float]]:

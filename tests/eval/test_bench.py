@@ -26,6 +26,9 @@ def test_synthetic_bench_times_one_space_against_all_fused(kind: str, model_cach
                           "plan cascade, nested", "default, nested"}  # each cascade also the other way
     if kind == "edge":
         assert out["page_cache_mb"] >= 0 and out["optimize_cpu_s"] >= 0 and out["build_peak_rss_mb"] > 0
+        # the process's own memory, sampled: some, and less than everything it had mapped
+        assert 0 < out["build_peak_anon_mb"] <= out["build_peak_rss_mb"]
+    assert out["generate_s"] > 0 and out["write_s"] > 0  # the store's calls, timed apart from making the points
     assert all(p["store_p95_ms"] >= p["store_p50_ms"] > 0 for p in plans.values())
     assert "ratio_store_p50_vs_single" in plans["all fused, dbsf"]
     assert plans["default, fan-out"]["degraded"] == 0  # under the largest budget no space misses
@@ -102,3 +105,13 @@ def test_the_service_load_reports_the_servers_peak_memory(tmp_path: Path, model_
     with pytest.raises(RuntimeError, match="load exited"):  # a corpus that cannot be read: said, not hidden
         bench_service_load(tmp_path / "missing.jsonl", port=port, data_dir=tmp_path / "data2",
                            env={"MULTIVEC_ENCODERS__CACHE_DIR": str(model_cache)})
+
+
+def test_a_synthetic_only_run_needs_no_dataset(tmp_path: Path, model_cache: Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    from app.eval.bench import main
+
+    monkeypatch.setenv("MULTIVEC_ENCODERS__CACHE_DIR", str(model_cache))
+    main(["--dataset", str(tmp_path / "no-such-dataset"), "--skip-real", "--ingest-docs", "0", "--modes", "",
+          "--synthetic", "40", "--stores", "memory", "--queries", "2", "--out", str(tmp_path / "out")])
+    assert "40 synthetic documents" in (tmp_path / "out" / "bench.md").read_text()

@@ -21,16 +21,20 @@ TOKEN = "admin-secret"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
 
-@pytest.fixture(scope="module")
-def admin(tmp_path_factory: pytest.TempPathFactory, model_cache: Path, encoders: EncoderPool
-          ) -> Iterator[tuple[TestClient, Services]]:
-    settings = make_settings("edge", tmp_path_factory.mktemp("admin"), model_cache, spaces=SMALL_SPACES,
-                             admin_token=TOKEN)
+def serve_admin(folder: Path, model_cache: Path, encoders: EncoderPool) -> Iterator[tuple[TestClient, Services]]:
+    settings = make_settings("edge", folder, model_cache, spaces=SMALL_SPACES, admin_token=TOKEN)
     svc = build_services(settings, encoders=encoders)
     svc.ingest.upsert(to_documents(DOCS))
     with TestClient(create_app(settings, services=svc)) as client:
         yield client, svc
     svc.close()
+
+
+@pytest.fixture(scope="module")
+def admin(tmp_path_factory: pytest.TempPathFactory, model_cache: Path, encoders: EncoderPool
+          ) -> Iterator[tuple[TestClient, Services]]:
+    """Shared by the tests that change nothing (each checks that nothing changed)."""
+    yield from serve_admin(tmp_path_factory.mktemp("admin"), model_cache, encoders)
 
 
 def post(client: TestClient, step: str, body: Any) -> Any:
@@ -214,13 +218,9 @@ def test_an_unknown_step_is_a_422_naming_the_steps(admin: tuple[TestClient, Serv
 
 @pytest.fixture
 def fresh(tmp_path: Path, model_cache: Path, encoders: EncoderPool) -> Iterator[tuple[TestClient, Services]]:
-    """A corpus of its own, for a test that runs a migration through."""
-    settings = make_settings("edge", tmp_path, model_cache, spaces=SMALL_SPACES, admin_token=TOKEN)
-    svc = build_services(settings, encoders=encoders)
-    svc.ingest.upsert(to_documents(DOCS))
-    with TestClient(create_app(settings, services=svc)) as client:
-        yield client, svc
-    svc.close()
+    """A corpus of its own, for a test that applies a migration (the shared `admin` would carry it into the
+    tests after it)."""
+    yield from serve_admin(tmp_path, model_cache, encoders)
 
 
 def test_the_gate_refuses_a_space_that_loses_alone_and_a_forced_promote_is_on_record(
@@ -264,9 +264,9 @@ def test_a_declaration_naming_a_model_the_service_cannot_use_is_422(
     assert stored(svc) == before
 
 
-def test_a_revision_already_applied_with_another_change_is_409(admin: tuple[TestClient, Services]) -> None:
+def test_a_revision_already_applied_with_another_change_is_409(fresh: tuple[TestClient, Services]) -> None:
     """Found by trying it: apply took revision 0001 again with a different change."""
-    client, svc = admin
+    client, svc = fresh
     assert post(client, "apply", {"migration": ADD}).status_code == 200
     before = stored(svc)
     other = change(ADD, model="minilm-l6-int8", version=3)

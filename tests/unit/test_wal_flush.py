@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pytest
 
 from app.store.base import PointWrite, VectorSpec
 from app.store.edge import EdgeStore
@@ -14,11 +16,13 @@ from app.store.edge_snapshot import FLUSH_INTERVAL_S, WalFlusher
 
 
 class CountingShard:
-    def __init__(self) -> None:
-        self.flushes = 0
+    def __init__(self, fail: bool = False) -> None:
+        self.flushes, self.fail = 0, fail
 
     def flush(self) -> None:
         self.flushes += 1
+        if self.fail:
+            raise RuntimeError("Service internal error: no space left on device")
 
 
 def test_a_shard_is_flushed_once_the_interval_went_by_not_on_every_write() -> None:
@@ -56,3 +60,19 @@ def test_writes_flushed_as_they_go_are_all_there_after_a_reopen(tmp_path: Path) 
     assert again.count("c") == 299
     assert {p.payload["doc_id"] for p in again.retrieve("c", [points(299, 1)[0].id])} == {"d299"}
     again.close()
+
+
+def test_a_flush_that_fails_does_not_fail_the_write_it_follows_and_is_tried_again(
+        caplog: pytest.LogCaptureFixture) -> None:
+    flusher, shard = WalFlusher(interval_s=0.02), CountingShard(fail=True)
+    flusher.wrote("a", shard)
+    time.sleep(0.03)
+    with caplog.at_level(logging.WARNING, logger="multivec.store"):
+        flusher.wrote("a", shard)  # raises nothing: the write before it was applied
+        flusher.wrote("a", shard)  # not again within the interval
+    assert shard.flushes == 1
+    assert "flushing collection a failed" in caplog.text and "no space left" in caplog.text
+    time.sleep(0.03)
+    shard.fail = False
+    flusher.wrote("a", shard)
+    assert shard.flushes == 2

@@ -1,5 +1,5 @@
 """Ad-hoc: write N synthetic documents into a fresh embedded store through the adapter, then optimise
-(unless WRITE_ONLY=1); print the store calls' write time (generating the vectors apart), the WAL's size
+(unless WRITE_ONLY=1); print the store calls' write time (generating the vectors apart; write CPU likewise), the WAL's size
 before the optimise, the optimise time, peak RSS (VmHWM) and sampled peak RssAnon, and the folder's size.
 NOFLUSH=1 turns the adapter's WAL flush off (app.store.edge_snapshot.WalFlusher). Spaces: MULTIVEC_SPACES.
 usage (repository root): PYTHONPATH=. .venv/bin/python write_wal.py N [FLUSH_EVERY_N_BATCHES]"""
@@ -29,13 +29,13 @@ corpus = SyntheticCorpus(384, seed=13)
 col = svc.registry.physical()
 if os.environ.get('NOFLUSH'): svc.store._flusher.interval_s = 1e9
 WRITE_ONLY = bool(os.environ.get('WRITE_ONLY'))
-tw = 0.0; gen = 0.0; c0 = time.process_time()
+tw = 0.0; gen = 0.0; wcpu = 0.0
 for i, start in enumerate(range(0, N, 500)):
     t = time.perf_counter(); pts = corpus.points(versions, start, min(500, N - start)); gen += time.perf_counter() - t
-    t = time.perf_counter(); svc.store.upsert(svc.registry.alias, pts)
+    t = time.perf_counter(); c1 = time.process_time(); svc.store.upsert(svc.registry.alias, pts)
     if flush_every and (i + 1) % flush_every == 0: svc.store._shard(col).flush()
-    tw += time.perf_counter() - t
-wcpu = time.process_time() - c0; print("after write VmHWM", int(status()["VmHWM"].split()[0]) >> 10, "VmRSS", int(status()["VmRSS"].split()[0]) >> 10, "RssFile", int(status()["RssFile"].split()[0]) >> 10, "RssShmem", int(status()["RssShmem"].split()[0]) >> 10)
+    tw += time.perf_counter() - t; wcpu += time.process_time() - c1
+print("after write VmHWM", int(status()["VmHWM"].split()[0]) >> 10, "VmRSS", int(status()["VmRSS"].split()[0]) >> 10, "RssFile", int(status()["RssFile"].split()[0]) >> 10, "RssShmem", int(status()["RssShmem"].split()[0]) >> 10)
 wal = sum(f.stat().st_size for f in folder.rglob("wal/*") if f.is_file())
 t = time.perf_counter(); c0 = time.process_time()
 if not WRITE_ONLY: svc.store.optimize(col)
