@@ -52,7 +52,8 @@ class WalFlusher:
             except (KeyboardInterrupt, SystemExit):
                 raise
             except BaseException as e:  # a Rust panic is no Exception; the write succeeded, the next interval retries
-                log.warning("flushing collection %s failed (retried in %.0f s): %s", name, self.interval_s, e)
+                log.warning("flushing collection %s failed (tried again at a write after %.0f s, or at close): %s",
+                            name, self.interval_s, e)
 
 
 def open_shard(name: str, path: Path) -> Any:
