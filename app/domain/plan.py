@@ -171,9 +171,9 @@ def build_plan(
 
     Raises:
         UnknownSpace: a field, rerank space or weight names a space that does not exist.
-        InvalidInput: weights are negative or all zero; `candidates` out of bounds; a space listed
-            twice; no space left to find candidates; fields, weights, rerank spaces or a rerank-only
-            space with fusion "learned".
+        InvalidInput: weights are negative or all zero, or zero for every candidate space of a cascade;
+            `candidates` out of bounds; a space listed twice; no space left to find candidates; fields,
+            weights, rerank spaces or a rerank-only space with fusion "learned".
         NoLearnedScorer: fusion "learned" with no scorer, or one fitted on other vector versions.
     """
     if fusion == "learned":
@@ -223,7 +223,10 @@ def build_plan(
         raise InvalidInput("all weights are zero: the searched spaces (" + ", ".join(names) + ") all weigh 0")
     notes = [f"{s.space} is rerank-only (stored without an HNSW graph): it rescored the candidates" for s in moved]
     notes += [f"{n} is rerank-only and weighted 0: not searched" for n in unsearched if explain]
-    borrowed = bool(stage2) and not any(s.weight > 0 for s in spaces)
+    if stage2 and spaces and not any(s.weight > 0 for s in spaces):
+        raise InvalidInput("weights are zero for every space that finds the candidates to rescore ("
+                           + ", ".join(s.space for s in spaces) + "): give one of them a weight above 0")
+    borrowed = bool(stage2) and not spaces
     if borrowed:
         taken = {s.space for s in stage2}
         spaces = [sq for n, w in (first_stage or {}).items() if w > 0 and n not in taken and n in registry.spaces

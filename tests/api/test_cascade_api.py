@@ -64,6 +64,8 @@ def test_a_named_plan_runs_its_settings(seeded: TestClient) -> None:
     ({"candidates": 1001}, 422, "invalid_input", "candidates 1001 is over the maximum of 1000"),
     ({"candidates": "50"}, 422, "invalid_input", "candidates"),
     ({"rerank": ["body"], "weights": {"body": -1}}, 422, "invalid_input", "weight of 'body' is negative"),
+    ({"plan": "cascade", "weights": {"document": 0, "keywords": 0}}, 422, "invalid_input",
+     "zero for every space that finds the candidates to rescore (document, keywords)"),
 ])
 def test_bad_cascade_input_is_a_422_naming_it(seeded: TestClient, body: dict[str, Any], status: int, code: str,
                                               names: str) -> None:

@@ -50,6 +50,9 @@ def test_rerank_spaces_leave_stage_one_and_rescore_its_candidates() -> None:
     ({"rerank": ["body"], "candidates_weight": -1.0}, InvalidInput, "weight of 'candidates' is negative"),
     ({"rerank": ["body"], "weights": {"body": float("nan")}}, InvalidInput, "weight of 'body' is nan"),
     ({"fields": ["body"], "rerank": ["body"]}, InvalidInput, "no space left to find candidates"),
+    # zeroing every candidate space used to fall back to the default first stage without a word
+    ({"fields": ["document", "keywords"], "weights": {"document": 0.0, "keywords": 0.0}, "rerank": ["body"]},
+     InvalidInput, r"zero for every space that finds the candidates to rescore \(document, keywords\)"),
 ])
 def test_bad_cascades_are_refused_naming_what(kw: dict, error: type, message: str) -> None:
     with pytest.raises(error, match=message):
