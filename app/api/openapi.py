@@ -84,7 +84,23 @@ def declare_limits(openapi: OpenAPI, settings: Settings) -> None:
         field_schema = schemas[model].properties[prop]  # type: ignore[index]
         for keyword, value in keywords.items():
             setattr(field_schema, keyword, value)
+    for component in schemas.values():
+        for prop in (getattr(component, "properties", None) or {}).values():
+            if isinstance(prop, Schema):
+                _bound_the_array(prop)
     _declare_document_id(openapi, lim.max_id_chars)
+
+
+def _bound_the_array(prop: Schema) -> None:
+    """An optional list (`oneOf: [array, null]`) gets its length bounds beside the `oneOf`, as `minLength` /
+    `maxLength` (Litestar's generator, and `declare_limits` above): they belong on the array, as `minItems` /
+    `maxItems` (a JSON Schema validator ignores `minLength` on an array)."""
+    array = next((b for b in prop.one_of or () if isinstance(b, Schema) and b.type == OpenAPIType.ARRAY), None)
+    if array is None:
+        return
+    array.min_items = array.min_items or prop.min_items or prop.min_length
+    array.max_items = array.max_items or prop.max_items or prop.max_length
+    prop.min_items = prop.max_items = prop.min_length = prop.max_length = None
 
 
 def _declare_document_id(openapi: OpenAPI, max_chars: int) -> None:
