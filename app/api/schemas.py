@@ -94,7 +94,7 @@ class SearchIn(Strict):
     query: str = Field(min_length=1)
     limit: int | None = Field(default=None, ge=1,
                               description="Hits to answer, 1 to `MULTIVEC_SEARCH__MAX_LIMIT` (maximum states it).")
-    fields: list[str] | None = Field(default=None, min_length=1,
+    fields: list[str] | None = Field(default=None, min_length=1, max_length=64,
                                      description="Spaces to search, fused (the `fused` plan, adjusted); absent: "
                                                  "the plan's (the default plan: `MULTIVEC_SEARCH__PLAN`).")
     fusion: Literal["rrf", "dbsf", "learned"] | None = Field(

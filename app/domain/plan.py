@@ -222,10 +222,13 @@ def build_plan(
     if all(s.weight == 0 for s in spaces + stage2):
         raise InvalidInput("all weights are zero: the searched spaces (" + ", ".join(names) + ") all weigh 0")
     notes = [f"{s.space} is rerank-only (stored without an HNSW graph): it rescored the candidates" for s in moved]
+    notes += [f"{n} is a rerank space here: it rescored the candidates, it did not find them"
+              for n in names if n in rerank_names]
     notes += [f"{n} is rerank-only and weighted 0: not searched" for n in unsearched if explain]
     if stage2 and spaces and not any(s.weight > 0 for s in spaces):
         raise InvalidInput("weights are zero for every space that finds the candidates to rescore ("
-                           + ", ".join(s.space for s in spaces) + "): give one of them a weight above 0")
+                           + ", ".join(s.space for s in spaces) + ") with " + ", ".join(s.space for s in stage2)
+                           + ": give one of them a weight above 0, or rerank with fewer spaces")
     borrowed = bool(stage2) and not spaces
     if borrowed:
         taken = {s.space for s in stage2}
@@ -233,7 +236,7 @@ def build_plan(
                   for sq, index in [resolve(n, w)] if index == "hnsw"]
         if not spaces:
             raise InvalidInput(f"no space left to find candidates for {sorted(taken)} to rescore: name a space "
-                               "with an HNSW index in `fields`")
+                               "with an HNSW index in `fields`, weighted above 0")
         notes.append("candidates from the default first stage: " + ", ".join(s.space for s in spaces))
     if moved and not rerank_names and not borrowed and candidates_weight == 0:
         # a fused plan, cascaded because a space it fuses is rerank-only: stage 1 keeps its weight

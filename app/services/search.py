@@ -172,7 +172,7 @@ class SearchService:
                               explain=req.explain, versions=pins or None,
                               # the profile is the default ranking: fused, unless the request asks to rerank
                               **cascade_args(s, plan_request(s, FUSED), req.rerank, req.candidates,
-                                             first_stage=p.weights))
+                                             first_stage=p.weights, weights=req.weights))
             return plan, ranking
         weights = with_request_weights(default_weights(named, registry, req.fields), req.weights, req.rerank)
         plan = build_plan(
@@ -187,7 +187,7 @@ class SearchService:
             explain=req.explain,
             versions={**(pins or {}), **(req.versions or {})} or None,
             **cascade_args(s, named, req.rerank, req.candidates,
-                           first_stage=first_stage_of(named, registry.live_spaces())),
+                           first_stage=first_stage_of(named, registry.live_spaces()), weights=req.weights),
         )
         return plan, ranking
 

@@ -66,6 +66,14 @@ def test_a_named_plan_runs_its_settings(seeded: TestClient) -> None:
     ({"rerank": ["body"], "weights": {"body": -1}}, 422, "invalid_input", "weight of 'body' is negative"),
     ({"plan": "cascade", "weights": {"document": 0, "keywords": 0}}, 422, "invalid_input",
      "zero for every space that finds the candidates to rescore (document, keywords)"),
+    # the same kind, reached through the default first stage: the request's zeros hold there too
+    ({"plan": "cascade", "fields": ["body"], "weights": {"document": 0, "keywords": 0}}, 422, "invalid_input",
+     "no space left to find candidates for ['body'] to rescore"),
+    ({"fields": ["document", "keywords"], "rerank": ["document", "keywords"], "weights": {"body": 0}}, 422,
+     "invalid_input", "no space left to find candidates for ['document', 'keywords'] to rescore"),
+    ({"plan": "fused", "rerank": ["document", "keywords", "body"]}, 422, "invalid_input",
+     "with document, keywords, body: give one of them a weight above 0, or rerank with fewer spaces"),
+    ({"fields": ["document"] * 65}, 422, "invalid_input", "fields"),
 ])
 def test_bad_cascade_input_is_a_422_naming_it(seeded: TestClient, body: dict[str, Any], status: int, code: str,
                                               names: str) -> None:
@@ -100,3 +108,11 @@ def test_the_openapi_document_declares_the_cascade_fields(seeded: TestClient) ->
     props = seeded.get("/schema/openapi.json").json()["components"]["schemas"]["SearchIn"]["properties"]
     assert props["candidates"]["maximum"] == 1000
     assert {"plan", "rerank", "candidates"} <= set(props)
+
+
+def test_a_space_named_to_rerank_leaves_stage_1_and_the_plan_says_so(seeded: TestClient) -> None:
+    r = search(seeded, plan="cascade", rerank=["document"], explain=True)
+    assert r.status_code == 200, r.text
+    plan = r.json()["plan"]
+    assert [s["space"] for s in plan["spaces"]] == ["keywords"] and [s["space"] for s in plan["rerank"]] == ["document"]
+    assert "document is a rerank space here: it rescored the candidates, it did not find them" in plan["notes"]

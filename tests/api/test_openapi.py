@@ -135,5 +135,5 @@ def test_a_list_s_length_bounds_are_on_the_array_as_items(openapi: dict[str, Any
         is_array = node.get("type") == "array" or any(b.get("type") == "array" for b in node.get("oneOf", ()))
         assert not (is_array and {"minLength", "maxLength"} & set(node)), node
     search = openapi["components"]["schemas"]["SearchIn"]["properties"]
-    assert {"items": {"type": "string"}, "type": "array", "minItems": 1} in search["fields"]["oneOf"]
+    assert {"items": {"type": "string"}, "type": "array", "minItems": 1, "maxItems": 64} in search["fields"]["oneOf"]
     assert {"items": {"type": "string"}, "type": "array", "maxItems": 16} in search["rerank"]["oneOf"]
