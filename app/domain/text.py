@@ -13,12 +13,14 @@ Words are Unicode letters, marks and digits (`regex`'s `\p{L}\p{M}\p{N}`), so "C
 
 from __future__ import annotations
 
+import importlib.util
 import math
 import unicodedata
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 
 import regex
 
@@ -64,11 +66,31 @@ def normalize_for(kind: str, text: str) -> str:
 
 
 @lru_cache(maxsize=1)
-def stopwords() -> frozenset[str]:
-    """English stopwords, the list bm25s ships (the same list the BM25 space uses)."""
-    from bm25s.stopwords import STOPWORDS_EN_PLUS  # the NLTK list, as in Qdrant/bm25
+def bm25s_stopwords() -> tuple[str, ...]:
+    """The English stopword list bm25s ships (`STOPWORDS_EN_PLUS`, the NLTK list, as in Qdrant/bm25), in its order.
 
-    return frozenset(w.lower() for w in STOPWORDS_EN_PLUS)
+    Read from bm25s's `stopwords.py` alone: `import bm25s.stopwords` would run the package's `__init__`,
+    which imports numba and scipy (0.9-2.4 s and ~60 MB in every process that ingests, for a word list).
+
+    Raises:
+        ImportError: bm25s is not installed.
+    """
+    spec = importlib.util.find_spec("bm25s")  # finds the package without running it
+    if spec is None or not spec.submodule_search_locations:
+        raise ImportError("bm25s is not installed (its stopword list is the BM25 space's)")
+    path = Path(next(iter(spec.submodule_search_locations))) / "stopwords.py"
+    module_spec = importlib.util.spec_from_file_location("_bm25s_stopwords", path)
+    if module_spec is None or module_spec.loader is None:
+        raise ImportError(f"bm25s has no stopword list at {path}")
+    module = importlib.util.module_from_spec(module_spec)
+    module_spec.loader.exec_module(module)
+    return tuple(module.STOPWORDS_EN_PLUS)
+
+
+@lru_cache(maxsize=1)
+def stopwords() -> frozenset[str]:
+    """English stopwords, the list bm25s ships (the same list the BM25 space uses), lowercased."""
+    return frozenset(w.lower() for w in bm25s_stopwords())
 
 
 INVISIBLE = frozenset({"Zs", "Zl", "Zp", "Cc", "Cf"})  # spaces, separators, controls, format (zero-width ...)

@@ -136,9 +136,10 @@ def _register_paraphrase() -> None:
 
 
 def load_encoder(spec: ModelSettings, settings: EncoderSettings) -> Encoder:
-    """Load one model: builtin models from their assembled offline folder, others by fastembed name."""
-    from fastembed import SparseTextEmbedding, TextEmbedding
+    """Load one model: builtin models from their assembled offline folder, others by fastembed name.
 
+    fastembed is imported only for the models it runs: its package imports its image models too (PIL,
+    huggingface_hub: 1.3-2.2 s here), and the default models (shared mode, Qdrant's BM25) do not need it."""
     if spec.source == "qdrant-bm25":
         from app.encoders import qdrant_bm25
 
@@ -160,6 +161,8 @@ def load_encoder(spec: ModelSettings, settings: EncoderSettings) -> Encoder:
 
                 return SharedEncoder(spec.name, Path(folder), info.dim or 0, info.max_length or 256, settings,
                                      spec.shared)
+            from fastembed import SparseTextEmbedding, TextEmbedding
+
             if info.kind == "sparse":
                 return SparseEncoder(spec.name, SparseTextEmbedding(info.fastembed_name, specific_model_path=folder,
                                                                     language="english"), settings)
@@ -169,6 +172,8 @@ def load_encoder(spec: ModelSettings, settings: EncoderSettings) -> Encoder:
             return DenseEncoder(spec.name, model, info.dim or 0, settings)
         if spec.mode == "shared":
             raise EncoderFailed(f"shared mode needs a builtin model (token states and offsets), not {spec.name!r}")
+        from fastembed import SparseTextEmbedding, TextEmbedding
+
         if spec.kind == "sparse":
             return SparseEncoder(spec.name, SparseTextEmbedding(spec.name), settings)
         model = TextEmbedding(spec.name, threads=settings.threads)

@@ -16,6 +16,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+from app.domain.text import bm25s_stopwords
 from app.errors import EncoderFailed
 
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "config.json", "special_tokens_map.json", "vocab.txt")
@@ -223,9 +224,7 @@ def assemble(name: str, cache_dir: Path) -> Path:
             _link_or_copy(onnx, tmp / "model.onnx")
             _write_tokenizer(tmp, model.max_length or 128, name)
         elif name == "Qdrant/bm25":
-            from bm25s.stopwords import STOPWORDS_EN_PLUS
-
-            (tmp / "english.txt").write_text("\n".join(STOPWORDS_EN_PLUS) + "\n")
+            (tmp / "english.txt").write_text("\n".join(bm25s_stopwords()) + "\n")
             (tmp / "config.json").write_text("{}")
         (tmp / ".assembled").write_text(model.description + "\n")
         _publish(tmp, target)
