@@ -35,7 +35,8 @@ class DocumentIn(Strict):
     title: str
     body: str
     summary: str | None = Field(default=None, description="Derived (extractive) when missing.")
-    entities: list[str] | None = Field(default=None, description="Derived (keyphrases) when missing.")
+    entities: list[str] | None = Field(default=None, description="Derived (keyphrases) when missing or null; `[]`: "
+                                       "none (nothing derived, no `entities` vector: no entities search finds it).")
     metadata: dict[str, Any] = Field(default_factory=dict, description="Filterable with `filter` in search.")
 
 
