@@ -8,13 +8,15 @@ from pydantic import BaseModel, ConfigDict, Field, JsonValue
 from pydantic.json_schema import JsonDict
 
 from app.domain.bounds import INT64_MAX, INT64_MIN
-from app.domain.plan import FILTER_KEY, MAX_RRF_K, MAX_WEIGHT, Scalar
+from app.domain.plan import FILTER_KEY, MAX_RRF_K, MAX_WEIGHT, MIN_WEIGHT, Scalar
 
 # What app.domain.plan / app.domain.bounds refuse inside `weights` and `filter` (with a 422 naming the key),
 # declared here for the OpenAPI document: Litestar's schema generator does not reach into dict keys and values.
 _SCALAR_SCHEMA: list[JsonValue] = [{"type": "string"}, {"type": "integer", "minimum": INT64_MIN, "maximum": INT64_MAX},
                   {"type": "boolean"}]
-WEIGHTS_SCHEMA: JsonDict = {"additionalProperties": {"type": "number", "minimum": 0, "maximum": MAX_WEIGHT}}
+# a weight is 0 or from MIN_WEIGHT to MAX_WEIGHT (one above 0 but below MIN_WEIGHT would change no ranking)
+WEIGHTS_SCHEMA: JsonDict = {"additionalProperties": {"type": "number", "minimum": 0, "maximum": MAX_WEIGHT,
+                                                     "not": {"exclusiveMinimum": 0, "exclusiveMaximum": MIN_WEIGHT}}}
 FILTER_SCHEMA: JsonDict = {
     "propertyNames": {"pattern": FILTER_KEY.pattern},
     "additionalProperties": {"oneOf": [*_SCALAR_SCHEMA, {"type": "array", "items": {"oneOf": _SCALAR_SCHEMA}}]},
@@ -103,7 +105,8 @@ class SearchIn(Strict):
         "spaces' lists (422 `learned_scorer_unavailable` when none is stored for the live vector versions).")
     weights: dict[str, float] | None = Field(
         default=None, json_schema_extra=WEIGHTS_SCHEMA,
-        description=f"space -> weight, finite, 0 to {MAX_WEIGHT:g}; spaces not named keep their default.")
+        description=f"space -> weight: 0 (not fused) or {MIN_WEIGHT:g} to {MAX_WEIGHT:g}; spaces not named keep "
+                    "their default.")
     rrf_k: int | None = Field(default=None, ge=1, le=MAX_RRF_K)
     filter: dict[str, Scalar | list[Scalar]] | None = Field(
         default=None, json_schema_extra=FILTER_SCHEMA,

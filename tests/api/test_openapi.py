@@ -9,7 +9,7 @@ import pytest
 from litestar.testing import TestClient
 
 from app.container import Services
-from app.domain.plan import FILTER_KEY, MAX_RRF_K, MAX_WEIGHT
+from app.domain.plan import FILTER_KEY, MAX_RRF_K, MAX_WEIGHT, MIN_WEIGHT
 
 ERROR_REF = "#/components/schemas/ErrorBody"
 
@@ -76,7 +76,8 @@ def test_the_schema_states_the_limits_from_settings_and_the_bounds(openapi: dict
     assert search["limit"]["maximum"] == s.search.max_limit
     assert search["query"]["maxLength"] == s.limits.max_query_chars
     assert search["rrf_k"]["maximum"] == MAX_RRF_K
-    assert search["weights"]["additionalProperties"] == {"type": "number", "minimum": 0, "maximum": MAX_WEIGHT}
+    assert search["weights"]["additionalProperties"] == {  # 0, or from MIN_WEIGHT (below it a weight is no weight)
+        "type": "number", "minimum": 0, "maximum": MAX_WEIGHT, "not": {"exclusiveMinimum": 0, "exclusiveMaximum": MIN_WEIGHT}}
     assert search["filter"]["propertyNames"] == {"pattern": FILTER_KEY.pattern}
     assert all(schemas[m]["additionalProperties"] is False for m in ("DocumentsIn", "DocumentIn", "SearchIn"))
 
@@ -86,11 +87,12 @@ def test_the_schema_states_the_limits_from_settings_and_the_bounds(openapi: dict
     ({"query": "a", "rrf_k": MAX_RRF_K + 1}, "rrf_k"),
     ({"query": "a", "weights": {"document": 1e308}}, "document"),
     ({"query": "a", "weights": {"document": -0.5}}, "document"),
+    ({"query": "a", "weights": {"document": 5e-324}}, "'document' is 5e-324"),
     ({"query": "a", "filter": {"my key": "v"}}, "'my key'"),
     ({"query": "a", "filter": {"": 1}}, "filter key ''"),
     ({"query": "a", "filter": {"year": 2**70}}, "'year'"),
     ({"query": "a", "filter": {"year": [1, -(2**63) - 1]}}, "'year'"),
-], ids=["rrf_k 2^64", "rrf_k over", "weight 1e308", "weight negative", "key with space", "empty key",
+], ids=["rrf_k 2^64", "rrf_k over", "weight 1e308", "weight negative", "weight 5e-324", "key with space", "empty key",
         "int over 64 bits", "int in list under 64 bits"])
 def test_what_the_schema_excludes_is_refused_with_422_naming_it(seeded: TestClient, body: dict[str, Any],
                                                                 named: str) -> None:
