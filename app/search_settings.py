@@ -66,7 +66,8 @@ def checked_weights(where: str, weights: dict[str, float]) -> dict[str, float]:
     others."""
     bad = {n: w for n, w in weights.items() if weight_problem(w) is not None}
     if bad:
-        raise ValueError(f"{where} {bad}: a weight is 0 or a finite number from {MIN_WEIGHT:g} to {MAX_WEIGHT:g}")
+        raise ValueError(f"{where} {bad}: a weight is a finite number from 0 to {MAX_WEIGHT:g}, and 0 (not fused) or "
+                         f"at least {MIN_WEIGHT:g}")
     return weights
 
 

@@ -77,7 +77,8 @@ def test_the_schema_states_the_limits_from_settings_and_the_bounds(openapi: dict
     assert search["query"]["maxLength"] == s.limits.max_query_chars
     assert search["rrf_k"]["maximum"] == MAX_RRF_K
     assert search["weights"]["additionalProperties"] == {  # 0, or from MIN_WEIGHT (below it a weight is no weight)
-        "type": "number", "minimum": 0, "maximum": MAX_WEIGHT, "not": {"exclusiveMinimum": 0, "exclusiveMaximum": MIN_WEIGHT}}
+        "type": "number", "minimum": 0, "maximum": MAX_WEIGHT,
+        "not": {"exclusiveMinimum": 0, "exclusiveMaximum": MIN_WEIGHT}}
     assert search["filter"]["propertyNames"] == {"pattern": FILTER_KEY.pattern}
     assert all(schemas[m]["additionalProperties"] is False for m in ("DocumentsIn", "DocumentIn", "SearchIn"))
 

@@ -42,7 +42,7 @@ def test_settings_and_stored_profiles_refuse_the_same_weights(weight: float) -> 
         PlanSettings(weights={"body": weight})
     with pytest.raises(ValidationError, match="candidates"):
         PlanSettings(rerank=["body"], candidates_weight=weight)
-    with pytest.raises(ValidationError, match="search.weights"):
+    with pytest.raises(ValidationError, match=r"search\.weights"):
         SearchSettings(weights={"document": 1.0, "body": weight})
     with pytest.raises(ValueError, match=r"weight of 'body' is .*too small"):
         RankingProfile(name="p", version=1, fusion="dbsf", rrf_k=60, weights={"title": 1.0, "body": weight},
