@@ -13,6 +13,9 @@ from app.domain.plan import MAX_RRF_K, MAX_WEIGHT, MIN_WEIGHT, weight_problem
 from app.domain.profiles import RankingProfile
 
 FusionName = Literal["rrf", "dbsf"]
+# The plan names a request may give besides the settings' `plans` (the one source of both; app.services.plans):
+FUSED = "fused"  # the settings' own fusion, weights and default fields
+AUTO = "auto"  # not a plan: the query router stored in the ranking profile picks one
 DeadlineMs = Annotated[int, Field(ge=1, le=600_000)]  # a deadline or budget in milliseconds (at most 10 minutes)
 
 
@@ -170,7 +173,10 @@ class SearchSettings(BaseModel):
 
     @model_validator(mode="after")
     def _plan_known(self) -> SearchSettings:
-        names = {"fused", *self.plans}
+        if AUTO in self.plans:
+            raise ValueError(f'search.plans names a plan {AUTO!r}: that name asks for the query router, so the plan '
+                             "could never run; rename it")
+        names = {FUSED, *self.plans}
         if self.plan not in names and "plan" not in self.model_fields_set:
             self.plan = "fused"  # `plans` replaced the built-ins, the default `cascade` among them
         if self.plan not in names:

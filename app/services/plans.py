@@ -7,9 +7,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from app.errors import UnknownPlan, UnknownSpace
+from app.search_settings import AUTO as AUTO  # the plan names a request may give besides the settings' plans
+from app.search_settings import FUSED as FUSED
 from app.settings import PlanSettings, SearchSettings
-
-FUSED = "fused"  # the plan made of the settings' own fusion, weights and default fields
 
 
 @dataclass(frozen=True)
@@ -36,6 +36,11 @@ def plan_names(search: SearchSettings) -> list[str]:
     return sorted({FUSED, *search.plans})
 
 
+def requestable_plans(search: SearchSettings) -> list[str]:
+    """What a request's `plan` may be: every plan (`plan_names`), then `auto` (the query router picks one)."""
+    return [*plan_names(search), AUTO]
+
+
 def plan_settings(search: SearchSettings, name: str) -> PlanSettings:
     """The settings of plan `name`; `fused` is the settings' fusion, k, weights and default fields
     unless `plans` defines it.
@@ -48,8 +53,9 @@ def plan_settings(search: SearchSettings, name: str) -> PlanSettings:
     if name == FUSED:
         return PlanSettings(fields=search.default_fields, weights=dict(search.weights), fusion=search.fusion,
                             rrf_k=search.rrf_k)
-    raise UnknownPlan(f"unknown plan {name!r}: expected one of {plan_names(search)}",
-                      {"plan": name, "known": plan_names(search)})
+    known = requestable_plans(search)
+    raise UnknownPlan(f"unknown plan {name!r}: expected one of {known} ({AUTO!r}: the query router picks one)",
+                      {"plan": name, "known": known})
 
 
 def plan_request(search: SearchSettings, name: str | None = None) -> PlanRequest:
