@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
+from app.domain.router import Route
 from app.errors import UnknownPlan, UnknownSpace
 from app.search_settings import AUTO as AUTO  # the plan names a request may give besides the settings' plans
 from app.search_settings import FUSED as FUSED
@@ -29,6 +30,39 @@ class PlanRequest:
     rerank: list[str]
     candidates: int
     candidates_weight: float
+
+
+CUSTOM, PROFILE = "custom", "profile"  # plan labels of a request that tunes its own ranking, or a stored profile's
+
+
+class Asked(Protocol):
+    """What `plan_label` reads of a search request as sent (app.services.search.SearchRequest)."""
+
+    plan: str | None
+    fields: list[str] | None
+    fusion: str | None
+    weights: dict[str, float] | None
+    rrf_k: int | None
+
+
+def plan_label(asked: Asked, route: Route | None, profiled: bool, default: str) -> str:
+    """A search's `plan` label in metrics and logs, bounded (never the client's free text): `custom` for a request
+    that names fields, weights, fusion or k; else the plan it named (a known one: an unknown plan is a 422 first)
+    or `auto`; for a bare request, `auto` when a stored query router decided, `profile` when a stored ranking
+    profile ranked it, else the default plan that ran (`default`).
+
+    Args:
+        asked: the request as sent (before the router or `auto` changed it).
+        route: the query router's decision (None: not asked; reason `missing`: no router stored).
+        profiled: a stored ranking profile set the ranking.
+        default: the plan a bare request runs.
+    """
+    if asked.fields or asked.fusion or asked.rrf_k or asked.weights is not None:
+        return CUSTOM
+    if asked.plan:
+        return asked.plan
+    routed = route is not None and route.reason != "missing"  # a stored router decided, whatever it chose
+    return AUTO if routed else PROFILE if profiled else default
 
 
 def plan_names(search: SearchSettings) -> list[str]:
