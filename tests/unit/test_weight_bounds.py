@@ -47,3 +47,14 @@ def test_settings_and_stored_profiles_refuse_the_same_weights(weight: float) -> 
     with pytest.raises(ValueError, match=r"weight of 'body' is .*too small"):
         RankingProfile(name="p", version=1, fusion="dbsf", rrf_k=60, weights={"title": 1.0, "body": weight},
                        vector_versions={"title": "title.m.v1", "body": "body.m.v1"})
+
+
+@pytest.mark.parametrize("weight", TINY)
+def test_a_stored_router_plan_with_such_a_weight_does_not_parse(weight: float) -> None:
+    """So the router is `invalid` and the default plan runs (app.services.query_router), not a 422 for a client."""
+    from app.domain.router import RoutePlan
+
+    stored = {"name": "pair", "fields": ["title", "body"], "weights": {"title": 1.0, "body": weight}}
+    with pytest.raises(ValueError, match=r"plan 'pair': weight of 'body' is .*too small"):
+        RoutePlan.from_dict(stored)
+    assert RoutePlan.from_dict({**stored, "weights": {"title": 1.0, "body": 0}}).weights["body"] == 0
