@@ -89,7 +89,7 @@ def declare_limits(openapi: OpenAPI, settings: Settings) -> None:
             if isinstance(prop, Schema):
                 _bound_the_array(prop)
     # each item of a list of strings: the entities' length (the spaces' names are bounded in the model itself)
-    _bound_the_items(schemas["DocumentIn"].properties["entities"], 1, lim.max_entity_chars)  # type: ignore[index]
+    _bound_the_items(schemas["DocumentIn"].properties["entities"], 1, lim.max_entity_chars)  # type: ignore[index,arg-type]
     search_filter = schemas["SearchIn"].properties["filter"]  # type: ignore[index]
     search_filter.max_properties = lim.max_filter_conditions  # type: ignore[union-attr]
     search_filter.additional_properties = filter_values_schema(lim.max_metadata_string_chars,  # type: ignore[union-attr]

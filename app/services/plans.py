@@ -38,11 +38,30 @@ CUSTOM, PROFILE = "custom", "profile"  # plan labels of a request that tunes its
 class Asked(Protocol):
     """What `plan_label` reads of a search request as sent (app.services.search.SearchRequest)."""
 
-    plan: str | None
-    fields: list[str] | None
-    fusion: str | None
-    weights: dict[str, float] | None
-    rrf_k: int | None
+    @property
+    def plan(self) -> str | None:
+        """The plan named, `auto`, or None."""
+        ...
+
+    @property
+    def fields(self) -> list[str] | None:
+        """The spaces named, or None."""
+        ...
+
+    @property
+    def fusion(self) -> str | None:
+        """The fusion named, or None."""
+        ...
+
+    @property
+    def weights(self) -> dict[str, float] | None:
+        """The weights named, or None."""
+        ...
+
+    @property
+    def rrf_k(self) -> int | None:
+        """The k named, or None."""
+        ...
 
 
 def plan_label(asked: Asked, route: Route | None, profiled: bool, default: str) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from litestar.testing import TestClient
@@ -163,9 +164,10 @@ def test_a_playground_search_is_counted_like_any_search(seeded: TestClient) -> N
 def test_searches_are_counted_and_timed_by_a_bounded_plan_label(app_client: TestClient) -> None:
     """The named plan, `auto`, or `custom` for a request that names fields, weights, fusion or k; a refused plan
     name never becomes a label."""
-    asked = [({}, "cascade"), ({"plan": "keyword"}, "keyword"), ({"plan": "fused"}, "fused"),
-             ({"plan": "auto"}, "auto"), ({"fields": ["title"]}, "custom"), ({"weights": {"body": 2}}, "custom"),
-             ({"plan": "dense", "fusion": "rrf"}, "custom"), ({"rrf_k": 10}, "custom"), ({"rerank": []}, "cascade")]
+    asked: list[tuple[dict[str, Any], str]] = [
+        ({}, "cascade"), ({"plan": "keyword"}, "keyword"), ({"plan": "fused"}, "fused"),
+        ({"plan": "auto"}, "auto"), ({"fields": ["title"]}, "custom"), ({"weights": {"body": 2}}, "custom"),
+        ({"plan": "dense", "fusion": "rrf"}, "custom"), ({"rrf_k": 10}, "custom"), ({"rerank": []}, "cascade")]
     before = scrape(app_client)
     for body, _ in asked:
         r = app_client.post("/search", json={"query": "telescope", "explain": True, **body})

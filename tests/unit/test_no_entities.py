@@ -9,7 +9,7 @@ import pytest
 
 from app.container import build_services
 from app.corpus import to_document
-from app.domain.documents import Document, prepare
+from app.domain.documents import Document, PreparedDocument, prepare
 from app.domain.text import keyphrases, shows_a_word
 from app.settings import Settings, StoreSettings
 from tests.fakes import FakeEncoderPool, FakeStore
@@ -17,7 +17,7 @@ from tests.fakes import FakeEncoderPool, FakeStore
 ENTITIES = "entities"
 
 
-def prepared(**fields: object) -> object:
+def prepared(**fields: object) -> PreparedDocument:
     doc = Document.from_dict({"id": "d", "title": "Statins and dementia", "body": "Statins lower LDL. BRCA1 too.",
                               **fields})
     return prepare(doc, chunk_words=100, max_chunks=4, max_entities=4)
@@ -53,10 +53,10 @@ def test_derived_entities_show_a_word_and_the_title_fallback_is_trimmed() -> Non
 def test_the_stored_empty_list_stays_empty_when_prepared_again() -> None:
     """What a backfill or rebuild re-prepares from the payload (app.versioning.steps.Context.prepared)."""
     empty = prepared(entities=[])
-    again = Document.from_payload(empty.payload())  # type: ignore[attr-defined]
+    again = Document.from_payload(empty.payload())
     assert again.entities == ()
     derived = prepared()
-    assert Document.from_payload(derived.payload()).entities == derived.entities  # type: ignore[attr-defined]
+    assert Document.from_payload(derived.payload()).entities == derived.entities
     # derived, but none found: derive again (still none), never a stored list read as the author's
     nothing = prepare(Document(id="d", title="", body="!!!"), chunk_words=100, max_chunks=4, max_entities=8)
     assert Document.from_payload(nothing.payload()).entities is None
