@@ -93,9 +93,10 @@ def to_document(raw: dict[str, Any], doc_id: str) -> dict[str, Any]:
         "body": raw.get("body", raw.get("text")) or "",
         "metadata": raw.get("metadata") or {},
     }
-    for key in ("summary", "entities"):
-        if raw.get(key):
-            doc[key] = raw[key]
+    if raw.get("summary"):
+        doc["summary"] = raw["summary"]
+    if raw.get("entities") is not None:  # `[]` is the author's "no entities", kept (None: derived)
+        doc["entities"] = raw["entities"]
     return doc
 
 

@@ -4,16 +4,18 @@ app.settings (`MULTIVEC_SEARCH__*`), which re-exports them."""
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, field_validator, model_validator
 
-from app.domain.plan import MAX_RRF_K, MAX_WEIGHT
+from app.domain.plan import MAX_RRF_K, MAX_WEIGHT, MIN_WEIGHT, weight_problem
 from app.domain.profiles import RankingProfile
 
 FusionName = Literal["rrf", "dbsf"]
+# The plan names a request may give besides the settings' `plans` (the one source of both; app.services.plans):
+FUSED = "fused"  # the settings' own fusion, weights and default fields
+AUTO = "auto"  # not a plan: the query router stored in the ranking profile picks one
 DeadlineMs = Annotated[int, Field(ge=1, le=600_000)]  # a deadline or budget in milliseconds (at most 10 minutes)
 
 
@@ -38,13 +40,19 @@ class PlanSettings(BaseModel):
     rrf_k: int = Field(default=60, ge=1, le=10_000)
     rerank: list[str] = Field(default_factory=list, description="Spaces that rescore stage 1's candidates.")
     candidates: int = Field(default=100, ge=1, le=10_000, description="Stage-1 depth of a cascade.")
-    candidates_weight: float = Field(default=0.0, ge=0, le=1_000, description="Weight of the stage-1 score in "
-                                     "the final formula; 0: the rerank spaces' scores alone order the hits.")
+    candidates_weight: float = Field(default=0.0, ge=0, le=MAX_WEIGHT, description="Weight of the stage-1 score "
+                                     "in the final formula; 0: the rerank spaces' scores alone order the hits.")
 
     @field_validator("weights")
     @classmethod
     def _weights_in_range(cls, weights: dict[str, float]) -> dict[str, float]:
         return checked_weights("weights", weights)
+
+    @field_validator("candidates_weight")
+    @classmethod
+    def _candidates_weight_in_range(cls, weight: float) -> float:
+        checked_weights("candidates_weight", {"candidates": weight})
+        return weight
 
     @model_validator(mode="after")
     def _usable(self) -> PlanSettings:
@@ -57,10 +65,12 @@ class PlanSettings(BaseModel):
 
 
 def checked_weights(where: str, weights: dict[str, float]) -> dict[str, float]:
-    """`weights` when each is a finite number from 0 to MAX_WEIGHT. Raises: ValueError naming the others."""
-    bad = {n: w for n, w in weights.items() if not (math.isfinite(w) and 0 <= w <= MAX_WEIGHT)}
+    """`weights` when each is 0 or a finite number from MIN_WEIGHT to MAX_WEIGHT. Raises: ValueError naming the
+    others."""
+    bad = {n: w for n, w in weights.items() if weight_problem(w) is not None}
     if bad:
-        raise ValueError(f"{where} {bad}: a weight is a finite number from 0 to {MAX_WEIGHT:g}")
+        raise ValueError(f"{where} {bad}: a weight is a finite number from 0 to {MAX_WEIGHT:g}, and 0 (not fused) or "
+                         f"at least {MIN_WEIGHT:g}")
     return weights
 
 
@@ -163,7 +173,10 @@ class SearchSettings(BaseModel):
 
     @model_validator(mode="after")
     def _plan_known(self) -> SearchSettings:
-        names = {"fused", *self.plans}
+        if AUTO in self.plans:
+            raise ValueError(f'search.plans names a plan {AUTO!r}: that name asks for the query router, so the plan '
+                             "could never run; rename it")
+        names = {FUSED, *self.plans}
         if self.plan not in names and "plan" not in self.model_fields_set:
             self.plan = "fused"  # `plans` replaced the built-ins, the default `cascade` among them
         if self.plan not in names:

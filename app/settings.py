@@ -8,7 +8,7 @@ from typing import Literal
 from pydantic import BaseModel, Field, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from app.domain.versions import IndexKind, SpaceKind
+from app.domain.versions import MAX_NAME_CHARS, IndexKind, SpaceKind
 
 # search settings live in their own module; re-exported here, where the rest of the code reads them
 from app.search_settings import PlanSettings as PlanSettings
@@ -117,7 +117,7 @@ class ModelSettings(BaseModel):
 class SpaceSettings(BaseModel):
     """An embedding space: a document field encoded by one model as one kind of vector."""
 
-    name: str
+    name: str = Field(min_length=1, max_length=MAX_NAME_CHARS)
     field: SpaceField
     kind: SpaceKind
     model: str

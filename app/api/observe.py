@@ -97,7 +97,8 @@ def note_search(request: Request[Any, Any, Any], plan: Mapping[str, Any] | None,
         metrics.search(plan, timings_ms)
     if plan is not None:
         _record(request)["plan"] = {
-            "route": plan.get("route") or "default", "fusion": plan.get("fusion"), "fused_in": plan.get("fused_in"),
+            "label": plan.get("plan_label"), "route": plan.get("route") or "default",
+            "fusion": plan.get("fusion"), "fused_in": plan.get("fused_in"),
             "spaces": {s["space"]: s["weight"] for s in plan.get("spaces") or []},
             "versions": [s["vector"] for s in plan.get("spaces") or []], "limit": plan.get("limit"),
             "execution": plan.get("execution"),

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from litestar.openapi import ResponseSpec
 from litestar.openapi.spec import OpenAPIType, Schema
 
-from app.api.schemas import ErrorBody
+from app.api.schemas import ErrorBody, filter_values_schema
 
 if TYPE_CHECKING:
     from litestar.openapi.spec import OpenAPI
@@ -88,7 +88,20 @@ def declare_limits(openapi: OpenAPI, settings: Settings) -> None:
         for prop in (getattr(component, "properties", None) or {}).values():
             if isinstance(prop, Schema):
                 _bound_the_array(prop)
+    # each item of a list of strings: the entities' length (the spaces' names are bounded in the model itself)
+    _bound_the_items(schemas["DocumentIn"].properties["entities"], 1, lim.max_entity_chars)  # type: ignore[index,arg-type]
+    search_filter = schemas["SearchIn"].properties["filter"]  # type: ignore[index]
+    search_filter.max_properties = lim.max_filter_conditions  # type: ignore[union-attr]
+    search_filter.additional_properties = filter_values_schema(lim.max_metadata_string_chars,  # type: ignore[union-attr]
+                                                               lim.max_filter_values)
     _declare_document_id(openapi, lim.max_id_chars)
+
+
+def _bound_the_items(prop: Schema, min_length: int, max_length: int) -> None:
+    """The strings of an optional list (`oneOf: [array, null]`) get `minLength` / `maxLength` on its `items`."""
+    array = next(b for b in prop.one_of or () if isinstance(b, Schema) and b.type == OpenAPIType.ARRAY)
+    if isinstance(array.items, Schema):
+        array.items.min_length, array.items.max_length = min_length, max_length
 
 
 def _bound_the_array(prop: Schema) -> None:

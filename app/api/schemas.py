@@ -2,23 +2,39 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, JsonValue
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, StringConstraints
 from pydantic.json_schema import JsonDict
 
 from app.domain.bounds import INT64_MAX, INT64_MIN
-from app.domain.plan import FILTER_KEY, MAX_RRF_K, MAX_WEIGHT, Scalar
+from app.domain.filters import MAX_FILTER_KEY_CHARS
+from app.domain.plan import FILTER_KEY, MAX_RRF_K, MAX_WEIGHT, MIN_WEIGHT, Scalar
+from app.domain.versions import MAX_NAME_CHARS
+
 
 # What app.domain.plan / app.domain.bounds refuse inside `weights` and `filter` (with a 422 naming the key),
 # declared here for the OpenAPI document: Litestar's schema generator does not reach into dict keys and values.
-_SCALAR_SCHEMA: list[JsonValue] = [{"type": "string"}, {"type": "integer", "minimum": INT64_MIN, "maximum": INT64_MAX},
-                  {"type": "boolean"}]
-WEIGHTS_SCHEMA: JsonDict = {"additionalProperties": {"type": "number", "minimum": 0, "maximum": MAX_WEIGHT}}
+def filter_values_schema(max_chars: int | None = None, max_values: int | None = None) -> JsonDict:
+    """The schema of a filter's values: a string (at most `max_chars`), a signed 64-bit integer, a boolean, or a
+    list of 1 to `max_values` of them; the limits are settings, so `app.api.openapi` declares them."""
+    string: JsonDict = {"type": "string", **({"maxLength": max_chars} if max_chars is not None else {})}
+    scalar: list[JsonValue] = [string, {"type": "integer", "minimum": INT64_MIN, "maximum": INT64_MAX},
+                               {"type": "boolean"}]
+    array: JsonDict = {"type": "array", "items": {"oneOf": scalar}, "minItems": 1,
+                       **({"maxItems": max_values} if max_values is not None else {})}
+    return {"oneOf": [*scalar, array]}
+
+
+# a weight is 0 or from MIN_WEIGHT to MAX_WEIGHT (one above 0 but below MIN_WEIGHT would change no ranking)
+WEIGHTS_SCHEMA: JsonDict = {"additionalProperties": {"type": "number", "minimum": 0, "maximum": MAX_WEIGHT,
+                                                     "not": {"exclusiveMinimum": 0, "exclusiveMaximum": MIN_WEIGHT}}}
 FILTER_SCHEMA: JsonDict = {
-    "propertyNames": {"pattern": FILTER_KEY.pattern},
-    "additionalProperties": {"oneOf": [*_SCALAR_SCHEMA, {"type": "array", "items": {"oneOf": _SCALAR_SCHEMA}}]},
+    "propertyNames": {"pattern": FILTER_KEY.pattern, "maxLength": MAX_FILTER_KEY_CHARS},
+    "additionalProperties": filter_values_schema(),
 }
+# A space's name in `fields` and `rerank`: what a space may be called (settings and migrations hold the same bound).
+SpaceName = Annotated[str, StringConstraints(min_length=1, max_length=MAX_NAME_CHARS)]
 
 
 class Strict(BaseModel):
@@ -35,7 +51,8 @@ class DocumentIn(Strict):
     title: str
     body: str
     summary: str | None = Field(default=None, description="Derived (extractive) when missing.")
-    entities: list[str] | None = Field(default=None, description="Derived (keyphrases) when missing.")
+    entities: list[str] | None = Field(default=None, description="Derived (keyphrases) when missing or null; `[]`: "
+                                       "none (nothing derived, no `entities` vector: no entities search finds it).")
     metadata: dict[str, Any] = Field(default_factory=dict, description="Filterable with `filter` in search.")
 
 
@@ -94,7 +111,7 @@ class SearchIn(Strict):
     query: str = Field(min_length=1)
     limit: int | None = Field(default=None, ge=1,
                               description="Hits to answer, 1 to `MULTIVEC_SEARCH__MAX_LIMIT` (maximum states it).")
-    fields: list[str] | None = Field(default=None, min_length=1, max_length=64,
+    fields: list[SpaceName] | None = Field(default=None, min_length=1, max_length=64,
                                      description="Spaces to search, fused (the `fused` plan, adjusted); absent: "
                                                  "the plan's (the default plan: `MULTIVEC_SEARCH__PLAN`).")
     fusion: Literal["rrf", "dbsf", "learned"] | None = Field(
@@ -102,7 +119,8 @@ class SearchIn(Strict):
         "spaces' lists (422 `learned_scorer_unavailable` when none is stored for the live vector versions).")
     weights: dict[str, float] | None = Field(
         default=None, json_schema_extra=WEIGHTS_SCHEMA,
-        description=f"space -> weight, finite, 0 to {MAX_WEIGHT:g}; spaces not named keep their default.")
+        description=f"space -> weight: 0 (not fused) or {MIN_WEIGHT:g} to {MAX_WEIGHT:g}; spaces not named keep "
+                    "their default.")
     rrf_k: int | None = Field(default=None, ge=1, le=MAX_RRF_K)
     filter: dict[str, Scalar | list[Scalar]] | None = Field(
         default=None, json_schema_extra=FILTER_SCHEMA,
@@ -115,7 +133,7 @@ class SearchIn(Strict):
                                          '`"auto"`: the query router stored in the ranking profile picks one (what a '
                                          "request naming no plan, fields, fusion, weights or k gets when a router is "
                                          "stored); when it is missing, mismatched or unsure, the default plan runs.")
-    rerank: list[str] | None = Field(
+    rerank: list[SpaceName] | None = Field(
         default=None, max_length=16,
         description="Spaces that rescore only the candidates the other spaces find (a cascade: staged or one "
                     "nested request, `MULTIVEC_SEARCH__CASCADE_REQUESTS`; in fan-out, a request per space); "

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from app.domain.coverage import BodyCoverage, body_coverage
-from app.domain.text import chunk_passages, extractive_summary, keyphrases, nfc, nfkc
+from app.domain.text import chunk_passages, extractive_summary, keyphrases, nfc, nfkc, shows_a_word
 
 # Fixed namespace: the same external id maps to the same point id on every machine, forever.
 _POINT_NAMESPACE = uuid.UUID("5b3f7c1e-9d2a-4e8b-a6f1-2c4d8e0b7a19")
@@ -26,7 +26,7 @@ class Document:
     title: str
     body: str
     summary: str | None = None
-    entities: tuple[str, ...] | None = None
+    entities: tuple[str, ...] | None = None  # None: derive them; (): the author says there are none
     metadata: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -39,17 +39,22 @@ class Document:
     @classmethod
     def from_payload(cls, payload: dict[str, Any]) -> Document:
         """Back from what `PreparedDocument.payload` stored: the stored summary and entities are kept
-        (so re-preparing it reuses them rather than deriving them again).
+        (so re-preparing it reuses them rather than deriving them again), and an author's empty list of
+        entities stays empty (`derived.entities` false: never derived by a backfill or rebuild).
 
         Args:
-            payload: a point's payload (`doc_id`, `title`, `body`, `summary`, `entities`, `metadata`).
+            payload: a point's payload (`doc_id`, `title`, `body`, `summary`, `entities`, `metadata`, `derived`).
 
         Returns:
-            The document; a missing text is empty, a missing summary or entities None.
+            The document; a missing text is empty, a missing summary None; entities None (derive) when none
+            were stored or the service derived none, `()` when the author sent `[]`.
         """
+        stored = payload.get("entities")
+        authored = (payload.get("derived") or {}).get("entities") is False
+        entities = tuple(stored) if isinstance(stored, list) and (stored or authored) else None
         return cls(id=str(payload.get("doc_id", "")), title=payload.get("title") or "",
                    body=payload.get("body") or "", summary=payload.get("summary") or None,
-                   entities=tuple(payload.get("entities") or ()) or None, metadata=payload.get("metadata") or {})
+                   entities=entities, metadata=payload.get("metadata") or {})
 
 
 @dataclass(frozen=True)
@@ -117,7 +122,10 @@ class PreparedDocument:
 def prepare(doc: Document, *, chunk_words: int, max_chunks: int, max_entities: int,
             max_passages: int | None = None) -> PreparedDocument:
     """Derive what the client left out (an extractive summary, keyphrases) and cut the body into
-    passages. Derived fields are marked so nobody mistakes them for the author's.
+    passages. Derived fields are marked so nobody mistakes them for the author's. Entities are derived
+    only when `doc.entities` is None (`()` means none); a derived entity always shows a word
+    (`shows_a_word`), so a text of only punctuation derives none, and a document without entities
+    gets no entities vector (`app.services.encoding.encode_documents`).
 
     Everything is derived from the NFC form of the text, so a decomposed and a composed copy of a
     document get the same summary, entities and passages; the payload keeps the client's title and
@@ -138,9 +146,10 @@ def prepare(doc: Document, *, chunk_words: int, max_chunks: int, max_entities: i
     if not summary:
         summary = extractive_summary(title, body) or title
     entities = doc.entities
-    derived_entities = not entities
-    if not entities:
-        entities = tuple(keyphrases(title, body, limit=max_entities)) or (title,)
+    derived_entities = entities is None  # an explicit `()` is the author's: no entities, none derived
+    if entities is None:  # keyphrases, else the title; none when the title shows no word either
+        entities = tuple(keyphrases(title, body, limit=max_entities)) or ((title.strip(),) if shows_a_word(title)
+                                                                           else ())
     cap = max(max_passages if max_passages is not None else max_chunks, max_chunks)
     every = chunk_passages(body, max_words=chunk_words, max_chunks=10**9)
     passages = tuple(every[:cap]) or (title,)

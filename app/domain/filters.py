@@ -53,6 +53,7 @@ class Filter:
 # Each name is letters (any script), digits, `_` or `-`; any but plain ASCII names are quoted in the
 # Qdrant path, and no other JSON-path syntax (`[]`, quotes, spaces) can reach the store.
 FILTER_KEY = re.compile(r"^[\w-]+(\.[\w-]+)*$")
+MAX_FILTER_KEY_CHARS = 256
 _PLAIN = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")  # needs no quotes in a Qdrant path
 
 
@@ -61,7 +62,7 @@ def filter_path(key: str) -> str:
 
     Raises: InvalidInput when `key` is not a name or dotted path of names.
     """
-    if len(key) > 256 or not FILTER_KEY.fullmatch(key):
+    if len(key) > MAX_FILTER_KEY_CHARS or not FILTER_KEY.fullmatch(key):
         raise InvalidInput(
             f"filter key {key[:60]!r} is not a metadata name or a dotted path of names (letters, digits, `_`, `-`;"
             " `a.b` reads key `b` inside object `a`)")

@@ -24,6 +24,9 @@ Fusion = Literal["rrf", "dbsf", "learned"]
 
 MAX_RRF_K = 10_000
 MAX_WEIGHT = 1_000.0
+# A weight above 0 but below this changes no ranking (5e-324 * a score is 0, or lost to float rounding beside the
+# others) while its space is still searched: a weight is 0 (not fused) or at least this.
+MIN_WEIGHT = 1e-6
 MAX_CANDIDATES = 1_000  # stage-1 depth of a cascade at most (each candidate is rescored by every rerank space)
 
 
@@ -191,6 +194,8 @@ def build_plan(
     for name in list(weights) + rerank_names:
         if name not in registry.spaces:
             registry.space(name)  # raises UnknownSpace naming it
+    for name, weight in weights.items():  # every weight, also of a space this plan leaves out
+        check_weight(name, weight)
     if not 1 <= rrf_k <= MAX_RRF_K:
         raise InvalidInput(f"rrf_k {rrf_k} is outside 1..{MAX_RRF_K}")
     if not 1 <= candidates <= max_candidates:
@@ -265,9 +270,23 @@ def build_plan(
     )
 
 
-def check_weight(name: str, weight: float) -> None:
-    """Raises: InvalidInput when `weight` is negative, not finite, or over MAX_WEIGHT."""
+def weight_problem(weight: object) -> str | None:
+    """Why `weight` is no weight (a sentence to follow "weight of X is ..."), or None when it is one: 0, or a
+    finite number from MIN_WEIGHT to MAX_WEIGHT."""
+    if isinstance(weight, bool) or not isinstance(weight, int | float):
+        return f"{weight!r}: weights are numbers"
     if weight < 0:
-        raise InvalidInput(f"weight of {name!r} is negative: {weight}")
+        return f"negative: {weight!r}"
     if not (math.isfinite(weight) and weight <= MAX_WEIGHT):
-        raise InvalidInput(f"weight of {name!r} is {weight}: weights are finite numbers from 0 to {MAX_WEIGHT:g}")
+        return f"{weight!r}: weights are finite numbers from 0 to {MAX_WEIGHT:g}"
+    if 0 < weight < MIN_WEIGHT:
+        return (f"{weight!r}, too small to change a ranking: a weight is 0 (not fused) or from {MIN_WEIGHT:g} to "
+                f"{MAX_WEIGHT:g}")
+    return None
+
+
+def check_weight(name: str, weight: float) -> None:
+    """Raises: InvalidInput naming `name` and the value when `weight` is not 0 or from MIN_WEIGHT to MAX_WEIGHT."""
+    problem = weight_problem(weight)
+    if problem is not None:
+        raise InvalidInput(f"weight of {name!r} is {problem}")

@@ -21,12 +21,11 @@ a record holding only a router has no fusion settings (`RankingProfile` is then 
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from app.domain.plan import MAX_RRF_K, MAX_WEIGHT
+from app.domain.plan import MAX_RRF_K, weight_problem
 from app.domain.scorer import LearnedScorer
 
 
@@ -68,8 +67,8 @@ class RankingProfile:
         if not isinstance(self.weights, dict):
             raise ValueError("weights is not a map of space -> weight")
         for space, w in self.weights.items():
-            if isinstance(w, bool) or not isinstance(w, int | float) or not (math.isfinite(w) and 0 <= w <= MAX_WEIGHT):
-                raise ValueError(f"weight of {space!r} is {w!r}: weights are numbers from 0 to {MAX_WEIGHT:g}")
+            if (problem := weight_problem(w)) is not None:
+                raise ValueError(f"weight of {space!r} is {problem}")
             if w > 0 and space not in self.vector_versions:
                 raise ValueError(f"weight of {space!r}: the profile names no vector version for that space")
         if not any(w > 0 for w in self.weights.values()):

@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from app.domain.plan import weight_problem
 from app.domain.profiles import versions_mismatch
 from app.domain.query_features import FEATURES, DocFrequencies, feature_vector, rounded
 
@@ -104,10 +105,14 @@ class RoutePlan:
 
         Raises:
             KeyError: name or fields is missing.
+            ValueError: a weight that is not 0 or from MIN_WEIGHT to MAX_WEIGHT (the router is then `invalid`).
         """
-        return cls(str(data["name"]), tuple(data["fields"]), str(data.get("fusion", "dbsf")),
-                   {k: float(v) for k, v in dict(data.get("weights") or {}).items()}, int(data.get("rrf_k", 60)),
-                   bool(data.get("named", False)), tuple(data.get("rerank") or ()))
+        weights = {k: float(v) for k, v in dict(data.get("weights") or {}).items()}
+        for space, w in weights.items():
+            if (problem := weight_problem(w)) is not None:
+                raise ValueError(f"plan {data['name']!r}: weight of {space!r} is {problem}")
+        return cls(str(data["name"]), tuple(data["fields"]), str(data.get("fusion", "dbsf")), weights,
+                   int(data.get("rrf_k", 60)), bool(data.get("named", False)), tuple(data.get("rerank") or ()))
 
 
 @dataclass(frozen=True)

@@ -110,6 +110,13 @@ def blank(text: str) -> bool:
                for ch in text)
 
 
+def shows_a_word(text: str) -> bool:
+    """True when `text` holds a word that shows (a letter or digit that draws something): False for blank text,
+    only punctuation or symbols (`"!!! ??? ..."`), or only invisible letters (Hangul fillers). What a derived
+    entity must be."""
+    return any(not blank(w) for w in words(text))
+
+
 def sentences(text: str) -> list[str]:
     """Split text into sentences on the terminal punctuation of any script (see the module doc)."""
     text = " ".join(text.split())
@@ -314,7 +321,7 @@ def keyphrases(title: str, body: str, *, limit: int) -> list[str]:
     for key in ranked:
         if len(out) >= limit:
             break
-        if len(key) < 3 or any(key in o.lower() for o in out):
+        if len(key) < 3 or any(key in o.lower() for o in out) or not shows_a_word(surface[key]):
             continue
         out.append(surface[key])
     return out

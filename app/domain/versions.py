@@ -7,6 +7,8 @@ from typing import Literal
 
 from app.errors import Conflict, UnknownSpace
 
+MAX_NAME_CHARS = 200  # a space's or a model's name: 1 to this many characters (settings, migrations, requests)
+
 SpaceKind = Literal["dense", "multi", "sparse"]
 Status = Literal["shadow", "backfilling", "ready", "live", "retired"]
 # `hnsw`: searched on its own through an HNSW graph; `rerank`: stored without a graph (m = 0) and only

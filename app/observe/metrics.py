@@ -1,7 +1,8 @@
 """Prometheus metrics of one app instance, in its own registry (tests and several apps never collide).
 
-Counted as requests happen: requests and their latency by route template and status, searches by plan
-and route, degraded spaces, encode and store time, documents written and deleted. Read from the store
+Counted as requests happen: requests and their latency by route template and status, searches and their
+latency by plan label (a named plan, `auto`, `custom` or `profile`: app.services.plans.plan_label) and route,
+degraded spaces, encode and store time, documents written and deleted. Read from the store
 at scrape time (`StateCollector`): registry revision, points per collection, and each vector version's
 status and backfill coverage, so nothing in the versioning engine has to report progress. During a
 gradual rollout, the search service's `RolloutMonitor` reports each search served and each shadow read
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
 
 TAGS = "vector_versions"  # the payload key listing the vector versions a point has (see app.versioning)
 DEFAULT_ROUTE = "default"  # the `route` label of searches until a query router picks among plans
+UNLABELLED = "unknown"  # the plan label of a search whose plan carries none (not one the search service ran)
 UNMATCHED = "<unmatched>"  # the route label of a request no route matched (404, 405): bounded cardinality
 # seconds: from a cached query encode (~1 ms) to a large batch upsert
 BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
@@ -56,8 +58,12 @@ class Metrics:
                                        "Time spent in the store: a search's query, or a batch's upsert.",
                                        ["operation"], buckets=BUCKETS, registry=r)
         self.searches = Counter("multivec_searches",
-                                "Searches by plan (fusion, where it was fused, spaces fused) and route.",
-                                ["route", "fusion", "fused_in", "spaces"], registry=r)
+                                "Searches by plan label (a named plan, auto, custom or profile), plan (fusion, "
+                                "where it was fused, spaces fused) and route.",
+                                ["plan", "route", "fusion", "fused_in", "spaces"], registry=r)
+        self.search_seconds = Histogram("multivec_search_duration_seconds",
+                                        "Search latency (plan, encode, store, explain) by plan label.", ["plan"],
+                                        buckets=BUCKETS, registry=r)
         self.degraded = Counter("multivec_search_degraded",
                                 "Searches answered without a space (it failed or timed out), by space.",
                                 ["space"], registry=r)
@@ -98,7 +104,10 @@ class Metrics:
             self.store_seconds.labels("search").observe(timings["store"] / 1000)
         if plan is None:
             return
-        self.searches.labels(route=str(plan.get("route") or DEFAULT_ROUTE), fusion=str(plan.get("fusion")),
+        label = str(plan.get("plan_label") or UNLABELLED)  # bounded: settings' plan names and three words
+        if "total" in timings:
+            self.search_seconds.labels(label).observe(timings["total"] / 1000)
+        self.searches.labels(plan=label, route=str(plan.get("route") or DEFAULT_ROUTE), fusion=str(plan.get("fusion")),
                              fused_in=str(plan.get("fused_in")),  # spaces searched: a cascade's rerank ones too
                              spaces=str(len(plan.get("spaces") or []) + len(plan.get("rerank") or []))).inc()
         for space in plan.get("degraded") or []:

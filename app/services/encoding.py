@@ -20,6 +20,10 @@ def encode_documents(
     Texts that several spaces share under the same model (a short title that is also the whole
     summary, say) are encoded once; shared-mode aliases with the same `pass_key` (the same model
     read in the same windows) run one pass between them (app.encoders.shared).
+
+    A multivector field with no texts (a document whose author sent `"entities": []`, or whose text
+    derives none) gets no vector: its name is absent from the document's dict, so the point has no
+    vector of that space (Qdrant refuses an empty multivector) and no search of it finds the point.
     """
     by_model: dict[str, list[VectorVersion]] = defaultdict(list)
     for v in versions:
@@ -36,7 +40,8 @@ def encode_documents(
         rows = shared[0][0].embed_documents(docs, set(keys.values()))
         for i, row in enumerate(rows):
             for name, key in keys.items():
-                out[i][name] = row[key]
+                if not isinstance(row[key], list) or row[key]:
+                    out[i][name] = row[key]
     for model, model_versions in by_model.items():
         encoder = encoders.get(model)
         unique: dict[str, int] = {}
@@ -51,5 +56,6 @@ def encode_documents(
                 vecs = [vectors[unique[t]] for t in doc.texts(v.field)]
                 if v.field == "body" and v.kind == "multi":  # past max_chunks: adjacent passages merged
                     vecs = merge_similar_neighbours(vecs, doc.max_body_vectors)
-                out[i][v.name] = vecs if v.kind == "multi" else vecs[0]
+                if vecs:
+                    out[i][v.name] = vecs if v.kind == "multi" else vecs[0]
     return out

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
+from app.domain.router import Route
 from app.errors import UnknownPlan, UnknownSpace
+from app.search_settings import AUTO as AUTO  # the plan names a request may give besides the settings' plans
+from app.search_settings import FUSED as FUSED
 from app.settings import PlanSettings, SearchSettings
-
-FUSED = "fused"  # the plan made of the settings' own fusion, weights and default fields
 
 
 @dataclass(frozen=True)
@@ -31,9 +32,66 @@ class PlanRequest:
     candidates_weight: float
 
 
+CUSTOM, PROFILE = "custom", "profile"  # plan labels of a request that tunes its own ranking, or a stored profile's
+
+
+class Asked(Protocol):
+    """What `plan_label` reads of a search request as sent (app.services.search.SearchRequest)."""
+
+    @property
+    def plan(self) -> str | None:
+        """The plan named, `auto`, or None."""
+        ...
+
+    @property
+    def fields(self) -> list[str] | None:
+        """The spaces named, or None."""
+        ...
+
+    @property
+    def fusion(self) -> str | None:
+        """The fusion named, or None."""
+        ...
+
+    @property
+    def weights(self) -> dict[str, float] | None:
+        """The weights named, or None."""
+        ...
+
+    @property
+    def rrf_k(self) -> int | None:
+        """The k named, or None."""
+        ...
+
+
+def plan_label(asked: Asked, route: Route | None, profiled: bool, default: str) -> str:
+    """A search's `plan` label in metrics and logs, bounded (never the client's free text): `custom` for a request
+    that names fields, weights, fusion or k; else the plan it named (a known one: an unknown plan is a 422 first)
+    or `auto`; for a bare request, `auto` when a stored query router decided, `profile` when a stored ranking
+    profile ranked it, else the default plan that ran (`default`).
+
+    Args:
+        asked: the request as sent (before the router or `auto` changed it).
+        route: the query router's decision (None: not asked; reason `missing`: no router stored).
+        profiled: a stored ranking profile set the ranking.
+        default: the plan a bare request runs.
+    """
+    if asked.fields or asked.fusion or asked.rrf_k or asked.weights is not None:
+        return CUSTOM
+    if asked.plan:
+        return asked.plan
+    routed = route is not None and route.reason != "missing"  # a stored router decided, whatever it chose
+    return AUTO if routed else PROFILE if profiled else default
+
+
 def plan_names(search: SearchSettings) -> list[str]:
     """Every plan a request may name: `fused` and the settings' `plans`, sorted."""
     return sorted({FUSED, *search.plans})
+
+
+def requestable_plans(search: SearchSettings) -> list[str]:
+    """What a request's `plan` may be: every plan (`plan_names`), then `auto` (the query router picks one)."""
+    return [*plan_names(search), AUTO]
 
 
 def plan_settings(search: SearchSettings, name: str) -> PlanSettings:
@@ -48,8 +106,9 @@ def plan_settings(search: SearchSettings, name: str) -> PlanSettings:
     if name == FUSED:
         return PlanSettings(fields=search.default_fields, weights=dict(search.weights), fusion=search.fusion,
                             rrf_k=search.rrf_k)
-    raise UnknownPlan(f"unknown plan {name!r}: expected one of {plan_names(search)}",
-                      {"plan": name, "known": plan_names(search)})
+    known = requestable_plans(search)
+    raise UnknownPlan(f"unknown plan {name!r}: expected one of {known} ({AUTO!r}: the query router picks one)",
+                      {"plan": name, "known": known})
 
 
 def plan_request(search: SearchSettings, name: str | None = None) -> PlanRequest:

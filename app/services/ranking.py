@@ -3,7 +3,7 @@ scorer, or the query router."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from app.domain.plan import Filter, QueryPlan, build_plan
@@ -24,11 +24,15 @@ class Ranking:
     profile: RankingProfile | None = None
     skipped: str | None = None  # why a stored profile was not used
     route: Route | None = None  # what the query router decided, for a request it routes
+    label: str | None = None  # the search's plan label (app.services.plans.plan_label): metrics and logs
 
     def describe(self) -> dict[str, Any]:
-        """What `explain` adds to the plan: `profile` (its description, or None), `profile_skipped` (why a stored
-        one was not used), and for a routed request its `route` label and the router's decision."""
+        """What `explain` adds to the plan: `plan_label` (`app.services.plans.plan_label`), `profile` (its
+        description, or None), `profile_skipped` (why a stored one was not used), and for a routed request its
+        `route` label and the router's decision."""
         out: dict[str, Any] = {"profile": self.profile.describe() if self.profile else None}
+        if self.label is not None:
+            out["plan_label"] = self.label
         if self.skipped:
             out["profile_skipped"] = self.skipped
         if self.route is not None:
@@ -104,7 +108,7 @@ def learned_plan(registry: Registry, search: SearchSettings, profiles: ProfileRe
     if fusion != "learned" and scorer is None:
         return None
     if scorer is None:
-        ranking = Ranking(profile=profiles.profile())
+        ranking = replace(ranking, profile=profiles.profile())
         scorer = stored_scorer(ranking.profile)
     plan = build_plan(registry, fields=fields, fusion="learned", rrf_k=search.rrf_k, weights=weights or {},
                       limit=limit, prefetch_limit=search.prefetch_limit, filter=filter, explain=explain,

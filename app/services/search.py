@@ -17,7 +17,7 @@ from app.repos.profiles import ProfileRepo
 from app.repos.registry import RegistryRepo
 from app.services.explain import explain_hits
 from app.services.fanout import Deadlines, FanOut, FanOutResult
-from app.services.plans import FUSED, cascade_args, first_stage_of, plan_request
+from app.services.plans import FUSED, cascade_args, first_stage_of, plan_label, plan_request
 from app.services.query_router import AUTO, QueryRouting, routed_request, wants_route
 from app.services.ranking import Ranking, default_weights, learned_plan, with_request_weights
 from app.services.rollout import OVERLAP_K, RolloutMonitor
@@ -138,11 +138,10 @@ class SearchService:
         """`plan_ranking` on one registry read; `pins` are a rollout's versions (space -> version),
         which the request's own `versions` override and which, unlike those, keep the ranking profile
         (and the router) when it was fitted on the versions searched."""
-        s = self.settings.search
+        s, asked = self.settings.search, req  # as sent: the plan label reads it
         chosen = self.router.route(registry, req.query, pins=pins, cache=cache) \
             if profile and use_router and wants_route(req) else None
-        if req.plan == AUTO:  # the default plan, unless the router picks one
-            req = replace(req, plan=None)
+        req = replace(req, plan=None) if req.plan == AUTO else req  # the default plan, unless the router picks one
         if chosen is not None and chosen.plan is not None:
             req = routed_request(req, chosen.plan)
         ranking = Ranking(route=chosen)
@@ -154,6 +153,7 @@ class SearchService:
             named = plan_request(s, FUSED)  # the default plan names a space this store lacks: fuse what it has
         if profile and not req.names_plan:
             ranking = replace(self._profile_for(registry, pins), route=chosen)
+        ranking = replace(ranking, label=plan_label(asked, chosen, ranking.profile is not None, named.name))
         limit = req.limit or s.default_limit
         learned = learned_plan(registry, s, self.profiles, ranking, fusion=req.fusion, fields=req.fields,
                                weights=req.weights, limit=limit, filter=req.filter, explain=req.explain,

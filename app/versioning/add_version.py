@@ -162,8 +162,10 @@ class AddVersionSteps:
                         flt: Filter) -> None:
         ctx = self.ctx
         vectors = encode_documents([ctx.prepared(p.payload) for p in points], [version], ctx.encoders)
+        # a point with nothing to encode in this space (no entities) gets no vector, only the tag
         ctx.store.update_vectors(physical, {p.id: {version.name: v[version.name]}
-                                            for p, v in zip(points, vectors, strict=True)}, only_if=flt)
+                                            for p, v in zip(points, vectors, strict=True) if version.name in v},
+                                 only_if=flt)
         by_tags: dict[tuple[str, ...], list[str]] = {}
         for p in points:
             tags = list(p.payload.get(TAGS) or [])

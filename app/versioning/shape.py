@@ -7,6 +7,7 @@ from typing import Annotated, Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Strict, StringConstraints, ValidationError
 
+from app.domain.versions import MAX_NAME_CHARS
 from app.errors import InvalidInput
 
 M = TypeVar("M", bound=BaseModel)
@@ -14,7 +15,7 @@ Loc = tuple[str | int, ...]
 # A field's own wording for the errors at it: keys are field paths, "*" stands for any list index or map key.
 Expectations = Mapping[tuple[str, ...], str]
 
-Name = Annotated[str, Strict(), StringConstraints(min_length=1, max_length=200)]
+Name = Annotated[str, Strict(), StringConstraints(min_length=1, max_length=MAX_NAME_CHARS)]
 
 
 class StrictShape(BaseModel):

@@ -82,7 +82,16 @@ def test_bad_cascade_input_is_a_422_naming_it(seeded: TestClient, body: dict[str
     err = r.json()
     assert err["code"] == code and names in err["message"] + str(err["detail"]), err
     if code == "unknown_plan":
-        assert err["detail"]["known"] == ["all", "cascade", "dense", "fused", "keyword"]
+        assert err["detail"]["known"] == ["all", "cascade", "dense", "fused", "keyword", "auto"]
+        assert "'auto'" in err["message"]
+
+
+def test_every_plan_the_unknown_plan_error_lists_is_one_a_request_may_name(seeded: TestClient) -> None:
+    known = search(seeded, plan="nope").json()["detail"]["known"]
+    assert "auto" in known
+    for name in known:  # complete and true: each runs (`auto` with no router stored: the default plan)
+        r = search(seeded, plan=name)
+        assert r.status_code == 200, (name, r.text)
 
 
 def test_a_stored_profile_keeps_ranking_bare_searches_and_a_named_plan_overrides_it(

@@ -247,6 +247,13 @@ def test_a_dotted_filter_key_reads_nested_metadata_and_names_in_any_script_work(
     ({"query": "a", "weights": {"document": 1e308, "body": 1e308, "keywords": 1e308}}, "weight"),
     ({"query": "a", "weights": {"document": 1001}}, "weight"),
     ({"query": "a", "limit": 2**64}, "limit"),
+    # above 0 but too small to change a ranking: the space would be searched for nothing
+    ({"query": "a", "weights": {"body": 5e-324}}, "weight of 'body' is 5e-324"),
+    ({"query": "a", "weights": {"keywords": 1e-7}}, "weight of 'keywords' is 1e-07"),
+    ({"query": "a", "fields": ["title"], "weights": {"summary": 5e-324}}, "weight of 'summary' is 5e-324"),
+    ({"query": "a", "rerank": ["body"], "weights": {"body": 1e-9}}, "weight of 'body' is 1e-09"),
+    ({"query": "a", "plan": "cascade", "weights": {"document": 5e-324}}, "weight of 'document' is 5e-324"),
+    ({"query": "a", "fanout": True, "weights": {"body": 5e-324}}, "weight of 'body' is 5e-324"),
 ])
 def test_numbers_out_of_range_are_422(seeded: TestClient, app_services: Services, payload: Any, named: str) -> None:
     before = snapshot(app_services)
@@ -254,6 +261,13 @@ def test_numbers_out_of_range_are_422(seeded: TestClient, app_services: Services
     assert r.status_code == 422, (payload, r.text[:300])
     assert named in r.json()["message"], r.json()["message"]
     assert snapshot(app_services) == before
+
+
+@pytest.mark.parametrize("weight", [0, 1e-6, 1000])
+def test_zero_and_weights_from_the_minimum_are_searched(seeded: TestClient, weight: float) -> None:
+    r = seeded.post("/search", json={"query": "gene editing", "weights": {"body": weight}, "explain": True})
+    assert r.status_code == 200, r.text
+    assert any(s["space"] == "body" for s in r.json()["plan"]["spaces"]) is (weight > 0)
 
 
 @pytest.mark.parametrize("fusion", ["dbsf", "rrf"])

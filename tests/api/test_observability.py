@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from litestar.testing import TestClient
@@ -158,3 +159,26 @@ def test_a_playground_search_is_counted_like_any_search(seeded: TestClient) -> N
     before = searches()
     assert seeded.get("/inspect/search", params={"q": "gene editing"}).status_code == 200
     assert searches() == before + 1
+
+
+def test_searches_are_counted_and_timed_by_a_bounded_plan_label(app_client: TestClient) -> None:
+    """The named plan, `auto`, or `custom` for a request that names fields, weights, fusion or k; a refused plan
+    name never becomes a label."""
+    asked: list[tuple[dict[str, Any], str]] = [
+        ({}, "cascade"), ({"plan": "keyword"}, "keyword"), ({"plan": "fused"}, "fused"),
+        ({"plan": "auto"}, "auto"), ({"fields": ["title"]}, "custom"), ({"weights": {"body": 2}}, "custom"),
+        ({"plan": "dense", "fusion": "rrf"}, "custom"), ({"rrf_k": 10}, "custom"), ({"rerank": []}, "cascade")]
+    before = scrape(app_client)
+    for body, _ in asked:
+        r = app_client.post("/search", json={"query": "telescope", "explain": True, **body})
+        assert r.status_code == 200, r.text
+    for bad in ("nope", "x" * 100, "<script>"):
+        assert app_client.post("/search", json={"query": "telescope", "plan": bad}).status_code == 422
+    after = scrape(app_client)
+    for label in {label for _, label in asked}:
+        want = sum(1 for _, lab in asked if lab == label)
+        for name in ("multivec_searches_total", "multivec_search_duration_seconds_count"):
+            assert value(after, name, plan=label) - value(before, name, plan=label) == want, (name, label)
+    labels = {dict(ls).get("plan") for n, ls in after if n == "multivec_searches_total"}
+    assert labels <= {"cascade", "keyword", "fused", "auto", "custom", "all", "dense", "profile"}, labels
+    assert value(after, "multivec_search_duration_seconds_sum", plan="cascade") > 0

@@ -9,7 +9,8 @@ import pytest
 from litestar.testing import TestClient
 
 from app.container import Services
-from app.domain.plan import FILTER_KEY, MAX_RRF_K, MAX_WEIGHT
+from app.domain.plan import FILTER_KEY, MAX_RRF_K, MAX_WEIGHT, MIN_WEIGHT
+from app.domain.versions import MAX_NAME_CHARS
 
 ERROR_REF = "#/components/schemas/ErrorBody"
 
@@ -76,8 +77,10 @@ def test_the_schema_states_the_limits_from_settings_and_the_bounds(openapi: dict
     assert search["limit"]["maximum"] == s.search.max_limit
     assert search["query"]["maxLength"] == s.limits.max_query_chars
     assert search["rrf_k"]["maximum"] == MAX_RRF_K
-    assert search["weights"]["additionalProperties"] == {"type": "number", "minimum": 0, "maximum": MAX_WEIGHT}
-    assert search["filter"]["propertyNames"] == {"pattern": FILTER_KEY.pattern}
+    assert search["weights"]["additionalProperties"] == {  # 0, or from MIN_WEIGHT (below it a weight is no weight)
+        "type": "number", "minimum": 0, "maximum": MAX_WEIGHT,
+        "not": {"exclusiveMinimum": 0, "exclusiveMaximum": MIN_WEIGHT}}
+    assert search["filter"]["propertyNames"] == {"pattern": FILTER_KEY.pattern, "maxLength": 256}
     assert all(schemas[m]["additionalProperties"] is False for m in ("DocumentsIn", "DocumentIn", "SearchIn"))
 
 
@@ -86,11 +89,12 @@ def test_the_schema_states_the_limits_from_settings_and_the_bounds(openapi: dict
     ({"query": "a", "rrf_k": MAX_RRF_K + 1}, "rrf_k"),
     ({"query": "a", "weights": {"document": 1e308}}, "document"),
     ({"query": "a", "weights": {"document": -0.5}}, "document"),
+    ({"query": "a", "weights": {"document": 5e-324}}, "'document' is 5e-324"),
     ({"query": "a", "filter": {"my key": "v"}}, "'my key'"),
     ({"query": "a", "filter": {"": 1}}, "filter key ''"),
     ({"query": "a", "filter": {"year": 2**70}}, "'year'"),
     ({"query": "a", "filter": {"year": [1, -(2**63) - 1]}}, "'year'"),
-], ids=["rrf_k 2^64", "rrf_k over", "weight 1e308", "weight negative", "key with space", "empty key",
+], ids=["rrf_k 2^64", "rrf_k over", "weight 1e308", "weight negative", "weight 5e-324", "key with space", "empty key",
         "int over 64 bits", "int in list under 64 bits"])
 def test_what_the_schema_excludes_is_refused_with_422_naming_it(seeded: TestClient, body: dict[str, Any],
                                                                 named: str) -> None:
@@ -135,5 +139,47 @@ def test_a_list_s_length_bounds_are_on_the_array_as_items(openapi: dict[str, Any
         is_array = node.get("type") == "array" or any(b.get("type") == "array" for b in node.get("oneOf", ()))
         assert not (is_array and {"minLength", "maxLength"} & set(node)), node
     search = openapi["components"]["schemas"]["SearchIn"]["properties"]
-    assert {"items": {"type": "string"}, "type": "array", "minItems": 1, "maxItems": 64} in search["fields"]["oneOf"]
-    assert {"items": {"type": "string"}, "type": "array", "maxItems": 16} in search["rerank"]["oneOf"]
+    name = {"type": "string", "minLength": 1, "maxLength": MAX_NAME_CHARS}  # each item too (a space's name)
+    assert {"items": name, "type": "array", "minItems": 1, "maxItems": 64} in search["fields"]["oneOf"]
+    assert {"items": name, "type": "array", "maxItems": 16} in search["rerank"]["oneOf"]
+
+
+def test_each_string_of_a_request_list_declares_its_length(openapi: dict[str, Any], app_services: Services) -> None:
+    """Every list of strings a request sends bounds its items as the service does (found by a break test: the
+    entities' items had no bounds, though the service refuses a blank or a long one)."""
+    lim = app_services.settings.limits
+    schemas = openapi["components"]["schemas"]
+    entities = next(b for b in schemas["DocumentIn"]["properties"]["entities"]["oneOf"] if b.get("type") == "array")
+    assert entities["items"] == {"type": "string", "minLength": 1, "maxLength": lim.max_entity_chars}
+    values = schemas["SearchIn"]["properties"]["filter"]
+    assert values["maxProperties"] == lim.max_filter_conditions and values["propertyNames"]["maxLength"] == 256
+    array = next(b for b in values["additionalProperties"]["oneOf"] if b["type"] == "array")
+    assert (array["minItems"], array["maxItems"]) == (1, lim.max_filter_values)
+    strings = [b for b in [*values["additionalProperties"]["oneOf"], *array["items"]["oneOf"]] if b["type"] == "string"]
+    assert len(strings) == 2 and all(b["maxLength"] == lim.max_metadata_string_chars for b in strings)
+    for model in ("DocumentsIn", "DocumentIn", "SearchIn", "BackupIn", "RestoreIn"):  # none left unbounded
+        for prop, schema in schemas[model]["properties"].items():
+            for branch in [schema, *schema.get("oneOf", ())]:
+                if branch.get("type") == "array" and branch["items"].get("type") == "string":
+                    assert "maxLength" in branch["items"] and "minLength" in branch["items"], (model, prop)
+
+
+@pytest.mark.parametrize(("path", "body", "named"), [
+    ("/documents", {"documents": [{"id": "e1", "title": "t", "body": "b", "entities": ["x" * 501]}]},
+     "entities[0]: 501 characters, over the limit of 500"),
+    ("/documents", {"documents": [{"id": "e1", "title": "t", "body": "b", "entities": ["ok", ""]}]},
+     "entities[1] is blank"),
+    ("/search", {"query": "a", "fields": [""]}, "fields"),
+    ("/search", {"query": "a", "fields": ["x" * 201]}, "fields"),
+    ("/search", {"query": "a", "rerank": [""]}, "rerank"),
+    ("/search", {"query": "a", "filter": {"year": []}}, "empty list"),
+    ("/search", {"query": "a", "filter": {"k": "v" * 8193}}, "over the limit of 8192"),
+    ("/search", {"query": "a", "filter": {"k" * 257: "v"}}, "filter key"),
+])
+def test_a_string_past_its_declared_length_is_refused_naming_it(seeded: TestClient, app_services: Services,
+                                                                 path: str, body: dict[str, Any], named: str) -> None:
+    before = app_services.ingest.count()
+    r = seeded.post(path, json=body)
+    assert r.status_code == 422, r.text
+    assert named in r.json()["message"], r.json()
+    assert app_services.ingest.count() == before

@@ -33,11 +33,20 @@ def test_routes_are_counted_by_plan(seeded: TestClient, app_services: Services) 
         return sum(s.value for f in text_string_to_metric_families(text) if f.name == "multivec_searches"
                    for s in f.samples if s.name == "multivec_searches_total" and s.labels["route"] == route)
 
-    before = routed("keyword"), routed("dense")
+    def labelled(plan: str) -> float:
+        text = seeded.get("/metrics").text
+        return sum(s.value for f in text_string_to_metric_families(text) if f.name == "multivec_searches"
+                   for s in f.samples if s.name == "multivec_searches_total" and s.labels["plan"] == plan)
+
+    before = routed("keyword"), routed("dense"), labelled("auto"), labelled("keyword")
     assert seeded.post("/search", json={"query": CODES}).status_code == 200
     assert seeded.post("/search", json={"query": CODES}).status_code == 200
     assert seeded.post("/search", json={"query": WORDS}).status_code == 200
     assert (routed("keyword"), routed("dense")) == (before[0] + 2, before[1] + 1)
+    # the plan label: a search the router decided is `auto`, whatever it chose; a named plan keeps its name
+    assert labelled("auto") == before[2] + 3 and labelled("keyword") == before[3]
+    assert seeded.post("/search", json={"query": CODES, "plan": "keyword"}).status_code == 200
+    assert labelled("keyword") == before[3] + 1
 
 
 def test_a_bad_plan_is_refused_naming_it(seeded: TestClient) -> None:

@@ -122,6 +122,8 @@ def test_a_router_can_pick_a_named_plan_such_as_the_cascade(loaded: Services) ->
     ids, plan = search(loaded, WORDS)
     named_ids, named = search(loaded, WORDS, plan="cascade")
     assert plan["route"] == "cascade" and plan["router"]["probabilities"] == {"cascade": 1.0}
-    assert ids == named_ids and {k: v for k, v in plan.items() if k not in ("route", "router")} == \
-        {k: v for k, v in named.items() if k not in ("route", "router")}
+    routing = ("route", "router", "plan_label")  # how the plan was chosen: the router, or the request's name
+    assert ids == named_ids and {k: v for k, v in plan.items() if k not in routing} == \
+        {k: v for k, v in named.items() if k not in routing}
+    assert (plan["plan_label"], named["plan_label"]) == ("auto", "cascade")
     assert cascade.spaces == 3

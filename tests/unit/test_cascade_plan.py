@@ -9,7 +9,7 @@ from app.domain.fusion import dbsf, dbsf_normalize
 from app.domain.plan import Filter, build_plan
 from app.domain.versions import IndexKind, Registry, VectorVersion
 from app.errors import InvalidInput, UnknownPlan, UnknownSpace
-from app.services.plans import plan_names, plan_request
+from app.services.plans import plan_names, plan_request, requestable_plans
 from app.settings import PlanSettings, SearchSettings, Settings
 
 SPACES = {"title": "dense", "body": "multi", "entities": "multi", "document": "dense", "keywords": "sparse"}
@@ -98,11 +98,23 @@ def test_named_plans_from_settings() -> None:
     assert fused.name == "fused" and fused.weights == s.weights and fused.rerank == []
     cascade = plan_request(s, "cascade")
     assert cascade.fields == ["document", "keywords"] and cascade.rerank == ["body"]
-    with pytest.raises(UnknownPlan, match="unknown plan 'nope'"):
+    with pytest.raises(UnknownPlan, match="unknown plan 'nope'") as err:
         plan_request(s, "nope")
+    assert err.value.detail["known"] == requestable_plans(s) == [*plan_names(s), "auto"]
+    assert "'auto'" in err.value.message
     own = SearchSettings(plan="mine", plans={"mine": PlanSettings(fields=["keywords"], rerank=["document"])})
     assert plan_request(own).rerank == ["document"] and plan_names(own) == ["fused", "mine"]
     with pytest.raises(ValueError, match=r"search\.plan 'nope' is not a plan"):
         SearchSettings(plan="nope")
     with pytest.raises(ValueError, match=r"search.plans.bad names unknown spaces \['nope'\]"):
         Settings(search=SearchSettings(plans={"bad": PlanSettings(rerank=["nope"])}))
+
+
+def test_auto_is_no_plan_name_settings_may_take_and_the_schema_names_every_built_in_plan() -> None:
+    from app.api.schemas import SearchIn
+    from app.search_settings import AUTO, builtin_plans
+
+    with pytest.raises(ValueError, match="'auto'"):
+        SearchSettings(plans={"auto": PlanSettings()})
+    described = SearchIn.model_fields["plan"].description or ""
+    assert all(f"`{name}`" in described for name in [*builtin_plans(), "fused"]) and f'"{AUTO}"' in described

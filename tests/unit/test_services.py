@@ -180,3 +180,23 @@ def test_open_store_wraps_both_adapters_in_retries(tmp_path: Path, url: str | No
         assert store.fusions == frozenset({"dbsf"})  # unweighted DBSF only: the rest is fused by the service
     finally:
         store.close()
+
+
+def test_the_plan_label_names_the_plan_auto_custom_or_the_stored_profile(fake: Services) -> None:
+    from app.domain.profiles import RankingProfile
+    from app.domain.router import Route
+    from app.services.plans import plan_label
+
+    def label(**asked: object) -> str | None:
+        return fake.search.search(SearchRequest(query="telescope", explain=True, **asked)).plan["plan_label"]  # type: ignore[arg-type,index]
+
+    assert label() == fake.settings.search.plan and label(plan="all") == "all" and label(plan="auto") == "auto"
+    assert label(fields=["title"]) == label(weights={"title": 1.0}) == label(fusion="rrf") == "custom"
+    reg = fake.registry.get()
+    fake.search.profiles.save_profile(RankingProfile(
+        name="p", version=1, fusion="rrf", rrf_k=60, weights={"title": 1.0},
+        vector_versions={s: reg.live_version(s).name for s in reg.live_spaces()}))
+    assert label() == "profile" and label(plan="keyword") == "keyword" and label(weights={"title": 2.0}) == "custom"
+    bare = SearchRequest(query="q")
+    assert plan_label(bare, Route(None, "missing", "none stored"), False, "fused") == "fused"
+    assert plan_label(bare, Route(None, "mismatch", "other versions"), True, "fused") == "auto"
