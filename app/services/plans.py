@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 from app.domain.router import Route
 from app.errors import UnknownPlan, UnknownSpace
@@ -35,51 +35,23 @@ class PlanRequest:
 CUSTOM, PROFILE = "custom", "profile"  # plan labels of a request that tunes its own ranking, or a stored profile's
 
 
-class Asked(Protocol):
-    """What `plan_label` reads of a search request as sent (app.services.search.SearchRequest)."""
-
-    @property
-    def plan(self) -> str | None:
-        """The plan named, `auto`, or None."""
-        ...
-
-    @property
-    def fields(self) -> list[str] | None:
-        """The spaces named, or None."""
-        ...
-
-    @property
-    def fusion(self) -> str | None:
-        """The fusion named, or None."""
-        ...
-
-    @property
-    def weights(self) -> dict[str, float] | None:
-        """The weights named, or None."""
-        ...
-
-    @property
-    def rrf_k(self) -> int | None:
-        """The k named, or None."""
-        ...
-
-
-def plan_label(asked: Asked, route: Route | None, profiled: bool, default: str) -> str:
+def plan_label(plan: str | None, tunes_fusion: bool, route: Route | None, profiled: bool, default: str) -> str:
     """A search's `plan` label in metrics and logs, bounded (never the client's free text): `custom` for a request
     that names fields, weights, fusion or k; else the plan it named (a known one: an unknown plan is a 422 first)
     or `auto`; for a bare request, `auto` when a stored query router decided, `profile` when a stored ranking
     profile ranked it, else the default plan that ran (`default`).
 
     Args:
-        asked: the request as sent (before the router or `auto` changed it).
+        plan: the plan the request named as sent (before the router or `auto` changed it), or None.
+        tunes_fusion: the request named fields, weights, fusion or k (`SearchRequest.tunes_fusion`).
         route: the query router's decision (None: not asked; reason `missing`: no router stored).
         profiled: a stored ranking profile set the ranking.
         default: the plan a bare request runs.
     """
-    if asked.fields or asked.fusion or asked.rrf_k or asked.weights is not None:
+    if tunes_fusion:
         return CUSTOM
-    if asked.plan:
-        return asked.plan
+    if plan:
+        return plan
     routed = route is not None and route.reason != "missing"  # a stored router decided, whatever it chose
     return AUTO if routed else PROFILE if profiled else default
 

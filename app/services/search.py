@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 from app.domain.fusion import fused_in
-from app.domain.plan import Filter, QueryPlan, build_plan
+from app.domain.plan import QueryPlan, build_plan
 from app.domain.profiles import voting_thresholds
 from app.domain.rollout import Routing, route, shadow_sampled
 from app.domain.text import normalize_for
@@ -18,6 +18,8 @@ from app.repos.registry import RegistryRepo
 from app.services.explain import explain_hits
 from app.services.fanout import Deadlines, FanOut, FanOutResult
 from app.services.plans import FUSED, cascade_args, first_stage_of, plan_label, plan_request
+from app.services.queries import SearchRequest as SearchRequest  # the request and answer, re-exported
+from app.services.queries import SearchResponse as SearchResponse
 from app.services.query_router import AUTO, QueryRouting, routed_request, wants_route
 from app.services.ranking import Ranking, default_weights, learned_plan, with_request_weights
 from app.services.rollout import OVERLAP_K, RolloutMonitor
@@ -26,52 +28,6 @@ from app.settings import Settings
 from app.store.base import QueryResult, Store, VectorValue
 
 QueryVectors = dict[str, VectorValue]  # vector name -> the query's embedding for it
-
-
-@dataclass(frozen=True)
-class SearchRequest:
-    """One search, as the API (or validation, or evaluation) asks for it; None means the default."""
-
-    query: str
-    limit: int | None = None
-    fields: list[str] | None = None
-    fusion: str | None = None
-    weights: dict[str, float] | None = None
-    filter: Filter = field(default_factory=Filter)
-    explain: bool = False
-    rrf_k: int | None = None
-    versions: dict[str, str] | None = None  # pin a space to a version (validation, A/B)
-    collection: str | None = None  # a physical collection instead of the alias (validating a rebuild)
-    threshold: bool = False  # drop hits no searched space scores at or above its calibrated threshold
-    fanout: bool | None = None  # a request per space, each under a deadline (None: settings `execution`)
-    budget_ms: int | None = None  # this search's fan-out budget in ms (asks for fan-out)
-    plan: str | None = None  # a named plan from settings (app.services.plans), or "auto" (the query router)
-    rerank: list[str] | None = None  # spaces that rescore the candidates (a cascade); None: the plan's
-    candidates: int | None = None  # a cascade's stage-1 depth; None: the plan's
-
-    @property
-    def names_ranking(self) -> bool:
-        """True when the request chooses spaces, fusion or weights itself (so no profile applies)."""
-        return self.names_plan or self.weights is not None
-
-    @property
-    def names_plan(self) -> bool:
-        """True when the request chooses a plan, spaces, fusion, k or versions (weights, rerank spaces and
-        candidates alone only adjust)."""
-        return bool(self.plan or self.fields or self.fusion or self.rrf_k or self.versions)
-
-
-@dataclass
-class SearchResponse:
-    """Hits (dicts: id, point_id, score, title, summary, metadata, explain?), and with `explain`
-    the plan and timings in milliseconds; `note` says why hits were dropped by a threshold;
-    `degraded` the spaces a fan-out search answered without (empty: the answer is whole)."""
-
-    hits: list[dict[str, Any]]
-    plan: dict[str, Any] | None = None
-    timings_ms: dict[str, float] | None = None
-    note: str | None = None
-    degraded: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -147,13 +103,13 @@ class SearchService:
         ranking = Ranking(route=chosen)
         # a request that chooses its spaces, weights or fusion itself fuses them (the `fused` plan), whatever
         # the default plan; `rerank` and `candidates` alone adjust the default plan
-        chooses = req.fields or req.fusion or req.rrf_k or req.weights is not None
-        named = plan_request(s, req.plan or (FUSED if chooses else None))  # raises UnknownPlan naming it
+        named = plan_request(s, req.plan or (FUSED if req.tunes_fusion else None))  # raises UnknownPlan naming it
         if req.plan is None and not set(named.fields or ()) | set(named.rerank) <= set(registry.live_spaces()):
             named = plan_request(s, FUSED)  # the default plan names a space this store lacks: fuse what it has
         if profile and not req.names_plan:
             ranking = replace(self._profile_for(registry, pins), route=chosen)
-        ranking = replace(ranking, label=plan_label(asked, chosen, ranking.profile is not None, named.name))
+        ranking = replace(ranking, label=plan_label(asked.plan, asked.tunes_fusion, chosen, bool(ranking.profile),
+                                                     named.name))
         limit = req.limit or s.default_limit
         learned = learned_plan(registry, s, self.profiles, ranking, fusion=req.fusion, fields=req.fields,
                                weights=req.weights, limit=limit, filter=req.filter, explain=req.explain,

@@ -197,6 +197,5 @@ def test_the_plan_label_names_the_plan_auto_custom_or_the_stored_profile(fake: S
         name="p", version=1, fusion="rrf", rrf_k=60, weights={"title": 1.0},
         vector_versions={s: reg.live_version(s).name for s in reg.live_spaces()}))
     assert label() == "profile" and label(plan="keyword") == "keyword" and label(weights={"title": 2.0}) == "custom"
-    bare = SearchRequest(query="q")
-    assert plan_label(bare, Route(None, "missing", "none stored"), False, "fused") == "fused"
-    assert plan_label(bare, Route(None, "mismatch", "other versions"), True, "fused") == "auto"
+    assert plan_label(None, False, Route(None, "missing", "none stored"), False, "fused") == "fused"
+    assert plan_label(None, False, Route(None, "mismatch", "other versions"), True, "fused") == "auto"
