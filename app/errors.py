@@ -83,6 +83,13 @@ class SearchDeadline(StoreUnavailable):
     code = "search_deadline"
 
 
+class DiskFull(StoreUnavailable):
+    """The embedded store refused a write, an optimisation or a snapshot that could fill its disk (503):
+    `detail` gives the free and needed MB and the folder (app.store.edge_disk)."""
+
+    code = "disk_full"
+
+
 class StoreLocked(AppError):
     """Another process holds the embedded data folder."""
 
@@ -122,6 +129,7 @@ STATUS_BY_ERROR: dict[type[AppError], int] = {
     Forbidden: 403,
     StoreUnavailable: 503,
     SearchDeadline: 503,
+    DiskFull: 503,
     StoreLocked: 503,
     EncoderFailed: 503,
 }

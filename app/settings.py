@@ -29,6 +29,9 @@ class StoreSettings(BaseModel):
     timeout_s: float = 10.0
     retry_attempts: int = 3
     retry_wait_s: float = 0.2
+    # the embedded store refuses a write, optimisation or snapshot (503 `disk_full`) that would leave less free
+    # space on its disk than this, in MB: a full disk kills the process (SIGBUS); 0 turns the check off
+    min_free_mb: int = Field(default=256, ge=0)
 
 
 Quantization = Literal["none", "scalar", "binary"]

@@ -1,9 +1,8 @@
 """Embedded store on qdrant-edge: Qdrant's engine in-process, one shard folder per collection.
 
-Edge has shards, not collections or aliases, so this adapter emulates them: a collection is a
-shard folder under `collections/`, an alias is an entry in `aliases.json` replaced atomically
-(write a temp file, `os.replace`), and the folder is locked so one process owns it.
-"""
+Edge has shards, not collections or aliases, so this adapter emulates them: a collection is a shard folder
+under `collections/`, an alias is an entry in `aliases.json` replaced atomically (write a temp file,
+`os.replace`), the folder is locked so one process owns it, and a write that could fill the disk is refused."""
 
 from __future__ import annotations
 
@@ -36,6 +35,7 @@ from app.store.base import (
 )
 from app.store.cascade import run_cascade
 from app.store.edge_config import DISTANCE, edge_config, ignored_settings, modifier, search_params
+from app.store.edge_disk import WRITE_OVERHEAD, DiskGuard, folder_bytes, vector_bytes
 from app.store.edge_meta import write_meta
 from app.store.edge_query import EdgeTrees, edge_batch, edge_hits
 from app.store.edge_snapshot import WalFlusher, engine_error, open_shard, unpack_shard, write_tar
@@ -61,7 +61,7 @@ class EdgeStore(Store):
     kind = "edge"
     fusions = IN_STORE_FUSIONS
 
-    def __init__(self, root: Path, *, config: CollectionConfig | None = None) -> None:
+    def __init__(self, root: Path, *, config: CollectionConfig | None = None, min_free_mb: int = 0) -> None:
         self.config = config or CollectionConfig()
         self._search_params = search_params(self.config)
         ignored = ignored_settings(self.config)
@@ -77,6 +77,7 @@ class EdgeStore(Store):
         self._closed = False
         self._aliases = AliasFile(self.root)
         self._flusher = WalFlusher()
+        self._disk = DiskGuard(self.root, min_free_mb)  # writes that could fill the disk are refused
 
     # -- lifecycle -------------------------------------------------------------------------
     def ping(self) -> None:
@@ -178,15 +179,17 @@ class EdgeStore(Store):
 
     def optimize(self, collection: str) -> None:
         with self._mutex:  # segments are rewritten: no snapshot meanwhile
+            self._disk.check("optimisation", folder_bytes(self._dir(self._resolve(collection))))
             shard = self._shard(collection)
             shard.optimize()
             shard.flush()
 
     # -- points ----------------------------------------------------------------------------
-    def _update(self, collection: str, operation: Any) -> None:
+    def _update(self, collection: str, operation: Any, need_bytes: int = 0) -> None:
         """Every point write goes through here, under the mutex, so a snapshot copies a shard no write is
-        changing (searches and reads do not wait)."""
+        changing (searches and reads do not wait); refused when the disk may not hold it (`need_bytes`)."""
         with self._mutex:
+            self._disk.check("write", need_bytes)
             shard = self._shard(collection)
             shard.update(operation)
             self._flusher.wrote(self._resolve(collection), shard)
@@ -198,7 +201,8 @@ class EdgeStore(Store):
         pts = [qe.Point(id=p.id, vector={n: to_vector(qe, v) for n, v in p.vectors.items()}, payload=p.payload)
                for p in points]
         mode = qe.UpdateMode.InsertOnly if insert_only else None
-        self._update(collection, qe.UpdateOperation.upsert_points(pts, update_mode=mode))
+        self._update(collection, qe.UpdateOperation.upsert_points(pts, update_mode=mode),
+                     WRITE_OVERHEAD * vector_bytes(v for p in points for v in p.vectors.values()))
 
     def update_vectors(self, collection: str, vectors: dict[str, dict[str, VectorValue]], *,
                        only_if: Filter | None = None) -> None:
@@ -207,7 +211,8 @@ class EdgeStore(Store):
             return
         pvs = [qe.PointVectors(id=pid, vector={n: to_vector(qe, v) for n, v in vecs.items()})
                for pid, vecs in vectors.items()]
-        self._update(collection, qe.UpdateOperation.update_vectors(pvs, condition=to_filter(qe, only_if)))
+        self._update(collection, qe.UpdateOperation.update_vectors(pvs, condition=to_filter(qe, only_if)),
+                     WRITE_OVERHEAD * vector_bytes(v for vecs in vectors.values() for v in vecs.values()))
 
     def set_payload(self, collection: str, ids: Sequence[str], payload: dict[str, Any]) -> None:
         if ids:
@@ -324,6 +329,7 @@ class EdgeStore(Store):
             if not self.collection_exists(collection) or self._resolve(collection) != collection:
                 raise CollectionNotFound(f"collection {collection!r} does not exist")
             self._shard(collection).flush()
+            self._disk.check("snapshot", folder_bytes(self._dir(collection) / "shard"), where=Path(folder))
             name = f"{collection}.edge-snapshot.tar"
             write_tar(self._dir(collection) / "shard", Path(folder) / name)
             return name
@@ -333,6 +339,7 @@ class EdgeStore(Store):
         the shard is opened to check it reads. Under the mutex, so nothing recreates the collection (the
         meta) between the old one's removal and the new one."""
         with self._mutex:
+            self._disk.check("restore", 2 * Path(path).stat().st_size)  # the archive, unpacked; old shard still there
             self.delete_collection(collection)
             folder = self._dir(collection)
             folder.mkdir(parents=True)

@@ -40,5 +40,5 @@ def open_store(settings: StoreSettings, collection: CollectionSettings | None = 
     else:
         from app.store.edge import EdgeStore
 
-        inner = EdgeStore(settings.path, config=config)
+        inner = EdgeStore(settings.path, config=config, min_free_mb=settings.min_free_mb)
     return RetryingStore(inner, attempts=settings.retry_attempts, wait_s=settings.retry_wait_s)

@@ -1,0 +1,156 @@
+"""A disk about to fill: the embedded store refuses writes with a clear 503 `disk_full` and keeps serving
+reads, rather than dying of SIGBUS in the engine's memory-mapped files (app/store/edge_disk.py)."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import textwrap
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+from litestar.testing import TestClient
+
+from app.asgi import create_app
+from app.container import Services, build_services
+from app.encoders.fastembed_encoder import EncoderPool
+from app.encoders.vectors import SparseVec
+from app.errors import DiskFull
+from app.store.edge import EdgeStore
+from app.store.edge_disk import MB, DiskGuard, vector_bytes
+from app.store.types import PointWrite, VectorSpec
+from tests.conftest import make_settings, to_documents
+from tests.fixtures import DOCS
+
+ROOT = Path(__file__).resolve().parents[2]
+SPECS = {"d": VectorSpec(kind="dense", dim=4), "m": VectorSpec(kind="multi", dim=4)}
+
+
+def beyond_free(path: Path) -> int:
+    """A `min_free_mb` this disk cannot meet: 1 GB more than it has free."""
+    return int(shutil.disk_usage(path).free // MB) + 1024
+
+
+def point(i: int) -> PointWrite:
+    return PointWrite(id=str(uuid.UUID(int=i + 1)), vectors={"d": [0.1, 0.2, 0.3, float(i)],
+                                                          "m": [[1.0, 0.0, 0.0, 0.0], [0.0, 1.0, 0.0, 0.0]]},
+                      payload={"doc_id": f"p{i}"})
+
+
+def test_vector_bytes_counts_dense_multi_and_sparse_values() -> None:
+    dense, rows = [0.0] * 384, np.zeros((3, 384), dtype=np.float32)
+    assert vector_bytes([dense, rows, [[0.0] * 384] * 2, SparseVec((1, 5, 9), (0.1, 0.2, 0.3))]) == \
+        4 * 384 + 4 * 3 * 384 + 4 * 2 * 384 + 8 * 3
+
+
+def test_the_guard_refuses_below_the_minimum_plus_the_need_and_says_what_and_where(tmp_path: Path) -> None:
+    free = shutil.disk_usage(tmp_path).free
+    DiskGuard(tmp_path, 0).check("write", 10 * free)  # 0: off
+    DiskGuard(tmp_path, 1).check("write", 0)
+    with pytest.raises(DiskFull) as e:
+        DiskGuard(tmp_path, 1).check("write", free)  # 1 MB to keep free beyond all there is
+    assert e.value.code == "disk_full" and str(tmp_path) in e.value.message and "MIN_FREE_MB" in e.value.message
+    assert e.value.detail["min_free_mb"] == 1 and e.value.detail["free_mb"] < e.value.detail["needed_mb"]
+
+
+def test_the_embedded_store_refuses_writes_and_optimising_but_reads_and_snapshots_elsewhere_work(
+        tmp_path: Path) -> None:
+    store = EdgeStore(tmp_path / "data")
+    store.create_collection("c", SPECS)
+    store.upsert("c", [point(i) for i in range(5)])
+    store.close()
+    full = EdgeStore(tmp_path / "data", min_free_mb=beyond_free(tmp_path))
+    try:
+        for write in (lambda: full.upsert("c", [point(9)]), lambda: full.delete("c", [point(0).id]),
+                      lambda: full.set_payload("c", [point(1).id], {"x": 1}),
+                      lambda: full.update_vectors("c", {point(2).id: {"d": [1.0, 1.0, 1.0, 1.0]}}),
+                      lambda: full.optimize("c")):
+            with pytest.raises(DiskFull):
+                write()
+        assert full.count("c") == 5 and [p.payload for p in full.retrieve("c", [point(1).id])] == \
+            [{"doc_id": "p1"}]  # nothing changed, and reads still work
+        with pytest.raises(DiskFull):
+            full.snapshot("c", tmp_path)  # a tar on the same disk
+    finally:
+        full.close()
+
+
+@pytest.fixture
+def full_services(tmp_path: Path, model_cache: Path, encoders: EncoderPool) -> Iterator[Services]:
+    settings = make_settings("edge", tmp_path, model_cache)
+    svc = build_services(settings, encoders=encoders)
+    svc.ingest.upsert(to_documents(DOCS[:1]))
+    svc.close()
+    full = settings.model_copy(update={"store": settings.store.model_copy(
+        update={"min_free_mb": beyond_free(tmp_path)})})
+    svc = build_services(full, encoders=encoders)
+    yield svc
+    svc.close()
+
+
+def test_a_write_on_a_full_disk_is_a_503_naming_it_and_searches_still_answer(full_services: Services) -> None:
+    with TestClient(create_app(full_services.settings, services=full_services)) as client:
+        r = client.post("/documents", json={"documents": DOCS[1:3]})
+        assert r.status_code == 503, r.text
+        body = r.json()
+        assert body["code"] == "disk_full" and "MB free" in body["message"]
+        assert body["detail"]["free_mb"] < body["detail"]["needed_mb"]
+        assert client.get(f"/documents/{DOCS[1]['id']}").status_code == 404  # not written
+        assert client.delete(f"/documents/{DOCS[0]['id']}").status_code == 503
+        assert client.get(f"/documents/{DOCS[0]['id']}").status_code == 200  # still there
+        hits = client.post("/search", json={"query": DOCS[0]["title"]}).json()["hits"]
+        assert [h["id"] for h in hits][:1] == [DOCS[0]["id"]]
+
+
+FILL = textwrap.dedent("""
+    import sys, uuid
+    from app.errors import DiskFull
+    from app.store.edge import EdgeStore
+    from app.store.types import PointWrite, VectorSpec
+    store = EdgeStore(sys.argv[1], min_free_mb=int(sys.argv[2]))
+    store.create_collection("c", {"d": VectorSpec(kind="dense", dim=384), "m": VectorSpec(kind="multi", dim=384)})
+    written = 0
+    try:
+        for batch in range(100_000):
+            points = [PointWrite(id=str(uuid.UUID(int=written + i + 1)),
+                                 vectors={"d": [0.5] * 384, "m": [[0.25] * 384] * 20},
+                                 payload={"doc_id": f"p{written + i}", "body": "protein folding " * 200})
+                      for i in range(32)]
+            store.upsert("c", points)
+            written += len(points)
+            print(written, flush=True)  # acknowledged
+    except DiskFull as e:
+        print("refused", e.detail, flush=True)
+    store.close()
+""")
+
+
+def test_filling_a_small_real_disk_ends_in_a_refusal_not_a_crash_and_every_acknowledged_write_is_kept(
+        tmp_path: Path) -> None:
+    """A 256 MB tmpfs (root only: otherwise this skips, saying why), filled by writes until the guard refuses
+    one: the process ends normally, and every write it acknowledged reads back after a reopen."""
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256m", "tmpfs", str(disk)], capture_output=True,
+                             text=True, check=False)
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs here (root only): {mounted.stderr.strip()[:200]}")
+    try:
+        out = subprocess.run([sys.executable, "-c", FILL, str(disk / "data"), "16"], capture_output=True, text=True,
+                             timeout=600, env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"}, check=False)
+        assert out.returncode == 0, f"rc {out.returncode} (-7 is SIGBUS): {out.stderr[-1500:]}"
+        lines = out.stdout.split()
+        assert "refused" in out.stdout, out.stdout[-500:]
+        acknowledged = max(int(x) for x in lines if x.isdigit())
+        assert acknowledged >= 32
+        store = EdgeStore(disk / "data", min_free_mb=0)
+        try:
+            assert store.count("c") == acknowledged
+        finally:
+            store.close()
+    finally:
+        subprocess.run(["umount", str(disk)], check=False)
