@@ -348,6 +348,9 @@ class FakeStore:
         value = self.meta.get(key)
         return deepcopy(value) if value is not None else None
 
+    def reserve(self, what: str, need_bytes: int) -> None:
+        self._check()
+
     def snapshot(self, collection: str, folder: Path) -> str | None:
         """Like the in-memory client: no snapshots (a backup exports the points instead)."""
         self._col(collection)

@@ -19,11 +19,11 @@ def filter_values_schema(max_chars: int | None = None, max_values: int | None = 
     """The schema of a filter's values: a string (at most `max_chars`), a signed 64-bit integer, a boolean, or a
     list of 1 to `max_values` of them; the limits are settings, so `app.api.openapi` declares them."""
     string: JsonDict = {"type": "string", **({"maxLength": max_chars} if max_chars is not None else {})}
-    scalar: list[JsonValue] = [string, {"type": "integer", "minimum": INT64_MIN, "maximum": INT64_MAX},
-                               {"type": "boolean"}]
-    array: JsonDict = {"type": "array", "items": {"oneOf": scalar}, "minItems": 1,
-                       **({"maxItems": max_values} if max_values is not None else {})}
-    return {"oneOf": [*scalar, array]}
+    integer: JsonDict = {"type": "integer", "minimum": INT64_MIN, "maximum": INT64_MAX}
+    bounds: JsonDict = {"minItems": 1, **({"maxItems": max_values} if max_values is not None else {})}
+    # a list matches any of its values: all strings or all integers (app.domain.filters), never booleans
+    lists: list[JsonValue] = [{"type": "array", "items": item, **bounds} for item in (string, integer)]
+    return {"oneOf": [string, integer, {"type": "boolean"}, *lists]}
 
 
 # a weight is 0 or from MIN_WEIGHT to MAX_WEIGHT (one above 0 but below MIN_WEIGHT would change no ranking)

@@ -7,6 +7,9 @@ import argparse
 import math
 from collections.abc import Callable
 
+MAX_SYNTHETIC = 10_000_000  # synthetic documents: 100,000 took 176-1,000 s to build here
+MAX_SEED = 2**32 - 1  # numpy's seeds
+
 
 def whole(minimum: int, maximum: int | None = None, *, meaning: str = "") -> Callable[[str], int]:
     """An argparse `type`: a whole number from `minimum` (to `maximum`).
@@ -71,5 +74,5 @@ def sizes(text: str) -> list[int]:
     Raises:
         argparse.ArgumentTypeError: naming the first part that is not one.
     """
-    size = whole(1, meaning="documents; '' = skip")
+    size = whole(1, MAX_SYNTHETIC, meaning="documents; '' = skip")
     return [size(part.strip()) for part in text.split(",") if part.strip()]

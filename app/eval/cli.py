@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from app.eval.args import fraction, number, whole
+from app.eval.args import MAX_SEED, fraction, number, whole
 from app.eval.metrics import delta_ci, score_run
 
 
@@ -33,7 +33,7 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     p.add_argument("--max-queries", type=whole(0), default=0, help="evaluate only this many queries (smoke runs)")
     p.add_argument("--fit", type=fraction, default=0.0, metavar="FRACTION",
                    help="fit a ranking profile on this share of the queries, report on the rest")
-    p.add_argument("--seed", type=int, default=13)
+    p.add_argument("--seed", type=whole(0, MAX_SEED), default=13)
     p.add_argument("--baseline", default="all, equal", help="the plan every other is compared with (the "
                    "paired bootstrap interval of the nDCG@10 difference), e.g. 'API default' (default %(default)r)")
     p.add_argument("--learned-spaces", type=lambda v: v.split(","), metavar="A,B",

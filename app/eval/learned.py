@@ -28,6 +28,7 @@ from app.domain.fusion import Ranked, dbsf
 from app.domain.learned import feature_matrix, learned_fusion
 from app.domain.metrics import ndcg_at_k
 from app.domain.scorer import LearnedScorer
+from app.errors import InvalidInput
 
 Lists = Mapping[str, Mapping[str, Ranked]]  # query id -> space -> its ranked list
 Qrels = Mapping[str, Mapping[str, int]]
@@ -187,7 +188,8 @@ def select_scorer(lists: Lists, qrels: Qrels, spaces: Sequence[str], *, vector_v
     all_terms = terms_for(spaces, FEATURE_SETS["all"], interactions=True)
     rows = build_rows(lists, qrels, spaces, all_terms, depth=depth)
     if len(rows) < 2:
-        raise ValueError(f"{len(rows)} judged queries: too few to fit a scorer")
+        raise InvalidInput(f"{len(rows)} judged queries to fit on: too few to fit a scorer (at least 2; --fit is "
+                           "the share of the queries fitted on: raise it, or use a larger query set)")
     splits = list(KFold(n_splits=min(folds, len(rows)), shuffle=True, random_state=seed).split(np.arange(len(rows))))
     # one BLAS thread for the whole search, set once: setting the limit costs ~1 ms, a fit ~2 ms
     with threadpool_limits(1):

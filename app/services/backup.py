@@ -6,6 +6,7 @@ import datetime as dt
 import gzip
 import hashlib
 import json
+import shutil
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -136,6 +137,7 @@ class BackupService:
 
         Raises:
             Conflict: `folder` holds files already (a backup is never written over another).
+            DiskFull: the backup's disk cannot hold a collection's snapshot; the folder is removed.
         """
         started = time.monotonic()
         folder = Path(folder)
@@ -145,6 +147,13 @@ class BackupService:
             (folder / "collections").mkdir(parents=True)
         except FileExistsError:
             raise Conflict(f"backup folder {folder} is not empty: name a new one", {"path": str(folder)}) from None
+        try:
+            return self._write_backup(folder, started, progress)
+        except BaseException:  # a failed backup (a full disk, say) leaves no half folder: the name can be used again
+            shutil.rmtree(folder, ignore_errors=True)
+            raise
+
+    def _write_backup(self, folder: Path, started: float, progress: Progress) -> Summary:
         summary = Summary(action="backup", path=str(folder))
         names = self.store.list_collections()
         collections: dict[str, Any] = {}
@@ -253,6 +262,7 @@ class BackupService:
             BackupNotFound: no backup in `folder`.
             BackupInvalid: a corrupted manifest or file, or a count that differs after the restore.
             Conflict: the target holds documents and `force` is not set; nothing was changed.
+            DiskFull: the embedded store's disk cannot hold the restored collections; nothing was changed.
             InvalidInput: a snapshot of another store kind (restore it on that kind of store).
         """
         started = time.monotonic()
@@ -275,6 +285,9 @@ class BackupService:
         if holding and not force:
             raise Conflict(f"the target is not empty ({', '.join(f'{n}: {k} points' for n, k in holding.items())}): "
                            "restore into an empty store, or pass force to replace it", {"collections": holding})
+        # room for every collection before the first is replaced (each unpacked beside the one it replaces)
+        self.store.reserve("a restore", sum(2 * (folder / c["file"]).stat().st_size
+                                            for c in manifest["collections"].values()))
         summary = Summary(action="restore", path=str(folder))
         summary.kept = [n for n in existing if n not in manifest["collections"]]
         names = sorted(manifest["collections"])

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
 from app.domain.plan import Filter, QueryPlan
-from app.errors import AppError, InvalidInput
 from app.store.types import (
     QUANTIZATIONS,
     CollectionConfig,
@@ -29,7 +27,7 @@ from app.store.types import (
 __all__ = [
     "QUANTIZATIONS", "CollectionConfig", "DenseVector", "Hit", "MultiVector", "Payload", "PointWrite",
     "QueryResult", "Selector", "Store", "StoredPoint", "VectorSpec", "VectorStorage", "VectorValue",
-    "port_methods", "refuse_in_place_rerank", "translate_errors",
+    "port_methods",
 ]
 
 
@@ -306,35 +304,23 @@ class Store(Protocol):
         """
         ...
 
+    def reserve(self, what: str, need_bytes: int) -> None:
+        """Refuse, before anything changes, work that would write about `need_bytes` into the store (a whole
+        restore is checked before its first collection is replaced).
+
+        Embedded: its disk must keep `MULTIVEC_STORE__MIN_FREE_MB` free beyond it (app.store.edge_disk).
+        Server: nothing to check here (the server guards its own disk and answers with an error).
+
+        Args:
+            what: the work, for the message ("a restore").
+            need_bytes: its estimated size in bytes.
+
+        Raises:
+            DiskFull: the embedded store's disk could not hold it.
+        """
+        ...
+
 
 def port_methods() -> list[str]:
     """The names of the Store port's methods (from the protocol itself, so none can be forgotten)."""
     return sorted(n for n, v in vars(Store).items() if callable(v) and not n.startswith("_"))
-
-
-def refuse_in_place_rerank(name: str, spec: VectorSpec) -> None:
-    """Raises: InvalidInput when `spec` is rerank-only (see `Store.add_vector`)."""
-    if spec.index == "rerank":
-        raise InvalidInput(f"named vector {name!r} is rerank-only (no HNSW graph): it cannot be added to a live "
-                           "collection in place; add it with an HNSW index, then rebuild with Rebuild(index=...)")
-
-
-def translate_errors(cls: type, translate: Callable[[BaseException, str], AppError]) -> None:
-    """Wrap every port method of adapter class `cls` so any engine error leaves it as one of ours.
-
-    `translate(error, what)` maps an engine error to an `AppError`; ours pass through untouched,
-    and so do KeyboardInterrupt, SystemExit and GeneratorExit.
-    """
-    def wrap(name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
-        @functools.wraps(fn)
-        def call(*args: Any, **kwargs: Any) -> Any:
-            try:
-                return fn(*args, **kwargs)
-            except (KeyboardInterrupt, SystemExit, GeneratorExit, AppError):
-                raise
-            except BaseException as e:
-                raise translate(e, name) from e
-        return call
-
-    for name in port_methods():
-        setattr(cls, name, wrap(name, getattr(cls, name)))

@@ -21,23 +21,21 @@ from app.domain.documents import point_id
 from app.domain.fusion import DBSF
 from app.domain.plan import Filter, QueryPlan
 from app.errors import CollectionNotFound, InvalidInput, StoreUnavailable
+from app.store.adapter import refuse_in_place_rerank, translate_errors
 from app.store.base import (
     CollectionConfig,
-    Hit,
     PointWrite,
     QueryResult,
     Store,
     StoredPoint,
     VectorSpec,
     VectorValue,
-    refuse_in_place_rerank,
-    translate_errors,
 )
 from app.store.cascade import run_cascade
 from app.store.edge_config import DISTANCE, edge_config, ignored_settings, modifier, search_params
-from app.store.edge_disk import WRITE_OVERHEAD, DiskGuard, folder_bytes, vector_bytes
+from app.store.edge_disk import WAL_SEGMENT, WRITE_OVERHEAD, DiskGuard, folder_bytes, vector_bytes
 from app.store.edge_meta import write_meta
-from app.store.edge_query import EdgeTrees, edge_batch, edge_hits
+from app.store.edge_query import EdgeTrees, edge_batch, plan_batch
 from app.store.edge_snapshot import WalFlusher, engine_error, open_shard, unpack_shard, write_tar
 from app.store.folder import AliasFile, FolderLock
 from app.store.meta import META_COLLECTION
@@ -113,6 +111,7 @@ class EdgeStore(Store):
             return shard
         with self._mutex:
             if name not in self._shards:
+                self._disk.check_open(name, self._dir(name) / "shard")
                 self._shards[name] = open_shard(name, self._dir(name) / "shard")
             return self._shards[name]
 
@@ -121,6 +120,7 @@ class EdgeStore(Store):
         with self._mutex:
             if self.collection_exists(name):
                 return
+            self._disk.check("a new collection")
             folder = self._dir(name)
             folder.mkdir(parents=True, exist_ok=True)
             # edge needs a named vector: payload-only collections (a server's meta) get our meta's placeholder
@@ -160,6 +160,7 @@ class EdgeStore(Store):
             if name in specs:
                 return
             refuse_in_place_rerank(name, spec)
+            self._disk.check("a new named vector")
             if spec.kind == "sparse":
                 op = qe.UpdateOperation.create_sparse_vector(name, modifier=modifier(spec))
             else:
@@ -179,17 +180,17 @@ class EdgeStore(Store):
 
     def optimize(self, collection: str) -> None:
         with self._mutex:  # segments are rewritten: no snapshot meanwhile
-            self._disk.check("optimisation", folder_bytes(self._dir(self._resolve(collection))))
+            self._disk.check("an optimisation", folder_bytes(self._dir(self._resolve(collection))))
             shard = self._shard(collection)
             shard.optimize()
             shard.flush()
 
     # -- points ----------------------------------------------------------------------------
-    def _update(self, collection: str, operation: Any, need_bytes: int = 0) -> None:
+    def _update(self, collection: str, operation: Any, need_bytes: int = 0, keep_bytes: int | None = None) -> None:
         """Every point write goes through here, under the mutex, so a snapshot copies a shard no write is
         changing (searches and reads do not wait); refused when the disk may not hold it (`need_bytes`)."""
         with self._mutex:
-            self._disk.check("write", need_bytes)
+            self._disk.check("a write", need_bytes, keep_bytes=keep_bytes)
             shard = self._shard(collection)
             shard.update(operation)
             self._flusher.wrote(self._resolve(collection), shard)
@@ -234,7 +235,7 @@ class EdgeStore(Store):
 
     def delete(self, collection: str, ids: Sequence[str]) -> None:
         if ids:
-            self._update(collection, qe.UpdateOperation.delete_points(list(ids)))
+            self._update(collection, qe.UpdateOperation.delete_points(list(ids)), keep_bytes=WAL_SEGMENT)
 
     def scroll(self, collection: str, *, filter: Filter | None, limit: int, offset: str | None,
                with_vectors: bool | Sequence[str] = False) -> tuple[list[StoredPoint], str | None]:
@@ -255,29 +256,10 @@ class EdgeStore(Store):
         trees = EdgeTrees(vectors, flt, self._search_params)
         if plan.cascade:
             return run_cascade(plan, edge_batch(shard, trees), lambda ids: self.retrieve(collection, ids))
-        nearest, params, hits = trees.nearest, trees.space_params, edge_hits
+        return run_plan(plan, self.fusions, plan_batch(shard, trees), lambda ids: self.retrieve(collection, ids))
 
-        def batch(plan: QueryPlan, main: bool, per_space: bool) -> tuple[list[Hit] | None, list[list[Hit]]]:
-            requests = []
-            if main:
-                if len(plan.spaces) == 1:
-                    requests.append(qe.QueryRequest(limit=plan.limit, query=nearest(plan.spaces[0]), filter=flt,
-                                                    with_payload=True, params=params(plan.spaces[0])))
-                else:
-                    fusion: Any = (qe.Fusion.Rrf(k=plan.rrf_k, weights=[s.weight for s in plan.spaces])
-                              if plan.fusion == "rrf" else qe.Fusion.Dbsf())
-                    prefetches = [qe.Prefetch(limit=plan.prefetch_limit, query=nearest(s), filter=flt,
-                                              params=params(s)) for s in plan.spaces]
-                    requests.append(qe.QueryRequest(limit=plan.limit, prefetches=prefetches, query=fusion,
-                                                    filter=flt, with_payload=True))
-            if per_space:
-                requests += [qe.QueryRequest(limit=plan.prefetch_limit, query=nearest(s), filter=flt,
-                                             with_payload=False, params=params(s)) for s in plan.listed]
-            results = shard.query_batch(qe.QueryBatchRequest(requests))
-            first = hits(results[0]) if main else None
-            return first, [hits(r) for r in results[1 if main else 0:]]
-
-        return run_plan(plan, self.fusions, batch, lambda ids: self.retrieve(collection, ids))
+    def reserve(self, what: str, need_bytes: int) -> None:
+        self._disk.check(what, need_bytes)
 
     # -- aliases ---------------------------------------------------------------------------
     def set_alias(self, alias: str, collection: str) -> None:
@@ -329,7 +311,7 @@ class EdgeStore(Store):
             if not self.collection_exists(collection) or self._resolve(collection) != collection:
                 raise CollectionNotFound(f"collection {collection!r} does not exist")
             self._shard(collection).flush()
-            self._disk.check("snapshot", folder_bytes(self._dir(collection) / "shard"), where=Path(folder))
+            self._disk.check_target("a snapshot", Path(folder), folder_bytes(self._dir(collection) / "shard"))
             name = f"{collection}.edge-snapshot.tar"
             write_tar(self._dir(collection) / "shard", Path(folder) / name)
             return name
@@ -339,7 +321,7 @@ class EdgeStore(Store):
         the shard is opened to check it reads. Under the mutex, so nothing recreates the collection (the
         meta) between the old one's removal and the new one."""
         with self._mutex:
-            self._disk.check("restore", 2 * Path(path).stat().st_size)  # the archive, unpacked; old shard still there
+            self._disk.check("a restore", 2 * Path(path).stat().st_size)  # the archive, unpacked; old shard still there
             self.delete_collection(collection)
             folder = self._dir(collection)
             folder.mkdir(parents=True)

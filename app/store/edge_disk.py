@@ -6,11 +6,13 @@ chunks). When the disk fills, the next page written into such a file has nowhere
 kills the process with SIGBUS: every request in flight fails and the service is gone (measured on a 64 MB
 tmpfs: the process died at 0-22 MB free). A Qdrant server answers the same with an error; this gives the
 embedded store that answer, with room to spare: `min_free_mb` (settings `MULTIVEC_STORE__MIN_FREE_MB`,
-default 256; 0 turns the guard off), plus what the write itself is estimated to add, plus the holes of
-the store's sparse files (`sparse_bytes`). Those are filled as data grows, and on a tmpfs all at once when
-a shard opens (the engine maps its storage populated): a 52 MB store on a 96 MB tmpfs took 72 MB more at
-its next open and died there of SIGBUS, although its writes had left 43 MB free. On ext4 the same open
-took nothing.
+default 256; 0 turns the guard off) plus what the write itself is estimated to add.
+
+On a RAM file system (tmpfs) the holes of the store's sparse files (`sparse_bytes`) count too: there a
+shard's next open fills them all (the engine maps its storage populated). A 52 MB store on a 96 MB tmpfs
+took 72 MB more at its next open and died there of SIGBUS, although its writes had left 43 MB free; on
+ext4 the same open took nothing, so there they are not counted. On a RAM disk a shard is not opened
+without room for its holes either (`check_open`): a 503 rather than a crash at start.
 """
 
 from __future__ import annotations
@@ -34,6 +36,8 @@ MB = 2**20
 # ingested on the default settings (allocated blocks after a flush, against `vector_bytes` of what was stored).
 WRITE_OVERHEAD = 4
 HOLES_EVERY_S = 1.0  # how stale the count of the store's holes may be (a new 32 MB chunk falls inside min_free)
+WAL_SEGMENT = 32 * MB  # the engine's WAL segment and storage chunk: what one more write may take at once
+RAM_FILE_SYSTEMS = frozenset({"tmpfs", "ramfs"})
 
 
 def vector_bytes(vectors: Iterable[VectorValue]) -> int:
@@ -72,6 +76,19 @@ def sparse_bytes(folder: Path) -> int:
     return sum(max(0, st.st_size - st.st_blocks * 512) for st in _sizes(folder))
 
 
+def fills_holes_at_open(path: Path) -> bool:
+    """True when `path` is on a RAM file system (tmpfs, ramfs: Linux's /proc/self/mounts), where the engine's
+    populated maps fill a shard's holes when it opens; elsewhere (ext4 measured) they fill only as data grows."""
+    try:
+        mounts = [line.split()[1:3] for line in Path("/proc/self/mounts").read_text().splitlines()]
+    except OSError:
+        return False
+    real = str(Path(path).resolve())
+    best = max((m for m in mounts if real == m[0] or real.startswith(m[0].rstrip("/") + "/")),
+               key=lambda m: len(m[0]), default=None)
+    return best is not None and best[1] in RAM_FILE_SYSTEMS
+
+
 class DiskGuard:
     """Refuses work that could fill the disk under `root`: free space must stay above `min_free_mb`.
 
@@ -84,33 +101,63 @@ class DiskGuard:
         self.root = Path(root)
         self.min_free = max(0, int(min_free_mb)) * MB
         self.holes_every_s = holes_every_s
+        self.ram = bool(self.min_free) and fills_holes_at_open(self.root)  # count the store's holes too
         self._holes: tuple[float, int] = (-math.inf, 0)  # when the store's holes were last counted, and how many bytes
 
-    def check(self, what: str, need_bytes: int = 0, *, where: Path | None = None) -> None:
-        """Raise before `what` (a write, an optimisation, a snapshot) when the disk under `where` (default:
-        the data folder) has less than `min_free_mb` plus `need_bytes` free. One `statvfs`, a few µs.
+    def check(self, what: str, need_bytes: int = 0, *, keep_bytes: int | None = None) -> None:
+        """Raise before `what` ("a write", "an optimisation", ...) when the data folder's disk has less free than
+        `keep_bytes` (default `min_free_mb`) plus `need_bytes`, plus on a RAM file system the store's holes (all
+        of them fill at the next open). One `statvfs`, and a walk of the folder at most every `holes_every_s`.
 
         Raises:
-            DiskFull: too little free space; `detail` gives `free_mb`, `needed_mb`, `min_free_mb` and `path`.
+            DiskFull: too little free space; `detail` gives `free_mb`, `needed_mb`, `min_free_mb`, `holes_mb`
+                and `path`.
         """
-        if not self.min_free:
-            return
-        path = where or self.root
+        if self.min_free:
+            keep = self.min_free if keep_bytes is None else keep_bytes
+            self._refuse_below(what, self.root, keep + self._store_holes() + max(0, need_bytes), keep)
+
+    def check_open(self, name: str, shard: Path) -> None:
+        """Raise before opening collection `name`'s shard folder when that would fill the disk: on a RAM file
+        system the open fills the shard's holes (a full one killed the process with SIGBUS); elsewhere it
+        writes nothing of note, and this checks nothing.
+
+        Raises:
+            DiskFull: fewer bytes free than the shard's holes plus a WAL segment.
+        """
+        if self.ram and shard.exists():
+            self._refuse_below(f"to open collection {name!r}", self.root, sparse_bytes(shard) + WAL_SEGMENT,
+                               WAL_SEGMENT)
+
+    def check_target(self, what: str, target: Path, need_bytes: int) -> None:
+        """Raise before writing `need_bytes` into `target` (a snapshot's folder, maybe on another disk):
+        the data folder's holes and minimum are not that disk's business; a plain file write past a full
+        disk is an error (ENOSPC), not a crash, but it is refused before it starts.
+
+        Raises:
+            DiskFull: `target`'s disk has fewer than `need_bytes` free.
+        """
+        if self.min_free:
+            self._refuse_below(what, target, need_bytes, 0)
+
+    def _refuse_below(self, what: str, path: Path, needed: int, keep: int) -> None:
         free = shutil.disk_usage(path).free
-        holes = self._store_holes()
-        needed = self.min_free + holes + max(0, need_bytes)
         if free >= needed:
             return
+        holes = self._holes[1] if path == self.root and self.ram else 0
         raise DiskFull(
-            f"the embedded store refused a {what}: {free / MB:.0f} MB free on the disk of {path}; it keeps "
-            f"{self.min_free / MB:.0f} MB free (MULTIVEC_STORE__MIN_FREE_MB) beyond the {need_bytes / MB:.1f} MB "
-            f"this needs and the {holes / MB:.0f} MB its preallocated files may still take; free some space "
-            "(searches still work), then send it again",
+            f"the embedded store refused {what}: {free / MB:.0f} MB free on the disk of {path}, "
+            f"{needed / MB:.0f} MB needed (MULTIVEC_STORE__MIN_FREE_MB keeps {keep / MB:.0f} MB free"
+            + (f"; the store's preallocated files take {holes / MB:.0f} MB more when it opens on this RAM disk"
+               if holes else "") + "); free some space on that disk (searches still work), then try again",
             detail={"free_mb": round(free / MB, 1), "needed_mb": round(needed / MB, 1),
                     "min_free_mb": round(self.min_free / MB), "holes_mb": round(holes / MB, 1), "path": str(path)})
 
     def _store_holes(self) -> int:
-        """`sparse_bytes` of the data folder, counted again at most every `holes_every_s` (a walk of its files)."""
+        """On a RAM file system, `sparse_bytes` of the data folder, counted again at most every `holes_every_s`;
+        elsewhere 0 (the holes fill as data grows, which `need_bytes` covers)."""
+        if not self.ram:
+            return 0
         at, holes = self._holes
         now = time.monotonic()
         if now - at >= self.holes_every_s:

@@ -7,7 +7,7 @@ from typing import Any
 
 import qdrant_edge as qe
 
-from app.domain.plan import SpaceQuery
+from app.domain.plan import QueryPlan, SpaceQuery
 from app.store.cascade import Among, Fuse, Node, Rescore, Search
 from app.store.translate import to_vector
 from app.store.types import Hit, VectorValue
@@ -84,3 +84,34 @@ def edge_batch(shard: Any, trees: EdgeTrees) -> Callable[[list[tuple[Node, int, 
         batch = qe.QueryBatchRequest([trees.request(node, limit, payload) for node, limit, payload in requests])
         return [edge_hits(points) for points in shard.query_batch(batch)]
     return run
+
+
+PlanBatch = Callable[[QueryPlan, bool, bool], tuple[list[Hit] | None, list[list[Hit]]]]  # app.store.runner's batch
+
+
+def plan_batch(shard: Any, trees: EdgeTrees) -> PlanBatch:
+    """The batch `run_plan` (app.store.runner) sends for a plan that is not a cascade, in one `query_batch`:
+    with `main`, the plan's answer (one space's search, or its spaces prefetched and fused by the engine);
+    with `per_space`, each listed space's own list (explain, service-side fusion)."""
+    nearest, params, flt = trees.nearest, trees.space_params, trees.flt
+
+    def batch(plan: QueryPlan, main: bool, per_space: bool) -> tuple[list[Hit] | None, list[list[Hit]]]:
+        requests = []
+        if main:
+            if len(plan.spaces) == 1:
+                requests.append(qe.QueryRequest(limit=plan.limit, query=nearest(plan.spaces[0]), filter=flt,
+                                                with_payload=True, params=params(plan.spaces[0])))
+            else:
+                fusion: Any = (qe.Fusion.Rrf(k=plan.rrf_k, weights=[s.weight for s in plan.spaces])
+                               if plan.fusion == "rrf" else qe.Fusion.Dbsf())
+                prefetches = [qe.Prefetch(limit=plan.prefetch_limit, query=nearest(s), filter=flt,
+                                          params=params(s)) for s in plan.spaces]
+                requests.append(qe.QueryRequest(limit=plan.limit, prefetches=prefetches, query=fusion,
+                                                filter=flt, with_payload=True))
+        if per_space:
+            requests += [qe.QueryRequest(limit=plan.prefetch_limit, query=nearest(s), filter=flt,
+                                         with_payload=False, params=params(s)) for s in plan.listed]
+        results = shard.query_batch(qe.QueryBatchRequest(requests))
+        first = edge_hits(results[0]) if main else None
+        return first, [edge_hits(r) for r in results[1 if main else 0:]]
+    return batch

@@ -20,6 +20,7 @@ from app.domain.documents import point_id
 from app.domain.fusion import DBSF
 from app.domain.plan import Filter, QueryPlan
 from app.errors import AppError, CollectionNotFound, InvalidInput, StoreUnavailable
+from app.store.adapter import refuse_in_place_rerank, translate_errors
 from app.store.base import (
     CollectionConfig,
     Hit,
@@ -29,8 +30,6 @@ from app.store.base import (
     StoredPoint,
     VectorSpec,
     VectorValue,
-    refuse_in_place_rerank,
-    translate_errors,
 )
 from app.store.cascade import run_cascade
 from app.store.meta import META_COLLECTION, META_REVISION, confirm_meta_write, prepare_meta_write
@@ -305,6 +304,9 @@ class QdrantStore(Store):
         """A plain HTTP client for the snapshot file transfers qdrant-client does not do (download, upload)."""
         headers = {"api-key": self._api_key} if self._api_key else {}
         return httpx.Client(base_url=self._url, headers=headers, timeout=max(600.0, self._timeout_s))
+
+    def reserve(self, what: str, need_bytes: int) -> None:
+        return None  # the server guards its own disk
 
     def snapshot(self, collection: str, folder: Path) -> str | None:
         """See `Store.snapshot`: the server's collection snapshot, created, downloaded, then deleted there.

@@ -6,10 +6,10 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
-from tenacity import retry, retry_if_exception_type, stop_after_attempt, wait_exponential
+from tenacity import retry, retry_if_exception_type, retry_if_not_exception_type, stop_after_attempt, wait_exponential
 
 from app.domain.plan import Filter, QueryPlan
-from app.errors import StoreUnavailable
+from app.errors import DiskFull, StoreUnavailable
 from app.store.base import (
     CollectionConfig,
     Payload,
@@ -26,7 +26,8 @@ T = TypeVar("T")
 
 
 def with_retries(fn: Callable[..., T], *, attempts: int, wait_s: float) -> Callable[..., T]:
-    """`fn`, retried on StoreUnavailable up to `attempts` calls in all, then re-raising it.
+    """`fn`, retried on StoreUnavailable (but a full disk, `DiskFull`) up to `attempts` calls in all, then
+    re-raising it.
 
     Args:
         fn: the call to retry.
@@ -34,7 +35,7 @@ def with_retries(fn: Callable[..., T], *, attempts: int, wait_s: float) -> Calla
         wait_s: the first wait in seconds; it doubles, up to 8 x `wait_s`.
     """
     return retry(
-        retry=retry_if_exception_type(StoreUnavailable),
+        retry=retry_if_exception_type(StoreUnavailable) & retry_if_not_exception_type(DiskFull),
         stop=stop_after_attempt(attempts),
         wait=wait_exponential(multiplier=wait_s, max=wait_s * 8),
         reraise=True,
@@ -169,3 +170,7 @@ class RetryingStore(Store):
     def restore_snapshot(self, collection: str, path: Path, vectors: dict[str, VectorSpec]) -> None:
         """See `Store.restore_snapshot` (it replaces the collection, so a retry starts over)."""
         self._call(self.inner.restore_snapshot, collection, path, vectors)
+
+    def reserve(self, what: str, need_bytes: int) -> None:
+        """See `Store.reserve` (a full disk is not retried: it does not clear in a second)."""
+        self.inner.reserve(what, need_bytes)

@@ -9,6 +9,7 @@ import sys
 import textwrap
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -20,8 +21,9 @@ from app.container import Services, build_services
 from app.encoders.fastembed_encoder import EncoderPool
 from app.encoders.vectors import SparseVec
 from app.errors import DiskFull
+from app.services.backup import BackupService
 from app.store.edge import EdgeStore
-from app.store.edge_disk import MB, DiskGuard, vector_bytes
+from app.store.edge_disk import MB, DiskGuard, fills_holes_at_open, vector_bytes
 from app.store.types import PointWrite, VectorSpec
 from tests.conftest import make_settings, to_documents
 from tests.fixtures import DOCS
@@ -57,7 +59,7 @@ def test_the_guard_refuses_below_the_minimum_plus_the_need_and_says_what_and_whe
     assert e.value.detail["min_free_mb"] == 1 and e.value.detail["free_mb"] < e.value.detail["needed_mb"]
 
 
-def test_the_embedded_store_refuses_writes_and_optimising_but_reads_and_snapshots_elsewhere_work(
+def test_the_embedded_store_refuses_writes_and_optimising_and_still_reads_and_deletes(
         tmp_path: Path) -> None:
     store = EdgeStore(tmp_path / "data")
     store.create_collection("c", SPECS)
@@ -65,16 +67,15 @@ def test_the_embedded_store_refuses_writes_and_optimising_but_reads_and_snapshot
     store.close()
     full = EdgeStore(tmp_path / "data", min_free_mb=beyond_free(tmp_path))
     try:
-        for write in (lambda: full.upsert("c", [point(9)]), lambda: full.delete("c", [point(0).id]),
-                      lambda: full.set_payload("c", [point(1).id], {"x": 1}),
+        for write in (lambda: full.upsert("c", [point(9)]), lambda: full.set_payload("c", [point(1).id], {"x": 1}),
                       lambda: full.update_vectors("c", {point(2).id: {"d": [1.0, 1.0, 1.0, 1.0]}}),
                       lambda: full.optimize("c")):
             with pytest.raises(DiskFull):
                 write()
         assert full.count("c") == 5 and [p.payload for p in full.retrieve("c", [point(1).id])] == \
             [{"doc_id": "p1"}]  # nothing changed, and reads still work
-        with pytest.raises(DiskFull):
-            full.snapshot("c", tmp_path)  # a tar on the same disk
+        full.delete("c", [point(0).id])  # a delete keeps only a WAL segment free: the way to make room
+        assert full.count("c") == 4
     finally:
         full.close()
 
@@ -100,10 +101,10 @@ def test_a_write_on_a_full_disk_is_a_503_naming_it_and_searches_still_answer(ful
         assert body["code"] == "disk_full" and "MB free" in body["message"]
         assert body["detail"]["free_mb"] < body["detail"]["needed_mb"]
         assert client.get(f"/documents/{DOCS[1]['id']}").status_code == 404  # not written
-        assert client.delete(f"/documents/{DOCS[0]['id']}").status_code == 503
-        assert client.get(f"/documents/{DOCS[0]['id']}").status_code == 200  # still there
         hits = client.post("/search", json={"query": DOCS[0]["title"]}).json()["hits"]
         assert [h["id"] for h in hits][:1] == [DOCS[0]["id"]]
+        assert client.delete(f"/documents/{DOCS[0]['id']}").status_code == 204  # deletes still go through
+        assert client.get(f"/documents/{DOCS[0]['id']}").status_code == 404
 
 
 FILL = textwrap.dedent("""
@@ -129,28 +130,97 @@ FILL = textwrap.dedent("""
 """)
 
 
-def test_filling_a_small_real_disk_ends_in_a_refusal_not_a_crash_and_every_acknowledged_write_is_kept(
-        tmp_path: Path) -> None:
-    """A 256 MB tmpfs (root only: otherwise this skips, saying why), filled by writes until the guard refuses
-    one: the process ends normally, and every write it acknowledged reads back after a reopen."""
-    disk = tmp_path / "disk"
-    disk.mkdir()
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256m", "tmpfs", str(disk)], capture_output=True,
-                             text=True, check=False)
+@contextmanager
+def small_tmpfs(folder: Path, size: str) -> Iterator[Path]:
+    """`folder` as a tmpfs of `size` ("256m") for the block; root only: otherwise the test skips, saying why."""
+    folder.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(folder)],
+                             capture_output=True, text=True, check=False)
     if mounted.returncode != 0:
         pytest.skip(f"cannot mount a small tmpfs here (root only): {mounted.stderr.strip()[:200]}")
     try:
-        out = subprocess.run([sys.executable, "-c", FILL, str(disk / "data"), "16"], capture_output=True, text=True,
-                             timeout=600, env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"}, check=False)
-        assert out.returncode == 0, f"rc {out.returncode} (-7 is SIGBUS): {out.stderr[-1500:]}"
-        lines = out.stdout.split()
-        assert "refused" in out.stdout, out.stdout[-500:]
-        acknowledged = max(int(x) for x in lines if x.isdigit())
-        assert acknowledged >= 32
-        store = EdgeStore(disk / "data", min_free_mb=0)
-        try:
-            assert store.count("c") == acknowledged
-        finally:
-            store.close()
+        yield folder
     finally:
-        subprocess.run(["umount", str(disk)], check=False)
+        subprocess.run(["umount", "-l", str(folder)], check=False)
+
+
+def run_python(program: str, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-c", program, *args], capture_output=True, text=True, timeout=600,
+                          env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"}, check=False)
+
+
+COUNT = textwrap.dedent("""
+    import sys
+    from app.errors import DiskFull
+    from app.store.edge import EdgeStore
+    store = EdgeStore(sys.argv[1], min_free_mb=int(sys.argv[2]))
+    try:
+        print("count", store.count("c"))
+    except DiskFull as e:
+        print("refused", e.message)
+    store.close()
+""")
+
+
+def test_filling_a_small_real_disk_ends_in_a_refusal_not_a_crash_and_every_acknowledged_write_is_kept(
+        tmp_path: Path) -> None:
+    """A 512 MB tmpfs filled by writes until the guard refuses one: the process ends normally. Then the disk
+    is filled from outside: opening the store (which on a tmpfs fills its preallocated files) is refused
+    rather than killed by SIGBUS. With room again, every acknowledged write reads back."""
+    with small_tmpfs(tmp_path / "disk", "512m") as disk:
+        # 192 MB kept free: more than one write's new chunks add to the holes here (a 32 MB chunk per storage)
+        out = run_python(FILL, str(disk / "data"), "192")
+        assert out.returncode == 0, f"rc {out.returncode} (-7 is SIGBUS): {out.stderr[-1500:]}"
+        assert "refused" in out.stdout, out.stdout[-500:]
+        acknowledged = max(int(x) for x in out.stdout.split() if x.isdigit())
+        assert acknowledged >= 32
+        filler = disk / "filler"
+        with open(filler, "wb") as f:  # leave 40 MB: less than what the store's next open takes here
+            f.write(b"\0" * max(0, shutil.disk_usage(disk).free - 40 * MB))
+        opened = run_python(COUNT, str(disk / "data"), "192")
+        assert opened.returncode == 0, f"rc {opened.returncode} (-7 is SIGBUS): {opened.stderr[-1500:]}"
+        assert "refused to open collection 'c'" in opened.stdout, opened.stdout
+        filler.unlink()
+        reopened = run_python(COUNT, str(disk / "data"), "192")
+        assert reopened.stdout.split() == ["count", str(acknowledged)], reopened.stdout + reopened.stderr[-500:]
+
+
+def test_a_backup_the_backup_disk_cannot_hold_is_refused_and_leaves_no_folder(tmp_path: Path) -> None:
+    store = EdgeStore(tmp_path / "data", min_free_mb=16)
+    try:
+        store.create_collection("c", SPECS)
+        store.upsert("c", [point(i) for i in range(50)])
+        with small_tmpfs(tmp_path / "small", "1m") as small:
+            backups = BackupService(store=store, root=small)
+            for _ in range(2):  # the same name again: refused for room, not "not empty"
+                with pytest.raises(DiskFull):
+                    backups.backup(small / "b1")
+                assert not (small / "b1").exists()
+    finally:
+        store.close()
+
+
+def test_a_restore_the_disk_cannot_hold_changes_nothing(tmp_path: Path) -> None:
+    store = EdgeStore(tmp_path / "data")
+    store.create_collection("c", SPECS)
+    store.create_collection("d", SPECS)
+    store.upsert("c", [point(i) for i in range(5)])
+    store.upsert("d", [point(i) for i in range(7)])
+    BackupService(store=store, root=tmp_path).backup(tmp_path / "b")
+    store.upsert("c", [point(i) for i in range(5, 9)])
+    store.close()
+    full = EdgeStore(tmp_path / "data", min_free_mb=beyond_free(tmp_path))
+    try:
+        with pytest.raises(DiskFull):
+            BackupService(store=full, root=tmp_path).restore(tmp_path / "b", force=True)
+        assert (full.list_collections(), full.count("c"), full.count("d")) == (["c", "d"], 9, 7)
+    finally:
+        full.close()
+
+
+def test_holes_count_only_on_a_ram_file_system() -> None:
+    assert not fills_holes_at_open(Path("/proc"))
+    shm = Path("/dev/shm")
+    if shm.is_dir() and any(line.split()[1:3] == ["/dev/shm", "tmpfs"]
+                            for line in Path("/proc/self/mounts").read_text().splitlines()):
+        assert fills_holes_at_open(shm / "a" / "b")

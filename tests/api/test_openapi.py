@@ -153,9 +153,11 @@ def test_each_string_of_a_request_list_declares_its_length(openapi: dict[str, An
     assert entities["items"] == {"type": "string", "minLength": 1, "maxLength": lim.max_entity_chars}
     values = schemas["SearchIn"]["properties"]["filter"]
     assert values["maxProperties"] == lim.max_filter_conditions and values["propertyNames"]["maxLength"] == 256
-    array = next(b for b in values["additionalProperties"]["oneOf"] if b["type"] == "array")
-    assert (array["minItems"], array["maxItems"]) == (1, lim.max_filter_values)
-    strings = [b for b in [*values["additionalProperties"]["oneOf"], *array["items"]["oneOf"]] if b["type"] == "string"]
+    branches = values["additionalProperties"]["oneOf"]
+    arrays = [b for b in branches if b["type"] == "array"]  # all strings or all integers, as the service takes
+    assert sorted(a["items"]["type"] for a in arrays) == ["integer", "string"]
+    assert all((a["minItems"], a["maxItems"]) == (1, lim.max_filter_values) for a in arrays)
+    strings = [b for b in [*branches, *(a["items"] for a in arrays)] if b["type"] == "string"]
     assert len(strings) == 2 and all(b["maxLength"] == lim.max_metadata_string_chars for b in strings)
     for model in ("DocumentsIn", "DocumentIn", "SearchIn", "BackupIn", "RestoreIn"):  # none left unbounded
         for prop, schema in schemas[model]["properties"].items():
@@ -183,3 +185,20 @@ def test_a_string_past_its_declared_length_is_refused_naming_it(seeded: TestClie
     assert r.status_code == 422, r.text
     assert named in r.json()["message"], r.json()
     assert app_services.ingest.count() == before
+
+
+@pytest.mark.parametrize(("value", "valid"), [
+    (["a", "b"], True), ([1, 2], True), ("a", True), (7, True), (True, True),
+    ([True, False], False), ([1, "a"], False), ([], False), ([1.5], False),
+])
+def test_the_filter_value_schema_takes_what_the_service_takes(openapi: dict[str, Any], seeded: TestClient,
+                                                              value: object, valid: bool) -> None:
+    """The schema and the service agree on a filter's value: a scalar, or a list of only strings or only
+    integers (found by a break test: the schema allowed mixed and boolean lists, which the service refuses).
+    jsonschema_rs is the validator schemathesis itself uses."""
+    import jsonschema_rs
+
+    schema = openapi["components"]["schemas"]["SearchIn"]["properties"]["filter"]["additionalProperties"]
+    assert jsonschema_rs.validator_for(schema).is_valid(value) is valid
+    status = seeded.post("/search", json={"query": "a", "filter": {"k": value}}).status_code
+    assert status == (200 if valid else 422)

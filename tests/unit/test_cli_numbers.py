@@ -20,12 +20,13 @@ BENCH_BAD = [
     ("--ingest-docs", "-1"), ("--ingest-docs", "x"), ("--queries", "0"), ("--queries", "-3"),
     ("--memory-max", "-1"), ("--budget", "0"), ("--budget", "-1"), ("--budget", "nan"), ("--budget", "inf"),
     ("--rounds", "0"), ("--rounds", "two"), ("--service-port", "0"), ("--service-port", "70000"),
-    ("--service-limit", "-1"), ("--seed", "x"),
+    ("--service-limit", "-1"), ("--seed", "x"), ("--seed", "-1"), ("--seed", str(2**32)),
+    ("--synthetic", "1000000000000000"),
 ]
 EVALUATE_BAD = [
     ("--depth", "0"), ("--depth", "abc"), ("--latency-queries", "-1"), ("--max-queries", "-2"), ("--fit", "1"),
     ("--fit", "1.5"), ("--fit", "-0.1"), ("--fit", "nan"), ("--beta", "0"), ("--beta", "-2"), ("--beta", "inf"),
-    ("--batch", "0"), ("--batch", "many"),
+    ("--batch", "0"), ("--batch", "many"), ("--seed", "-1"),
 ]
 COMPARE_BAD = [("--depth", "0"), ("--holdout", "1"), ("--holdout", "abc")]
 
@@ -73,4 +74,5 @@ def test_the_bench_command_says_one_line_and_exits_2() -> None:
     assert run.returncode == 2, run.stderr
     assert "Traceback" not in run.stderr
     assert run.stderr.strip().splitlines()[-1] == (
-        "bench: error: argument --synthetic: expected a whole number >= 1 (documents; '' = skip), not 'abc'")
+        "bench: error: argument --synthetic: expected a whole number from 1 to 10000000 (documents; '' = skip), "
+        "not 'abc'")

@@ -162,3 +162,10 @@ def test_fitting_learns_to_trust_the_space_that_finds_the_relevant_documents() -
     run = scorer_run(fitted, lists)
     assert all(ndcg_at_k(run[q], qrels[q], 10) == 1.0 for q in qrels)
     assert LearnedScorer.from_dict(json.loads(json.dumps(fitted.to_dict()))) == fitted
+
+
+def test_fitting_on_fewer_than_two_judged_queries_says_so_as_invalid_input() -> None:
+    from app.eval.learned import select_scorer
+
+    with pytest.raises(InvalidInput, match=r"1 judged queries to fit on: too few.*--fit"):
+        select_scorer({"q1": {"title": [("d1", 1.0)]}}, {"q1": {"d1": 1}}, ["title"], vector_versions={})
