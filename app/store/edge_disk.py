@@ -106,16 +106,20 @@ class DiskGuard:
 
     def check(self, what: str, need_bytes: int = 0, *, keep_bytes: int | None = None) -> None:
         """Raise before `what` ("a write", "an optimisation", ...) when the data folder's disk has less free than
-        `keep_bytes` (default `min_free_mb`) plus `need_bytes`, plus on a RAM file system the store's holes (all
-        of them fill at the next open). One `statvfs`, and a walk of the folder at most every `holes_every_s`.
+        `min_free_mb` plus `need_bytes`, plus on a RAM file system the store's holes (all of them fill at the
+        next open); with `keep_bytes` (a delete), less than `keep_bytes` plus `need_bytes`. One `statvfs`, and
+        a walk of the folder at most every `holes_every_s`.
 
         Raises:
             DiskFull: too little free space; `detail` gives `free_mb`, `needed_mb`, `min_free_mb`, `holes_mb`
                 and `path`.
         """
         if self.min_free:
-            keep = self.min_free if keep_bytes is None else keep_bytes
-            self._refuse_below(what, self.root, keep + self._store_holes() + max(0, need_bytes), keep)
+            if keep_bytes is not None:  # a delete: it frees room later and adds little now, whatever the holes
+                self._refuse_below(what, self.root, keep_bytes + max(0, need_bytes), keep_bytes)
+                return
+            self._refuse_below(what, self.root, self.min_free + self._store_holes() + max(0, need_bytes),
+                               self.min_free)
 
     def check_open(self, name: str, shard: Path) -> None:
         """Raise before opening collection `name`'s shard folder when that would fill the disk: on a RAM file
@@ -127,7 +131,7 @@ class DiskGuard:
         """
         if self.ram and shard.exists():
             self._refuse_below(f"to open collection {name!r}", self.root, sparse_bytes(shard) + WAL_SEGMENT,
-                               WAL_SEGMENT)
+                               WAL_SEGMENT, then="then start the service again (the data is intact)")
 
     def check_target(self, what: str, target: Path, need_bytes: int) -> None:
         """Raise before writing `need_bytes` into `target` (a snapshot's folder, maybe on another disk):
@@ -140,7 +144,8 @@ class DiskGuard:
         if self.min_free:
             self._refuse_below(what, target, need_bytes, 0)
 
-    def _refuse_below(self, what: str, path: Path, needed: int, keep: int) -> None:
+    def _refuse_below(self, what: str, path: Path, needed: int, keep: int,
+                      then: str = "(searches still work), then try again") -> None:
         free = shutil.disk_usage(path).free
         if free >= needed:
             return
@@ -149,7 +154,7 @@ class DiskGuard:
             f"the embedded store refused {what}: {free / MB:.0f} MB free on the disk of {path}, "
             f"{needed / MB:.0f} MB needed (MULTIVEC_STORE__MIN_FREE_MB keeps {keep / MB:.0f} MB free"
             + (f"; the store's preallocated files take {holes / MB:.0f} MB more when it opens on this RAM disk"
-               if holes else "") + "); free some space on that disk (searches still work), then try again",
+               if holes else "") + f"); free some space on that disk {then}",
             detail={"free_mb": round(free / MB, 1), "needed_mb": round(needed / MB, 1),
                     "min_free_mb": round(self.min_free / MB), "holes_mb": round(holes / MB, 1), "path": str(path)})
 
