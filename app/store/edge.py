@@ -296,6 +296,7 @@ class EdgeStore(Store):
             Conflict: the stored revision is not `expect_revision`.
         """
         with self._mutex:
+            self._disk.check("a registry write", keep_bytes=WAL_SEGMENT)  # small, like a delete, but never unchecked
             return write_meta(self._meta(), point_id(f"meta:{key}"), key, value, expect_revision)
 
     def get_meta(self, key: str) -> dict[str, Any] | None:
@@ -310,6 +311,7 @@ class EdgeStore(Store):
         with self._mutex:
             if not self.collection_exists(collection) or self._resolve(collection) != collection:
                 raise CollectionNotFound(f"collection {collection!r} does not exist")
+            self._disk.check("a snapshot", keep_bytes=WAL_SEGMENT)  # the flush first writes a little here
             self._shard(collection).flush()
             self._disk.check_target("a snapshot", Path(folder), folder_bytes(self._dir(collection) / "shard"))
             name = f"{collection}.edge-snapshot.tar"

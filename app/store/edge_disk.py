@@ -8,11 +8,13 @@ tmpfs: the process died at 0-22 MB free). A Qdrant server answers the same with 
 embedded store that answer, with room to spare: `min_free_mb` (settings `MULTIVEC_STORE__MIN_FREE_MB`,
 default 256; 0 turns the guard off) plus what the write itself is estimated to add.
 
-On a RAM file system (tmpfs) the holes of the store's sparse files (`sparse_bytes`) count too: there a
-shard's next open fills them all (the engine maps its storage populated). A 52 MB store on a 96 MB tmpfs
-took 72 MB more at its next open and died there of SIGBUS, although its writes had left 43 MB free; on
-ext4 the same open took nothing, so there they are not counted. On a RAM disk a shard is not opened
-without room for its holes either (`check_open`): a 503 rather than a crash at start.
+On a RAM file system (tmpfs) the holes of the store's vector chunk files (`sparse_bytes`) count too: there a
+shard's next open fills them (the engine maps its in-RAM vector storages populated): 8 chunks of 32 MB,
+256 MB, for a new store on the default settings. A 52 MB store on a 96 MB tmpfs took 72 MB more at its
+next open and died there of SIGBUS, although its writes had left 43 MB free; on ext4 the same open took
+nothing, so there they are not counted. On a RAM disk a shard is not opened without room for its holes
+either (`check_open`): a 503 rather than a crash. Registry writes and deletes keep a WAL segment free,
+and a backup on the store's own disk keeps the store's minimum.
 """
 
 from __future__ import annotations
@@ -71,9 +73,21 @@ def folder_bytes(folder: Path) -> int:
 
 
 def sparse_bytes(folder: Path) -> int:
-    """Bytes of holes in `folder`'s files (size beyond the allocated blocks): the engine's preallocated
-    chunks and WAL segments, which take disk as they are written, or at a shard's open on a tmpfs."""
-    return sum(max(0, st.st_size - st.st_blocks * 512) for st in _sizes(folder))
+    """Bytes of the holes a shard's open fills on a RAM disk: those of the dense and multivector storages'
+    chunk files (`vector_storage-*/**/chunk_*.mmap`, mapped populated). The WAL segments, payload pages and
+    sparse vectors' pages stay holes (measured on qdrant-edge 0.9: a shard opened before fills nothing more)."""
+    total = 0
+    for root, _, files in os.walk(folder):
+        if "vector_storage-" not in root:
+            continue
+        for name in files:
+            if name.endswith(".mmap"):
+                try:
+                    st = os.stat(os.path.join(root, name))
+                except OSError:  # removed meanwhile
+                    continue
+                total += max(0, st.st_size - st.st_blocks * 512)
+    return total
 
 
 def fills_holes_at_open(path: Path) -> bool:
@@ -87,6 +101,16 @@ def fills_holes_at_open(path: Path) -> bool:
     best = max((m for m in mounts if real == m[0] or real.startswith(m[0].rstrip("/") + "/")),
                key=lambda m: len(m[0]), default=None)
     return best is not None and best[1] in RAM_FILE_SYSTEMS
+
+
+def _same_disk(a: Path, b: Path) -> bool:
+    """Whether `a` and `b` (or their nearest existing parents) are on one file system."""
+    def device(p: Path) -> int:
+        p = Path(p).resolve()
+        while not p.exists():
+            p = p.parent
+        return os.stat(p).st_dev
+    return device(a) == device(b)
 
 
 class DiskGuard:
@@ -118,8 +142,8 @@ class DiskGuard:
             if keep_bytes is not None:  # a delete: it frees room later and adds little now, whatever the holes
                 self._refuse_below(what, self.root, keep_bytes + max(0, need_bytes), keep_bytes)
                 return
-            self._refuse_below(what, self.root, self.min_free + self._store_holes() + max(0, need_bytes),
-                               self.min_free)
+            holes = self._store_holes()
+            self._refuse_below(what, self.root, self.min_free + holes + max(0, need_bytes), self.min_free, holes)
 
     def check_open(self, name: str, shard: Path) -> None:
         """Raise before opening collection `name`'s shard folder when that would fill the disk: on a RAM file
@@ -130,8 +154,8 @@ class DiskGuard:
             DiskFull: fewer bytes free than the shard's holes plus a WAL segment.
         """
         if self.ram and shard.exists():
-            self._refuse_below(f"to open collection {name!r}", self.root, sparse_bytes(shard) + WAL_SEGMENT,
-                               WAL_SEGMENT, then="then start the service again (the data is intact)")
+            holes = sparse_bytes(shard)
+            self._refuse_below(f"to open collection {name!r}", self.root, holes + WAL_SEGMENT, WAL_SEGMENT, holes)
 
     def check_target(self, what: str, target: Path, need_bytes: int) -> None:
         """Raise before writing `need_bytes` into `target` (a snapshot's folder, maybe on another disk):
@@ -139,22 +163,27 @@ class DiskGuard:
         disk is an error (ENOSPC), not a crash, but it is refused before it starts.
 
         Raises:
-            DiskFull: `target`'s disk has fewer than `need_bytes` free.
+            DiskFull: `target`'s disk has fewer than `need_bytes` free (on the store's own disk: what `check`
+                asks besides).
         """
-        if self.min_free:
+        if not self.min_free:
+            return
+        if _same_disk(target, self.root):  # a backup inside the store's disk: the store's minimum holds too
+            self.check(what, need_bytes)
+        else:
             self._refuse_below(what, target, need_bytes, 0)
 
-    def _refuse_below(self, what: str, path: Path, needed: int, keep: int,
-                      then: str = "(searches still work), then try again") -> None:
+    def _refuse_below(self, what: str, path: Path, needed: int, keep: int, holes: int = 0) -> None:
         free = shutil.disk_usage(path).free
         if free >= needed:
             return
-        holes = self._holes[1] if path == self.root and self.ram else 0
+        kept = (f"MULTIVEC_STORE__MIN_FREE_MB keeps {keep / MB:.0f} MB free" if keep == self.min_free else
+                f"a WAL segment, {keep / MB:.0f} MB, is kept free" if keep else "the size it writes")
         raise DiskFull(
             f"the embedded store refused {what}: {free / MB:.0f} MB free on the disk of {path}, "
-            f"{needed / MB:.0f} MB needed (MULTIVEC_STORE__MIN_FREE_MB keeps {keep / MB:.0f} MB free"
-            + (f"; the store's preallocated files take {holes / MB:.0f} MB more when it opens on this RAM disk"
-               if holes else "") + f"); free some space on that disk {then}",
+            f"{needed / MB:.0f} MB needed ({kept}"
+            + (f"; on this RAM disk the store's vector files take {holes / MB:.0f} MB more when a shard opens"
+               if holes else "") + "); free some space on that disk, then try again (nothing was lost)",
             detail={"free_mb": round(free / MB, 1), "needed_mb": round(needed / MB, 1),
                     "min_free_mb": round(self.min_free / MB), "holes_mb": round(holes / MB, 1), "path": str(path)})
 

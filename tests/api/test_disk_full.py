@@ -76,6 +76,9 @@ def test_the_embedded_store_refuses_writes_and_optimising_and_still_reads_and_de
             [{"doc_id": "p1"}]  # nothing changed, and reads still work
         full.delete("c", [point(0).id])  # a delete keeps only a WAL segment free: the way to make room
         assert full.count("c") == 4
+        with pytest.raises(DiskFull):  # a backup on the store's own disk keeps the store's minimum
+            BackupService(store=full, root=tmp_path).backup(tmp_path / "bk")
+        assert not (tmp_path / "bk").exists()
     finally:
         full.close()
 
@@ -225,3 +228,31 @@ def test_holes_count_only_on_a_ram_file_system() -> None:
     if shm.is_dir() and any(line.split()[1:3] == ["/dev/shm", "tmpfs"]
                             for line in Path("/proc/self/mounts").read_text().splitlines()):
         assert fills_holes_at_open(shm / "a" / "b")
+
+
+REGISTRY = textwrap.dedent("""
+    import shutil, sys
+    from app.errors import DiskFull
+    from app.store.edge import EdgeStore
+    store = EdgeStore(sys.argv[1], min_free_mb=16)
+    store.put_meta("registry", {"revision": 1})
+    with open(sys.argv[2], "wb") as f:  # the disk filled from elsewhere: 8 MB left
+        f.write(bytes(max(0, shutil.disk_usage(sys.argv[1]).free - 8 * 2**20)))
+    try:
+        store.put_meta("registry", {"revision": 2})
+        print("written")
+    except DiskFull as e:
+        print("refused", e.message)
+    print("read", store.get_meta("registry"))
+    store.close()
+""")
+
+
+def test_a_registry_write_on_a_full_disk_is_refused_not_a_crash(tmp_path: Path) -> None:
+    """Migration steps write the version registry (the meta collection): on a disk filled from elsewhere that
+    write is refused like any other, where it killed the service (found by a break test: exit 135)."""
+    with small_tmpfs(tmp_path / "disk", "96m") as disk:
+        out = run_python(REGISTRY, str(disk / "data"), str(disk / "filler"))
+        assert out.returncode == 0, f"rc {out.returncode} (-7 is SIGBUS): {out.stderr[-1500:]}"
+        assert "refused the embedded store refused a registry write" in out.stdout, out.stdout + out.stderr[-800:]
+        assert "read {'revision': 1}" in out.stdout
