@@ -38,3 +38,12 @@ def test_ingest_and_search_on_the_default_settings_import_neither_fastembed_nor_
     assert [m for m in NOT_NEEDED if m in seen["modules"]] == []
     assert "onnxruntime" in seen["modules"] and "qdrant_edge" in seen["modules"]
 
+
+
+def test_the_stopword_list_read_alone_is_the_one_bm25s_exports() -> None:
+    """`bm25s_stopwords` reads bm25s's stopwords.py without running the package: the same list, in its order."""
+    from bm25s.stopwords import STOPWORDS_EN_PLUS
+
+    from app.domain.text import bm25s_stopwords
+
+    assert bm25s_stopwords() == tuple(STOPWORDS_EN_PLUS) and len(STOPWORDS_EN_PLUS) > 100
