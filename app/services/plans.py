@@ -8,8 +8,7 @@ from typing import Any
 
 from app.domain.router import Route
 from app.errors import UnknownPlan, UnknownSpace
-from app.search_settings import AUTO as AUTO  # the plan names a request may give besides the settings' plans
-from app.search_settings import FUSED as FUSED
+from app.search_settings import AUTO, FUSED
 from app.settings import PlanSettings, SearchSettings
 
 

@@ -22,7 +22,7 @@ from app.encoders.fastembed_encoder import EncoderPool
 from app.encoders.vectors import SparseVec
 from app.errors import AppError, InvalidInput
 from app.repos.profiles import ProfileRepo
-from app.search_settings import AUTO as AUTO  # `plan: "auto"`: ask for the router explicitly
+from app.search_settings import AUTO
 
 
 class Routable(Protocol):

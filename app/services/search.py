@@ -15,12 +15,13 @@ from app.domain.versions import Registry
 from app.encoders.fastembed_encoder import EncoderPool
 from app.repos.profiles import ProfileRepo
 from app.repos.registry import RegistryRepo
+from app.search_settings import AUTO, FUSED
 from app.services.explain import explain_hits
 from app.services.fanout import Deadlines, FanOut, FanOutResult
-from app.services.plans import FUSED, cascade_args, first_stage_of, plan_label, plan_request
+from app.services.plans import cascade_args, first_stage_of, plan_label, plan_request
 from app.services.queries import SearchRequest as SearchRequest  # the request and answer, re-exported
 from app.services.queries import SearchResponse as SearchResponse
-from app.services.query_router import AUTO, QueryRouting, routed_request, wants_route
+from app.services.query_router import QueryRouting, routed_request, wants_route
 from app.services.ranking import Ranking, default_weights, learned_plan, with_request_weights
 from app.services.rollout import OVERLAP_K, RolloutMonitor
 from app.services.thresholds import apply_thresholds

@@ -58,36 +58,28 @@ def vector_bytes(vectors: Iterable[VectorValue]) -> int:
     return total
 
 
-def _sizes(folder: Path) -> Iterator[os.stat_result]:
+def _files(folder: Path) -> Iterator[tuple[str, os.stat_result]]:
+    """(path, stat) of every file under `folder`; a file removed meanwhile is skipped."""
     for root, _, files in os.walk(folder):
         for name in files:
+            path = os.path.join(root, name)
             try:
-                yield os.stat(os.path.join(root, name))
-            except OSError:  # removed meanwhile
+                yield path, os.stat(path)
+            except OSError:
                 continue
 
 
 def folder_bytes(folder: Path) -> int:
     """Bytes `folder`'s files occupy on disk (allocated blocks: a sparse file's holes count nothing)."""
-    return sum(st.st_blocks * 512 for st in _sizes(folder))
+    return sum(st.st_blocks * 512 for _, st in _files(folder))
 
 
 def sparse_bytes(folder: Path) -> int:
     """Bytes of the holes a shard's open fills on a RAM disk: those of the dense and multivector storages'
     chunk files (`vector_storage-*/**/chunk_*.mmap`, mapped populated). The WAL segments, payload pages and
     sparse vectors' pages stay holes (measured on qdrant-edge 0.9: a shard opened before fills nothing more)."""
-    total = 0
-    for root, _, files in os.walk(folder):
-        if "vector_storage-" not in root:
-            continue
-        for name in files:
-            if name.endswith(".mmap"):
-                try:
-                    st = os.stat(os.path.join(root, name))
-                except OSError:  # removed meanwhile
-                    continue
-                total += max(0, st.st_size - st.st_blocks * 512)
-    return total
+    return sum(max(0, st.st_size - st.st_blocks * 512) for path, st in _files(folder)
+               if path.endswith(".mmap") and f"{os.sep}vector_storage-" in path)
 
 
 def fills_holes_at_open(path: Path) -> bool:
