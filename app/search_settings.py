@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field, field_validator, model_validator
 
 from app.domain.plan import MAX_RRF_K, MAX_WEIGHT, MIN_WEIGHT, weight_problem
 from app.domain.profiles import RankingProfile
+from app.domain.versions import MAX_NAME_CHARS
 
 FusionName = Literal["rrf", "dbsf"]
 # The plan names a request may give besides the settings' `plans` (the one source of both; app.services.plans):
@@ -176,6 +177,10 @@ class SearchSettings(BaseModel):
         if AUTO in self.plans:
             raise ValueError(f'search.plans names a plan {AUTO!r}: that name asks for the query router, so the plan '
                              "could never run; rename it")
+        unnamed = sorted(n for n in self.plans if not 1 <= len(n.strip()) <= len(n) <= MAX_NAME_CHARS)
+        if unnamed:
+            raise ValueError(f"search.plans {unnamed}: a plan's name is 1 to {MAX_NAME_CHARS} characters, not blank "
+                             "(a request could never name it)")
         names = {FUSED, *self.plans}
         if self.plan not in names and "plan" not in self.model_fields_set:
             self.plan = "fused"  # `plans` replaced the built-ins, the default `cascade` among them

@@ -144,7 +144,8 @@ def prepare(doc: Document, *, chunk_words: int, max_chunks: int, max_entities: i
     summary = doc.summary
     derived_summary = not summary
     if not summary:
-        summary = extractive_summary(title, body) or title
+        summary = extractive_summary(title, body)
+        summary = summary if shows_a_word(summary) else title  # never a summary of only punctuation or invisibles
     entities = doc.entities
     derived_entities = entities is None  # an explicit `()` is the author's: no entities, none derived
     if entities is None:  # keyphrases, else the title; none when the title shows no word either

@@ -4,7 +4,8 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
 from typing import Literal
 
 from app.domain.filters import FILTER_KEY as FILTER_KEY
@@ -290,3 +291,14 @@ def check_weight(name: str, weight: float) -> None:
     problem = weight_problem(weight)
     if problem is not None:
         raise InvalidInput(f"weight of {name!r} is {problem}")
+
+
+def note_unsearched_weights(plan: QueryPlan, asked: Mapping[str, float] | None) -> QueryPlan:
+    """`plan`, saying in `notes` which spaces the request weighed above 0 that the plan does not search: a
+    weight adjusts a space the plan searches (a named plan's, or `fields`); it adds none."""
+    searched = {s.space for s in (*plan.all_spaces, *plan.observed)}
+    left = sorted(n for n, w in (asked or {}).items() if w > 0 and n not in searched)
+    if not left:
+        return plan
+    return replace(plan, notes=(*plan.notes, f"weighted but not searched by this plan: {', '.join(left)} (a weight "
+                                "adjusts a space the plan searches; name it in `fields` or `rerank` to search it)"))

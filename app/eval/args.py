@@ -9,6 +9,8 @@ from collections.abc import Callable
 
 MAX_SYNTHETIC = 10_000_000  # synthetic documents: 100,000 took 176-1,000 s to build here
 MAX_SEED = 2**32 - 1  # numpy's seeds
+MAX_DEPTH = 10_000  # a space's list depth: the service's prefetch limit at most
+MAX_COUNT = 10_000_000  # queries, documents, rounds, batches: past any run this machine finishes
 
 
 def whole(minimum: int, maximum: int | None = None, *, meaning: str = "") -> Callable[[str], int]:

@@ -29,7 +29,7 @@ from typing import Any
 from app.container import Services, build_services
 from app.domain.plan import Filter, QueryPlan, build_plan
 from app.encoders.fastembed_encoder import EncoderPool
-from app.eval.args import MAX_SEED, number, sizes, whole
+from app.eval.args import MAX_COUNT, MAX_SEED, number, sizes, whole
 from app.eval.bench_ingest import bench_encoding_modes, bench_ingest, modes_markdown, open_services
 from app.eval.bench_report import markdown, memory_skip_reason, service_markdown
 from app.eval.bench_service import bench_service_load
@@ -258,24 +258,27 @@ def _main(argv: Sequence[str] | None) -> None:
     p.add_argument("--index-dir", type=Path, help="that dataset's evaluation index (scripts/evaluate builds it; "
                    "default /tmp/eval-<dataset>)")
     p.add_argument("--stores", default="edge,memory")
-    p.add_argument("--ingest-docs", type=whole(0), default=200, help="real documents for the ingest bench (0 = skip)")
-    p.add_argument("--queries", type=whole(1), default=100)
+    p.add_argument("--ingest-docs", type=whole(0, MAX_COUNT), default=200,
+                   help="real documents for the ingest bench (0 = skip)")
+    p.add_argument("--queries", type=whole(1, MAX_COUNT), default=100)
     p.add_argument("--single", default="document", help="the one space to compare against all fused")
     p.add_argument("--profile", type=Path, help="also time this ranking profile's plan (JSON)")
     p.add_argument("--subset", default="document,keywords", help="also time these spaces fused (DBSF)")
     p.add_argument("--synthetic", type=sizes, default="100000", help="synthetic sizes, comma separated ('' = skip)")
-    p.add_argument("--memory-max", type=whole(0), default=20_000,
+    p.add_argument("--memory-max", type=whole(0, MAX_COUNT), default=20_000,
                    help="largest synthetic size tried on the in-memory client (brute force, python)")
-    p.add_argument("--budget", type=number(above=0), default=300.0, help="most seconds of querying per store and size")
+    p.add_argument("--budget", type=number(above=0, below=1e6), default=300.0,
+                   help="most seconds of querying per store and size")
     p.add_argument("--modes", default="separate,shared",
                    help="encoding modes to time against the bare encoder ('' = skip)")
     p.add_argument("--modes-only", action="store_true", help="time the encoding modes only, then stop")
-    p.add_argument("--rounds", type=whole(1), default=3, help="interleaved rounds of the encoding-mode timing")
+    p.add_argument("--rounds", type=whole(1, 1000), default=3, help="interleaved rounds of the encoding-mode timing")
     p.add_argument("--service-load", action="store_true", help="also start the service on an empty embedded "
                    "store, load --dataset into it through scripts/load's command and report the server's "
                    "peak RSS (slow: the whole corpus is ingested)")
     p.add_argument("--service-port", type=whole(1, 65535), default=8765, help="loopback port for --service-load")
-    p.add_argument("--service-limit", type=whole(0), default=0, help="documents loaded by --service-load (0 = all)")
+    p.add_argument("--service-limit", type=whole(0, MAX_COUNT), default=0,
+                   help="documents loaded by --service-load (0 = all)")
     p.add_argument("--service-data-dir", type=Path, help="--service-load into this store folder (an index's copy)")
     p.add_argument("--skip-real", action="store_true")
     p.add_argument("--keep-dir", type=Path, help="keep the synthetic edge stores under this folder and reuse "

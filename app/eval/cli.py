@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from app.eval.args import MAX_SEED, fraction, number, whole
+from app.eval.args import MAX_COUNT, MAX_DEPTH, MAX_SEED, fraction, number, whole
 from app.eval.metrics import delta_ci, score_run
 
 
@@ -28,9 +28,9 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     p.add_argument("--index-dir", type=Path, help="embedded store folder, built once and reused "
                    "(default /tmp/eval-<dataset>)")
     p.add_argument("--out", type=Path, help="report folder (default reports/eval-<dataset>-<split>)")
-    p.add_argument("--depth", type=whole(1), default=100, help="per-space list depth (the prefetch limit)")
-    p.add_argument("--latency-queries", type=whole(0), default=100, help="queries timed per plan (0 = all)")
-    p.add_argument("--max-queries", type=whole(0), default=0, help="evaluate only this many queries (smoke runs)")
+    p.add_argument("--depth", type=whole(1, MAX_DEPTH), default=100, help="per-space list depth (the prefetch limit)")
+    p.add_argument("--latency-queries", type=whole(0, MAX_COUNT), default=100, help="queries timed per plan (0 = all)")
+    p.add_argument("--max-queries", type=whole(0, MAX_COUNT), default=0, help="evaluate only this many queries")
     p.add_argument("--fit", type=fraction, default=0.0, metavar="FRACTION",
                    help="fit a ranking profile on this share of the queries, report on the rest")
     p.add_argument("--seed", type=whole(0, MAX_SEED), default=13)
@@ -45,7 +45,7 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
                         "index's meta (profile:<alias>, thresholds:<alias>); always written as JSON to --out too")
     p.add_argument("--calibrate", action="store_true", help="calibrate similarity thresholds per vector version")
     p.add_argument("--thresholds", type=Path, help="instead of calibrating, show these thresholds' effect here")
-    p.add_argument("--beta", type=number(above=0), default=2.0, help="F-beta for thresholds (beta > 1 favours recall)")
+    p.add_argument("--beta", type=number(above=0, below=1e6), default=2.0, help="F-beta (beta > 1 favours recall)")
     p.add_argument("--noise-queries", type=Path, help="queries.jsonl of unrelated queries: how often does "
                    "the threshold leave them empty?")
     p.add_argument("--fit-router", action="store_true", help="fit a query router on the --fit share, report it "
@@ -53,7 +53,7 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     p.add_argument("--router", type=Path, help="evaluate a saved router (router.json) on every judged query")
     p.add_argument("--router-plans", help="the router's candidate plans, comma-separated (default: "
                    "only-keywords,only-document,pair and every named plan)")
-    p.add_argument("--batch", type=whole(1), default=64, help="documents per ingest batch when building")
+    p.add_argument("--batch", type=whole(1, MAX_DEPTH), default=64, help="documents per ingest batch when building")
     p.add_argument("--no-plot", action="store_true")
     p.add_argument("--no-cascade", action="store_true", help="leave out the cascade variants and named plans")
     args = p.parse_args(list(argv))

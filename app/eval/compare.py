@@ -23,7 +23,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from app.eval.args import fraction, whole
+from app.eval.args import MAX_DEPTH, fraction, whole
 from app.eval.metrics import ndcg_per_query, paired_bootstrap_ci, score_run
 
 
@@ -59,7 +59,7 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
                    help="NAME[@DIR][=space:version,...]: one side's index and pins (the first side is the "
                         "baseline); repeatable")
     p.add_argument("--split", default="test")
-    p.add_argument("--depth", type=whole(1), default=100)
+    p.add_argument("--depth", type=whole(1, MAX_DEPTH), default=100)
     p.add_argument("--holdout", type=fraction, default=0.0, metavar="FIT_FRACTION",
                    help="also report the queries held out of a split fitting on this fraction (as --fit)")
     p.add_argument("--seed", type=int, default=13)

@@ -7,7 +7,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from app.domain.fusion import fused_in
-from app.domain.plan import QueryPlan, build_plan
+from app.domain.plan import QueryPlan, build_plan, note_unsearched_weights
 from app.domain.profiles import voting_thresholds
 from app.domain.rollout import Routing, route, shadow_sampled
 from app.domain.text import normalize_for
@@ -94,7 +94,13 @@ class SearchService:
               ) -> tuple[QueryPlan, Ranking]:
         """`plan_ranking` on one registry read; `pins` are a rollout's versions (space -> version),
         which the request's own `versions` override and which, unlike those, keep the ranking profile
-        (and the router) when it was fitted on the versions searched."""
+        (and the router) when it was fitted on the versions searched. The plan's notes name the spaces
+        the request weighed that it does not search."""
+        plan, ranking = self._planned(registry, req, profile=profile, pins=pins, use_router=use_router, cache=cache)
+        return note_unsearched_weights(plan, req.weights), ranking
+
+    def _planned(self, registry: Registry, req: SearchRequest, *, profile: bool, pins: dict[str, str] | None,
+                 use_router: bool, cache: dict[tuple[str, str], VectorValue] | None) -> tuple[QueryPlan, Ranking]:
         s, asked = self.settings.search, req  # as sent: the plan label reads it
         chosen = self.router.route(registry, req.query, pins=pins, cache=cache) \
             if profile and use_router and wants_route(req) else None

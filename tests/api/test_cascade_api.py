@@ -125,3 +125,20 @@ def test_a_space_named_to_rerank_leaves_stage_1_and_the_plan_says_so(seeded: Tes
     plan = r.json()["plan"]
     assert [s["space"] for s in plan["spaces"]] == ["keywords"] and [s["space"] for s in plan["rerank"]] == ["document"]
     assert "document is a rerank space here: it rescored the candidates, it did not find them" in plan["notes"]
+
+
+@pytest.mark.parametrize(("body", "unsearched"), [
+    ({"plan": "cascade", "weights": {"title": 1000}}, "title"),
+    ({"plan": "dense", "weights": {"keywords": 5}}, "keywords"),
+    ({"fields": ["document"], "weights": {"keywords": 5, "title": 0}}, "keywords"),
+])
+def test_a_weight_on_a_space_the_plan_does_not_search_is_named_in_the_notes(
+        seeded: TestClient, body: dict[str, Any], unsearched: str) -> None:
+    """A weight adjusts a space the plan searches; one the plan leaves out was ignored without a word (found by
+    a break test): explain's notes now name it (and not a space weighed 0)."""
+    r = seeded.post("/search", json={"query": "galaxy", "explain": True, **body})
+    assert r.status_code == 200, r.text
+    notes = [n for n in r.json()["plan"].get("notes", []) if n.startswith("weighted but not searched")]
+    assert len(notes) == 1 and f": {unsearched} (" in notes[0], notes
+    plain = seeded.post("/search", json={"query": "galaxy", "explain": True, "plan": "cascade"}).json()["plan"]
+    assert not any(n.startswith("weighted but not searched") for n in plain.get("notes", []))

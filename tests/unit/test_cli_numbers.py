@@ -21,14 +21,15 @@ BENCH_BAD = [
     ("--memory-max", "-1"), ("--budget", "0"), ("--budget", "-1"), ("--budget", "nan"), ("--budget", "inf"),
     ("--rounds", "0"), ("--rounds", "two"), ("--service-port", "0"), ("--service-port", "70000"),
     ("--service-limit", "-1"), ("--seed", "x"), ("--seed", "-1"), ("--seed", str(2**32)),
-    ("--synthetic", "1000000000000000"),
+    ("--synthetic", "1000000000000000"), ("--rounds", "1001"), ("--budget", "1e308"), ("--queries", "10000001"),
 ]
 EVALUATE_BAD = [
     ("--depth", "0"), ("--depth", "abc"), ("--latency-queries", "-1"), ("--max-queries", "-2"), ("--fit", "1"),
     ("--fit", "1.5"), ("--fit", "-0.1"), ("--fit", "nan"), ("--beta", "0"), ("--beta", "-2"), ("--beta", "inf"),
     ("--batch", "0"), ("--batch", "many"), ("--seed", "-1"),
+    ("--depth", "18446744073709551615"), ("--depth", "10001"), ("--max-queries", "10000001"),
 ]
-COMPARE_BAD = [("--depth", "0"), ("--holdout", "1"), ("--holdout", "abc")]
+COMPARE_BAD = [("--depth", "0"), ("--depth", "10001"), ("--holdout", "1"), ("--holdout", "abc")]
 
 
 def refused(main: Callable[[Sequence[str]], None], argv: list[str], option: str,

@@ -86,3 +86,12 @@ def test_a_loaded_record_keeps_its_empty_entities() -> None:
     assert to_document({"title": "t", "text": "b", "entities": []}, "1")["entities"] == []
     assert "entities" not in to_document({"title": "t", "text": "b", "entities": None}, "1")
     assert "entities" not in to_document({"title": "t", "text": "b"}, "1")
+
+
+@pytest.mark.parametrize("body", ["\u200b !!! \u2060", "... ??? !!!", "\u3164 \u2800 --"])
+def test_a_derived_summary_shows_a_word_or_is_the_title(body: str) -> None:
+    """A body of only punctuation or invisible characters gave a summary of them, encoded and found by a query
+    of "!!!" (found by a break test); now the summary falls back to the title, as for an empty body."""
+    prepared = prepare(Document(id="s", title="Galaxy survey", body=body), chunk_words=100, max_chunks=8,
+                       max_entities=8)
+    assert prepared.summary == "Galaxy survey"

@@ -120,3 +120,11 @@ def test_a_settings_wide_error_has_no_empty_location(monkeypatch: pytest.MonkeyP
         Settings()
     line = one_line(e.value)
     assert line is not None and ": :" not in line and "names unknown space 'nope'" in line
+
+
+@pytest.mark.parametrize("name", ["", "   ", "x" * 201])
+def test_a_plan_no_request_could_name_fails_the_start(name: str) -> None:
+    """`MULTIVEC_SEARCH__PLANS='{"": ...}'` started, then `plan: ""` was a 422 while `unknown_plan` listed `''`
+    (found by a break test)."""
+    with pytest.raises(ValidationError, match="a plan's name is 1 to 200 characters"):
+        SearchSettings(plans={name: {"fields": ["body"]}})
