@@ -226,7 +226,8 @@ def default_spaces(mode: Literal["shared", "separate"] = "shared") -> list[Space
         SpaceSettings(name="title", field="title", kind="dense", model=model, version=3 if v == 2 else 1),
         SpaceSettings(name="body", field="body", kind="multi", model=model, version=v),
         SpaceSettings(name="summary", field="summary", kind="dense", model=model, version=v),
-        SpaceSettings(name="entities", field="entities", kind="multi", model=entities[0], version=entities[1]),
+        SpaceSettings(name="entities", field="entities", kind="multi", model=entities[0], version=entities[1],
+                      index="rerank"),
         SpaceSettings(name="document", field="document", kind="dense", model=model, version=v),
         # Qdrant's BM25 with its multilingual tokenizer (v2): segments Chinese, Japanese and Thai, and
         # ties fastembed's Qdrant/bm25 (v1) on English (docs/evaluation.md). Installs made with v1 keep

@@ -60,6 +60,8 @@ class QueryPlan:
     explain: bool = False
     # Spaces weighted to zero: not fused, but with `explain` their own lists are still shown.
     observed: tuple[SpaceQuery, ...] = ()
+    # Rerank-only spaces weighted to zero: no own list to show, so with `explain` each scores the hits exactly.
+    scored: tuple[SpaceQuery, ...] = ()
     # Stage 2: spaces that rescore the stage-1 candidates (their weights are the formula's).
     rerank: tuple[SpaceQuery, ...] = ()
     candidates: int = 0  # stage-1 depth: how many points stage 2 rescores
@@ -91,8 +93,8 @@ class QueryPlan:
 
     @property
     def all_spaces(self) -> tuple[SpaceQuery, ...]:
-        """Every space the plan's query vectors are needed for: listed and reranking."""
-        return self.listed + self.rerank
+        """Every space the plan's query vectors are needed for: listed, reranking and scoring the hits."""
+        return self.listed + self.rerank + self.scored
 
     def describe(self, fused_in: str) -> dict[str, object]:
         """The plan as `explain` shows it; `fused_in` is who fuses it (app.domain.fusion.fused_in)."""
@@ -104,6 +106,7 @@ class QueryPlan:
             "limit": self.limit,
             "prefetch_limit": self.prefetch_limit,
             "observed_only": [s.space for s in self.observed],
+            "scored_only": [s.space for s in self.scored],
         }
         if self.cascade:  # `requests`: how it ran (app.store.cascade)
             out |= {"rerank": [_describe_space(s) for s in self.rerank], "candidates": self.candidates,
@@ -230,7 +233,8 @@ def build_plan(
     notes = [f"{s.space} is rerank-only (stored without an HNSW graph): it rescored the candidates" for s in moved]
     notes += [f"{n} is a rerank space here: it rescored the candidates, it did not find them"
               for n in names if n in rerank_names]
-    notes += [f"{n} is rerank-only and weighted 0: not searched" for n in unsearched if explain]
+    notes += [f"{n} is rerank-only and weighted 0: not searched; explain shows its exact score of each hit"
+              for n in unsearched if explain]
     if stage2 and spaces and not any(s.weight > 0 for s in spaces):
         raise InvalidInput("weights are zero for every space that finds the candidates to rescore ("
                            + ", ".join(s.space for s in spaces) + ") with " + ", ".join(s.space for s in stage2)
@@ -250,12 +254,14 @@ def build_plan(
     if fusion == "learned" and scorer is not None:
         scorer.check(searched={s.space: s.vector_name for s in spaces}, rerank_only=[s.space for s in moved])
     observed = tuple(s for s in spaces if s.weight == 0) if explain else ()  # weight 0: not fused, only explained
+    scored = tuple(resolve(n, 0.0)[0] for n in unsearched) if explain else ()  # rerank-only, weight 0: explained
     reranking = tuple(s for s in stage2 if s.weight > 0)
     unweighted = [s.space for s in stage2 if not s.weight and s.space in rerank_names]
     notes += [f"{name} is weighted 0: it does not rescore" for name in unweighted]
     return QueryPlan(
         spaces=tuple(s for s in spaces if s.weight > 0),
         observed=observed,
+        scored=scored,
         fusion=fusion,
         rrf_k=rrf_k,
         limit=limit,

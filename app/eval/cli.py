@@ -135,10 +135,9 @@ def evaluate(args: argparse.Namespace, *, encoders: Any = None) -> dict[str, Any
         registry = services.registry.get()
         spaces = registry.live_spaces()
         live = {s: registry.live_version(s).name for s in spaces}
-        print(f"{ds.name}/{args.split}: {len(ds.docs)} documents, {len(queries)} judged queries, "
-              f"spaces {spaces}", file=sys.stderr)
+        print(f"{ds.name}/{args.split}: {len(ds.docs)} documents, {len(queries)} judged queries, spaces {spaces}",
+              file=sys.stderr)
         lists, store_fused = fetch_lists(services, queries, depth=args.depth, spaces=spaces)
-
         s = settings.search
         variants = standard_variants(spaces, fusion="dbsf", rrf_k=60)
         default_plan, ranking = services.search.plan_ranking(SearchRequest(query="probe"), use_router=False)
@@ -205,7 +204,8 @@ def evaluate(args: argparse.Namespace, *, encoders: Any = None) -> dict[str, Any
                          "latency": lat.summary(), "offline_matches_real": same})
             print(f"  {v.name:32s} nDCG@10 {rows[-1]['metrics']['ndcg@10']:.3f}  "
                   f"p50 {rows[-1]['latency']['p50_ms']:.1f} ms", file=sys.stderr)
-        dbsf_all = offline_run(Variant("x", tuple(spaces), fusion="dbsf"), lists, depth=args.depth)
+        indexed = tuple(s for s in spaces if registry.live_version(s).index != "rerank")  # as the store fused them
+        dbsf_all = offline_run(Variant("x", indexed, fusion="dbsf"), lists, depth=args.depth)
         result_doc: dict[str, Any] = {
             "dataset": {"name": ds.name, "split": args.split, "documents": len(ds.docs), "queries": len(queries),
                         "path": str(args.dataset)},

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from app.container import Services
@@ -123,23 +123,38 @@ def fetch_lists(services: Services, queries: Mapping[str, str], *, depth: int = 
 
     `versions` pins spaces to vector versions (space -> version name); the others use their live one.
 
+    A rerank-only space (no HNSW graph) has no index to search: its own list is an exact scan of every
+    point, which offline evaluation needs and a served search never does.
+
     Returns:
         (lists, store_fused): the per-space lists, and the store's own equal-weight DBSF ranking
-        of the same request (to check that offline fusion reproduces it).
+        of the same request over the indexed spaces (`indexed_spaces`: to check that offline fusion
+        reproduces it).
     """
     from tqdm import tqdm
 
     names = list(spaces or services.registry.get().live_spaces())
+    unindexed = set(names) - set(indexed_spaces(services, names, versions))
     doc_ids = _doc_id_lookup(services)
     lists: Lists = {}
     fused: dict[str, list[str]] = {}
     for qid, text in tqdm(queries.items(), desc="search", unit="q", file=sys.stderr, disable=not progress):
         plan = services.search.plan(SearchRequest(query=text, limit=depth, fields=names, fusion="dbsf",
-                                                  weights={}, explain=True, versions=dict(versions or {}) or None))
+                                                  weights=dict.fromkeys(unindexed, 0.0), explain=True,
+                                                  versions=dict(versions or {}) or None))
+        plan = replace(plan, observed=plan.observed + plan.scored, scored=())  # rerank-only: listed by a scan
         result, _ = services.search.run(plan, text)
         lists[qid] = {s: [(doc_ids(h.id), h.score) for h in hits] for s, hits in result.per_space.items()}
         fused[qid] = [doc_ids(h.id, h.payload) for h in result.hits]
     return lists, fused
+
+
+def indexed_spaces(services: Services, spaces: Sequence[str], versions: Mapping[str, str] | None = None) -> list[str]:
+    """`spaces` less the rerank-only ones (stored without an HNSW graph) at the version searched: the spaces a
+    fused search finds candidates in."""
+    reg = services.registry.get()
+    return [s for s in spaces if (reg.find(versions[s]) if versions and s in versions else reg.live_version(s)
+                                  ).index != "rerank"]
 
 
 def _doc_id_lookup(services: Services):  # type: ignore[no-untyped-def]

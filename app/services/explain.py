@@ -2,16 +2,59 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 from app.domain.cascade import CANDIDATES, FINAL, rerank_contributions, stage_ranks
+from app.domain.filters import Filter, HasId
 from app.domain.fusion import contributions
 from app.domain.learned import learned_contributions
 from app.domain.plan import QueryPlan
-from app.store.base import QueryResult
+from app.store.base import QueryResult, Store, VectorValue
+
+Scores = dict[str, list[tuple[str, float]]]  # space -> (point id, score), best first
 
 
-def explain_hits(plan: QueryPlan, result: QueryResult, hits: list[dict[str, Any]]) -> None:
+def score_hits(store: Store, collection: str, plan: QueryPlan, vectors: Mapping[str, VectorValue],
+               ids: Sequence[str]) -> Scores:
+    """Each of `plan.scored` (rerank-only spaces weighted 0, which have no list of their own) scores exactly
+    the hits `ids`: one request, a has-id filter, no index search (as a staged cascade's rerank does).
+
+    Args:
+        vectors: vector name -> the query's vector, for every space in `plan.all_spaces`.
+        ids: the answer's point ids.
+
+    Returns:
+        space -> the hits that have a vector in it, with its score (cosine or MaxSim), best first.
+
+    Raises:
+        StoreUnavailable, CollectionNotFound: from the store.
+    """
+    if not plan.scored or not ids:
+        return {}
+    among = replace(plan, spaces=(), observed=plan.scored, rerank=(), scored=(), scorer=None, explain=True,
+                    limit=len(ids), prefetch_limit=len(ids), candidates=0, candidates_weight=0.0,
+                    filter=Filter(must=(*plan.filter.must, HasId(tuple(ids))), must_not=plan.filter.must_not))
+    result = store.query(collection, among, dict(vectors))
+    return {s.space: [(h.id, h.score) for h in result.per_space.get(s.space, [])] for s in plan.scored}
+
+
+def scored_entries(plan: QueryPlan, scored: Scores, pids: Sequence[str]) -> dict[str, dict[str, dict[str, object]]]:
+    """point id -> scored space -> `{"rank", "score", "weight": 0, "contribution": 0, "ranked_among": "hits"}`:
+    the rank is among the answer's hits (1-based, by that space's score), None where the hit has no vector there."""
+    out: dict[str, dict[str, dict[str, object]]] = {pid: {} for pid in pids}
+    for s in plan.scored:
+        position = {pid: (pos, score) for pos, (pid, score) in enumerate(scored.get(s.space, []))}
+        for pid in pids:
+            pos, score = position.get(pid, (None, None))
+            out[pid][s.space] = {"rank": None if pos is None else pos + 1, "score": score, "weight": 0.0,
+                                 "contribution": 0.0, "ranked_among": "hits"}
+    return out
+
+
+def explain_hits(plan: QueryPlan, result: QueryResult, hits: list[dict[str, Any]], scored: Scores | None = None
+                 ) -> None:
     """Add `explain` to each hit (a dict with `point_id` and `score`), in place.
 
     `hit["explain"]`: space -> `{"rank", "score", "weight", "contribution"}` for every listed space
@@ -19,7 +62,8 @@ def explain_hits(plan: QueryPlan, result: QueryResult, hits: list[dict[str, Any]
     app.domain.learned.learned_contributions); in a cascade each entry also says its `stage` (`candidates`
     or `rerank`: rank and raw score among the candidates, app.domain.cascade.rerank_contributions),
     and `hit["stages"]` gives the hit's rank and score at every stage: `candidates`, each rerank
-    space, `final` (None where a stage did not hold it).
+    space, `final` (None where a stage did not hold it). A rerank-only space weighted 0 (`plan.scored`) is
+    shown by `scored` (`score_hits`): its score of each hit, ranked among the hits.
     """
     pids = [hit["point_id"] for hit in hits]
     per_space = {space: [(h.id, h.score) for h in ranked] for space, ranked in result.per_space.items()}
@@ -36,6 +80,8 @@ def explain_hits(plan: QueryPlan, result: QueryResult, hits: list[dict[str, Any]
         for pid, entries in rerank_contributions(plan, stages, pids).items():
             explained[pid].update(entries)
         ranks = stage_ranks({**stages, FINAL: [(hit["point_id"], hit["score"]) for hit in hits]}, pids)
+    for pid, entries in scored_entries(plan, scored or {}, pids).items():
+        explained[pid].update(entries)
     for hit in hits:
         hit["explain"] = explained[hit["point_id"]]
         if plan.cascade:

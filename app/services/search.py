@@ -16,7 +16,7 @@ from app.encoders.fastembed_encoder import EncoderPool
 from app.repos.profiles import ProfileRepo
 from app.repos.registry import RegistryRepo
 from app.search_settings import AUTO, FUSED
-from app.services.explain import explain_hits
+from app.services.explain import explain_hits, score_hits
 from app.services.fanout import Deadlines, FanOut, FanOutResult
 from app.services.plans import cascade_args, first_stage_of, plan_label, plan_request
 from app.services.queries import SearchRequest as SearchRequest  # the request and answer, re-exported
@@ -266,7 +266,9 @@ class SearchService:
         if req.threshold:
             hits, note = apply_thresholds(plan, result, hits, thresholds or {})
         if plan.explain:
-            explain_hits(fanned.answered if fanned and fanned.answered else plan, result, hits)
+            scored = score_hits(self.store, req.collection or self.registry.alias, plan,
+                                self.encode_query(plan, req.query, cache=cache), [h["point_id"] for h in hits])
+            explain_hits(fanned.answered if fanned and fanned.answered else plan, result, hits, scored)
         timings["total"] = (time.perf_counter() - t0) * 1000
         # plan and timings are answered for every search (metrics and logs read them); the API shows
         # them only with `explain`

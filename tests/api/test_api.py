@@ -36,7 +36,10 @@ def test_search_with_explain_shows_every_space_the_plan_and_timings(seeded: Test
     assert set(top["explain"]) == spaces
     assert all(top["explain"][s]["rank"] is not None for s in spaces)
     # the default fuses the spaces evaluation chose; the others are still explained
-    assert {s["space"] for s in body["plan"]["spaces"]} | set(body["plan"]["observed_only"]) == spaces
+    # the others are explained from their own lists, or (entities: rerank-only, no list) by scoring the hits
+    assert {s["space"] for s in body["plan"]["spaces"]} | set(body["plan"]["observed_only"]) \
+        | set(body["plan"]["scored_only"]) == spaces
+    assert body["plan"]["scored_only"] == ["entities"] and top["explain"]["entities"]["ranked_among"] == "hits"
     assert {s["space"] for s in body["plan"]["spaces"]} == {"document", "body", "keywords"}
     assert {"encode", "store", "total"} <= set(body["timings_ms"])
 
@@ -82,7 +85,8 @@ def test_explain_lists_spaces_weighted_out_of_the_fusion(seeded: TestClient) -> 
         "weights": {"title": 1.0, "keywords": 1.0, "body": 0, "summary": 0, "entities": 0, "document": 0},
     }).json()
     assert [s["space"] for s in body["plan"]["spaces"]] == ["title", "keywords"]
-    assert set(body["plan"]["observed_only"]) == {"body", "summary", "entities", "document"}
+    assert set(body["plan"]["observed_only"]) | set(body["plan"]["scored_only"]) == {"body", "summary", "entities",
+                                                                                      "document"}
     top = body["hits"][0]
     assert top["id"] == "bio-1"
     assert set(top["explain"]) == {"title", "body", "summary", "entities", "document", "keywords"}

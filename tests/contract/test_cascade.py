@@ -182,16 +182,51 @@ def _searches(node: Any) -> set[str]:
 
 def _full_body(svc: Services, query: str) -> dict[str, dict[str, float]]:
     """body's own score of every point, from the stored vectors (MaxSim of cosines), not the engine."""
+    return {"body": _exact_scores(svc, query, "body")}
+
+
+def _exact_scores(svc: Services, query: str, space: str) -> dict[str, float]:
+    """A multivector space's score of every point that has it, from the stored vectors (MaxSim of cosines)."""
     import numpy as np
 
-    qv = np.asarray(svc.encoders.get("minilm-l6-int8").embed_query(query), dtype=np.float64)
-    name = svc.registry.get().live_version("body").name
+    version = svc.registry.get().live_version(space)
+    qv = np.asarray(svc.encoders.get(version.model).embed_query(query), dtype=np.float64)
     out: dict[str, float] = {}
-    points, _ = svc.store.scroll(svc.registry.alias, filter=None, limit=100, offset=None, with_vectors=[name])
+    points, _ = svc.store.scroll(svc.registry.alias, filter=None, limit=100, offset=None, with_vectors=[version.name])
     for p in points:
-        m = np.asarray(p.vectors[name], dtype=np.float64)
+        if p.vectors.get(version.name) is None:
+            continue
+        m = np.asarray(p.vectors[version.name], dtype=np.float64)
         out[p.id] = float(np.max(m @ qv / (np.linalg.norm(m, axis=1) * np.linalg.norm(qv))))
-    return {"body": out}
+    return out
+
+
+@pytest.mark.parametrize("plan", ["fused", "all"])
+def test_by_default_entities_has_no_graph_and_explain_scores_the_hits_with_it(shared_loaded: Services,
+                                                                                  plan: str) -> None:
+    """A new install stores `entities` rerank-only: it rescores when weighted (plan `all`), and weighted 0
+    (plan `fused`) explain still shows its exact score of each hit, ranked among the hits."""
+    specs = shared_loaded.store.vector_specs(shared_loaded.registry.physical())
+    assert {n.split(".")[0]: s.index for n, s in specs.items()} == {
+        "title": "hnsw", "body": "hnsw", "summary": "hnsw", "entities": "rerank", "document": "hnsw",
+        "keywords": "hnsw"}
+    query = QUERIES[1]
+    answer = shared_loaded.search.search(SearchRequest(query=query, plan=plan, explain=True))
+    exact = _exact_scores(shared_loaded, query, "entities")
+    assert answer.hits and exact
+    if plan == "all":  # weighted 1: it rescores the candidates of the five indexed spaces
+        assert [s["space"] for s in answer.plan["rerank"]] == ["entities"]  # type: ignore[index]
+        for hit in answer.hits:
+            assert hit["explain"]["entities"]["stage"] == "rerank"
+            assert hit["explain"]["entities"]["score"] == pytest.approx(exact[hit["point_id"]], abs=1e-5)
+        return
+    assert answer.plan["scored_only"] == ["entities"]  # type: ignore[index]
+    among = sorted((h["point_id"] for h in answer.hits if h["point_id"] in exact), key=lambda p: (-exact[p], p))
+    for hit in answer.hits:
+        entry = hit["explain"]["entities"]
+        assert entry["contribution"] == 0.0 and entry["weight"] == 0.0 and entry["ranked_among"] == "hits"
+        assert entry["score"] == pytest.approx(exact[hit["point_id"]], abs=1e-5)
+        assert entry["rank"] == among.index(hit["point_id"]) + 1
 
 
 def test_a_filter_holds_at_every_stage(shared_loaded: Services) -> None:

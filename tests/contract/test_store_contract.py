@@ -148,7 +148,7 @@ def test_fused_search_over_all_spaces(svc: Services, fusion: str) -> None:
     result = svc.search.search(SearchRequest(query="CRISPR Cas9 genome editing", fusion=fusion, explain=True))
     assert result.hits[0]["id"] == "bio-1"
     assert result.plan is not None
-    assert len(result.plan["spaces"]) + len(result.plan["observed_only"]) == 6
+    assert len(result.plan["spaces"]) + len(result.plan["observed_only"]) + len(result.plan["scored_only"]) == 6
     assert set(result.hits[0]["explain"]) == {"title", "body", "summary", "entities", "document", "keywords"}
 
 

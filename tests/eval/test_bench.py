@@ -23,7 +23,9 @@ def test_synthetic_bench_times_one_space_against_all_fused(kind: str, model_cach
     assert set(plans) == {"only document", "all fused, dbsf", "all fused, rrf", "document + keywords, dbsf",
                           "default", "default, fan-out",
                           *(f"plan {name}" for name in ("fused", "all", "keyword", "dense", "cascade")),
-                          "plan cascade, nested", "default, nested"}  # each cascade also the other way
+                          "plan cascade, nested", "default, nested",  # each cascade also the other way
+                          # entities is rerank-only by default: fusing every space rescores with it, a cascade too
+                          "all fused, dbsf, nested", "all fused, rrf, nested", "plan all, nested"}
     if kind == "edge":
         assert out["page_cache_mb"] >= 0 and out["optimize_cpu_s"] >= 0 and out["build_peak_rss_mb"] > 0
         # the process's own memory, sampled: some, and less than everything it had mapped

@@ -44,7 +44,7 @@ def test_search_uses_the_profile_when_the_request_names_no_ranking(settings: Set
         # a request that chooses its own ranking gets exactly that
         own = search(client, explain=True, fusion="dbsf")
         assert own["plan"]["profile"] is None and own["plan"]["fusion"] == "dbsf"
-        assert len(own["plan"]["spaces"]) + len(own["plan"]["observed_only"]) == 6
+        assert len(own["plan"]["spaces"]) + len(own["plan"]["observed_only"]) + len(own["plan"]["scored_only"]) == 6
         assert search(client, explain=True, fields=["title"])["plan"]["profile"] is None
 
     # saving again makes the next version

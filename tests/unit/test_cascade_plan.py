@@ -72,6 +72,12 @@ def test_a_rerank_only_space_is_never_searched_on_its_own() -> None:
     # weighted 0 (only to be explained), a rerank-only space is not searched at all
     observed = plan(reg, weights={"entities": 0.0, "body": 0.0}, explain=True)
     assert {s.space for s in observed.listed} == {"title", "document", "keywords"} and not observed.cascade
+    # explain shows it by scoring the hits (no own list): its query vector is needed, it adds nothing
+    assert [s.space for s in observed.scored] == ["body", "entities"] and observed.describe("client")[
+        "scored_only"] == ["body", "entities"]
+    assert {s.space for s in observed.all_spaces} == set(SPACES)
+    assert "explain shows its exact score" in observed.notes[-1]
+    assert plan(reg, weights={"entities": 0.0, "body": 0.0}).scored == ()  # without explain: nothing to show
 
 
 def test_the_stages_from_each_space_s_own_scores() -> None:
