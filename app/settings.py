@@ -219,6 +219,11 @@ def default_spaces(mode: Literal["shared", "separate"] = "shared") -> list[Space
             bootstrap interval.
             `separate`: one model pass per text, version 1 of each dense space (installs made before
             the shared mode keep it until they apply the migrations).
+
+    `entities` is stored rerank-only (`index: rerank`, no HNSW graph) in both modes: its graph over ~8
+    mentions a document was most of the build (100,000 documents: 1,000 s and 1,872 CPU-s with it,
+    275 s and 497 CPU-s without, benchmarks/results/build-100k/), no default plan searches it, and it
+    still rescores candidates wherever a plan weighs it (docs/evaluation.md#the-build-at-100000-documents).
     """
     model, v = ("minilm-l6-int8-shared", 2) if mode == "shared" else ("minilm-l6-int8", 1)
     entities = ("minilm-l6-int8-shared-mentions", 3) if mode == "shared" else (model, v)
