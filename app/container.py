@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 
 from app.encoders.fastembed_encoder import EncoderPool
@@ -84,6 +85,8 @@ def build_services(settings: Settings, *, store: Store | None = None, encoders: 
                                                                               alias=settings.store.collection)
     if init:
         check_named_spaces(settings.search, registry.get().spaces)
+        if settings.search.plan_fallback:
+            logging.getLogger("multivec").warning("%s", settings.search.plan_fallback)
     profiles = ProfileRepo(store=store, alias=registry.alias, profile_path=settings.search.profile_path)
     search = SearchService(store=store, encoders=encoders, registry=registry, settings=settings, profiles=profiles)
     return Services(

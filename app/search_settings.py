@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field, field_validator, model_validator
+from pydantic import BaseModel, Field, PrivateAttr, field_validator, model_validator
 
 from app.domain.plan import MAX_RRF_K, MAX_WEIGHT, MIN_WEIGHT, weight_problem
 from app.domain.profiles import RankingProfile
@@ -159,6 +159,12 @@ class SearchSettings(BaseModel):
                              "search nothing")
         return self
 
+    @property
+    def plan_fallback(self) -> str | None:
+        """Why `plan` is `fused` though the settings left it unset: a `plans` that replaced the built-ins without
+        the default plan (the service logs it at startup), or None."""
+        return self._plan_fallback
+
     # chosen by evaluation (docs/evaluation.md#the-default-plan): with the shared encoding mode, the cascade
     # ties the fused plan of separate passes on SciFact's held-out queries and beats it on CISI, searching
     # two spaces' indexes instead of three
@@ -166,6 +172,8 @@ class SearchSettings(BaseModel):
     plans: dict[str, PlanSettings] = Field(default_factory=builtin_plans)
     max_candidates: int = Field(default=1_000, ge=1, le=10_000, description="The most stage-1 candidates a "
                                 "cascade may ask for (`candidates` past it is a 422).")
+    # why `plan` is not what the settings say, when a replaced `plans` left out the default (said at startup)
+    _plan_fallback: str | None = PrivateAttr(default=None)
     cascade_requests: Literal["staged", "nested"] = Field(
         default="staged", description="How a cascade runs. `staged`: stage 1 once, then the rerank spaces score "
         "its candidates in a second request, and the final formula is computed in the service; `nested`: one Query "
@@ -183,7 +191,9 @@ class SearchSettings(BaseModel):
                              "(a request could never name it)")
         names = {FUSED, *self.plans}
         if self.plan not in names and "plan" not in self.model_fields_set:
-            self.plan = "fused"  # `plans` replaced the built-ins, the default `cascade` among them
+            self._plan_fallback = (f"search.plans holds no plan {self.plan!r} (the default plan): a search that names "
+                                   f"no plan runs {FUSED!r}; set search.plan (MULTIVEC_SEARCH__PLAN) to choose one")
+            self.plan = FUSED  # `plans` replaced the built-ins, the default `cascade` among them
         if self.plan not in names:
             raise ValueError(f"search.plan {self.plan!r} is not a plan: expected one of {sorted(names)}")
         deep = sorted(n for n, p in self.plans.items() if p.rerank and p.candidates > self.max_candidates)

@@ -126,6 +126,10 @@ def evaluate(args: argparse.Namespace, *, encoders: Any = None) -> dict[str, Any
     if args.max_queries:
         queries = dict(list(queries.items())[: args.max_queries])
     qrels = {q: ds.qrels[q] for q in queries}
+    fit_ids, held_ids = split_queries([*queries], fraction=args.fit, seed=args.seed) if args.fit else ([], [*queries])
+    if args.fit and len(fit_ids) < 2:  # before the index is built, not after
+        raise InvalidInput(f"--fit {args.fit:g} leaves {len(fit_ids)} of the {len(queries)} judged queries to fit on: "
+                           "at least 2 are needed; raise --fit")
     index_dir = args.index_dir or Path(f"/tmp/eval-{ds.name}")
     out_dir = args.out or Path(f"reports/eval-{ds.name}-{args.split}")
     settings = eval_settings(index_dir)
@@ -149,10 +153,6 @@ def evaluate(args: argparse.Namespace, *, encoders: Any = None) -> dict[str, Any
         if not default_plan.cascade:  # the same ranking, each space its own request under a deadline
             variants.insert(len(spaces) + 2, Variant.from_plan("API default, fan-out", default_plan, group="default",
                                                                api_default=True, fanout=True))
-        fit_ids: list[str] = []
-        held_ids: list[str] = list(queries)
-        if args.fit:
-            fit_ids, held_ids = split_queries(list(queries), fraction=args.fit, seed=args.seed)
         # chosen on the fit queries when there are some, so the held-out comparison stays fair
         variants.append(best_pair(subset(lists, fit_ids) if fit_ids else lists, qrels, spaces))
         for path in args.profile:

@@ -100,3 +100,13 @@ def test_evaluate_reports_every_plan_fits_a_profile_and_calibrates_thresholds(
     with pytest.raises(InvalidInput, match="--baseline 'best' names no plan"):
         evaluate(parse_args([str(data), "--index-dir", str(index), "--out", str(out), "--latency-queries", "1",
                              "--baseline", "best"]), encoders=encoders)
+
+
+def test_a_fit_share_that_leaves_under_two_queries_is_refused_before_anything_is_indexed(
+        tmp_path: Path, encoders: EncoderPool) -> None:
+    data = write_beir(tmp_path / "tiny")
+    index = tmp_path / "index"
+    args = parse_args([str(data), "--index-dir", str(index), "--out", str(tmp_path / "out"), "--fit", "0.3"])
+    with pytest.raises(InvalidInput, match=r"--fit 0.3 leaves 1 of the 3 judged queries to fit on: at least 2"):
+        evaluate(args, encoders=encoders)
+    assert not index.exists()  # refused before the index was opened, let alone built

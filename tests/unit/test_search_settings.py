@@ -128,3 +128,21 @@ def test_a_plan_no_request_could_name_fails_the_start(name: str) -> None:
     (found by a break test)."""
     with pytest.raises(ValidationError, match="a plan's name is 1 to 200 characters"):
         SearchSettings(plans={name: {"fields": ["body"]}})
+
+
+def test_plans_without_the_default_plan_fall_back_to_fused_and_the_start_says_so(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """`MULTIVEC_SEARCH__PLANS` replaces the built-in plans, the default `cascade` among them: the service still
+    starts (on `fused`), and its log says why a search that names no plan runs `fused`."""
+    from app.container import build_services
+    from app.settings import StoreSettings
+    from tests.fakes import FakeEncoderPool
+
+    monkeypatch.setenv("MULTIVEC_SEARCH__PLANS", "{}")
+    s = Settings(store=StoreSettings(url=":memory:"))
+    assert s.search.plan == "fused" and "holds no plan 'cascade'" in (s.search.plan_fallback or "")
+    assert SearchSettings().plan_fallback is None and SearchSettings(plans={}, plan="fused").plan_fallback is None
+    with caplog.at_level(logging.WARNING, logger="multivec"):
+        build_services(s, encoders=FakeEncoderPool(s.models)).close()  # type: ignore[arg-type]
+    assert any("search.plans holds no plan 'cascade'" in r.getMessage() for r in caplog.records)
+
