@@ -42,9 +42,10 @@ def score_hits(store: Store, collection: str, plan: QueryPlan, vectors: Mapping[
 
 def scored_entries(plan: QueryPlan, scored: Scores, pids: Sequence[str]) -> dict[str, dict[str, dict[str, object]]]:
     """point id -> scored space -> `{"rank", "score", "weight": 0, "contribution": 0, "ranked_among": "hits"}`:
-    the rank is among the answer's hits (1-based, by that space's score), None where the hit has no vector there."""
+    the rank is among the answer's hits (1-based, by that space's score), None where the hit has no vector there.
+    A space missing from `scored` (it missed its fan-out deadline) is left out: no list is not a list of none."""
     out: dict[str, dict[str, dict[str, object]]] = {pid: {} for pid in pids}
-    for s in plan.scored:
+    for s in (s for s in plan.scored if s.space in scored):
         position = {pid: (pos, score) for pos, (pid, score) in enumerate(scored.get(s.space, []))}
         for pid in pids:
             pos, score = position.get(pid, (None, None))

@@ -80,9 +80,11 @@ class SpaceOutcome:
 class FanOutResult(QueryResult):
     """A fan-out answer: hits fused from the spaces that answered, with their lists in `per_space`;
     `answered` is the plan cut to those spaces (what the hits were fused from, and what `explain`
-    explains); `degraded` the fused spaces that missed, in plan order; `outcomes` every listed space's."""
+    explains); `degraded` the fused spaces that missed, in plan order; `outcomes` every listed space's;
+    `scored` each rerank-only space weighted 0 (`plan.scored`) that scored the hits within its deadline."""
 
     answered: QueryPlan | None = None
+    scored: Mapping[str, list[Hit]] = field(default_factory=dict)
     degraded: tuple[str, ...] = ()
     outcomes: Mapping[str, SpaceOutcome] = field(default_factory=dict)
     budget_ms: int = 0
@@ -95,6 +97,12 @@ class FanOutResult(QueryResult):
         return {"execution": "fanout", "fused_in": "client" if fused > 1 else "n/a", "budget_ms": self.budget_ms,
                 "degraded": list(self.degraded), **staged,
                 "fanout": {space: o.describe() for space, o in self.outcomes.items()}}
+
+
+def _among(plan: QueryPlan, ids: tuple[str, ...]) -> QueryPlan:
+    """`plan` restricted to the points `ids` (a has-id filter beside its own), each space's list as long as them."""
+    return replace(plan, prefetch_limit=max(1, len(ids)),
+                   filter=Filter(must=(*plan.filter.must, HasId(ids)), must_not=plan.filter.must_not))
 
 
 def space_plan(plan: QueryPlan, space: SpaceQuery) -> QueryPlan:
@@ -199,11 +207,17 @@ class FanOut:
             degraded += missed
         else:
             top = fuse_answered(answered, lists)
-        outcomes = {s.space: outcomes[s.space] for s in plan.listed + plan.rerank if s.space in outcomes}
+        scored: dict[str, list[Hit]] = {}
+        if plan.scored and top:  # explained only: each scores the hits under its own deadline, as any space
+            among = _among(plan, tuple(pid for pid, _ in top))
+            scored, answers = self._gather(store, collection, among, plan.scored, vectors, started, deadlines)
+            outcomes.update(answers)
+        outcomes = {s.space: outcomes[s.space] for s in plan.all_spaces if s.space in outcomes}
         payloads = {p.id: p.payload for p in store.retrieve(collection, [pid for pid, _ in top])}
         hits = [Hit(id=pid, score=score, payload=payloads.get(pid)) for pid, score in top]
         return FanOutResult(hits=hits, per_space={s.space: lists[s.space] for s in answered.listed}, stages=stages,
-                            answered=answered, degraded=degraded, outcomes=outcomes, budget_ms=deadlines.budget_ms)
+                            answered=answered, degraded=degraded, outcomes=outcomes, budget_ms=deadlines.budget_ms,
+                            scored=scored)
 
     def _gather(self, store: Store, collection: str, plan: QueryPlan, spaces: Sequence[SpaceQuery],
                 vectors: Mapping[str, VectorValue], started: float,
@@ -243,8 +257,7 @@ class FanOut:
         own = {space: [(h.id, h.score) for h in hits] for space, hits in lists.items()}
         candidates = first_stage(plan, own)
         ids = tuple(pid for pid, _ in candidates)
-        among = replace(plan, prefetch_limit=max(1, len(ids)),
-                        filter=Filter(must=(*plan.filter.must, HasId(ids)), must_not=plan.filter.must_not))
+        among = _among(plan, ids)
         scored, answers = self._gather(store, collection, among, plan.rerank, vectors, started, deadlines) \
             if ids else ({s.space: [] for s in plan.rerank}, {})
         outcomes.update(answers)

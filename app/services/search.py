@@ -266,8 +266,11 @@ class SearchService:
         if req.threshold:
             hits, note = apply_thresholds(plan, result, hits, thresholds or {})
         if plan.explain:
-            scored = score_hits(self.store, req.collection or self.registry.alias, plan,
-                                self.encode_query(plan, req.query, cache=cache), [h["point_id"] for h in hits])
+            if fanned:  # a rerank-only space weighted 0 scored the hits under its own deadline
+                scored = {s: [(h.id, h.score) for h in hs] for s, hs in fanned.scored.items()}
+            else:
+                scored = score_hits(self.store, req.collection or self.registry.alias, plan,
+                                    self.encode_query(plan, req.query, cache=cache), [h["point_id"] for h in hits])
             explain_hits(fanned.answered if fanned and fanned.answered else plan, result, hits, scored)
         timings["total"] = (time.perf_counter() - t0) * 1000
         # plan and timings are answered for every search (metrics and logs read them); the API shows

@@ -85,6 +85,22 @@ def test_a_slow_space_is_left_out_and_the_answer_is_flagged_degraded(shared_load
     assert all("body" not in h["explain"] and "keywords" in h["explain"] for h in fanned.hits)
 
 
+def test_a_slow_rerank_only_space_that_only_explains_is_left_out_of_explain_not_of_the_answer(
+        shared_loaded: Services) -> None:
+    """`entities` (rerank-only by default, weighted 0 in plan `fused`) scores the hits for `explain` only: in
+    fan-out it does so under its own deadline, and missing it leaves the answer whole (not degraded)."""
+    batch = shared_loaded.search.search(SearchRequest(query=QUERY, limit=8, plan="fused", explain=True))
+    with slow_search(shared_loaded.search, slow={"entities"}, deadlines_ms={"entities": 50}, budget_ms=WIDE) as (
+            search, store):
+        fanned = search.search(SearchRequest(query=QUERY, limit=8, plan="fused", fanout=True, explain=True))
+        assert {"entities"} in store.queried and {"entities"} not in store.finished
+    assert_same_hits(fanned, batch)
+    assert fanned.degraded == [] and fanned.plan is not None
+    assert fanned.plan["fanout"]["entities"]["status"] == "timeout"
+    assert all("entities" in h["explain"] for h in batch.hits)
+    assert all("entities" not in h["explain"] and "title" in h["explain"] for h in fanned.hits)
+
+
 def test_a_failing_space_counts_as_missed_not_as_a_failed_search(shared_loaded: Services) -> None:
     with slow_search(shared_loaded.search, failing={"keywords"}, budget_ms=WIDE) as (search, _):
         fanned = search.search(SearchRequest(query=QUERY, limit=8, fanout=True, explain=True))
