@@ -11,6 +11,7 @@ computed here, not in the store.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -22,6 +23,14 @@ from app.settings import EncoderSettings
 MODELS: dict[str, dict[str, Any]] = {
     "bm25-multilingual-en": {"k": 1.2, "b": 0.75, "avg_len": 256.0, "language": "english"},
 }
+
+
+# Han characters (CJK ideographs, their extensions and compatibility forms), and the scripts that tell Japanese
+# or Korean apart from Chinese (kana, half-width katakana, hangul).
+HAN = re.compile("[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f]+")
+KANA_OR_HANGUL = re.compile("[\u3040-\u30ff\u31f0-\u31ff\uff66-\uff9f\u1100-\u11ff\u3130-\u318f\uac00-\ud7af]")
+# A Japanese particle: after it, the tokenizer reads Han-only text as Japanese (its own terms are then dropped).
+JAPANESE_HINT = "\u306e"  # の
 
 
 class QdrantBm25Encoder:
@@ -44,8 +53,20 @@ class QdrantBm25Encoder:
         return [self._convert(self._model.embed_document(t)) for t in texts]
 
     def embed_query(self, text: str) -> SparseVec:
-        """The query's terms (tokenised, stemmed and stopped as documents are), each weighted 1.0."""
-        return self._convert(self._model.embed_query(text))
+        """The query's terms (tokenised, stemmed and stopped as documents are), each weighted 1.0.
+
+        Text whose only CJK script is Han (`東京大学`, `COVID 東京`) reads as Chinese, whose terms the tokenizer
+        takes from the characters' readings, while a Japanese document's kanji are terms as written: each run
+        of Han in such a query also gives its Japanese reading's terms, so it finds both (a document matches
+        the terms of the language it was written in; each term still weighs 1.0)."""
+        terms = set(self._model.embed_query(text).indices)
+        if not KANA_OR_HANGUL.search(text):
+            runs = HAN.findall(text)  # each run of Han read as Japanese (beside Latin, the hint alone is not enough)
+            hint = set(self._model.embed_query(JAPANESE_HINT).indices) if runs else set()
+            for run in runs:
+                terms |= set(self._model.embed_query(run + JAPANESE_HINT).indices) - hint
+        ids = tuple(sorted(int(i) for i in terms))
+        return SparseVec(ids, (1.0,) * len(ids))
 
 
 def load(name: str, settings: EncoderSettings) -> QdrantBm25Encoder:

@@ -67,6 +67,12 @@ def test_the_chinese_title_string_is_found_by_a_keywords_only_search(client: Tes
     assert search(client, title[2:4], ["keywords"])[:1] == ["script-zh"]  # 烤鸭, a word inside the title
 
 
+@pytest.mark.parametrize("query", ["桜", "嵐山", "四月", "満開", "毎年", "人気"])
+def test_a_kanji_only_japanese_word_is_found_by_a_keywords_only_search(client: TestClient, query: str) -> None:
+    """Han alone reads as Chinese; the query is also read as Japanese, the language its document was written in."""
+    assert search(client, query, ["keywords"])[:1] == ["script-ja"]
+
+
 def test_derived_entities_keep_accented_and_non_latin_letters(client: TestClient) -> None:
     expected = {"fr": "brûlée", "de": "Schwarzwälder", "ru": "Кремль", "hi": "मसाला", "ar": "القهوة",
                 "zh": "北京烤鸭", "ja": "京都"}

@@ -158,3 +158,36 @@ def test_derived_summary_and_keyphrases_stay_bounded_without_sentence_punctuatio
         assert all(len(k) <= MAX_PHRASE_CHARS for k in keyphrases("title", body, limit=8))
     short = "Statins lower cholesterol. They reduce risk. Trials show benefit."
     assert extractive_summary("Statins", short) == short  # within the window: unchanged
+
+
+# Kanji-only words of the Japanese test document: read as Chinese alone, none shared a term with it.
+KANJI_ONLY = ["桜", "嵐山", "四月", "満開", "毎年", "人気", "京都 桜"]
+
+
+@pytest.mark.parametrize("query", KANJI_ONLY)
+def test_a_kanji_only_query_shares_terms_with_the_japanese_document_and_none_with_the_chinese(query: str) -> None:
+    from app.encoders.qdrant_bm25 import load
+    from app.settings import EncoderSettings
+
+    bm25 = load("bm25-multilingual-en", EncoderSettings())
+    ja, zh = ((t + " " + b) for t, b, _ in (SCRIPT_DOCS["ja"], SCRIPT_DOCS["zh"]))
+    ja_terms, zh_terms = (set(v.indices) for v in bm25.embed([ja, zh]))
+    terms = bm25.embed_query(query)
+    assert set(terms.indices) & ja_terms and not set(terms.indices) & zh_terms
+    assert set(terms.values) == {1.0} and list(terms.indices) == sorted(set(terms.indices))
+    # the Chinese reading is kept: a Chinese query matches the Chinese document as before, and nothing Japanese
+    for zh_query in ("烤鸭 甜面酱", "北京烤鸭", "传统菜肴"):
+        assert set(bm25.embed_query(zh_query).indices) & zh_terms
+        assert not set(bm25.embed_query(zh_query).indices) & ja_terms
+
+
+def test_a_query_with_kana_latin_only_or_no_han_is_encoded_as_before() -> None:
+    from app.encoders.qdrant_bm25 import load
+    from app.settings import EncoderSettings
+
+    bm25 = load("bm25-multilingual-en", EncoderSettings())
+    for query in ("京都の桜", "hello world", "Кремль площадь", "ต้มยำกุ้ง", "서울 대학교", ""):
+        raw = bm25._model.embed_query(query)  # the tokenizer's own terms
+        assert bm25.embed_query(query).indices == tuple(sorted(raw.indices)), query
+    # Latin beside Han: the Han run is read as Japanese too
+    assert set(bm25.embed_query("東京").indices) <= set(bm25.embed_query("COVID 東京").indices)
