@@ -82,13 +82,16 @@ class AddVersionSteps:
                             lambda: self._save(reg, reg.with_version(version))))
         else:
             result.notes.append(f"{name} is already registered (status {existing.status})")
+        replaces = live.name if live and live.name != name else None  # not itself: an install that started there
         if record is None:
             actions.append((f"record {m.label} as applied", lambda: ctx.records.record_applied(m.revision, {
-                "migration": m.to_dict(), "applied": now(), "version": name, "replaces": live.name if live else None})))
-        result.data = {"version": name, "replaces": live.name if live else None}
+                "migration": m.to_dict(), "applied": now(), "version": name, "replaces": replaces})))
+        result.data = {"version": name, "replaces": replaces}
         if not actions:
             return result
-        result.notes.append(f"next: scripts/migrate backfill {m.revision}")
+        already = existing is not None and existing.status == "live"  # an install that started at this version
+        result.notes.append(f"{name} is already live in this install: nothing to add, backfill or validate"
+                            if already else f"next: scripts/migrate backfill {m.revision}")
         return run_actions(result, actions)
 
     def backfill(self, m: Migration, record: dict[str, Any], *, batch: int, max_points: int | None,

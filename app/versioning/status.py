@@ -9,6 +9,7 @@ from app.domain.gates import Coverage
 from app.errors import Conflict
 from app.versioning.declare import Migration
 from app.versioning.steps import ChangeSteps, Context, StepResult, tagged_filter
+from app.versioning.superseded import pending_state
 
 StepsFor = Callable[[Migration], ChangeSteps]
 
@@ -78,7 +79,7 @@ def plan(ctx: Context, steps_for: StepsFor, migrations: list[Migration],
         if m.revision in applied:
             state, nxt = steps_for(m).progress(m, applied[m.revision], reg)
         else:
-            state, nxt = "pending", "apply"
+            state, nxt = pending_state(ctx, m, reg)
         rows.append({"label": m.label, "state": state, "next": nxt, "description": m.change.describe()})
     result.data["migrations"] = rows
     pending = [m for m in migrations if m.revision not in applied]

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from app.domain.versions import VectorVersion
+from app.domain.versions import Registry, VectorVersion
 from app.repos.registry import now
-from app.versioning.declare import Migration
+from app.versioning.declare import AddVersion, Migration
 from app.versioning.steps import Context, StepResult, run_actions
 
 
@@ -31,3 +31,19 @@ def record_superseded(ctx: Context, m: Migration, number: int, live: VectorVersi
     return result if recorded else run_actions(result, [(
         f"record {m.label} as applied (superseded by {live.name})",
         lambda: ctx.records.record_applied(m.revision, {"migration": m.to_dict(), "applied": now(), **result.data}))])
+
+
+RECORD_ONLY = "apply (records it: nothing to add, backfill or validate)"
+
+
+def pending_state(ctx: Context, m: Migration, reg: Registry) -> tuple[str, str]:
+    """Where a migration not applied yet stands, and the step it needs: `("pending", "apply")`, or, for a
+    version this install already has live (it started there) or started past (a new install begins at the
+    versions later migrations make), `("live in this install" | "superseded", RECORD_ONLY)`."""
+    change = m.change
+    if not isinstance(change, AddVersion) or change.space not in reg.spaces or reg.spaces[change.space].live is None:
+        return "pending", "apply"
+    live = reg.live_version(change.space)
+    if (live.model, live.version) == (change.model, change.version):
+        return "live in this install", RECORD_ONLY
+    return ("superseded", RECORD_ONLY) if started_past(ctx, live, change.version) else ("pending", "apply")

@@ -121,13 +121,26 @@ def test_a_new_install_starts_where_the_shipped_migrations_end(tmp_path: Path, m
         svc.ingest.upsert(to_documents(DOCS))
         assert {s: svc.registry.get().space(s).live for s in SHARED_LIVE} == SHARED_LIVE
         before = svc.store.vector_specs(svc.registry.physical())
+        # the plan says which shipped migrations this install already holds: applying them only records them
+        planned = {row["label"][:4]: (row["state"], row["next"])
+                   for row in svc.migrator.plan(load_folder(default_folder())).data["migrations"]}
+        record_only = "apply (records it: nothing to add, backfill or validate)"
+        assert planned == {"0001": ("superseded", record_only), "0007": ("superseded", record_only),
+                           "0008": ("pending", "apply"),
+                           **{r: ("live in this install", record_only) for r in ("0002", "0003", "0004", "0005",
+                                                                                 "0006", "0009")}}
         chain = [m for m in load_folder(default_folder()) if m.revision != "0008"]  # 0008: an optional space
         results = [svc.migrator.apply(m) for m in chain]
         # 0001 (title v2 on L3) is superseded by the title v3 this install started with; the others are live
         assert "superseded" in results[0].notes[0] and "title.minilm-l6-int8-shared.v3" in results[0].notes[0]
+        assert "already live in this install" in results[1].notes[-1]  # 0002: no backfill to run next
+        assert all(r.data["replaces"] is None for r in results)  # a version never replaces itself
         assert svc.store.vector_specs(svc.registry.physical()) == before  # nothing added
-        states = {row["label"][:4]: row["state"] for row in svc.migrator.status()["migrations"]}
+        rows = svc.migrator.status()["migrations"]
+        states = {row["label"][:4]: row["state"] for row in rows}
         assert states["0001"] == "superseded" and set(states) == {f"000{i}" for i in (*range(1, 8), 9)}
+        # nothing left to do: never "retire" the version that is live
+        assert {(row["state"], row["next"]) for row in rows} == {("superseded", "-"), ("done", "-")}
         assert svc.migrator.apply(chain[0]).actions == []  # again: nothing to do
         assert svc.migrator.backfill("0004").data["missing"] == 0
     finally:
