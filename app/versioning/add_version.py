@@ -18,7 +18,7 @@ from app.versioning.add_target import new_space_arms, version_template
 from app.versioning.declare import AddVersion, Migration
 from app.versioning.rollout import checked_gate, rollout
 from app.versioning.steps import TAGS, Action, Arms, Context, Progress, StepResult, age_s, missing_filter, run_actions
-from app.versioning.superseded import record_superseded, started_past
+from app.versioning.superseded import below_live, record_superseded, started_past
 
 
 def _change(m: Migration) -> AddVersion:
@@ -337,6 +337,8 @@ class AddVersionSteps:
         old_status = space.versions[old].status if old and old in space.versions else "retired"
         if v.status == "retired":
             return "abandoned (retired)", "-"
+        if (below := below_live(space, v)) is not None:
+            return below
         if space.rollout and space.rollout.version == name and space.live != name:
             return f"rollout {space.rollout.percent} %", "promote (every search) or rollback"
         if v.status in ("shadow", "backfilling"):

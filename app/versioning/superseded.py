@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from app.domain.versions import Registry, VectorVersion
+from app.domain.versions import Registry, SpaceState, VectorVersion
 from app.repos.registry import now
 from app.versioning.declare import AddVersion, Migration
 from app.versioning.steps import Context, StepResult, run_actions
@@ -47,3 +47,15 @@ def pending_state(ctx: Context, m: Migration, reg: Registry) -> tuple[str, str]:
     if (live.model, live.version) == (change.model, change.version):
         return "live in this install", RECORD_ONLY
     return ("superseded", RECORD_ONLY) if started_past(ctx, live, change.version) else ("pending", "apply")
+
+
+def below_live(space: SpaceState, v: VectorVersion) -> tuple[str, str] | None:
+    """An applied migration's version that was never made live while a higher version of its space is (e.g.
+    0001's title v2 on an install that went on to 0006's v3): still written by every ingest, for nothing.
+    Returns (state, next step: retire it, which stops writing it), or None when that is not so."""
+    if space.live is None or space.live == v.name or v.status not in ("shadow", "backfilling", "ready"):
+        return None
+    live = space.versions[space.live]
+    if live.version <= v.version:
+        return None
+    return f"{v.status}, below live {live.name} (still written)", "retire (stops writing it)"

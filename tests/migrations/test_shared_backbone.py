@@ -104,6 +104,15 @@ def test_the_migrations_to_the_shared_versions_apply_backfill_validate_and_promo
             migrator.promote(m.revision, margin=WIDE)
         live = {s: svc.registry.get().space(s).live for s in SHARED_LIVE}
         assert live == SHARED_LIVE
+        # 0001's title v2 was live, then 0006's v3 replaced it: every write still encodes v2 until it is retired,
+        # and status says so rather than offering to promote it again
+        v2, v3 = "title.paraphrase-minilm-l3.v2", SHARED_LIVE["title"]
+        rows = {row["label"][:4]: (row["state"], row["next"]) for row in migrator.status()["migrations"]}
+        assert rows["0001"] == (f"ready, below live {v3} (still written)", "retire (stops writing it)")
+        assert v2 in {v.name for v in svc.registry.get().written_versions()}
+        migrator.retire("0001", grace_s=0)
+        assert v2 not in {v.name for v in svc.registry.get().written_versions()}
+        assert svc.registry.get().space("title").live == v3
         for space, query, expected in (("document", "gene editing with CRISPR", "bio-1"),
                                        ("body", "planets around other stars", "astro-1")):
             hits = svc.search.search(SearchRequest(query=query, fields=[space], limit=1)).hits
