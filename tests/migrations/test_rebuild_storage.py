@@ -124,6 +124,8 @@ def test_a_rebuild_to_float16_names_the_change_copies_every_document_and_searche
     m.promote("0002")
     assert corpus.registry.physical() == target
     assert ranked(corpus, queries) == before_hits
+    stored = {v["version"]: v["datatype"] for v in m.status()["versions"]}  # status reads the live collection
+    assert stored[OLD] == "float16" and stored["keywords.bm25.v1"] is None
 
 
 def test_a_datatype_change_is_checked_like_the_other_storage_changes(corpus: Services) -> None:
