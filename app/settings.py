@@ -35,6 +35,7 @@ class StoreSettings(BaseModel):
 
 
 Quantization = Literal["none", "scalar", "binary"]
+Datatype = Literal["float32", "float16"]
 
 
 class SpaceStorageSettings(BaseModel):
@@ -44,6 +45,8 @@ class SpaceStorageSettings(BaseModel):
 
     on_disk: bool | None = None
     quantization: Quantization | None = None
+    datatype: Datatype | None = Field(default=None, description="`float32` or `float16` (half the bytes) for "
+                                      "this dense or multivector space; a sparse space takes none.")
 
 
 class CollectionSettings(BaseModel):
@@ -53,7 +56,9 @@ class CollectionSettings(BaseModel):
     one local shard and ignores them (it says so once at startup). Vectors: `on_disk_vectors` keeps
     the original floats memory-mapped on disk; `quantization` keeps an int8 (`scalar`) or 1-bit
     (`binary`) copy in RAM, searched first, then `rescore`d with the originals after fetching
-    `oversampling` x limit candidates. `spaces` overrides both per space.
+    `oversampling` x limit candidates. `vector_datatype` stores the original dense and multivector
+    floats as `float32` (4 bytes a dimension) or `float16` (2 bytes; sparse vectors ignore it). `spaces`
+    overrides on-disk, quantization and datatype per space.
     """
 
     model_config = {"extra": "forbid"}
@@ -64,6 +69,7 @@ class CollectionSettings(BaseModel):
     on_disk_payload: bool | None = None
     on_disk_vectors: bool = False
     quantization: Quantization = "none"
+    vector_datatype: Datatype = "float32"
     rescore: bool = True
     oversampling: float | None = Field(default=None, ge=1.0, le=100.0)
     spaces: dict[str, SpaceStorageSettings] = Field(default_factory=dict)
@@ -309,4 +315,7 @@ class Settings(BaseSettings):
                 raise ValueError(f"collection.spaces names unknown space {name!r}: expected one of {sorted(kinds)}")
             if kinds[name] == "sparse" and storage.quantization not in (None, "none"):
                 raise ValueError(f"space {name!r} is sparse: Qdrant quantizes dense vectors only")
+            if kinds[name] == "sparse" and storage.datatype not in (None, "float32"):
+                raise ValueError(f"space {name!r} is sparse: its weights are float32, only dense and multivector "
+                                 "spaces take datatype float16")
         return self

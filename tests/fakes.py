@@ -203,6 +203,11 @@ class FakeStore:
     def vector_specs(self, name: str) -> dict[str, VectorSpec]:
         return dict(self._col(name)["specs"])
 
+    def vector_datatypes(self, name: str) -> dict[str, str]:
+        col = self._col(name)
+        config = col["config"] or CollectionConfig()
+        return {n: config.for_vector(n).datatype for n, s in col["specs"].items() if s.kind != "sparse"}
+
     def add_vector(self, collection: str, name: str, spec: VectorSpec) -> None:
         self._col(collection)["specs"].setdefault(name, spec)
 

@@ -8,8 +8,9 @@ from app.store.base import Store, port_methods
 
 # The port methods that leave the store as it was; every other one (and any method added to the port later)
 # counts as a write. `snapshot` writes a file outside the store and changes nothing in it; `reserve` only checks.
-READS = frozenset({"ping", "close", "collection_exists", "list_collections", "vector_specs", "retrieve", "scroll",
-                   "count", "query", "get_alias", "list_aliases", "get_meta", "snapshot", "reserve"})
+READS = frozenset({"ping", "close", "collection_exists", "list_collections", "vector_specs", "vector_datatypes",
+                   "retrieve", "scroll", "count", "query", "get_alias", "list_aliases", "get_meta", "snapshot",
+                   "reserve"})
 WRITES = frozenset(port_methods()) - READS
 
 

@@ -2,11 +2,12 @@
 
 A sample of a BEIR corpus is encoded once through the real ingest pipeline (all spaces), then the
 same points are written into one embedded shard per storage variant (no quantization; scalar int8;
-binary; scalar with the original vectors on disk), each optimised (HNSW and quantized copies built).
+binary; scalar with the original vectors on disk; float16 originals), each optimised (HNSW and quantized
+copies built).
 For each variant: bytes on disk by space and by part (original vectors, quantized copy, index,
 payload), and the resident memory (RSS) of a fresh process that opens the shard and runs searches.
-Also: vectors per document for each space, payload bytes, and top-10 overlap of each quantized
-variant with the unquantized one on real queries. Results go to `<out>/sizing.json` and `sizing.md`.
+Also: vectors per document for each space, payload bytes, and top-10 overlap of each quantized (or
+float16) variant with the unquantized float32 one on real queries. Results go to `<out>/sizing.json` and `sizing.md`.
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ VARIANTS: dict[str, CollectionConfig] = {
     "binary": CollectionConfig(default=VectorStorage(quantization="binary")),
     "binary, oversampling 3": CollectionConfig(default=VectorStorage(quantization="binary"), oversampling=3.0),
     "scalar+on_disk": CollectionConfig(default=VectorStorage(quantization="scalar", on_disk=True)),
+    "float16": CollectionConfig(default=VectorStorage(datatype="float16")),
 }
 COLLECTION = "sizing"
 

@@ -15,7 +15,7 @@ from typing import Any
 
 from app.encoders.fastembed_encoder import SparseVec
 from app.errors import BackupInvalid, BackupNotFound, Conflict, InvalidInput
-from app.store.base import PointWrite, Store, StoredPoint, VectorSpec, VectorValue
+from app.store.base import CollectionConfig, PointWrite, Store, StoredPoint, VectorSpec, VectorStorage, VectorValue
 from app.store.meta import META_COLLECTION
 
 MANIFEST = "manifest.json"
@@ -106,14 +106,23 @@ def _vector(value: Any) -> VectorValue:
     return value  # type: ignore[no-any-return]
 
 
+def _stored_as(datatypes: dict[str, str]) -> CollectionConfig | None:
+    """The layout a points export is restored into: each space with a float16 vector in the backup stored
+    float16 again (`datatypes`: the manifest's vector name -> datatype); None (the store's own settings)
+    when every vector was float32, or the backup predates datatypes."""
+    half = {n.split(".")[0] for n, d in datatypes.items() if d == "float16"}
+    return CollectionConfig(storage={s: VectorStorage(datatype="float16") for s in half}) if half else None
+
+
 class BackupService:
     """Backs up and restores a whole store through the Store port.
 
-    A backup is a folder: `manifest.json` (what, when, store kind, per collection its named vectors,
-    vector versions, point count and file; the aliases; every file's sha256 and size) and one file per
-    collection under `collections/`: the store's own snapshot where it takes them (embedded: the shard
-    as edge reads it; server: Qdrant's collection snapshot), else a portable export of every point
-    with its vectors and payload (the in-memory client).
+    A backup is a folder: `manifest.json` (what, when, store kind, per collection its named vectors, each
+    dense vector's storage datatype (`float32` | `float16`), vector versions, point count and file; the
+    aliases; every file's sha256 and size) and one file per collection under `collections/`: the store's
+    own snapshot where it takes them (embedded: the shard as edge reads it, datatypes included; server:
+    Qdrant's collection snapshot), else a portable export of every point with its vectors and payload (the
+    in-memory client; restored at the datatypes the manifest records).
     """
 
     def __init__(self, *, store: Store, root: Path = Path("backups")) -> None:
@@ -170,6 +179,7 @@ class BackupService:
             collections[name] = {
                 "format": fmt, "file": f"collections/{file}", "points": points, "points_exact": exact,
                 "vectors": {n: _spec_dict(s) for n, s in sorted(specs.items())},
+                "datatypes": dict(sorted(self.store.vector_datatypes(name).items())),
                 "vector_versions": sorted(n for n in specs if name != META_COLLECTION),
             }
             summary.collections[name], summary.formats[name] = points, fmt
@@ -297,7 +307,7 @@ class BackupService:
             file = folder / c["file"]
             if c["format"] == POINTS_EXPORT:
                 self.store.delete_collection(name)
-                self._import_points(name, specs, file)
+                self._import_points(name, specs, file, _stored_as(c.get("datatypes") or {}))
             else:
                 self.store.restore_snapshot(name, file, specs)
             points = self.store.count(name)
@@ -313,8 +323,9 @@ class BackupService:
         summary.seconds = time.monotonic() - started
         return summary
 
-    def _import_points(self, name: str, specs: dict[str, VectorSpec], file: Path) -> None:
-        self.store.create_collection(name, specs)
+    def _import_points(self, name: str, specs: dict[str, VectorSpec], file: Path,
+                       config: CollectionConfig | None) -> None:
+        self.store.create_collection(name, specs, config)
         batch: list[PointWrite] = []
         with gzip.open(file, "rt", encoding="utf-8") as lines:
             for line in lines:

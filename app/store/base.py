@@ -66,8 +66,8 @@ class Store(Protocol):
             name: the collection.
             vectors: vector name -> spec.
             config: shards, replicas, write consistency, on-disk payload, and each space's on-disk
-                vectors and quantization; None: the adapter's own (from settings, `MULTIVEC_COLLECTION__*`).
-                The embedded store applies on-disk and quantization, and ignores the cluster fields.
+                vectors, quantization and datatype; None: the adapter's own (settings, `MULTIVEC_COLLECTION__*`).
+                The embedded store applies on-disk, quantization and datatype, and ignores the cluster fields.
 
         Raises:
             InvalidInput: a bad collection name.
@@ -94,9 +94,18 @@ class Store(Protocol):
         """
         ...
 
+    def vector_datatypes(self, name: str) -> dict[str, str]:
+        """How collection (or alias) `name` stores each dense and multivector named vector, as the engine
+        reports it: `float32` or `float16` (sparse vectors are not listed: their weights are float32).
+
+        Raises:
+            CollectionNotFound: no such collection.
+        """
+        ...
+
     def add_vector(self, collection: str, name: str, spec: VectorSpec) -> None:
-        """Add named vector `name` to a live collection; existing points do not have it until
-        written. Nothing if it exists already.
+        """Add named vector `name` to a live collection, stored as the store's settings say for its space
+        (datatype included); existing points do not have it until written. Nothing if it exists already.
 
         Raises:
             CollectionNotFound: no such collection.

@@ -32,8 +32,8 @@ from app.store.base import (
     VectorValue,
 )
 from app.store.cascade import run_cascade
-from app.store.edge_config import DISTANCE, edge_config, ignored_settings, modifier, search_params
-from app.store.edge_disk import WAL_SEGMENT, WRITE_OVERHEAD, DiskGuard, folder_bytes, vector_bytes
+from app.store.edge_config import add_vector_op, edge_config, ignored_settings, search_params, stored_datatypes
+from app.store.edge_disk import WAL_SEGMENT, DiskGuard, folder_bytes, write_bytes
 from app.store.edge_meta import write_meta
 from app.store.edge_query import EdgeTrees, edge_batch, plan_batch
 from app.store.edge_snapshot import WalFlusher, engine_error, open_shard, unpack_shard, write_tar
@@ -154,6 +154,11 @@ class EdgeStore(Store):
         data = json.loads(self._spec_path(name).read_text())
         return {n: VectorSpec(**s) for n, s in data.items()}
 
+    def vector_datatypes(self, name: str) -> dict[str, str]:
+        if not self.collection_exists(name):
+            raise CollectionNotFound(f"collection {name!r} does not exist")
+        return stored_datatypes(self._dir(self._resolve(name)) / "shard")
+
     def add_vector(self, collection: str, name: str, spec: VectorSpec) -> None:
         with self._mutex:
             specs = self.vector_specs(collection)
@@ -161,12 +166,7 @@ class EdgeStore(Store):
                 return
             refuse_in_place_rerank(name, spec)
             self._disk.check("a new named vector")
-            if spec.kind == "sparse":
-                op = qe.UpdateOperation.create_sparse_vector(name, modifier=modifier(spec))
-            else:
-                multi = (qe.MultiVectorConfig(comparator=qe.MultiVectorComparator.MaxSim)
-                         if spec.kind == "multi" else None)
-                op = qe.UpdateOperation.create_dense_vector(name, spec.dim or 0, DISTANCE[spec.distance], multi)
+            op = add_vector_op(name, spec, self.config.for_vector(name))
             self._shard(collection).update(op)
             self._write_specs(collection, {**specs, name: spec})
 
@@ -203,7 +203,8 @@ class EdgeStore(Store):
                for p in points]
         mode = qe.UpdateMode.InsertOnly if insert_only else None
         self._update(collection, qe.UpdateOperation.upsert_points(pts, update_mode=mode),
-                     WRITE_OVERHEAD * vector_bytes(v for p in points for v in p.vectors.values()))
+                     write_bytes(((n, v) for p in points for n, v in p.vectors.items()),
+                                 self.vector_datatypes(collection)))
 
     def update_vectors(self, collection: str, vectors: dict[str, dict[str, VectorValue]], *,
                        only_if: Filter | None = None) -> None:
@@ -213,7 +214,8 @@ class EdgeStore(Store):
         pvs = [qe.PointVectors(id=pid, vector={n: to_vector(qe, v) for n, v in vecs.items()})
                for pid, vecs in vectors.items()]
         self._update(collection, qe.UpdateOperation.update_vectors(pvs, condition=to_filter(qe, only_if)),
-                     WRITE_OVERHEAD * vector_bytes(v for vecs in vectors.values() for v in vecs.values()))
+                     write_bytes(((n, v) for vecs in vectors.values() for n, v in vecs.items()),
+                                 self.vector_datatypes(collection)))
 
     def set_payload(self, collection: str, ids: Sequence[str], payload: dict[str, Any]) -> None:
         if ids:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
 import qdrant_edge as qe
@@ -36,8 +38,13 @@ def modifier(spec: VectorSpec) -> Any:
     return qe.Modifier.Idf if spec.idf else getattr(qe.Modifier, "None")  # a Python keyword as an attribute
 
 
+def datatype(storage: VectorStorage) -> Any:
+    """Edge's storage datatype: `Float16` for float16, None (the engine's float32) otherwise."""
+    return qe.VectorStorageDatatype.Float16 if storage.datatype == "float16" else None
+
+
 def vector_params(spec: VectorSpec, storage: VectorStorage | None = None) -> Any:
-    """Edge's params for one dense or multi vector, stored as `storage` says (default: in RAM, unquantized);
+    """Edge's params for one dense or multi vector, stored as `storage` says (default: float32 in RAM, unquantized);
     a rerank-only vector (`index: rerank`) gets no HNSW graph (m = 0; ef_construct and full_scan_threshold
     are Qdrant's defaults, unused without a graph)."""
     storage = storage or VectorStorage()
@@ -45,11 +52,21 @@ def vector_params(spec: VectorSpec, storage: VectorStorage | None = None) -> Any
     hnsw = qe.HnswIndexConfig(m=0, ef_construct=100, full_scan_threshold=10_000) if spec.index == "rerank" else None
     return qe.EdgeVectorParams(size=spec.dim or 0, distance=DISTANCE[spec.distance], multivector_config=multi,
                                on_disk=storage.on_disk or None, quantization_config=quantization_config(storage),
-                               hnsw_config=hnsw)
+                               hnsw_config=hnsw, datatype=datatype(storage))
+
+
+def add_vector_op(name: str, spec: VectorSpec, storage: VectorStorage) -> Any:
+    """The update that adds named vector `name` to a live shard: sparse with its modifier, or dense / multi
+    at `storage`'s datatype (edge's `create_dense_vector` takes no quantization or on-disk flag of its own)."""
+    if spec.kind == "sparse":
+        return qe.UpdateOperation.create_sparse_vector(name, modifier=modifier(spec))
+    multi = qe.MultiVectorConfig(comparator=qe.MultiVectorComparator.MaxSim) if spec.kind == "multi" else None
+    return qe.UpdateOperation.create_dense_vector(name, spec.dim or 0, DISTANCE[spec.distance], multi,
+                                                  datatype(storage))
 
 
 def edge_config(vectors: dict[str, VectorSpec], config: CollectionConfig) -> Any:
-    """The shard's EdgeConfig: each vector's on-disk flag and quantization, on-disk payload, and the
+    """The shard's EdgeConfig: each vector's on-disk flag, quantization and datatype, on-disk payload, and the
     default quantization for vectors added later (edge's create_dense_vector takes none of its own)."""
     dense = {n: vector_params(s, config.for_vector(n)) for n, s in vectors.items() if s.kind != "sparse"}
     sparse = {n: qe.EdgeSparseVectorParams(modifier=modifier(s), on_disk=config.for_vector(n).on_disk or None)
@@ -61,3 +78,14 @@ def edge_config(vectors: dict[str, VectorSpec], config: CollectionConfig) -> Any
 def ignored_settings(config: CollectionConfig) -> list[str]:
     """The cluster settings that are set but mean nothing to one local shard."""
     return [f"{k}={getattr(config, k)}" for k in IGNORED_ON_EDGE if getattr(config, k) is not None]
+
+
+def stored_datatypes(shard: Path) -> dict[str, str]:
+    """Each dense and multivector named vector's datatype (`float32` | `float16`) as the shard in folder `shard`
+    records it in its own `edge_config.json` (which the engine rewrites when a vector is added or deleted, and
+    a snapshot carries); no file: an empty map."""
+    try:
+        vectors = json.loads((shard / "edge_config.json").read_text()).get("vectors") or {}
+    except FileNotFoundError:
+        return {}
+    return {n: str(p.get("datatype") or "float32").lower() for n, p in vectors.items()}

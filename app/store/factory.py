@@ -10,9 +10,11 @@ from app.store.retrying import RetryingStore
 
 def collection_config(settings: CollectionSettings) -> CollectionConfig:
     """The collection settings as the port's `CollectionConfig` (a space's unset fields take the defaults)."""
-    default = VectorStorage(on_disk=settings.on_disk_vectors, quantization=settings.quantization)
+    default = VectorStorage(on_disk=settings.on_disk_vectors, quantization=settings.quantization,
+                            datatype=settings.vector_datatype)
     storage = {name: VectorStorage(on_disk=default.on_disk if s.on_disk is None else s.on_disk,
-                                   quantization=s.quantization or default.quantization)
+                                   quantization=s.quantization or default.quantization,
+                                   datatype=s.datatype or default.datatype)
                for name, s in settings.spaces.items()}
     return CollectionConfig(shard_number=settings.shard_number, replication_factor=settings.replication_factor,
                             write_consistency_factor=settings.write_consistency_factor,

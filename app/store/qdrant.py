@@ -33,7 +33,7 @@ from app.store.base import (
 )
 from app.store.cascade import run_cascade
 from app.store.meta import META_COLLECTION, META_REVISION, confirm_meta_write, prepare_meta_write
-from app.store.qdrant_config import DISTANCE, collection_params, dense_config, modifier, search_params
+from app.store.qdrant_config import DISTANCE, collection_params, search_params, stored_datatypes, vector_name_config
 from app.store.qdrant_query import QdrantTrees, qdrant_batch
 from app.store.runner import run_plan
 from app.store.serialized import Serialized
@@ -131,14 +131,15 @@ class QdrantStore(Store):
             specs[n] = VectorSpec("sparse", None, idf=sp.modifier == qm.Modifier.IDF)
         return specs
 
+    def vector_datatypes(self, name: str) -> dict[str, str]:
+        return stored_datatypes(self._client.get_collection(name).config.params)
+
     def add_vector(self, collection: str, name: str, spec: VectorSpec) -> None:
         if name in self.vector_specs(collection):
             return
         refuse_in_place_rerank(name, spec)
         # Qdrant >= 1.18: a named vector can be added to a live collection (not via update_collection).
-        config: Any = (qm.SparseVectorNameConfig(sparse=qm.SparseVectorConfig(modifier=modifier(spec)))
-                       if spec.kind == "sparse" else qm.DenseVectorNameConfig(dense=dense_config(spec)))
-        self._client.create_vector_name(collection, name, config)
+        self._client.create_vector_name(collection, name, vector_name_config(spec, self.config.for_vector(name)))
 
     def delete_vector(self, collection: str, name: str) -> None:
         if name in self.vector_specs(collection):

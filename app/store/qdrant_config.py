@@ -34,14 +34,20 @@ def modifier(spec: VectorSpec) -> qm.Modifier:
     return qm.Modifier.IDF if spec.idf else qm.Modifier.NONE
 
 
+def datatype(storage: VectorStorage) -> qm.Datatype | None:
+    """The server's storage datatype: `FLOAT16` for float16, None (the server's float32) otherwise."""
+    return qm.Datatype.FLOAT16 if storage.datatype == "float16" else None
+
+
 def dense_params(spec: VectorSpec, storage: VectorStorage | None = None) -> qm.VectorParams:
-    """One dense or multi vector's VectorParams, stored as `storage` says (default: in RAM, unquantized);
-    a rerank-only vector (`index: rerank`) gets no HNSW graph (`HnswConfigDiff(m=0)`)."""
+    """One dense or multi vector's VectorParams, stored as `storage` says (default: float32 in RAM,
+    unquantized); a rerank-only vector (`index: rerank`) gets no HNSW graph (`HnswConfigDiff(m=0)`)."""
     storage = storage or VectorStorage()
     multi = qm.MultiVectorConfig(comparator=qm.MultiVectorComparator.MAX_SIM) if spec.kind == "multi" else None
     return qm.VectorParams(size=spec.dim or 0, distance=DISTANCE[spec.distance], multivector_config=multi,
                            on_disk=storage.on_disk or None, quantization_config=quantization_config(storage),
-                           hnsw_config=qm.HnswConfigDiff(m=0) if spec.index == "rerank" else None)
+                           hnsw_config=qm.HnswConfigDiff(m=0) if spec.index == "rerank" else None,
+                           datatype=datatype(storage))
 
 
 def collection_params(vectors: dict[str, VectorSpec], config: CollectionConfig) -> dict[str, Any]:
@@ -63,7 +69,24 @@ def collection_params(vectors: dict[str, VectorSpec], config: CollectionConfig) 
     return params
 
 
-def dense_config(spec: VectorSpec) -> qm.DenseVectorConfig:
-    """The same parameters in the shape `create_vector_name` takes (it refuses VectorParams)."""
-    p = dense_params(spec)
-    return qm.DenseVectorConfig(size=p.size, distance=p.distance, multivector_config=p.multivector_config)
+def vector_name_config(spec: VectorSpec, storage: VectorStorage) -> qm.VectorNameConfig:
+    """What `create_vector_name` takes to add a named vector in place: sparse with its modifier, or dense / multi
+    at `storage`'s datatype."""
+    if spec.kind == "sparse":
+        return qm.SparseVectorNameConfig(sparse=qm.SparseVectorConfig(modifier=modifier(spec)))
+    return qm.DenseVectorNameConfig(dense=dense_config(spec, storage))
+
+
+def dense_config(spec: VectorSpec, storage: VectorStorage | None = None) -> qm.DenseVectorConfig:
+    """The same parameters in the shape `create_vector_name` takes (it refuses VectorParams), the
+    datatype included (a new version of a float16 space is float16)."""
+    p = dense_params(spec, storage)
+    return qm.DenseVectorConfig(size=p.size, distance=p.distance, multivector_config=p.multivector_config,
+                                datatype=qm.VectorStorageDatatype(p.datatype.value) if p.datatype else None)
+
+
+def stored_datatypes(params: qm.CollectionParams) -> dict[str, str]:
+    """Each dense and multivector named vector's datatype (`float32` | `float16`) in a collection's params as
+    the server reports them (unset: the server's float32)."""
+    dense = params.vectors if isinstance(params.vectors, dict) else {}
+    return {n: str(getattr(p.datatype, "value", p.datatype) or "float32") for n, p in dense.items()}

@@ -92,6 +92,10 @@ class RetryingStore(Store):
         """See `Store.vector_specs`."""
         return self._call(self.inner.vector_specs, name)
 
+    def vector_datatypes(self, name: str) -> dict[str, str]:
+        """See `Store.vector_datatypes`."""
+        return self._call(self.inner.vector_datatypes, name)
+
     def add_vector(self, collection: str, name: str, spec: VectorSpec) -> None:
         """See `Store.add_vector`."""
         self._call(self.inner.add_vector, collection, name, spec)

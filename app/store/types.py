@@ -34,21 +34,27 @@ class VectorSpec:
 
 
 QUANTIZATIONS = ("none", "scalar", "binary")
+DATATYPES = ("float32", "float16")
 
 
 @dataclass(frozen=True)
 class VectorStorage:
     """Where a named vector lives: `on_disk` keeps the original floats on disk (memory-mapped), and
     `quantization` (`none`, `scalar` int8 = 1/4 of the bytes, `binary` 1 bit per dimension = 1/32)
-    keeps a compressed copy in RAM (`always_ram`) that is searched first and rescored."""
+    keeps a compressed copy in RAM (`always_ram`) that is searched first and rescored. `datatype` is how
+    the original floats are stored: `float32` (4 bytes a dimension) or `float16` (2 bytes, half the RAM or
+    disk; scores move by about 1e-3). Sparse vectors ignore `datatype` (their weights stay float32)."""
 
     on_disk: bool = False
     quantization: str = "none"
     always_ram: bool = True
+    datatype: str = "float32"
 
     def describe(self) -> str:
-        """`scalar`, `binary, on disk`, ...: the quantization, and whether the originals are on disk."""
-        return f"{self.quantization}{', on disk' if self.on_disk else ''}"
+        """`scalar`, `binary, on disk`, `none, float16`, ...: the quantization, whether the originals are on
+        disk, and their datatype when it is float16."""
+        return (f"{self.quantization}{', on disk' if self.on_disk else ''}"
+                f"{', float16' if self.datatype == 'float16' else ''}")
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ from app.versioning.shape import Name, StrictShape, validate_shape
 DISTANCES = ("cosine", "dot", "euclid")
 QUANTIZATIONS = ("none", "scalar", "binary")
 INDEXES = ("hnsw", "rerank")
+DATATYPES = ("float32", "float16")
 LAYOUT_KEYS = ("shard_number", "replication_factor", "write_consistency_factor", "on_disk_payload")
 
 
@@ -64,7 +65,8 @@ class Rebuild:
     `replication_factor`, `write_consistency_factor`, `on_disk_payload`), starting from the
     `MULTIVEC_COLLECTION__*` settings (vectors are copied); `index` makes a dense or multivector space
     rerank-only (`rerank`: no HNSW graph, m = 0) or searchable on its own again (`hnsw`), vectors
-    copied; every other vector is copied as it is.
+    copied; `datatype` stores a dense or multivector space's floats as `float32` or `float16` (vectors
+    copied, not re-embedded; a sparse space has none to change); every other vector is copied as it is.
     """
 
     distance: dict[str, str] = field(default_factory=dict)
@@ -74,6 +76,7 @@ class Rebuild:
     on_disk: dict[str, bool] = field(default_factory=dict)
     collection: dict[str, int | bool] = field(default_factory=dict)
     index: dict[str, str] = field(default_factory=dict)
+    datatype: dict[str, str] = field(default_factory=dict)
     kind: str = "rebuild"
 
     def describe(self) -> str:
@@ -84,6 +87,7 @@ class Rebuild:
         parts += [f"{s} vectors {'on disk' if d else 'in RAM'}" for s, d in sorted(self.on_disk.items())]
         parts += [f"{k} -> {v}" for k, v in sorted(self.collection.items())]
         parts += [f"{s} index -> {i}" for s, i in sorted(self.index.items())]
+        parts += [f"{s} datatype -> {d}" for s, d in sorted(self.datatype.items())]
         return "rebuild into a new collection: " + (", ".join(parts) or "copy as is") + \
             (f" ({self.reason})" if self.reason else "")
 
@@ -139,7 +143,7 @@ class Migration:
             change = Rebuild(distance=dict(raw.distance), reembed=tuple(raw.reembed), reason=raw.reason,
                              quantization=dict(raw.quantization), on_disk=dict(raw.on_disk),
                              collection=raw.collection.model_dump(exclude_none=True) if raw.collection else {},
-                             index=dict(raw.index))
+                             index=dict(raw.index), datatype=dict(raw.datatype))
         migration = cls(revision=shape.revision, name=shape.name, change=change, description=shape.description,
                         depends_on=shape.depends_on)
         try:
@@ -186,6 +190,7 @@ class RebuildShape(StrictShape):
     on_disk: dict[Name, bool] = {}
     collection: LayoutShape | None = None
     index: dict[Name, Literal["hnsw", "rerank"]] = {}
+    datatype: dict[Name, Literal["float32", "float16"]] = {}
 
 
 def _change_kind(value: Any) -> Any:
@@ -225,6 +230,8 @@ EXPECTATIONS = {
     ("change", "collection"): f"expected an object with some of {', '.join(LAYOUT_KEYS)}",
     ("change", "index"): f"expected a map of space name to one of {', '.join(INDEXES)}",
     ("change", "index", "*"): f"unknown index: expected one of {', '.join(INDEXES)}",
+    ("change", "datatype"): f"expected a map of space name to one of {', '.join(DATATYPES)}",
+    ("change", "datatype", "*"): f"unknown datatype: expected one of {', '.join(DATATYPES)}",
 }
 
 
@@ -234,7 +241,7 @@ def check(m: Migration) -> None:
     Raises:
         InvalidInput: naming the migration and the rule: a revision not four digits; an add-version with version
             < 1 or only one of field and space_kind; a rebuild with an unknown distance, quantization or index, a
-            write consistency factor over the replication factor, or nothing to change.
+            write consistency factor over the replication factor, an unknown datatype, or nothing to change.
     """
     if not re.fullmatch(r"\d{4}", m.revision):
         raise InvalidInput(f"migration revision must be four digits, got {m.revision!r}")
@@ -254,12 +261,12 @@ def check(m: Migration) -> None:
         wc, rf = c.collection.get("write_consistency_factor"), c.collection.get("replication_factor")
         if wc is not None and rf is not None and wc > rf:
             raise InvalidInput(f"{m.label}: write_consistency_factor ({wc}) must be at most replication_factor ({rf})")
-        bad_i = {s: i for s, i in c.index.items() if i not in INDEXES}
-        if bad_i:
-            raise InvalidInput(f"{m.label}: unknown index {bad_i}; use one of {INDEXES}")
-        if not (c.distance or c.reembed or c.quantization or c.on_disk or c.collection or c.index):
+        for what, given, known in (("index", c.index, INDEXES), ("datatype", c.datatype, DATATYPES)):
+            if bad := {s: v for s, v in given.items() if v not in known}:
+                raise InvalidInput(f"{m.label}: unknown {what} {bad}; use one of {known}")
+        if not (c.distance or c.reembed or c.quantization or c.on_disk or c.collection or c.index or c.datatype):
             raise InvalidInput(f"{m.label}: a rebuild must change a distance, re-embed a space, or change "
-                               "the storage (quantization, on_disk, index) or the layout (collection)")
+                               "the storage (quantization, on_disk, index, datatype) or the layout (collection)")
 
 
 _FILE = re.compile(r"^(\d{4})_([a-z0-9_]+)\.py$")

@@ -1,6 +1,6 @@
 """Rebuild: a new physical collection (`<alias>__N`) filled while ingest writes to both, then an alias swap.
 
-For changes a named vector cannot take in place (distance, quantization, on-disk storage and the
+For changes a named vector cannot take in place (distance, quantization, on-disk storage, datatype and the
 collection's layout — shards, replicas, write consistency — here; chunking through `reembed`).
 The marker in meta (`rebuild:<alias>`) drives dual writes: status `filling`/`filled` means ingest
 writes every document to the source and the target, named directly; it keeps doing so after the
@@ -24,6 +24,7 @@ from app.versioning.rebuild_target import (
     changed_spaces,
     config_summary,
     next_collection,
+    refuse_sparse,
     target_config,
     target_specs,
 )
@@ -57,15 +58,7 @@ def _apply_rebuild(ctx: Context, m: Migration, record: dict[str, Any] | None, ma
         result.notes.append(f"{m.label} is finished (its rebuild was retired)")
         return result
     reg = ctx.registry.get()
-    for space in changed_spaces(change):
-        reg.space(space)  # raises UnknownSpace naming it
-        if reg.space(space).versions and reg.live_version(space).kind == "sparse" and space in change.distance:
-            raise Conflict(f"space {space!r} is sparse: it has no distance to change")
-        if (reg.space(space).versions and reg.live_version(space).kind == "sparse"
-                and change.quantization.get(space, "none") != "none"):
-            raise Conflict(f"space {space!r} is sparse: Qdrant quantizes dense vectors only")
-        if reg.space(space).versions and reg.live_version(space).kind == "sparse" and space in change.index:
-            raise Conflict(f"space {space!r} is sparse: it has an inverted index, no HNSW graph to change")
+    refuse_sparse(reg, change)  # UnknownSpace or Conflict naming the space
     busy = [v.name for v in reg.written_versions() if v.status in ("shadow", "backfilling")]
     if busy:
         raise Conflict(f"versions {busy} are still being built: finish (or retire) them before a rebuild")

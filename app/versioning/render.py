@@ -59,10 +59,10 @@ def status_lines(data: dict[str, Any]) -> list[str]:
         coverage = f"{v['covered']}/{v['total']}" if v["covered"] is not None else "-"
         pct = f"{v['percent']:.1f} %" if v["percent"] is not None else "-"
         rows.append([v["space"], v["version"], v["status"], role, v["model"], v["dim"] or "-",
-                     v["distance"] if v["dim"] else "-",
+                     v["distance"] if v["dim"] else "-", v.get("datatype") or "-",
                      coverage, pct, (v["status_changed"] or "")[:16].replace("T", " ")])
-    out += table(["space", "version", "status", "alias", "model", "dim", "distance", "coverage", "", "since (UTC)"],
-                 rows)
+    out += table(["space", "version", "status", "alias", "model", "dim", "distance", "datatype", "coverage", "",
+                  "since (UTC)"], rows)
     migrations = data.get("migrations") or []
     out += ["", "migrations"]
     if migrations:

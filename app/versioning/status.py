@@ -23,14 +23,16 @@ def status(ctx: Context, steps_for: StepsFor) -> dict[str, Any]:
 
     Returns:
         `{alias, physical, points, revision, versions: [...], migrations: [...], rebuild}`: each
-        version with its status and coverage (and `rollout`, the percent of searches it serves in a
-        rollout), each applied migration with its state, next step and overrides, the rebuild marker
+        version with its status, coverage, storage datatype (`float32` | `float16`, None for sparse) and
+        `rollout` (the percent of searches it serves in a rollout), each applied migration with its state,
+        next step and overrides, the rebuild marker
         (with `live`, where the alias points) or None.
     """
     reg = ctx.registry.get()
     physical = ctx.registry.physical()
     total = ctx.store.count(physical)
     specs = ctx.store.vector_specs(physical)
+    datatypes = ctx.store.vector_datatypes(physical)
     versions = []
     for space in reg.spaces.values():
         for v in sorted(space.versions.values(), key=lambda v: v.version):
@@ -38,6 +40,7 @@ def status(ctx: Context, steps_for: StepsFor) -> dict[str, Any]:
             versions.append({
                 "space": space.name, "version": v.name, "status": v.status, "model": v.model, "dim": v.dim,
                 "distance": specs[v.name].distance if v.name in specs else v.distance,
+                "datatype": datatypes.get(v.name),  # as the live collection stores it; None: sparse or not there
                 "live": space.live == v.name, "previous": space.previous == v.name,
                 "rollout": space.rollout.percent if space.rollout and space.rollout.version == v.name else None,
                 "covered": covered, "total": total,

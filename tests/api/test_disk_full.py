@@ -11,6 +11,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -23,8 +24,8 @@ from app.encoders.vectors import SparseVec
 from app.errors import DiskFull
 from app.services.backup import BackupService
 from app.store.edge import EdgeStore
-from app.store.edge_disk import MB, DiskGuard, fills_holes_at_open, vector_bytes
-from app.store.types import PointWrite, VectorSpec
+from app.store.edge_disk import MB, WRITE_OVERHEAD, DiskGuard, fills_holes_at_open, vector_bytes, write_bytes
+from app.store.types import CollectionConfig, PointWrite, VectorSpec, VectorStorage, VectorValue
 from tests.conftest import make_settings, to_documents
 from tests.fixtures import DOCS
 
@@ -47,6 +48,36 @@ def test_vector_bytes_counts_dense_multi_and_sparse_values() -> None:
     dense, rows = [0.0] * 384, np.zeros((3, 384), dtype=np.float32)
     assert vector_bytes([dense, rows, [[0.0] * 384] * 2, SparseVec((1, 5, 9), (0.1, 0.2, 0.3))]) == \
         4 * 384 + 4 * 3 * 384 + 4 * 2 * 384 + 8 * 3
+
+
+def test_float16_vectors_count_two_bytes_a_dimension_and_sparse_ones_the_same_as_before() -> None:
+    rows, sparse = np.zeros((3, 384), dtype=np.float32), SparseVec((1, 5), (0.1, 0.2))
+    assert vector_bytes([[0.0] * 384, rows, sparse], width=2) == 2 * 384 + 2 * 3 * 384 + 8 * 2
+    named: list[tuple[str, VectorValue]] = [("title.m.v1", [0.0] * 384), ("body.m.v1", rows), ("keywords.b.v1", sparse)]
+    assert write_bytes(named, {"title.m.v1": "float16", "body.m.v1": "float32"}) == \
+        WRITE_OVERHEAD * (2 * 384 + 4 * 3 * 384 + 8 * 2)
+
+
+def test_the_embedded_store_estimates_a_float16_write_at_half_the_vector_bytes(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    store = EdgeStore(tmp_path, config=CollectionConfig(storage={"d": VectorStorage(datatype="float16")}))
+    try:
+        store.create_collection("half", SPECS)  # `d` float16, `m` float32 (the default)
+        store.create_collection("full", SPECS, CollectionConfig())
+        asked: list[int] = []
+        check = store._disk.check
+
+        def spy(what: str, need: int = 0, **kw: Any) -> None:
+            asked.append(need)
+            check(what, need, **kw)
+
+        monkeypatch.setattr(store._disk, "check", spy)
+        for name in ("half", "full"):
+            store.upsert(name, [point(1)])
+        assert asked == [WRITE_OVERHEAD * (2 * 4 + 4 * 8), WRITE_OVERHEAD * (4 * 4 + 4 * 8)]
+        assert store.count("half") == store.count("full") == 1
+    finally:
+        store.close()
 
 
 def test_the_guard_refuses_below_the_minimum_plus_the_need_and_says_what_and_where(tmp_path: Path) -> None:

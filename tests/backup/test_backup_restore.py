@@ -16,7 +16,7 @@ from app.errors import BackupInvalid, BackupNotFound, Conflict, InvalidInput
 from app.services.backup import MANIFEST, POINTS_EXPORT, BackupService
 from app.services.search import SearchRequest
 from app.settings import Settings
-from app.store.base import PointWrite, Store, StoredPoint, VectorSpec
+from app.store.base import CollectionConfig, PointWrite, Store, StoredPoint, VectorSpec, VectorStorage
 from app.store.edge import EdgeStore
 from app.store.meta import META_COLLECTION
 from app.store.qdrant import QdrantStore
@@ -255,6 +255,34 @@ def test_a_whole_in_memory_backup_restores_onto_the_embedded_store(tmp_path: Pat
         assert edge.get_meta("registry:docs") == memory.get_meta("registry:docs")
     finally:
         edge.close()
+
+
+@pytest.mark.parametrize("kind", ["edge", "memory"])
+def test_a_float16_collection_is_restored_float16_onto_a_store_whose_settings_say_float32(
+        kind: str, tmp_path: Path) -> None:
+    """Each adapter's backup records the datatypes; an edge snapshot carries them in the shard, a points export
+    (the in-memory client) is restored at the ones the manifest records, onto either kind of store. The values
+    are ones float16 holds exactly, so the points compare equal across adapters (0.6 comes back 0.60009765625)."""
+    half = CollectionConfig(storage={"title": VectorStorage(datatype="float16")})
+    source = EdgeStore(tmp_path / "src", config=half) if kind == "edge" else QdrantStore(":memory:", config=half)
+    source.create_collection("docs_v1", {"title.m.v1": VectorSpec("dense", 3), "body.m.v1": VectorSpec("multi", 3),
+                                         "keywords.b.v1": VectorSpec("sparse", None)})
+    source.upsert("docs_v1", [PointWrite(id="00000000-0000-0000-0000-00000000000a", payload={"doc_id": "a"}, vectors={
+        "title.m.v1": [0.0, 1.0, 0.0], "body.m.v1": [[1.0, 0.0, 0.0]], "keywords.b.v1": SparseVec((3,), (1.5,))})])
+    expected = {"title.m.v1": "float16", "body.m.v1": "float32"}
+    assert source.vector_datatypes("docs_v1") == expected
+    BackupService(store=source).backup(tmp_path / "bk")
+    manifest = json.loads((tmp_path / "bk" / MANIFEST).read_text())
+    assert manifest["collections"]["docs_v1"]["datatypes"] == expected
+    targets = [EdgeStore(tmp_path / "edge")] + ([QdrantStore(":memory:")] if kind == "memory" else [])
+    try:
+        for target in targets:  # default settings: float32
+            BackupService(store=target).restore(tmp_path / "bk")
+            assert target.vector_datatypes("docs_v1") == expected, target.kind
+            assert assert_same_store(source, target) == 1
+    finally:
+        for store in (source, *targets):
+            store.close()
 
 
 def test_latest_is_chosen_by_the_manifest_time_not_the_file_time(tmp_path: Path) -> None:

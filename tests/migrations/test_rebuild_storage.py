@@ -1,4 +1,4 @@
-"""A rebuild changes how vectors are stored (quantization, on disk) and the collection's layout."""
+"""A rebuild changes how vectors are stored (quantization, on disk, datatype) and the collection's layout."""
 
 from __future__ import annotations
 
@@ -75,3 +75,67 @@ def test_a_sparse_space_is_not_quantized(corpus: Services) -> None:
     bad = Migration(revision="0002", name="q", change=Rebuild(quantization={"keywords": "scalar"}))
     with pytest.raises(Conflict, match="sparse"):
         migrator_of(corpus).apply(bad, dry_run=True)
+
+
+HALVE = Migration(revision="0002", name="float16_title_summary", change=Rebuild(
+    datatype={"title": "float16", "summary": "float16"}, reason="half the bytes per dimension"))
+
+
+def every_document(services: Services, collection: str) -> dict[str, dict[str, Any]]:
+    """Each point's payload, by document id (scrolled whole)."""
+    out: dict[str, dict[str, Any]] = {}
+    offset = None
+    while True:
+        page, offset = services.store.scroll(collection, filter=None, limit=100, offset=offset)
+        out |= {p.payload["doc_id"]: p.payload for p in page}
+        if offset is None:
+            return out
+
+
+def ranked(services: Services, queries: list[str]) -> dict[tuple[str, str], list[str]]:
+    """The hit ids of each query on titles alone, summaries alone and the default search."""
+    return {(q, f): [h["id"] for h in services.search.search(SearchRequest(query=q, fields=[f] if f else None)).hits]
+            for q in queries for f in ("title", "summary", "")}
+
+
+def test_a_rebuild_to_float16_names_the_change_copies_every_document_and_searches_alike(corpus: Services) -> None:
+    m = migrator_of(corpus)
+    source = corpus.registry.physical()
+    queries = [text for _, text in QUERIES.queries]
+    before_hits = ranked(corpus, queries)
+    assert HALVE.change.describe() == ("rebuild into a new collection: summary datatype -> float16, "
+                                       "title datatype -> float16 (half the bytes per dimension)")
+    before = snapshot(m)
+    planned = m.apply(HALVE, dry_run=True)
+    assert snapshot(m) == before  # a dry run changes nothing
+    create = next(a for a in planned.actions if a.startswith("create collection"))
+    assert f"{OLD} none, float16" in create and "summary.minilm-l6-int8.v1 none, float16" in create
+    assert "keywords" not in create  # only what the rebuild changes
+    assert m.plan([HALVE]).data["migrations"][0]["description"] == HALVE.change.describe()
+
+    target = m.apply(HALVE).data["target"]
+    assert corpus.store.vector_datatypes(target) == {OLD: "float16", "summary.minilm-l6-int8.v1": "float16"}
+    assert set(corpus.store.vector_datatypes(source).values()) == {"float32"}
+    assert m.backfill("0002").data["complete"]
+    corpus.store.optimize(target)
+    assert every_document(corpus, target) == every_document(corpus, source)  # payloads and tags, every document
+    report = m.validate("0002", QUERIES).data["report"]
+    assert report["modes"]["space title"]["overlap@10"] == 1.0  # copied, not re-embedded: the same ranking
+    m.promote("0002")
+    assert corpus.registry.physical() == target
+    assert ranked(corpus, queries) == before_hits
+    stored = {v["version"]: v["datatype"] for v in m.status()["versions"]}  # status reads the live collection
+    assert stored[OLD] == "float16" and stored["keywords.bm25.v1"] is None
+
+
+def test_a_datatype_change_is_checked_like_the_other_storage_changes(corpus: Services) -> None:
+    from app.errors import Conflict
+
+    with pytest.raises(InvalidInput, match=r"change\.datatype\.title: unknown datatype: expected one of "
+                                           "float32, float16"):
+        Migration.from_dict({"revision": "0002", "change": {"kind": "rebuild", "datatype": {"title": "bfloat16"}}})
+    with pytest.raises(InvalidInput, match="unknown datatype"):
+        Migration.from_dict({"revision": "0002", "change": {"kind": "rebuild", "datatype": {"title": "float8"}}})
+    sparse = Migration(revision="0002", name="h", change=Rebuild(datatype={"keywords": "float16"}))
+    with pytest.raises(Conflict, match="space 'keywords' is sparse: its weights are float32"):
+        migrator_of(corpus).apply(sparse, dry_run=True)

@@ -136,3 +136,44 @@ def test_edge_applies_storage_and_says_once_what_it_ignores(tmp_path: Path, capl
     with caplog.at_level(logging.WARNING, logger="multivec.store"):
         open_store(StoreSettings(path=tmp_path / "plain")).close()
     assert not caplog.records  # nothing to ignore, nothing said
+
+
+def test_the_vector_datatype_is_read_per_space_and_an_unknown_one_is_refused_naming_the_choices(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from app.launch import one_line
+
+    monkeypatch.setenv("MULTIVEC_COLLECTION__VECTOR_DATATYPE", "float16")
+    monkeypatch.setenv("MULTIVEC_COLLECTION__SPACES", '{"title": {"datatype": "float32"}, "body": {"on_disk": true}}')
+    config = collection_config(Settings().collection)
+    assert config.for_vector("title.m.v1").datatype == "float32"  # the space's own
+    assert config.for_vector("body.m.v1") == VectorStorage(on_disk=True, datatype="float16")  # the default
+    assert config.for_vector("body.m.v1").describe() == "none, on disk, float16"
+    assert collection_config(CollectionSettings()).default.datatype == "float32"  # unset: float32, as before
+
+    monkeypatch.setenv("MULTIVEC_COLLECTION__VECTOR_DATATYPE", "bfloat16")
+    with pytest.raises(ValidationError) as bad:
+        Settings()
+    assert one_line(bad.value) == ("settings are invalid: collection.vector_datatype: "
+                                           "Input should be 'float32' or 'float16'")
+    with pytest.raises(ValidationError, match=r"spaces\.title\.datatype\s+Input should be 'float32' or 'float16'"):
+        CollectionSettings(spaces={"title": {"datatype": "half"}})  # type: ignore[dict-item]
+    monkeypatch.delenv("MULTIVEC_COLLECTION__VECTOR_DATATYPE")
+    monkeypatch.delenv("MULTIVEC_COLLECTION__SPACES")
+    with pytest.raises(ValidationError, match="'keywords' is sparse: its weights are float32"):
+        Settings(collection=CollectionSettings(spaces={"keywords": {"datatype": "float16"}}))  # type: ignore[dict-item]
+    Settings(collection=CollectionSettings(vector_datatype="float16"))  # the default: sparse spaces ignore it
+
+
+def test_both_translations_carry_the_datatype_and_sparse_vectors_none() -> None:
+    import qdrant_edge as qe
+
+    from app.store.edge_config import edge_config
+
+    half = CollectionConfig(storage={"title": VectorStorage(datatype="float16")})
+    p = collection_params(SPECS, half)
+    assert p["vectors_config"]["title.m.v1"].datatype == qm.Datatype.FLOAT16
+    assert p["vectors_config"]["body.m.v1"].datatype is None  # the server's float32
+    assert "datatype" not in qm.SparseVectorParams.model_fields  # nothing to send for sparse vectors
+    edge = edge_config(SPECS, half)
+    assert edge.vectors["title.m.v1"].datatype == qe.VectorStorageDatatype.Float16
+    assert edge.vectors["body.m.v1"].datatype is None
