@@ -25,9 +25,10 @@ MODELS: dict[str, dict[str, Any]] = {
 }
 
 
-# Han characters (CJK ideographs, their extensions and compatibility forms), and the scripts that tell Japanese
+# Han characters (CJK ideographs, their extensions and compatibility forms, and the marks written inside kanji
+# words: U+3005 (々) repeats the kanji before it, U+3006 and U+3007), and the scripts that tell Japanese
 # or Korean apart from Chinese (kana, half-width katakana, hangul).
-HAN = re.compile("[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f]+")
+HAN = re.compile("[\u3005-\u3007\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f]+")
 KANA_OR_HANGUL = re.compile("[\u3040-\u30ff\u31f0-\u31ff\uff66-\uff9f\u1100-\u11ff\u3130-\u318f\uac00-\ud7af]")
 # A Japanese particle: after it, the tokenizer reads Han-only text as Japanese (its own terms are then dropped).
 JAPANESE_HINT = "\u306e"  # の

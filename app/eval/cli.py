@@ -127,9 +127,9 @@ def evaluate(args: argparse.Namespace, *, encoders: Any = None) -> dict[str, Any
         queries = dict(list(queries.items())[: args.max_queries])
     qrels = {q: ds.qrels[q] for q in queries}
     fit_ids, held_ids = split_queries([*queries], fraction=args.fit, seed=args.seed) if args.fit else ([], [*queries])
-    if args.fit and len(fit_ids) < 2:  # before the index is built, not after
-        raise InvalidInput(f"--fit {args.fit:g} leaves {len(fit_ids)} of the {len(queries)} judged queries to fit on: "
-                           "at least 2 are needed; raise --fit")
+    if args.fit and (len(fit_ids) < 2 or not held_ids):  # before the index is built, not after
+        raise InvalidInput(f"--fit {args.fit:g} leaves {len(fit_ids)} of the {len(queries)} judged queries to fit on "
+                           f"and {len(held_ids)} held out: at least 2 and 1 are needed; change --fit")
     index_dir = args.index_dir or Path(f"/tmp/eval-{ds.name}")
     out_dir = args.out or Path(f"reports/eval-{ds.name}-{args.split}")
     settings = eval_settings(index_dir)
@@ -138,12 +138,13 @@ def evaluate(args: argparse.Namespace, *, encoders: Any = None) -> dict[str, Any
         built = build_index(services, ds.docs, batch=args.batch)
         registry = services.registry.get()
         spaces = registry.live_spaces()
+        indexed = [s for s in spaces if registry.live_version(s).index != "rerank"]  # what the service fuses
         live = {s: registry.live_version(s).name for s in spaces}
         print(f"{ds.name}/{args.split}: {len(ds.docs)} documents, {len(queries)} judged queries, spaces {spaces}",
               file=sys.stderr)
         lists, store_fused = fetch_lists(services, queries, depth=args.depth, spaces=spaces)
         s = settings.search
-        variants = standard_variants(spaces, fusion="dbsf", rrf_k=60)
+        variants = standard_variants(spaces, fusion="dbsf", rrf_k=60, rerank_only=set(spaces) - set(indexed))
         default_plan, ranking = services.search.plan_ranking(SearchRequest(query="probe"), use_router=False)
         api: Any = (CascadeVariant.from_plan("API default", default_plan, plan_name=s.plan, group="default") if
                     default_plan.cascade else Variant.from_plan("API default", default_plan, group="default",
@@ -154,7 +155,7 @@ def evaluate(args: argparse.Namespace, *, encoders: Any = None) -> dict[str, Any
             variants.insert(len(spaces) + 2, Variant.from_plan("API default, fan-out", default_plan, group="default",
                                                                api_default=True, fanout=True))
         # chosen on the fit queries when there are some, so the held-out comparison stays fair
-        variants.append(best_pair(subset(lists, fit_ids) if fit_ids else lists, qrels, spaces))
+        variants.append(best_pair(subset(lists, fit_ids) if fit_ids else lists, qrels, indexed))
         for path in args.profile:
             prof = RankingProfile.from_dict(json.loads(path.read_text()))
             variants.append(Variant.from_profile(f"profile {prof.id}", prof))
@@ -162,7 +163,7 @@ def evaluate(args: argparse.Namespace, *, encoders: Any = None) -> dict[str, Any
 
         fitted: RankingProfile | None = None
         if args.fit:
-            result = fit_fusion(build_matrix(subset(lists, fit_ids), qrels, spaces))
+            result = fit_fusion(build_matrix(subset(lists, fit_ids), qrels, indexed))
             fitted = RankingProfile(
                 name=f"{ds.name}-{args.split}-fit{int(args.fit * 100)}-seed{args.seed}", version=1,
                 fusion=result.fusion, rrf_k=result.rrf_k, weights=result.weights, vector_versions=live,
@@ -204,8 +205,7 @@ def evaluate(args: argparse.Namespace, *, encoders: Any = None) -> dict[str, Any
                          "latency": lat.summary(), "offline_matches_real": same})
             print(f"  {v.name:32s} nDCG@10 {rows[-1]['metrics']['ndcg@10']:.3f}  "
                   f"p50 {rows[-1]['latency']['p50_ms']:.1f} ms", file=sys.stderr)
-        indexed = tuple(s for s in spaces if registry.live_version(s).index != "rerank")  # as the store fused them
-        dbsf_all = offline_run(Variant("x", indexed, fusion="dbsf"), lists, depth=args.depth)
+        dbsf_all = offline_run(Variant("x", tuple(indexed), fusion="dbsf"), lists, depth=args.depth)
         result_doc: dict[str, Any] = {
             "dataset": {"name": ds.name, "split": args.split, "documents": len(ds.docs), "queries": len(queries),
                         "path": str(args.dataset)},

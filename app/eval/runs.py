@@ -99,10 +99,13 @@ class Variant:
                    weights=tuple(float(profile.weights[s]) for s in spaces), group=group)
 
 
-def standard_variants(spaces: Sequence[str], *, fusion: str = "dbsf", rrf_k: int = 60) -> list[Variant]:
-    """Each space alone; all spaces fused equally (RRF and DBSF, several k); every leave-one-out."""
-    spaces = tuple(spaces)
+def standard_variants(spaces: Sequence[str], *, fusion: str = "dbsf", rrf_k: int = 60,
+                      rerank_only: Sequence[str] = ()) -> list[Variant]:
+    """Each space alone; all spaces fused equally (RRF and DBSF, several k); every leave-one-out. A
+    `rerank_only` space (no HNSW graph) is listed alone (its exact scan, to judge the space) but fused in
+    none: the service never fuses its own list, so a ranking that did could not be served."""
     out = [Variant(f"only {s}", (s,), group="single") for s in spaces]
+    spaces = tuple(s for s in spaces if s not in rerank_only)
     out.append(Variant("all, equal", spaces, fusion=fusion, rrf_k=rrf_k, group="fused"))
     other = "rrf" if fusion == "dbsf" else "dbsf"
     out.append(Variant(f"all, equal, {other}", spaces, fusion=other, rrf_k=rrf_k, group="fusion"))

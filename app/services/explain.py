@@ -45,8 +45,10 @@ def scored_entries(plan: QueryPlan, scored: Scores, pids: Sequence[str]) -> dict
     the rank is among the answer's hits (1-based, by that space's score), None where the hit has no vector there.
     A space missing from `scored` (it missed its fan-out deadline) is left out: no list is not a list of none."""
     out: dict[str, dict[str, dict[str, object]]] = {pid: {} for pid in pids}
+    shown = set(pids)
     for s in (s for s in plan.scored if s.space in scored):
-        position = {pid: (pos, score) for pos, (pid, score) in enumerate(scored.get(s.space, []))}
+        among = [(pid, score) for pid, score in scored[s.space] if pid in shown]  # not hits a threshold dropped
+        position = {pid: (pos, score) for pos, (pid, score) in enumerate(among)}
         for pid in pids:
             pos, score = position.get(pid, (None, None))
             out[pid][s.space] = {"rank": None if pos is None else pos + 1, "score": score, "weight": 0.0,

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 # Tableau 10: distinguishable, and readable by most colour-blind readers
 PALETTE = ("#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1", "#ff9da7", "#9c755f",
            "#bab0ac")
-NAME_W, BAR_W, VALUE_W, RANK_W = 96, 300, 74, 96
+NAME_W, BAR_W, VALUE_W, RANK_W = 96, 300, 74, 150
 ROW_H, BAR_H, TOP = 20, 13, 4
 WIDTH = NAME_W + BAR_W + VALUE_W + RANK_W
 
@@ -84,12 +84,13 @@ def explain_charts(hits: list[dict[str, Any]], plan_spaces: list[dict[str, Any]]
             # a learned scorer's term can subtract (a negative coefficient): no bar, the value says it
             width = BAR_W * max(value, 0.0) / scale if scale > 0 else 0.0
             y = TOP + i * ROW_H
+            among = " of these hits" if e.get("ranked_among") == "hits" else ""  # a rerank-only space scored them
             rows.append({
                 "space": name, "color": color[name], "y": y, "bar_y": y + (ROW_H - BAR_H) / 2,
                 "text_y": y + ROW_H / 2 + 4, "width": round(width, 2), "value_x": NAME_W + round(width, 2) + 5,
                 "value": f"+{value:.4f}" if e.get("weight") else "weight 0",
-                "rank": f"rank {e['rank']}" if e.get("rank") else "not ranked",
-                "title": (f"{name}: rank {e.get('rank') or '-'}, score "
+                "rank": f"rank {e['rank']}{among}" if e.get("rank") else "not ranked",
+                "title": (f"{name}: rank {e.get('rank') or '-'}{among}, score "
                           f"{'-' if e.get('score') is None else format(e['score'], '.4f')}, "
                           f"weight {e.get('weight')}, contribution {value:.4f}"),
             })

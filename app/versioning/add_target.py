@@ -55,3 +55,16 @@ def new_space_arms(ctx: Context, reg: Registry, version: VectorVersion) -> Arms:
                 modes={"fused": None},
                 describe={"baseline": f"the default search over the live spaces, without {version.space!r}",
                           "candidate": f"the default search with {version.name} (weight {weight:g})"})
+
+
+def graph_note(live: VectorVersion | None, name: str) -> str | None:
+    """What an operator must know when the live version `live` is rerank-only (`index: rerank`): the new
+    version `name` gets an HNSW graph (neither engine adds a graph-less vector to a live collection), so
+    validation searches it through its graph where the live one rescores candidates, and once promoted it is
+    searched on its own. None when `live` has a graph."""
+    if live is None or live.index != "rerank":
+        return None
+    return (f"{live.name} is rerank-only, but {name} gets an HNSW graph (no engine adds a vector without one to a "
+            f"live collection): validation searches it through its graph, and once promoted it is searched on its "
+            f"own; to keep {live.space!r} rerank-only, rebuild after the promote: "
+            f"Rebuild(index={{{live.space!r}: 'rerank'}})")

@@ -1,5 +1,4 @@
-"""Add a version in place: apply (named vector, shadow write), backfill, validate, [rollout,] promote, rollback,
-retire."""
+"""Adding a version in place: apply, backfill, validate, [rollout,] promote, rollback, retire."""
 
 from __future__ import annotations
 
@@ -14,11 +13,11 @@ from app.errors import Conflict
 from app.repos.registry import now, spec_of
 from app.services.encoding import encode_documents
 from app.store.base import StoredPoint
-from app.versioning.add_target import new_space_arms, version_template
+from app.versioning.add_target import graph_note, new_space_arms, version_template
 from app.versioning.declare import AddVersion, Migration
 from app.versioning.rollout import checked_gate, rollout
 from app.versioning.steps import TAGS, Action, Arms, Context, Progress, StepResult, age_s, missing_filter, run_actions
-from app.versioning.superseded import below_live, record_superseded, started_past
+from app.versioning.superseded import left_written, record_superseded, replaced_left, started_past
 
 
 def _change(m: Migration) -> AddVersion:
@@ -87,6 +86,7 @@ class AddVersionSteps:
             actions.append((f"record {m.label} as applied", lambda: ctx.records.record_applied(m.revision, {
                 "migration": m.to_dict(), "applied": now(), "version": name, "replaces": replaces})))
         result.data = {"version": name, "replaces": replaces}
+        result.notes += [n for n in [graph_note(live, name)] if n and existing is None]
         if not actions:
             return result
         already = existing is not None and existing.status == "live"  # an install that started at this version
@@ -294,8 +294,8 @@ class AddVersionSteps:
         reg = ctx.registry.get()
         new = reg.find(record["version"])
         space = reg.space(new.space)
-        old_name = str(record.get("replaces"))
-        victim = space.versions.get(old_name) if space.live == new.name else new
+        old_name = str(record.get("replaces"))  # the old version once the new is live, or once it left it behind
+        victim = space.versions.get(old_name) if space.live == new.name or replaced_left(space, new, record) else new
         result = StepResult(step="retire", target=victim.name if victim else "", dry_run=dry_run)
         if record.get("replaces") is None and space.live == new.name:
             result.notes.append(f"nothing to retire: {new.name} made a new space and replaced nothing")
@@ -335,10 +335,10 @@ class AddVersionSteps:
         space = reg.space(v.space)
         old = record.get("replaces")
         old_status = space.versions[old].status if old and old in space.versions else "retired"
-        if v.status == "retired":
-            return "abandoned (retired)", "-"
-        if (below := below_live(space, v)) is not None:
-            return below
+        if (left := left_written(space, v, old)) is not None:
+            return left
+        if v.status == "retired":  # the version it replaced retired too: it was live, then replaced in turn
+            return ("retired (replaced since)" if old and old_status == "retired" else "abandoned (retired)"), "-"
         if space.rollout and space.rollout.version == name and space.live != name:
             return f"rollout {space.rollout.percent} %", "promote (every search) or rollback"
         if v.status in ("shadow", "backfilling"):

@@ -1,6 +1,9 @@
-"""A shipped migration an install started past: recorded as superseded, with nothing to add or backfill."""
+"""Versions an install holds for nothing: a shipped migration it started past (recorded as superseded, with
+nothing to add or backfill), and versions ingest still writes though nothing will serve them (`left_written`)."""
 
 from __future__ import annotations
+
+from typing import Any
 
 from app.domain.versions import Registry, SpaceState, VectorVersion
 from app.repos.registry import now
@@ -49,11 +52,33 @@ def pending_state(ctx: Context, m: Migration, reg: Registry) -> tuple[str, str]:
     return ("superseded", RECORD_ONLY) if started_past(ctx, live, change.version) else ("pending", "apply")
 
 
-def below_live(space: SpaceState, v: VectorVersion) -> tuple[str, str] | None:
-    """An applied migration's version that was never made live while a higher version of its space is (e.g.
-    0001's title v2 on an install that went on to 0006's v3): still written by every ingest, for nothing.
-    Returns (state, next step: retire it, which stops writing it), or None when that is not so."""
-    if space.live is None or space.live == v.name or v.status not in ("shadow", "backfilling", "ready"):
+
+WRITTEN_NOT_LIVE = ("shadow", "backfilling", "ready")
+
+
+def replaced_left(space: SpaceState, new: VectorVersion, record: dict[str, Any]) -> bool:
+    """The migration's version was retired after a later one replaced it, while the version it had replaced
+    is still written and not live (0007's entities v1 once 0009's v3 retired v2): its retire ends that one."""
+    old = record.get("replaces")
+    return (new.status == "retired" and old is not None and old != space.live and old in space.versions
+            and space.versions[old].status in WRITTEN_NOT_LIVE)
+
+
+def left_written(space: SpaceState, v: VectorVersion, old: str | None) -> tuple[str, str] | None:
+    """A version an applied migration made or replaced that every ingest still writes for nothing, as
+    (state, next step: retire it), or None:
+
+    - its version was never made live (or was, then replaced) and a higher version of the space is live
+      (0001's title v2 on an install that went on to 0006's v3);
+    - its version is retired, and the version it replaced is still written, not live (`replaced_left`).
+    """
+    if v.status == "retired":
+        if old is None or old == space.live or old not in space.versions:
+            return None
+        left = space.versions[old]
+        return (f"retired; {old} still written", "retire (stops writing it)") if left.status in WRITTEN_NOT_LIVE \
+            else None
+    if space.live is None or space.live == v.name or v.status not in WRITTEN_NOT_LIVE:
         return None
     live = space.versions[space.live]
     if live.version <= v.version:

@@ -52,7 +52,13 @@ def test_evaluate_reports_every_plan_fits_a_profile_and_calibrates_thresholds(
     names = {p["name"] for p in result["plans"]}
     spaces = ["title", "body", "summary", "entities", "document", "keywords"]
     assert {f"only {s}" for s in spaces} <= names
-    assert {f"all without {s}" for s in spaces} <= names
+    # entities is rerank-only in a new install: judged alone (an exact scan), fused in no variant, since the
+    # service never fuses its own list (a ranking that did could not be served)
+    assert {f"all without {s}" for s in spaces if s != "entities"} <= names and "all without entities" not in names
+    fused = [p for p in result["plans"] if len(p["spaces"]) > 1 and p["group"] not in ("cascade", "plan")]
+    assert fused and all("entities" not in p["spaces"] for p in fused), [p["name"] for p in fused]
+    assert all(p["offline_matches_real"] == 1.0 for p in fused), [
+        (p["name"], p["offline_matches_real"]) for p in fused if p["offline_matches_real"] != 1.0]
     assert {"all, equal", "API default", "all, equal, rrf", "learned profile"} <= names
     # cascades and named plans, computed offline from each stage's scores: the real plans rank the same
     cascades = [p for p in result["plans"] if p["group"] in ("cascade", "plan")]
@@ -102,11 +108,13 @@ def test_evaluate_reports_every_plan_fits_a_profile_and_calibrates_thresholds(
                              "--baseline", "best"]), encoders=encoders)
 
 
-def test_a_fit_share_that_leaves_under_two_queries_is_refused_before_anything_is_indexed(
-        tmp_path: Path, encoders: EncoderPool) -> None:
+@pytest.mark.parametrize(("fit", "left"), [("0.3", "1 of the 3 judged queries to fit on and 2 held out"),
+                                           ("0.9", "3 of the 3 judged queries to fit on and 0 held out")])
+def test_a_fit_share_that_leaves_too_few_to_fit_or_to_hold_out_is_refused_before_anything_is_indexed(
+        tmp_path: Path, encoders: EncoderPool, fit: str, left: str) -> None:
     data = write_beir(tmp_path / "tiny")
     index = tmp_path / "index"
-    args = parse_args([str(data), "--index-dir", str(index), "--out", str(tmp_path / "out"), "--fit", "0.3"])
-    with pytest.raises(InvalidInput, match=r"--fit 0.3 leaves 1 of the 3 judged queries to fit on: at least 2"):
+    args = parse_args([str(data), "--index-dir", str(index), "--out", str(tmp_path / "out"), "--fit", fit])
+    with pytest.raises(InvalidInput, match=f"--fit {fit} leaves {left}: at least 2 and 1 are needed"):
         evaluate(args, encoders=encoders)
     assert not index.exists()  # refused before the index was opened, let alone built

@@ -113,6 +113,18 @@ def test_the_migrations_to_the_shared_versions_apply_backfill_validate_and_promo
         migrator.retire("0001", grace_s=0)
         assert v2 not in {v.name for v in svc.registry.get().written_versions()}
         assert svc.registry.get().space("title").live == v3
+        # entities: 0007 made v2 (replacing v1), 0009 made v3 (replacing v2); retiring 0009's old version (v2)
+        # leaves v1 written for nothing: 0007's row says so, and its retire ends it
+        migrator.retire("0009", grace_s=0)
+        e1 = "entities.minilm-l6-int8.v1"
+        rows = {row["label"][:4]: (row["state"], row["next"]) for row in migrator.status()["migrations"]}
+        assert rows["0007"] == (f"retired; {e1} still written", "retire (stops writing it)")
+        assert e1 in {v.name for v in svc.registry.get().written_versions()}
+        migrator.retire("0007", grace_s=0)
+        written = {v.name for v in svc.registry.get().written_versions()}
+        assert e1 not in written and SHARED_LIVE["entities"] in written
+        assert {row["label"][:4]: row["state"] for row in migrator.status()["migrations"]}["0007"] == \
+            "retired (replaced since)"
         for space, query, expected in (("document", "gene editing with CRISPR", "bio-1"),
                                        ("body", "planets around other stars", "astro-1")):
             hits = svc.search.search(SearchRequest(query=query, fields=[space], limit=1)).hits
@@ -152,6 +164,15 @@ def test_a_new_install_starts_where_the_shipped_migrations_end(tmp_path: Path, m
         assert {(row["state"], row["next"]) for row in rows} == {("superseded", "-"), ("done", "-")}
         assert svc.migrator.apply(chain[0]).actions == []  # again: nothing to do
         assert svc.migrator.backfill("0004").data["missing"] == 0
+        # entities is rerank-only in a new install: a new version would get a graph, and apply says what follows
+        v4 = Migration(revision="0099", name="entities_v4", depends_on=None,
+                       change=AddVersion(space="entities", model="minilm-l6-int8-shared-mentions", version=4))
+        notes = " ".join(svc.migrator.apply(v4, dry_run=True).notes)
+        assert "entities.minilm-l6-int8-shared-mentions.v3 is rerank-only" in notes
+        assert "Rebuild(index={'entities': 'rerank'})" in notes
+        assert "rerank-only" not in " ".join(svc.migrator.apply(Migration(  # a space with a graph: no such note
+            revision="0098", name="body_v3", depends_on=None,
+            change=AddVersion(space="body", model="minilm-l6-int8-shared", version=3)), dry_run=True).notes)
     finally:
         svc.close()
 

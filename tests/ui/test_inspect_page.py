@@ -104,6 +104,11 @@ def test_view_model_helpers() -> None:
     assert first["rows"][0]["width"] == 2 * second["rows"][0]["width"] > 0  # one scale for every hit
     assert first["rows"][1]["width"] == 0 and first["rows"][1]["rank"] == "not ranked"
     assert second["rows"][1]["rank"] == "rank 1" and second["rows"][1]["value"] == "weight 0"
+    # a rerank-only space weighted 0 ranks the hits it scored, not the collection: the chart says so
+    scored = [{"explain": {"a": {"rank": 1, "score": 0.9, "weight": 1.0, "contribution": 0.5},
+                           "e": {"rank": 2, "score": 0.4, "weight": 0.0, "contribution": 0.0, "ranked_among": "hits"}}}]
+    row = explain_charts(scored, [{"space": "a", "weight": 1.0}])["charts"][0]["rows"][1]
+    assert row["rank"] == "rank 2 of these hits" and "rank 2 of these hits, score 0.4000" in row["title"]
 
 
 def test_every_part_renders_on_both_stores(loaded: Services) -> None:

@@ -191,3 +191,14 @@ def test_a_query_with_kana_latin_only_or_no_han_is_encoded_as_before() -> None:
         assert bm25.embed_query(query).indices == tuple(sorted(raw.indices)), query
     # Latin beside Han: the Han run is read as Japanese too
     assert set(bm25.embed_query("東京").indices) <= set(bm25.embed_query("COVID 東京").indices)
+
+
+@pytest.mark.parametrize("word", ["人々", "様々", "山々"])
+def test_a_kanji_word_with_the_iteration_mark_is_read_as_japanese_too(word: str) -> None:
+    """々 (U+3005) repeats the kanji before it: part of the Han run, not a break in it."""
+    from app.encoders.qdrant_bm25 import load
+    from app.settings import EncoderSettings
+
+    bm25 = load("bm25-multilingual-en", EncoderSettings())
+    doc = set(bm25.embed(["人々は様々な時に山々を見る。"])[0].indices)
+    assert set(bm25.embed_query(word).indices) & doc
