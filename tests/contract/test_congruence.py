@@ -15,7 +15,7 @@ from app.domain.documents import point_id
 from app.domain.plan import Filter, Match, MatchAny
 from app.encoders.fastembed_encoder import SparseVec
 from app.errors import AppError
-from app.settings import StoreSettings
+from app.settings import CollectionSettings, StoreSettings
 from app.store.base import PointWrite, Store, VectorSpec, VectorValue
 from app.store.factory import open_store
 
@@ -37,8 +37,11 @@ def point(i: int) -> PointWrite:
 def stores(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Store]]:
     """Both adapters holding collection `c`, which no test changes (a test that writes makes its own)."""
     tmp_path = tmp_path_factory.mktemp("congruence")
-    opened = {"edge": open_store(StoreSettings(path=tmp_path / "edge", retry_attempts=1)),
-              "memory": open_store(StoreSettings(url=":memory:", retry_attempts=1))}
+    # float32 on both: qdrant-client's in-memory mode keeps float32 whatever the datatype, and these compare the
+    # vectors read back (a float16 collection's round trip: tests/contract/test_datatype.py)
+    f32 = CollectionSettings(vector_datatype="float32")
+    opened = {"edge": open_store(StoreSettings(path=tmp_path / "edge", retry_attempts=1), f32),
+              "memory": open_store(StoreSettings(url=":memory:", retry_attempts=1), f32)}
     for store in opened.values():
         store.create_collection("c", SPECS)
         store.upsert("c", [point(i) for i in range(N)])

@@ -94,7 +94,7 @@ def test_a_vector_added_in_place_takes_its_spaces_datatype(
     from app.store.factory import collection_config, open_store
 
     settings = make_settings(store_kind, tmp_path, model_cache, collection=CollectionSettings(
-        spaces={"title": {"datatype": "float16"}}))  # type: ignore[dict-item]
+        vector_datatype="float32", spaces={"title": {"datatype": "float16"}}))  # type: ignore[dict-item]
     store = open_store(settings.store, settings.collection)
     try:
         assert collection_config(settings.collection).for_vector("title.m.v1").describe() == "none, float16"

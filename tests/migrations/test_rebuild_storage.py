@@ -3,15 +3,33 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from app.container import Services
+from app.container import Services, build_services
+from app.encoders.fastembed_encoder import EncoderPool
 from app.errors import InvalidInput
 from app.services.search import SearchRequest
+from app.settings import CollectionSettings
 from app.versioning.declare import Migration, Rebuild
-from tests.migrations.conftest import OLD, QUERIES, migrator_of, snapshot
+from tests.conftest import make_settings, to_documents
+from tests.fixtures import DOCS
+from tests.migrations.conftest import OLD, QUERIES, SMALL_SPACES, migrator_of, snapshot
+
+
+@pytest.fixture
+def corpus(store_kind: str, tmp_path: Path, model_cache: Path, encoders: EncoderPool) -> Iterator[Services]:
+    """The migrations' fixture corpus (title, summary, keywords; tests/migrations/conftest.py), stored at
+    float32 as installs made before float16 became the default are: what these rebuilds change from."""
+    svc = build_services(make_settings(store_kind, tmp_path, model_cache, spaces=SMALL_SPACES,
+                                       collection=CollectionSettings(vector_datatype="float32")), encoders=encoders)
+    svc.ingest.upsert(to_documents(DOCS))
+    yield svc
+    svc.close()
+
 
 QUANTIZE = Migration(revision="0002", name="quantize_title", change=Rebuild(
     quantization={"title": "scalar"}, on_disk={"title": True}, collection={"on_disk_payload": True},

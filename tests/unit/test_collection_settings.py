@@ -38,8 +38,11 @@ def test_settings_read_the_collection_section_from_the_environment(monkeypatch: 
     c = Settings().collection
     assert (c.shard_number, c.replication_factor, c.write_consistency_factor, c.on_disk_payload) == (3, 2, 2, True)
     config = collection_config(c)
-    assert config.for_vector("body.minilm-l6-int8.v1") == VectorStorage(on_disk=True, quantization="binary")
-    assert config.for_vector("title.minilm-l6-int8.v1") == VectorStorage(on_disk=False, quantization="scalar")
+    # float16: the default datatype (measured: the default searches rank alike, half the bytes)
+    assert config.for_vector("body.minilm-l6-int8.v1") == VectorStorage(on_disk=True, quantization="binary",
+                                                                       datatype="float16")
+    assert config.for_vector("title.minilm-l6-int8.v1") == VectorStorage(on_disk=False, quantization="scalar",
+                                                                        datatype="float16")
     assert config.oversampling == 2.0 and config.rescore
 
 
@@ -148,7 +151,7 @@ def test_the_vector_datatype_is_read_per_space_and_an_unknown_one_is_refused_nam
     assert config.for_vector("title.m.v1").datatype == "float32"  # the space's own
     assert config.for_vector("body.m.v1") == VectorStorage(on_disk=True, datatype="float16")  # the default
     assert config.for_vector("body.m.v1").describe() == "none, on disk, float16"
-    assert collection_config(CollectionSettings()).default.datatype == "float32"  # unset: float32, as before
+    assert collection_config(CollectionSettings()).default.datatype == "float16"  # unset: the default
 
     monkeypatch.setenv("MULTIVEC_COLLECTION__VECTOR_DATATYPE", "bfloat16")
     with pytest.raises(ValidationError) as bad:
