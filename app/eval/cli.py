@@ -143,8 +143,8 @@ def evaluate(args: argparse.Namespace, *, encoders: Any = None) -> dict[str, Any
         print(f"{ds.name}/{args.split}: {len(ds.docs)} documents, {len(queries)} judged queries, spaces {spaces}",
               file=sys.stderr)
         lists, store_fused = fetch_lists(services, queries, depth=args.depth, spaces=spaces)
-        s = settings.search
-        variants = standard_variants(spaces, fusion="dbsf", rrf_k=60, rerank_only=set(spaces) - set(indexed))
+        s, unindexed = settings.search, [n for n in spaces if n not in indexed]
+        variants = standard_variants(spaces, fusion="dbsf", rrf_k=60, rerank_only=unindexed)
         default_plan, ranking = services.search.plan_ranking(SearchRequest(query="probe"), use_router=False)
         api: Any = (CascadeVariant.from_plan("API default", default_plan, plan_name=s.plan, group="default") if
                     default_plan.cascade else Variant.from_plan("API default", default_plan, group="default",
