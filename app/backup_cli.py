@@ -57,7 +57,7 @@ def run_local(action: str, args: argparse.Namespace) -> dict[str, Any]:
     """Open the store from Settings() and back up or restore in this process."""
     from app.services.backup import BackupService, latest
     from app.settings import Settings
-    from app.store.factory import open_store
+    from app.store.factory import collection_config, open_store
 
     settings = Settings()
     try:
@@ -67,7 +67,7 @@ def run_local(action: str, args: argparse.Namespace) -> dict[str, Any]:
         raise SystemExit(f"scripts/{action}: {e.message} Run it through the service: "
                          f"scripts/{action} --url {url} ... (or set MULTIVEC_SERVICE_URL)") from None
     try:
-        service = BackupService(store=store, root=settings.backup_dir)
+        service = BackupService(store=store, root=settings.backup_dir, config=collection_config(settings.collection))
         folder = _local_folder(args.folder)
         if action == "backup":
             return service.backup(folder or service.folder(), progress=_progress).as_dict()

@@ -14,7 +14,7 @@ from app.services.plans import check_named_spaces
 from app.services.search import SearchService
 from app.settings import Settings
 from app.store.base import Store
-from app.store.factory import open_store
+from app.store.factory import collection_config, open_store
 from app.versioning.engine import Migrator
 
 
@@ -32,7 +32,8 @@ class Services:
     backup: BackupService = field(init=False)  # built from the store and the settings' backup folder
 
     def __post_init__(self) -> None:
-        self.backup = BackupService(store=self.store, root=self.settings.backup_dir)
+        self.backup = BackupService(store=self.store, root=self.settings.backup_dir,
+                                    config=collection_config(self.settings.collection))
 
     def close(self) -> None:
         """Stop the shadow reads of a rollout and the fan-out pool, then close the store (the embedded store

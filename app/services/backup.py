@@ -9,13 +9,13 @@ import json
 import shutil
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from app.encoders.fastembed_encoder import SparseVec
 from app.errors import BackupInvalid, BackupNotFound, Conflict, InvalidInput
-from app.store.base import CollectionConfig, PointWrite, Store, StoredPoint, VectorSpec, VectorStorage, VectorValue
+from app.store.base import CollectionConfig, PointWrite, Store, StoredPoint, VectorSpec, VectorValue
 from app.store.meta import META_COLLECTION
 
 MANIFEST = "manifest.json"
@@ -106,12 +106,19 @@ def _vector(value: Any) -> VectorValue:
     return value  # type: ignore[no-any-return]
 
 
-def _stored_as(datatypes: dict[str, str]) -> CollectionConfig | None:
-    """The layout a points export is restored into: each space with a float16 vector in the backup stored
-    float16 again (`datatypes`: the manifest's vector name -> datatype); None (the store's own settings)
-    when every vector was float32, or the backup predates datatypes."""
-    half = {n.split(".")[0] for n, d in datatypes.items() if d == "float16"}
-    return CollectionConfig(storage={s: VectorStorage(datatype="float16") for s in half}) if half else None
+def _stored_as(base: CollectionConfig | None, datatypes: dict[str, str]) -> CollectionConfig | None:
+    """The layout a points export is restored into: `base` (the store's settings; None: the adapter's own),
+    with each space at the datatype the backup recorded for it (`datatypes`: the manifest's vector name ->
+    datatype), float32 as float16; a space whose versions were stored differently keeps `base`'s. None
+    when the backup predates datatypes and there is no `base`."""
+    spaces: dict[str, set[str]] = {}
+    for n, d in datatypes.items():
+        spaces.setdefault(n.split(".")[0], set()).add(d)
+    if base is None and not spaces:
+        return None
+    base = base or CollectionConfig()
+    kept = {s: replace(base.for_vector(s), datatype=d.pop()) for s, d in spaces.items() if len(d) == 1}
+    return replace(base, storage={**base.storage, **kept})
 
 
 class BackupService:
@@ -125,9 +132,12 @@ class BackupService:
     in-memory client; restored at the datatypes the manifest records).
     """
 
-    def __init__(self, *, store: Store, root: Path = Path("backups")) -> None:
+    def __init__(self, *, store: Store, root: Path = Path("backups"), config: CollectionConfig | None = None) -> None:
+        """`config`: the store's collection settings, under the datatypes a points export recorded (None: the
+        adapter's own defaults)."""
         self.store = store
         self.root = Path(root)
+        self.config = config
 
     def folder(self, name: str | None = None) -> Path:
         """The folder of backup `name` under the backup root; a new `multivec-<UTC time>` when None."""
@@ -307,7 +317,7 @@ class BackupService:
             file = folder / c["file"]
             if c["format"] == POINTS_EXPORT:
                 self.store.delete_collection(name)
-                self._import_points(name, specs, file, _stored_as(c.get("datatypes") or {}))
+                self._import_points(name, specs, file, _stored_as(self.config, c.get("datatypes") or {}))
             else:
                 self.store.restore_snapshot(name, file, specs)
             points = self.store.count(name)

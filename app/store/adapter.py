@@ -1,15 +1,16 @@
 """What both store adapters share beyond the port: translating every engine error into our table, and
-refusing a rerank-only named vector added in place."""
+how a named vector is added in place (refused rerank-only; stored at its space's datatype)."""
 
 from __future__ import annotations
 
 import functools
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from app.errors import AppError, InvalidInput
 from app.store.base import port_methods
-from app.store.types import VectorSpec
+from app.store.types import CollectionConfig, VectorSpec, VectorStorage
 
 
 def refuse_in_place_rerank(name: str, spec: VectorSpec) -> None:
@@ -17,6 +18,18 @@ def refuse_in_place_rerank(name: str, spec: VectorSpec) -> None:
     if spec.index == "rerank":
         raise InvalidInput(f"named vector {name!r} is rerank-only (no HNSW graph): it cannot be added to a live "
                            "collection in place; add it with an HNSW index, then rebuild with Rebuild(index=...)")
+
+
+def in_place_storage(config: CollectionConfig, name: str, held: dict[str, str]) -> VectorStorage:
+    """How a named vector added to a live collection is stored: as the settings say (`config`), except its
+    datatype, which is its space's in that collection when the other versions of the space there share one
+    (`held`: vector name -> datatype, as `Store.vector_datatypes` reports): a collection keeps the layout it
+    was made with until a rebuild changes it, so a float32 install made before float16 became the default
+    stays so."""
+    space = name.split(".")[0]
+    kept = {d for n, d in held.items() if n.split(".")[0] == space and n != name}
+    storage = config.for_vector(name)
+    return replace(storage, datatype=kept.pop()) if len(kept) == 1 else storage
 
 
 def translate_errors(cls: type, translate: Callable[[BaseException, str], AppError]) -> None:

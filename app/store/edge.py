@@ -21,7 +21,7 @@ from app.domain.documents import point_id
 from app.domain.fusion import DBSF
 from app.domain.plan import Filter, QueryPlan
 from app.errors import CollectionNotFound, InvalidInput, StoreUnavailable
-from app.store.adapter import refuse_in_place_rerank, translate_errors
+from app.store.adapter import in_place_storage, refuse_in_place_rerank, translate_errors
 from app.store.base import (
     CollectionConfig,
     PointWrite,
@@ -33,7 +33,7 @@ from app.store.base import (
 )
 from app.store.cascade import run_cascade
 from app.store.edge_config import add_vector_op, edge_config, ignored_settings, search_params, stored_datatypes
-from app.store.edge_disk import WAL_SEGMENT, DiskGuard, folder_bytes, write_bytes
+from app.store.edge_disk import WAL_SEGMENT, WRITE_OVERHEAD, DiskGuard, folder_bytes, vector_bytes
 from app.store.edge_meta import write_meta
 from app.store.edge_query import EdgeTrees, edge_batch, plan_batch
 from app.store.edge_snapshot import WalFlusher, engine_error, open_shard, unpack_shard, write_tar
@@ -166,7 +166,7 @@ class EdgeStore(Store):
                 return
             refuse_in_place_rerank(name, spec)
             self._disk.check("a new named vector")
-            op = add_vector_op(name, spec, self.config.for_vector(name))
+            op = add_vector_op(name, spec, in_place_storage(self.config, name, self.vector_datatypes(collection)))
             self._shard(collection).update(op)
             self._write_specs(collection, {**specs, name: spec})
 
@@ -203,8 +203,7 @@ class EdgeStore(Store):
                for p in points]
         mode = qe.UpdateMode.InsertOnly if insert_only else None
         self._update(collection, qe.UpdateOperation.upsert_points(pts, update_mode=mode),
-                     write_bytes(((n, v) for p in points for n, v in p.vectors.items()),
-                                 self.vector_datatypes(collection)))
+                     WRITE_OVERHEAD * vector_bytes(v for p in points for v in p.vectors.values()))
 
     def update_vectors(self, collection: str, vectors: dict[str, dict[str, VectorValue]], *,
                        only_if: Filter | None = None) -> None:
@@ -214,8 +213,7 @@ class EdgeStore(Store):
         pvs = [qe.PointVectors(id=pid, vector={n: to_vector(qe, v) for n, v in vecs.items()})
                for pid, vecs in vectors.items()]
         self._update(collection, qe.UpdateOperation.update_vectors(pvs, condition=to_filter(qe, only_if)),
-                     write_bytes(((n, v) for vecs in vectors.values() for n, v in vecs.items()),
-                                 self.vector_datatypes(collection)))
+                     WRITE_OVERHEAD * vector_bytes(v for vecs in vectors.values() for v in vecs.values()))
 
     def set_payload(self, collection: str, ids: Sequence[str], payload: dict[str, Any]) -> None:
         if ids:

@@ -42,32 +42,23 @@ WAL_SEGMENT = 32 * MB  # the engine's WAL segment and storage chunk: what one mo
 RAM_FILE_SYSTEMS = frozenset({"tmpfs", "ramfs"})
 
 
-BYTES_PER_DIMENSION = {"float32": 4, "float16": 2}  # a dense or multivector value, by its storage datatype
-
-
-def vector_bytes(vectors: Iterable[VectorValue], *, width: int = 4) -> int:
-    """Bytes of the values in `vectors` (a dense vector, a multivector's rows: `width` bytes a dimension, 4 for
-    float32 and 2 for float16; a sparse vector's indices and values: 8 bytes a pair, whatever `width`): an
-    estimate of what writing them costs, not an exact figure."""
+def vector_bytes(vectors: Iterable[VectorValue]) -> int:
+    """Bytes of the values in `vectors` as a write carries them (a dense vector, a multivector's rows: 4 bytes a
+    dimension; a sparse vector's indices and values: 8 bytes a pair): an estimate of what writing them costs,
+    not an exact figure. Float16 storage takes half in the segments, but the write-ahead log holds the write's
+    float32 values first: measured, a float16 write took up to 4.0x its float16 bytes on disk, so a write is
+    counted at float32 width (`WRITE_OVERHEAD` x these bytes) whatever the datatype."""
     total = 0
     for v in vectors:
         if isinstance(v, SparseVec):
             total += 8 * len(v.indices)
         elif isinstance(v, np.ndarray):
-            total += width * v.size
+            total += 4 * v.size
         elif len(v) and not isinstance(v[0], float | int):  # a multivector's rows
-            total += width * sum(len(row) for row in v)
+            total += 4 * sum(len(row) for row in v)
         else:
-            total += width * len(v)
+            total += 4 * len(v)
     return total
-
-
-def write_bytes(named: Iterable[tuple[str, VectorValue]], datatypes: dict[str, str]) -> int:
-    """What writing these (vector name, value) pairs adds on disk, `WRITE_OVERHEAD` included: each vector at
-    its storage datatype's width (`datatypes`: name -> `float32` | `float16`, as `Store.vector_datatypes`
-    reports; a name not there counts 4 bytes a dimension)."""
-    return WRITE_OVERHEAD * sum(vector_bytes([v], width=BYTES_PER_DIMENSION.get(datatypes.get(n, ""), 4))
-                                for n, v in named)
 
 
 def _files(folder: Path) -> Iterator[tuple[str, os.stat_result]]:

@@ -20,7 +20,7 @@ from app.domain.documents import point_id
 from app.domain.fusion import DBSF
 from app.domain.plan import Filter, QueryPlan
 from app.errors import AppError, CollectionNotFound, InvalidInput, StoreUnavailable
-from app.store.adapter import refuse_in_place_rerank, translate_errors
+from app.store.adapter import in_place_storage, refuse_in_place_rerank, translate_errors
 from app.store.base import (
     CollectionConfig,
     Hit,
@@ -139,7 +139,8 @@ class QdrantStore(Store):
             return
         refuse_in_place_rerank(name, spec)
         # Qdrant >= 1.18: a named vector can be added to a live collection (not via update_collection).
-        self._client.create_vector_name(collection, name, vector_name_config(spec, self.config.for_vector(name)))
+        storage = in_place_storage(self.config, name, self.vector_datatypes(collection))
+        self._client.create_vector_name(collection, name, vector_name_config(spec, storage))
 
     def delete_vector(self, collection: str, name: str) -> None:
         if name in self.vector_specs(collection):

@@ -55,11 +55,20 @@ def refuse_sparse(reg: Registry, change: Rebuild) -> None:
 
 def target_config(ctx: Context, change: Rebuild) -> CollectionConfig:
     """The settings' collection layout (`MULTIVEC_COLLECTION__*`) with the rebuild's changes on top,
-    as `target_specs` puts the new distance on top of the registry's specs."""
+    as `target_specs` puts the new distance on top of the registry's specs. A space's datatype is the
+    one its live version has in the collection the alias points at, unless the rebuild changes it: a
+    rebuild for something else never turns a float32 install (made before float16 became the default)
+    into float16 without a word."""
     base = collection_config(ctx.settings.collection)
     storage = dict(base.storage)
+    held = ctx.store.vector_datatypes(ctx.registry.physical())
+    reg = ctx.registry.get()
+    for space in (s for s in reg.live_spaces() if s not in change.datatype):
+        kept = held.get(reg.live_version(space).name)
+        if kept is not None and kept != base.for_vector(space).datatype:
+            storage[space] = replace(base.for_vector(space), datatype=kept)
     for space in storage_spaces(change):
-        was = base.storage.get(space, base.default)
+        was = storage.get(space, base.default)  # the datatype kept above, for a space the rebuild quantizes
         storage[space] = VectorStorage(on_disk=change.on_disk.get(space, was.on_disk),
                                        quantization=change.quantization.get(space, was.quantization),
                                        always_ram=was.always_ram, datatype=change.datatype.get(space, was.datatype))

@@ -24,8 +24,8 @@ from app.encoders.vectors import SparseVec
 from app.errors import DiskFull
 from app.services.backup import BackupService
 from app.store.edge import EdgeStore
-from app.store.edge_disk import MB, WRITE_OVERHEAD, DiskGuard, fills_holes_at_open, vector_bytes, write_bytes
-from app.store.types import CollectionConfig, PointWrite, VectorSpec, VectorStorage, VectorValue
+from app.store.edge_disk import MB, WRITE_OVERHEAD, DiskGuard, fills_holes_at_open, vector_bytes
+from app.store.types import CollectionConfig, PointWrite, VectorSpec, VectorStorage
 from tests.conftest import make_settings, to_documents
 from tests.fixtures import DOCS
 
@@ -50,15 +50,7 @@ def test_vector_bytes_counts_dense_multi_and_sparse_values() -> None:
         4 * 384 + 4 * 3 * 384 + 4 * 2 * 384 + 8 * 3
 
 
-def test_float16_vectors_count_two_bytes_a_dimension_and_sparse_ones_the_same_as_before() -> None:
-    rows, sparse = np.zeros((3, 384), dtype=np.float32), SparseVec((1, 5), (0.1, 0.2))
-    assert vector_bytes([[0.0] * 384, rows, sparse], width=2) == 2 * 384 + 2 * 3 * 384 + 8 * 2
-    named: list[tuple[str, VectorValue]] = [("title.m.v1", [0.0] * 384), ("body.m.v1", rows), ("keywords.b.v1", sparse)]
-    assert write_bytes(named, {"title.m.v1": "float16", "body.m.v1": "float32"}) == \
-        WRITE_OVERHEAD * (2 * 384 + 4 * 3 * 384 + 8 * 2)
-
-
-def test_the_embedded_store_estimates_a_float16_write_at_half_the_vector_bytes(
+def test_the_embedded_store_estimates_a_float16_write_at_float32_width(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     store = EdgeStore(tmp_path, config=CollectionConfig(storage={"d": VectorStorage(datatype="float16")}))
     try:
@@ -74,7 +66,9 @@ def test_the_embedded_store_estimates_a_float16_write_at_half_the_vector_bytes(
         monkeypatch.setattr(store._disk, "check", spy)
         for name in ("half", "full"):
             store.upsert(name, [point(1)])
-        assert asked == [WRITE_OVERHEAD * (2 * 4 + 4 * 8), WRITE_OVERHEAD * (4 * 4 + 4 * 8)]
+        # the write-ahead log holds the write's float32 values first: measured, a float16 write took up to 4.0x
+        # its float16 bytes on disk, over the 4x a half-width estimate allows (break test, stop 18)
+        assert asked == [WRITE_OVERHEAD * (4 * 4 + 4 * 8)] * 2
         assert store.count("half") == store.count("full") == 1
     finally:
         store.close()

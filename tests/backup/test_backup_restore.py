@@ -15,9 +15,10 @@ from app.encoders.fastembed_encoder import SparseVec
 from app.errors import BackupInvalid, BackupNotFound, Conflict, InvalidInput
 from app.services.backup import MANIFEST, POINTS_EXPORT, BackupService
 from app.services.search import SearchRequest
-from app.settings import Settings
+from app.settings import CollectionSettings, Settings
 from app.store.base import CollectionConfig, PointWrite, Store, StoredPoint, VectorSpec, VectorStorage
 from app.store.edge import EdgeStore
+from app.store.factory import collection_config
 from app.store.meta import META_COLLECTION
 from app.store.qdrant import QdrantStore
 from tests.conftest import make_settings
@@ -274,14 +275,18 @@ def test_a_float16_collection_is_restored_float16_onto_a_store_whose_settings_sa
     BackupService(store=source).backup(tmp_path / "bk")
     manifest = json.loads((tmp_path / "bk" / MANIFEST).read_text())
     assert manifest["collections"]["docs_v1"]["datatypes"] == expected
-    targets = [EdgeStore(tmp_path / "edge")] + ([QdrantStore(":memory:")] if kind == "memory" else [])
+    # onto stores whose settings say float32, and float16 (today's default) with the service given them: each
+    # vector comes back at the datatype the backup recorded, float32 included
+    f16 = collection_config(CollectionSettings())
+    targets = [(EdgeStore(tmp_path / "edge"), None), (EdgeStore(tmp_path / "edge16", config=f16), f16)] + (
+        [(QdrantStore(":memory:"), None), (QdrantStore(":memory:", config=f16), f16)] if kind == "memory" else [])
     try:
-        for target in targets:  # default settings: float32
-            BackupService(store=target).restore(tmp_path / "bk")
-            assert target.vector_datatypes("docs_v1") == expected, target.kind
+        for target, config in targets:
+            BackupService(store=target, config=config).restore(tmp_path / "bk")
+            assert target.vector_datatypes("docs_v1") == expected, (target.kind, config)
             assert assert_same_store(source, target) == 1
     finally:
-        for store in (source, *targets):
+        for store in (source, *(t for t, _ in targets)):
             store.close()
 
 

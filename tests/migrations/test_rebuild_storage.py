@@ -157,3 +157,25 @@ def test_a_datatype_change_is_checked_like_the_other_storage_changes(corpus: Ser
     sparse = Migration(revision="0002", name="h", change=Rebuild(datatype={"keywords": "float16"}))
     with pytest.raises(Conflict, match="space 'keywords' is sparse: its weights are float32"):
         migrator_of(corpus).apply(sparse, dry_run=True)
+
+
+def test_an_install_made_at_float32_stays_float32_through_a_rebuild_and_a_new_version(
+        tmp_path: Path, model_cache: Path, encoders: EncoderPool) -> None:
+    """Settings that now default to float16 over a collection made at float32 (an install made before): a
+    rebuild for something else and a version added in place keep each space's float32; only a rebuild that
+    names the datatype changes it."""
+    old = build_services(make_settings("edge", tmp_path, model_cache, spaces=SMALL_SPACES,
+                                       collection=CollectionSettings(vector_datatype="float32")), encoders=encoders)
+    old.ingest.upsert(to_documents(DOCS))
+    old.close()
+    svc = build_services(make_settings("edge", tmp_path, model_cache, spaces=SMALL_SPACES), encoders=encoders)
+    try:
+        assert svc.settings.collection.vector_datatype == "float16"  # today's default
+        m = migrator_of(svc)
+        quantize = Migration(revision="0002", name="quantize_title", change=Rebuild(quantization={"title": "scalar"}))
+        target = m.apply(quantize).data["target"]
+        assert set(svc.store.vector_datatypes(target).values()) == {"float32"}
+        svc.store.add_vector(target, "title.other.v9", svc.store.vector_specs(target)[OLD])
+        assert svc.store.vector_datatypes(target)["title.other.v9"] == "float32"  # its space's, not the settings'
+    finally:
+        svc.close()
