@@ -14,6 +14,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from app.corpus import CorpusError, Record, corpus_file, read_corpus, read_records
+from app.launch import validation_line
 from app.loader import (
     DirectWriter,
     HttpWriter,
@@ -233,7 +234,7 @@ def run_load(args: argparse.Namespace, *, client: Any = None, services: Any = No
         _say(f"load: {e.message}")
         return 1
     except ValidationError as e:
-        _say(f"load: settings from the environment are invalid: {e}")
+        _say(f"load: settings from the environment are invalid: {validation_line(e)}")
         return 1
 
 
@@ -266,7 +267,7 @@ def serve(argv: list[str] | None = None) -> None:
     try:
         settings = Settings()
     except ValidationError as e:
-        raise SystemExit(f"serve: settings from the environment are invalid: {_one_line(e)}") from None
+        raise SystemExit(f"serve: settings from the environment are invalid: {validation_line(e)}") from None
     refusal = open_bind_refusal(args.host, settings, allow_open=args.allow_open)
     if refusal:
         raise SystemExit(f"serve: {refusal}")
@@ -290,10 +291,6 @@ def serve(argv: list[str] | None = None) -> None:
                     log_config=None, access_log=False)
     finally:
         services.close()
-
-
-def _one_line(error: ValidationError) -> str:
-    return "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in error.errors())
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -20,6 +20,7 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 CALLER_DIR = "MULTIVEC_CALLER_DIR"
 
@@ -61,9 +62,15 @@ def one_line(error: BaseException) -> str | None:
         where = f": {error.filename}" if error.filename else ""
         return f"{error.strerror or error}{where}"
     if isinstance(error, ValidationError):
-        return "settings are invalid: " + "; ".join(
-            ": ".join(x for x in (".".join(str(p) for p in e["loc"]), e["msg"]) if x) for e in error.errors())
+        return "settings are invalid: " + validation_line(error)
     return None
+
+
+def validation_line(error: Any) -> str:
+    """A pydantic `ValidationError` as one line: each error's location (none for a settings-wide check) and
+    message, without pydantic's "Value error, " prefix."""
+    return "; ".join(": ".join(x for x in (".".join(str(p) for p in e["loc"]), e["msg"].removeprefix("Value error, "))
+                               if x) for e in error.errors())
 
 
 def main(argv: list[str] | None = None) -> int:

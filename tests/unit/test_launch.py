@@ -133,6 +133,11 @@ def test_load_direct_and_migrate_on_a_folder_in_use_exit_non_zero_without_a_trac
 def test_invalid_settings_are_one_line(tmp_path: Path) -> None:
     done = run_launch(["app.cli", "serve"], cwd=tmp_path, env={"MULTIVEC_STORE__RETRY_ATTEMPTS": "many"})
     assert_one_clear_line(done, "settings", "retry_attempts")
+    # a settings-wide check: no empty location, no pydantic prefix
+    done = run_launch(["app.cli", "serve"], cwd=tmp_path,
+                      env={"MULTIVEC_COLLECTION__SPACES": '{"keywords": {"datatype": "float16"}}'})
+    assert_one_clear_line(done, "settings", "space 'keywords' is sparse")
+    assert "invalid: space 'keywords'" in done.stderr and "Value error" not in done.stderr
 
 
 def test_an_operator_error_raised_anywhere_in_a_command_is_one_line(tmp_path: Path,
