@@ -126,8 +126,9 @@ class DiskGuard:
     def check(self, what: str, need_bytes: int = 0, *, keep_bytes: int | None = None) -> None:
         """Raise before `what` ("a write", "an optimisation", ...) when the data folder's disk has less free than
         `min_free_mb` plus `need_bytes`, plus on a RAM file system the store's holes (all of them fill at the
-        next open); with `keep_bytes` (a delete), less than `keep_bytes` plus `need_bytes`. One `statvfs`, and
-        a walk of the folder at most every `holes_every_s`.
+        next open) and at least a WAL segment whatever `min_free_mb` (the next open needs one); with
+        `keep_bytes` (a delete), less than `keep_bytes` plus `need_bytes`. One `statvfs`, and a walk of the
+        folder at most every `holes_every_s`.
 
         Raises:
             DiskFull: too little free space; `detail` gives `free_mb`, `needed_mb`, `min_free_mb`, `holes_mb`
@@ -138,7 +139,12 @@ class DiskGuard:
                 self._refuse_below(what, self.root, keep_bytes + max(0, need_bytes), keep_bytes)
                 return
             holes = self._store_holes()
-            self._refuse_below(what, self.root, self.min_free + holes + max(0, need_bytes), self.min_free, holes)
+            # on a RAM file system at least a WAL segment stays free beyond the holes: what the next open needs
+            # (`check_open`), so a store filled to a smaller minimum still opens after a restart
+            keep = max(self.min_free, WAL_SEGMENT) if self.ram else self.min_free
+            why = (f"MULTIVEC_STORE__MIN_FREE_MB keeps {self.min_free / MB:.0f} MB free, and a RAM disk at least a WAL "
+                   f"segment, {WAL_SEGMENT / MB:.0f} MB, for the next open") if keep > self.min_free else None
+            self._refuse_below(what, self.root, keep + holes + max(0, need_bytes), keep, holes, why)
 
     def check_open(self, name: str, shard: Path) -> None:
         """Raise before opening collection `name`'s shard folder when that would fill the disk: on a RAM file
@@ -168,12 +174,13 @@ class DiskGuard:
         else:
             self._refuse_below(what, target, need_bytes, 0)
 
-    def _refuse_below(self, what: str, path: Path, needed: int, keep: int, holes: int = 0) -> None:
+    def _refuse_below(self, what: str, path: Path, needed: int, keep: int, holes: int = 0,
+                      why: str | None = None) -> None:
         free = shutil.disk_usage(path).free
         if free >= needed:
             return
-        kept = (f"MULTIVEC_STORE__MIN_FREE_MB keeps {keep / MB:.0f} MB free" if keep == self.min_free else
-                f"a WAL segment, {keep / MB:.0f} MB, is kept free" if keep else "the size it writes")
+        kept = why or (f"MULTIVEC_STORE__MIN_FREE_MB keeps {keep / MB:.0f} MB free" if keep == self.min_free else
+                       f"a WAL segment, {keep / MB:.0f} MB, is kept free" if keep else "the size it writes")
         raise DiskFull(
             f"the embedded store refused {what}: {free / MB:.0f} MB free on the disk of {path}, "
             f"{needed / MB:.0f} MB needed ({kept}"

@@ -247,6 +247,26 @@ def test_a_restore_the_disk_cannot_hold_changes_nothing(tmp_path: Path) -> None:
         full.close()
 
 
+def test_on_a_ram_disk_writes_keep_a_wal_segment_free_whatever_the_minimum(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A store filled to a minimum under a WAL segment could not open again after a restart (`check_open` asks
+    for the holes plus a segment; break test, stop 18): on a RAM disk a write keeps at least a segment free."""
+    from collections import namedtuple
+
+    import app.store.edge_disk as edge_disk
+
+    usage = namedtuple("usage", "total used free")
+    free = {"bytes": 20 * MB}
+    monkeypatch.setattr(edge_disk.shutil, "disk_usage", lambda path: usage(0, 0, free["bytes"]))
+    ram, disk = DiskGuard(tmp_path, 16), DiskGuard(tmp_path, 16)
+    ram.ram, ram._holes, disk.ram = True, (float("inf"), 0), False  # a RAM disk (its holes counted: none), a disk
+    disk.check("a write")  # elsewhere 16 MB is the minimum: 20 MB free is room
+    with pytest.raises(DiskFull, match="MIN_FREE_MB keeps 16 MB free, and a RAM disk at least a WAL segment, 32 MB"):
+        ram.check("a write")
+    free["bytes"] = 40 * MB
+    ram.check("a write")
+
+
 def test_holes_count_only_on_a_ram_file_system() -> None:
     assert not fills_holes_at_open(Path("/proc"))
     shm = Path("/dev/shm")
