@@ -47,7 +47,8 @@ def playground(services: Services, form: Any, request: Callable[[], SearchReques
         return out
     out["ran"] = True
     out["plan"], out["timings"] = result.plan, result.timings_ms
-    charts = explain_charts(result.hits, (result.plan or {}).get("spaces", []))
+    plan = result.plan or {}
+    charts = explain_charts(result.hits, [*plan.get("spaces", []), *plan.get("rerank", [])])  # a cascade's too
     out["legend"] = charts["legend"]
     out["hits"] = [{**hit, "chart": chart} for hit, chart in zip(result.hits, charts["charts"], strict=True)]
     return out
@@ -62,7 +63,8 @@ def explain_charts(hits: list[dict[str, Any]], plan_spaces: list[dict[str, Any]]
 
     Args:
         hits: search hits, each with its `explain` ({space: {rank, score, weight, contribution}}).
-        plan_spaces: the plan's fused spaces, in order (their weights), for the legend.
+        plan_spaces: the plan's fused spaces, then a cascade's rerank spaces, in order (their weights), for the
+            legend.
 
     Returns:
         {"legend": [{space, color, weight}], "scale": float, "charts": [{width, height, rows}]}.

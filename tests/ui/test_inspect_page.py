@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 
 from litestar.testing import TestClient
@@ -60,6 +61,8 @@ def test_playground_draws_one_bar_per_space_for_each_hit(seeded: TestClient) -> 
     assert page.status_code == 200, page.text
     assert page.text.count('<svg class="explain"') == 3
     assert "bio-1" in page.text and 'class="bar" data-space="keywords"' in page.text
+    # the default plan is a cascade: the legend gives its rerank space's weight too, not 0
+    assert re.search(r'</i>body <span class="muted">\u00d7 1\.0</span>', page.text), page.text[:2000]
     refused = seeded.get("/inspect/search", params={"q": "x", "weights": "title=lots"})
     assert 'id="error"' in refused.text and "space=number" in refused.text
 
