@@ -66,7 +66,8 @@ def overview(services: Services, migrator: Migrator, *, margin: float) -> dict[s
     for v in status["versions"]:
         space = reg.spaces.get(v["space"])
         version = space.versions.get(v["version"]) if space else None
-        row = {**v, "kind": version.kind if version else "?", "field": version.field if version else "?"}
+        row = {**v, "kind": version.kind if version else "?", "field": version.field if version else "?",
+               "index": version.index if version else "?"}
         spaces.setdefault(v["space"], {"name": v["space"], "live": space.live if space else None,
                                        "versions": []})["versions"].append(row)
     applied = migrator.records.applied()

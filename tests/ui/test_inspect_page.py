@@ -25,6 +25,10 @@ def test_overview_shows_collections_aliases_registry_and_coverage(seeded: TestCl
     for space in reg.spaces.values():
         assert space.live is not None and space.live in page.text
     assert "11/11 (100.0 %)" in page.text  # every point tagged with every live version
+    # each version's storage as the collection holds it: float16 (the default), entities without a graph
+    storage = re.findall(r'<td class="storage">(.*?)</td>', page.text)
+    assert storage.count('float16 · <span class="tag">rerank-only</span>') == 1 and "float16" in storage
+    assert "\u2013" in storage  # keywords: sparse, no datatype (an en dash)
     assert "None applied." in page.text
     assert "/dashboard" not in page.text  # the embedded store has no Qdrant dashboard
 
