@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Literal
 
@@ -308,3 +308,11 @@ def note_unsearched_weights(plan: QueryPlan, asked: Mapping[str, float] | None) 
         return plan
     return replace(plan, notes=(*plan.notes, f"weighted but not searched by this plan: {', '.join(left)} (a weight "
                                 "adjusts a space the plan searches; name it in `fields` or `rerank` to search it)"))
+
+
+def among(plan: QueryPlan, ids: Sequence[str]) -> QueryPlan:
+    """`plan` restricted to the points `ids` (a has-id filter beside its own filter), each space's own list as
+    long as them: how a space scores exactly a set of points (a fan-out cascade's candidates, the hits a
+    rerank-only space explains) without an index search."""
+    return replace(plan, prefetch_limit=max(1, len(ids)),
+                   filter=Filter(must=(*plan.filter.must, HasId(tuple(ids))), must_not=plan.filter.must_not))

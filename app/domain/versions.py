@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
@@ -105,6 +106,12 @@ class Registry:
     def live_spaces(self) -> list[str]:
         """Names of the spaces that have a live version, in registry order."""
         return [name for name, s in self.spaces.items() if s.live is not None]
+
+    def indexed(self, spaces: Sequence[str], pins: Mapping[str, str] | None = None) -> list[str]:
+        """`spaces` less the rerank-only ones (no HNSW graph) at the version searched (`pins`: space -> version
+        name; else the live one): the spaces a fused search finds candidates in."""
+        return [s for s in spaces if (self.find(pins[s]) if pins and s in pins else self.live_version(s)).index
+                != "rerank"]
 
     def written_versions(self) -> list[VectorVersion]:
         """Every version that ingest must write: the live ones and those being built."""

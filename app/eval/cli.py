@@ -138,7 +138,7 @@ def evaluate(args: argparse.Namespace, *, encoders: Any = None) -> dict[str, Any
         built = build_index(services, ds.docs, batch=args.batch)
         registry = services.registry.get()
         spaces = registry.live_spaces()
-        indexed = [s for s in spaces if registry.live_version(s).index != "rerank"]  # what the service fuses
+        indexed = registry.indexed(spaces)  # what the service fuses
         live = {s: registry.live_version(s).name for s in spaces}
         print(f"{ds.name}/{args.split}: {len(ds.docs)} documents, {len(queries)} judged queries, spaces {spaces}",
               file=sys.stderr)

@@ -131,13 +131,13 @@ def fetch_lists(services: Services, queries: Mapping[str, str], *, depth: int = 
 
     Returns:
         (lists, store_fused): the per-space lists, and the store's own equal-weight DBSF ranking
-        of the same request over the indexed spaces (`indexed_spaces`: to check that offline fusion
+        of the same request over the indexed spaces (`Registry.indexed`: to check that offline fusion
         reproduces it).
     """
     from tqdm import tqdm
 
     names = list(spaces or services.registry.get().live_spaces())
-    unindexed = set(names) - set(indexed_spaces(services, names, versions))
+    unindexed = set(names) - set(services.registry.get().indexed(names, versions))
     doc_ids = _doc_id_lookup(services)
     lists: Lists = {}
     fused: dict[str, list[str]] = {}
@@ -150,14 +150,6 @@ def fetch_lists(services: Services, queries: Mapping[str, str], *, depth: int = 
         lists[qid] = {s: [(doc_ids(h.id), h.score) for h in hits] for s, hits in result.per_space.items()}
         fused[qid] = [doc_ids(h.id, h.payload) for h in result.hits]
     return lists, fused
-
-
-def indexed_spaces(services: Services, spaces: Sequence[str], versions: Mapping[str, str] | None = None) -> list[str]:
-    """`spaces` less the rerank-only ones (stored without an HNSW graph) at the version searched: the spaces a
-    fused search finds candidates in."""
-    reg = services.registry.get()
-    return [s for s in spaces if (reg.find(versions[s]) if versions and s in versions else reg.live_version(s)
-                                  ).index != "rerank"]
 
 
 def _doc_id_lookup(services: Services):  # type: ignore[no-untyped-def]

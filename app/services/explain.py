@@ -7,10 +7,9 @@ from dataclasses import replace
 from typing import Any
 
 from app.domain.cascade import CANDIDATES, FINAL, rerank_contributions, stage_ranks
-from app.domain.filters import Filter, HasId
 from app.domain.fusion import contributions
 from app.domain.learned import learned_contributions
-from app.domain.plan import QueryPlan
+from app.domain.plan import QueryPlan, among
 from app.store.base import QueryResult, Store, VectorValue
 
 Scores = dict[str, list[tuple[str, float]]]  # space -> (point id, score), best first
@@ -33,10 +32,9 @@ def score_hits(store: Store, collection: str, plan: QueryPlan, vectors: Mapping[
     """
     if not plan.scored or not ids:
         return {}
-    among = replace(plan, spaces=(), observed=plan.scored, rerank=(), scored=(), scorer=None, explain=True,
-                    limit=len(ids), prefetch_limit=len(ids), candidates=0, candidates_weight=0.0,
-                    filter=Filter(must=(*plan.filter.must, HasId(tuple(ids))), must_not=plan.filter.must_not))
-    result = store.query(collection, among, dict(vectors))
+    scoring = replace(among(plan, ids), spaces=(), observed=plan.scored, rerank=(), scored=(), scorer=None,
+                      explain=True, limit=len(ids), candidates=0, candidates_weight=0.0)
+    result = store.query(collection, scoring, dict(vectors))
     return {s.space: [(h.id, h.score) for h in result.per_space.get(s.space, [])] for s in plan.scored}
 
 

@@ -35,7 +35,7 @@ from typing import Any, Literal
 
 from app.domain.cascade import CANDIDATES, final_scores, first_stage
 from app.domain.learned import fuse_plan
-from app.domain.plan import Filter, HasId, QueryPlan, SpaceQuery
+from app.domain.plan import QueryPlan, SpaceQuery, among
 from app.errors import AppError, InvalidInput, SearchDeadline, StoreUnavailable
 from app.settings import SearchSettings
 from app.store.base import Hit, QueryResult, Store, VectorValue
@@ -97,12 +97,6 @@ class FanOutResult(QueryResult):
         return {"execution": "fanout", "fused_in": "client" if fused > 1 else "n/a", "budget_ms": self.budget_ms,
                 "degraded": list(self.degraded), **staged,
                 "fanout": {space: o.describe() for space, o in self.outcomes.items()}}
-
-
-def _among(plan: QueryPlan, ids: tuple[str, ...]) -> QueryPlan:
-    """`plan` restricted to the points `ids` (a has-id filter beside its own), each space's list as long as them."""
-    return replace(plan, prefetch_limit=max(1, len(ids)),
-                   filter=Filter(must=(*plan.filter.must, HasId(ids)), must_not=plan.filter.must_not))
 
 
 def space_plan(plan: QueryPlan, space: SpaceQuery) -> QueryPlan:
@@ -209,8 +203,8 @@ class FanOut:
             top = fuse_answered(answered, lists)
         scored: dict[str, list[Hit]] = {}
         if plan.scored and top:  # explained only: each scores the hits under its own deadline, as any space
-            among = _among(plan, tuple(pid for pid, _ in top))
-            scored, answers = self._gather(store, collection, among, plan.scored, vectors, started, deadlines)
+            hits_only = among(plan, [pid for pid, _ in top])
+            scored, answers = self._gather(store, collection, hits_only, plan.scored, vectors, started, deadlines)
             outcomes.update(answers)
         outcomes = {s.space: outcomes[s.space] for s in plan.all_spaces if s.space in outcomes}
         payloads = {p.id: p.payload for p in store.retrieve(collection, [pid for pid, _ in top])}
@@ -257,8 +251,8 @@ class FanOut:
         own = {space: [(h.id, h.score) for h in hits] for space, hits in lists.items()}
         candidates = first_stage(plan, own)
         ids = tuple(pid for pid, _ in candidates)
-        among = _among(plan, ids)
-        scored, answers = self._gather(store, collection, among, plan.rerank, vectors, started, deadlines) \
+        candidates_only = among(plan, ids)
+        scored, answers = self._gather(store, collection, candidates_only, plan.rerank, vectors, started, deadlines) \
             if ids else ({s.space: [] for s in plan.rerank}, {})
         outcomes.update(answers)
         kept = replace(plan, rerank=tuple(s for s in plan.rerank if s.space in scored))

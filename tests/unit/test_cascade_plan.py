@@ -124,3 +124,10 @@ def test_auto_is_no_plan_name_settings_may_take_and_the_schema_names_every_built
         SearchSettings(plans={"auto": PlanSettings()})
     described = SearchIn.model_fields["plan"].description or ""
     assert all(f"`{name}`" in described for name in [*builtin_plans(), "fused"]) and f'"{AUTO}"' in described
+
+
+def test_the_registry_names_the_spaces_a_fused_search_finds_candidates_in() -> None:
+    reg = registry(rerank_only=("body", "entities"))
+    assert reg.indexed(list(SPACES)) == ["title", "document", "keywords"]
+    assert reg.indexed(["entities", "title"]) == ["title"]
+    assert reg.indexed(["body"], {"body": reg.live_version("body").name}) == []  # the pinned version's index
