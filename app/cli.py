@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
+from pydantic_settings import SettingsError
 
 from app.corpus import CorpusError, Record, corpus_file, read_corpus, read_records
 from app.launch import validation_line
@@ -233,7 +234,7 @@ def run_load(args: argparse.Namespace, *, client: Any = None, services: Any = No
     except CorpusError as e:
         _say(f"load: {e.message}")
         return 1
-    except ValidationError as e:
+    except (ValidationError, SettingsError) as e:
         _say(f"load: settings from the environment are invalid: {validation_line(e)}")
         return 1
 
@@ -266,7 +267,7 @@ def serve(argv: list[str] | None = None) -> None:
     args = serve_parser().parse_args(argv)
     try:
         settings = Settings()
-    except ValidationError as e:
+    except (ValidationError, SettingsError) as e:
         raise SystemExit(f"serve: settings from the environment are invalid: {validation_line(e)}") from None
     refusal = open_bind_refusal(args.host, settings, allow_open=args.allow_open)
     if refusal:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import runpy
 import sys
 from collections.abc import Callable, Iterator
@@ -61,16 +62,28 @@ def one_line(error: BaseException) -> str | None:
     if isinstance(error, OSError):
         where = f": {error.filename}" if error.filename else ""
         return f"{error.strerror or error}{where}"
-    if isinstance(error, ValidationError):
+    from pydantic_settings import SettingsError
+
+    if isinstance(error, ValidationError | SettingsError):
         return "settings are invalid: " + validation_line(error)
     return None
 
 
 def validation_line(error: Any) -> str:
     """A pydantic `ValidationError` as one line: each error's location (none for a settings-wide check) and
-    message, without pydantic's "Value error, " prefix."""
-    return "; ".join(": ".join(x for x in (".".join(str(p) for p in e["loc"]), e["msg"].removeprefix("Value error, "))
-                               if x) for e in error.errors())
+    message, without pydantic's "Value error, " prefix; or a pydantic-settings `SettingsError` (a value it
+    could not parse, such as JSON that is not), naming the variables to look at."""
+    from pydantic_settings import SettingsError
+
+    if isinstance(error, SettingsError):
+        field = re.search(r'field "(\w+)"', str(error))
+        where = f"MULTIVEC_{field.group(1).upper()}" if field else "a MULTIVEC_ variable"
+        return f"{error} ({where} or one of its __ parts: a value that is not valid JSON?)"
+    lines = []
+    for e in error.errors():
+        where, msg = ".".join(str(p) for p in e["loc"]), e["msg"].removeprefix("Value error, ")
+        lines.append(msg if not where or msg.startswith(f"{where}.") else f"{where}: {msg}")  # named once
+    return "; ".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:

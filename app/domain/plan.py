@@ -258,6 +258,8 @@ def build_plan(
     reranking = tuple(s for s in stage2 if s.weight > 0)
     unweighted = [s.space for s in stage2 if not s.weight and s.space in rerank_names]
     notes += [f"{name} is weighted 0: it does not rescore" for name in unweighted]
+    if reranking and candidates < limit:
+        notes.append(f"candidates {candidates} raised to the limit, {limit}: stage 1 finds at least the hits asked for")
     return QueryPlan(
         spaces=tuple(s for s in spaces if s.weight > 0),
         observed=observed,

@@ -38,7 +38,10 @@ def test_rerank_spaces_leave_stage_one_and_rescore_its_candidates() -> None:
     assert [s["stage"] for s in p.stages()] == ["candidates", "rerank", "final"]
     assert plan(rerank=["body", "entities"]).formula  # two rerank spaces: combined by the formula
     assert plan(rerank=["body"], candidates_weight=0.5).formula
-    assert plan(candidates=5, limit=20, rerank=["body"]).candidates == 20  # never fewer than the hits asked for
+    raised = plan(candidates=5, limit=20, rerank=["body"])
+    assert raised.candidates == 20  # never fewer than the hits asked for, and explain's notes say so
+    assert "candidates 5 raised to the limit, 20" in raised.notes[-1]
+    assert not any("raised" in n for n in plan(candidates=50, limit=20, rerank=["body"]).notes)
     assert not plan(rerank=[]).cascade and plan(rerank=[]).candidates == 0
 
 

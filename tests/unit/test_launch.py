@@ -138,6 +138,15 @@ def test_invalid_settings_are_one_line(tmp_path: Path) -> None:
                       env={"MULTIVEC_COLLECTION__SPACES": '{"keywords": {"datatype": "float16"}}'})
     assert_one_clear_line(done, "settings", "space 'keywords' is sparse")
     assert "invalid: space 'keywords'" in done.stderr and "Value error" not in done.stderr
+    # a check that names its own setting: named once (it read "search: search.plan ...")
+    done = run_launch(["app.cli", "serve"], cwd=tmp_path, env={"MULTIVEC_SEARCH__PLAN": "nope"})
+    assert_one_clear_line(done, "invalid: search.plan 'nope' is not a plan")
+    # a value pydantic-settings cannot parse (not JSON) is one line too, in every command (final break test)
+    for command in (["app.cli", "serve"], ["app.versioning.cli", "plan"]):
+        for env in ({"MULTIVEC_COLLECTION__SPACES": "notjson"}, {"MULTIVEC_SEARCH__PLANS": "{bad"}):
+            done = run_launch(command, cwd=tmp_path, env=env)
+            field = next(iter(env)).split("__")[0].removeprefix("MULTIVEC_")
+            assert_one_clear_line(done, "settings", f"MULTIVEC_{field} or one of its __ parts", "not valid JSON")
 
 
 def test_an_operator_error_raised_anywhere_in_a_command_is_one_line(tmp_path: Path,
