@@ -56,7 +56,8 @@ def weighted_dbsf(i, limit, payload):
 
 
 ROWS = {
-    "document top 10, payload (one dense space, as `only document` asks)": lambda i: shard.query(nearest(i, D, 10, True)),
+    "document top 10, payload (one dense space, as `only document` asks)":
+        lambda i: shard.query(nearest(i, D, 10, True)),
     "document top 10": lambda i: shard.query(nearest(i, D, 10)),
     "document top 100": lambda i: shard.query(nearest(i, D, 100)),
     "keywords top 100": lambda i: shard.query(nearest(i, K, 100)),
@@ -64,8 +65,10 @@ ROWS = {
         limit=10, prefetches=[prefetch(i, D), prefetch(i, K)], query=qe.Fusion.Dbsf(), with_payload=True)),
     "document + keywords x1.5, weighted DBSF (formula), top 100 (the default's stage 1)":
         lambda i: shard.query(weighted_dbsf(i, 100, False)),
-    "document + keywords x1.5, weighted DBSF (formula), top 10, payload": lambda i: shard.query(weighted_dbsf(i, 10, True)),
-    "body: score 100 listed ids (has-id from strings, as the service sends)": lambda i: shard.query(among(i, B, 100, True)),
+    "document + keywords x1.5, weighted DBSF (formula), top 10, payload":
+        lambda i: shard.query(weighted_dbsf(i, 10, True)),
+    "body: score 100 listed ids (has-id from strings, as the service sends)":
+        lambda i: shard.query(among(i, B, 100, True)),
     "body: score 100 listed ids (has-id from the engine's ids)": lambda i: shard.query(among(i, B, 100, False)),
     "body: score 10 listed ids (engine's ids)": lambda i: shard.query(among(i, B, 10, False)),
     "keywords: score 100 listed ids (engine's ids)": lambda i: shard.query(among(i, K, 100, False)),
