@@ -10,7 +10,7 @@ the fusions it runs itself (`Store.fusions`), and `fused_in` decides from that.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Literal
 
 from app.domain.plan import QueryPlan, SpaceQuery
@@ -33,14 +33,8 @@ def rrf(lists: Sequence[Ranked], *, k: int, weights: Sequence[float] | None = No
     Returns:
         (id, fused score) best first; equal scores by `str(id)`.
     """
-    weights = weights or [1.0] * len(lists)
-    scores: dict[str, float] = {}
-    for ranked, w in zip(lists, weights, strict=True):
-        if w <= 0:
-            continue
-        for rank, (pid, _) in enumerate(ranked):
-            scores[pid] = scores.get(pid, 0.0) + rrf_term(rank, w, k)
-    return sorted(scores.items(), key=lambda item: (-item[1], str(item[0])))
+    return _summed(lists, weights,
+                   lambda ranked, w: ((pid, rrf_term(rank, w, k)) for rank, (pid, _) in enumerate(ranked)))
 
 
 def rrf_term(rank: int, weight: float, k: int) -> float:
@@ -74,13 +68,19 @@ def dbsf(lists: Sequence[Ranked], *, weights: Sequence[float] | None = None) -> 
     Returns:
         (id, fused score) best first; equal scores by `str(id)`.
     """
-    weights = weights or [1.0] * len(lists)
+    return _summed(lists, weights, lambda ranked, w: ((pid, w * s) for pid, s in dbsf_normalize(ranked)))
+
+
+def _summed(lists: Sequence[Ranked], weights: Sequence[float] | None,
+            adds: Callable[[Ranked, float], Iterable[tuple[str, float]]]) -> list[tuple[str, float]]:
+    """Each hit's sum over the lists of what `adds(list, weight)` gives it (lists weighted <= 0 skipped; weights
+    default to 1.0), best first, equal scores by `str(id)`."""
     scores: dict[str, float] = {}
-    for ranked, w in zip(lists, weights, strict=True):
+    for ranked, w in zip(lists, weights or [1.0] * len(lists), strict=True):
         if w <= 0:
             continue
-        for pid, s in dbsf_normalize(ranked):
-            scores[pid] = scores.get(pid, 0.0) + w * s
+        for pid, add in adds(ranked, w):
+            scores[pid] = scores.get(pid, 0.0) + add
     return sorted(scores.items(), key=lambda item: (-item[1], str(item[0])))
 
 

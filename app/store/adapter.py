@@ -8,9 +8,16 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
+from app.domain.fusion import DBSF
 from app.errors import AppError, InvalidInput
 from app.store.base import port_methods
 from app.store.types import CollectionConfig, VectorSpec, VectorStorage
+
+# What both engines (qdrant-edge and a Qdrant server) fuse themselves (`Store.fusions`): unweighted DBSF (its
+# score depends on scores only, so equal scores stay equal and are ordered by point id afterwards). RRF depends
+# on ranks, and the engine ranks equal scores in its own order, so RRF is fused by the service from lists ordered
+# by score then point id; weighted DBSF the engines do not offer.
+IN_STORE_FUSIONS: frozenset[str] = frozenset({DBSF})
 
 
 def refuse_in_place_rerank(name: str, spec: VectorSpec) -> None:

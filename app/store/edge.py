@@ -18,10 +18,9 @@ from typing import Any
 import qdrant_edge as qe
 
 from app.domain.documents import point_id
-from app.domain.fusion import DBSF
 from app.domain.plan import Filter, QueryPlan
 from app.errors import CollectionNotFound, InvalidInput, StoreUnavailable
-from app.store.adapter import in_place_storage, refuse_in_place_rerank, translate_errors
+from app.store.adapter import IN_STORE_FUSIONS, in_place_storage, refuse_in_place_rerank, translate_errors
 from app.store.base import (
     CollectionConfig,
     PointWrite,
@@ -42,11 +41,6 @@ from app.store.meta import META_COLLECTION
 from app.store.runner import run_plan
 from app.store.translate import from_vector, to_filter, to_vector
 
-# Fused by the engine itself: unweighted DBSF (its score depends on scores only, so equal scores
-# stay equal and are ordered by point id afterwards). RRF depends on ranks, and the engine ranks
-# equal scores in its own order, so RRF is fused by the service from lists ordered by score then
-# point id; weighted DBSF the engine does not offer.
-IN_STORE_FUSIONS: frozenset[str] = frozenset({DBSF})
 log = logging.getLogger("multivec.store")
 
 

@@ -11,7 +11,7 @@ from app.domain.text import chunk_passages, extractive_summary, keyphrases, sent
 from app.domain.versions import Registry, VectorVersion
 from app.encoders.fastembed_encoder import token_batches
 from app.errors import InvalidInput, UnknownSpace
-from app.store.edge import IN_STORE_FUSIONS
+from app.store.adapter import IN_STORE_FUSIONS
 
 
 def test_point_id_is_deterministic_and_distinct() -> None:

@@ -14,7 +14,7 @@ from app.domain.plan import Filter, build_plan
 from app.domain.profiles import RankingProfile
 from app.domain.scorer import LearnedScorer
 from app.errors import InvalidInput, NoLearnedScorer
-from app.store.edge import IN_STORE_FUSIONS
+from app.store.adapter import IN_STORE_FUSIONS
 from tests.unit.test_domain import registry
 from tests.unit.test_fit import SPACES, make_lists
 
