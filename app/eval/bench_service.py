@@ -30,7 +30,12 @@ def vm_hwm_mb(pid: int) -> float | None:
     return None
 
 
-def _wait_healthy(url: str, proc: subprocess.Popen[bytes], timeout_s: float, log: Any) -> None:
+def _wait_healthy(url: str, proc: subprocess.Popen[bytes], timeout_s: float, log: Any, poll_s: float = 0.05) -> None:
+    """Wait until `url`/health answers 200, asking every `poll_s` seconds.
+
+    Raises:
+        RuntimeError: the process exited first (the end of its log in the message), or `timeout_s` went by.
+    """
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if proc.poll() is not None:
@@ -42,7 +47,7 @@ def _wait_healthy(url: str, proc: subprocess.Popen[bytes], timeout_s: float, log
                 if r.status == 200:
                     return
         except OSError:
-            time.sleep(0.5)
+            time.sleep(poll_s)
     raise RuntimeError(f"the service did not answer {url}/health within {timeout_s:.0f} s")
 
 

@@ -274,6 +274,9 @@ class EdgeStore(Store):
 
     # -- meta (the version registry lives here) ----------------------------------------------
     def _meta(self) -> Any:
+        shard = self._shards.get(META_COLLECTION)  # open: it exists (every search reads the registry here)
+        if shard is not None:
+            return shard
         with self._mutex:
             if not self.collection_exists(META_COLLECTION):
                 self.create_collection(META_COLLECTION, {"_": VectorSpec("dense", 1)})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
@@ -25,19 +26,20 @@ from app.store.base import (
 T = TypeVar("T")
 
 
-def with_retries(fn: Callable[..., T], *, attempts: int, wait_s: float) -> Callable[..., T]:
+def with_retries(fn: Callable[..., T], *, attempts: int, wait_s: float, max_wait_s: float | None = None
+                 ) -> Callable[..., T]:
     """`fn`, retried on StoreUnavailable (but a full disk, `DiskFull`) up to `attempts` calls in all, then
     re-raising it.
 
     Args:
         fn: the call to retry.
         attempts: calls in all, >= 1.
-        wait_s: the first wait in seconds; it doubles, up to 8 x `wait_s`.
+        wait_s: the first wait in seconds; it doubles, up to `max_wait_s` (default 8 x `wait_s`).
     """
     return retry(
         retry=retry_if_exception_type(StoreUnavailable) & retry_if_not_exception_type(DiskFull),
         stop=stop_after_attempt(attempts),
-        wait=wait_exponential(multiplier=wait_s, max=wait_s * 8),
+        wait=wait_exponential(multiplier=wait_s, max=wait_s * 8 if max_wait_s is None else max_wait_s),
         reraise=True,
     )(fn)
 
@@ -61,7 +63,19 @@ class RetryingStore(Store):
         return getattr(self.inner, name)
 
     def _call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        return with_retries(fn, attempts=self._attempts, wait_s=self._wait_s)(*args, **kwargs)
+        """`fn(*args, **kwargs)` on `with_retries`' schedule (`attempts` calls in all; waits of `wait_s`,
+        doubling up to 8 x `wait_s`). The first call is made directly: building tenacity's retry state
+        cost each store call ~30 us (several a search), and almost every call succeeds at once."""
+        try:
+            return fn(*args, **kwargs)
+        except DiskFull:
+            raise
+        except StoreUnavailable:
+            if self._attempts == 1:
+                raise
+        time.sleep(self._wait_s)
+        return with_retries(fn, attempts=self._attempts - 1, wait_s=self._wait_s * 2,
+                            max_wait_s=self._wait_s * 8)(*args, **kwargs)
 
     def ping(self) -> None:
         """See `Store.ping`."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 from pathlib import Path
 
 import pytest
@@ -50,6 +51,34 @@ def test_retrying_store_retries_unavailable_a_bounded_number_of_times() -> None:
     assert inner.fail_next == 0  # three calls in all, then it gave up
     with pytest.raises(Conflict):  # not retried: the caller must read again
         store.put_meta("k", {"a": 1}, expect_revision=4)
+
+
+def test_retrying_store_waits_as_with_retries_does(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The store makes its first call without tenacity, then keeps `with_retries`' schedule exactly."""
+    import time
+
+    from app.store.retrying import with_retries
+
+    def waits(call: Any) -> list[float]:
+        slept: list[float] = []
+        monkeypatch.setattr(time, "sleep", slept.append)
+        with pytest.raises(StoreUnavailable):
+            call()
+        monkeypatch.undo()
+        return slept
+
+    inner = FakeStore()
+    store = RetryingStore(inner, attempts=6, wait_s=0.01)
+    inner.fail_next = 6
+
+    def down() -> None:
+        raise StoreUnavailable("down")
+
+    expected = waits(with_retries(down, attempts=6, wait_s=0.01))
+    assert expected == pytest.approx([0.01, 0.02, 0.04, 0.08, 0.08])
+    assert waits(lambda: store.count("c")) == pytest.approx(expected) and inner.fail_next == 0
+    inner.fail_next = 1
+    assert waits(lambda: RetryingStore(inner, attempts=1, wait_s=0.01).count("c")) == []  # one call, no wait
 
 
 # -- ingest ------------------------------------------------------------------------------------
