@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import shutil
@@ -30,11 +31,17 @@ def encoder() -> splade.SpladeEncoder:
     return splade.load("splade-tiny", EncoderSettings(batch_tokens=300, max_batch=4))
 
 
+@functools.cache
+def float64_weights() -> dict[str, np.ndarray]:
+    """The model's weights in float64, read once for the module's texts."""
+    return {k.replace(".gamma", ".weight").replace(".beta", ".bias"): v.astype(np.float64)
+            for k, v in load_file(str(offline.splade_dir() / "model.safetensors")).items()}
+
+
 def reference(text: str, encoder: splade.SpladeEncoder) -> np.ndarray:
     """BertForMaskedLM as transformers' modules compute it, one text at a time, no padding, in float64,
     head by head, with the exact erf: written apart from the batched float32 pass it checks."""
-    w = {k.replace(".gamma", ".weight").replace(".beta", ".bias"): v.astype(np.float64)
-         for k, v in load_file(str(offline.splade_dir() / "model.safetensors")).items()}
+    w = float64_weights()
     cfg = json.loads((offline.splade_dir() / "config.json").read_text())
     eps, heads = cfg["layer_norm_eps"], cfg["num_attention_heads"]
 
