@@ -178,7 +178,8 @@ class SearchSettings(BaseModel):
         default="staged", description="How a cascade runs. `staged`: stage 1 once, then the rerank spaces score "
         "its candidates in a second request, and the final formula is computed in the service; `nested`: one Query "
         "API request of nested prefetches, where stage 1 runs again under each rerank branch (one round trip, "
-        "more engine work). Same ranking either way (docs/evaluation.md#cascade).")
+        "more engine work). Same ranking either way (docs/evaluation.md#cascade); a stage 1 that fuses a sparse "
+        "space by DBSF always runs staged (its list is normalised by the service: app.domain.fusion.zero_floors).")
 
     @model_validator(mode="after")
     def _plan_known(self) -> SearchSettings:

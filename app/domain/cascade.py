@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from app.domain.fusion import Ranked, dbsf_normalize, fuse
+from app.domain.fusion import Ranked, dbsf_normalize, fuse, zero_floors
 from app.domain.plan import QueryPlan
 
 CANDIDATES, FINAL = "candidates", "final"  # stage names beside the rerank spaces' own
@@ -40,8 +40,9 @@ def first_stage(plan: QueryPlan, lists: Mapping[str, Ranked]) -> list[tuple[str,
     if len(plan.spaces) == 1:
         ranked = by_score(dict(lists.get(plan.spaces[0].space, [])))
     else:
-        ranked = fuse([list(lists.get(s.space, []))[: plan.prefetch_limit] for s in plan.spaces],
-                      method=plan.fusion, k=plan.rrf_k, weights=[s.weight for s in plan.spaces])
+        own = [list(lists.get(s.space, []))[: plan.prefetch_limit] for s in plan.spaces]
+        ranked = fuse(own, method=plan.fusion, k=plan.rrf_k, weights=[s.weight for s in plan.spaces],
+                      depths=zero_floors([s.kind == "sparse" for s in plan.spaces], own, plan.prefetch_limit))
         ranked = by_score(dict(ranked))
     return ranked[: plan.candidates]
 

@@ -20,6 +20,7 @@ FusedIn = Literal["store", "client", "n/a"]  # `client`: the search service fuse
 
 # Fusion capability names a store adapter can declare in `fusions`; `:weighted` means with weights.
 RRF, RRF_WEIGHTED, DBSF, DBSF_WEIGHTED = "rrf", "rrf:weighted", "dbsf", "dbsf:weighted"
+DBSF_SPARSE = "dbsf:sparse"  # DBSF over a sparse space's list, counted at its depth (`zero_floors`): no engine has it
 
 
 def rrf(lists: Sequence[Ranked], *, k: int, weights: Sequence[float] | None = None) -> list[tuple[str, float]]:
@@ -34,7 +35,7 @@ def rrf(lists: Sequence[Ranked], *, k: int, weights: Sequence[float] | None = No
         (id, fused score) best first; equal scores by `str(id)`.
     """
     return _summed(lists, weights,
-                   lambda ranked, w: ((pid, rrf_term(rank, w, k)) for rank, (pid, _) in enumerate(ranked)))
+                   lambda _, ranked, w: ((pid, rrf_term(rank, w, k)) for rank, (pid, _) in enumerate(ranked)))
 
 
 def rrf_term(rank: int, weight: float, k: int) -> float:
@@ -42,19 +43,26 @@ def rrf_term(rank: int, weight: float, k: int) -> float:
     return 1.0 / ((rank + 1.0) / weight + k - 1.0)
 
 
-def dbsf_normalize(ranked: Ranked) -> list[tuple[str, float]]:
+def dbsf_normalize(ranked: Ranked, depth: int = 0) -> list[tuple[str, float]]:
     """Scale scores so mean - 3 sd -> 0 and mean + 3 sd -> 1 (sample variance, as Qdrant).
 
+    Args:
+        ranked: (id, score), best first.
+        depth: a list known to be complete that is shorter than `depth` is normalised as if the points it
+            lacks were there at score 0 (`zero_floors`: a sparse space's list); 0, as Qdrant: the list alone.
+
     Returns:
-        (id, normalised score) in the input order; a single hit, or all-equal scores, give 0.5.
+        (id, normalised score) in the input order; a single hit (of a list counted alone), or all-equal
+        scores, give 0.5.
     """
     n = len(ranked)
+    total = max(n, depth)
     if n == 0:
         return []
-    if n == 1:
+    if total == 1:
         return [(ranked[0][0], 0.5)]
-    mean = sum(s for _, s in ranked) / n
-    var = sum((s - mean) ** 2 for _, s in ranked) / (n - 1)
+    mean = sum(s for _, s in ranked) / total
+    var = (sum((s - mean) ** 2 for _, s in ranked) + (total - n) * mean**2) / (total - 1)
     if var == 0:
         return [(pid, 0.5) for pid, _ in ranked]
     sd = math.sqrt(var)
@@ -62,32 +70,57 @@ def dbsf_normalize(ranked: Ranked) -> list[tuple[str, float]]:
     return [(pid, (s - low) / (high - low)) for pid, s in ranked]
 
 
-def dbsf(lists: Sequence[Ranked], *, weights: Sequence[float] | None = None) -> list[tuple[str, float]]:
+def zero_floors(sparse: Sequence[bool], lists: Sequence[Ranked], limit: int) -> list[int]:
+    """The depth each list is normalised at by DBSF (`dbsf_normalize`); `sparse` says (in the same order)
+    which lists are a sparse space's. A sparse list: the number of points a dense list of the same search
+    holds (every point the search may return has a cosine, so that is `limit` or, in a smaller or filtered
+    collection, all of them; `limit` when no dense list is at hand). A dense or multivector list: 0 (the
+    list alone, as Qdrant).
+
+    A sparse space's list is complete: every point it lacks shares no term with the query and scores 0. A
+    term few documents hold returns a short list, and DBSF over the short list alone would rank its hits
+    low (a single hit normalises to 0.5 however well it matched), so the one document holding a rare word
+    could fall below a dense space's near misses. Counted with the missing points at 0, that exact match
+    leads, and a full list (every long query) normalises as before.
+    """
+    eligible = max((len(ranked) for is_sparse, ranked in zip(sparse, lists, strict=True) if not is_sparse),
+                   default=limit)
+    return [min(limit, eligible) if is_sparse else 0 for is_sparse in sparse]
+
+
+def dbsf(lists: Sequence[Ranked], *, weights: Sequence[float] | None = None,
+         depths: Sequence[int] | None = None) -> list[tuple[str, float]]:
     """Distribution-based score fusion: the sum of each list's (weighted) normalised scores.
+
+    Args:
+        depths: per list, `dbsf_normalize`'s depth (`zero_floors`); None: each list alone, as Qdrant.
 
     Returns:
         (id, fused score) best first; equal scores by `str(id)`.
     """
-    return _summed(lists, weights, lambda ranked, w: ((pid, w * s) for pid, s in dbsf_normalize(ranked)))
+    depths = depths or [0] * len(lists)
+    return _summed(lists, weights, lambda i, ranked, w: ((pid, w * s) for pid, s in dbsf_normalize(ranked, depths[i])))
 
 
 def _summed(lists: Sequence[Ranked], weights: Sequence[float] | None,
-            adds: Callable[[Ranked, float], Iterable[tuple[str, float]]]) -> list[tuple[str, float]]:
-    """Each hit's sum over the lists of what `adds(list, weight)` gives it (lists weighted <= 0 skipped; weights
-    default to 1.0), best first, equal scores by `str(id)`."""
+            adds: Callable[[int, Ranked, float], Iterable[tuple[str, float]]]) -> list[tuple[str, float]]:
+    """Each hit's sum over the lists of what `adds(list's position, list, weight)` gives it (lists weighted <= 0
+    skipped; weights default to 1.0), best first, equal scores by `str(id)`."""
     scores: dict[str, float] = {}
-    for ranked, w in zip(lists, weights or [1.0] * len(lists), strict=True):
+    for i, (ranked, w) in enumerate(zip(lists, weights or [1.0] * len(lists), strict=True)):
         if w <= 0:
             continue
-        for pid, add in adds(ranked, w):
+        for pid, add in adds(i, ranked, w):
             scores[pid] = scores.get(pid, 0.0) + add
     return sorted(scores.items(), key=lambda item: (-item[1], str(item[0])))
 
 
 def fuse(
-    lists: Sequence[Ranked], *, method: str, k: int, weights: Sequence[float] | None = None
+    lists: Sequence[Ranked], *, method: str, k: int, weights: Sequence[float] | None = None,
+    depths: Sequence[int] | None = None
 ) -> list[tuple[str, float]]:
-    """Fuse ranked lists with `method` (`rrf` uses `k`; `dbsf` ignores it).
+    """Fuse ranked lists with `method` (`rrf` uses `k`; `dbsf` ignores it, and normalises each list at
+    its `depths` entry: `zero_floors`).
 
     Raises:
         ValueError: an unknown method.
@@ -95,7 +128,7 @@ def fuse(
     if method == "rrf":
         return rrf(lists, k=k, weights=weights)
     if method == "dbsf":
-        return dbsf(lists, weights=weights)
+        return dbsf(lists, weights=weights, depths=depths)
     raise ValueError(f"unknown fusion {method!r}")
 
 
@@ -108,6 +141,8 @@ def needed_fusion(plan: QueryPlan) -> str | None:
         return "learned"  # no engine runs it: fused by the service (app.domain.learned)
     if len(plan.spaces) <= 1:
         return None
+    if plan.normalises_sparse:
+        return DBSF_SPARSE
     return f"{plan.fusion}:weighted" if plan.weighted else plan.fusion
 
 
@@ -144,10 +179,12 @@ def contributions(plan: QueryPlan, per_space: dict[str, list[tuple[str, float]]]
         space the contribution is the raw score; otherwise the RRF term or the weighted DBSF score.
     """
     out: dict[str, dict[str, dict[str, object]]] = {pid: {} for pid in pids}
-    for s in plan.listed:
+    floors = zero_floors([s.kind == "sparse" for s in plan.listed], [per_space.get(s.space, []) for s in plan.listed],
+                         plan.prefetch_limit)
+    for s, depth in zip(plan.listed, floors, strict=True):
         ranked = per_space.get(s.space, [])
         position = {pid: (pos, score) for pos, (pid, score) in enumerate(ranked)}
-        norm = dict(dbsf_normalize(ranked)) if plan.fusion == "dbsf" else {}
+        norm = dict(dbsf_normalize(ranked, depth)) if plan.fusion == "dbsf" else {}
         for pid in pids:
             out[pid][s.space] = _contribution(plan, s, position.get(pid), norm.get(pid))
     return out

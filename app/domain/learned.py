@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from app.domain.fusion import Ranked, dbsf_normalize, fuse
+from app.domain.fusion import Ranked, dbsf_normalize, fuse, zero_floors
 from app.domain.plan import QueryPlan
 from app.domain.scorer import FEATURES, LearnedScorer, parse_term
 
@@ -125,5 +125,6 @@ def fuse_plan(plan: QueryPlan, lists: Sequence[Ranked]) -> list[tuple[str, float
         return []
     if plan.scorer is not None:
         return learned_fusion({s.space: ranked for s, ranked in zip(plan.spaces, lists, strict=False)}, plan.scorer)
-    return fuse(lists, method=plan.fusion, k=plan.rrf_k, weights=[s.weight for s in plan.spaces])
+    return fuse(lists, method=plan.fusion, k=plan.rrf_k, weights=[s.weight for s in plan.spaces],
+                depths=zero_floors([s.kind == "sparse" for s in plan.spaces], lists, plan.prefetch_limit))
 

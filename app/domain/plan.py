@@ -81,6 +81,13 @@ class QueryPlan:
         return any(s.weight != 1.0 for s in self.spaces)
 
     @property
+    def normalises_sparse(self) -> bool:
+        """DBSF over several spaces, one of them sparse: its list is normalised at its depth
+        (app.domain.fusion.zero_floors), which no engine request does, so the service fuses it (a cascade's
+        stage 1 included: such a cascade always runs staged)."""
+        return self.fusion == "dbsf" and len(self.spaces) > 1 and any(s.kind == "sparse" for s in self.spaces)
+
+    @property
     def cascade(self) -> bool:
         """True when stage 2 rescores stage 1's candidates."""
         return bool(self.rerank)
@@ -260,6 +267,11 @@ def build_plan(
     notes += [f"{name} is weighted 0: it does not rescore" for name in unweighted]
     if reranking and candidates < limit:
         notes.append(f"candidates {candidates} raised to the limit, {limit}: stage 1 finds at least the hits asked for")
+    fused_here = [s for s in spaces if s.weight > 0]
+    if reranking and not staged and fusion == "dbsf" and len(fused_here) > 1 and any(s.kind == "sparse"
+                                                                                        for s in fused_here):
+        staged = True  # QueryPlan.normalises_sparse: the service fuses stage 1
+        notes.append("staged, not nested: stage 1 fuses a sparse space, which the service normalises")
     return QueryPlan(
         spaces=tuple(s for s in spaces if s.weight > 0),
         observed=observed,

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from app.container import Services
-from app.domain.fusion import Ranked, fuse
+from app.domain.fusion import Ranked, fuse, zero_floors
 from app.domain.metrics import overlap_at_k
 from app.domain.plan import Filter, QueryPlan, build_plan
 from app.domain.profiles import RankingProfile
@@ -23,6 +23,7 @@ from app.domain.scorer import LearnedScorer
 from app.eval.learned import scorer_run
 from app.eval.timing import Timings, interleave
 from app.services.search import SearchRequest
+from app.settings import default_spaces
 
 Lists = dict[str, dict[str, Ranked]]  # query id -> space -> its ranked list
 
@@ -180,17 +181,19 @@ def _prime(services: Services, cache: dict[str, str]) -> None:
 
 
 def offline_run(variant: Variant, lists: Lists, *, depth: int = 100) -> dict[str, list[str]]:
-    """The ranking `variant` gives each query, fused from the per-space lists with Qdrant's math."""
+    """The ranking `variant` gives each query, fused from the per-space lists as a served plan fuses them
+    (Qdrant's formulas; a sparse space's list normalised as complete: app.domain.fusion.zero_floors)."""
     run: dict[str, list[str]] = {}
     if variant.scorer is not None:
         return scorer_run(variant.scorer, lists, depth=depth)
+    sparse = {s.name for s in default_spaces() if s.kind == "sparse"}  # as the served plan normalises them
     for qid, per_space in lists.items():
         if len(variant.spaces) == 1:
             run[qid] = [d for d, _ in per_space.get(variant.spaces[0], [])][:depth]
             continue
-        w = variant.weight_map
-        fused = fuse([per_space.get(s, []) for s in variant.spaces], method=variant.fusion, k=variant.rrf_k,
-                     weights=[w[s] for s in variant.spaces])
+        w, own = variant.weight_map, [per_space.get(s, []) for s in variant.spaces]
+        fused = fuse(own, method=variant.fusion, k=variant.rrf_k, weights=[w[s] for s in variant.spaces],
+                     depths=zero_floors([s in sparse for s in variant.spaces], own, depth))
         run[qid] = [str(d) for d, _ in fused[:depth]]
     return run
 

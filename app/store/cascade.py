@@ -12,11 +12,12 @@ Qdrant runs a query's prefetches first and its own query over what they return, 
 The stage-1 subtree is repeated under each branch that needs it (a tree has no shared nodes): the
 candidate searches run once per rerank space, plus once when the final formula weighs stage 1.
 
-A plan can instead run `staged` (the default, `search.cascade_requests`): stage 1 once, then each
-rerank space scores exactly those candidates (`Among`: a has-id filter, no index search) in a second
-batch, and the final formula is computed here with the same math (app.domain.cascade.final_scores).
-Two requests instead of one, but the candidate searches run once: at 100,000 documents that is 8-32 %
-cheaper where stage 1 fuses several spaces (benchmarks/results/cascade-100k-staged).
+A plan can instead run `staged` (the default, `search.cascade_requests`): each stage-1 space's own list,
+fused here (app.domain.cascade.first_stage, which normalises a sparse list as complete: no engine request
+can, so such a stage 1 always runs staged), then each rerank space scores exactly those candidates
+(`Among`: a has-id filter, no index search) in a second batch, and the final formula is computed here with
+the same math (app.domain.cascade.final_scores). Two requests instead of one, but the candidate searches
+run once (benchmarks/results/cascade-100k-staged).
 
 Each adapter translates the tree into its engine's types (app.store.edge_query, app.store.qdrant_query).
 """
@@ -26,7 +27,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from app.domain.cascade import CANDIDATES, final_scores
+from app.domain.cascade import CANDIDATES, final_scores, first_stage
 from app.domain.plan import QueryPlan, SpaceQuery
 from app.store.runner import TIE_SLACK, ranked, tie_cut
 from app.store.types import Hit, QueryResult, StoredPoint
@@ -138,7 +139,7 @@ def run_cascade(plan: QueryPlan, batch: BatchRunner, retrieve: Retrieve) -> Quer
     Ties: as app.store.runner.run_plan, the final stage asks for more than `limit` and, while a tie
     reaches the end of what came back, for more again. A tie at stage 1's cut is cut by the engine.
     """
-    if plan.staged:
+    if plan.staged or plan.normalises_sparse:  # no engine request normalises a sparse list as the service does
         return run_staged(plan, batch, retrieve)
     extra: list[tuple[Node, int, bool]] = []
     if plan.explain:
@@ -159,25 +160,30 @@ def run_cascade(plan: QueryPlan, batch: BatchRunner, retrieve: Retrieve) -> Quer
 
 
 def run_staged(plan: QueryPlan, batch: BatchRunner, retrieve: Retrieve) -> QueryResult:
-    """A cascade in two batches: stage 1 once (with `explain`, each listed space's own list beside it),
-    then every rerank space's exact score of the candidates; the final stage is
+    """A cascade in two batches: each stage-1 space's own list (with `explain`, every listed space's), fused
+    here (app.domain.cascade.first_stage: a sparse list normalised at its depth, which no engine request
+    does), then every rerank space's exact score of the candidates; the final stage is
     app.domain.cascade.final_scores over them, and the winners' payloads come in one retrieve.
 
     Returns:
         As `run_cascade`; every stage is at hand, so `explain` costs no extra search.
     """
-    listed = [(Search(s, plan.prefetch_limit), plan.prefetch_limit, False) for s in plan.listed] \
-        if plan.explain else []
-    first, *own = batch([(stage_one(plan), plan.candidates, False), *listed])
-    candidates = ranked(first)
-    ids = tuple(h.id for h in candidates)
+    depth = plan.candidates if len(plan.spaces) == 1 else plan.prefetch_limit  # what first_stage reads
+    searched = [(s, depth) for s in plan.spaces]
+    if plan.explain:  # each listed space's own top `prefetch_limit`, reusing stage 1's where it is that
+        searched += [(s, plan.prefetch_limit) for s in plan.listed if (s, plan.prefetch_limit) not in searched]
+    lists = batch([(Search(s, n), n, False) for s, n in searched])
+    own = {(s.space, n): ranked(hits) for (s, n), hits in zip(searched, lists, strict=True)}
+    first = first_stage(plan, {s.space: [(h.id, h.score) for h in own[(s.space, depth)]] for s in plan.spaces})
+    ids = tuple(pid for pid, _ in first)
     rescored = batch([(Among(ids, s, len(ids)), len(ids), False) for s in plan.rerank]) if ids else \
         [[] for _ in plan.rerank]
-    stages = {CANDIDATES: candidates} | {s.space: ranked(hits) for s, hits in zip(plan.rerank, rescored, strict=True)}
+    stages = {CANDIDATES: [Hit(id=pid, score=score) for pid, score in first]} | \
+        {s.space: ranked(hits) for s, hits in zip(plan.rerank, rescored, strict=True)}
     top = final_scores(plan, {name: [(h.id, h.score) for h in hits] for name, hits in stages.items()})[: plan.limit]
     payloads = {p.id: p.payload for p in retrieve([pid for pid, _ in top])}
     hits = [Hit(id=pid, score=score, payload=payloads.get(pid)) for pid, score in top]
     if not plan.explain:
         return QueryResult(hits=hits)
-    per_space = {s.space: ranked(h) for s, h in zip(plan.listed, own, strict=True)}
+    per_space = {s.space: own[(s.space, plan.prefetch_limit)] for s in plan.listed}
     return QueryResult(hits=hits, per_space=per_space, stages=stages)

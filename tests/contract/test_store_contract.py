@@ -173,9 +173,12 @@ def test_weights_change_the_ranking_and_zero_weight_drops_a_space(svc: Services)
 def test_store_fusion_matches_the_domain_fusion_math(svc: Services, fusion: str) -> None:
     """Qdrant's fused ranking equals our fusion of the per-space lists from the same batch."""
     weights = {"title": 2.0, "body": 1.0, "keywords": 0.5} if fusion == "rrf" else None
+    # unweighted DBSF of dense spaces is the engine's own (with a sparse one it is the service's: below)
+    fields = ["title", "body", "keywords"] if fusion == "rrf" else ["title", "body", "document"]
     req = SearchRequest(query="immune cells and bacteria", fusion=fusion, weights=weights, explain=True,
-                        fields=["title", "body", "keywords"], limit=5)
+                        fields=fields, limit=5)
     plan = svc.search.plan(req)
+    assert svc.search.fused_in(plan) == ("client" if fusion == "rrf" else "store")
     result, _ = svc.search.run(plan, req.query)
     lists = [[(h.id, h.score) for h in result.per_space[s.space]] for s in plan.spaces]
     w = [s.weight for s in plan.spaces]

@@ -89,8 +89,10 @@ def test_the_stages_from_each_space_s_own_scores() -> None:
     lists = {"document": [("a", 0.9), ("b", 0.8), ("c", 0.5), ("d", 0.1)], "keywords": [("c", 9.0), ("e", 4.0)]}
     body = {"a": 0.2, "b": 0.9, "c": 0.4, "d": 0.99, "e": 0.5}
     stages = cascade_stages(p, lists, {"body": body})
-    fused = dbsf([lists["document"], lists["keywords"]], weights=[1.0, 2.0])
+    # the sparse `keywords` list is normalised as complete: the 4 points `document` lists, 2 of them at 0
+    fused = dbsf([lists["document"], lists["keywords"]], weights=[1.0, 2.0], depths=[0, 4])
     assert stages[CANDIDATES] == fused[:3] == first_stage(p, lists)
+    assert fused != dbsf([lists["document"], lists["keywords"]], weights=[1.0, 2.0])
     assert [pid for pid, _ in stages["body"]] == sorted((pid for pid, _ in fused[:3]), key=lambda x: -body[x])
     norm_c, norm_b = dict(dbsf_normalize(stages[CANDIDATES])), dict(dbsf_normalize(stages["body"]))
     assert dict(stages[FINAL]) == pytest.approx({pid: norm_c[pid] + norm_b[pid] for pid in norm_c})

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from app.domain.documents import Document, point_id, prepare
-from app.domain.fusion import dbsf, dbsf_normalize, fused_in, needs_per_space, rrf
+from app.domain.fusion import dbsf, dbsf_normalize, fused_in, needs_per_space, rrf, zero_floors
+from app.domain.learned import fuse_plan
 from app.domain.plan import Filter, Match, MatchAny, build_plan, metadata_filter
 from app.domain.text import chunk_passages, extractive_summary, keyphrases, sentences
 from app.domain.versions import Registry, VectorVersion
@@ -99,6 +100,34 @@ def test_dbsf_by_hand() -> None:
     assert dict(dbsf_normalize(ranked)) == pytest.approx({"a": 4 / 6, "b": 0.5, "c": 2 / 6})
     fused = dict(dbsf([ranked, [("c", 7.0)]], weights=[1.0, 2.0]))
     assert fused["c"] == pytest.approx(2 / 6 + 2 * 0.5)
+
+
+def test_dbsf_counts_a_complete_short_list_at_its_depth_with_the_missing_points_at_0() -> None:
+    # one hit of 8 among 4 points: the list [8, 0, 0, 0] has mean 2 and sample sd 4, so 8 -> (8 + 10) / 24
+    assert dbsf_normalize([("a", 8.0)], depth=4) == [("a", pytest.approx(18 / 24))]
+    assert dbsf_normalize([("a", 8.0)]) == [("a", 0.5)]  # alone, as Qdrant: a single hit is 0.5
+    by_hand = [("a", 3.0), ("b", 2.0), ("c", 1.0)]
+    assert dbsf_normalize(by_hand, depth=3) == dbsf_normalize(by_hand) == dbsf_normalize(by_hand, depth=2)
+    padded = dict(dbsf_normalize(by_hand, depth=5))  # [3, 2, 1, 0, 0]: mean 1.2, sample variance 1.7
+    sd = 1.7 ** 0.5
+    assert padded == pytest.approx({pid: (x - 1.2 + 3 * sd) / (6 * sd) for pid, x in by_hand})
+
+
+def test_a_sparse_space_is_normalised_at_the_prefetch_depth_and_fused_by_the_service() -> None:
+    plan = build_plan(registry(), fields=["title", "keywords"], fusion="dbsf", rrf_k=60, weights={}, limit=5,
+                      prefetch_limit=50, filter=Filter())
+    assert zero_floors([False, True], [[("d", 0.5)] * 60, []], plan.prefetch_limit) == [0, 50]
+    assert zero_floors([False, True], [[("d", 0.5)] * 7, []], plan.prefetch_limit) == [0, 7]  # 7 points to list
+    assert zero_floors([True], [[]], plan.prefetch_limit) == [50]  # no dense list: the depth asked for
+    assert fused_in(plan, IN_STORE_FUSIONS) == "client" and needs_per_space(plan, IN_STORE_FUSIONS)
+    dense = build_plan(registry(), fields=["title", "body"], fusion="dbsf", rrf_k=60, weights={}, limit=5,
+                       prefetch_limit=50, filter=Filter())
+    assert zero_floors([False, False], [[], []], 50) == [0, 0] and fused_in(dense, IN_STORE_FUSIONS) == "store"
+    # the only document holding a rare term leads: 0.5 (its own list alone) would leave it below the dense top
+    title = [("d1", 0.62), ("d2", 0.60), ("d3", 0.41), ("d4", 0.30)]  # the dense space misses it
+    fused = fuse_plan(plan, [title, [("rare", 8.6)]])
+    assert fused[0][0] == "rare"
+    assert dbsf([title, [("rare", 8.6)]])[0][0] == "d1"
 
 
 def test_token_batches_bound_padded_size() -> None:
