@@ -18,7 +18,7 @@ from app.repos.registry import RegistryRepo
 from app.search_settings import AUTO, FUSED
 from app.services.explain import explain_hits, score_hits
 from app.services.fanout import Deadlines, FanOut, FanOutResult
-from app.services.plans import cascade_args, first_stage_of, plan_label, plan_request
+from app.services.plans import PlanRequest, cascade_args, first_stage_of, plan_label, plan_request
 from app.services.queries import SearchRequest as SearchRequest  # the request and answer, re-exported
 from app.services.queries import SearchResponse as SearchResponse
 from app.services.query_router import QueryRouting, routed_request, wants_route
@@ -150,9 +150,18 @@ class SearchService:
             explain=req.explain,
             versions={**(pins or {}), **(req.versions or {})} or None,
             **cascade_args(s, named, req.rerank, req.candidates,
-                           first_stage=first_stage_of(named, registry.live_spaces()), weights=req.weights),
+                           first_stage=first_stage_of(self._borrowed(registry, req, named), registry.live_spaces()),
+                           weights=req.weights),
         )
         return plan, ranking
+
+    def _borrowed(self, registry: Registry, req: SearchRequest, named: PlanRequest) -> PlanRequest:
+        """The plan whose first stage finds candidates for a rerank-only space searched alone: the plan the
+        request names, else the default plan (`fields: ["entities"]` fuses its fields, but borrows the default
+        plan's candidates), unless that names a space this store lacks."""
+        default = plan_request(self.settings.search)
+        usable = set(default.fields or ()) <= set(registry.live_spaces())
+        return named if req.plan or not usable else default
 
     def prepare(self, req: SearchRequest, *, profile: bool = True,
                 cache: dict[tuple[str, str], VectorValue] | None = None) -> PreparedQuery:

@@ -143,6 +143,18 @@ def test_rerank_only_spaces_are_stored_without_a_graph(rerank_only: Services) ->
     assert rerank_only.registry.get().live_version("body").index == "rerank"
 
 
+def test_entities_alone_in_the_default_layout_rescores_the_default_plan_s_first_stage(shared_loaded: Services) -> None:
+    # the default layout stores entities rerank-only; a request naming it alone fuses its `fields` (the `fused`
+    # plan), but its candidates are the default plan's (document + keywords*1.5), as the note says
+    answer = shared_loaded.search.search(SearchRequest(query=QUERIES[0], fields=["entities"], explain=True))
+    plan = shared_loaded.search.plan(SearchRequest(query=QUERIES[0], fields=["entities"]))
+    assert [(s.space, s.weight) for s in plan.spaces] == [("document", 1.0), ("keywords", 1.5)]
+    assert [s.space for s in plan.rerank] == ["entities"]
+    assert "candidates from the default first stage: document, keywords" in answer.plan["notes"]  # type: ignore[index]
+    named = shared_loaded.search.plan(SearchRequest(query=QUERIES[0], fields=["entities"], plan="dense"))
+    assert [s.space for s in named.spaces] == ["document", "body"]  # a plan it names lends its own first stage
+
+
 def test_a_rerank_only_space_alone_rescores_the_default_first_stage_never_a_full_scan(rerank_only: Services) -> None:
     query = QUERIES[2]
     answer = rerank_only.search.search(SearchRequest(query=query, fields=["body"], explain=True))
