@@ -7,17 +7,15 @@ from typing import Any
 
 from app.domain import lifecycle
 from app.domain.gates import Coverage, retire_gate
-from app.domain.plan import Filter
 from app.domain.versions import Registry, SpaceState, VectorVersion
 from app.errors import Conflict
 from app.repos.registry import now, spec_of
-from app.services.encoding import encode_documents
-from app.store.base import StoredPoint
 from app.versioning.add_target import graph_note, new_space_arms, version_template
 from app.versioning.declare import AddVersion, Migration
 from app.versioning.rollout import checked_gate, rollout
-from app.versioning.steps import TAGS, Action, Arms, Context, Progress, StepResult, age_s, missing_filter, run_actions
+from app.versioning.steps import Action, Arms, Context, Progress, StepResult, age_s, missing_filter, run_actions
 from app.versioning.superseded import left_written, record_superseded, replaced_left, started_past
+from app.versioning.tagging import backfill_batch, stopped_note, untag
 
 
 def _change(m: Migration) -> AddVersion:
@@ -101,8 +99,9 @@ class AddVersionSteps:
         Each batch writes the vectors first (only onto points still untagged, so a document the API
         rewrote meanwhile keeps its fresh vector) and the tags second: a crash between the two leaves
         untagged points that the next run encodes again. One pass scrolls the untagged points in id
-        order from `start` (a cursor a previous slice returned; None: the beginning). `max_points`
-        bounds one call, and `data["cursor"]` says where the next slice starts.
+        order from `start` (a cursor a previous slice returned; None: the beginning). It stops after
+        `max_points` points (None: when none lacks the version) and says how many remain and how to
+        continue; `data["cursor"]` says where the next slice starts. A dry run lists the same steps.
 
         Raises:
             Conflict: the version is retired.
@@ -122,20 +121,24 @@ class AddVersionSteps:
                                       lambda: self._move(name, lifecycle.mark_ready))])
             result.notes.append(f"coverage {Coverage(total, total)}: nothing to backfill")
             return result
-        if dry_run:
-            result.actions.append(f"encode {todo} of {total} points with {version.model} "
-                                  f"in batches of {batch}, then tag them {name}")
+        limit = min(todo, max_points) if max_points else todo
+        if dry_run:  # what the real run would do, in its order
+            result.actions += [f"mark {name} backfilling"] * (version.status == "shadow") + [
+                f"encode {limit} of {todo} points lacking it ({total} in all) with {version.model} in batches "
+                f"of {batch}, then tag them {name}"]
+            if limit == todo:
+                result.actions.append(f"mark {name} ready: all {total} points have it")
+            else:
+                result.notes.append(stopped_note(done=limit, remaining=todo - limit, total=total, what=name,
+                                                 revision=m.revision))
             return result
         if version.status == "shadow":
             run_actions(result, [(f"mark {name} backfilling", lambda: self._move(name, lifecycle.start_backfill))])
-        limit = min(todo, max_points) if max_points else todo
-        done, t0 = 0, time.perf_counter()
-        flt = missing_filter(name)
-        cursor = start
+        done, t0, flt, cursor = 0, time.perf_counter(), missing_filter(name), start
         while done < limit:
             points, cursor = ctx.store.scroll(physical, filter=flt, limit=min(batch, limit - done), offset=cursor)
             if points:
-                self._backfill_batch(physical, version, points, flt)
+                backfill_batch(ctx, physical, version, points, flt)
                 done += len(points)
                 if on_progress:
                     on_progress(done, limit)
@@ -145,7 +148,7 @@ class AddVersionSteps:
         remaining = ctx.store.count(physical, flt)
         result.actions.append(f"encoded and tagged {done} points in {elapsed:.1f} s "
                               f"({done / elapsed if elapsed else 0.0:.1f} docs/s)")
-        result.data |= {"done": done, "remaining": remaining, "complete": remaining == 0,
+        result.data |= {"done": done, "remaining": remaining, "complete": remaining == 0, "revision": m.revision,
                         "seconds": round(elapsed, 3), "cursor": cursor if remaining else None}
         if remaining == 0:
             if ctx.registry.get().find(name).status in ("shadow", "backfilling"):  # not a forced live one
@@ -153,28 +156,14 @@ class AddVersionSteps:
                                       lambda: self._move(name, lifecycle.mark_ready))])
             result.notes.append(f"next: scripts/migrate validate {m.revision} --queries FILE | --beir DIR")
         else:
-            result.notes.append(f"{remaining} points left: run backfill again to continue")
+            result.notes.append(stopped_note(done=done, remaining=remaining, total=total, what=name,
+                                             revision=m.revision))
         return result
 
     def _move(self, name: str, transition: Any) -> None:
         """One lifecycle transition of `name` on the registry as stored now."""
         reg = self.ctx.registry.get()
         self._save(reg, transition(reg, name, at=now()))
-
-    def _backfill_batch(self, physical: str, version: VectorVersion, points: list[StoredPoint],
-                        flt: Filter) -> None:
-        ctx = self.ctx
-        vectors = encode_documents([ctx.prepared(p.payload) for p in points], [version], ctx.encoders)
-        # a point with nothing to encode in this space (no entities) gets no vector, only the tag
-        ctx.store.update_vectors(physical, {p.id: {version.name: v[version.name]}
-                                            for p, v in zip(points, vectors, strict=True) if version.name in v},
-                                 only_if=flt)
-        by_tags: dict[tuple[str, ...], list[str]] = {}
-        for p in points:
-            tags = list(p.payload.get(TAGS) or [])
-            by_tags.setdefault(tuple([*tags, version.name] if version.name not in tags else tags), []).append(p.id)
-        for new_tags, ids in by_tags.items():
-            ctx.store.set_payload(physical, ids, {TAGS: list(new_tags)})
 
     def arms(self, m: Migration, record: dict[str, Any], *, force: bool) -> Arms:
         """The space's other written version (live, or the one it replaced) against the new one.
@@ -282,9 +271,11 @@ class AddVersionSteps:
                                      lambda: self._save(reg, lifecycle.rollback(reg, name, at=now())))])
 
     def retire(self, m: Migration, record: dict[str, Any], *, grace_s: float, force: bool,
-               dry_run: bool) -> StepResult:
+               dry_run: bool, on_progress: Progress | None = None) -> StepResult:
         """Delete the version of the migration that is not live: the old one after a promote, the new
-        one after a rollback (abandoning the migration).
+        one after a rollback (abandoning the migration). Registry first (ingest stops writing it), then
+        its tag off every point in batches (`untag`: no point claims a version whose vector is gone), then
+        the named vector. A run cut short is finished by the next (retired, but tags or vector left).
 
         Raises:
             Conflict: within the grace period or serving a gradual rollout (unless `force`), or the
@@ -301,7 +292,9 @@ class AddVersionSteps:
             result.notes.append(f"nothing to retire: {new.name} made a new space and replaced nothing")
             return result
         physical = ctx.registry.physical()
-        if victim is None or (victim.status == "retired" and victim.name not in ctx.store.vector_specs(physical)):
+        tagged = ctx.coverage(victim.name).covered if victim else 0
+        if victim is None or (victim.status == "retired" and not tagged
+                              and victim.name not in ctx.store.vector_specs(physical)):
             result.notes.append("nothing to retire: " + (f"{victim.name} is retired" if victim else
                                                           f"{old_name} is gone"))
             return result
@@ -317,10 +310,13 @@ class AddVersionSteps:
                 raise Conflict(f"retire {victim.name} refused: {gate.message()}"
                                + (" (--force to override)" if space.live != victim.name else ""))
             result.notes += [f"forced past: {b}" for b in gate.blockers]
-            # registry first: ingest stops writing the vector before it is deleted
+            # registry first: ingest stops writing the vector (and its tag) before either is removed
             actions.append((f"mark {victim.name} retired (ingest stops writing it)",
                             lambda: self._save(reg, lifecycle.retire(reg, victim.name, at=now()))))
             actions += ctx.override_actions(m.revision, gate, step="retire", target=victim.name, grace_s=grace_s)
+        if tagged:
+            actions.append((f"remove tag {victim.name} from the {tagged} points that have it (in batches)",
+                            lambda: untag(ctx, physical, victim.name, on_progress=on_progress)))
         if victim.name in ctx.store.vector_specs(physical):
             actions.append((f"delete named vector {victim.name} from {physical}",
                             lambda: ctx.store.delete_vector(physical, victim.name)))

@@ -16,6 +16,7 @@ from app.versioning.declare import Migration, ancestry, default_folder, load_fol
 from app.versioning.dispatch import run_step
 from app.versioning.render import result_lines, status_lines
 from app.versioning.steps import DEFAULT_BATCH
+from app.versioning.tagging import stopped_note
 from app.versioning.validate import QuerySet, load_query_set, report_text, write_report
 
 if TYPE_CHECKING:
@@ -122,21 +123,30 @@ class Remote:
         return self._call(lambda: self.client.post(f"/admin/migrations/{step}", json=params))
 
     def _backfill(self, progress: Callable[[int, int], None] | None, **params: Any) -> dict[str, Any]:
-        """In slices, so no request runs long and the bar moves; each slice resumes where the last stopped."""
-        params["max_points"] = params.get("max_points") or params.get("batch", DEFAULT_BATCH) * 8
+        """In slices, so no request runs long and the bar moves; each slice resumes where the last stopped.
+        `max_points` bounds the whole run, not a slice: it stops there as the direct path does."""
+        limit, size = params.get("max_points"), params.get("batch", DEFAULT_BATCH) * 8
         done, todo, actions = 0, None, []
         while True:
+            params["max_points"] = min(size, limit - done) if limit else size
             out = self._call(lambda: self.client.post("/admin/migrations/backfill", json=params))
             data = out.get("data", {})
-            todo = todo if todo is not None else data.get("missing", data.get("total", 0))
+            if todo is None:
+                todo = data.get("missing", data.get("total", 0))
+                todo = min(todo, limit) if limit else todo
             done += int(data.get("done", 0))
             if progress and todo:
                 progress(min(done, todo), todo)
-            actions += [a for a in out.get("actions", []) if not a.startswith("encoded and tagged")]
+            actions += [a for a in out.get("actions", []) if not a.startswith(("encoded and tagged", "copied"))]
             params["start"] = data.get("cursor")  # the next slice continues where this one stopped
-            if data.get("complete") or not data.get("done"):
-                out["actions"] = actions + ([f"backfilled {done} points through {self.url}"] if done else [])
-                return out
+            if data.get("complete") or not data.get("done") or (limit and done >= limit):
+                break
+        out["actions"] = actions + ([f"backfilled {done} points through {self.url}"] if done else [])
+        if not data.get("complete") and data.get("remaining"):  # the last slice's note counts its own points
+            out["notes"] = [stopped_note(done=done, remaining=data["remaining"], total=data.get("total", 0),
+                                         what=out.get("target", ""), revision=data.get("revision", ""))]
+        out["data"] = {**data, "done": done}
+        return out
 
 
 def _migrations(folder: Path) -> list[Migration]:
@@ -323,8 +333,9 @@ def _run(backend: Local | Remote, args: argparse.Namespace, migrations: list[Mig
     elif args.step == "rollback":
         result = backend.step("rollback", target=target, **common)
     elif args.step == "retire":
+        untagging = _bar(0, "retire: untag", lines=not sys.stderr.isatty()) if isinstance(backend, Local) else None
         result = backend.step("retire", target=target, grace_s=parse_duration(args.grace), force=args.force,
-                              **common)
+                              progress=untagging, **common)
     else:
         raise SystemExit(f"unknown step {args.step}")
     _show(result)

@@ -119,8 +119,8 @@ def _rollback(m: Migrator, p: RollbackIn, _: Progress | None) -> StepResult:
     return m.rollback(p.target, dry_run=p.dry_run)
 
 
-def _retire(m: Migrator, p: RetireIn, _: Progress | None) -> StepResult:
-    return m.retire(p.target, grace_s=p.grace_s, force=p.force, dry_run=p.dry_run)
+def _retire(m: Migrator, p: RetireIn, progress: Progress | None) -> StepResult:
+    return m.retire(p.target, grace_s=p.grace_s, force=p.force, dry_run=p.dry_run, on_progress=progress)
 
 
 @dataclass(frozen=True)

@@ -160,7 +160,8 @@ class Migrator:
         return self._resolved(target, lambda s, m, r: s.rollback(m, r, dry_run=dry_run))
 
     def retire(self, target: str | None = None, *, grace_s: float = DEFAULT_GRACE_S, force: bool = False,
-               dry_run: bool = False) -> StepResult:
-        """Delete what is no longer live, after the grace period (`ChangeSteps.retire`)."""
+               dry_run: bool = False, on_progress: Progress | None = None) -> StepResult:
+        """Delete what is no longer live, after the grace period (`ChangeSteps.retire`); `on_progress` is
+        called with (points untagged, points to untag) as a retired version's tags come off."""
         return self._resolved(target, lambda s, m, r: s.retire(m, r, grace_s=grace_s, force=force,
-                                                                dry_run=dry_run))
+                                                                dry_run=dry_run, on_progress=on_progress))

@@ -28,7 +28,8 @@ from app.versioning.rebuild_target import (
     target_config,
     target_specs,
 )
-from app.versioning.steps import Action, Arms, Context, Progress, StepResult, age_s, run_actions
+from app.versioning.steps import TAGS, Action, Arms, Context, Progress, StepResult, age_s, run_actions
+from app.versioning.tagging import stopped_note, written_tags
 
 
 def _change(m: Migration) -> Rebuild:
@@ -116,15 +117,21 @@ def _fill(ctx: Context, m: Migration, *, batch: int, max_points: int | None, dry
     versions = reg.written_versions()
     reembed = [v for v in versions if v.space in change.reembed]
     copied = [v.name for v in versions if v.space not in change.reembed]
-    if dry_run:
-        result.actions.append(f"copy {total} points from {source} to {target} (vectors copied: {len(copied)}, "
-                              f"re-embedded: {', '.join(v.name for v in reembed) or 'none'}), then reconcile")
+    written = {v.name for v in versions}  # the target's vectors: a copied point claims no other version
+    if dry_run:  # what the real run would do, in its order
+        left = max(total - ctx.store.count(target), 0)
+        n = min(left, max_points or left)
+        result.actions.append(f"copy {n} of {total} points from {source} to {target} (vectors copied: "
+                              f"{len(copied)}, re-embedded: {', '.join(v.name for v in reembed) or 'none'})")
+        result.actions += ["delete the points the source no longer has; mark the rebuild filled"] * (n == left)
+        result.notes += [stopped_note(done=n, remaining=left - n, total=total, what=target,
+                                      revision=m.revision)] * (n < left)
         return result
     cursor = marker.get("cursor")
     done, t0 = 0, time.perf_counter()
     while True:
-        points, cursor = ctx.store.scroll(source, filter=None, limit=batch, offset=cursor,
-                                          with_vectors=copied or False)
+        points, cursor = ctx.store.scroll(source, filter=None, offset=cursor, with_vectors=copied or False,
+                                          limit=min(batch, max_points - done) if max_points else batch)
         existing = {p.id for p in ctx.store.retrieve(target, [p.id for p in points])}
         todo = [p for p in points if p.id not in existing]
         if todo:
@@ -132,7 +139,8 @@ def _fill(ctx: Context, m: Migration, *, batch: int, max_points: int | None, dry
                                       ctx.encoders) if reembed else [{} for _ in todo])
             ctx.store.upsert(target, [
                 PointWrite(id=p.id, vectors={**{n: v for n, v in p.vectors.items() if n in copied}, **f},
-                           payload=p.payload) for p, f in zip(todo, fresh, strict=True)], insert_only=True)
+                           payload={**p.payload, TAGS: written_tags(p.payload.get(TAGS) or [], written)})
+                for p, f in zip(todo, fresh, strict=True)], insert_only=True)
         done += len(points)
         _update_marker(ctx, cursor=cursor)
         if on_progress:
@@ -144,7 +152,9 @@ def _fill(ctx: Context, m: Migration, *, batch: int, max_points: int | None, dry
                           f"({done / elapsed if elapsed else 0.0:.1f} docs/s)")
     result.data |= {"done": done, "seconds": round(elapsed, 3)}
     if cursor is not None:
-        result.notes.append("stopped at the slice limit: run backfill again to continue")
+        left = max(total - ctx.store.count(target), 0)
+        result.data |= {"remaining": left, "revision": m.revision}
+        result.notes.append(stopped_note(done=done, remaining=left, total=total, what=target, revision=m.revision))
         return result
     # A delete that raced a copy can leave a point in the target the source no longer has.
     extra = _extra_points(ctx, source, target)
@@ -330,7 +340,7 @@ class RebuildSteps:
         return _rollback_rebuild(self.ctx, m, dry_run=dry_run)
 
     def retire(self, m: Migration, record: dict[str, Any], *, grace_s: float, force: bool,
-               dry_run: bool) -> StepResult:
+               dry_run: bool, on_progress: Progress | None = None) -> StepResult:
         """End dual writes and drop the collection not in use (see `_retire_rebuild`)."""
         return _retire_rebuild(self.ctx, m, grace_s=grace_s, force=force, dry_run=dry_run)
 

@@ -148,8 +148,8 @@ class ChangeSteps(Protocol):
         ...
 
     def retire(self, m: Migration, record: dict[str, Any], *, grace_s: float, force: bool,
-               dry_run: bool) -> StepResult:
-        """Delete what is no longer live, after the grace period."""
+               dry_run: bool, on_progress: Progress | None = None) -> StepResult:
+        """Delete what is no longer live, after the grace period (`on_progress`: points cleaned so far)."""
         ...
 
     def progress(self, m: Migration, record: dict[str, Any], reg: Registry) -> tuple[str, str]:

@@ -36,7 +36,7 @@ def test_dry_run_changes_nothing_at_any_step(migrator: Migrator, migration: Migr
     migrator.apply(migration)
     before = snapshot(migrator)
     dry = migrator.backfill(dry_run=True)
-    assert dry.actions and "encode 11 of 11 points" in dry.actions[0]
+    assert any("encode 11 of 11 points" in a for a in dry.actions)
     assert migrator.validate(None, QUERIES, dry_run=True, force=True).actions
     assert snapshot(migrator) == before
     migrator.backfill()
