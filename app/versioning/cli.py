@@ -303,10 +303,13 @@ def _run(backend: Local | Remote, args: argparse.Namespace, migrations: list[Mig
             todo = [m for m in ancestry(migrations, wanted[0]) if m.revision not in applied]
         if not todo:
             print("apply\n  nothing to do: every migration is applied")
+        elif common["dry_run"]:  # one call: each is previewed as if the ones before it were applied
+            chain = backend.step("apply", migrations=[m.to_dict() for m in todo], **common)["data"]["migrations"]
+            for result in chain:
+                _show(result)
+            return REFUSED if any(r["data"].get("refused") for r in chain) else 0
         for m in todo:
             _show(backend.step("apply", migration=m.to_dict(), **common))
-            if common["dry_run"]:
-                break  # later ones depend on this one being applied
         return 0
     target = args.target
     if args.step == "backfill":

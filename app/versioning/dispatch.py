@@ -37,9 +37,12 @@ class PlanIn(StepIn):
 
 
 class ApplyIn(StepIn):
-    """apply: the migration to apply."""
+    """apply: the migration to apply, or a chain of them in order."""
 
     migration: dict[str, Any] | None = Field(default=None, description="The migration's declaration.")
+    migrations: list[dict[str, Any]] | None = Field(default=None, max_length=1000, description=(
+        "Instead of `migration`: declarations to apply in order, each depending on those before it; a dry "
+        "run previews each as if the ones before it were applied (`data.migrations`: one result each)."))
 
 
 class BackfillIn(StepIn):
@@ -92,9 +95,17 @@ def _plan(m: Migrator, p: PlanIn, _: Progress | None) -> StepResult:
 
 
 def _apply(m: Migrator, p: ApplyIn, _: Progress | None) -> StepResult:
-    if p.migration is None:
-        raise InvalidInput("migration: required for apply: the declaration from the migration file")
-    return m.apply(Migration.from_dict(p.migration), dry_run=p.dry_run)
+    if (p.migration is None) == (p.migrations is None):
+        raise InvalidInput("migration: required for apply (or migrations, not both): the declaration from the "
+                           "migration file, or a list of them to apply in order")
+    if p.migration is not None:
+        return m.apply(Migration.from_dict(p.migration), dry_run=p.dry_run)
+    chain = [Migration.from_dict(d, path=f"migrations[{i}]") for i, d in enumerate(p.migrations or [])]
+    results = m.apply_all(chain, dry_run=p.dry_run)
+    return StepResult(step="apply", target=", ".join(r.target for r in results), dry_run=p.dry_run,
+                      actions=[f"{r.target}: {a}" for r in results for a in r.actions],
+                      notes=[f"{r.target}: {n}" for r in results for n in r.notes],
+                      data={"migrations": [r.to_dict() for r in results]})
 
 
 def _backfill(m: Migrator, p: BackfillIn, progress: Progress | None) -> StepResult:

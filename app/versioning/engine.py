@@ -27,6 +27,7 @@ from app.versioning import status as reports
 from app.versioning import verdicts
 from app.versioning.add_version import AddVersionSteps
 from app.versioning.declare import AddVersion, Migration, Rebuild
+from app.versioning.dryrun import dry_context
 from app.versioning.rebuild import RebuildSteps
 from app.versioning.steps import (
     DEFAULT_BATCH,
@@ -38,6 +39,29 @@ from app.versioning.steps import (
     StepResult,
 )
 from app.versioning.validate import QuerySet
+
+
+def kinds_on(ctx: Context) -> dict[type, ChangeSteps]:
+    """The one dispatch table: a kind of change -> its steps, acting on `ctx`."""
+    return {AddVersion: AddVersionSteps(ctx), Rebuild: RebuildSteps(ctx)}
+
+
+def _apply(ctx: Context, steps: ChangeSteps, m: Migration) -> StepResult:
+    """Check what every kind shares (dependency applied, revision not reused), then `steps.apply`.
+
+    Raises:
+        Conflict: it depends on a migration not applied, its revision is applied with another change,
+            or its kind's preconditions do not hold.
+    """
+    applied = ctx.records.applied()
+    if m.depends_on and m.depends_on not in applied:
+        raise Conflict(f"{m.label} depends on {m.depends_on}, which is not applied: apply it first")
+    record = applied.get(m.revision)
+    if record is not None and record.get("migration", {}).get("change") != m.to_dict()["change"]:
+        raise Conflict(f"revision {m.revision} is already applied with another change "
+                       f"({Migration.from_dict(record['migration']).change.describe()}): a migration's "
+                       "revision names one change; give this one the next revision", {"revision": m.revision})
+    return steps.apply(m, record, dry_run=False)
 
 
 class Migrator:
@@ -52,7 +76,7 @@ class Migrator:
                            records=records or MigrationRecords(store=store, alias=registry.alias))
         self.search = search
         # the one dispatch table: a kind of change -> its steps
-        self.kinds: dict[type, ChangeSteps] = {AddVersion: AddVersionSteps(self.ctx), Rebuild: RebuildSteps(self.ctx)}
+        self.kinds = kinds_on(self.ctx)
         self.lock = threading.RLock()
 
     # the collaborators, read by operators' tools and tests
@@ -99,26 +123,50 @@ class Migrator:
         return reports.status(self.ctx, self.steps_for)
 
     def plan(self, migrations: list[Migration]) -> StepResult:
-        """Each migration file: applied (and its next step) or pending; a dry run of the next `apply`."""
-        return reports.plan(self.ctx, self.steps_for, migrations, lambda m: self.apply(m, dry_run=True))
+        """Each migration file: applied (and its next step) or pending; a dry run of `apply` of the pending."""
+        return reports.plan(self.ctx, self.steps_for, migrations, lambda ms: self.apply_all(ms, dry_run=True))
 
     def apply(self, m: Migration, *, dry_run: bool = False) -> StepResult:
-        """Start migration `m` (see `ChangeSteps.apply`).
+        """Start migration `m` (see `ChangeSteps.apply`); a dry run lists what the real run would do.
 
         Raises:
             Conflict: it depends on a migration not applied, or its kind's preconditions do not hold.
         """
+        [result] = self.apply_all([m], dry_run=dry_run)
+        if result.data.get("refused"):
+            raise Conflict(result.data["refused"], result.data["detail"])
+        return result
+
+    def apply_all(self, migrations: list[Migration], *, dry_run: bool = False) -> list[StepResult]:
+        """Apply `migrations` in order (each may depend on the one before).
+
+        A dry run is the real run on a copy-on-write view of the store (`app.versioning.dryrun`): each
+        migration sees what the ones before it would have written, so the results list every change the
+        real run makes, and nothing is written. A migration the real run would refuse ends a dry run
+        with a result saying why; the results before it stand.
+
+        Returns:
+            One result per migration applied (or, in a dry run, previewed).
+
+        Raises:
+            Conflict: (real run) a migration's preconditions do not hold; the ones before it are applied.
+        """
         with self.lock:
-            applied = self.records.applied()
-            if m.depends_on and m.depends_on not in applied:
-                raise Conflict(f"{m.label} depends on {m.depends_on}, which is not applied: apply it first")
-            record = applied.get(m.revision)
-            if record is not None and record.get("migration", {}).get("change") != m.to_dict()["change"]:
-                raise Conflict(f"revision {m.revision} is already applied with another change "
-                               f"({Migration.from_dict(record['migration']).change.describe()}): a migration's "
-                               "revision names one change; give this one the next revision",
-                               {"revision": m.revision})
-            return self.steps_for(m).apply(m, record, dry_run=dry_run)
+            ctx = dry_context(self.ctx) if dry_run else self.ctx
+            kinds = kinds_on(ctx) if dry_run else self.kinds
+            results: list[StepResult] = []
+            for m in migrations:
+                try:
+                    results.append(_apply(ctx, kinds[type(m.change)], m))
+                except Conflict as e:
+                    if not dry_run:
+                        raise
+                    results.append(StepResult(step="apply", target=m.label, notes=[f"refused: {e.message}"],
+                                              data={"refused": e.message, "detail": e.detail}))
+                    break
+            for r in results if dry_run else []:
+                r.dry_run = True
+            return results
 
     def backfill(self, target: str | None = None, *, batch: int = DEFAULT_BATCH, max_points: int | None = None,
                  start: str | None = None, dry_run: bool = False, on_progress: Progress | None = None) -> StepResult:

@@ -6,7 +6,6 @@ from collections.abc import Callable
 from typing import Any
 
 from app.domain.gates import Coverage
-from app.errors import Conflict
 from app.versioning.declare import Migration
 from app.versioning.steps import ChangeSteps, Context, StepResult, tagged_filter
 from app.versioning.superseded import pending_state
@@ -62,17 +61,19 @@ def status(ctx: Context, steps_for: StepsFor) -> dict[str, Any]:
 
 
 def plan(ctx: Context, steps_for: StepsFor, migrations: list[Migration],
-         dry_apply: Callable[[Migration], StepResult]) -> StepResult:
-    """Each migration file: applied (with its state and next step) or pending; a dry run of the next `apply`.
+         dry_apply: Callable[[list[Migration]], list[StepResult]]) -> StepResult:
+    """Each migration file: applied (with its state and next step) or pending; a dry run of `apply`
+    (every pending migration, in order, each seeing what the ones before it would do).
 
     Args:
         ctx: the collaborators.
         steps_for: the steps of a migration's kind of change.
         migrations: every migration file, in order.
-        dry_apply: runs `apply` as a dry run (a refusal is noted, not raised).
+        dry_apply: runs `apply` of a chain as a dry run (a refusal ends it with a `refused:` note).
 
     Returns:
-        A dry-run result; `data["migrations"]` has one row per file: label, state, next, description.
+        A dry-run result; `data["migrations"]` has one row per file: label, state, next, description;
+        the actions are each pending migration's, prefixed with its label.
     """
     result = StepResult(step="plan", dry_run=True)
     applied = ctx.records.applied()
@@ -87,10 +88,8 @@ def plan(ctx: Context, steps_for: StepsFor, migrations: list[Migration],
     result.data["migrations"] = rows
     pending = [m for m in migrations if m.revision not in applied]
     if pending:
-        try:
-            dry = dry_apply(pending[0])
-            result.notes.append(f"next: apply {pending[0].label}")
-            result.actions += dry.actions
-        except Conflict as e:
-            result.notes.append(f"next: apply {pending[0].label} would be refused: {e.message}")
+        result.notes.append(f"next: apply {', '.join(m.label for m in pending)}")
+        for dry in dry_apply(pending):
+            result.actions += [f"{dry.target}: {a}" for a in dry.actions]
+            result.notes += [f"{dry.target}: {n}" for n in dry.notes if n.startswith("refused:")]
     return result

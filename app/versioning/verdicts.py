@@ -60,6 +60,7 @@ def validate(m: Migration, arms: Arms, query_set: val.QuerySet, *, search: Searc
     if dry_run:
         result.actions.append(f"run {len(query_set.queries)} queries from {query_set.name} on "
                               f"{arms.describe['baseline']} and {arms.describe['candidate']} ({', '.join(arms.modes)})")
+        result.actions.append(f"store the verdict for {arms.target} for the promote gate")
         return result
     t0 = time.perf_counter()
     compared = val.compare(query_set, modes=list(arms.modes), search=arm_searcher(search, arms), k=k,
