@@ -16,8 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from app.errors import StoreLocked
-
-DEFAULT_SERVICE_URL = "http://127.0.0.1:8000"
+from app.store.folder import through_service
 
 
 def parser(action: str) -> argparse.ArgumentParser:
@@ -63,9 +62,9 @@ def run_local(action: str, args: argparse.Namespace) -> dict[str, Any]:
     try:
         store = open_store(settings.store)
     except StoreLocked as e:
-        url = settings.service_url or DEFAULT_SERVICE_URL
-        raise SystemExit(f"scripts/{action}: {e.message} Run it through the service: "
-                         f"scripts/{action} --url {url} ... (or set MULTIVEC_SERVICE_URL)") from None
+        command = through_service(e, settings.service_url, f"scripts/{action} --url {{url}} ...")
+        raise SystemExit(f"scripts/{action}: {e.message} Run it through the service (or set "
+                         f"MULTIVEC_SERVICE_URL):\n  {command}") from None
     try:
         service = BackupService(store=store, root=settings.backup_dir, config=collection_config(settings.collection))
         folder = _local_folder(args.folder)

@@ -113,11 +113,14 @@ def _open_writer(args: argparse.Namespace, client: Any = None, services: Any = N
         from app.container import build_services
         from app.errors import AppError, StoreLocked
         from app.settings import Settings
+        from app.store.folder import through_service
 
+        settings = Settings()
         try:
-            services = build_services(Settings())
+            services = build_services(settings)
         except StoreLocked as e:
-            raise RequestFailed(f"{e.message} (to load while the service runs, leave out --direct)") from e
+            command = through_service(e, settings.service_url, "scripts/load --url {url} ... (without --direct)")
+            raise RequestFailed(f"{e.message} To load while the service runs, go through it: {command}") from e
         except AppError as e:
             raise RequestFailed(f"{e.code}: {e.message}") from e
         try:
@@ -249,6 +252,13 @@ def serve_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def local_url(host: str, port: int) -> str:
+    """The URL a command on this machine reaches a service bound to `host`:`port` at (a wildcard bind
+    is reached on loopback)."""
+    host = "127.0.0.1" if host in ("", "0.0.0.0") else "::1" if host == "::" else host
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
 def serve(argv: list[str] | None = None) -> None:
     """Start the service, after refusing an open bind: no API key on a non-loopback host.
 
@@ -286,6 +296,10 @@ def serve(argv: list[str] | None = None) -> None:
         services = build_services(settings)
     except AppError as e:
         raise SystemExit(f"serve: {e.code}: {e.message}") from None
+    if not settings.store.url:  # the embedded folder is ours: say where we listen, for the commands it refuses
+        from app.store.folder import FolderLock
+
+        FolderLock.announce_url(settings.store.path, local_url(args.host, args.port))
     try:
         # our JSON request lines replace uvicorn's access log; log_config=None keeps configure_logging's handlers
         uvicorn.run(create_app(settings, services=services), host=args.host, port=args.port, workers=1,

@@ -9,9 +9,12 @@ from pathlib import Path
 
 from app.errors import StoreLocked
 
+UNKNOWN_URL = "URL"  # stands in a hint's command line when no service recorded its address
+
 
 class FolderLock:
-    """An exclusive `flock` on `<root>/.lock`, which names the holder's pid for the next one to read."""
+    """An exclusive `flock` on `<root>/.lock`, which names the holder for the next one to read: its pid
+    (`pid N`) and, for the service, the URL it listens on (`url U`, written by `announce_url`)."""
 
     def __init__(self, root: Path) -> None:
         """Take the lock.
@@ -24,22 +27,47 @@ class FolderLock:
             fcntl.flock(self._file, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             self._file.seek(0)
-            holder = self._file.read().strip() or "another process"
+            fields = dict(line.split(" ", 1) for line in self._file.read().splitlines() if " " in line)
             self._file.close()
+            holder = f"pid {fields['pid']}" if "pid" in fields else "another process"
+            url = fields.get("url")
             raise StoreLocked(
-                f"data folder {root} is in use by {holder}; edge allows one process per folder. "
+                f"data folder {root} is in use by {holder}" + (f" (the service at {url})" if url else "") +
+                "; edge allows one process per folder. "
                 "Stop that process, or run this command through the running service's admin API.",
-                {"path": str(root)},
+                {"path": str(root), "service_url": url},
             ) from None
         self._file.seek(0)
         self._file.truncate()
         self._file.write(f"pid {os.getpid()}\n")
         self._file.flush()
 
+    @staticmethod
+    def announce_url(root: Path, url: str) -> None:
+        """Record, in the lock this process holds on `root`, the URL it serves on (`scripts/serve`), so a
+        command refused the folder can name the service to go through."""
+        with (root / ".lock").open("a") as f:
+            f.write(f"url {url}\n")
+
     def release(self) -> None:
         """Let the next process take the folder."""
         fcntl.flock(self._file, fcntl.LOCK_UN)
         self._file.close()
+
+
+def through_service(error: StoreLocked, configured: str | None, command: str) -> str:
+    """`command` with `{url}` replaced by the URL of the service holding the folder: the one it recorded
+    beside its lock, else `configured` (MULTIVEC_SERVICE_URL), else a placeholder and a line saying what
+    to put there (never a guessed port).
+
+    Args:
+        error: the refusal `FolderLock` raised (its detail carries the recorded URL, if any).
+        configured: the URL the settings name, or None.
+        command: the command line to show, with `{url}` where the URL goes.
+    """
+    url = (error.detail or {}).get("service_url") or configured
+    line = command.replace("{url}", url or UNKNOWN_URL)
+    return line if url else f"{line}  ({UNKNOWN_URL}: the service's URL, e.g. http://127.0.0.1:PORT)"
 
 
 class AliasFile:

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from app.domain.gates import parse_duration
 from app.errors import AppError, Conflict, StoreLocked
+from app.store.folder import through_service
 from app.versioning.declare import Migration, ancestry, default_folder, load_folder
 from app.versioning.dispatch import run_step
 from app.versioning.render import result_lines, status_lines
@@ -24,7 +25,6 @@ if TYPE_CHECKING:
     from app.settings import Settings
 
 REFUSED = 2
-DEFAULT_SERVICE_URL = "http://127.0.0.1:8000"  # where `scripts/serve` listens by default
 
 
 class Local:
@@ -40,10 +40,9 @@ class Local:
         try:
             store = open_store(settings.store, settings.collection)
         except StoreLocked as e:
-            url = settings.service_url or DEFAULT_SERVICE_URL
+            command = through_service(e, settings.service_url, "scripts/migrate --url {url} " + " ".join(argv))
             raise SystemExit(f"{e.message}\n\nThe service holds the data folder: run the same command through it,\n"
-                             f"  scripts/migrate --url {url} {' '.join(argv)}\n"
-                             f"(or set MULTIVEC_SERVICE_URL to the service's URL)") from None
+                             f"  {command}\n(or set MULTIVEC_SERVICE_URL to the service's URL)") from None
         if RegistryRepo(store=store, alias=settings.store.collection).load() is None:
             store.close()
             raise SystemExit(f"collection {settings.store.collection!r} is not initialised in "

@@ -45,9 +45,53 @@ def test_a_locked_data_folder_tells_the_operator_to_use_url(settings: Settings, 
         with pytest.raises(SystemExit) as exc:
             main(["status"])
         message = str(exc.value)
-        assert "in use by pid" in message and "scripts/migrate --url http://127.0.0.1:8000 status" in message
+        # this holder recorded no URL: a placeholder saying what goes there, never a guessed port
+        assert "in use by pid" in message and "scripts/migrate --url URL status" in message
+        assert "URL: the service's URL, e.g. http://127.0.0.1:PORT" in message and ":8000" not in message
     finally:
         svc.close()
+
+
+def test_every_hint_names_the_url_of_the_service_holding_the_folder(settings: Settings) -> None:
+    """`scripts/serve` records where it listens beside its folder lock; migrate, backup and load --direct,
+    refused the folder, tell the operator to go through that URL (here not the default port)."""
+    import os
+    import subprocess
+    import sys
+    import time
+
+    import httpx
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    root = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "PYTHONPATH": str(root), "MULTIVEC_CALLER_DIR": str(root)}
+    serve = subprocess.Popen([sys.executable, "-m", "app.launch", "app.cli", "serve", "--port", str(port)],
+                             cwd=root, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(600):  # until it answers (models load first); a crash ends the wait
+            assert serve.poll() is None, serve.stderr.read() if serve.stderr else ""
+            try:
+                if httpx.get(f"{url}/health", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.2)
+        else:
+            pytest.fail(f"scripts/serve did not answer on {url}")
+        corpus = settings.store.path.parent / "corpus.jsonl"
+        corpus.write_text('{"id": "a", "title": "t", "body": "b"}\n')
+        for args, command in [(["app.versioning.cli", "status"], f"scripts/migrate --url {url} status"),
+                              (["app.backup_cli", "backup"], f"scripts/backup --url {url} ..."),
+                              (["app.cli", "load", "--direct", str(corpus)], f"scripts/load --url {url} ...")]:
+            done = subprocess.run([sys.executable, "-m", "app.launch", *args], cwd=root, env=env,
+                                  capture_output=True, text=True, timeout=120)
+            assert done.returncode != 0 and command in done.stderr, done.stderr
+            assert f"(the service at {url})" in done.stderr and "Traceback" not in done.stderr
+    finally:
+        serve.terminate()
+        serve.wait(timeout=60)
 
 
 def test_operator_flow_reads_well(settings: Settings, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
