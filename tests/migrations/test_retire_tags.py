@@ -91,3 +91,15 @@ def test_a_rebuild_copies_no_tag_of_a_version_it_does_not_write(corpus: Services
     copied, _ = migrator.store.scroll(target, filter=None, limit=20, offset=None)
     assert len(copied) == 11 and all(OLD not in p.payload[tagging.TAGS] for p in copied)
     assert all(NEW in p.payload[tagging.TAGS] for p in copied)
+
+
+def test_abandoning_a_new_version_untags_it_too(corpus: Services, migrator: Migrator, migration: Migration) -> None:
+    """The tester's case: a version never promoted, retired with --force (within the grace period)."""
+    migrator.apply(migration)
+    migrator.backfill(max_points=5)
+    assert migrator.coverage(NEW).covered == 5
+    done = migrator.retire(force=True)
+    assert done.target == NEW and migrator.coverage(NEW).covered == 0 and migrator.coverage(OLD).covered == 11
+    assert NEW not in migrator.store.vector_specs(migrator.registry.physical())
+    with TestClient(create_app(corpus.settings, services=corpus)) as client:
+        assert "0 matching" in client.get("/inspect/points", params={"version": NEW}).text
