@@ -66,7 +66,7 @@ def test_max_points_bounds_a_rebuild_fill_too(migrator: Migrator, migration: Mig
     migrator.apply(migration)
     migrator.backfill()
     migrator.apply(REBUILD)
-    target = migrator.registry.rebuild()["target"]
+    target = (migrator.registry.rebuild() or {})["target"]
     dry = migrator.backfill(max_points=3, batch=256, dry_run=True)
     assert any(a.startswith("copy 3 of 11 points") for a in dry.actions)
     assert not any("filled" in a for a in dry.actions)

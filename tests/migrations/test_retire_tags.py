@@ -87,7 +87,7 @@ def test_a_rebuild_copies_no_tag_of_a_version_it_does_not_write(corpus: Services
         migrator.store.set_payload(physical, [p.id], {tagging.TAGS: [*p.payload[tagging.TAGS], OLD]})
     migrator.apply(REBUILD)
     migrator.backfill()
-    target = migrator.registry.rebuild()["target"]
+    target = (migrator.registry.rebuild() or {})["target"]
     copied, _ = migrator.store.scroll(target, filter=None, limit=20, offset=None)
     assert len(copied) == 11 and all(OLD not in p.payload[tagging.TAGS] for p in copied)
     assert all(NEW in p.payload[tagging.TAGS] for p in copied)
