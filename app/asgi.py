@@ -12,12 +12,15 @@ from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.openapi import OpenAPIConfig
+from litestar.serialization import decode_json
+from litestar.types import Empty
 from litestar.plugins.pydantic import PydanticPlugin
 
 from app.api.admin import AdminController
 from app.api.controllers import DocumentController, HealthController, SearchController
 from app.api.head import HeadAsGet
 from app.api.inspect import InspectPlugin
+from app.api.media import check_json_media, without_bom
 from app.api.migrations import MigrationController
 from app.api.observe import MetricsController, RequestObserver
 from app.api.openapi import declare_limits
@@ -83,21 +86,29 @@ PROVIDERS: dict[str, Provide] = {
 
 
 class ApiRequest(Request[Any, Any, Any]):
-    """Requests whose JSON body is bounded before any handler sees it: nesting depth (a body nested
+    """Requests whose JSON body is checked before any handler sees it: sent as uncompressed UTF-8 JSON
+    (`app.api.media`; a leading byte order mark is ignored), and bounded in nesting depth (a body nested
     thousands of levels deep would exhaust the decoder's recursion)."""
 
     async def json(self) -> Any:
-        """The decoded body, checked against `MULTIVEC_LIMITS__MAX_JSON_DEPTH`.
+        """The decoded body, checked against `MULTIVEC_LIMITS__MAX_JSON_DEPTH`. Litestar calls this only for a
+        route that takes a body, and only when the body is not empty.
 
         Raises:
+            UnsupportedMediaType: the body is not sent as `application/json`, or is compressed (415).
             InvalidInput: the body is nested deeper than the limit, or too deep for the decoder (422).
+            SerializationException: the body is not valid JSON (Litestar answers 400).
         """
-        try:
-            value = await super().json()
-        except RecursionError:
-            raise InvalidInput("the request body is nested too deeply to decode") from None
-        check_json_value(value, max_depth=self.app.state.services.settings.limits.max_json_depth)
-        return value
+        if self._json is Empty:
+            check_json_media(self.headers)
+            body = without_bom(await self.body())
+            try:
+                value = decode_json(body or b"null", type_decoders=self.route_handler.resolve_type_decoders())
+            except RecursionError:
+                raise InvalidInput("the request body is nested too deeply to decode") from None
+            check_json_value(value, max_depth=self.app.state.services.settings.limits.max_json_depth)
+            self._json = value
+        return self._json
 
 
 def create_app(settings: Settings | None = None, services: Services | None = None) -> Litestar:

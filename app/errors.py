@@ -22,6 +22,13 @@ class InvalidInput(AppError):
     code = "invalid_input"
 
 
+class UnsupportedMediaType(AppError):
+    """A request body sent as something other than uncompressed UTF-8 JSON (415): the message names the
+    content-type, charset or content-encoding received and the one accepted."""
+
+    code = "unsupported_media_type"
+
+
 class UnknownSpace(AppError):
     """A space (or weight) named in a request or migration that the registry does not know (422)."""
 
@@ -117,6 +124,7 @@ class Forbidden(AppError):
 # The one table: error class -> HTTP status. A subclass not listed takes its base's status.
 STATUS_BY_ERROR: dict[type[AppError], int] = {
     InvalidInput: 422,
+    UnsupportedMediaType: 415,
     UnknownSpace: 422,
     UnknownPlan: 422,
     NoLearnedScorer: 422,

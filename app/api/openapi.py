@@ -18,6 +18,8 @@ if TYPE_CHECKING:
 ERROR_DESCRIPTIONS: dict[int, str] = {
     400: "Malformed request: the body is not valid JSON (`malformed_request`).",
     413: "The request body is larger than the service accepts (64 MiB).",
+    415: "The body is not sent as `content-type: application/json` (UTF-8), or is compressed "
+         "(`content-encoding`): `unsupported_media_type`, naming what was received; nothing was changed.",
     401: "No valid credential: a missing or wrong API key, or admin token (`unauthorized`).",
     403: "The read-only API key was given for a write (`forbidden`).",
     404: "Not found: no document with that id, or no such collection, backup or route.",
@@ -40,12 +42,12 @@ def error_responses(*statuses: int) -> dict[int, ResponseSpec]:
     Declaring 400 here also replaces the body Litestar declares by default for validation errors,
     which is not the shape the service answers with.
 
-    A route that reads a JSON body (it declares 400) can also answer 413, so that is declared with it.
+    A route that reads a JSON body (it declares 400) can also answer 413 and 415, so they are declared with it.
 
     Raises:
         KeyError: a status with no entry in ERROR_DESCRIPTIONS.
     """
-    wanted = set(statuses) | ({413} if 400 in statuses else set())
+    wanted = set(statuses) | ({413, 415} if 400 in statuses else set())
     return {s: ResponseSpec(data_container=ErrorBody, description=ERROR_DESCRIPTIONS[s],
                            generate_examples=False)
             for s in sorted(wanted)}

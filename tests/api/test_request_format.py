@@ -1,0 +1,118 @@
+"""A JSON body sent as anything else (another content-type or charset, compressed, no content-type) is a 415
+naming what was received and what is accepted, on every route that takes a body, and changes nothing."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from app.container import Services
+
+DOC = {"documents": [{"id": "media-1", "title": "Sent as what?", "body": "A body about content types."}]}
+# every route that reads a JSON body, with a body it would accept (a restore of a missing backup: 404 at most)
+ROUTES: list[tuple[str, dict[str, Any]]] = [
+    ("/documents", DOC),
+    ("/search", {"query": "content types"}),
+    ("/admin/backup", {"name": "media-backup"}),
+    ("/admin/restore", {"name": "no-such-backup"}),
+    ("/admin/migrations/plan", {}),
+]
+WRONG_TYPES = ["text/plain", "application/xml", "multipart/form-data; boundary=x",
+               "application/x-www-form-urlencoded", "application/json; charset=utf-16"]
+
+
+def stored(services: Services) -> tuple[int, bool, list[str]]:
+    """What a refused request must not change: the point count, the test document, the backups."""
+    root = services.backup.root
+    backups = sorted(p.name for p in root.iterdir()) if root.exists() else []
+    present = True
+    try:
+        services.ingest.get("media-1")
+    except Exception:
+        present = False
+    return services.ingest.count(), present, backups
+
+
+def assert_415(r: httpx.Response, *named: str) -> None:
+    assert r.status_code == 415, r.text
+    body = r.json()
+    assert body["code"] == "unsupported_media_type"
+    for word in named:
+        assert word in body["message"], (word, body["message"])
+
+
+@pytest.mark.parametrize("content_type", WRONG_TYPES)
+@pytest.mark.parametrize(("path", "payload"), ROUTES, ids=[p for p, _ in ROUTES])
+def test_a_body_of_another_content_type_is_415_naming_both_types_and_changes_nothing(
+    live_url: str, app_services: Services, path: str, payload: dict[str, Any], content_type: str
+) -> None:
+    before = stored(app_services)
+    r = httpx.post(live_url + path, content=json.dumps(payload).encode(), headers={"content-type": content_type},
+                   timeout=60)
+    named = ("charset", "utf-16") if "charset" in content_type else (content_type.split(";")[0],)
+    assert_415(r, *named, "application/json")
+    assert stored(app_services) == before
+
+
+@pytest.mark.parametrize(("path", "payload"), ROUTES, ids=[p for p, _ in ROUTES])
+def test_a_body_without_a_content_type_is_415_saying_so(live_url: str, app_services: Services, path: str,
+                                                         payload: dict[str, Any]) -> None:
+    before = stored(app_services)
+    request = httpx.Request("POST", live_url + path, content=json.dumps(payload).encode())
+    assert "content-type" not in request.headers  # httpx sends none for raw bytes
+    with httpx.Client(timeout=60) as c:
+        r = c.send(request)
+    assert_415(r, "no content-type", "application/json")
+    assert stored(app_services) == before
+
+
+@pytest.mark.parametrize("encoding", ["gzip", "br", "deflate"])
+@pytest.mark.parametrize(("path", "payload"), ROUTES, ids=[p for p, _ in ROUTES])
+def test_a_compressed_body_is_415_naming_the_encoding(live_url: str, app_services: Services, path: str,
+                                                       payload: dict[str, Any], encoding: str) -> None:
+    before = stored(app_services)
+    raw = json.dumps(payload).encode()
+    content = gzip.compress(raw) if encoding == "gzip" else raw  # br: a plain body labelled compressed
+    r = httpx.post(live_url + path, content=content, timeout=60,
+                   headers={"content-type": "application/json", "content-encoding": encoding})
+    assert_415(r, f"content-encoding '{encoding}' is not supported")
+    assert stored(app_services) == before
+
+
+def test_json_with_a_utf8_charset_or_identity_encoding_is_accepted(live_url: str) -> None:
+    for headers in ({"content-type": "application/json; charset=UTF-8"},
+                    {"content-type": "Application/JSON", "content-encoding": "identity"}):
+        r = httpx.post(live_url + "/search", content=b'{"query": "content types"}', headers=headers, timeout=60)
+        assert r.status_code == 200, (headers, r.text)
+
+
+def test_a_body_starting_with_a_byte_order_mark_is_read_without_it(live_url: str, app_services: Services) -> None:
+    doc = {"documents": [{"id": "bom-doc", "title": "Saved by Notepad", "body": "A UTF-8 file with a BOM."}]}
+    r = httpx.post(live_url + "/documents", content=b"\xef\xbb\xbf" + json.dumps(doc).encode(),
+                   headers={"content-type": "application/json"}, timeout=60)
+    assert r.status_code == 200, r.text
+    assert r.json()["ids"] == ["bom-doc"]  # the id does not start with U+FEFF
+    assert app_services.ingest.get("bom-doc")["title"] == "Saved by Notepad"
+    r = httpx.post(live_url + "/search", content='\ufeff{"query": "Notepad"}'.encode(),
+                   headers={"content-type": "application/json"}, timeout=60)
+    assert r.status_code == 200, r.text
+
+
+def test_a_post_without_a_body_needs_no_content_type(live_url: str, app_services: Services, tmp_path: Path) -> None:
+    # `curl -X POST /admin/backup`: no body, nothing to describe
+    r = httpx.post(live_url + "/admin/backup", timeout=120)
+    assert r.status_code == 200, r.text
+
+
+def test_the_openapi_document_declares_415_where_a_body_is_read(live_url: str) -> None:
+    spec = httpx.get(live_url + "/schema/openapi.json", timeout=30).json()
+    for path, _ in ROUTES:
+        op = spec["paths"][path]["post"]
+        assert list(op["requestBody"]["content"]) == ["application/json"]
+        assert "415" in op["responses"], path
+    assert "415" not in spec["paths"]["/admin/optimize"]["post"]["responses"]  # it reads no body
