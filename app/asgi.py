@@ -12,9 +12,9 @@ from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.openapi import OpenAPIConfig
+from litestar.plugins.pydantic import PydanticPlugin
 from litestar.serialization import decode_json
 from litestar.types import Empty
-from litestar.plugins.pydantic import PydanticPlugin
 
 from app.api.admin import AdminController
 from app.api.controllers import DocumentController, HealthController, SearchController
@@ -28,7 +28,7 @@ from app.container import Services, build_services
 from app.domain.bounds import check_json_value
 from app.errors import AppError, InvalidInput, error_body, status_for
 from app.observe.metrics import Metrics
-from app.settings import Settings
+from app.settings import MAX_BODY_BYTES, Settings
 
 log = logging.getLogger("multivec")
 
@@ -148,7 +148,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         plugins=[PydanticPlugin(validate_strict=True), InspectPlugin()],  # "5" is not a number, 1 is not a boolean
         openapi_config=OpenAPIConfig(title="multivec", version="0.1.0", path="/schema"),
         state=State({"settings": settings}),  # the guards read the keys from here
-        request_max_body_size=64 * 1024 * 1024,
+        request_max_body_size=MAX_BODY_BYTES,
     )
     declare_limits(app.openapi_schema, settings)
     # metrics in a registry of this app's own; every request (404s too) gets an id, a log line, metrics

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import shlex
 import sys
@@ -273,6 +274,7 @@ def serve(argv: list[str] | None = None) -> None:
     from app.errors import AppError
     from app.observe.logs import configure_logging
     from app.settings import Settings
+    from app.settings_checks import unknown_variable_lines
 
     args = serve_parser().parse_args(argv)
     try:
@@ -286,6 +288,8 @@ def serve(argv: list[str] | None = None) -> None:
         configure_logging(settings.log_level)
     except ValueError as e:
         raise SystemExit(f"serve: MULTIVEC_LOG_LEVEL: {e}") from None
+    for line in unknown_variable_lines(os.environ, Settings):  # a misspelt name would be ignored in silence
+        logging.getLogger("multivec").warning("%s", line)
 
     import uvicorn
 

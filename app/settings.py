@@ -15,6 +15,10 @@ from app.search_settings import PlanSettings as PlanSettings
 from app.search_settings import SearchSettings as SearchSettings
 from app.search_settings import builtin_plans as builtin_plans
 from app.search_settings import evaluated_weights as evaluated_weights
+from app.settings_checks import Folder
+
+MAX_BODY_BYTES = 64 * 1024 * 1024  # the largest request body the service reads (413 past it)
+# no text or count in a request can exceed its body: the natural upper bound of the input limits below
 
 SpaceField = Literal["title", "body", "summary", "entities", "document", "keywords"]
 
@@ -24,14 +28,14 @@ class StoreSettings(BaseModel):
 
     url: str | None = None
     api_key: str | None = None
-    path: Path = Path("data")
-    collection: str = "documents"
-    timeout_s: float = 10.0
-    retry_attempts: int = 3
-    retry_wait_s: float = 0.2
+    path: Folder = Path("data")
+    collection: str = Field(default="documents", min_length=1, max_length=MAX_NAME_CHARS)
+    timeout_s: float = Field(default=10.0, gt=0, le=3_600)
+    retry_attempts: int = Field(default=3, ge=1, le=20)  # every try, the first included: 1 retries nothing
+    retry_wait_s: float = Field(default=0.2, ge=0, le=60)
     # the embedded store refuses a write, optimisation or snapshot (503 `disk_full`) that would leave less free
     # space on its disk than this, in MB: a full disk kills the process (SIGBUS); 0 turns the check off
-    min_free_mb: int = Field(default=256, ge=0)
+    min_free_mb: int = Field(default=256, ge=0, le=100_000_000)
 
 
 Quantization = Literal["none", "scalar", "binary"]
@@ -132,7 +136,7 @@ class SpaceSettings(BaseModel):
     field: SpaceField
     kind: SpaceKind
     model: str
-    version: int = 1
+    version: int = Field(default=1, ge=1, le=1_000_000)
     index: IndexKind = Field(default="hnsw", description="`hnsw`: searched on its own through an HNSW graph; "
                              "`rerank`: stored without one (m = 0) and only used to rescore candidates. Applies "
                              "when a collection is created; an existing one changes by a rebuild migration.")
@@ -141,18 +145,20 @@ class SpaceSettings(BaseModel):
 class EncoderSettings(BaseModel):
     """Bounds on the encoders' work: onnxruntime memory grows with batch x sequence length."""
 
-    cache_dir: Path = Path(".cache/models")
-    batch_tokens: int = 1024  # measured: smaller, length-sorted batches are faster and bound memory
-    max_batch: int = 64
-    threads: int | None = None
-    chunk_words: int = 120
-    max_chunks: int = Field(default=32, ge=1, description="Body vectors per point; past it the most alike "
-                            "adjacent passages are merged (mean, re-normalised) until this many are left.")
-    max_passages: int = Field(default=512, ge=1, description="Passages encoded per body (bounds the encoder's "
-                              "work); past it the tail is cut and the document's `coverage` says so.")
-    max_entities: int = 8
-    shared_group_chars: int = Field(default=262_144, ge=1, description="Shared mode: the token states of documents "
-                                    "of at most this many characters in all are held at once (bounds memory).")
+    cache_dir: Folder = Path(".cache/models")
+    # measured: smaller, length-sorted batches are faster and bound memory
+    batch_tokens: int = Field(default=1024, ge=16, le=1_048_576)
+    max_batch: int = Field(default=64, ge=1, le=4_096)
+    threads: int | None = Field(default=None, ge=1, le=1_024)
+    chunk_words: int = Field(default=120, ge=1, le=10_000)
+    max_chunks: int = Field(default=32, ge=1, le=10_000, description="Body vectors per point; past it the most "
+                            "alike adjacent passages are merged (mean, re-normalised) until this many are left.")
+    max_passages: int = Field(default=512, ge=1, le=1_000_000, description="Passages encoded per body (bounds the "
+                              "encoder's work); past it the tail is cut and the document's `coverage` says so.")
+    max_entities: int = Field(default=8, ge=0, le=1_000)  # derived keyphrases kept (0: the title alone)
+    shared_group_chars: int = Field(default=262_144, ge=1, le=MAX_BODY_BYTES, description="Shared mode: the token "
+                                    "states of documents of at most this many characters in all are held at once "
+                                    "(bounds memory).")
 
 
 class RolloutSettings(BaseModel):
@@ -170,23 +176,24 @@ class LimitSettings(BaseModel):
     written. Qdrant's storage cannot read back a payload nested 127 levels deep, so the metadata
     depth is capped well below that (`le=64`)."""
 
-    max_batch: int = Field(default=256, ge=1)
-    max_batch_chars: int = Field(default=4_000_000, ge=1)  # every text of a batch, summed: bounds one request's work
+    max_batch: int = Field(default=256, ge=1, le=MAX_BODY_BYTES)
+    # every text of a batch, summed: bounds one request's work
+    max_batch_chars: int = Field(default=4_000_000, ge=1, le=MAX_BODY_BYTES)
     # a 45,000-word English body (about 300,000 characters; long words up to 500,000) fits; its passages are
     # bounded by encoders.max_passages
-    max_text_chars: int = Field(default=500_000, ge=1)
-    max_title_chars: int = Field(default=2_000, ge=1)
-    max_query_chars: int = Field(default=2_000, ge=1)
-    max_entities: int = Field(default=64, ge=1)
-    max_entity_chars: int = Field(default=500, ge=1)
-    max_id_chars: int = Field(default=256, ge=1)
+    max_text_chars: int = Field(default=500_000, ge=1, le=MAX_BODY_BYTES)
+    max_title_chars: int = Field(default=2_000, ge=1, le=MAX_BODY_BYTES)
+    max_query_chars: int = Field(default=2_000, ge=1, le=MAX_BODY_BYTES)
+    max_entities: int = Field(default=64, ge=1, le=MAX_BODY_BYTES)
+    max_entity_chars: int = Field(default=500, ge=1, le=MAX_BODY_BYTES)
+    max_id_chars: int = Field(default=256, ge=1, le=MAX_BODY_BYTES)
     max_metadata_depth: int = Field(default=16, ge=1, le=64)
-    max_metadata_keys: int = Field(default=256, ge=1)
-    max_metadata_key_chars: int = Field(default=128, ge=1)
-    max_metadata_string_chars: int = Field(default=8_192, ge=1)
-    max_metadata_bytes: int = Field(default=65_536, ge=1)
-    max_filter_conditions: int = Field(default=16, ge=1)
-    max_filter_values: int = Field(default=256, ge=1)
+    max_metadata_keys: int = Field(default=256, ge=1, le=MAX_BODY_BYTES)
+    max_metadata_key_chars: int = Field(default=128, ge=1, le=MAX_BODY_BYTES)
+    max_metadata_string_chars: int = Field(default=8_192, ge=1, le=MAX_BODY_BYTES)
+    max_metadata_bytes: int = Field(default=65_536, ge=1, le=MAX_BODY_BYTES)
+    max_filter_conditions: int = Field(default=16, ge=1, le=MAX_BODY_BYTES)
+    max_filter_values: int = Field(default=256, ge=1, le=MAX_BODY_BYTES)
     max_json_depth: int = Field(default=64, ge=8, le=100)  # any request body (the engine reads < 127)
 
     @model_validator(mode="after")
@@ -269,7 +276,7 @@ class Settings(BaseSettings):
     read_only_api_key: str | None = Field(default=None, description="API key for searches and reads only.")
     allow_open: bool = Field(default=False, description="Serve on a non-loopback address with no API key.")
     log_level: str = Field(default="INFO", description="Level of the service's JSON log lines (`scripts/serve`).")
-    backup_dir: Path = Field(default=Path("backups"), description="Where `POST /admin/backup` writes backups and "
+    backup_dir: Folder = Field(default=Path("backups"), description="Where `POST /admin/backup` writes backups and "
                              "`POST /admin/restore` reads them (one folder each); `scripts/backup`'s default.")
 
     @field_validator("admin_token", "api_key", "read_only_api_key")

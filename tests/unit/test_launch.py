@@ -160,3 +160,68 @@ def test_an_operator_error_raised_anywhere_in_a_command_is_one_line(tmp_path: Pa
         sys.path.remove(str(tmp_path))
     err = capsys.readouterr().err
     assert err.strip().endswith("store_unavailable: qdrant at :6333 is down") and len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize(("variable", "value", "named"), [
+    ("MULTIVEC_STORE__RETRY_ATTEMPTS", "-3", "store.retry_attempts: Input should be greater than or equal to 1"),
+    ("MULTIVEC_STORE__RETRY_ATTEMPTS", "0", "store.retry_attempts"),
+    ("MULTIVEC_STORE__TIMEOUT_S", "-1", "store.timeout_s: Input should be greater than 0"),
+    ("MULTIVEC_STORE__RETRY_WAIT_S", "-0.5", "store.retry_wait_s"),
+    ("MULTIVEC_ENCODERS__THREADS", "-1", "encoders.threads: Input should be greater than or equal to 1"),
+    ("MULTIVEC_ENCODERS__BATCH_TOKENS", "0", "encoders.batch_tokens"),
+    ("MULTIVEC_ENCODERS__MAX_BATCH", "-1", "encoders.max_batch"),
+    ("MULTIVEC_ENCODERS__CHUNK_WORDS", "0", "encoders.chunk_words"),
+    ("MULTIVEC_ENCODERS__MAX_ENTITIES", "-2", "encoders.max_entities"),
+    ("MULTIVEC_STORE__COLLECTION", "", "store.collection"),
+    ("MULTIVEC_LIMITS__MAX_TEXT_CHARS", str(10**12), "limits.max_text_chars: Input should be less than or equal"),
+    ("MULTIVEC_STORE__PATH", "/etc/passwd", "store.path: '/etc/passwd' is not a folder"),
+    ("MULTIVEC_BACKUP_DIR", "/etc/passwd/backups", "backup_dir: '/etc/passwd/backups' is not a folder"),
+    ("MULTIVEC_ENCODERS__CACHE_DIR", "/etc/passwd", "encoders.cache_dir: '/etc/passwd' is not a folder"),
+])
+def test_a_setting_out_of_its_bounds_stops_the_start_in_one_line(tmp_path: Path, variable: str, value: str,
+                                                                 named: str) -> None:
+    done = run_launch(["app.cli", "serve", "--port", str(free_port())], cwd=tmp_path, env={variable: value})
+    assert_one_clear_line(done, "settings from the environment are invalid", named)
+
+
+def test_every_numeric_setting_has_a_lower_and_an_upper_bound() -> None:
+    import types
+    import typing
+
+    from pydantic import BaseModel
+
+    from app.settings import Settings
+
+    def kinds(annotation: object) -> set[object]:
+        return {annotation} | {k for arg in typing.get_args(annotation) for k in kinds(arg)}
+
+    def unbounded(model: type[BaseModel], where: str) -> list[str]:
+        found = []
+        for name, info in model.model_fields.items():
+            bounds = {type(m).__name__ for m in info.metadata}
+            scalar = {info.annotation, *typing.get_args(info.annotation)} if typing.get_origin(info.annotation) in (
+                typing.Union, types.UnionType) else {info.annotation}  # maps of weights are checked by validators
+            if scalar & {int, float} and not ({"Ge", "Gt"} & bounds and {"Le", "Lt"} & bounds):
+                found.append(f"{where}{name}")
+            for kind in kinds(info.annotation):
+                if isinstance(kind, type) and issubclass(kind, BaseModel):
+                    found += unbounded(kind, f"{where}{name}.")
+        return found
+
+    assert unbounded(Settings, "") == []
+
+
+def test_a_misspelt_variable_is_one_warning_naming_the_closest_setting(held_folder: Path) -> None:
+    env = {"MULTIVEC_STORE__PATH": str(held_folder), "MULTIVEC_SERACH__BUDGET_MS": "100",
+           "MULTIVEC_SEARCH__BUGDET_MS": "100", "MULTIVEC_NOTHING_LIKE_IT": "1",
+           "MULTIVEC_SEARCH__DEADLINES_MS__BODY": "50"}  # a map's key: read (and checked) by the setting
+    done = run_launch(["app.cli", "serve", "--port", str(free_port())], cwd=held_folder.parent, env=env)
+    assert done.returncode != 0  # the folder is held: the start stops after the warnings
+    warned = [line for line in done.stderr.splitlines() if "is not a setting" in line]
+    assert len(warned) == 3, done.stderr
+    for typo in ("MULTIVEC_SEARCH__BUGDET_MS", "MULTIVEC_SERACH__BUDGET_MS"):
+        assert any(f"{typo} is not a setting and is ignored: did you mean MULTIVEC_SEARCH__BUDGET_MS?" in line
+                   for line in warned), (typo, warned)
+    other = next(line for line in warned if "MULTIVEC_NOTHING_LIKE_IT" in line)
+    assert "did you mean" not in other
+    assert "DEADLINES_MS__BODY" not in done.stderr
