@@ -69,7 +69,7 @@ def run_local(action: str, args: argparse.Namespace) -> dict[str, Any]:
         service = BackupService(store=store, root=settings.backup_dir, config=collection_config(settings.collection))
         folder = _local_folder(args.folder)
         if action == "backup":
-            return service.backup(folder or service.folder(), progress=_progress).as_dict()
+            return service.backup(folder, progress=_progress).as_dict()
         if args.latest:
             folder = latest(settings.backup_dir)
             if folder is None:

@@ -35,9 +35,11 @@ class AdminController(Controller):
     @post("/backup", status_code=200, sync_to_thread=True, summary="Back up every collection, the registry and aliases",
           responses=error_responses(400, 409, 422, *READ))
     def backup(self, backup: BackupService, data: BackupIn | None = None) -> BackupOut:
-        """Write a backup into a new folder under the service's backup folder (409 if it holds files);
-        in this process, so the embedded store's own lock keeps writes out of each shard's copy."""
-        summary = backup.backup(backup.folder((data or BackupIn()).name))
+        """Write a backup into a new folder under the service's backup folder: the one `name`d (409 if it holds
+        files), or a new `multivec-<UTC time>` (never one another backup holds); in this process, so the embedded
+        store's own lock keeps writes out of each shard's copy."""
+        name = (data or BackupIn()).name
+        summary = backup.backup(backup.folder(name) if name else None)
         return BackupOut(**summary.as_dict())
 
     @post("/restore", status_code=200, sync_to_thread=True, summary="Restore a backup of the backup folder",

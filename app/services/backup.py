@@ -15,10 +15,14 @@ from typing import Any
 
 from app.encoders.fastembed_encoder import SparseVec
 from app.errors import BackupInvalid, BackupNotFound, Conflict, InvalidInput
+
+# where backups live: re-exported here, where the scripts and tests read them
+from app.services.backup_folders import MANIFEST as MANIFEST
+from app.services.backup_folders import claim, default_name
+from app.services.backup_folders import latest as latest
 from app.store.base import CollectionConfig, PointWrite, Store, StoredPoint, VectorSpec, VectorValue
 from app.store.meta import META_COLLECTION
 
-MANIFEST = "manifest.json"
 FORMAT = "multivec-backup"
 FORMAT_VERSION = 1
 POINTS_EXPORT = "points-jsonl"  # the portable format: one JSON line per point, gzipped
@@ -59,24 +63,6 @@ class Summary:
         return {"action": self.action, "path": self.path, "collections": self.collections, "aliases": self.aliases,
                 "formats": self.formats, "points": self.points, "bytes": self.bytes,
                 "seconds": round(self.seconds, 3), "kept": self.kept, "summary": self.line()}
-
-
-def default_name() -> str:
-    """A new backup's folder name: `multivec-<UTC time to the second>`, so they sort by time."""
-    return "multivec-" + dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
-
-
-def latest(root: Path) -> Path | None:
-    """The newest backup under `root` by the time its manifest records (a copied folder's file times
-    say nothing), or None. A manifest that cannot be read sorts oldest."""
-    def created(folder: Path) -> str:
-        try:
-            return str(json.loads((folder / MANIFEST).read_text()).get("created_at", ""))
-        except (OSError, ValueError, AttributeError):
-            return ""
-
-    found = sorted((p.parent for p in Path(root).glob(f"*/{MANIFEST}")), key=lambda p: (created(p), p.name))
-    return found[-1] if found else None
 
 
 def sha256_of(path: Path) -> str:
@@ -144,11 +130,12 @@ class BackupService:
         return self.root / (name or default_name())
 
     # -- backup ----------------------------------------------------------------------------
-    def backup(self, folder: Path, *, progress: Progress = _quiet) -> Summary:
+    def backup(self, folder: Path | None = None, *, progress: Progress = _quiet) -> Summary:
         """Write a backup of every collection, the meta and the aliases into `folder`.
 
         Args:
-            folder: a folder that does not exist or is empty.
+            folder: a folder that does not exist or is empty; None: a new one under the backup root,
+                `multivec-<UTC time>` (`-2`, `-3` ... after it when a backup of the same second holds it).
             progress: called with one line per collection.
 
         Returns:
@@ -159,13 +146,7 @@ class BackupService:
             DiskFull: the backup's disk cannot hold a collection's snapshot; the folder is removed.
         """
         started = time.monotonic()
-        folder = Path(folder)
-        try:  # claimed by creating its `collections/`: a second backup into the same folder is refused
-            if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
-                raise FileExistsError(folder)
-            (folder / "collections").mkdir(parents=True)
-        except FileExistsError:
-            raise Conflict(f"backup folder {folder} is not empty: name a new one", {"path": str(folder)}) from None
+        folder = claim(folder, self.root)
         try:
             return self._write_backup(folder, started, progress)
         except BaseException:  # a failed backup (a full disk, say) leaves no half folder: the name can be used again

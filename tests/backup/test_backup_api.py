@@ -75,6 +75,32 @@ def test_backup_and_restore_through_the_admin_api(client: TestClient, app_servic
     assert r.status_code == 200 and Path(r.json()["path"]).name.startswith("multivec-")
 
 
+def test_backups_the_service_names_never_collide(client: TestClient, tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two `POST /admin/backup {}` in the same second (the clock held still), and at once from threads: each
+    writes its own folder; naming a folder that holds a backup is still a 409."""
+    import app.services.backup
+    import app.services.backup_folders
+
+    for module in (app.services.backup, app.services.backup_folders):
+        monkeypatch.setattr(module, "default_name", lambda: "multivec-20260101T000000Z", raising=False)
+    first = client.post("/admin/backup", json={}, headers=BEARER)
+    second = client.post("/admin/backup", headers=BEARER)  # no body at all
+    assert first.status_code == second.status_code == 200, (first.text, second.text)
+    paths = [Path(r.json()["path"]) for r in (first, second)]
+    assert [p.name for p in paths] == ["multivec-20260101T000000Z", "multivec-20260101T000000Z-2"]
+    assert all((p / MANIFEST).is_file() for p in paths)
+
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(3) as pool:
+        answers = list(pool.map(lambda _: client.post("/admin/backup", json={}, headers=BEARER), range(3)))
+    assert [r.status_code for r in answers] == [200] * 3, [r.text for r in answers]
+    assert len({r.json()["path"] for r in answers} | {str(p) for p in paths}) == 5
+    r = client.post("/admin/backup", json={"name": "multivec-20260101T000000Z"}, headers=BEARER)
+    assert r.status_code == 409 and "name a new one" in r.json()["message"]
+
+
 def test_restore_refusals_name_what_is_wrong(client: TestClient, tmp_path: Path) -> None:
     r = client.post("/admin/restore", json={"name": "never-made"}, headers=BEARER)
     assert r.status_code == 404 and r.json()["code"] == "backup_not_found" and "never-made" in r.json()["message"]
