@@ -25,7 +25,7 @@ from app.api.migrations import MigrationController
 from app.api.observe import MetricsController, RequestObserver
 from app.api.openapi import declare_limits
 from app.container import Services, build_services
-from app.domain.bounds import check_json_value
+from app.domain.bounds import check_json_value, written_path
 from app.errors import AppError, InvalidInput, error_body, status_for
 from app.observe.metrics import Metrics
 from app.settings import MAX_BODY_BYTES, Settings
@@ -46,6 +46,9 @@ def _validation_error(_: Request[Any, Any, Any], exc: ValidationException) -> Re
         # Litestar's way of saying a required body is missing (empty, or JSON `null`)
         return Response(error_body("malformed_request", "request body is empty or null: send a JSON object", None),
                         status_code=400)
+    # Litestar writes `documents.0.id`; every other message `documents[0].id`
+    extra = [{**e, "key": written_path(int(p) if p.isdigit() else p for p in str(e["key"]).split("."))}
+             if isinstance(e, dict) and e.get("key") else e for e in extra]
     problems = [f"{e.get('key') or 'body'}: {e.get('message')}" for e in extra if isinstance(e, dict)]
     message = "; ".join(problems) if problems else str(exc.detail)
     code = "invalid_input" if problems else "malformed_request"

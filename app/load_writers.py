@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
+from app.domain.bounds import written_path
+
 if TYPE_CHECKING:
     import httpx
 
@@ -173,7 +175,7 @@ class HttpWriter:
 
 def _pydantic_refusal(error: Any) -> DocumentsRefused:
     """A schema error over `{"documents": [...]}`, named per document as the API's 422 names them."""
-    problems = [{"key": ".".join(str(p) for p in e.get("loc", ())), "message": e.get("msg")} for e in error.errors()]
+    problems = [{"key": written_path(e.get("loc", ())), "message": e.get("msg")} for e in error.errors()]
     message = "; ".join(f"{p['key']}: {p['message']}" for p in problems)
     return DocumentsRefused(message, _schema_invalid(problems))
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import unicodedata
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -111,6 +111,11 @@ def _walk(value: Any, path: str) -> Iterator[_Node]:
         elif isinstance(node.value, list):
             stack.extend(_Node(v, f"{node.path}[{i}]", node.depth + isinstance(v, dict | list))
                          for i, v in enumerate(node.value))
+
+
+def written_path(loc: Iterable[str | int]) -> str:
+    """A field's location as every message writes it: `("documents", 0, "id")` -> `documents[0].id`."""
+    return "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc).removeprefix(".")
 
 
 def short(path: str, keep: int = 80) -> str:
@@ -224,8 +229,9 @@ def check_batch(docs: Sequence[Any], limits: Limits) -> None:
 def check_json_value(value: Any, *, max_depth: int) -> None:
     """Any decoded request body nests at most `max_depth` levels (objects and arrays).
 
-    Raises: InvalidInput naming the path.
+    Raises: InvalidInput naming the path, written as every message writes one (`documents[0].metadata.a`).
     """
-    for node in _walk(value, "body"):
+    for node in _walk(value, ""):
         if node.depth > max_depth:
-            raise InvalidInput(f"{short(node.path)}: the request is nested more than {max_depth} levels deep")
+            where = short(node.path.removeprefix(".")) or "the request body"  # `documents[0].metadata.a`
+            raise InvalidInput(f"{where}: the request is nested more than {max_depth} levels deep")

@@ -60,9 +60,13 @@ _PLAIN = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")  # needs no quotes in a Qdrant pa
 def filter_path(key: str) -> str:
     """The Qdrant payload path of a metadata filter key: `author.country` -> `metadata."author"."country"`.
 
-    Raises: InvalidInput when `key` is not a name or dotted path of names.
+    Raises: InvalidInput when `key` is over MAX_FILTER_KEY_CHARS characters (the message says so and gives the
+        limit), or is not a name or dotted path of names.
     """
-    if len(key) > MAX_FILTER_KEY_CHARS or not FILTER_KEY.fullmatch(key):
+    if len(key) > MAX_FILTER_KEY_CHARS:
+        raise InvalidInput(f"filter key {key[:60]!r}… is {len(key)} characters, over the limit of "
+                           f"{MAX_FILTER_KEY_CHARS}")
+    if not FILTER_KEY.fullmatch(key):
         raise InvalidInput(
             f"filter key {key[:60]!r} is not a metadata name or a dotted path of names (letters, digits, `_`, `-`;"
             " `a.b` reads key `b` inside object `a`)")

@@ -162,8 +162,9 @@ class PointQuery:
 
 
 def typed(text: str) -> str | int | bool:
-    """A filter value typed in a form: `2020` is an integer, `true`/`false` booleans, the rest text."""
-    if re.fullmatch(r"-?\d{1,18}", text.strip()):
+    """A filter value typed in a form: `2020` is an integer (any number of digits, as in a JSON filter of
+    `POST /search`: one past signed 64 bits is refused the same way), `true`/`false` booleans, the rest text."""
+    if re.fullmatch(r"-?\d+", text.strip()):
         return int(text)
     if text.strip().lower() in ("true", "false"):
         return text.strip().lower() == "true"
