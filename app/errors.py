@@ -97,6 +97,14 @@ class DiskFull(StoreUnavailable):
     code = "disk_full"
 
 
+class CollectionChanged(AppError):
+    """A write or search named a vector the collection does not have: a restore or a migration replaced the
+    collection after the request read the registry (503; a write re-reads the registry and tries again first).
+    Not a `StoreUnavailable`: the store answered, and the same request would fail the same way."""
+
+    code = "collection_changed"
+
+
 class StoreLocked(AppError):
     """Another process holds the embedded data folder."""
 
@@ -139,6 +147,7 @@ STATUS_BY_ERROR: dict[type[AppError], int] = {
     SearchDeadline: 503,
     DiskFull: 503,
     StoreLocked: 503,
+    CollectionChanged: 503,
     EncoderFailed: 503,
 }
 

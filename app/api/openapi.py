@@ -27,7 +27,9 @@ ERROR_DESCRIPTIONS: dict[int, str] = {
     422: "Invalid input: a missing, wrong-typed, unknown or out-of-bounds field, or a backup whose manifest "
          "or checksums do not hold (`backup_invalid`); the message names it.",
     503: "The store or an encoder is unavailable after bounded retries (`store_unavailable`, `store_locked`, "
-         "`encoder_failed`), a fan-out search in which no space answered in time (`search_deadline`), or work "
+         "`encoder_failed`), the collection replaced under the request by a restore or migration, still so after "
+         "the service re-read the registry and tried again (`collection_changed`, naming the vector), a fan-out "
+         "search in which no space answered in time (`search_deadline`), or work "
          "the embedded store's disk could not hold (`disk_full`: `detail` gives free and needed MB; nothing "
          "was written).",
 }

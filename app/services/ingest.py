@@ -10,11 +10,13 @@ from typing import Any
 from app.domain.bounds import check_batch
 from app.domain.documents import Document, PreparedDocument, point_id, prepare
 from app.encoders.fastembed_encoder import EncoderPool
-from app.errors import DocumentNotFound
+from app.errors import CollectionChanged, DocumentNotFound
 from app.repos.registry import RegistryRepo
 from app.services.encoding import encode_documents
 from app.settings import Settings
 from app.store.base import PointWrite, Store
+
+WRITE_ATTEMPTS = 2  # a batch written, then once more after re-reading a registry a restore or migration changed
 
 
 @dataclass(frozen=True)
@@ -54,29 +56,43 @@ class IngestService:
         """Idempotent: the same document always lands on the same point, fully replaced.
 
         Nothing is written unless every document validated and encoded. During a rebuild the
-        points go to both physical collections (dual write).
+        points go to both physical collections (dual write). A write that finds the collection
+        replaced under it (a restore or migration between reading the registry and writing) reads
+        the registry again and writes the batch as it now says, once more at most.
 
         Raises:
             InvalidInput: a bound is broken (every refused document in `detail["invalid"]`).
+            CollectionChanged: the collection still lacks a vector the registry names after the re-read
+                (or changed again): the message names the vector and says to retry (503).
             EncoderFailed, StoreUnavailable: from the encoders or the store.
         """
         self.validate(docs)
         prepared = self.prepare(docs)
-        versions = self.registry.get().written_versions()
-        t0 = time.perf_counter()
-        vectors = encode_documents(prepared, versions, self.encoders)
-        t1 = time.perf_counter()
-        names = [v.name for v in versions]
-        points = [
-            PointWrite(id=p.point_id, vectors=vecs, payload={**p.payload(), "vector_versions": names})
-            for p, vecs in zip(prepared, vectors, strict=True)
-        ]
-        for collection in self.registry.write_collections():  # two while a rebuild fills
-            self.store.upsert(collection, points)
-        t2 = time.perf_counter()
+        encoded: dict[str, list[dict[str, Any]]] = {}  # versions' names -> vectors: encoded once per registry
+        encode_ms = store_ms = 0.0
+        for attempt in range(WRITE_ATTEMPTS):
+            versions = self.registry.get().written_versions()
+            names = [v.name for v in versions]
+            t0 = time.perf_counter()
+            if repr(names) not in encoded:
+                encoded[repr(names)] = encode_documents(prepared, versions, self.encoders)
+            t1 = time.perf_counter()
+            encode_ms += (t1 - t0) * 1000
+            points = [PointWrite(id=p.point_id, vectors=vecs, payload={**p.payload(), "vector_versions": names})
+                      for p, vecs in zip(prepared, encoded[repr(names)], strict=True)]
+            try:
+                for collection in self.registry.write_collections():  # two while a rebuild fills
+                    self.store.upsert(collection, points)
+                break
+            except CollectionChanged:
+                # the same registry again cannot help: the collection and its registry disagree
+                if attempt + 1 == WRITE_ATTEMPTS or [v.name for v in self.registry.get().written_versions()] == names:
+                    raise
+            finally:
+                store_ms += (time.perf_counter() - t1) * 1000
         return IngestResult(ids=[d.id for d in docs], vector_versions=names,
                             coverage=[p.coverage.as_dict() if p.coverage else {} for p in prepared],
-                            timings_ms={"encode": round((t1 - t0) * 1000, 2), "store": round((t2 - t1) * 1000, 2)})
+                            timings_ms={"encode": round(encode_ms, 2), "store": round(store_ms, 2)})
 
     def get(self, doc_id: str) -> dict[str, Any]:
         """The stored document: its fields, `derived` flags and `vector_versions`.

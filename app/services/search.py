@@ -13,6 +13,7 @@ from app.domain.rollout import Routing, route, shadow_sampled
 from app.domain.text import normalize_for
 from app.domain.versions import Registry
 from app.encoders.fastembed_encoder import EncoderPool
+from app.errors import CollectionChanged
 from app.repos.profiles import ProfileRepo
 from app.repos.registry import RegistryRepo
 from app.search_settings import AUTO, FUSED
@@ -248,13 +249,21 @@ class SearchService:
         return Ranking(profile=profile)
 
     def search(self, req: SearchRequest) -> SearchResponse:
-        """Search, as `POST /search` does.
+        """Search, as `POST /search` does. A search that finds the collection replaced under it (a restore or a
+        migration after it read the registry) runs once more, on the registry as it is then.
 
         Raises:
             UnknownSpace, InvalidInput: as `plan_ranking`.
             StoreUnavailable, CollectionNotFound: from the store.
+            CollectionChanged: the collection lacks a vector the registry names, on the second run too.
             SearchDeadline: fan-out, and no fused space answered in time.
         """
+        try:
+            return self._search(req)
+        except CollectionChanged:
+            return self._search(req)
+
+    def _search(self, req: SearchRequest) -> SearchResponse:
         t0 = time.perf_counter()
         registry = self.registry.get()
         # a request that pins versions or a collection is an experiment (validation, A/B): not routed

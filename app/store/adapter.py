@@ -4,12 +4,13 @@ how a named vector is added in place (refused rerank-only; stored at its space's
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
 from app.domain.fusion import DBSF
-from app.errors import AppError, InvalidInput
+from app.errors import AppError, CollectionChanged, InvalidInput
 from app.store.base import port_methods
 from app.store.types import CollectionConfig, VectorSpec, VectorStorage
 
@@ -37,6 +38,24 @@ def in_place_storage(config: CollectionConfig, name: str, held: dict[str, str]) 
     kept = {d for n, d in held.items() if n.split(".")[0] == space and n != name}
     storage = config.for_vector(name)
     return replace(storage, datatype=kept.pop()) if len(kept) == 1 else storage
+
+
+# how the engines refuse a vector name the collection lacks: edge and a Qdrant server (writes and queries), and
+# the in-memory client's query ("Dense vector <name> is not found in the collection")
+_MISSING_VECTOR = re.compile(r"Not existing vector name error: ([^\s'\"\\]+)|"
+                             r"\b[Vv]ector ([^\s'\"\\]+) is not found in the collection")
+
+
+def missing_vector(text: str, what: str) -> CollectionChanged | None:
+    """The engine's refusal of a vector name the collection does not have, as `CollectionChanged` naming the
+    vector and the likely cause (the collection replaced under the request); None for any other error text."""
+    found = _MISSING_VECTOR.search(text)
+    if found is None:
+        return None
+    name = found.group(1) or found.group(2)
+    return CollectionChanged(f"the collection has no vector {name!r} that this {what} named: a restore or a "
+                             "migration replaced it after the request read the registry; retry the request",
+                             {"vector": name})
 
 
 def translate_errors(cls: type, translate: Callable[[BaseException, str], AppError]) -> None:

@@ -15,6 +15,7 @@ from typing import Any
 import qdrant_edge as qe
 
 from app.errors import AppError, CollectionNotFound, InvalidInput, StoreUnavailable
+from app.store.adapter import missing_vector
 
 RUNBOOK = "docs/migrations.md#a-collection-that-cannot-be-opened"
 FLUSH_INTERVAL_S = 5.0  # a Qdrant server's default `flush_interval_sec`
@@ -26,6 +27,8 @@ def engine_error(e: BaseException, what: str) -> AppError:
     a BaseException that is not an Exception, so it would otherwise escape every handler; a value
     the engine cannot convert is the caller's; anything else is the store failing."""
     text = " ".join(str(e).split())[:300]
+    if changed := missing_vector(text, what):
+        return changed
     if isinstance(e, TypeError | ValueError | OverflowError | UnicodeError):
         return InvalidInput(f"the embedded store refused the {what}: {text}")
     return StoreUnavailable(f"the embedded store failed on {what}: {type(e).__name__}: {text}")

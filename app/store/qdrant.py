@@ -19,17 +19,14 @@ from qdrant_client.http.exceptions import ResponseHandlingException, UnexpectedR
 from app.domain.documents import point_id
 from app.domain.plan import Filter, QueryPlan
 from app.errors import AppError, CollectionNotFound, InvalidInput, StoreUnavailable
-from app.store.adapter import IN_STORE_FUSIONS, in_place_storage, refuse_in_place_rerank, translate_errors
-from app.store.base import (
-    CollectionConfig,
-    Hit,
-    PointWrite,
-    QueryResult,
-    Store,
-    StoredPoint,
-    VectorSpec,
-    VectorValue,
+from app.store.adapter import (
+    IN_STORE_FUSIONS,
+    in_place_storage,
+    missing_vector,
+    refuse_in_place_rerank,
+    translate_errors,
 )
+from app.store.base import CollectionConfig, Hit, PointWrite, QueryResult, Store, StoredPoint, VectorSpec, VectorValue
 from app.store.cascade import run_cascade
 from app.store.meta import META_COLLECTION, META_REVISION, confirm_meta_write, prepare_meta_write
 from app.store.qdrant_config import DISTANCE, collection_params, search_params, stored_datatypes, vector_name_config
@@ -45,6 +42,8 @@ def engine_error(e: BaseException, what: str) -> AppError:
     """qdrant-client's exceptions (and the in-memory client's) as ours: 404 -> CollectionNotFound,
     5xx/408/429/transport -> StoreUnavailable (retried), other 4xx and value errors -> InvalidInput."""
     text = " ".join(str(e).split())[:300]
+    if changed := missing_vector(f"{text} {getattr(e, 'content', b'')!r}", what):
+        return changed
     if isinstance(e, UnexpectedResponse):
         if e.status_code == 404:
             return CollectionNotFound(f"not found: {e.content[:200]!r}")
