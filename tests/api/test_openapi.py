@@ -16,15 +16,15 @@ ERROR_REF = "#/components/schemas/ErrorBody"
 
 # (path, method) -> the statuses it must declare, besides its success status
 DECLARED: dict[tuple[str, str], set[str]] = {
-    ("/documents", "post"): {"400", "401", "403", "422", "503"},
+    ("/documents", "post"): {"400", "401", "403", "415", "422", "503"},
     ("/documents/{doc_id}", "get"): {"401", "404", "503"},
     ("/documents/{doc_id}", "delete"): {"401", "403", "404", "503"},
-    ("/search", "post"): {"400", "401", "422", "503"},
+    ("/search", "post"): {"400", "401", "415", "422", "503"},
     ("/ready", "get"): {"503"},
     ("/admin/optimize", "post"): {"401", "503"},
     ("/admin/migrations", "get"): {"401", "503"},
-    ("/admin/migrations/{step}", "post"): {"400", "401", "409", "422", "503"},
-    **{(f"/admin/migrations/{step}", "post"): {"400", "401", "409", "422", "503"}
+    ("/admin/migrations/{step}", "post"): {"400", "401", "409", "415", "422", "503"},
+    **{(f"/admin/migrations/{step}", "post"): {"400", "401", "409", "415", "422", "503"}
        for step in ("plan", "apply", "backfill", "validate", "promote", "rollback", "retire")},
 }
 
