@@ -18,7 +18,6 @@ from app.search_settings import evaluated_weights as evaluated_weights
 from app.settings_checks import Folder
 
 MAX_BODY_BYTES = 64 * 1024 * 1024  # the largest request body the service reads (413 past it)
-# no text or count in a request can exceed its body: the natural upper bound of the input limits below
 
 SpaceField = Literal["title", "body", "summary", "entities", "document", "keywords"]
 
@@ -176,25 +175,32 @@ class LimitSettings(BaseModel):
     written. Qdrant's storage cannot read back a payload nested 127 levels deep, so the metadata
     depth is capped well below that (`le=64`)."""
 
-    max_batch: int = Field(default=256, ge=1, le=MAX_BODY_BYTES)
-    # every text of a batch, summed: bounds one request's work
-    max_batch_chars: int = Field(default=4_000_000, ge=1, le=MAX_BODY_BYTES)
+    max_batch: int = Field(default=256, ge=1)
+    max_batch_chars: int = Field(default=4_000_000, ge=1)  # every text of a batch, summed: bounds one request's work
     # a 45,000-word English body (about 300,000 characters; long words up to 500,000) fits; its passages are
     # bounded by encoders.max_passages
-    max_text_chars: int = Field(default=500_000, ge=1, le=MAX_BODY_BYTES)
-    max_title_chars: int = Field(default=2_000, ge=1, le=MAX_BODY_BYTES)
-    max_query_chars: int = Field(default=2_000, ge=1, le=MAX_BODY_BYTES)
-    max_entities: int = Field(default=64, ge=1, le=MAX_BODY_BYTES)
-    max_entity_chars: int = Field(default=500, ge=1, le=MAX_BODY_BYTES)
-    max_id_chars: int = Field(default=256, ge=1, le=MAX_BODY_BYTES)
+    max_text_chars: int = Field(default=500_000, ge=1)
+    max_title_chars: int = Field(default=2_000, ge=1)
+    max_query_chars: int = Field(default=2_000, ge=1)
+    max_entities: int = Field(default=64, ge=1)
+    max_entity_chars: int = Field(default=500, ge=1)
+    max_id_chars: int = Field(default=256, ge=1)
     max_metadata_depth: int = Field(default=16, ge=1, le=64)
-    max_metadata_keys: int = Field(default=256, ge=1, le=MAX_BODY_BYTES)
-    max_metadata_key_chars: int = Field(default=128, ge=1, le=MAX_BODY_BYTES)
-    max_metadata_string_chars: int = Field(default=8_192, ge=1, le=MAX_BODY_BYTES)
-    max_metadata_bytes: int = Field(default=65_536, ge=1, le=MAX_BODY_BYTES)
-    max_filter_conditions: int = Field(default=16, ge=1, le=MAX_BODY_BYTES)
-    max_filter_values: int = Field(default=256, ge=1, le=MAX_BODY_BYTES)
+    max_metadata_keys: int = Field(default=256, ge=1)
+    max_metadata_key_chars: int = Field(default=128, ge=1)
+    max_metadata_string_chars: int = Field(default=8_192, ge=1)
+    max_metadata_bytes: int = Field(default=65_536, ge=1)
+    max_filter_conditions: int = Field(default=16, ge=1)
+    max_filter_values: int = Field(default=256, ge=1)
     max_json_depth: int = Field(default=64, ge=8, le=100)  # any request body (the engine reads < 127)
+
+    @model_validator(mode="after")
+    def _within_a_body(self) -> LimitSettings:
+        # no text or count in a request can exceed its body: the natural upper bound of every input limit
+        for name, value in self:
+            if value > MAX_BODY_BYTES:
+                raise ValueError(f"limits.{name} is {value}, over the largest request body ({MAX_BODY_BYTES} bytes)")
+        return self
 
     @model_validator(mode="after")
     def _json_holds_metadata(self) -> LimitSettings:

@@ -184,7 +184,9 @@ def test_a_setting_out_of_its_bounds_stops_the_start_in_one_line(tmp_path: Path,
     assert_one_clear_line(done, "settings from the environment are invalid", named)
 
 
-def test_every_numeric_setting_has_a_lower_and_an_upper_bound() -> None:
+def numeric_settings() -> list[tuple[str, ...]]:
+    """The path of every number among the settings (through nested models; maps of numbers, weights and
+    deadlines, have validators of their own)."""
     import types
     import typing
 
@@ -192,23 +194,32 @@ def test_every_numeric_setting_has_a_lower_and_an_upper_bound() -> None:
 
     from app.settings import Settings
 
-    def kinds(annotation: object) -> set[object]:
-        return {annotation} | {k for arg in typing.get_args(annotation) for k in kinds(arg)}
-
-    def unbounded(model: type[BaseModel], where: str) -> list[str]:
+    def walk(model: type[BaseModel], where: tuple[str, ...]) -> list[tuple[str, ...]]:
         found = []
         for name, info in model.model_fields.items():
-            bounds = {type(m).__name__ for m in info.metadata}
-            scalar = {info.annotation, *typing.get_args(info.annotation)} if typing.get_origin(info.annotation) in (
-                typing.Union, types.UnionType) else {info.annotation}  # maps of weights are checked by validators
-            if scalar & {int, float} and not ({"Ge", "Gt"} & bounds and {"Le", "Lt"} & bounds):
-                found.append(f"{where}{name}")
-            for kind in kinds(info.annotation):
-                if isinstance(kind, type) and issubclass(kind, BaseModel):
-                    found += unbounded(kind, f"{where}{name}.")
+            kinds = ({info.annotation, *typing.get_args(info.annotation)}
+                     if typing.get_origin(info.annotation) in (typing.Union, types.UnionType) else {info.annotation})
+            if kinds & {int, float}:
+                found.append((*where, name))
+            found += [p for k in kinds if isinstance(k, type) and issubclass(k, BaseModel)
+                      for p in walk(k, (*where, name))]
         return found
 
-    assert unbounded(Settings, "") == []
+    return walk(Settings, ())
+
+
+@pytest.mark.parametrize("path", numeric_settings(), ids=".".join)
+def test_every_numeric_setting_refuses_a_negative_and_a_huge_value(path: tuple[str, ...]) -> None:
+    from pydantic import ValidationError
+
+    from app.settings import Settings
+
+    for value in (-1, 10**12):
+        given: dict[str, object] = {path[-1]: value}
+        for part in reversed(path[:-1]):
+            given = {part: given}
+        with pytest.raises(ValidationError):
+            Settings(**given)  # type: ignore[arg-type]
 
 
 def test_a_misspelt_variable_is_one_warning_naming_the_closest_setting(held_folder: Path) -> None:
