@@ -44,7 +44,7 @@ def services(store_kind: str, tmp_path: Path, model_cache: Path, encoders: Encod
 
 def restore_during_encoding(monkeypatch: pytest.MonkeyPatch, services: Services) -> list[str]:
     """The first batch encoded triggers a forced restore of the backup before it is written."""
-    real, restored = app.services.ingest.encode_documents, []
+    real, restored = app.services.ingest.encode_documents, list[str]()
 
     def encode(*args: Any, **kwargs: Any) -> Any:
         vectors = real(*args, **kwargs)
@@ -91,6 +91,7 @@ def test_a_vector_the_collection_lacks_is_a_clear_503_never_engine_text(services
     assert services.ingest.count() == before
     # a search that names a vector the collection lost is the same clear answer
     live = services.registry.get().spaces["title"].live
+    assert live is not None
     store.delete_vector(physical, live)
     with TestClient(create_app(services.settings, services=services)) as client:
         r = client.post("/search", json={"query": "anything", "fields": ["title"]})
@@ -106,7 +107,7 @@ def test_a_search_racing_a_restore_runs_on_the_restored_collection(services: Ser
     m.validate("0001", QUERIES)
     m.promote("0001", force=True)
     assert services.registry.get().spaces["title"].live == NEW
-    real, restored = SearchService.encode_query, []
+    real, restored = SearchService.encode_query, list[str]()
 
     def encode(self: SearchService, *args: Any, **kwargs: Any) -> Any:
         vectors = real(self, *args, **kwargs)
