@@ -79,9 +79,11 @@ def validation_line(error: Any) -> str:
         field = re.search(r'field "(\w+)"', str(error))
         where = f"MULTIVEC_{field.group(1).upper()}" if field else "a MULTIVEC_ variable"
         return f"{error} ({where} or one of its __ parts: a value that is not valid JSON?)"
+    from app.domain.bounds import written_path
+
     lines = []
     for e in error.errors():
-        where, msg = ".".join(str(p) for p in e["loc"]), e["msg"].removeprefix("Value error, ")
+        where, msg = written_path(e["loc"]), e["msg"].removeprefix("Value error, ")  # `spaces[0].version`
         lines.append(msg if not where or msg.startswith(f"{where}.") else f"{where}: {msg}")  # named once
     return "; ".join(lines)
 

@@ -173,6 +173,8 @@ def test_an_operator_error_raised_anywhere_in_a_command_is_one_line(tmp_path: Pa
     ("MULTIVEC_ENCODERS__CHUNK_WORDS", "0", "encoders.chunk_words"),
     ("MULTIVEC_ENCODERS__MAX_ENTITIES", "-2", "encoders.max_entities"),
     ("MULTIVEC_STORE__COLLECTION", "", "store.collection"),
+    ("MULTIVEC_SPACES", '[{"name": "t", "field": "title", "kind": "dense", "model": "minilm-l6-int8", "version": 0}]',
+     "spaces[0].version: Input should be greater than or equal to 1"),
     ("MULTIVEC_LIMITS__MAX_TEXT_CHARS", str(10**12), "limits.max_text_chars is 1000000000000, over the largest"),
     ("MULTIVEC_STORE__PATH", "/etc/passwd", "store.path: '/etc/passwd' is not a folder"),
     ("MULTIVEC_BACKUP_DIR", "/etc/passwd/backups", "backup_dir: '/etc/passwd/backups' is not a folder"),
