@@ -6,6 +6,7 @@ Library code: raises `LoadError`s; only `app.cli` prints and exits.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -91,11 +92,15 @@ def _error_parts(response: httpx.Response) -> tuple[str, str, Any]:
     return "", (response.text or response.reason_phrase).strip()[:300], None
 
 
+_DOCUMENT_KEY = re.compile(r"documents(?:\[(\d+)\]|\.(\d+))(?:\.(.+))?")
+
+
 def parse_invalid(detail: Any) -> list[Invalid] | None:
     """The refused documents a 422's `detail` names, if it names them.
 
-    Either our `{"invalid": [{index, id, message}]}`, or the schema's list of `{key: "documents.3.title",
-    message}`; anything else (or a problem with the batch as a whole) gives None.
+    Either our `{"invalid": [{index, id, message}]}`, or the schema's list of `{key: "documents[3].title",
+    message}` (or `documents.3.title`, as older services wrote it); anything else (or a problem with the
+    batch as a whole) gives None.
     """
     if isinstance(detail, list):
         return _schema_invalid(detail)
@@ -112,14 +117,14 @@ def parse_invalid(detail: Any) -> list[Invalid] | None:
 
 
 def _schema_invalid(problems: list[Any]) -> list[Invalid] | None:
-    """Schema errors keyed `documents.<index>.<field>` as refused documents; None unless every one names one."""
+    """Schema errors keyed `documents[<index>].<field>` as refused documents; None unless every one names one."""
     out: list[Invalid] = []
     for p in problems:
-        parts = str(p.get("key") or "").split(".", 2) if isinstance(p, dict) else []
-        if len(parts) < 2 or parts[0] != "documents" or not parts[1].isdigit():
+        found = _DOCUMENT_KEY.fullmatch(str(p.get("key") or "")) if isinstance(p, dict) else None
+        if found is None:
             return None
-        field_name = parts[2] if len(parts) > 2 else "document"
-        out.append(Invalid(int(parts[1]), None, f"{field_name}: {p.get('message')}"))
+        index, field_name = found.group(1) or found.group(2), found.group(3) or "document"
+        out.append(Invalid(int(index), None, f"{field_name}: {p.get('message')}"))
     return out or None
 
 

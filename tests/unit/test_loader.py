@@ -151,6 +151,8 @@ def test_http_writer_turns_each_answer_into_the_right_error() -> None:
         error(422, "invalid_input", "document 'b' has neither title nor body"),
         error(422, "invalid_input", "documents.1.title: Input should be a valid string",
               [{"key": "documents.1.title", "message": "Input should be a valid string"}]),
+        error(422, "invalid_input", "documents[1].title: Input should be a valid string",  # as the service writes it
+              [{"key": "documents[1].title", "message": "Input should be a valid string"}]),
         error(401, "unauthorized", "writes need the read-write key"),
         error(503, "store_unavailable", "store down"),
         httpx.Response(502, text="<html>bad gateway</html>"),
@@ -163,6 +165,9 @@ def test_http_writer_turns_each_answer_into_the_right_error() -> None:
     with pytest.raises(DocumentsRefused) as unnamed:
         writer.write(batch)
     assert unnamed.value.invalid is None
+    with pytest.raises(DocumentsRefused) as by_schema:
+        writer.write(batch)
+    assert by_schema.value.invalid == [Invalid(1, None, "title: Input should be a valid string")]
     with pytest.raises(DocumentsRefused) as by_schema:
         writer.write(batch)
     assert by_schema.value.invalid == [Invalid(1, None, "title: Input should be a valid string")]
