@@ -127,12 +127,12 @@ class Remote:
         limit, size = params.get("max_points"), params.get("batch", DEFAULT_BATCH) * 8
         done, todo, actions = 0, None, []
         while True:
-            params["max_points"] = min(size, limit - done) if limit else size
+            params["max_points"] = min(size, limit - done) if limit is not None else size
             out = self._call(lambda: self.client.post("/admin/migrations/backfill", json=params))
             data = out.get("data", {})
             if todo is None:
                 todo = data.get("missing", data.get("total", 0))
-                todo = min(todo, limit) if limit else todo
+                todo = min(todo, limit) if limit is not None else todo
             done += int(data.get("done", 0))
             if progress and todo:
                 progress(min(done, todo), todo)

@@ -41,6 +41,11 @@ def test_max_points_bounds_every_way_of_backfilling(corpus: Services, migrator: 
         assert "backfilled 3 points through http://testserver" in out
         assert "stopped after 3 points (--max-points): 8 of 11 points still lack" in out
         assert "scripts/migrate backfill 0001" in out and "ready" not in out
+        # --max-points 0 is refused through the service as the direct path refuses it, nothing backfilled
+        with pytest.raises(SystemExit, match="max_points: input should be greater than or equal to 1"):
+            main(["--url", "http://testserver", "backfill", "--max-points", "0", "--progress", "none"],
+                 backend=backend)
+        assert covered(migrator) == 3
 
         # the admin API: the same limit, the same note
         r = client.post("/admin/migrations/backfill", json={"max_points": 2, "batch": 1})
