@@ -149,9 +149,10 @@ def needed_fusion(plan: QueryPlan) -> str | None:
 def fused_in(plan: QueryPlan, store_fusions: frozenset[str]) -> FusedIn:
     """Who fuses `plan`: the store, when it declares the fusion the plan needs; else the search
     service (`client`), from each space's list with the formulas above; `n/a` for one space. A
-    cascade is always run by the store, in one request (app.store.cascade)."""
+    cascade: the service when it runs staged (it fuses stage 1 and computes the final formula,
+    app.store.cascade.run_staged), the store when nested (one request)."""
     if plan.cascade:
-        return "store"
+        return "client" if plan.staged or plan.normalises_sparse else "store"
     need = needed_fusion(plan)
     if need is None:
         return "n/a"

@@ -20,7 +20,8 @@ def test_rerank_and_candidates_run_a_cascade_explained_stage_by_stage(seeded: Te
     assert r.status_code == 200, r.text
     body = r.json()
     plan = body["plan"]
-    assert plan["fused_in"] == "store" and plan["candidates"] == 5 and plan["requests"] == "staged"
+    # staged: the service fuses stage 1 and computes the final formula
+    assert plan["fused_in"] == "client" and plan["candidates"] == 5 and plan["requests"] == "staged"
     assert [s["space"] for s in plan["rerank"]] == ["body"]
     assert [s["stage"] for s in plan["stages"]] == ["candidates", "rerank", "final"]
     assert plan["stages"][-1]["formula"] == "score(body)"  # body's own score orders the hits

@@ -68,7 +68,8 @@ def test_a_cascade_ranks_as_its_stages_computed_from_each_space_s_own_scores(
         shared_loaded: Services, name: str, candidates: int, staged: bool) -> None:
     for query in QUERIES:
         plan = replace(cascade_plan(shared_loaded, name, query, candidates), staged=staged)
-        assert plan.cascade and shared_loaded.search.fused_in(plan) == "store"
+        staged_here = plan.staged or plan.normalises_sparse  # stage 1 and the final formula in the service
+        assert plan.cascade and shared_loaded.search.fused_in(plan) == ("client" if staged_here else "store")
         lists, scores = own_scores(shared_loaded, plan, query)
         expected = cascade_stages(plan, lists, scores)
         # stage 1 cut where no two candidates tie (the engine cuts a tie in its own order)
