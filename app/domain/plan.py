@@ -161,6 +161,7 @@ def build_plan(
     candidates: int = 100,
     candidates_weight: float = 0.0,
     first_stage: dict[str, float] | None = None,
+    first_stage_from: str = "the default first stage",
     max_candidates: int = MAX_CANDIDATES,
     scorer: LearnedScorer | None = None,
     staged: bool = True,
@@ -172,7 +173,8 @@ def build_plan(
     A space named in `rerank` rescores the candidates of the others (stage 2). A rerank-only space
     (stored without an HNSW graph, `index: rerank`) is never searched on its own: named in `fields`
     it moves to stage 2 too, and when no other space is left to find candidates, `first_stage`
-    (space -> weight: the default plan's first stage) finds them. `plan.notes` says so.
+    (space -> weight: the default plan's first stage, or the named plan's) finds them. `plan.notes` says so,
+    naming `first_stage_from`.
 
     With `fusion="learned"` the plan searches the `scorer`'s spaces (the other live spaces listed,
     weight 0, to be explained), as deep as it was fitted (app.domain.scorer.learned_fields).
@@ -254,7 +256,7 @@ def build_plan(
         if not spaces:
             raise InvalidInput(f"no space left to find candidates for {sorted(taken)} to rescore: name a space "
                                "with an HNSW index in `fields`, weighted above 0")
-        notes.append("candidates from the default first stage: " + ", ".join(s.space for s in spaces))
+        notes.append(f"candidates from {first_stage_from}: " + ", ".join(s.space for s in spaces))
     if moved and not rerank_names and not borrowed and candidates_weight == 0:
         # a fused plan, cascaded because a space it fuses is rerank-only: stage 1 keeps its weight
         candidates_weight = sum(s.weight for s in spaces)

@@ -102,15 +102,18 @@ def first_stage_of(plan: PlanRequest, live: Sequence[str]) -> dict[str, float]:
 
 
 def cascade_args(search: SearchSettings, plan: PlanRequest, rerank: list[str] | None, candidates: int | None, *,
-                 first_stage: dict[str, float], weights: dict[str, float] | None = None) -> dict[str, Any]:
+                 first_stage: dict[str, float], weights: dict[str, float] | None = None,
+                 first_stage_from: str = "the default first stage") -> dict[str, Any]:
     """`build_plan`'s cascade arguments: the request's rerank spaces and depth (None: the plan's), the
     plan's final weighting, `first_stage`, which finds the candidates for a rerank-only space
     searched alone (the search's default first stage, with the request's `weights` over its own: a
-    space the request weighs 0 finds nothing), and how a cascade runs (`search.cascade_requests`)."""
+    space the request weighs 0 finds nothing; `first_stage_from` names it in the plan's note), and how a
+    cascade runs (`search.cascade_requests`)."""
     first_stage = {n: (weights or {}).get(n, w) for n, w in first_stage.items()}
     return {"rerank": plan.rerank if rerank is None else rerank, "candidates": candidates or plan.candidates,
             "candidates_weight": plan.candidates_weight, "first_stage": first_stage,
-            "max_candidates": search.max_candidates, "staged": search.cascade_requests == "staged"}
+            "first_stage_from": first_stage_from, "max_candidates": search.max_candidates,
+            "staged": search.cascade_requests == "staged"}
 
 
 def check_named_spaces(search: SearchSettings, spaces: Iterable[str]) -> None:

@@ -150,19 +150,21 @@ class SearchService:
             filter=req.filter,
             explain=req.explain,
             versions={**(pins or {}), **(req.versions or {})} or None,
-            **cascade_args(s, named, req.rerank, req.candidates,
-                           first_stage=first_stage_of(self._borrowed(registry, req, named), registry.live_spaces()),
-                           weights=req.weights),
+            **self._borrowed(registry, req, named),
         )
         return plan, ranking
 
-    def _borrowed(self, registry: Registry, req: SearchRequest, named: PlanRequest) -> PlanRequest:
-        """The plan whose first stage finds candidates for a rerank-only space searched alone: the plan the
-        request names, else the default plan (`fields: ["entities"]` fuses its fields, but borrows the default
-        plan's candidates), unless that names a space this store lacks."""
-        default = plan_request(self.settings.search)
-        usable = set(default.fields or ()) <= set(registry.live_spaces())
-        return named if req.plan or not usable else default
+    def _borrowed(self, registry: Registry, req: SearchRequest, named: PlanRequest) -> dict[str, Any]:
+        """`cascade_args` for `named`, with the first stage that finds candidates for a rerank-only space searched
+        alone: the plan the request names, else the default plan (`fields: ["entities"]` fuses its fields, but
+        borrows the default plan's candidates), unless that names a space this store lacks."""
+        s = self.settings.search
+        default = plan_request(s)
+        lender = named if req.plan or not set(default.fields or ()) <= set(registry.live_spaces()) else default
+        source = "the default first stage" if lender is default or lender.name == default.name else \
+            f"the first stage of plan {lender.name!r}"
+        return cascade_args(s, named, req.rerank, req.candidates, weights=req.weights, first_stage_from=source,
+                            first_stage=first_stage_of(lender, registry.live_spaces()))
 
     def prepare(self, req: SearchRequest, *, profile: bool = True,
                 cache: dict[tuple[str, str], VectorValue] | None = None) -> PreparedQuery:

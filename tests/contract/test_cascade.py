@@ -154,6 +154,7 @@ def test_entities_alone_in_the_default_layout_rescores_the_default_plan_s_first_
     assert "candidates from the default first stage: document, keywords" in answer.plan["notes"]  # type: ignore[index]
     named = shared_loaded.search.plan(SearchRequest(query=QUERIES[0], fields=["entities"], plan="dense"))
     assert [s.space for s in named.spaces] == ["document", "body"]  # a plan it names lends its own first stage
+    assert "candidates from the first stage of plan 'dense': document, body" in named.notes
 
 
 def test_a_rerank_only_space_alone_rescores_the_default_first_stage_never_a_full_scan(rerank_only: Services) -> None:
