@@ -1,5 +1,5 @@
-"""The only document that holds a rare word is the first hit for that word, in every plan that searches
-`keywords`, on every adapter, batched and fanned out.
+"""The only document that holds a rare word is the first hit for that word, in the plans that weigh `keywords`
+as the default and `fused` do (and, in this small corpus, `all`), on every adapter, batched and fanned out.
 
 A rare term returns a short `keywords` list; DBSF over that list alone would normalise its only hit to 0.5
 and leave it below the dense spaces' near misses (a new user found the one CISI abstract holding
@@ -21,14 +21,17 @@ RARE = [
              "signed by Wrzesniewski among its local records, beside the parish registers and the farm accounts. "
              "Opening hours were short in winter."},
     {"id": "rare-code", "title": "Maintenance of a regional water network",
-     "body": "The utility replaced old pipes along the river and tested pressure every month. Valve QX-7731 "
+     "body": "The utility replaced old pipes along the river and tested pressure every month. Valve QX7731 "
              "at the northern pumping station failed twice in one year. Crews now inspect it each spring."},
+    # a near twin: the code is matched whole (a run of digits alone is no BM25 term: README, Text in any script)
+    {"id": "rare-code-twin", "title": "Pumping station logbook",
+     "body": "Valve QX1111 was replaced in March. The pumps ran without a fault through the summer."},
     {"id": "rare-ja", "title": "春の旅行の記録",
      "body": "四月に京都を訪れた。川沿いの桜が満開で、多くの人が写真を撮っていた。夜は旅館で静かに過ごした。"},
     {"id": "rare-th", "title": "บันทึกการเดินทาง",
      "body": "เราเดินทางไปเชียงใหม่ในฤดูหนาว อากาศเย็นสบาย และตลาดกลางคืนมีอาหารหลายอย่าง"},
 ]
-QUERIES = {"Wrzesniewski": "rare-latin", "QX-7731": "rare-code", "桜": "rare-ja"}
+QUERIES = {"Wrzesniewski": "rare-latin", "QX7731": "rare-code", "桜": "rare-ja"}
 PLANS = [None, "fused", "keyword", "all", "cascade"]  # None: the default plan
 
 
