@@ -147,13 +147,14 @@ class BackupService:
         """
         started = time.monotonic()
         folder = claim(folder, self.root)
+        created = dt.datetime.now(dt.UTC)  # once claimed: backups of one second keep the order of their names
         try:
-            return self._write_backup(folder, started, progress)
+            return self._write_backup(folder, started, created, progress)
         except BaseException:  # a failed backup (a full disk, say) leaves no half folder: the name can be used again
             shutil.rmtree(folder, ignore_errors=True)
             raise
 
-    def _write_backup(self, folder: Path, started: float, progress: Progress) -> Summary:
+    def _write_backup(self, folder: Path, started: float, created: dt.datetime, progress: Progress) -> Summary:
         summary = Summary(action="backup", path=str(folder))
         names = self.store.list_collections()
         collections: dict[str, Any] = {}
@@ -180,7 +181,7 @@ class BackupService:
                  for p in sorted((folder / "collections").iterdir())}
         manifest = {
             "format": FORMAT, "version": FORMAT_VERSION,
-            "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            "created_at": created.isoformat(timespec="microseconds"),  # when the backup began, UTC
             "store": {"kind": self.store.kind},
             "collections": collections, "aliases": summary.aliases, "files": files,
         }

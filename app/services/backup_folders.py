@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import json
+import re
 from pathlib import Path
 
 from app.errors import Conflict
@@ -49,12 +50,22 @@ def claim(folder: Path | None, root: Path) -> Path:
 
 def latest(root: Path) -> Path | None:
     """The newest backup under `root` by the time its manifest records (a copied folder's file times
-    say nothing), or None. A manifest that cannot be read sorts oldest."""
-    def created(folder: Path) -> str:
-        try:
-            return str(json.loads((folder / MANIFEST).read_text()).get("created_at", ""))
-        except (OSError, ValueError, AttributeError):
-            return ""
+    say nothing), or None. Manifests record the time to the microsecond; older ones to the second, so
+    backups of one second tie and the one claimed last wins: `-10` after `-9` after the unnumbered first.
+    A manifest that cannot be read, or whose time does not parse, sorts oldest."""
+    oldest = dt.datetime.min.replace(tzinfo=dt.UTC)
 
-    found = sorted((p.parent for p in Path(root).glob(f"*/{MANIFEST}")), key=lambda p: (created(p), p.name))
+    def created(folder: Path) -> dt.datetime:
+        try:
+            when = dt.datetime.fromisoformat(str(json.loads((folder / MANIFEST).read_text())["created_at"]))
+        except (OSError, ValueError, TypeError, KeyError):
+            return oldest
+        return when if when.tzinfo else when.replace(tzinfo=dt.UTC)
+
+    def claimed(folder: Path) -> int:  # `claim` numbers a second backup of one second `-2`, then `-3`, ...
+        number = re.search(r"-(\d+)$", folder.name)
+        return int(number.group(1)) if number else 1
+
+    found = sorted((p.parent for p in Path(root).glob(f"*/{MANIFEST}")),
+                   key=lambda p: (created(p), claimed(p), p.name))
     return found[-1] if found else None

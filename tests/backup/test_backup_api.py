@@ -172,3 +172,37 @@ def test_the_scripts_back_up_and_restore_from_another_directory(tmp_path: Path) 
     missing = run_script("restore", ["no-such-backup"], elsewhere, restored_env)
     assert missing.returncode == 1 and "backup_not_found" in missing.stderr and "no-such-backup" in missing.stderr
     assert len(missing.stderr.strip().splitlines()) == 1
+
+
+def test_restore_latest_takes_the_tenth_backup_of_one_second(client: TestClient, tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """Found by a tester: of ten unnamed backups in one second, `scripts/restore --latest` took `-9` over `-10`
+    (the manifests' times tied to the second and the names were compared as text). New manifests record the
+    time to the microsecond, in the order of the names; older ones (to the second) tie-break on the number."""
+    import datetime as dt
+
+    import app.services.backup
+    import app.services.backup_folders
+
+    for module in (app.services.backup, app.services.backup_folders):
+        monkeypatch.setattr(module, "default_name", lambda: "multivec-20260101T000000Z", raising=False)
+    for _ in range(10):
+        assert client.post("/admin/backup", json={}, headers=BEARER).status_code == 200
+    root = tmp_path / "backups"
+    names = ["multivec-20260101T000000Z", *(f"multivec-20260101T000000Z-{n}" for n in range(2, 11))]
+    times = [dt.datetime.fromisoformat(json.loads((root / n / MANIFEST).read_text())["created_at"]) for n in names]
+    assert times == sorted(times) and len(set(times)) == 10  # to the microsecond, in the order they were claimed
+
+    env = {"MULTIVEC_STORE__PATH": str(tmp_path / "restored"), "MULTIVEC_SERVICE_URL": "",
+           "MULTIVEC_BACKUP_DIR": str(root)}
+    done = run_script("restore", ["--latest"], tmp_path, env)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.rstrip().endswith(f"({root / names[-1]})"), done.stdout
+
+    for name in names:  # as an older version wrote them: to the second, all ten the same
+        manifest = json.loads((root / name / MANIFEST).read_text())
+        (root / name / MANIFEST).write_text(json.dumps({**manifest, "created_at": "2026-01-01T00:00:00+00:00"}))
+    env["MULTIVEC_STORE__PATH"] = str(tmp_path / "restored-again")
+    done = run_script("restore", ["--latest"], tmp_path, env)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.rstrip().endswith(f"({root / names[-1]})"), done.stdout
