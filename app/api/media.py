@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from litestar.datastructures import Headers
 
 from app.errors import UnsupportedMediaType
 
@@ -10,18 +10,25 @@ ACCEPTED = "application/json"
 BOM = b"\xef\xbb\xbf"  # a UTF-8 byte order mark, which some Windows tools put before a JSON text
 
 
-def check_json_media(headers: Mapping[str, str]) -> None:
+def check_json_media(headers: Headers) -> None:
     """Refuse a request body that is not sent as uncompressed UTF-8 JSON.
 
     Args:
-        headers: the request's headers (case-insensitive names); only called for a non-empty body.
+        headers: the request's headers (case-insensitive names, each as often as it was sent); only called for a
+            non-empty body.
 
     Raises:
-        UnsupportedMediaType (415): no `content-type` header, a type other than `application/json` (form data,
-            text, XML, ...), a charset other than UTF-8, or a `content-encoding` other than `identity`
-            (gzip, br, ...); the message names what was received and what is accepted.
+        UnsupportedMediaType (415): no `content-type` header, more than one (whatever their order), a type other
+            than `application/json` (form data, text, XML, ...), a charset other than UTF-8, or a
+            `content-encoding` other than `identity` (gzip, br, ...) in any of its headers or list entries; the
+            message names what was received and what is accepted.
     """
-    given = headers.get("content-type")
+    types = headers.getall("content-type", [])
+    if len(types) > 1:
+        raise UnsupportedMediaType(f"the request has {len(types)} content-type headers ("
+                                   f"{', '.join(repr(t) for t in types)}): send one, 'content-type: {ACCEPTED}'",
+                                   {"received": types, "accepted": ACCEPTED})
+    given = types[0] if types else None
     if given is None or not given.strip():
         raise UnsupportedMediaType(f"the request has a body but no content-type header: send it as "
                                    f"'content-type: {ACCEPTED}'", {"received": None, "accepted": ACCEPTED})
@@ -36,8 +43,11 @@ def check_json_media(headers: Mapping[str, str]) -> None:
             raise UnsupportedMediaType(f"charset {value.strip()!r} is not accepted: JSON is read as UTF-8 "
                                        f"('content-type: {ACCEPTED}; charset=utf-8')",
                                        {"received": given, "accepted": ACCEPTED})
-    encoding = (headers.get("content-encoding") or "").strip()
-    if encoding and encoding.lower() != "identity":
+    # every content-encoding header, each a comma-separated list (RFC 9110, 5.3): one coding not `identity` is
+    # one the body would have to be decoded from
+    codings = [c.strip() for value in headers.getall("content-encoding", []) for c in value.split(",")]
+    if any(c and c.lower() != "identity" for c in codings):
+        encoding = ", ".join(c for c in codings if c)
         raise UnsupportedMediaType(f"content-encoding {encoding!r} is not supported: send the body uncompressed",
                                    {"received": encoding, "accepted": "identity"})
 

@@ -84,9 +84,43 @@ def test_a_compressed_body_is_415_naming_the_encoding(live_url: str, app_service
     assert stored(app_services) == before
 
 
+@pytest.mark.parametrize("types", [("application/json", "text/plain"), ("text/plain", "application/json"),
+                                   ("application/json", "application/json")])
+@pytest.mark.parametrize(("path", "payload"), ROUTES, ids=[p for p, _ in ROUTES])
+def test_two_content_type_headers_are_415_naming_them_whatever_their_order(
+    live_url: str, app_services: Services, path: str, payload: dict[str, Any], types: tuple[str, str]
+) -> None:
+    """Found by a tester: `-H 'content-type: application/json' -H 'content-type: text/plain'` was read as JSON
+    (the first header won) and the reverse order was a 415."""
+    before = stored(app_services)
+    r = httpx.post(live_url + path, content=json.dumps(payload).encode(), timeout=60,
+                   headers=[("content-type", types[0]), ("content-type", types[1])])
+    assert_415(r, "2 content-type headers", repr(types[0]), repr(types[1]), "send one")
+    assert stored(app_services) == before
+
+
+@pytest.mark.parametrize("headers", [[("content-encoding", "identity"), ("content-encoding", "gzip")],
+                                     [("content-encoding", "gzip"), ("content-encoding", "identity")],
+                                     [("content-encoding", "identity, gzip")]])
+@pytest.mark.parametrize(("path", "payload"), ROUTES, ids=[p for p, _ in ROUTES])
+def test_every_content_encoding_header_and_entry_is_considered(
+    live_url: str, app_services: Services, path: str, payload: dict[str, Any], headers: list[tuple[str, str]]
+) -> None:
+    """Found by a tester: `identity` then `gzip` as two headers was read as plain JSON (only the first header was
+    read) where `identity, gzip` in one header was a 415."""
+    before = stored(app_services)
+    r = httpx.post(live_url + path, content=json.dumps(payload).encode(), timeout=60,
+                   headers=[("content-type", "application/json"), *headers])
+    assert_415(r, "content-encoding 'identity, gzip'" if headers[0][1] != "gzip" else "content-encoding 'gzip, "
+               "identity'", "send the body uncompressed")
+    assert stored(app_services) == before
+
+
 def test_json_with_a_utf8_charset_or_identity_encoding_is_accepted(live_url: str) -> None:
     for headers in ({"content-type": "application/json; charset=UTF-8"},
-                    {"content-type": "Application/JSON", "content-encoding": "identity"}):
+                    {"content-type": "Application/JSON", "content-encoding": "identity"},
+                    [("content-type", "application/json"), ("content-encoding", "identity"),
+                     ("content-encoding", "IDENTITY")]):
         r = httpx.post(live_url + "/search", content=b'{"query": "content types"}', headers=headers, timeout=60)
         assert r.status_code == 200, (headers, r.text)
 
