@@ -33,7 +33,7 @@ class AdminController(Controller):
         return {"optimized": physical, "points": store.count(physical)}
 
     @post("/backup", status_code=200, sync_to_thread=True, summary="Back up every collection, the registry and aliases",
-          responses=error_responses(400, 409, 422, *READ))
+          responses=error_responses(400, 409, 422, *READ, reads_body=True))
     def backup(self, backup: BackupService, data: BackupIn | None = None) -> BackupOut:
         """Write a backup into a new folder under the service's backup folder: the one `name`d (409 if it holds
         files), or a new `multivec-<UTC time>` (never one another backup holds); in this process, so the embedded
@@ -43,7 +43,7 @@ class AdminController(Controller):
         return BackupOut(**summary.as_dict())
 
     @post("/restore", status_code=200, sync_to_thread=True, summary="Restore a backup of the backup folder",
-          responses=error_responses(400, 404, 409, 422, *READ))
+          responses=error_responses(400, 404, 409, 422, *READ, reads_body=True))
     def restore(self, backup: BackupService, data: RestoreIn) -> BackupOut:
         """Check the backup whole (404 naming it when missing, 422 for a corrupted manifest or file), then
         restore every collection and alias; 409 when the store holds documents and `force` is not set."""

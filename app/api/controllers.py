@@ -37,7 +37,7 @@ class DocumentController(Controller):
     tags = ["documents"]
 
     @post("/", status_code=HTTP_200_OK, sync_to_thread=True, summary="Upsert a batch of documents",
-          guards=[write_guard], responses=error_responses(400, 422, *WRITE))
+          guards=[write_guard], responses=error_responses(400, 422, *WRITE, reads_body=True))
     def upsert(self, data: DocumentsIn, ingest: IngestService, request: Request[Any, Any, Any]) -> DocumentsOut:
         """Idempotent batch upsert. Every document is validated and encoded before anything is written;
         a refused batch (422) writes nothing."""
@@ -85,7 +85,7 @@ class SearchController(Controller):
     guards = [read_guard]
 
     @post("/", status_code=HTTP_200_OK, sync_to_thread=True, summary="Fused search over the embedding spaces",
-          responses=error_responses(400, 422, *READ))
+          responses=error_responses(400, 422, *READ, reads_body=True))
     def search(self, data: SearchIn, search: SearchService, request: Request[Any, Any, Any]) -> SearchOut:
         """One Qdrant query: a prefetch per space, fused by weighted RRF or DBSF; `explain` shows each
         space's rank, score and contribution, the plan (and the ranking profile it came from), and

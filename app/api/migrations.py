@@ -16,7 +16,7 @@ from app.versioning.render import status_lines
 
 # Each body is validated by `run_step`, strictly (Litestar validates pydantic bodies leniently: "5" would
 # be 5), so the schema the OpenAPI document shows is the step's model, given by hand, closed.
-STEP_ERRORS = error_responses(400, 404, 409, 422, *READ)
+STEP_ERRORS = error_responses(400, 404, 409, 422, *READ, reads_body=True)
 DESCRIPTION = ("Checks its preconditions (409 with the reason when they do not hold), honours `dry_run`, and is "
                "safe to repeat. A malformed body or declaration is a 422 naming the field; a step that lost a "
                "race to another (the registry changed since it was read) is a 409 and changes nothing.")

@@ -38,18 +38,21 @@ READ = (401, 503)  # every route that reads the store, behind read_guard or admi
 WRITE = (401, 403, 503)
 
 
-def error_responses(*statuses: int) -> dict[int, ResponseSpec]:
+def error_responses(*statuses: int, reads_body: bool = False) -> dict[int, ResponseSpec]:
     """OpenAPI responses for these error statuses, each with the `ErrorBody` schema.
 
     Declaring 400 here also replaces the body Litestar declares by default for validation errors,
     which is not the shape the service answers with.
 
-    A route that reads a JSON body (it declares 400) can also answer 413 and 415, so they are declared with it.
+    Args:
+        statuses: the error statuses the route answers (keys of ERROR_DESCRIPTIONS).
+        reads_body: the route reads a JSON body, so it can also answer 413 (too large) and 415 (not sent as
+            JSON), which are then declared with it; a route that reads none (GET, DELETE) answers neither.
 
     Raises:
         KeyError: a status with no entry in ERROR_DESCRIPTIONS.
     """
-    wanted = set(statuses) | ({413, 415} if 400 in statuses else set())
+    wanted = set(statuses) | ({413, 415} if reads_body else set())
     return {s: ResponseSpec(data_container=ErrorBody, description=ERROR_DESCRIPTIONS[s],
                            generate_examples=False)
             for s in sorted(wanted)}

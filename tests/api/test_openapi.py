@@ -47,6 +47,16 @@ def test_each_route_declares_the_statuses_it_can_answer(openapi: dict[str, Any],
     assert statuses <= set(openapi["paths"][path][method]["responses"])
 
 
+def test_413_and_415_are_declared_exactly_where_a_body_is_read(openapi: dict[str, Any]) -> None:
+    """Found by a tester: GET and DELETE `/documents/{doc_id}` declared a 415, which a route that reads no body
+    never answers (nor 413: the size limit is counted as the body is read)."""
+    ops = operations(openapi)
+    assert sum("requestBody" in op for _, _, op in ops) >= 5
+    for path, method, op in ops:
+        for status in ("413", "415"):
+            assert (status in op["responses"]) == ("requestBody" in op), (method, path, status)
+
+
 def test_every_error_answer_is_declared_in_our_one_shape(openapi: dict[str, Any]) -> None:
     assert openapi["components"]["schemas"]["ErrorBody"]["required"] == ["code", "detail", "message"]
     errors = [(path, method, status, resp) for path, method, op in operations(openapi)
