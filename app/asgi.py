@@ -10,7 +10,7 @@ from typing import Any
 from litestar import Litestar, Request, Response
 from litestar.datastructures import State
 from litestar.di import Provide
-from litestar.exceptions import HTTPException, ValidationException
+from litestar.exceptions import HTTPException, SerializationException, ValidationException
 from litestar.openapi import OpenAPIConfig
 from litestar.plugins.pydantic import PydanticPlugin
 from litestar.serialization import decode_json
@@ -20,7 +20,7 @@ from app.api.admin import AdminController
 from app.api.controllers import DocumentController, HealthController, SearchController
 from app.api.head import HeadAsGet
 from app.api.inspect import InspectPlugin
-from app.api.media import check_json_media, without_bom
+from app.api.media import BOM, check_json_media, leading_boms, without_bom
 from app.api.migrations import MigrationController
 from app.api.observe import MetricsController, RequestObserver
 from app.api.openapi import declare_limits
@@ -93,6 +93,11 @@ class ApiRequest(Request[Any, Any, Any]):
     (`app.api.media`; a leading byte order mark is ignored), and bounded in nesting depth (a body nested
     thousands of levels deep would exhaust the decoder's recursion)."""
 
+    async def body(self) -> bytes:
+        """The body as sent, without a leading UTF-8 byte order mark: a body that is only one is empty, and
+        answered as a request without a body (Litestar reads a route's body only when this is not empty)."""
+        return without_bom(await super().body())
+
     async def json(self) -> Any:
         """The decoded body, checked against `MULTIVEC_LIMITS__MAX_JSON_DEPTH`. Litestar calls this only for a
         route that takes a body, and only when the body is not empty.
@@ -100,11 +105,15 @@ class ApiRequest(Request[Any, Any, Any]):
         Raises:
             UnsupportedMediaType: the body is not sent as `application/json`, or is compressed (415).
             InvalidInput: the body is nested deeper than the limit, or too deep for the decoder (422).
-            SerializationException: the body is not valid JSON (Litestar answers 400).
+            SerializationException: the body is not valid JSON, or starts with more than one byte order mark
+                (Litestar answers 400).
         """
         if self._json is Empty:
             check_json_media(self.headers)
-            body = without_bom(await self.body())
+            body = await self.body()
+            if body.startswith(BOM):
+                raise SerializationException(f"it starts with {1 + leading_boms(body)} UTF-8 byte order marks "
+                                             "(EF BB BF): send at most one before the JSON")
             try:
                 value = decode_json(body or b"null", type_decoders=self.route_handler.resolve_type_decoders())
             except RecursionError:

@@ -53,5 +53,14 @@ def check_json_media(headers: Headers) -> None:
 
 
 def without_bom(body: bytes) -> bytes:
-    """`body` without a leading UTF-8 byte order mark (RFC 8259, 8.1: a parser may ignore one)."""
+    """`body` without a leading UTF-8 byte order mark (RFC 8259, 8.1: a parser may ignore one); a body that is
+    only one is empty."""
     return body[len(BOM):] if body.startswith(BOM) else body
+
+
+def leading_boms(body: bytes) -> int:
+    """How many UTF-8 byte order marks `body` starts with (0, 1, 2, ...)."""
+    count = 0
+    while body.startswith(BOM, count * len(BOM)):
+        count += 1
+    return count

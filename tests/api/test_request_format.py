@@ -137,6 +137,30 @@ def test_a_body_starting_with_a_byte_order_mark_is_read_without_it(live_url: str
     assert r.status_code == 200, r.text
 
 
+@pytest.mark.parametrize(("path", "payload"), ROUTES, ids=[p for p, _ in ROUTES])
+def test_a_body_that_is_only_a_byte_order_mark_is_answered_as_an_empty_body(
+    live_url: str, app_services: Services, path: str, payload: dict[str, Any]
+) -> None:
+    """Found by a tester: a body of only a BOM was a 422 "body: Input should be a valid dictionary" where an
+    empty body is a 400 saying it is empty; two BOMs were a 400 about an invalid character at byte 0."""
+    def answer(body: bytes, headers: dict[str, str]) -> tuple[int, Any, Any]:
+        r = httpx.post(live_url + path, content=body, headers=headers, timeout=120)
+        return r.status_code, r.json().get("code"), r.json().get("message")
+
+    for headers in ({"content-type": "application/json"}, {}):
+        before = stored(app_services)
+        empty = answer(b"", headers)
+        changed = stored(app_services) != before  # an empty POST /admin/backup makes a backup
+        assert answer(b"\xef\xbb\xbf", headers) == empty, (path, headers)
+        assert (stored(app_services) != before) == changed
+    before = stored(app_services)
+    status, code, message = answer(b"\xef\xbb\xbf" * 2 + json.dumps(payload).encode(),
+                                   {"content-type": "application/json"})
+    assert (status, code) == (400, "malformed_request"), message
+    assert "starts with 2 UTF-8 byte order marks" in message and "send at most one" in message
+    assert stored(app_services) == before
+
+
 def test_a_post_without_a_body_needs_no_content_type(live_url: str, app_services: Services, tmp_path: Path) -> None:
     # `curl -X POST /admin/backup`: no body, nothing to describe
     r = httpx.post(live_url + "/admin/backup", timeout=120)
