@@ -251,6 +251,8 @@ class BackupService:
         The whole backup is checked (manifest, checksums, formats) before anything changes. A target that
         holds documents (a point in any collection but the meta) is refused unless `force`; then each
         collection the backup names is replaced by its copy. Collections the backup does not name are kept.
+        Writes are not held back: one acknowledged before its collection is replaced (while the backup is
+        checked, say) is replaced with it; one acknowledged after lands in the restored collection.
 
         Args:
             folder: the backup folder.
