@@ -18,8 +18,9 @@ if TYPE_CHECKING:
 ERROR_DESCRIPTIONS: dict[int, str] = {
     400: "Malformed request: the body is not valid JSON (`malformed_request`).",
     413: "The request body is larger than the service accepts (64 MiB).",
-    415: "The body is not sent as `content-type: application/json` (UTF-8), or is compressed "
-         "(`content-encoding`): `unsupported_media_type`, naming what was received; nothing was changed.",
+    415: "The body is not sent as `content-type: application/json` (UTF-8) in one content-type header, or is "
+         "compressed (any `content-encoding` but identity): `unsupported_media_type`, naming what was received; "
+         "nothing was changed.",
     401: "No valid credential: a missing or wrong API key, or admin token (`unauthorized`).",
     403: "The read-only API key was given for a write (`forbidden`).",
     404: "Not found: no document with that id, or no such collection, backup or route.",
