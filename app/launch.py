@@ -88,6 +88,16 @@ def validation_line(error: Any) -> str:
     return "; ".join(lines)
 
 
+def warn_unknown_variables(name: str) -> None:
+    """One line on stderr for each `MULTIVEC_` variable no setting reads (a misspelt name is otherwise ignored
+    in silence), naming the closest one; every command but `serve` (app.cli.serve logs them)."""
+    from app.settings import Settings
+    from app.settings_checks import unknown_variable_lines
+
+    for line in unknown_variable_lines(os.environ, Settings):
+        print(f"{name}: warning: {line}", file=sys.stderr)
+
+
 def main(argv: list[str] | None = None) -> int:
     """`python -m app.launch <module> [args...]`: run the module as `__main__`; returns the exit code."""
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -98,6 +108,8 @@ def main(argv: list[str] | None = None) -> int:
     name = os.environ.get("MULTIVEC_COMMAND") or module
     caller = Path(os.environ.get(CALLER_DIR) or os.getcwd())
     sys.argv = [name, *args]
+    if args[:1] != ["serve"]:  # serve logs them itself, beside its other start-up lines
+        warn_unknown_variables(name)
     try:
         with caller_paths(caller):
             runpy.run_module(module, run_name="__main__", alter_sys=True)

@@ -238,3 +238,9 @@ def test_a_misspelt_variable_is_one_warning_naming_the_closest_setting(held_fold
     other = next(line for line in warned if "MULTIVEC_NOTHING_LIKE_IT" in line)
     assert "did you mean" not in other
     assert "DEADLINES_MS__BODY" not in done.stderr
+    # every other command says so too, once, and runs as before
+    for command in (["app.versioning.cli", "--help"], ["app.eval.cli", "--help"]):
+        ran = run_launch(command, cwd=held_folder.parent, env=env)
+        assert ran.returncode == 0, ran.stderr
+        lines = [line for line in ran.stderr.splitlines() if "is not a setting" in line]
+        assert len(lines) == 3 and all(": warning: MULTIVEC_" in line for line in lines), ran.stderr
