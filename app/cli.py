@@ -298,6 +298,10 @@ def serve(argv: list[str] | None = None) -> None:
 
     try:
         services = build_services(settings)
+        # every model a write or a search uses, loaded now: a model (or a cache folder) that cannot load ends the
+        # start in one line, rather than a service that says it is ready and fails every search
+        for model in sorted({v.model for v in services.registry.get().written_versions()}):
+            services.encoders.get(model)
     except AppError as e:
         raise SystemExit(f"serve: {e.code}: {e.message}") from None
     if not settings.store.url:  # the embedded folder is ours: say where we listen, for the commands it refuses

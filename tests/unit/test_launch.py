@@ -119,6 +119,14 @@ def test_a_second_serve_on_a_folder_in_use_says_so_in_one_line(held_folder: Path
     assert_one_clear_line(done, "serve: store_locked", "in use by pid", str(held_folder))
 
 
+def test_a_model_cache_that_cannot_hold_the_models_ends_the_start_in_one_line(tmp_path: Path) -> None:
+    # before, the service started and said it was ready, and every search failed with encoder_failed
+    done = run_launch(["app.cli", "serve", "--port", str(free_port())], cwd=tmp_path,
+                      env={"MULTIVEC_STORE__PATH": str(tmp_path / "data"), "MULTIVEC_ENCODERS__CACHE_DIR": "/proc/x",
+                           "MULTIVEC_COMMAND": "scripts/serve"})
+    assert_one_clear_line(done, "serve: encoder_failed", "could not load model", "/proc/x")
+
+
 def test_load_direct_and_migrate_on_a_folder_in_use_exit_non_zero_without_a_traceback(held_folder: Path) -> None:
     env = {"MULTIVEC_STORE__PATH": str(held_folder)}
     corpus = held_folder.parent / "corpus.jsonl"
