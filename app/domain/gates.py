@@ -161,8 +161,9 @@ def retire_gate(*, age_s: float, grace_s: float, is_live: bool, force: bool) -> 
     if is_live:
         return Gate(allowed=False, blockers=("it is live: promote another version or roll back first",))
     if age_s < grace_s:
-        blocker = (f"grace period not over: {format_duration(age_s)} since it stopped being used, "
-                   f"grace is {format_duration(grace_s)}")
+        # "last changed": a version that was live stopped serving then; one never promoted was written then
+        blocker = (f"grace period not over: it last changed {format_duration(age_s)} ago, grace is "
+                   f"{format_duration(grace_s)} (--force retires it now)")
         return Gate(allowed=force, blockers=(blocker,), forced=force)
     return Gate(allowed=True)
 
