@@ -306,9 +306,10 @@ class AddVersionSteps:
                                "rollback), or --force to retire it anyway")
             gate = retire_gate(age_s=age_s(victim.status_changed), grace_s=grace_s,
                                is_live=space.live == victim.name, force=force)
-            if not gate.allowed:
+            if not gate.allowed:  # retiring the migration's own version (never live, or rolled back) abandons it
                 raise Conflict(f"retire {victim.name} refused: {gate.message()}"
-                               + (" (--force to override)" if space.live != victim.name else ""))
+                               + (" (it would abandon this migration: its own version is not live)"
+                                  if victim.name == new.name and space.live != new.name else ""))
             result.notes += [f"forced past: {b}" for b in gate.blockers]
             # registry first: ingest stops writing the vector (and its tag) before either is removed
             actions.append((f"mark {victim.name} retired (ingest stops writing it)",

@@ -139,6 +139,15 @@ def test_promote_and_rollback_move_the_live_pointer_searches_follow(corpus: Serv
     assert title_vector() == NEW
 
 
+def test_retire_before_a_promote_says_it_would_abandon_the_migration(corpus: Services, migrator: Migrator,
+                                                                      migration: Migration) -> None:
+    migrator.apply(migration)
+    migrator.backfill()  # the new version is ready, never live: retiring it abandons the migration
+    with pytest.raises(Conflict, match="grace period not over.*would abandon this migration"):
+        migrator.retire()
+    assert NEW in corpus.store.vector_specs(corpus.registry.physical())  # nothing deleted
+
+
 def test_retire_waits_for_grace_then_deletes_the_old_named_vector(corpus: Services, migrator: Migrator,
                                                                   migration: Migration) -> None:
     migrator.apply(migration)
