@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel
+from pydantic import AfterValidator, BaseModel, BeforeValidator
 
 PREFIX = "MULTIVEC_"
 # read by the scripts and the test suite, not by Settings: never reported as unknown
@@ -35,7 +35,20 @@ def a_folder(path: Path) -> Path:
     return path
 
 
-Folder = Annotated[Path, AfterValidator(a_folder)]  # a folder setting: refused at start when it names a file
+def not_blank(value: object) -> object:
+    """`value` unchanged unless it is an empty or all-blank string (a settings validator, before the path is made:
+    `Path("")` is the current folder, so a blank `MULTIVEC_STORE__PATH` would put the store wherever the command ran).
+
+    Raises:
+        ValueError: the value is empty or only spaces.
+    """
+    if isinstance(value, str) and not value.strip():
+        raise ValueError(f"{value!r} is blank: name a folder")
+    return value
+
+
+# a folder setting: refused at start when it is blank or names a file
+Folder = Annotated[Path, BeforeValidator(not_blank), AfterValidator(a_folder)]
 
 
 def _models(annotation: object) -> list[type[BaseModel]]:

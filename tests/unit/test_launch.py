@@ -187,6 +187,11 @@ def test_an_operator_error_raised_anywhere_in_a_command_is_one_line(tmp_path: Pa
     ("MULTIVEC_STORE__PATH", "/etc/passwd", "store.path: '/etc/passwd' is not a folder"),
     ("MULTIVEC_BACKUP_DIR", "/etc/passwd/backups", "backup_dir: '/etc/passwd/backups' is not a folder"),
     ("MULTIVEC_ENCODERS__CACHE_DIR", "/etc/passwd", "encoders.cache_dir: '/etc/passwd' is not a folder"),
+    # blank: Path("") is the folder the command runs in (the store landed in the checkout), " " a folder named so
+    ("MULTIVEC_STORE__PATH", "", "store.path: '' is blank: name a folder"),
+    ("MULTIVEC_STORE__PATH", " ", "store.path: ' ' is blank: name a folder"),
+    ("MULTIVEC_BACKUP_DIR", "", "backup_dir: '' is blank: name a folder"),
+    ("MULTIVEC_ENCODERS__CACHE_DIR", "  ", "encoders.cache_dir: '  ' is blank: name a folder"),
 ])
 def test_a_setting_out_of_its_bounds_stops_the_start_in_one_line(tmp_path: Path, variable: str, value: str,
                                                                  named: str) -> None:
