@@ -64,6 +64,10 @@ def _http_error(_: Request[Any, Any, Any], exc: HTTPException) -> Response[dict[
     if exc.status_code == 400:  # Litestar's 400s here come from decoding the body
         return Response(error_body("malformed_request", f"request body is not valid JSON: {exc.detail}", None),
                         status_code=400)
+    if exc.status_code == 413:  # Litestar's own refusal past `request_max_body_size`: name the limit
+        return Response(error_body("payload_too_large", f"the request body is over the {MAX_BODY_BYTES // 2**20} MiB "
+                                   "limit: send fewer documents a request", {"limit_bytes": MAX_BODY_BYTES}),
+                        status_code=413)
     # keep the exception's headers: a 405 must say which methods are allowed (`Allow`)
     return Response(error_body("http_error", str(exc.detail), None), status_code=exc.status_code,
                     headers=exc.headers)

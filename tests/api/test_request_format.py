@@ -174,3 +174,18 @@ def test_the_openapi_document_declares_415_where_a_body_is_read(live_url: str) -
         assert list(op["requestBody"]["content"]) == ["application/json"]
         assert "415" in op["responses"], path
     assert "415" not in spec["paths"]["/admin/optimize"]["post"]["responses"]  # it reads no body
+
+
+def test_a_body_over_the_limit_is_413_naming_the_limit_and_changes_nothing(live_url: str,
+                                                                          app_services: Services) -> None:
+    from app.settings import MAX_BODY_BYTES
+
+    before = stored(app_services)
+    big = {"documents": [{"id": "media-big", "title": "Too big", "body": "x" * (MAX_BODY_BYTES + 1)}]}
+    r = httpx.post(live_url + "/documents", content=json.dumps(big).encode(),
+                   headers={"content-type": "application/json"}, timeout=120)
+    assert r.status_code == 413, r.text[:300]
+    body = r.json()
+    assert body["code"] == "payload_too_large" and "64 MiB" in body["message"]
+    assert body["detail"] == {"limit_bytes": MAX_BODY_BYTES}
+    assert stored(app_services) == before

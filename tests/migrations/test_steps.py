@@ -143,7 +143,7 @@ def test_retire_before_a_promote_says_it_would_abandon_the_migration(corpus: Ser
                                                                       migration: Migration) -> None:
     migrator.apply(migration)
     migrator.backfill()  # the new version is ready, never live: retiring it abandons the migration
-    with pytest.raises(Conflict, match="grace period not over.*would abandon this migration"):
+    with pytest.raises(Conflict, match=r"grace period not over.*would abandon this migration"):
         migrator.retire()
     assert NEW in corpus.store.vector_specs(corpus.registry.physical())  # nothing deleted
 
