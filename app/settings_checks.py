@@ -100,7 +100,9 @@ def unknown_variable_lines(environ: Mapping[str, str], model: type[BaseModel]) -
             continue
         if any(upper.startswith(p) for p in open_prefixes):
             continue
-        close = difflib.get_close_matches(upper, sorted(names), n=1, cutoff=0.8)
+        leaf = upper.rsplit("__", 1)[-1].removeprefix(PREFIX)  # the setting's own name, in whatever group
+        same_leaf = sorted(n for n in names if n.rsplit("__", 1)[-1].removeprefix(PREFIX) == leaf)
+        close = same_leaf[:1] or difflib.get_close_matches(upper, sorted(names), n=1, cutoff=0.8)
         hint = f": did you mean {close[0]}?" if close else ": see the README's Configuration table"
         lines.append(f"{variable} is not a setting and is ignored{hint}")
     return lines

@@ -257,3 +257,12 @@ def test_a_misspelt_variable_is_one_warning_naming_the_closest_setting(held_fold
         assert ran.returncode == 0, ran.stderr
         lines = [line for line in ran.stderr.splitlines() if "is not a setting" in line]
         assert len(lines) == 3 and all(": warning: MULTIVEC_" in line for line in lines), ran.stderr
+
+
+def test_a_setting_named_in_the_wrong_group_is_pointed_at_its_group() -> None:
+    from app.settings import Settings
+    from app.settings_checks import unknown_variable_lines
+
+    lines = unknown_variable_lines({"MULTIVEC_LIMITS__MAX_LIMIT": "0", "MULTIVEC_MAX_LIMIT": "1"}, Settings)
+    assert lines == [f"{v} is not a setting and is ignored: did you mean MULTIVEC_SEARCH__MAX_LIMIT?"
+                     for v in ("MULTIVEC_LIMITS__MAX_LIMIT", "MULTIVEC_MAX_LIMIT")]
