@@ -110,7 +110,7 @@ def validate_shape(model: type[M], data: Any, *, path: str, expectations: Expect
 
     Raises:
         InvalidInput: the message lists `path.to.field: expected ..., got ...` for every problem;
-            the detail lists them one by one as `{field, problem}`.
+            the detail lists them one by one as `{key, message}`, as every other 422 does.
     """
     try:
         return model.model_validate(data)
@@ -120,6 +120,6 @@ def validate_shape(model: type[M], data: Any, *, path: str, expectations: Expect
             loc = _without_tags(tuple(error["loc"]), tags or {})
             if error["type"] == "union_tag_invalid":
                 loc = (*loc, "kind")
-            problems.append({"field": field_path(path, loc), "problem": _problem(error, loc, expectations or {})})
-        message = "; ".join(f"{p['field']}: {p['problem']}" for p in problems)
-        raise InvalidInput(message, {"errors": problems}) from None
+            problems.append({"key": field_path(path, loc), "message": _problem(error, loc, expectations or {})})
+        message = "; ".join(f"{p['key']}: {p['message']}" for p in problems)
+        raise InvalidInput(message, problems) from None  # `detail` as every 422 has it: [{key, message}]

@@ -117,6 +117,9 @@ def test_a_malformed_declaration_is_a_422_naming_the_field(admin: tuple[TestClie
         body = r.json()
         assert set(body) == {"code", "message", "detail"} and body["code"] == "invalid_input"
         assert named.lower() in body["message"].lower(), (case, body["message"])
+        # `detail`, when it lists fields, as every other 422 does (README, Input limits): [{key, message}]
+        fields = body["detail"] or []
+        assert isinstance(fields, list) and all(set(e) == {"key", "message"} for e in fields), body["detail"]
     assert stored(svc) == before
 
 
