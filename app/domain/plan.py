@@ -269,12 +269,7 @@ def build_plan(
     notes += [f"{name} is weighted 0: it does not rescore" for name in unweighted]
     if reranking and candidates < limit:
         notes.append(f"candidates {candidates} raised to the limit, {limit}: stage 1 finds at least the hits asked for")
-    fused_here = [s for s in spaces if s.weight > 0]
-    if reranking and not staged and fusion == "dbsf" and len(fused_here) > 1 and any(s.kind == "sparse"
-                                                                                        for s in fused_here):
-        staged = True  # QueryPlan.normalises_sparse: the service fuses stage 1
-        notes.append("staged, not nested: stage 1 fuses a sparse space, which the service normalises")
-    return QueryPlan(
+    plan = QueryPlan(
         spaces=tuple(s for s in spaces if s.weight > 0),
         observed=observed,
         scored=scored,
@@ -291,6 +286,10 @@ def build_plan(
         staged=staged,
         scorer=scorer if fusion == "learned" else None,
     )
+    if plan.cascade and not plan.staged and plan.normalises_sparse:  # the service fuses such a stage 1
+        return replace(plan, staged=True, notes=(*plan.notes, "staged, not nested: stage 1 fuses a sparse space, "
+                                                               "which the service normalises"))
+    return plan
 
 
 def weight_problem(weight: object) -> str | None:

@@ -113,6 +113,11 @@ class Registry:
         return [s for s in spaces if (self.find(pins[s]) if pins and s in pins else self.live_version(s)).index
                 != "rerank"]
 
+    def sparse(self) -> frozenset[str]:
+        """The spaces whose vectors are sparse: their lists are complete, and DBSF normalises them so
+        (app.domain.fusion.zero_floors)."""
+        return frozenset(s.name for s in self.spaces.values() if any(v.kind == "sparse" for v in s.versions.values()))
+
     def written_versions(self) -> list[VectorVersion]:
         """Every version that ingest must write: the live ones and those being built."""
         return [v for s in self.spaces.values() for v in s.versions.values() if v.status in WRITTEN]

@@ -133,7 +133,7 @@ def plan_run(services: Services, name: str, plan: QueryPlan, plan_name: str, que
     """
     if not plan.cascade:
         fused = replace(Variant.from_plan(name, plan, group=group), plan_name=plan_name)
-        return fused, offline_run(fused, lists, depth=depth)
+        return fused, offline_run(fused, lists, services.registry.get().sparse(), depth=depth)
     v = CascadeVariant.from_plan(name, plan, plan_name=plan_name, group=group)
     if scores is None:
         scores = fetch_rerank_scores(services, queries, lists, first=v.first, rerank=v.rerank, depth=depth,

@@ -138,7 +138,7 @@ def evaluate(args: argparse.Namespace, *, encoders: Any = None) -> dict[str, Any
         built = build_index(services, ds.docs, batch=args.batch)
         registry = services.registry.get()
         spaces = registry.live_spaces()
-        indexed = registry.indexed(spaces)  # what the service fuses
+        indexed, sparse = registry.indexed(spaces), registry.sparse()  # what the service fuses; complete lists
         live = {s: registry.live_version(s).name for s in spaces}
         print(f"{ds.name}/{args.split}: {len(ds.docs)} documents, {len(queries)} judged queries, spaces {spaces}",
               file=sys.stderr)
@@ -179,7 +179,7 @@ def evaluate(args: argparse.Namespace, *, encoders: Any = None) -> dict[str, Any
 
         extra, extra_runs = ([], {}) if args.no_cascade else cascade_section(
             services, queries, qrels, lists, fit_ids, depth=args.depth)
-        runs = {v.name: offline_run(v, lists, depth=args.depth) for v in variants if v is not api} | extra_runs
+        runs = {v.name: offline_run(v, lists, sparse, depth=args.depth) for v in variants if v is not api} | extra_runs
         # a cascade is ranked by its stages (the cascade section ran the same plan unless --no-cascade)
         runs["API default"] = (default_plan.cascade and extra_runs.get(f"plan {s.plan}")) or plan_run(
             services, "API default", default_plan, s.plan, queries, lists, depth=args.depth)[1]
@@ -205,7 +205,7 @@ def evaluate(args: argparse.Namespace, *, encoders: Any = None) -> dict[str, Any
                          "latency": lat.summary(), "offline_matches_real": same})
             print(f"  {v.name:32s} nDCG@10 {rows[-1]['metrics']['ndcg@10']:.3f}  "
                   f"p50 {rows[-1]['latency']['p50_ms']:.1f} ms", file=sys.stderr)
-        dbsf_all = offline_run(Variant("x", tuple(indexed), fusion="dbsf"), lists, depth=args.depth)
+        dbsf_all = offline_run(Variant("x", tuple(indexed), fusion="dbsf"), lists, sparse, depth=args.depth)
         result_doc: dict[str, Any] = {
             "dataset": {"name": ds.name, "split": args.split, "documents": len(ds.docs), "queries": len(queries),
                         "path": str(args.dataset)},
@@ -273,7 +273,7 @@ def thresholds_section(args: argparse.Namespace, services: Any, lists: dict, qre
     from app.repos.profiles import ProfileRepo
 
     registry = services.registry.get()
-    kinds = {s: registry.live_version(s).kind for s in live}
+    kinds, sparse = {s: registry.live_version(s).kind for s in live}, registry.sparse()  # sparse: complete lists
     if args.thresholds:
         given = json.loads(args.thresholds.read_text())["versions"]
         found = {n: VersionThreshold.from_dict(t) for n, t in given.items()}
@@ -300,7 +300,7 @@ def thresholds_section(args: argparse.Namespace, services: Any, lists: dict, qre
         noise = {f"noise-{qid}": text for qid, text in read_queries(args.noise_queries)[0]}
         noise_lists, _ = fetch_lists(services, noise, depth=args.depth, spaces=list(live))
         out["effect"][f"{plan.name}, top 10, unrelated queries ({args.noise_queries.parent.name})"] = \
-            cal.threshold_effect(noise_lists, offline_run(plan, noise_lists), {}, versions, by_version)
+            cal.threshold_effect(noise_lists, offline_run(plan, noise_lists, sparse), {}, versions, by_version)
     if args.thresholds:
         out["source"] = str(args.thresholds)
     else:

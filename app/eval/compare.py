@@ -134,7 +134,9 @@ def run(args: argparse.Namespace, *, encoders: Any = None) -> dict[str, Any]:
         finally:
             services.close()
         variants = [Variant(f"only {s}", (s,)) for s in spaces]
-        runs[name] = {v.name: offline_run(v, lists, depth=args.depth) for v in variants} | {"API default": api_run}
+        sparse = registry.sparse()  # their lists are normalised as complete, as served
+        runs[name] = {v.name: offline_run(v, lists, sparse, depth=args.depth) for v in variants}
+        runs[name]["API default"] = api_run
         sides[name] = {"index": str(index), "pins": pins,
                        "versions": {s: pins.get(s, registry.live_version(s).name) for s in spaces}}
         api_labels[name] = api.label

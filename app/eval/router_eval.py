@@ -179,7 +179,8 @@ def router_section(args: argparse.Namespace, services: Services, *, lists: Lists
     given = {p.name: runs[f"plan {p.name}"] for p in plans if p.named and f"plan {p.name}" in runs}
     if any(p.rerank and p.name not in given for p in plans):
         raise ValueError("a cascade plan's rows need the cascade evaluation (run without --no-cascade)")
-    table = build_table(plans, lists, qrels, queries, terms, router.dfs if args.router else dfs, given)
+    sparse = services.registry.get().sparse()  # their lists are normalised as complete, as served
+    table = build_table(plans, lists, qrels, queries, terms, router.dfs if args.router else dfs, given, sparse=sparse)
     if not args.router:
         router, cv = fit_router(table, _rows(table, fit_ids), plans, default="fused", seed=args.seed,
                                 vector_versions=live, dfs=dfs,
@@ -195,7 +196,7 @@ def router_section(args: argparse.Namespace, services: Services, *, lists: Lists
     rows = _rows(table, rows_ids)
     routed = {"router": route_all(router, table, plans, rows)}
     if args.router:  # the same model, with IDF from this collection instead of the one it was fitted on
-        local = build_table(plans, lists, qrels, queries, terms, dfs, given)
+        local = build_table(plans, lists, qrels, queries, terms, dfs, given, sparse=sparse)
         recounted = QueryRouter.from_dict({**router.to_dict(), "dfs": dfs.to_dict()})
         routed["router, this index's DF"] = route_all(recounted, local, plans, rows)
         if args.save:  # what this collection should serve: the model, with its own document frequencies

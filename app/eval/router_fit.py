@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -74,15 +74,15 @@ class Table:
 
 def build_table(plans: Sequence[RoutePlan], lists: Lists, qrels: Mapping[str, Mapping[str, int]],
                 texts: Mapping[str, str], terms: Mapping[str, Sequence[int]], dfs: DocFrequencies,
-                given: Mapping[str, dict[str, list[str]]] | None = None) -> Table:
+                given: Mapping[str, dict[str, list[str]]] | None = None, *, sparse: Collection[str]) -> Table:
     """Every plan's run and nDCG@10 for the judged queries of `lists`, with their features and labels.
 
     `given`: plan name -> its run, computed elsewhere (a cascade's, app.eval.cascade); other plans are
-    fused here from the per-space lists.
+    fused here from the per-space lists, those of the `sparse` spaces (`Registry.sparse`) as complete.
     """
     qids = tuple(q for q in lists if qrels.get(q))
     judged = {q: qrels[q] for q in qids}
-    runs = {p.name: (given or {}).get(p.name) or offline_run(variant(p), lists) for p in plans}
+    runs = {p.name: (given or {}).get(p.name) or offline_run(variant(p), lists, sparse) for p in plans}
     per_plan = [ndcg_per_query(runs[p.name], judged) for p in plans]
     ndcg = np.array([[pp[q] for pp in per_plan] for q in qids]).reshape(len(qids), len(plans))
     x = np.array([feature_vector(query_features(texts[q], terms[q], dfs), FEATURES) for q in qids])

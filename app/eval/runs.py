@@ -10,7 +10,7 @@ is measured separately by running the real plan of each variant through the sear
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -23,7 +23,6 @@ from app.domain.scorer import LearnedScorer
 from app.eval.learned import scorer_run
 from app.eval.timing import Timings, interleave
 from app.services.search import SearchRequest
-from app.settings import default_spaces
 
 Lists = dict[str, dict[str, Ranked]]  # query id -> space -> its ranked list
 
@@ -180,13 +179,13 @@ def _prime(services: Services, cache: dict[str, str]) -> None:
             break
 
 
-def offline_run(variant: Variant, lists: Lists, *, depth: int = 100) -> dict[str, list[str]]:
+def offline_run(variant: Variant, lists: Lists, sparse: Collection[str], *, depth: int = 100) -> dict[str, list[str]]:
     """The ranking `variant` gives each query, fused from the per-space lists as a served plan fuses them
-    (Qdrant's formulas; a sparse space's list normalised as complete: app.domain.fusion.zero_floors)."""
+    (Qdrant's formulas; the lists of the `sparse` spaces, `Registry.sparse`, normalised as complete:
+    app.domain.fusion.zero_floors)."""
     run: dict[str, list[str]] = {}
     if variant.scorer is not None:
         return scorer_run(variant.scorer, lists, depth=depth)
-    sparse = {s.name for s in default_spaces() if s.kind == "sparse"}  # as the served plan normalises them
     for qid, per_space in lists.items():
         if len(variant.spaces) == 1:
             run[qid] = [d for d, _ in per_space.get(variant.spaces[0], [])][:depth]

@@ -68,18 +68,18 @@ class IngestService:
         """
         self.validate(docs)
         prepared = self.prepare(docs)
-        encoded: dict[str, list[dict[str, Any]]] = {}  # versions' names -> vectors: encoded once per registry
+        encoded: dict[tuple[str, ...], list[dict[str, Any]]] = {}  # versions' names -> vectors, encoded once each
         encode_ms = store_ms = 0.0
         for attempt in range(WRITE_ATTEMPTS):
             versions = self.registry.get().written_versions()
             names = [v.name for v in versions]
             t0 = time.perf_counter()
-            if repr(names) not in encoded:
-                encoded[repr(names)] = encode_documents(prepared, versions, self.encoders)
+            if tuple(names) not in encoded:
+                encoded[tuple(names)] = encode_documents(prepared, versions, self.encoders)
             t1 = time.perf_counter()
             encode_ms += (t1 - t0) * 1000
             points = [PointWrite(id=p.point_id, vectors=vecs, payload={**p.payload(), "vector_versions": names})
-                      for p, vecs in zip(prepared, encoded[repr(names)], strict=True)]
+                      for p, vecs in zip(prepared, encoded[tuple(names)], strict=True)]
             try:
                 for collection in self.registry.write_collections():  # two while a rebuild fills
                     self.store.upsert(collection, points)

@@ -150,18 +150,18 @@ class SearchService:
             filter=req.filter,
             explain=req.explain,
             versions={**(pins or {}), **(req.versions or {})} or None,
-            **self._borrowed(registry, req, named),
+            **self._cascade_args(registry, req, named),
         )
         return plan, ranking
 
-    def _borrowed(self, registry: Registry, req: SearchRequest, named: PlanRequest) -> dict[str, Any]:
+    def _cascade_args(self, registry: Registry, req: SearchRequest, named: PlanRequest) -> dict[str, Any]:
         """`cascade_args` for `named`, with the first stage that finds candidates for a rerank-only space searched
         alone: the plan the request names, else the default plan (`fields: ["entities"]` fuses its fields, but
         borrows the default plan's candidates), unless that names a space this store lacks."""
         s = self.settings.search
         default = plan_request(s)
         lender = named if req.plan or not set(default.fields or ()) <= set(registry.live_spaces()) else default
-        source = "the default first stage" if lender is default or lender.name == default.name else \
+        source = "the default first stage" if lender.name == default.name else \
             f"the first stage of plan {lender.name!r}"
         return cascade_args(s, named, req.rerank, req.candidates, weights=req.weights, first_stage_from=source,
                             first_stage=first_stage_of(lender, registry.live_spaces()))

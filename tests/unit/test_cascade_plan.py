@@ -136,3 +136,11 @@ def test_the_registry_names_the_spaces_a_fused_search_finds_candidates_in() -> N
     assert reg.indexed(list(SPACES)) == ["title", "document", "keywords"]
     assert reg.indexed(["entities", "title"]) == ["title"]
     assert reg.indexed(["body"], {"body": reg.live_version("body").name}) == []  # the pinned version's index
+
+
+def test_a_nested_cascade_whose_stage_one_fuses_a_sparse_space_by_dbsf_runs_staged_and_says_so() -> None:
+    sparse = plan(fields=["document", "keywords"], rerank=["body"], staged=False)
+    assert sparse.staged and "staged, not nested: stage 1 fuses a sparse space" in sparse.notes[-1]
+    dense = plan(fields=["document", "title"], rerank=["body"], staged=False)  # the engine fuses it: nested stays
+    rrf = plan(fields=["document", "keywords"], rerank=["body"], staged=False, fusion="rrf")
+    assert not dense.staged and not rrf.staged and not any("staged" in n for n in dense.notes + rrf.notes)

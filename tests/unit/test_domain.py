@@ -116,6 +116,7 @@ def test_dbsf_counts_a_complete_short_list_at_its_depth_with_the_missing_points_
 def test_a_sparse_space_is_normalised_at_the_prefetch_depth_and_fused_by_the_service() -> None:
     plan = build_plan(registry(), fields=["title", "keywords"], fusion="dbsf", rrf_k=60, weights={}, limit=5,
                       prefetch_limit=50, filter=Filter())
+    assert registry().sparse() == {"keywords"}  # which lists evaluation normalises as complete, as served
     assert zero_floors([False, True], [[("d", 0.5)] * 60, []], plan.prefetch_limit) == [0, 50]
     assert zero_floors([False, True], [[("d", 0.5)] * 7, []], plan.prefetch_limit) == [0, 7]  # 7 points to list
     assert zero_floors([True], [[]], plan.prefetch_limit) == [50]  # no dense list: the depth asked for
