@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from app.errors import StoreLocked
+from app.launch import from_caller
+from app.settings_checks import a_folder
 from app.store.folder import through_service
 
 
@@ -41,11 +43,17 @@ def parser(action: str) -> argparse.ArgumentParser:
 
 
 def _local_folder(text: str | None) -> Path | None:
+    """The backup folder argument, read against the caller's folder as every path argument is (app.launch).
+
+    Raises:
+        SystemExit: one line when it is blank or names a file.
+    """
     if text is None:
         return None
-    path = Path(text).expanduser()
-    caller = Path(os.environ.get("MULTIVEC_CALLER_DIR") or os.getcwd())
-    return path if path.is_absolute() else caller / path
+    try:
+        return a_folder(from_caller(Path(os.environ.get("MULTIVEC_CALLER_DIR") or os.getcwd()))(text))
+    except (ValueError, argparse.ArgumentTypeError) as e:
+        raise SystemExit(f"backup folder: {e}") from None
 
 
 def _progress(line: str) -> None:
@@ -59,6 +67,7 @@ def run_local(action: str, args: argparse.Namespace) -> dict[str, Any]:
     from app.store.factory import collection_config, open_store
 
     settings = Settings()
+    folder = _local_folder(args.folder)  # refused before the store is opened
     try:
         store = open_store(settings.store)
     except StoreLocked as e:
@@ -67,7 +76,6 @@ def run_local(action: str, args: argparse.Namespace) -> dict[str, Any]:
                          f"MULTIVEC_SERVICE_URL):\n  {command}") from None
     try:
         service = BackupService(store=store, root=settings.backup_dir, config=collection_config(settings.collection))
-        folder = _local_folder(args.folder)
         if action == "backup":
             return service.backup(folder, progress=_progress).as_dict()
         if args.latest:

@@ -27,8 +27,15 @@ CALLER_DIR = "MULTIVEC_CALLER_DIR"
 
 
 def from_caller(caller: Path) -> Callable[[str], Path]:
-    """An argparse `type` that reads a relative path against `caller` (absolute paths are kept)."""
+    """An argparse `type` that reads a relative path against `caller` (absolute paths are kept).
+
+    Raises:
+        argparse.ArgumentTypeError: a blank path (`Path("")` would be the caller's own folder: a store or a
+            report written where the command ran), which argparse reports in one line naming the argument.
+    """
     def convert(text: str) -> Path:
+        if not text.strip():
+            raise argparse.ArgumentTypeError(f"{text!r} is blank: name a path")
         path = Path(text).expanduser()
         return path if path.is_absolute() else caller / path
     return convert

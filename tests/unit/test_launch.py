@@ -266,3 +266,25 @@ def test_a_setting_named_in_the_wrong_group_is_pointed_at_its_group() -> None:
     lines = unknown_variable_lines({"MULTIVEC_LIMITS__MAX_LIMIT": "0", "MULTIVEC_MAX_LIMIT": "1"}, Settings)
     assert lines == [f"{v} is not a setting and is ignored: did you mean MULTIVEC_SEARCH__MAX_LIMIT?"
                      for v in ("MULTIVEC_LIMITS__MAX_LIMIT", "MULTIVEC_MAX_LIMIT")]
+
+
+@pytest.mark.parametrize("command", [
+    ["app.eval.cli", "somewhere", "--index-dir", ""],
+    ["app.eval.cli", "somewhere", "--out", " "],
+    ["app.versioning.cli", "validate", "--out", ""],
+    ["app.backup_cli", "backup", ""],
+    ["app.backup_cli", "restore", " "],
+])
+def test_a_blank_path_argument_is_refused_before_anything_is_written(tmp_path: Path, command: list[str]) -> None:
+    # a blank path was the caller's own folder: evaluate built its store there, validate wrote its report there
+    done = run_launch(command, cwd=tmp_path, env={"MULTIVEC_STORE__PATH": str(tmp_path / "data")})
+    assert done.returncode != 0 and "Traceback" not in done.stderr
+    assert "is blank" in done.stderr, done.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == []  # no store, report or backup in the caller's folder
+
+
+def test_a_backup_folder_naming_a_file_is_refused_in_one_line(tmp_path: Path) -> None:
+    (tmp_path / "a-file").write_text("not a folder")
+    done = run_launch(["app.backup_cli", "backup", "a-file"], cwd=tmp_path,
+                      env={"MULTIVEC_STORE__PATH": str(tmp_path / "data")})
+    assert_one_clear_line(done, "backup folder:", "is not a folder")
