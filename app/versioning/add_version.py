@@ -130,7 +130,7 @@ class AddVersionSteps:
                 result.actions.append(f"mark {name} ready: all {total} points have it")
             else:
                 result.notes.append(stopped_note(done=limit, remaining=todo - limit, total=total, what=name,
-                                                 revision=m.revision))
+                                                 revision=m.revision, dry_run=True))
             return result
         if version.status == "shadow":
             run_actions(result, [(f"mark {name} backfilling", lambda: self._move(name, lifecycle.start_backfill))])

@@ -125,7 +125,7 @@ def _fill(ctx: Context, m: Migration, *, batch: int, max_points: int | None, dry
                               f"{len(copied)}, re-embedded: {', '.join(v.name for v in reembed) or 'none'})")
         result.actions += ["delete the points the source no longer has; mark the rebuild filled"] * (n == left)
         result.notes += [stopped_note(done=n, remaining=left - n, total=total, what=target,
-                                      revision=m.revision)] * (n < left)
+                                      revision=m.revision, dry_run=True)] * (n < left)
         return result
     cursor = marker.get("cursor")
     done, t0 = 0, time.perf_counter()

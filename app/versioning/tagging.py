@@ -81,7 +81,7 @@ def written_tags(tags: Iterable[str], written: set[str]) -> list[str]:
     return [t for t in tags if t in written]
 
 
-def stopped_note(*, done: int, remaining: int, total: int, what: str, revision: str) -> str:
+def stopped_note(*, done: int, remaining: int, total: int, what: str, revision: str, dry_run: bool = False) -> str:
     """The note of a backfill that stopped at its `max_points` with work left: how much is left and how
     to continue (the direct path, the admin API and `scripts/migrate --url` say it alike).
 
@@ -91,6 +91,10 @@ def stopped_note(*, done: int, remaining: int, total: int, what: str, revision: 
         total: points in the collection.
         what: what the points still lack (a version name, or the rebuild's target collection).
         revision: the migration's revision, for the command that continues.
+        dry_run: the run only said what it would do: the note says "would" (nothing was done yet).
     """
+    if dry_run:
+        return (f"would stop after {done} points (--max-points): {remaining} of {total} points would still lack "
+                f"{what} (none is done yet: this was a dry run)")
     return (f"stopped after {done} points (--max-points): {remaining} of {total} points still lack {what}; "
             f"run `scripts/migrate backfill {revision}` again to continue (--max-points N bounds each run)")

@@ -27,7 +27,9 @@ def test_max_points_bounds_every_way_of_backfilling(corpus: Services, migrator: 
     dry = migrator.backfill(max_points=3, dry_run=True)
     assert any("encode 3 of 11 points" in a for a in dry.actions) and covered(migrator) == 0
     assert not any("ready" in a for a in dry.actions)  # the real run with this limit would not finish
-    assert any("stopped after 3 points" in n and "8 of 11" in n for n in dry.notes)
+    # a dry run did nothing: it says what the real run would leave, in the conditional
+    assert any("would stop after 3 points" in n and "8 of 11 points would still lack" in n and "dry run" in n
+               for n in dry.notes), dry.notes
 
     settings = corpus.settings.model_copy(update={"admin_token": TOKEN})
     with TestClient(create_app(settings, services=corpus)) as client:
@@ -75,6 +77,7 @@ def test_max_points_bounds_a_rebuild_fill_too(migrator: Migrator, migration: Mig
     dry = migrator.backfill(max_points=3, batch=256, dry_run=True)
     assert any(a.startswith("copy 3 of 11 points") for a in dry.actions)
     assert not any("filled" in a for a in dry.actions)
+    assert any("would stop after 3 points" in n and "8 of 11 points would still lack" in n for n in dry.notes)
     done = migrator.backfill(max_points=3, batch=256)  # a batch larger than the limit stops at the limit
     assert done.data["done"] == 3 and migrator.store.count(target) == 3
     assert any("stopped after 3 points (--max-points): 8 of 11 points still lack" in n for n in done.notes)
