@@ -43,6 +43,9 @@ class PlanSettings(BaseModel):
     candidates: int = Field(default=100, ge=1, le=10_000, description="Stage-1 depth of a cascade.")
     candidates_weight: float = Field(default=0.0, ge=0, le=MAX_WEIGHT, description="Weight of the stage-1 score "
                                      "in the final formula; 0: the rerank spaces' scores alone order the hits.")
+    max_demotion: float | None = Field(default=None, ge=0, le=MAX_WEIGHT, description="In the final formula, how far "
+                                       "below its stage-1 score (both scaled as DBSF does) a rerank space may put a "
+                                       "candidate; None: no bound.")
 
     @field_validator("weights")
     @classmethod
@@ -82,8 +85,10 @@ def builtin_plans() -> dict[str, PlanSettings]:
         "all": PlanSettings(),  # every space, equally weighted
         "keyword": PlanSettings(fields=["keywords", "document"], weights={"keywords": 2.0}),
         "dense": PlanSettings(fields=["document", "body"], weights={"body": 0.5}),
+        # body may lower a candidate at most 0.7 below its stage-1 standing: a rare word's document stays in
+        # the top 10 beside common words, and no judged query's top 10 moves (docs/evaluation.md#rare-words)
         "cascade": PlanSettings(fields=["document", "keywords"], weights={"keywords": 1.5}, rerank=["body"],
-                                candidates=100, candidates_weight=1.0),
+                                candidates=100, candidates_weight=1.0, max_demotion=0.7),
     }
 
 

@@ -49,15 +49,27 @@ def first_stage(plan: QueryPlan, lists: Mapping[str, Ranked]) -> list[tuple[str,
 
 def final_scores(plan: QueryPlan, stages: Mapping[str, Ranked]) -> list[tuple[str, float]]:
     """The final stage from the others: `stages` holds `candidates` and each rerank space's list
-    over the candidates (best first); returns (id, final score) best first, ties by id."""
+    over the candidates (best first); returns (id, final score) best first, ties by id.
+
+    With `plan.max_demotion` (d), each rerank space's term is `w_s * max(norm(s), norm(candidates) - d)`: a
+    rerank space may lower a candidate at most d (in DBSF units: 1 is 6 sd) below its stage-1 standing, and
+    raise it without bound. Stage 1 ranks the one document holding a rare query word first, but `body`'s
+    passages may sit far from the query's other words ("hamadryas information retrieval"), so that, unbounded,
+    `body` pulled it from 1st to 15th-46th; the bound keeps it, while no judged query's top 10 moves at 0.7
+    (docs/evaluation.md#rare-words)."""
     if not plan.formula:
         return by_score(dict(stages.get(plan.rerank[0].space, [])))
-    terms = [(plan.candidates_weight, stages.get(CANDIDATES, []))] if plan.candidates_weight > 0 else []
-    terms += [(s.weight, stages.get(s.space, [])) for s in plan.rerank]
+    floor = dict(dbsf_normalize(list(stages.get(CANDIDATES, []))))
     total: dict[str, float] = {pid: 0.0 for pid, _ in stages.get(CANDIDATES, [])}
-    for weight, ranked in terms:
-        for pid, norm in dbsf_normalize(list(ranked)):
-            total[pid] = total.get(pid, 0.0) + weight * norm
+    if plan.candidates_weight > 0:
+        for pid, norm in floor.items():
+            total[pid] += plan.candidates_weight * norm
+    for s in plan.rerank:
+        normed = dict(dbsf_normalize(list(stages.get(s.space, []))))
+        if plan.max_demotion is not None:  # a candidate the space has no vector for counts 0 before the bound
+            normed = {pid: max(normed.get(pid, 0.0), floor[pid] - plan.max_demotion) for pid in total}
+        for pid, norm in normed.items():
+            total[pid] = total.get(pid, 0.0) + s.weight * norm
     return by_score(total)
 
 
@@ -104,6 +116,7 @@ def rerank_contributions(plan: QueryPlan, stages: Mapping[str, Ranked],
         point id -> rerank space -> `{"rank", "score", "weight", "contribution", "stage": "rerank"}`.
     """
     out: dict[str, dict[str, dict[str, object]]] = {pid: {} for pid in pids}
+    floor = dict(dbsf_normalize(list(stages.get(CANDIDATES, []))))
     for s in plan.rerank:
         ranked = list(stages.get(s.space, []))
         position = {pid: (pos, score) for pos, (pid, score) in enumerate(ranked)}
@@ -115,5 +128,7 @@ def rerank_contributions(plan: QueryPlan, stages: Mapping[str, Ranked],
             if found is not None:
                 entry["rank"], entry["score"] = found[0] + 1, found[1]
                 entry["contribution"] = s.weight * norm[pid] if plan.formula else found[1]
+            if plan.formula and plan.max_demotion is not None and pid in floor:  # final_scores' bound
+                entry["contribution"] = s.weight * max(norm.get(pid, 0.0), floor[pid] - plan.max_demotion)
             out[pid][s.space] = entry
     return out

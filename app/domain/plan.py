@@ -66,6 +66,9 @@ class QueryPlan:
     rerank: tuple[SpaceQuery, ...] = ()
     candidates: int = 0  # stage-1 depth: how many points stage 2 rescores
     candidates_weight: float = 0.0  # weight of the stage-1 score in the final formula (0: not in it)
+    # final formula: a rerank space's term counts at least norm(candidates) - this (None: as it is); see
+    # app.domain.cascade.final_scores
+    max_demotion: float | None = None
     notes: tuple[str, ...] = ()  # why the plan is not quite what was asked (a rerank-only space moved)
     staged: bool = True  # a cascade's stage 1 runs once, its rescoring in a second request (app.store.cascade)
     scorer: LearnedScorer | None = None  # fusion "learned": ranks the union of the spaces' lists
@@ -133,7 +136,9 @@ class QueryPlan:
                  "rescores": "candidates"} for s in self.rerank]
         if self.formula:
             terms = ([f"{self.candidates_weight:g}*norm(candidates)"] if self.candidates_weight > 0 else [])
-            terms += [f"{s.weight:g}*norm({s.space})" for s in self.rerank]
+            bound = "" if self.max_demotion is None else f", norm(candidates) - {self.max_demotion:g}"
+            terms += [f"{s.weight:g}*max(norm({s.space}){bound})" if bound else f"{s.weight:g}*norm({s.space})"
+                      for s in self.rerank]
             out.append({"stage": "final", "formula": " + ".join(terms), "limit": self.limit,
                         "norm": "each stage's scores over the candidates, scaled as DBSF does (mean +- 3 sd -> 0..1)"})
         else:
@@ -160,6 +165,7 @@ def build_plan(
     rerank: list[str] | None = None,
     candidates: int = 100,
     candidates_weight: float = 0.0,
+    max_demotion: float | None = None,
     first_stage: dict[str, float] | None = None,
     first_stage_from: str = "the default first stage",
     max_candidates: int = MAX_CANDIDATES,
@@ -182,6 +188,8 @@ def build_plan(
     Args:
         candidates: the stage-1 depth (1..`max_candidates`; raised to `limit` when below it).
         candidates_weight: weight of the stage-1 score in the final formula (0: not in it).
+        max_demotion: how far below its stage-1 standing a rerank space may put a candidate in the final formula
+            (app.domain.cascade.final_scores); None: no bound.
         scorer: the learned scorer, for fusion "learned".
         staged: a cascade's stage 1 runs once, its rescoring in a second request (False: one nested request).
 
@@ -282,6 +290,7 @@ def build_plan(
         rerank=reranking,
         candidates=max(candidates, limit) if reranking else 0,
         candidates_weight=candidates_weight if reranking else 0.0,
+        max_demotion=max_demotion if reranking else None,
         notes=tuple(notes),
         staged=staged,
         scorer=scorer if fusion == "learned" else None,

@@ -29,6 +29,7 @@ class PlanRequest:
     rerank: list[str]
     candidates: int
     candidates_weight: float
+    max_demotion: float | None = None
 
 
 CUSTOM, PROFILE = "custom", "profile"  # plan labels of a request that tunes its own ranking, or a stored profile's
@@ -93,7 +94,7 @@ def plan_request(search: SearchSettings, name: str | None = None) -> PlanRequest
     p = plan_settings(search, chosen)
     return PlanRequest(name=chosen, fields=list(p.fields) if p.fields else None, fusion=p.fusion, rrf_k=p.rrf_k,
                        weights=dict(p.weights), rerank=list(p.rerank), candidates=p.candidates,
-                       candidates_weight=p.candidates_weight)
+                       candidates_weight=p.candidates_weight, max_demotion=p.max_demotion)
 
 
 def first_stage_of(plan: PlanRequest, live: Sequence[str]) -> dict[str, float]:
@@ -111,7 +112,7 @@ def cascade_args(search: SearchSettings, plan: PlanRequest, rerank: list[str] | 
     cascade runs (`search.cascade_requests`)."""
     first_stage = {n: (weights or {}).get(n, w) for n, w in first_stage.items()}
     return {"rerank": plan.rerank if rerank is None else rerank, "candidates": candidates or plan.candidates,
-            "candidates_weight": plan.candidates_weight, "first_stage": first_stage,
+            "candidates_weight": plan.candidates_weight, "max_demotion": plan.max_demotion, "first_stage": first_stage,
             "first_stage_from": first_stage_from, "max_candidates": search.max_candidates,
             "staged": search.cascade_requests == "staged"}
 

@@ -63,11 +63,13 @@ class Rescore:
 
 @dataclass(frozen=True)
 class WeightedSum:
-    """Score formula: the sum of weight * the child's score, 0 where a child lacks the point."""
+    """Score formula: the sum of weight * the child's score, 0 where a child lacks the point; with
+    `max_demotion` (d), every child after the first counts at least the first's score - d."""
 
     children: tuple[Node, ...]
     weights: tuple[float, ...]
     limit: int
+    max_demotion: float | None = None
 
 
 @dataclass(frozen=True)
@@ -104,16 +106,19 @@ def stage_one(plan: QueryPlan) -> Node:
 
 
 def cascade_tree(plan: QueryPlan, limit: int) -> Node:
-    """The whole cascade: stage 1, its rescoring, and the final stage, `limit` hits."""
+    """The whole cascade: stage 1, its rescoring, and the final stage, `limit` hits (the formula of
+    app.domain.cascade.final_scores: with `max_demotion`, stage 1's normalised score is the first term
+    even at weight 0, as the floor of the others)."""
     first = stage_one(plan)
     if not plan.formula:
         return Rescore(first, plan.rerank[0], limit)
-    children: list[Node] = [normalized(first)] if plan.candidates_weight > 0 else []
-    weights = [plan.candidates_weight] if plan.candidates_weight > 0 else []
+    with_first = plan.candidates_weight > 0 or plan.max_demotion is not None
+    children: list[Node] = [normalized(first)] if with_first else []
+    weights = [plan.candidates_weight] if with_first else []
     for s in plan.rerank:
         children.append(normalized(Rescore(first, s, plan.candidates)))
         weights.append(s.weight)
-    return WeightedSum(tuple(children), tuple(weights), limit)
+    return WeightedSum(tuple(children), tuple(weights), limit, plan.max_demotion)
 
 
 def stage_trees(plan: QueryPlan) -> list[tuple[str, Node]]:

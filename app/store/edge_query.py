@@ -52,8 +52,11 @@ class EdgeTrees:
         if isinstance(node, Fuse):
             return qe.Fusion.Rrf(k=node.k, weights=list(node.weights or ())) if node.method == "rrf" \
                 else qe.Fusion.Dbsf()
-        terms = [qe.Expression.Mult([qe.Expression.Constant(w), qe.Expression.Variable(f"$score[{i}]")])
-                 for i, w in enumerate(node.weights)]
+        score = [qe.Expression.Variable(f"$score[{i}]") for i in range(len(node.weights))]
+        if node.max_demotion is not None:  # each term after the first: max(its score, the first's - d)
+            floor = qe.Expression.Sum([score[0], qe.Expression.Constant(-node.max_demotion)])
+            score[1:] = [qe.Expression.Max([x, floor]) for x in score[1:]]
+        terms = [qe.Expression.Mult([qe.Expression.Constant(w), x]) for w, x in zip(node.weights, score, strict=True)]
         return qe.Formula(qe.Expression.Sum(terms), defaults={f"$score[{i}]": 0.0 for i in range(len(terms))})
 
     def _children(self, node: Node) -> list[Any] | None:

@@ -50,7 +50,11 @@ class QdrantTrees:
             parts["query"] = (qm.RrfQuery(rrf=qm.Rrf(k=node.k, weights=list(node.weights or ())))
                               if node.method == "rrf" else qm.FusionQuery(fusion=qm.Fusion.DBSF))
         else:
-            terms: list[Any] = [qm.MultExpression(mult=[w, f"$score[{i}]"]) for i, w in enumerate(node.weights)]
+            score: list[Any] = [f"$score[{i}]" for i in range(len(node.weights))]
+            if node.max_demotion is not None:  # each term after the first: max(its score, the first's - d)
+                floor = qm.SumExpression(sum=[score[0], -node.max_demotion])
+                score[1:] = [qm.MaxExpression(max=[x, floor]) for x in score[1:]]
+            terms: list[Any] = [qm.MultExpression(mult=[w, x]) for w, x in zip(node.weights, score, strict=True)]
             parts["query"] = qm.FormulaQuery(formula=qm.SumExpression(sum=terms),
                                              defaults={f"$score[{i}]": 0.0 for i in range(len(terms))})
         return parts

@@ -22,8 +22,8 @@ from app.store.cascade import Search, cascade_tree
 from tests.conftest import shared_corpus
 
 QUERIES = ["gene editing with CRISPR", "bread and fermented vegetables", "planets around other stars"]
-# (request overrides, final-formula weight of stage 1)
-CASCADES: dict[str, tuple[dict[str, Any], float]] = {
+# (request overrides, final-formula weight of stage 1[, its max_demotion: else the default plan's])
+CASCADES: dict[str, tuple[Any, ...]] = {
     "weighted dbsf -> body": ({"fields": ["document", "keywords"], "weights": {"keywords": 1.5},
                                "rerank": ["body"]}, 0.0),
     "weighted dbsf -> body, formula": ({"fields": ["document", "keywords"], "weights": {"keywords": 1.5},
@@ -33,6 +33,11 @@ CASCADES: dict[str, tuple[dict[str, Any], float]] = {
     "rrf -> body, formula": ({"fields": ["title", "document", "keywords"], "fusion": "rrf", "rrf_k": 10,
                               "weights": {"keywords": 2.0}, "rerank": ["body"]}, 1.5),
     "one space -> entities": ({"fields": ["document"], "rerank": ["entities"]}, 0.0),
+    # the final formula's bound (the default plan's 0.7 above; here tight, so that it binds, and none)
+    "rrf -> body + entities, bound 0.1, stage 1 not weighed": (
+        {"fields": ["document", "keywords"], "fusion": "rrf", "rerank": ["body", "entities"]}, 0.0, 0.1),
+    "rrf -> body, formula, unbounded": ({"fields": ["document", "keywords"], "fusion": "rrf", "rerank": ["body"]},
+                                        1.0, None),
 }
 
 
@@ -51,10 +56,10 @@ def own_scores(svc: Services, plan: QueryPlan, query: str, *, rerank: bool = Tru
 
 def cascade_plan(svc: Services, name: str, query: str, candidates: int, *, explain: bool = False,
                  limit: int = 3) -> QueryPlan:
-    overrides, weight = CASCADES[name]
+    overrides, weight, *bound = CASCADES[name]
     plan = svc.search.plan(SearchRequest(query=query, limit=limit, candidates=candidates, explain=explain,
                                          **overrides))
-    return replace(plan, candidates_weight=weight)
+    return replace(plan, candidates_weight=weight, **({"max_demotion": bound[0]} if bound else {}))
 
 
 def no_tie_at_the_cut(stage: list[tuple[str, float]], candidates: int, everything: int) -> bool:

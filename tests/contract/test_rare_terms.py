@@ -8,6 +8,8 @@ and leave it below the dense spaces' near misses (a new user found the one CISI 
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from app.container import Services
@@ -60,3 +62,32 @@ def test_explain_shows_the_keywords_contribution_normalised_as_complete(rare: Se
     assert keywords["rank"] == 1 and keywords["contribution"] > keywords["weight"] * 1.0
     others = [h["explain"]["keywords"]["contribution"] for h in answer.hits[1:]]
     assert all(c == 0.0 for c in others)
+
+
+
+# A rare word beside common words that point elsewhere: stage 1 of the default cascade ranks its one document
+# first, and `body`, whose passages sit far from the other words, may lower it only so far (`max_demotion`;
+# docs/evaluation.md#rare-words: unbounded, CISI's such documents fell to 15th-46th).
+SKY = ["Mercury", "Venus", "Mars", "Jupiter", "Saturn", "Uranus", "Neptune", "Pluto", "Vega", "Sirius", "Rigel",
+       "Deneb"]
+ASTRONOMY = [{"id": f"sky-{i}", "title": f"Planets around the star {SKY[i % 12]} {i}",
+              "body": f"Astronomers found {2 + i % 5} planets orbiting the star {SKY[i % 12]} {i}. "
+                      f"The outer planets circle their star every {10 + i} years."} for i in range(48)]
+BESIDE = {"Wrzesniewski planets orbiting other stars": "rare-latin", "QX7731 planets orbiting a star": "rare-code"}
+
+
+@pytest.fixture
+def sky(services: Services) -> Services:
+    services.ingest.upsert(to_documents(ASTRONOMY + RARE[:2]))  # the rare words' documents, among astronomy
+    return services
+
+
+@pytest.mark.parametrize("fanout", [False, True], ids=["batch", "fan-out"])
+def test_a_rare_word_beside_common_words_keeps_its_document_in_the_default_plan_s_top_hits(
+        sky: Services, fanout: bool) -> None:
+    for query, doc_id in BESIDE.items():
+        answer = sky.search.search(SearchRequest(query=query, limit=3, fanout=fanout, explain=True))
+        assert doc_id in [h["id"] for h in answer.hits], (query, [h["id"] for h in answer.hits])
+        assert answer.plan is not None and "max(norm(body), norm(candidates) - 0.7)" in str(answer.plan["stages"])
+        unbounded = replace(sky.search.plan(SearchRequest(query=query, limit=3)), max_demotion=None)
+        assert doc_id not in [h.payload["doc_id"] for h in sky.search.run(unbounded, query)[0].hits]  # the bound did it

@@ -101,6 +101,31 @@ def test_the_stages_from_each_space_s_own_scores() -> None:
     assert "c" not in dict(lacking["body"]) and "c" in dict(lacking[FINAL])
 
 
+def test_a_bounded_rerank_space_lowers_a_candidate_at_most_the_bound_below_its_stage_one_standing() -> None:
+    # `r` holds the rare query word: stage 1 puts it far ahead; `body`'s passages sit far from the other words
+    ids = [f"p{i:02d}" for i in range(60)]
+    lists = {"document": [(p, 0.6 - i / 200) for i, p in enumerate(ids)] + [("r", 0.4)],
+             "keywords": [("r", 12.0)] + [(p, 3.0 - i / 30) for i, p in enumerate(ids)]}
+    body = {p: 0.6 - i / 300 for i, p in enumerate(ids)} | {"r": 0.1}
+    unbounded = plan(fields=["document", "keywords"], weights={"keywords": 1.5}, rerank=["body"], candidates=61,
+                     candidates_weight=1.0, limit=3)
+    bounded = plan(fields=["document", "keywords"], weights={"keywords": 1.5}, rerank=["body"], candidates=61,
+                   candidates_weight=1.0, limit=3, max_demotion=0.7)
+    assert unbounded.max_demotion is None and bounded.max_demotion == 0.7
+    free, kept = cascade_stages(unbounded, lists, {"body": body}), cascade_stages(bounded, lists, {"body": body})
+    assert free[CANDIDATES][0][0] == kept[CANDIDATES][0][0] == "r"
+    assert [pid for pid, _ in free[FINAL]].index("r") > 10  # unbounded, body pulls it out of the top 10
+    assert kept[FINAL][0][0] == "r"
+    norm_c, norm_b = dict(dbsf_normalize(kept[CANDIDATES])), dict(dbsf_normalize(kept["body"]))
+    assert dict(kept[FINAL]) == pytest.approx({p: norm_c[p] + max(norm_b[p], norm_c[p] - 0.7) for p in norm_c})
+    # a candidate without the rerank vector counts 0 there, then the bound
+    lacking = cascade_stages(bounded, lists, {"body": {k: v for k, v in body.items() if k != "r"}})
+    assert dict(lacking[FINAL])["r"] == pytest.approx(norm_c["r"] + max(0.0, norm_c["r"] - 0.7))
+    final = next(s for s in bounded.stages() if s["stage"] == "final")
+    assert final["formula"] == "1*norm(candidates) + 1*max(norm(body), norm(candidates) - 0.7)"
+    assert plan_request(SearchSettings()).max_demotion == 0.7  # the default plan bounds body
+
+
 def test_named_plans_from_settings() -> None:
     s = SearchSettings()
     assert plan_names(s) == ["all", "cascade", "dense", "fused", "keyword"]
