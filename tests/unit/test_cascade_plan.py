@@ -120,7 +120,7 @@ def test_a_bounded_rerank_space_lowers_a_candidate_at_most_the_bound_below_its_s
     assert dict(kept[FINAL]) == pytest.approx({p: norm_c[p] + max(norm_b[p], norm_c[p] - 0.7) for p in norm_c})
     # explain's contribution of body is the bounded term the final score summed
     entry = rerank_contributions(bounded, kept, ["r"])["r"]["body"]
-    assert entry["contribution"] == pytest.approx(max(norm_b["r"], norm_c["r"] - 0.7)) > norm_b["r"]
+    assert entry["contribution"] == pytest.approx(norm_c["r"] - 0.7) and norm_c["r"] - 0.7 > norm_b["r"]
     # a candidate without the rerank vector counts 0 there, then the bound
     lacking = cascade_stages(bounded, lists, {"body": {k: v for k, v in body.items() if k != "r"}})
     assert dict(lacking[FINAL])["r"] == pytest.approx(norm_c["r"] + max(0.0, norm_c["r"] - 0.7))
