@@ -217,6 +217,9 @@ def default_models() -> dict[str, ModelSettings]:
         "paraphrase-minilm-l3": ModelSettings(name="paraphrase-MiniLM-L3-v2"),
         "bm25": ModelSettings(name="Qdrant/bm25", kind="sparse"),
         "bm25-multilingual": ModelSettings(source="qdrant-bm25", name="bm25-multilingual-en", kind="sparse"),
+        # the same, each number a term too (keywords v3, migrations/0010)
+        "bm25-multilingual-numbers": ModelSettings(source="qdrant-bm25", name="bm25-multilingual-numbers-en",
+                                                   kind="sparse"),
         # the same model, run once per document for all its dense spaces (app/encoders/shared.py)
         "minilm-l6-int8-shared": ModelSettings(name="all-MiniLM-L6-v2-int8", mode="shared"),
         # the same pass, entities pooled from their mentions (migrations/0009; one pass with the alias above)
@@ -255,10 +258,12 @@ def default_spaces(mode: Literal["shared", "separate"] = "shared") -> list[Space
         SpaceSettings(name="entities", field="entities", kind="multi", model=entities[0], version=entities[1],
                       index="rerank"),
         SpaceSettings(name="document", field="document", kind="dense", model=model, version=v),
-        # Qdrant's BM25 with its multilingual tokenizer (v2): segments Chinese, Japanese and Thai, and
-        # ties fastembed's Qdrant/bm25 (v1) on English (docs/evaluation.md). Installs made with v1 keep
-        # it until they apply migrations/0002.
-        SpaceSettings(name="keywords", field="keywords", kind="sparse", model="bm25-multilingual", version=2),
+        # Qdrant's BM25 with its multilingual tokenizer, each number a term too (v3, migrations/0010): v2
+        # segments Chinese, Japanese and Thai and ties fastembed's Qdrant/bm25 (v1) on English; v3 adds the
+        # numbers v2's tokenizer drops (docs/evaluation.md#numbers-as-keywords-terms-keywords-v3). Installs made
+        # with v1 or v2 keep it until they apply migrations/0002 and 0010.
+        SpaceSettings(name="keywords", field="keywords", kind="sparse", model="bm25-multilingual-numbers",
+                      version=3),
     ]
 
 

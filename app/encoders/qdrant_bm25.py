@@ -6,12 +6,14 @@ every other script on Unicode word boundaries, so text written without spaces ge
 English Snowball stemmer, as fastembed's model has them, so English ranks as before; other
 languages are tokenised and lowercased but neither stemmed nor stopped. Qdrant applies IDF
 (`Modifier.IDF`), as for fastembed's BM25. Both store adapters get identical vectors: they are
-computed here, not in the store.
+computed here, not in the store. The tokenizer drops a token of digits alone (`7731`, `3.14`); a
+configuration with `numbers` adds a term for each number (`number_terms`).
 """
 
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Sequence
 from typing import Any
 
@@ -20,9 +22,35 @@ from app.errors import EncoderFailed
 from app.settings import EncoderSettings
 
 # k, b and avg_len as fastembed's Qdrant/bm25 has them, so scores are on the same scale.
+# `numbers`: each number in the text is a term too (keywords v3, migrations/0010).
 MODELS: dict[str, dict[str, Any]] = {
     "bm25-multilingual-en": {"k": 1.2, "b": 0.75, "avg_len": 256.0, "language": "english"},
+    "bm25-multilingual-numbers-en": {"k": 1.2, "b": 0.75, "avg_len": 256.0, "language": "english", "numbers": True},
 }
+
+# A number: a run of decimal digits of any script (Unicode Nd: ASCII, Arabic-Indic, Devanagari, ...), with
+# `.` or `,` (or the Arabic decimal and thousands signs) between runs. Full-width digits are ASCII by then
+# (keywords text is NFKC), and would map alike anyway.
+NUMBER = re.compile(r"\d+(?:[.,\u066b\u066c]\d+)*")
+# Each number is spelled as a token of consonants alone, tokenised on its own (English mode: appended
+# to the text, a Latin token would tip a short Japanese text's language detection, and its words would
+# no longer be segmented). The English stemmer leaves a word without vowels unchanged and no stopword
+# is one; no real word starts `zq` (none in SciFact's or CISI's corpora) and a code with digits
+# (`N95`) cannot be one. Digits (their decimal value, whatever the script) and the two separators are
+# spelled by distinct letters, so `3.14`, `3,14` and `314` are three terms.
+NUMBER_PREFIX = "zq"
+DIGIT_LETTERS = "bcdfghjkmn"  # 0-9
+SEPARATOR_LETTERS = {".": "p", "\u066b": "p", ",": "r", "\u066c": "r"}
+
+
+def number_terms(text: str) -> list[str]:
+    """The token each number in `text` is spelled as, in order, one per occurrence.
+
+    `7731` -> `zqkkfc`, `٧٧٣١` (Arabic-Indic) -> the same, `3.14` -> `zqfpcg`, `3,14` -> `zqfrcg`; a
+    number inside a code or beside a unit counts too (`QX-7731`, `COVID-19`, `5mg`, `p53`, `1987年`).
+    """
+    return [NUMBER_PREFIX + "".join(SEPARATOR_LETTERS.get(c) or DIGIT_LETTERS[unicodedata.decimal(c)] for c in m)
+            for m in NUMBER.findall(text)]
 
 
 # Han characters (CJK ideographs, their extensions and compatibility forms, and the marks written inside kanji
@@ -40,9 +68,14 @@ class QdrantBm25Encoder:
     kind = "sparse"
     dim = None
 
-    def __init__(self, name: str, model: Any) -> None:
+    def __init__(self, name: str, model: Any, counts: Any = None,
+                 params: tuple[float, float, float] = (1.2, 0.75, 256.0)) -> None:
+        """`counts`: the same tokenizer with b = 0 (its weights give each term's count), for a configuration
+        with `numbers`; `params`: k, b and avg_len, with which the counts are weighed."""
         self.name = name
         self._model = model
+        self._counts = counts
+        self._k, self._b, self._avg_len = params
 
     @staticmethod
     def _convert(vec: Any) -> SparseVec:
@@ -51,7 +84,24 @@ class QdrantBm25Encoder:
 
     def embed(self, texts: Sequence[str]) -> list[SparseVec]:
         """One sparse vector per text, in order: term ids (sorted) -> BM25 term-frequency weights (no IDF)."""
-        return [self._convert(self._model.embed_document(t)) for t in texts]
+        if self._counts is None:
+            return [self._convert(self._model.embed_document(t)) for t in texts]
+        return [self._with_numbers(t) for t in texts]
+
+    def _term_counts(self, text: str) -> dict[int, int]:
+        # with b = 0 a weight is tf (k + 1) / (tf + k), so tf = w k / (k + 1 - w), an integer
+        vec, k = self._counts.embed_document(text), self._k
+        return {int(i): round(w * k / (k + 1 - w)) for i, w in zip(vec.indices, vec.values, strict=True)}
+
+    def _with_numbers(self, text: str) -> SparseVec:
+        """The text's terms and its numbers' terms counted together and weighed as Qdrant's BM25 weighs
+        a document (tf (k + 1) / (tf + k (1 - b + b len / avg_len)), len = its count of terms)."""
+        tf = self._term_counts(text)
+        for i, n in self._term_counts(" ".join(number_terms(text))).items():
+            tf[i] = tf.get(i, 0) + n
+        norm = self._k * (1 - self._b + self._b * sum(tf.values()) / self._avg_len)
+        ids = tuple(sorted(tf))
+        return SparseVec(ids, tuple(tf[i] * (self._k + 1) / (tf[i] + norm) for i in ids))
 
     def embed_query(self, text: str) -> SparseVec:
         """The query's terms (tokenised, stemmed and stopped as documents are), each weighted 1.0.
@@ -61,6 +111,8 @@ class QdrantBm25Encoder:
         of Han in such a query also gives its Japanese reading's terms, so it finds both (a document matches
         the terms of the language it was written in; each term still weighs 1.0)."""
         terms = set(self._model.embed_query(text).indices)
+        if self._counts is not None:  # the numbers' terms, tokenised on their own (as documents have them)
+            terms |= set(self._model.embed_query(" ".join(number_terms(text))).indices)
         if not KANA_OR_HANGUL.search(text):
             runs = HAN.findall(text)  # each run of Han read as Japanese (beside Latin, the hint alone is not enough)
             hint = set(self._model.embed_query(JAPANESE_HINT).indices) if runs else set()
@@ -83,8 +135,11 @@ def load(name: str, settings: EncoderSettings) -> QdrantBm25Encoder:
 
     cfg = MODELS[name]
     try:
-        config = q.Bm25Config(k=cfg["k"], b=cfg["b"], avg_len=cfg["avg_len"],
-                              tokenizer=q.TokenizerType.Multilingual, language=cfg["language"])
-        return QdrantBm25Encoder(name, q.Bm25(config))
+        def model(b: float) -> Any:
+            return q.Bm25(q.Bm25Config(k=cfg["k"], b=b, avg_len=cfg["avg_len"],
+                                       tokenizer=q.TokenizerType.Multilingual, language=cfg["language"]))
+
+        counts = model(0.0) if cfg.get("numbers") else None
+        return QdrantBm25Encoder(name, model(cfg["b"]), counts, (cfg["k"], cfg["b"], cfg["avg_len"]))
     except ValueError as e:
         raise EncoderFailed(f"could not configure qdrant-bm25 model {name!r}: {e}") from e
