@@ -25,7 +25,7 @@ RARE = [
     {"id": "rare-code", "title": "Maintenance of a regional water network",
      "body": "The utility replaced old pipes along the river and tested pressure every month. Valve QX7731 "
              "at the northern pumping station failed twice in one year. Crews now inspect it each spring."},
-    # a near twin: the code is matched whole (a run of digits alone is no BM25 term: README, Text in any script)
+    # a near twin: the code is matched whole, and its number (1111) is another term (README, Text in any script)
     {"id": "rare-code-twin", "title": "Pumping station logbook",
      "body": "Valve QX1111 was replaced in March. The pumps ran without a fault through the summer."},
     {"id": "rare-ja", "title": "春の旅行の記録",
