@@ -1,8 +1,12 @@
-"""Checks of settings beyond their types: a folder setting that names a file, a MULTIVEC_ variable no setting reads."""
+"""Checks of settings and command-line paths beyond their types: a folder that names a file or cannot be written,
+a blank path, a MULTIVEC_ variable no setting reads."""
 
 from __future__ import annotations
 
+import argparse
 import difflib
+import os
+import tempfile
 import types
 import typing
 from collections.abc import Mapping
@@ -33,6 +37,55 @@ def a_folder(path: Path) -> Path:
                 raise ValueError(f"{str(path)!r} is not a folder{where}: name a folder")
             break
     return path
+
+
+def writable(path: Path) -> Path:
+    """`path` unchanged when this process can write there: in it, when it exists, else in the nearest folder
+    above it that does (where it would be made). Tried by making and removing an empty file, since permission
+    bits say nothing for root or a read-only mount.
+
+    Raises:
+        ValueError: nothing can be written there, naming the folder and the reason.
+    """
+    folder = next(p for p in (path, *path.parents) if p.exists())
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".multivec-write-check-", dir=folder)
+    except OSError as e:
+        where = "" if folder == path else f" ({folder}, where it would be made)"
+        raise ValueError(f"{str(path)!r} cannot be written{where}: {e.strerror or e}") from None
+    os.close(fd)
+    os.unlink(probe)
+    return path
+
+
+def out_folder(text: str) -> Path:
+    """An argparse `type` for a folder a command writes into (a report, a store): refused when blank, when it
+    or a folder above it is a file, or when nothing can be written there, before any work is done.
+
+    Raises:
+        argparse.ArgumentTypeError: one line naming the path and why (argparse adds the option; exit status 2).
+    """
+    try:
+        return writable(a_folder(Path(str(not_blank(text))).expanduser()))
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
+def out_file(text: str) -> Path:
+    """An argparse `type` for a file a command writes: refused when blank, when it is a folder, or when its
+    folder is a file or cannot be written in, before any work is done.
+
+    Raises:
+        argparse.ArgumentTypeError: one line naming the path and why.
+    """
+    try:
+        path = Path(str(not_blank(text))).expanduser()
+        if path.is_dir():
+            raise ValueError(f"{str(path)!r} is a folder: name a file")
+        writable(a_folder(path.parent))
+        return path
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
 
 
 def not_blank(value: object) -> object:
