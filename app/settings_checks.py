@@ -79,13 +79,35 @@ def out_file(text: str) -> Path:
         argparse.ArgumentTypeError: one line naming the path and why.
     """
     try:
-        path = Path(str(not_blank(text))).expanduser()
-        if path.is_dir():
-            raise ValueError(f"{str(path)!r} is a folder: name a file")
-        writable(a_folder(path.parent))
+        path = Path(str(not_blank_file(text))).expanduser()
+        a_file(path)
+        writable(path.parent)
         return path
     except ValueError as e:
         raise argparse.ArgumentTypeError(str(e)) from None
+
+
+def a_file(path: Path | None) -> Path | None:
+    """`path` unchanged when it is a file or can be made one (None too: an optional file setting left unset).
+
+    Raises:
+        ValueError: `path` is an existing folder, or a folder above it is an existing file.
+    """
+    if path is not None:
+        if path.is_dir():
+            raise ValueError(f"{str(path)!r} is a folder: name a file")
+        for part in path.parents:
+            if part.exists():
+                if not part.is_dir():
+                    raise ValueError(f"{str(path)!r} is not a file's path ({part} is a file): name a file")
+                break
+    return path
+
+
+def _blank(value: object, kind: str) -> object:
+    if isinstance(value, str) and not value.strip():
+        raise ValueError(f"{value!r} is blank: name a {kind}")
+    return value
 
 
 def not_blank(value: object) -> object:
@@ -95,13 +117,22 @@ def not_blank(value: object) -> object:
     Raises:
         ValueError: the value is empty or only spaces.
     """
-    if isinstance(value, str) and not value.strip():
-        raise ValueError(f"{value!r} is blank: name a folder")
-    return value
+    return _blank(value, "folder")
+
+
+def not_blank_file(value: object) -> object:
+    """`not_blank` for a file setting: `Path("")` is the current folder, never the file meant.
+
+    Raises:
+        ValueError: the value is empty or only spaces ("... is blank: name a file").
+    """
+    return _blank(value, "file")
 
 
 # a folder setting: refused at start when it is blank or names a file
 Folder = Annotated[Path, BeforeValidator(not_blank), AfterValidator(a_folder)]
+# an optional file setting (unset: None): refused at start when it is blank, a folder, or under a file
+OptionalFile = Annotated[Path | None, BeforeValidator(not_blank_file), AfterValidator(a_file)]
 
 
 def _models(annotation: object) -> list[type[BaseModel]]:

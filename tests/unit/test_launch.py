@@ -192,6 +192,8 @@ def test_an_operator_error_raised_anywhere_in_a_command_is_one_line(tmp_path: Pa
     ("MULTIVEC_STORE__PATH", " ", "store.path: ' ' is blank: name a folder"),
     ("MULTIVEC_BACKUP_DIR", "", "backup_dir: '' is blank: name a folder"),
     ("MULTIVEC_ENCODERS__CACHE_DIR", "  ", "encoders.cache_dir: '  ' is blank: name a folder"),
+    ("MULTIVEC_SEARCH__PROFILE_PATH", "", "search.profile_path: '' is blank: name a file"),
+    ("MULTIVEC_SEARCH__PROFILE_PATH", "/etc", "search.profile_path: '/etc' is a folder: name a file"),
 ])
 def test_a_setting_out_of_its_bounds_stops_the_start_in_one_line(tmp_path: Path, variable: str, value: str,
                                                                  named: str) -> None:
@@ -221,6 +223,48 @@ def numeric_settings() -> list[tuple[str, ...]]:
         return found
 
     return walk(Settings, ())
+
+
+def path_settings() -> list[tuple[str, ...]]:
+    """The path of every file or folder among the settings (`Path`, or `Path | None`), through nested models."""
+    import types
+    import typing
+
+    from pydantic import BaseModel
+
+    from app.settings import Settings
+
+    def walk(model: type[BaseModel], where: tuple[str, ...]) -> list[tuple[str, ...]]:
+        found = []
+        for name, info in model.model_fields.items():
+            kinds = ({info.annotation, *typing.get_args(info.annotation)}
+                     if typing.get_origin(info.annotation) in (typing.Union, types.UnionType) else {info.annotation})
+            if any(isinstance(k, type) and issubclass(k, Path) for k in kinds):
+                found.append((*where, name))
+            found += [p for k in kinds if isinstance(k, type) and issubclass(k, BaseModel)
+                      for p in walk(k, (*where, name))]
+        return found
+
+    return walk(Settings, ())
+
+
+@pytest.mark.parametrize("path", path_settings(), ids=".".join)
+def test_every_path_setting_refuses_a_blank_value_naming_it(path: tuple[str, ...]) -> None:
+    from pydantic import ValidationError
+
+    from app.launch import validation_line
+    from app.settings import Settings
+
+    assert len(path_settings()) >= 4  # store.path, encoders.cache_dir, backup_dir, search.profile_path
+    for value in ("", "  "):
+        given: dict[str, object] = {path[-1]: value}
+        for part in reversed(path[:-1]):
+            given = {part: given}
+        with pytest.raises(ValidationError) as refused:
+            Settings(**given)  # type: ignore[arg-type]
+        line = validation_line(refused.value)
+        assert line.startswith(f"{'.'.join(path)}: {value!r} is blank: name a "), line
+        assert ";" not in line  # one reason, said once
 
 
 @pytest.mark.parametrize("path", numeric_settings(), ids=".".join)
