@@ -82,9 +82,17 @@ def run_local(action: str, args: argparse.Namespace) -> dict[str, Any]:
         if action == "backup":
             return service.backup(folder, progress=_progress).as_dict()
         if args.latest:
-            folder = latest(settings.backup_dir)
+            passed: list[Path] = []
+
+            def skip(backup: Path, why: str) -> None:
+                passed.append(backup)
+                print(f"scripts/restore: skipped backup {backup}: {why}", file=sys.stderr)
+
+            folder = latest(settings.backup_dir, skipped=skip)
             if folder is None:
-                raise SystemExit(f"scripts/restore: no backup under {settings.backup_dir.resolve()}")
+                raise SystemExit(f"scripts/restore: no readable backup under {settings.backup_dir.resolve()}"
+                                 + (f" ({len(passed)} skipped, above)" if passed else ""))
+            print(f"scripts/restore: --latest is {folder}", file=sys.stderr)
         if folder is None:
             raise SystemExit("scripts/restore: name the backup folder, or --latest")
         return service.restore(folder, force=args.force, progress=_progress).as_dict()
