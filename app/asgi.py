@@ -23,7 +23,7 @@ from app.api.inspect import InspectPlugin
 from app.api.media import BOM, check_json_media, leading_boms, without_bom
 from app.api.migrations import MigrationController
 from app.api.observe import MetricsController, RequestObserver
-from app.api.openapi import declare_limits
+from app.api.openapi import declare_bodies, declare_limits
 from app.container import Services, build_services
 from app.domain.bounds import check_json_value, written_path
 from app.errors import AppError, InvalidInput, error_body, status_for
@@ -167,6 +167,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         request_max_body_size=MAX_BODY_BYTES,
     )
     declare_limits(app.openapi_schema, settings)
+    declare_bodies(app.openapi_schema, app.routes)
     # metrics in a registry of this app's own; every request (404s too) gets an id, a log line, metrics
     app.state.metrics = Metrics(lambda: getattr(app.state, "services", None), [s.name for s in settings.spaces])
     app.asgi_handler = RequestObserver(HeadAsGet(app.asgi_handler), app.state.metrics)

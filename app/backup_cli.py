@@ -17,7 +17,7 @@ from typing import Any
 
 from app.errors import StoreLocked
 from app.launch import from_caller
-from app.settings_checks import a_folder
+from app.settings_checks import a_folder, writable
 from app.store.folder import through_service
 
 
@@ -42,18 +42,21 @@ def parser(action: str) -> argparse.ArgumentParser:
     return p
 
 
-def _local_folder(text: str | None) -> Path | None:
+def _local_folder(text: str | None, action: str) -> Path | None:
     """The backup folder argument, read against the caller's folder as every path argument is (app.launch).
 
     Raises:
-        SystemExit: one line when it is blank or names a file.
+        SystemExit: exit status 2 after one line, when it is blank or names a file, or (a backup's) when
+            nothing can be written there: before the store is opened or anything is copied.
     """
     if text is None:
         return None
     try:
-        return a_folder(from_caller(Path(os.environ.get("MULTIVEC_CALLER_DIR") or os.getcwd()))(text))
+        folder = a_folder(from_caller(Path(os.environ.get("MULTIVEC_CALLER_DIR") or os.getcwd()))(text))
+        return writable(folder) if action == "backup" else folder
     except (ValueError, argparse.ArgumentTypeError) as e:
-        raise SystemExit(f"backup folder: {e}") from None
+        print(f"scripts/{action}: backup folder: {e}", file=sys.stderr)
+        raise SystemExit(2) from None
 
 
 def _progress(line: str) -> None:
@@ -67,7 +70,7 @@ def run_local(action: str, args: argparse.Namespace) -> dict[str, Any]:
     from app.store.factory import collection_config, open_store
 
     settings = Settings()
-    folder = _local_folder(args.folder)  # refused before the store is opened
+    folder = _local_folder(args.folder, action)  # refused before the store is opened
     try:
         store = open_store(settings.store)
     except StoreLocked as e:
@@ -79,9 +82,17 @@ def run_local(action: str, args: argparse.Namespace) -> dict[str, Any]:
         if action == "backup":
             return service.backup(folder, progress=_progress).as_dict()
         if args.latest:
-            folder = latest(settings.backup_dir)
+            passed: list[Path] = []
+
+            def skip(backup: Path, why: str) -> None:
+                passed.append(backup)
+                print(f"scripts/restore: skipped backup {backup}: {why}", file=sys.stderr)
+
+            folder = latest(settings.backup_dir, skipped=skip)
             if folder is None:
-                raise SystemExit(f"scripts/restore: no backup under {settings.backup_dir.resolve()}")
+                raise SystemExit(f"scripts/restore: no readable backup under {settings.backup_dir.resolve()}"
+                                 + (f" ({len(passed)} skipped, above)" if passed else ""))
+            print(f"scripts/restore: --latest is {folder}", file=sys.stderr)
         if folder is None:
             raise SystemExit("scripts/restore: name the backup folder, or --latest")
         return service.restore(folder, force=args.force, progress=_progress).as_dict()

@@ -3,9 +3,13 @@
 `scripts/common.sh` remembers the directory a script was called from (`MULTIVEC_CALLER_DIR`), moves to the
 repository root (its .venv, ./data, .cache/models) and runs `python -m app.launch <module> <args>`. Here:
 
-- every argument a command declares with `type=Path` (a dataset, `--beir`, `--queries`, `--out`, ...) that
-  is given as a relative path is read against the caller's directory, in every argparse parser of the
-  command, without each command having to know (defaults written in code stay relative to the repository);
+- every argument a command declares with `type=Path` (a dataset, `--beir`, `--queries`, ...), or with
+  `type=out_folder` / `out_file` (`--out`: where it writes, app.settings_checks), that is given as a relative
+  path is read against the caller's directory, in every argparse parser of the command, without each command
+  having to know (defaults written in code stay relative to the repository); a place to write that is a file
+  or cannot be written is refused then, before any work;
+- a command-line error is one line (`<command>: error: ... (see --help)`), exit status 2, as argparse's own
+  status, without the usage lines argparse prints before it;
 - an error of ours (`AppError`: a data folder in use, an unreachable store, a missing collection), a file
   that cannot be read, or settings that do not validate end the command with one line on stderr and exit 1,
   never a traceback. A bug still shows its traceback.
@@ -18,6 +22,7 @@ import os
 import re
 import runpy
 import sys
+import typing
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -43,19 +48,30 @@ def from_caller(caller: Path) -> Callable[[str], Path]:
 
 @contextmanager
 def caller_paths(caller: Path) -> Iterator[None]:
-    """While open, every ArgumentParser made reads `type=Path` arguments against `caller`."""
+    """While open, every ArgumentParser made reads `type=Path` (and `out_folder`, `out_file`) arguments against
+    `caller`."""
+    from app.settings_checks import out_file, out_folder
+
     original = argparse.ArgumentParser.__init__
     convert = from_caller(caller)
 
     def init(self: argparse.ArgumentParser, *args: object, **kwargs: object) -> None:
         original(self, *args, **kwargs)  # type: ignore[arg-type]
         self.register("type", Path, convert)  # argparse looks converters up by the `type` given
+        for checked in (out_folder, out_file):  # where a command writes: read from the caller, then checked
+            self.register("type", checked, lambda text, check=checked: check(str(convert(text))))
+
+    def error(self: argparse.ArgumentParser, message: str) -> typing.NoReturn:
+        # one line, as every operator error (argparse's usage first made it three or more); --help has the usage
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
 
     argparse.ArgumentParser.__init__ = init  # type: ignore[method-assign]
+    original_error, argparse.ArgumentParser.error = argparse.ArgumentParser.error, error  # type: ignore[method-assign]
     try:
         yield
     finally:
         argparse.ArgumentParser.__init__ = original  # type: ignore[method-assign]
+        argparse.ArgumentParser.error = original_error  # type: ignore[method-assign]
 
 
 def one_line(error: BaseException) -> str | None:

@@ -12,6 +12,7 @@ from pydantic import BaseModel, Field, PrivateAttr, field_validator, model_valid
 from app.domain.plan import MAX_RRF_K, MAX_WEIGHT, MIN_WEIGHT, weight_problem
 from app.domain.profiles import RankingProfile
 from app.domain.versions import MAX_NAME_CHARS
+from app.settings_checks import OptionalFile
 
 FusionName = Literal["rrf", "dbsf"]
 # The plan names a request may give besides the settings' `plans` (the one source of both; app.services.plans):
@@ -106,8 +107,8 @@ class SearchSettings(BaseModel):
     max_limit: int = Field(default=100, ge=1, le=10_000, description="The largest `limit` a request may ask.")
     default_fields: list[str] | None = Field(default=None, min_length=1)
     weights: dict[str, float] = Field(default_factory=evaluated_weights)
-    profile_path: Path | None = Field(default=None, description="A ranking profile file (JSON) read instead of "
-                                      "the stored one; re-read when it changes.")
+    profile_path: OptionalFile = Field(default=None, description="A ranking profile file (JSON) read instead of "
+                                       "the stored one; re-read when it changes.")
 
     @field_validator("weights")
     @classmethod

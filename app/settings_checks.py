@@ -1,8 +1,12 @@
-"""Checks of settings beyond their types: a folder setting that names a file, a MULTIVEC_ variable no setting reads."""
+"""Checks of settings and command-line paths beyond their types: a folder that names a file or cannot be written,
+a blank path, a MULTIVEC_ variable no setting reads."""
 
 from __future__ import annotations
 
+import argparse
 import difflib
+import os
+import tempfile
 import types
 import typing
 from collections.abc import Mapping
@@ -35,6 +39,77 @@ def a_folder(path: Path) -> Path:
     return path
 
 
+def writable(path: Path) -> Path:
+    """`path` unchanged when this process can write there: in it, when it exists, else in the nearest folder
+    above it that does (where it would be made). Tried by making and removing an empty file, since permission
+    bits say nothing for root or a read-only mount.
+
+    Raises:
+        ValueError: nothing can be written there, naming the folder and the reason.
+    """
+    folder = next(p for p in (path, *path.parents) if p.exists())
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".multivec-write-check-", dir=folder)
+    except OSError as e:
+        where = "" if folder == path else f" ({folder}, where it would be made)"
+        raise ValueError(f"{str(path)!r} cannot be written{where}: {e.strerror or e}") from None
+    os.close(fd)
+    os.unlink(probe)
+    return path
+
+
+def out_folder(text: str) -> Path:
+    """An argparse `type` for a folder a command writes into (a report, a store): refused when blank, when it
+    or a folder above it is a file, or when nothing can be written there, before any work is done.
+
+    Raises:
+        argparse.ArgumentTypeError: one line naming the path and why (argparse adds the option; exit status 2).
+    """
+    try:
+        return writable(a_folder(Path(str(not_blank(text))).expanduser()))
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
+def out_file(text: str) -> Path:
+    """An argparse `type` for a file a command writes: refused when blank, when it is a folder, or when its
+    folder is a file or cannot be written in, before any work is done.
+
+    Raises:
+        argparse.ArgumentTypeError: one line naming the path and why.
+    """
+    try:
+        path = Path(str(not_blank_file(text))).expanduser()
+        a_file(path)
+        writable(path.parent)
+        return path
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
+def a_file(path: Path | None) -> Path | None:
+    """`path` unchanged when it is a file or can be made one (None too: an optional file setting left unset).
+
+    Raises:
+        ValueError: `path` is an existing folder, or a folder above it is an existing file.
+    """
+    if path is not None:
+        if path.is_dir():
+            raise ValueError(f"{str(path)!r} is a folder: name a file")
+        for part in path.parents:
+            if part.exists():
+                if not part.is_dir():
+                    raise ValueError(f"{str(path)!r} is not a file's path ({part} is a file): name a file")
+                break
+    return path
+
+
+def _blank(value: object, kind: str) -> object:
+    if isinstance(value, str) and not value.strip():
+        raise ValueError(f"{value!r} is blank: name a {kind}")
+    return value
+
+
 def not_blank(value: object) -> object:
     """`value` unchanged unless it is an empty or all-blank string (a settings validator, before the path is made:
     `Path("")` is the current folder, so a blank `MULTIVEC_STORE__PATH` would put the store wherever the command ran).
@@ -42,13 +117,22 @@ def not_blank(value: object) -> object:
     Raises:
         ValueError: the value is empty or only spaces.
     """
-    if isinstance(value, str) and not value.strip():
-        raise ValueError(f"{value!r} is blank: name a folder")
-    return value
+    return _blank(value, "folder")
+
+
+def not_blank_file(value: object) -> object:
+    """`not_blank` for a file setting: `Path("")` is the current folder, never the file meant.
+
+    Raises:
+        ValueError: the value is empty or only spaces ("... is blank: name a file").
+    """
+    return _blank(value, "file")
 
 
 # a folder setting: refused at start when it is blank or names a file
 Folder = Annotated[Path, BeforeValidator(not_blank), AfterValidator(a_folder)]
+# an optional file setting (unset: None): refused at start when it is blank, a folder, or under a file
+OptionalFile = Annotated[Path | None, BeforeValidator(not_blank_file), AfterValidator(a_file)]
 
 
 def _models(annotation: object) -> list[type[BaseModel]]:

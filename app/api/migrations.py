@@ -15,7 +15,9 @@ from app.versioning.engine import Migrator
 from app.versioning.render import status_lines
 
 # Each body is validated by `run_step`, strictly (Litestar validates pydantic bodies leniently: "5" would
-# be 5), so the schema the OpenAPI document shows is the step's model, given by hand, closed.
+# be 5), so the schema the OpenAPI document shows is the step's model, given by hand, closed. A step that
+# needs a body (`Step.needs_body`: apply, validate) takes `data` with no default, so no body is a 400; the
+# others run on their defaults without one, and the document says so (`app.api.openapi.declare_bodies`).
 STEP_ERRORS = error_responses(400, 404, 409, 422, *READ, reads_body=True)
 DESCRIPTION = ("Checks its preconditions (409 with the reason when they do not hold), honours `dry_run`, and is "
                "safe to repeat. A malformed body or declaration is a 422 naming the field; a step that lost a "
@@ -52,7 +54,7 @@ class MigrationController(Controller):
         return run_step(migrator, "plan", data)
 
     @_step("apply")
-    def apply(self, migrator: Migrator, data: Annotated[dict[str, Any] | None, _body("apply")] = None
+    def apply(self, migrator: Migrator, data: Annotated[dict[str, Any], _body("apply")]
               ) -> dict[str, Any]:
         """Run `apply` with the body checked against its model (`app.versioning.dispatch.STEPS`)."""
         return run_step(migrator, "apply", data)
@@ -64,7 +66,7 @@ class MigrationController(Controller):
         return run_step(migrator, "backfill", data)
 
     @_step("validate")
-    def validate(self, migrator: Migrator, data: Annotated[dict[str, Any] | None, _body("validate")] = None
+    def validate(self, migrator: Migrator, data: Annotated[dict[str, Any], _body("validate")]
                  ) -> dict[str, Any]:
         """Run `validate` with the body checked against its model (`app.versioning.dispatch.STEPS`)."""
         return run_step(migrator, "validate", data)

@@ -1,11 +1,16 @@
-"""Argument types for the eval and bench commands: a bad number is one argparse error line naming the option
-(exit status 2), never a traceback nor a run on nothing."""
+"""Argument types for the eval and bench commands: a bad number, or a place to write that is a file or cannot be
+written (`out_folder`, `out_file`), is one argparse error line naming the option (exit status 2), never a
+traceback nor a run on nothing, nor a run whose report is lost at its end."""
 
 from __future__ import annotations
 
 import argparse
 import math
 from collections.abc import Callable
+
+from app.settings_checks import out_file, out_folder
+
+__all__ = ["fraction", "number", "out_file", "out_folder", "sizes", "whole"]
 
 MAX_SYNTHETIC = 10_000_000  # synthetic documents: 100,000 took 176-1,000 s to build here
 MAX_SEED = 2**32 - 1  # numpy's seeds

@@ -29,7 +29,7 @@ from typing import Any
 from app.container import Services, build_services
 from app.domain.plan import Filter, QueryPlan, build_plan
 from app.encoders.fastembed_encoder import EncoderPool
-from app.eval.args import MAX_COUNT, MAX_SEED, number, sizes, whole
+from app.eval.args import MAX_COUNT, MAX_SEED, number, out_folder, sizes, whole
 from app.eval.bench_ingest import bench_encoding_modes, bench_ingest, modes_markdown, open_services
 from app.eval.bench_report import markdown, memory_skip_reason, service_markdown
 from app.eval.bench_service import bench_service_load
@@ -279,12 +279,13 @@ def _main(argv: Sequence[str] | None) -> None:
     p.add_argument("--service-port", type=whole(1, 65535), default=8765, help="loopback port for --service-load")
     p.add_argument("--service-limit", type=whole(0, MAX_COUNT), default=0,
                    help="documents loaded by --service-load (0 = all)")
-    p.add_argument("--service-data-dir", type=Path, help="--service-load into this store folder (an index's copy)")
+    p.add_argument("--service-data-dir", type=out_folder,
+                   help="--service-load into this store folder (an index's copy)")
     p.add_argument("--skip-real", action="store_true")
-    p.add_argument("--keep-dir", type=Path, help="keep the synthetic edge stores under this folder and reuse "
+    p.add_argument("--keep-dir", type=out_folder, help="keep the synthetic edge stores under this folder and reuse "
                    "them on the next run (the 100,000 index takes minutes to write and optimise)")
     p.add_argument("--seed", type=whole(0, MAX_SEED), default=13)
-    p.add_argument("--out", type=Path, default=Path("benchmarks/results"))
+    p.add_argument("--out", type=out_folder, default=Path("benchmarks/results"))
     args = p.parse_args(list(sys.argv[1:] if argv is None else argv))
 
     from app.corpus import load_beir

@@ -22,6 +22,7 @@ from typing import Any
 import httpx
 
 from app.corpus import BadRecord, CorpusError, CorpusNotFound, read_json_objects
+from app.eval.args import out_file
 
 
 @dataclass(frozen=True)
@@ -181,7 +182,7 @@ def make(argv: Sequence[str]) -> int:
     p = argparse.ArgumentParser(prog="canary make")
     p.add_argument("dataset", type=Path)
     p.add_argument("--split", default="test")
-    p.add_argument("--out", type=Path, required=True)
+    p.add_argument("--out", type=out_file, required=True)
     p.add_argument("--n", type=int, default=50, help="queries to sample")
     p.add_argument("--seed", type=int, default=13)
     p.add_argument("--url", help="the running service: keep only pairs it finds now, record the baseline")

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from app.eval.args import MAX_COUNT, MAX_DEPTH, MAX_SEED, fraction, number, whole
+from app.eval.args import MAX_COUNT, MAX_DEPTH, MAX_SEED, fraction, number, out_folder, whole
 from app.eval.metrics import delta_ci, score_run
 
 
@@ -25,9 +25,9 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="evaluate", description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("dataset", type=Path, help="a BEIR folder: corpus.jsonl, queries.jsonl, qrels/<split>.tsv")
     p.add_argument("--split", default="test", help="qrels split (default test)")
-    p.add_argument("--index-dir", type=Path, help="embedded store folder, built once and reused "
+    p.add_argument("--index-dir", type=out_folder, help="embedded store folder, built once and reused "
                    "(default /tmp/eval-<dataset>)")
-    p.add_argument("--out", type=Path, help="report folder (default reports/eval-<dataset>-<split>)")
+    p.add_argument("--out", type=out_folder, help="report folder (default reports/eval-<dataset>-<split>)")
     p.add_argument("--depth", type=whole(1, MAX_DEPTH), default=100, help="per-space list depth (the prefetch limit)")
     p.add_argument("--latency-queries", type=whole(0, MAX_COUNT), default=100, help="queries timed per plan (0 = all)")
     p.add_argument("--max-queries", type=whole(0, MAX_COUNT), default=0, help="evaluate only this many queries")

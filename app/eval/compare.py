@@ -23,7 +23,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from app.eval.args import MAX_DEPTH, fraction, whole
+from app.eval.args import MAX_DEPTH, fraction, out_folder, whole
 from app.eval.metrics import ndcg_per_query, paired_bootstrap_ci, score_run
 
 
@@ -63,7 +63,7 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     p.add_argument("--holdout", type=fraction, default=0.0, metavar="FIT_FRACTION",
                    help="also report the queries held out of a split fitting on this fraction (as --fit)")
     p.add_argument("--seed", type=int, default=13)
-    p.add_argument("--out", type=Path, help="report folder (default reports/compare-<dataset>-<split>)")
+    p.add_argument("--out", type=out_folder, help="report folder (default reports/compare-<dataset>-<split>)")
     return p.parse_args(list(argv))
 
 

@@ -17,14 +17,12 @@ from app.encoders.fastembed_encoder import SparseVec
 from app.errors import BackupInvalid, BackupNotFound, Conflict, InvalidInput
 
 # where backups live: re-exported here, where the scripts and tests read them
+from app.services.backup_folders import FORMAT, FORMAT_VERSION, claim, default_name, parse_manifest
 from app.services.backup_folders import MANIFEST as MANIFEST
-from app.services.backup_folders import claim, default_name
 from app.services.backup_folders import latest as latest
 from app.store.base import CollectionConfig, PointWrite, Store, StoredPoint, VectorSpec, VectorValue
 from app.store.meta import META_COLLECTION
 
-FORMAT = "multivec-backup"
-FORMAT_VERSION = 1
 POINTS_EXPORT = "points-jsonl"  # the portable format: one JSON line per point, gzipped
 PAGE = 256
 Progress = Callable[[str], None]
@@ -217,25 +215,10 @@ class BackupService:
             BackupInvalid: the manifest does not parse or lacks a part, or a file is missing or differs.
         """
         folder = Path(folder)
-        path = folder / MANIFEST
-        if not path.is_file():
+        if not (folder / MANIFEST).is_file():
             what = "no backup folder" if not folder.is_dir() else f"no {MANIFEST} in the backup folder"
             raise BackupNotFound(f"{what} {folder}", {"path": str(folder)})
-        try:
-            manifest = json.loads(path.read_text())
-            ok = (isinstance(manifest, dict) and manifest.get("format") == FORMAT
-                  and isinstance(manifest.get("collections"), dict) and isinstance(manifest.get("aliases"), dict)
-                  and isinstance(manifest.get("files"), dict) and isinstance(manifest.get("store"), dict))
-            for c in manifest["collections"].values() if ok else []:
-                ok = bool(ok and {"format", "file", "points", "vectors"} <= set(c) and c["file"] in manifest["files"])
-        except (ValueError, UnicodeDecodeError, TypeError, AttributeError):
-            ok = False
-        if not ok:
-            raise BackupInvalid(f"the manifest {path} is not a {FORMAT} manifest (corrupted or edited)",
-                                {"path": str(path)})
-        if manifest.get("version") != FORMAT_VERSION:
-            raise BackupInvalid(f"{path} is version {manifest.get('version')}; this service reads {FORMAT_VERSION}",
-                                {"path": str(path)})
+        manifest = parse_manifest(folder / MANIFEST)
         for rel, expected in manifest["files"].items():
             file = folder / rel
             if not file.is_file():

@@ -1,4 +1,5 @@
-"""Where backups live: a new backup's folder name, claiming a folder for one backup, the newest backup."""
+"""Where backups live: a new backup's folder name, claiming a folder for one backup, reading a manifest, the
+newest backup."""
 
 from __future__ import annotations
 
@@ -6,11 +7,15 @@ import datetime as dt
 import itertools
 import json
 import re
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
-from app.errors import Conflict
+from app.errors import BackupInvalid, Conflict
 
 MANIFEST = "manifest.json"
+FORMAT = "multivec-backup"
+FORMAT_VERSION = 1
 
 
 def default_name() -> str:
@@ -48,24 +53,57 @@ def claim(folder: Path | None, root: Path) -> Path:
     raise AssertionError("unreachable")  # itertools.count never ends
 
 
-def latest(root: Path) -> Path | None:
-    """The newest backup under `root` by the time its manifest records (a copied folder's file times
-    say nothing), or None. Manifests record the time to the microsecond; older ones to the second, so
-    backups of one second tie and the one claimed last wins: `-10` after `-9` after the unnumbered first.
-    A manifest that cannot be read, or whose time does not parse, sorts oldest."""
-    oldest = dt.datetime.min.replace(tzinfo=dt.UTC)
+def parse_manifest(path: Path) -> dict[str, Any]:
+    """The manifest at `path`, its shape checked (not yet its files: `BackupService.read_manifest` does).
 
-    def created(folder: Path) -> dt.datetime:
+    Raises:
+        BackupInvalid: it cannot be read, is not JSON, lacks a part, or is of another format version.
+    """
+    try:
+        manifest = json.loads(path.read_text())
+        ok = (isinstance(manifest, dict) and manifest.get("format") == FORMAT
+              and isinstance(manifest.get("collections"), dict) and isinstance(manifest.get("aliases"), dict)
+              and isinstance(manifest.get("files"), dict) and isinstance(manifest.get("store"), dict))
+        for c in manifest["collections"].values() if ok else []:
+            ok = bool(ok and {"format", "file", "points", "vectors"} <= set(c) and c["file"] in manifest["files"])
+    except (OSError, ValueError, UnicodeDecodeError, TypeError, AttributeError):
+        ok = False
+    if not ok:
+        raise BackupInvalid(f"the manifest {path} is not a {FORMAT} manifest (corrupted or edited)",
+                            {"path": str(path)})
+    if manifest.get("version") != FORMAT_VERSION:
+        raise BackupInvalid(f"{path} is version {manifest.get('version')}; this service reads {FORMAT_VERSION}",
+                            {"path": str(path)})
+    return manifest  # type: ignore[no-any-return]
+
+
+def latest(root: Path, *, skipped: Callable[[Path, str], None] | None = None) -> Path | None:
+    """The newest backup under `root` whose manifest reads, by the time it records (a copied folder's file
+    times say nothing), or None. Manifests record the time to the microsecond; older ones to the second, so
+    backups of one second tie and the one claimed last wins: `-10` after `-9` after the unnumbered first.
+
+    Args:
+        root: the backup root (`MULTIVEC_BACKUP_DIR`).
+        skipped: called with each backup folder passed over and why (its manifest is corrupted, of another
+            format version, or records no time that parses); never for the one chosen.
+    """
+    report = skipped or (lambda _folder, _why: None)
+
+    def created(folder: Path) -> dt.datetime | None:
         try:
-            when = dt.datetime.fromisoformat(str(json.loads((folder / MANIFEST).read_text())["created_at"]))
-        except (OSError, ValueError, TypeError, KeyError):
-            return oldest
+            when = dt.datetime.fromisoformat(str(parse_manifest(folder / MANIFEST)["created_at"]))
+        except BackupInvalid as e:
+            report(folder, e.message)
+            return None
+        except (ValueError, KeyError):
+            report(folder, f"the manifest {folder / MANIFEST} records no creation time that parses")
+            return None
         return when if when.tzinfo else when.replace(tzinfo=dt.UTC)
 
     def claimed(folder: Path) -> int:  # `claim` numbers a second backup of one second `-2`, then `-3`, ...
         number = re.search(r"-(\d+)$", folder.name)
         return int(number.group(1)) if number else 1
 
-    found = sorted((p.parent for p in Path(root).glob(f"*/{MANIFEST}")),
-                   key=lambda p: (created(p), claimed(p), p.name))
-    return found[-1] if found else None
+    dated = [(when, folder) for folder in sorted(p.parent for p in Path(root).glob(f"*/{MANIFEST}"))
+             if (when := created(folder)) is not None]
+    return max(dated, key=lambda d: (d[0], claimed(d[1]), d[1].name))[1] if dated else None

@@ -1,5 +1,5 @@
 """What both store adapters share beyond the port: translating every engine error into our table, and
-how a named vector is added in place (refused rerank-only; stored at its space's datatype)."""
+how a named vector is added in place (stored at its space's datatype)."""
 
 from __future__ import annotations
 
@@ -10,22 +10,15 @@ from dataclasses import replace
 from typing import Any
 
 from app.domain.fusion import DBSF
-from app.errors import AppError, CollectionChanged, InvalidInput
+from app.errors import AppError, CollectionChanged
 from app.store.base import port_methods
-from app.store.types import CollectionConfig, VectorSpec, VectorStorage
+from app.store.types import CollectionConfig, VectorStorage
 
 # What both engines (qdrant-edge and a Qdrant server) fuse themselves (`Store.fusions`): unweighted DBSF (its
 # score depends on scores only, so equal scores stay equal and are ordered by point id afterwards). RRF depends
 # on ranks, and the engine ranks equal scores in its own order, so RRF is fused by the service from lists ordered
 # by score then point id; weighted DBSF the engines do not offer.
 IN_STORE_FUSIONS: frozenset[str] = frozenset({DBSF})
-
-
-def refuse_in_place_rerank(name: str, spec: VectorSpec) -> None:
-    """Raises: InvalidInput when `spec` is rerank-only (see `Store.add_vector`)."""
-    if spec.index == "rerank":
-        raise InvalidInput(f"named vector {name!r} is rerank-only (no HNSW graph): it cannot be added to a live "
-                           "collection in place; add it with an HNSW index, then rebuild with Rebuild(index=...)")
 
 
 def in_place_storage(config: CollectionConfig, name: str, held: dict[str, str]) -> VectorStorage:

@@ -107,10 +107,10 @@ class Store(Protocol):
         """Add named vector `name` to a live collection, stored as the store's settings say for its space
         (datatype included); existing points do not have it until written. Nothing if it exists already.
 
+        A rerank-only spec (`index: rerank`) is added without an HNSW graph (m = 0), as at creation.
+
         Raises:
             CollectionNotFound: no such collection.
-            InvalidInput: a rerank-only spec (`index: rerank`): neither engine adds a vector without
-                an HNSW graph in place; a rebuild creates one (app.versioning.declare.Rebuild `index`).
         """
         ...
 

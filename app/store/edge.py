@@ -20,7 +20,7 @@ import qdrant_edge as qe
 from app.domain.documents import point_id
 from app.domain.plan import Filter, QueryPlan
 from app.errors import CollectionNotFound, InvalidInput, StoreUnavailable
-from app.store.adapter import IN_STORE_FUSIONS, in_place_storage, refuse_in_place_rerank, translate_errors
+from app.store.adapter import IN_STORE_FUSIONS, in_place_storage, translate_errors
 from app.store.base import (
     CollectionConfig,
     PointWrite,
@@ -31,7 +31,14 @@ from app.store.base import (
     VectorValue,
 )
 from app.store.cascade import run_cascade
-from app.store.edge_config import add_vector_op, edge_config, ignored_settings, search_params, stored_datatypes
+from app.store.edge_config import (
+    add_vector_op,
+    drop_graph,
+    edge_config,
+    ignored_settings,
+    search_params,
+    stored_datatypes,
+)
 from app.store.edge_disk import WAL_SEGMENT, WRITE_OVERHEAD, DiskGuard, folder_bytes, vector_bytes
 from app.store.edge_meta import write_meta
 from app.store.edge_query import EdgeTrees, edge_batch, plan_batch
@@ -158,10 +165,17 @@ class EdgeStore(Store):
             specs = self.vector_specs(collection)
             if name in specs:
                 return
-            refuse_in_place_rerank(name, spec)
             self._disk.check("a new named vector")
             op = add_vector_op(name, spec, in_place_storage(self.config, name, self.vector_datatypes(collection)))
-            self._shard(collection).update(op)
+            shard = self._shard(collection)
+            shard.update(op)
+            if spec.index == "rerank":  # edge's create_dense_vector takes no HNSW config: reopen with m = 0
+                physical = self._resolve(collection)
+                shard.flush()
+                shard.close()
+                self._shards.pop(physical)
+                drop_graph(self._dir(physical) / "shard", name)
+                self._shards[physical] = open_shard(physical, self._dir(physical) / "shard")
             self._write_specs(collection, {**specs, name: spec})
 
     def delete_vector(self, collection: str, name: str) -> None:

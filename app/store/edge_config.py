@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -63,6 +64,19 @@ def add_vector_op(name: str, spec: VectorSpec, storage: VectorStorage) -> Any:
     multi = qe.MultiVectorConfig(comparator=qe.MultiVectorComparator.MaxSim) if spec.kind == "multi" else None
     return qe.UpdateOperation.create_dense_vector(name, spec.dim or 0, DISTANCE[spec.distance], multi,
                                                   datatype(storage))
+
+
+def drop_graph(shard: Path, name: str) -> None:
+    """Make named vector `name` rerank-only (m = 0: no HNSW graph) in the closed shard in folder `shard`, by
+    its own `edge_config.json`, which `EdgeShard.load` reads: edge's `create_dense_vector` takes no HNSW config,
+    and a vector added in place otherwise gets the shard's default graph when its segments are indexed."""
+    path = shard / "edge_config.json"
+    saved = json.loads(path.read_text())
+    saved["vectors"][name]["hnsw_config"] = {"m": 0, "ef_construct": 100, "full_scan_threshold": 10_000,
+                                             "max_indexing_threads": 0}
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(saved))
+    os.replace(tmp, path)
 
 
 def edge_config(vectors: dict[str, VectorSpec], config: CollectionConfig) -> Any:

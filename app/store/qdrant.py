@@ -19,17 +19,19 @@ from qdrant_client.http.exceptions import ResponseHandlingException, UnexpectedR
 from app.domain.documents import point_id
 from app.domain.plan import Filter, QueryPlan
 from app.errors import AppError, CollectionNotFound, InvalidInput, StoreUnavailable
-from app.store.adapter import (
-    IN_STORE_FUSIONS,
-    in_place_storage,
-    missing_vector,
-    refuse_in_place_rerank,
-    translate_errors,
-)
+from app.store.adapter import IN_STORE_FUSIONS, in_place_storage, missing_vector, translate_errors
 from app.store.base import CollectionConfig, Hit, PointWrite, QueryResult, Store, StoredPoint, VectorSpec, VectorValue
 from app.store.cascade import run_cascade
 from app.store.meta import META_COLLECTION, META_REVISION, confirm_meta_write, prepare_meta_write
-from app.store.qdrant_config import DISTANCE, collection_params, search_params, stored_datatypes, vector_name_config
+from app.store.qdrant_config import (
+    RERANK_META,
+    collection_params,
+    rerank_only,
+    search_params,
+    specs_of,
+    stored_datatypes,
+    vector_name_config,
+)
 from app.store.qdrant_query import QdrantTrees, qdrant_batch
 from app.store.runner import run_plan
 from app.store.serialized import Serialized
@@ -113,16 +115,7 @@ class QdrantStore(Store):
         return sorted(c.name for c in self._client.get_collections().collections)
 
     def vector_specs(self, name: str) -> dict[str, VectorSpec]:
-        params = self._client.get_collection(name).config.params
-        specs: dict[str, VectorSpec] = {}
-        dense = params.vectors if isinstance(params.vectors, dict) else {}
-        for n, p in dense.items():
-            kind = "multi" if p.multivector_config is not None else "dense"
-            dist = {v: k for k, v in DISTANCE.items()}.get(p.distance, "cosine")
-            specs[n] = VectorSpec(kind, p.size, dist, "rerank" if p.hnsw_config and p.hnsw_config.m == 0 else "hnsw")
-        for n, sp in (params.sparse_vectors or {}).items():
-            specs[n] = VectorSpec("sparse", None, idf=sp.modifier == qm.Modifier.IDF)
-        return specs
+        return specs_of(self._client.get_collection(name).config)
 
     def vector_datatypes(self, name: str) -> dict[str, str]:
         return stored_datatypes(self._client.get_collection(name).config.params)
@@ -130,14 +123,17 @@ class QdrantStore(Store):
     def add_vector(self, collection: str, name: str, spec: VectorSpec) -> None:
         if name in self.vector_specs(collection):
             return
-        refuse_in_place_rerank(name, spec)
         # Qdrant >= 1.18: a named vector can be added to a live collection (not via update_collection).
         storage = in_place_storage(self.config, name, self.vector_datatypes(collection))
         self._client.create_vector_name(collection, name, vector_name_config(spec, storage))
+        if spec.index == "rerank":  # create_vector_name takes no HNSW config: m = 0 before any point has it
+            self._client.update_collection(collection, **rerank_only(name))
 
     def delete_vector(self, collection: str, name: str) -> None:
         if name in self.vector_specs(collection):
             self._client.delete_vector_name(collection, name)
+            if RERANK_META + name in (self._client.get_collection(collection).config.metadata or {}):
+                self._client.update_collection(collection, metadata={RERANK_META + name: False})
 
     def optimize(self, collection: str) -> None:
         """The server builds its HNSW indexes in the background; nothing to do."""

@@ -90,3 +90,31 @@ def stored_datatypes(params: qm.CollectionParams) -> dict[str, str]:
     the server reports them (unset: the server's float32)."""
     dense = params.vectors if isinstance(params.vectors, dict) else {}
     return {n: str(getattr(p.datatype, "value", p.datatype) or "float32") for n, p in dense.items()}
+
+
+# The in-memory client keeps no HNSW config for a vector added in place (it has no graphs, and ignores the
+# diff), so the collection's metadata records that it is rerank-only too.
+RERANK_META = "multivec_rerank_only:"
+
+
+def rerank_only(name: str) -> dict[str, Any]:
+    """`update_collection`'s keyword arguments that make named vector `name` rerank-only (m = 0: the server
+    drops its graph), recorded in the collection's metadata as well (see `RERANK_META`)."""
+    return {"vectors_config": {name: qm.VectorParamsDiff(hnsw_config=qm.HnswConfigDiff(m=0))},
+            "metadata": {RERANK_META + name: True}}
+
+
+def specs_of(config: qm.CollectionConfig) -> dict[str, VectorSpec]:
+    """Each named vector's spec as a collection's config reports it: kind, dimension, distance, index (m = 0
+    or recorded in the metadata: rerank-only), and a sparse vector's IDF modifier."""
+    params, meta = config.params, config.metadata or {}
+    specs: dict[str, VectorSpec] = {}
+    dense = params.vectors if isinstance(params.vectors, dict) else {}
+    for n, p in dense.items():
+        kind = "multi" if p.multivector_config is not None else "dense"
+        dist = {v: k for k, v in DISTANCE.items()}.get(p.distance, "cosine")
+        graphless = (p.hnsw_config is not None and p.hnsw_config.m == 0) or meta.get(RERANK_META + n) is True
+        specs[n] = VectorSpec(kind, p.size, dist, "rerank" if graphless else "hnsw")
+    for n, sp in (params.sparse_vectors or {}).items():
+        specs[n] = VectorSpec("sparse", None, idf=sp.modifier == qm.Modifier.IDF)
+    return specs

@@ -3,7 +3,7 @@ what validating a new space compares."""
 
 from __future__ import annotations
 
-from app.domain.versions import Registry, VectorVersion
+from app.domain.versions import IndexKind, Registry, VectorVersion
 from app.errors import InvalidInput
 from app.versioning.declare import AddVersion
 from app.versioning.steps import Arms, Context
@@ -57,14 +57,37 @@ def new_space_arms(ctx: Context, reg: Registry, version: VectorVersion) -> Arms:
                           "candidate": f"the default search with {version.name} (weight {weight:g})"})
 
 
-def graph_note(live: VectorVersion | None, name: str) -> str | None:
-    """What an operator must know when the live version `live` is rerank-only (`index: rerank`): the new
-    version `name` gets an HNSW graph (neither engine adds a graph-less vector to a live collection), so
-    validation searches it through its graph where the live one rescores candidates, and once promoted it is
-    searched on its own. None when `live` has a graph."""
-    if live is None or live.index != "rerank":
+def version_index(ctx: Context, change: AddVersion, template: VectorVersion) -> IndexKind:
+    """The new version's index: the migration's (`change.index`), else the space's settings (`index: rerank`:
+    no HNSW graph, m = 0), else the version it is modelled on (a space the settings lack).
+
+    Raises:
+        InvalidInput: a rerank-only sparse space (it has an inverted index, no graph to drop).
+    """
+    configured = {s.name: s.index for s in ctx.settings.spaces}
+    index: IndexKind = change.index or configured.get(change.space) or template.index  # type: ignore[assignment]
+    if index == "rerank" and template.kind == "sparse":
+        raise InvalidInput(f"migration.change.index: space {change.space!r} is sparse: it has an inverted index, "
+                           "no HNSW graph to leave out (rerank-only is for dense and multivector spaces)")
+    return index
+
+
+def index_note(live: VectorVersion | None, version: VectorVersion) -> str | None:
+    """What an operator must know when the new version's index differs from the live one's: how searches
+    naming the space run once it is promoted. None when they agree (or the space has no live version)."""
+    if live is None or live.index == version.index:
         return None
-    return (f"{live.name} is rerank-only, but {name} gets an HNSW graph (no engine adds a vector without one to a "
-            f"live collection): validation searches it through its graph, and once promoted it is searched on its "
-            f"own; to keep {live.space!r} rerank-only, rebuild after the promote: "
-            f"Rebuild(index={{{live.space!r}: 'rerank'}})")
+    if version.index == "rerank":
+        return (f"{version.name} is rerank-only (no HNSW graph) where {live.name} has one: validation and, once "
+                f"promoted, every search naming {version.space!r} rescore candidates with it (a cascade)")
+    return (f"{version.name} has an HNSW graph where {live.name} is rerank-only: once promoted, {version.space!r} "
+            "is searched on its own")
+
+
+def shape_of(version: VectorVersion) -> str:
+    """How the version's named vector is stored, for a dry run: `multi, 384, cosine, rerank-only: no HNSW
+    graph, m = 0`, or a sparse vector's modifier."""
+    if version.kind == "sparse":
+        return f"sparse, dot product{', IDF' if version.idf else ', no IDF'}"
+    graph = "rerank-only: no HNSW graph, m = 0" if version.index == "rerank" else "HNSW graph"
+    return f"{version.kind}, {version.dim}, {version.distance}, {graph}"

@@ -10,7 +10,7 @@ from app.domain.gates import Coverage, retire_gate
 from app.domain.versions import Registry, SpaceState, VectorVersion
 from app.errors import Conflict
 from app.repos.registry import now, spec_of
-from app.versioning.add_target import graph_note, new_space_arms, version_template
+from app.versioning.add_target import index_note, new_space_arms, shape_of, version_index, version_template
 from app.versioning.declare import AddVersion, Migration
 from app.versioning.rollout import checked_gate, rollout
 from app.versioning.steps import Action, Arms, Context, Progress, StepResult, age_s, missing_filter, run_actions
@@ -53,6 +53,7 @@ class AddVersionSteps:
         version = VectorVersion(space=template.space, field=template.field, kind=template.kind, model=change.model,
                                 version=change.version, dim=ctx.encoders.dim(change.model),
                                 distance=template.distance, idf=ctx.encoders.idf(change.model),
+                                index=version_index(ctx, change, template),
                                 status="shadow", created=now(), status_changed=now())
         name = version.name
         result = StepResult(step="apply", target=m.label, dry_run=dry_run)
@@ -69,9 +70,7 @@ class AddVersionSteps:
         physical = ctx.registry.physical()
         actions: list[Action] = []
         if name not in ctx.store.vector_specs(physical):
-            shape = (f"sparse, dot product{', IDF' if version.idf else ', no IDF'}" if version.kind == "sparse"
-                     else f"{version.kind}, {version.dim}, {version.distance}")
-            actions.append((f"add named vector {name} ({shape}) to collection {physical}",
+            actions.append((f"add named vector {name} ({shape_of(version)}) to collection {physical}",
                             lambda: ctx.store.add_vector(physical, name, spec_of(version))))
         if existing is None:
             # vector first, registry second: ingest must never write a vector the collection lacks
@@ -84,7 +83,7 @@ class AddVersionSteps:
             actions.append((f"record {m.label} as applied", lambda: ctx.records.record_applied(m.revision, {
                 "migration": m.to_dict(), "applied": now(), "version": name, "replaces": replaces})))
         result.data = {"version": name, "replaces": replaces}
-        result.notes += [n for n in [graph_note(live, name)] if n and existing is None]
+        result.notes += [n for n in [index_note(live, version)] if n and existing is None]
         if not actions:
             return result
         already = existing is not None and existing.status == "live"  # an install that started at this version

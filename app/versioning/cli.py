@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from app.domain.gates import parse_duration
 from app.errors import AppError, Conflict, StoreLocked
+from app.settings_checks import out_folder
 from app.store.folder import through_service
 from app.versioning.declare import Migration, ancestry, default_folder, load_folder
 from app.versioning.dispatch import run_step
@@ -211,7 +212,7 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--split", help="qrels split (default: test, dev, then train)")
     s.add_argument("--limit", type=int, default=0, help="use the first N queries")
     s.add_argument("--k", type=int, default=10)
-    s.add_argument("--out", type=Path, default=Path("reports/migrations"), help="report folder")
+    s.add_argument("--out", type=out_folder, default=Path("reports/migrations"), help="report folder")
     s.add_argument("--force", action="store_true", help="validate below 100 %% coverage")
     s = step("promote", "make the new version live (one registry write; an alias swap for a rebuild)")
     s.add_argument("--margin", type=float, default=0.02,

@@ -6,19 +6,21 @@ import importlib.util
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any, Literal
-
-from pydantic import Discriminator, Field, Strict, StringConstraints, Tag
+from typing import Any
 
 from app.domain.versions import vector_name
 from app.errors import InvalidInput
-from app.versioning.shape import Name, StrictShape, validate_shape
-
-DISTANCES = ("cosine", "dot", "euclid")
-QUANTIZATIONS = ("none", "scalar", "binary")
-INDEXES = ("hnsw", "rerank")
-DATATYPES = ("float32", "float16")
-LAYOUT_KEYS = ("shard_number", "replication_factor", "write_consistency_factor", "on_disk_payload")
+from app.versioning.declare_json import (
+    CHANGE_KINDS,
+    DATATYPES,
+    DISTANCES,
+    EXPECTATIONS,
+    INDEXES,
+    QUANTIZATIONS,
+    AddVersionShape,
+    MigrationShape,
+)
+from app.versioning.shape import validate_shape
 
 
 @dataclass(frozen=True)
@@ -27,7 +29,8 @@ class AddVersion:
 
     A space the registry does not have yet is created by its first version: then `field` (which
     text it encodes, as `SpaceSettings.field`) and `space_kind` (`dense`, `multi` or `sparse`) say
-    what it is; for an existing space they are left out (or must agree with it).
+    what it is; for an existing space they are left out (or must agree with it). `index` (`hnsw` or
+    `rerank`: no HNSW graph, m = 0) is the new version's; None: as the space's settings say.
     """
 
     space: str
@@ -35,6 +38,7 @@ class AddVersion:
     version: int
     field: str | None = None
     space_kind: str | None = None
+    index: str | None = None
     kind: str = "add_version"
 
     @property
@@ -51,8 +55,9 @@ class AddVersion:
         """One line for `status` and `plan`: what is added (a new space: what it is), by which model."""
         if self.new_space:
             return (f"add space {self.space!r} ({self.space_kind}, field {self.field}) with version "
-                    f"v{self.version} made by model {self.model!r}")
-        return f"add version v{self.version} of space {self.space!r} made by model {self.model!r}"
+                    f"v{self.version} made by model {self.model!r}" + (f", index {self.index}" if self.index else ""))
+        return (f"add version v{self.version} of space {self.space!r} made by model {self.model!r}"
+                + (f", index -> {self.index}" if self.index else ""))
 
 
 @dataclass(frozen=True)
@@ -115,8 +120,8 @@ class Migration:
         change: dict[str, Any] = dict(self.change.__dict__)
         if isinstance(self.change, Rebuild):
             change["reembed"] = list(self.change.reembed)
-        elif not self.change.new_space:  # as recorded before new spaces existed: a re-apply compares equal
-            change = {k: v for k, v in change.items() if k not in ("field", "space_kind")}
+        else:  # as recorded before new spaces and index existed: a re-apply compares equal
+            change = {k: v for k, v in change.items() if v is not None or k not in ("field", "space_kind", "index")}
         return {"revision": self.revision, "name": self.name, "description": self.description,
                 "depends_on": self.depends_on, "change": change}
 
@@ -138,7 +143,7 @@ class Migration:
         change: Change
         if isinstance(raw, AddVersionShape):
             change = AddVersion(space=raw.space, model=raw.model, version=raw.version, field=raw.field,
-                                space_kind=raw.space_kind)
+                                space_kind=raw.space_kind, index=raw.index)
         else:
             change = Rebuild(distance=dict(raw.distance), reembed=tuple(raw.reembed), reason=raw.reason,
                              quantization=dict(raw.quantization), on_disk=dict(raw.on_disk),
@@ -151,88 +156,6 @@ class Migration:
         except InvalidInput as e:
             raise InvalidInput(f"{path}.change: {e.message}", e.detail) from None
         return migration
-
-
-# -- the declaration's JSON shape: strict, no unknown keys; errors name the field -------------------
-Revision = Annotated[str, Strict(), StringConstraints(pattern=r"^\d{4}$")]
-CHANGE_KINDS = ("add_version", "rebuild")
-
-
-class AddVersionShape(StrictShape):
-    """The JSON of an add-version change: `{kind?, space, model, version}`."""
-
-    kind: Literal["add_version"] = "add_version"
-    space: Name
-    model: Name
-    version: Annotated[int, Field(ge=1, le=1_000_000)]
-    field: Literal["title", "body", "summary", "entities", "document", "keywords"] | None = None
-    space_kind: Literal["dense", "multi", "sparse"] | None = None
-
-
-class LayoutShape(StrictShape):
-    """A rebuild's collection layout: the server's cluster fields (None keeps the setting)."""
-
-    shard_number: Annotated[int, Field(ge=1, le=1000)] | None = None
-    replication_factor: Annotated[int, Field(ge=1, le=100)] | None = None
-    write_consistency_factor: Annotated[int, Field(ge=1, le=100)] | None = None
-    on_disk_payload: bool | None = None
-
-
-class RebuildShape(StrictShape):
-    """The JSON of a rebuild change: per-space distance, quantization, on-disk, re-embedded spaces, layout."""
-
-    kind: Literal["rebuild"]
-    distance: dict[Name, Literal["cosine", "dot", "euclid"]] = {}
-    # a tuple is a list here (Python callers pass `Rebuild(...).__dict__`); a string is not
-    reembed: Annotated[list[Name], Field(strict=False, max_length=64)] = []
-    reason: Annotated[str, Field(max_length=2000)] = ""
-    quantization: dict[Name, Literal["none", "scalar", "binary"]] = {}
-    on_disk: dict[Name, bool] = {}
-    collection: LayoutShape | None = None
-    index: dict[Name, Literal["hnsw", "rerank"]] = {}
-    datatype: dict[Name, Literal["float32", "float16"]] = {}
-
-
-def _change_kind(value: Any) -> Any:
-    """`kind` picks the change's shape; a declaration without one adds a version (as files do)."""
-    return value.get("kind", "add_version") if isinstance(value, dict) else None
-
-
-class MigrationShape(StrictShape):
-    """The JSON of a migration declaration; `change.kind` picks its shape (default add_version)."""
-
-    revision: Revision
-    name: Annotated[str, Field(max_length=200)] = ""
-    description: Annotated[str, Field(max_length=2000)] = ""
-    depends_on: Revision | None = None
-    change: Annotated[Annotated[AddVersionShape, Tag("add_version")] | Annotated[RebuildShape, Tag("rebuild")],
-                      Discriminator(_change_kind)]
-
-
-EXPECTATIONS = {
-    ("revision",): 'expected four digits as a string, e.g. "0001"',
-    ("depends_on",): 'expected null or the revision it follows, four digits as a string, e.g. "0001"',
-    ("change",): 'expected an object: {"kind": "add_version" | "rebuild", ...}',
-    ("change", "space"): "expected a space name",
-    ("change", "model"): "expected a model alias from the settings",
-    ("change", "version"): "expected a version number, an integer >= 1",
-    ("change", "field"): "expected null or the field a new space encodes: title, body, summary, entities, "
-                         "document or keywords",
-    ("change", "space_kind"): "expected null or the kind of a new space: dense, multi or sparse",
-    ("change", "reembed"): "expected a list of space names",
-    ("change", "reembed", "*"): "expected a space name",
-    ("change", "distance"): f"expected a map of space name to one of {', '.join(DISTANCES)}",
-    ("change", "distance", "*"): f"unknown distance: expected one of {', '.join(DISTANCES)}",
-    ("change", "quantization"): f"expected a map of space name to one of {', '.join(QUANTIZATIONS)}",
-    ("change", "quantization", "*"): f"unknown quantization: expected one of {', '.join(QUANTIZATIONS)}",
-    ("change", "on_disk"): "expected a map of space name to true or false",
-    ("change", "on_disk", "*"): "expected true or false",
-    ("change", "collection"): f"expected an object with some of {', '.join(LAYOUT_KEYS)}",
-    ("change", "index"): f"expected a map of space name to one of {', '.join(INDEXES)}",
-    ("change", "index", "*"): f"unknown index: expected one of {', '.join(INDEXES)}",
-    ("change", "datatype"): f"expected a map of space name to one of {', '.join(DATATYPES)}",
-    ("change", "datatype", "*"): f"unknown datatype: expected one of {', '.join(DATATYPES)}",
-}
 
 
 def check(m: Migration) -> None:
@@ -251,6 +174,8 @@ def check(m: Migration) -> None:
             raise InvalidInput(f"{m.label}: version must be >= 1")
         if (c.field is None) != (c.space_kind is None):
             raise InvalidInput(f"{m.label}: a new space needs both field and space_kind (an existing space neither)")
+        if c.index not in (None, *INDEXES):
+            raise InvalidInput(f"{m.label}: unknown index {c.index!r}; use one of {INDEXES}")
     else:
         bad = {s: d for s, d in c.distance.items() if d not in DISTANCES}
         if bad:

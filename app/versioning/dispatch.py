@@ -141,18 +141,23 @@ class Step:
     body: type[StepIn]
     run: Callable[[Migrator, Any, Progress | None], StepResult]
     summary: str
+    needs_body: bool = False  # the step has nothing to run without one (apply: a declaration; validate: queries)
 
     def schema(self) -> dict[str, Any]:
-        """The body's JSON schema as the OpenAPI document shows it: closed, or no body at all."""
-        return {"oneOf": [{"type": "object", "additionalProperties": False,
-                           "properties": self.body.model_json_schema()["properties"]}, {"type": "null"}]}
+        """The body's JSON schema as the OpenAPI document shows it: closed, or (when the step runs on its
+        defaults) no body at all."""
+        closed = {"type": "object", "additionalProperties": False,
+                  "properties": self.body.model_json_schema()["properties"]}
+        return closed if self.needs_body else {"oneOf": [closed, {"type": "null"}]}
 
 
 STEPS: dict[str, Step] = {
     "plan": Step(PlanIn, _plan, "Each migration: applied (and its next step) or pending; what apply would do"),
-    "apply": Step(ApplyIn, _apply, "Add the named vector (or the new collection) and start the shadow write"),
+    "apply": Step(ApplyIn, _apply, "Add the named vector (or the new collection) and start the shadow write",
+                  needs_body=True),
     "backfill": Step(BackfillIn, _backfill, "Encode the new version for the points already there (resumable)"),
-    "validate": Step(ValidateIn, _validate, "Compare live and candidate on a query set; store the verdict"),
+    "validate": Step(ValidateIn, _validate, "Compare live and candidate on a query set; store the verdict",
+                     needs_body=True),
     "promote": Step(PromoteIn, _promote, "Make the new version live (one registry write, or an alias swap); "
                                         "with `percent`, for that share of searches only (a gradual rollout)"),
     "rollback": Step(RollbackIn, _rollback, "Make the previous version live again"),

@@ -9,7 +9,14 @@ from __future__ import annotations
 
 import pytest
 
-from tests.api.fuzzing import EVERY_OPERATION, MIGRATION_OPERATIONS, OTHER_OPERATIONS, Fuzzed, fuzz_operation
+from tests.api.fuzzing import (
+    EVERY_OPERATION,
+    MIGRATION_OPERATIONS,
+    OTHER_OPERATIONS,
+    Fuzzed,
+    body_mismatch,
+    fuzz_operation,
+)
 
 
 def test_the_fuzzing_reaches_every_operation(fuzzed: Fuzzed) -> None:
@@ -20,3 +27,8 @@ def test_the_fuzzing_reaches_every_operation(fuzzed: Fuzzed) -> None:
 def test_every_operation_answers_within_its_declared_contract(fuzzed: Fuzzed, label: str) -> None:
     run = fuzz_operation(fuzzed, label)
     assert not run.failures, run.report()
+
+
+@pytest.mark.parametrize("label", OTHER_OPERATIONS)
+def test_a_body_is_required_exactly_where_the_schema_says(fuzzed: Fuzzed, label: str) -> None:
+    assert body_mismatch(fuzzed, label) is None

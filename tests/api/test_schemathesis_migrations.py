@@ -6,10 +6,15 @@ from __future__ import annotations
 
 import pytest
 
-from tests.api.fuzzing import MIGRATION_OPERATIONS, Fuzzed, fuzz_operation
+from tests.api.fuzzing import MIGRATION_OPERATIONS, Fuzzed, body_mismatch, fuzz_operation
 
 
 @pytest.mark.parametrize("label", MIGRATION_OPERATIONS)
 def test_every_migration_operation_answers_within_its_declared_contract(fuzzed: Fuzzed, label: str) -> None:
     run = fuzz_operation(fuzzed, label)
     assert not run.failures, run.report()
+
+
+@pytest.mark.parametrize("label", MIGRATION_OPERATIONS)
+def test_a_body_is_required_exactly_where_the_schema_says(fuzzed: Fuzzed, label: str) -> None:
+    assert body_mismatch(fuzzed, label) is None

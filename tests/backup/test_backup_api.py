@@ -206,3 +206,35 @@ def test_restore_latest_takes_the_tenth_backup_of_one_second(client: TestClient,
     done = run_script("restore", ["--latest"], tmp_path, env)
     assert done.returncode == 0, done.stderr
     assert done.stdout.rstrip().endswith(f"({root / names[-1]})"), done.stdout
+
+
+def test_restore_latest_says_which_backup_it_skipped_and_takes_the_latest_that_reads(tmp_path: Path) -> None:
+    source = EdgeStore(tmp_path / "data")
+    source.create_collection("docs_v1", {"d": VectorSpec("dense", 2)})
+    source.upsert("docs_v1", [PointWrite(id="00000000-0000-5000-8000-000000000001", vectors={"d": [1.0, 0.0]},
+                                         payload={"i": 1})])
+    source.set_alias("documents", "docs_v1")
+    source.close()
+    root = tmp_path / "backups"
+    env = {"MULTIVEC_STORE__PATH": str(tmp_path / "data"), "MULTIVEC_SERVICE_URL": "", "MULTIVEC_BACKUP_DIR": str(root)}
+    for name in ("older", "newer"):
+        assert run_script("backup", [str(root / name)], tmp_path, env).returncode == 0
+    manifest = root / "newer" / MANIFEST
+    manifest.write_text(manifest.read_text()[:100])  # cut short: a disk that filled, a copy stopped
+
+    env["MULTIVEC_STORE__PATH"] = str(tmp_path / "restored")
+    done = run_script("restore", ["--latest"], tmp_path, env)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.rstrip().endswith(f"({root / 'older'})"), done.stdout
+    skipped = [line for line in done.stderr.splitlines() if "skipped" in line]
+    assert skipped == [f"scripts/restore: skipped backup {root / 'newer'}: the manifest {manifest} is not a "
+                       "multivec-backup manifest (corrupted or edited)"], done.stderr
+
+    (root / "older" / MANIFEST).write_text("")
+    env["MULTIVEC_STORE__PATH"] = str(tmp_path / "restored-again")
+    done = run_script("restore", ["--latest"], tmp_path, env)
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert [line.split(": ")[1] for line in lines[:2]] == [f"skipped backup {root / 'newer'}",
+                                                           f"skipped backup {root / 'older'}"], done.stderr
+    assert lines[2:] == [f"scripts/restore: no readable backup under {root} (2 skipped, above)"], done.stderr

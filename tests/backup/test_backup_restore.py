@@ -292,15 +292,46 @@ def test_a_float16_collection_is_restored_float16_onto_a_store_whose_settings_sa
 
 def test_latest_is_chosen_by_the_manifest_time_not_the_file_time(tmp_path: Path) -> None:
     """Found by trying it: `restore --latest` picked a hand-copied old backup, whose files were newer."""
-    import json
     import os
     import time
 
     from app.services.backup import latest
 
     for name, created in (("old", "2026-01-01T00:00:00+00:00"), ("new", "2026-06-01T00:00:00+00:00")):
-        (tmp_path / name).mkdir()
-        (tmp_path / name / MANIFEST).write_text(json.dumps({"created_at": created}))
+        write_manifest(tmp_path / name, created)
     later = time.time() + 60
     os.utime(tmp_path / "old" / MANIFEST, (later, later))  # `cp -r` of the old one, just now
     assert latest(tmp_path) == tmp_path / "new"
+
+
+def write_manifest(folder: Path, created: str, **changes: Any) -> None:
+    """A manifest of the shape backups write, for a backup with no collection (what `latest` reads of it)."""
+    from app.services.backup_folders import FORMAT, FORMAT_VERSION
+
+    folder.mkdir(parents=True)
+    (folder / MANIFEST).write_text(json.dumps({"format": FORMAT, "version": FORMAT_VERSION, "created_at": created,
+                                               "collections": {}, "aliases": {}, "files": {}, "store": {},
+                                               **changes}))
+
+
+def test_latest_skips_each_backup_whose_manifest_does_not_read_and_says_why(tmp_path: Path) -> None:
+    from app.services.backup import latest
+
+    write_manifest(tmp_path / "b-readable", "2026-01-01T00:00:00+00:00")
+    write_manifest(tmp_path / "c-truncated", "2026-02-01T00:00:00+00:00")
+    text = (tmp_path / "c-truncated" / MANIFEST).read_text()
+    (tmp_path / "c-truncated" / MANIFEST).write_text(text[: len(text) // 2])
+    write_manifest(tmp_path / "d-future-version", "2026-03-01T00:00:00+00:00", version=99)
+    write_manifest(tmp_path / "e-no-time", "not a time")
+    write_manifest(tmp_path / "a-edited", "2026-04-01T00:00:00+00:00", collections=[])
+    skipped: list[tuple[str, str]] = []
+    assert latest(tmp_path, skipped=lambda folder, why: skipped.append((folder.name, why))) == tmp_path / "b-readable"
+    assert dict(skipped) == {
+        "a-edited": f"the manifest {tmp_path / 'a-edited' / MANIFEST} is not a multivec-backup manifest "
+                    "(corrupted or edited)",
+        "c-truncated": f"the manifest {tmp_path / 'c-truncated' / MANIFEST} is not a multivec-backup manifest "
+                       "(corrupted or edited)",
+        "d-future-version": f"{tmp_path / 'd-future-version' / MANIFEST} is version 99; this service reads 1",
+        "e-no-time": f"the manifest {tmp_path / 'e-no-time' / MANIFEST} records no creation time that parses"}
+    (tmp_path / "b-readable" / MANIFEST).write_text("{")
+    assert latest(tmp_path) is None  # nothing readable: no backup to restore

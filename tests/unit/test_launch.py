@@ -192,6 +192,8 @@ def test_an_operator_error_raised_anywhere_in_a_command_is_one_line(tmp_path: Pa
     ("MULTIVEC_STORE__PATH", " ", "store.path: ' ' is blank: name a folder"),
     ("MULTIVEC_BACKUP_DIR", "", "backup_dir: '' is blank: name a folder"),
     ("MULTIVEC_ENCODERS__CACHE_DIR", "  ", "encoders.cache_dir: '  ' is blank: name a folder"),
+    ("MULTIVEC_SEARCH__PROFILE_PATH", "", "search.profile_path: '' is blank: name a file"),
+    ("MULTIVEC_SEARCH__PROFILE_PATH", "/etc", "search.profile_path: '/etc' is a folder: name a file"),
 ])
 def test_a_setting_out_of_its_bounds_stops_the_start_in_one_line(tmp_path: Path, variable: str, value: str,
                                                                  named: str) -> None:
@@ -221,6 +223,48 @@ def numeric_settings() -> list[tuple[str, ...]]:
         return found
 
     return walk(Settings, ())
+
+
+def path_settings() -> list[tuple[str, ...]]:
+    """The path of every file or folder among the settings (`Path`, or `Path | None`), through nested models."""
+    import types
+    import typing
+
+    from pydantic import BaseModel
+
+    from app.settings import Settings
+
+    def walk(model: type[BaseModel], where: tuple[str, ...]) -> list[tuple[str, ...]]:
+        found = []
+        for name, info in model.model_fields.items():
+            kinds = ({info.annotation, *typing.get_args(info.annotation)}
+                     if typing.get_origin(info.annotation) in (typing.Union, types.UnionType) else {info.annotation})
+            if any(isinstance(k, type) and issubclass(k, Path) for k in kinds):
+                found.append((*where, name))
+            found += [p for k in kinds if isinstance(k, type) and issubclass(k, BaseModel)
+                      for p in walk(k, (*where, name))]
+        return found
+
+    return walk(Settings, ())
+
+
+@pytest.mark.parametrize("path", path_settings(), ids=".".join)
+def test_every_path_setting_refuses_a_blank_value_naming_it(path: tuple[str, ...]) -> None:
+    from pydantic import ValidationError
+
+    from app.launch import validation_line
+    from app.settings import Settings
+
+    assert len(path_settings()) >= 4  # store.path, encoders.cache_dir, backup_dir, search.profile_path
+    for value in ("", "  "):
+        given: dict[str, object] = {path[-1]: value}
+        for part in reversed(path[:-1]):
+            given = {part: given}
+        with pytest.raises(ValidationError) as refused:
+            Settings(**given)  # type: ignore[arg-type]
+        line = validation_line(refused.value)
+        assert line.startswith(f"{'.'.join(path)}: {value!r} is blank: name a "), line
+        assert ";" not in line  # one reason, said once
 
 
 @pytest.mark.parametrize("path", numeric_settings(), ids=".".join)
@@ -288,3 +332,57 @@ def test_a_backup_folder_naming_a_file_is_refused_in_one_line(tmp_path: Path) ->
     done = run_launch(["app.backup_cli", "backup", "a-file"], cwd=tmp_path,
                       env={"MULTIVEC_STORE__PATH": str(tmp_path / "data")})
     assert_one_clear_line(done, "backup folder:", "is not a folder")
+
+
+# Every argument naming where a command writes (a report folder, a store it builds, a file it writes), with the
+# existing file `taken` given to it: each was read only when the report was written, at the end of the run.
+WRITES = [
+    (["app.eval.cli", "ds", "--out", "{w}"], "--out"),
+    (["app.eval.cli", "ds", "--index-dir", "{w}"], "--index-dir"),
+    (["app.eval.cli", "compare", "ds", "--index-dir", "x", "--side", "a=title:v1", "--out", "{w}"], "--out"),
+    (["app.eval.bench", "--out", "{w}"], "--out"),
+    (["app.eval.bench", "--keep-dir", "{w}"], "--keep-dir"),
+    (["app.eval.bench", "--service-data-dir", "{w}"], "--service-data-dir"),
+    (["app.eval.sizing", "ds", "--out", "{w}"], "--out"),
+    (["app.eval.sizing", "ds", "--work-dir", "{w}"], "--work-dir"),
+    (["app.eval.bench_splade", "--out", "{w}"], "--out"),
+    (["app.versioning.cli", "validate", "--beir", "ds", "--out", "{w}"], "--out"),
+]
+
+
+@pytest.mark.parametrize(("command", "option"), WRITES, ids=lambda v: " ".join(v) if isinstance(v, list) else v)
+def test_a_place_to_write_that_is_a_file_is_refused_at_once(tmp_path: Path, command: list[str], option: str) -> None:
+    (tmp_path / "taken").write_text("a report from before")
+    done = run_launch([a.replace("{w}", "taken") for a in command], cwd=tmp_path,
+                      env={"MULTIVEC_STORE__PATH": str(tmp_path / "data")})
+    assert done.returncode == 2, done.stderr
+    assert_one_clear_line(done, f"argument {option}: '{tmp_path / 'taken'}' is not a folder: name a folder")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["taken"]  # nothing built, nothing written
+
+
+@pytest.mark.parametrize(("command", "what"), [
+    (["app.eval.cli", "ds", "--out", "/proc/multivec-report"], "argument --out: '/proc/multivec-report' cannot be "
+                                                               "written (/proc, where it would be made)"),
+    (["app.versioning.cli", "validate", "--beir", "ds", "--out", "taken/reports"],
+     "argument --out: '{t}/taken/reports' is not a folder ({t}/taken is a file)"),
+    (["app.eval.canary", "make", "ds", "--out", "."], "argument --out: '{t}' is a folder: name a file"),
+    (["app.eval.canary", "make", "ds", "--out", "/proc/pairs.jsonl"], "argument --out: '/proc' cannot be written"),
+    (["app.backup_cli", "backup", "/proc/multivec-backup"], "backup folder: '/proc/multivec-backup' cannot be written"),
+])
+def test_a_place_that_cannot_be_written_is_refused_at_once(tmp_path: Path, command: list[str], what: str) -> None:
+    # /proc takes no new file, even from root (whom permission bits do not stop): a real write is tried
+    (tmp_path / "taken").write_text("a file")
+    done = run_launch(command, cwd=tmp_path, env={"MULTIVEC_STORE__PATH": str(tmp_path / "data")})
+    assert done.returncode == 2, done.stderr
+    assert_one_clear_line(done, what.replace("{t}", str(tmp_path)))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["taken"]
+
+
+def test_a_writable_place_is_taken_and_the_check_leaves_nothing(tmp_path: Path) -> None:
+    from app.settings_checks import out_file, out_folder
+
+    (tmp_path / "reports").mkdir()
+    assert out_folder(str(tmp_path / "reports")) == tmp_path / "reports"
+    assert out_folder(str(tmp_path / "new" / "deeper")) == tmp_path / "new" / "deeper"  # made later, by the run
+    assert out_file(str(tmp_path / "pairs.jsonl")) == tmp_path / "pairs.jsonl"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["reports"] and not any((tmp_path / "reports").iterdir())
