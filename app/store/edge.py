@@ -174,8 +174,10 @@ class EdgeStore(Store):
                 shard.flush()
                 shard.close()
                 self._shards.pop(physical)
-                drop_graph(self._dir(physical) / "shard", name)
-                self._shards[physical] = open_shard(physical, self._dir(physical) / "shard")
+                try:
+                    drop_graph(self._dir(physical) / "shard", name)
+                finally:  # the shard opens again whatever happened to its config
+                    self._shards[physical] = open_shard(physical, self._dir(physical) / "shard")
             self._write_specs(collection, {**specs, name: spec})
 
     def delete_vector(self, collection: str, name: str) -> None:

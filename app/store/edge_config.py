@@ -69,7 +69,14 @@ def add_vector_op(name: str, spec: VectorSpec, storage: VectorStorage) -> Any:
 def drop_graph(shard: Path, name: str) -> None:
     """Make named vector `name` rerank-only (m = 0: no HNSW graph) in the closed shard in folder `shard`, by
     its own `edge_config.json`, which `EdgeShard.load` reads: edge's `create_dense_vector` takes no HNSW config,
-    and a vector added in place otherwise gets the shard's default graph when its segments are indexed."""
+    and a vector added in place otherwise gets the shard's default graph when its segments are indexed. The
+    engine's own file is edited because qdrant-edge 0.9 has no call that changes one vector's HNSW config
+    (`EdgeShard.load(path, config)` takes a whole new config); tests/migrations/test_rerank_index.py reads the
+    engine's config back after the optimiser ran, so an engine whose file layout changes fails there.
+
+    Raises:
+        KeyError, OSError, ValueError: the file is not as qdrant-edge 0.9 writes it (the caller reopens the shard).
+    """
     path = shard / "edge_config.json"
     saved = json.loads(path.read_text())
     saved["vectors"][name]["hnsw_config"] = {"m": 0, "ef_construct": 100, "full_scan_threshold": 10_000,
