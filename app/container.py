@@ -86,8 +86,8 @@ def build_services(settings: Settings, *, store: Store | None = None, encoders: 
                                                                               alias=settings.store.collection)
     if init:
         check_named_spaces(settings.search, registry.get().spaces)
-        if settings.search.plan_fallback:
-            logging.getLogger("multivec").warning("%s", settings.search.plan_fallback)
+        for note in settings.search.startup_notes:  # the default plan fell back, or the built-in plans were replaced
+            logging.getLogger("multivec").warning("%s", note)
     profiles = ProfileRepo(store=store, alias=registry.alias, profile_path=settings.search.profile_path)
     search = SearchService(store=store, encoders=encoders, registry=registry, settings=settings, profiles=profiles)
     return Services(

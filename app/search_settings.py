@@ -44,9 +44,9 @@ class PlanSettings(BaseModel):
     candidates: int = Field(default=100, ge=1, le=10_000, description="Stage-1 depth of a cascade.")
     candidates_weight: float = Field(default=0.0, ge=0, le=MAX_WEIGHT, description="Weight of the stage-1 score "
                                      "in the final formula; 0: the rerank spaces' scores alone order the hits.")
-    max_demotion: float | None = Field(default=None, ge=0, le=MAX_WEIGHT, description="In the final formula, how far "
-                                       "below its stage-1 score (both scaled as DBSF does) a rerank space may put a "
-                                       "candidate; None: no bound.")
+    max_demotion: float | None = Field(default=None, ge=0, le=MAX_WEIGHT, allow_inf_nan=False, description="In the "
+                                       "final formula, how far below its stage-1 score (both scaled as DBSF does) a "
+                                       "rerank space may put a candidate; None: no bound.")
 
     @field_validator("weights")
     @classmethod
@@ -59,6 +59,13 @@ class PlanSettings(BaseModel):
         checked_weights("candidates_weight", {"candidates": weight})
         return weight
 
+    @field_validator("max_demotion", mode="before")
+    @classmethod
+    def _demotion_is_a_number(cls, value: object) -> object:
+        if isinstance(value, bool):  # pydantic would read true as 1.0
+            raise ValueError(f"max_demotion {value!r}: a number from 0 to {MAX_WEIGHT:g} (DBSF units), or null")
+        return value
+
     @model_validator(mode="after")
     def _usable(self) -> PlanSettings:
         for what, names in (("fields", self.fields or []), ("rerank", self.rerank)):
@@ -66,6 +73,10 @@ class PlanSettings(BaseModel):
                 raise ValueError(f"{what} {names} lists a space twice")
         if self.fields and not any(self.weights.get(n, 1.0) > 0 for n in self.fields):
             raise ValueError(f"fields {self.fields} all weigh 0: the plan would search nothing")
+        if self.max_demotion is not None and len(self.rerank) == 1 and self.candidates_weight == 0:
+            raise ValueError(f"max_demotion {self.max_demotion:g} bounds a rerank space's term of the final formula, "
+                             f"but with one rerank space ({self.rerank[0]}) and candidates_weight 0 there is none: "
+                             "that space's own score orders the hits; give stage 1 a candidates_weight, or drop it")
         return self
 
 
@@ -164,6 +175,26 @@ class SearchSettings(BaseModel):
             raise ValueError(f"search.default_fields {fields} all weigh 0 in search.weights: the default search would "
                              "search nothing")
         return self
+
+    @property
+    def startup_notes(self) -> list[str]:
+        """What the service logs at startup about its plans: `plan_fallback`, and how a `plans` setting departs
+        from the built-in plans (those it drops, and the fields in which a plan of a built-in name differs:
+        a plan given field by field, `MULTIVEC_SEARCH__PLANS__CASCADE__MAX_DEMOTION`, replaces the built-ins
+        too, its other fields at their defaults)."""
+        notes = [self.plan_fallback] if self.plan_fallback else []
+        if "plans" not in self.model_fields_set:
+            return notes
+        built_in = builtin_plans()
+        dropped = sorted(set(built_in) - set(self.plans))
+        changed = {n: [f for f in PlanSettings.model_fields if getattr(p, f) != getattr(built_in[n], f)]
+                   for n, p in self.plans.items() if n in built_in and p != built_in[n]}
+        if dropped or changed:
+            notes.append("search.plans replaces the built-in plans: " + "; ".join(
+                ([f"gone: {', '.join(dropped)}"] if dropped else [])
+                + [f"{n} differs from the built-in in {', '.join(fs)}" for n, fs in sorted(changed.items())])
+                + " (a plan's fields it does not set take PlanSettings' defaults, not the built-in plan's)")
+        return notes
 
     @property
     def plan_fallback(self) -> str | None:

@@ -49,28 +49,45 @@ def first_stage(plan: QueryPlan, lists: Mapping[str, Ranked]) -> list[tuple[str,
 
 def final_scores(plan: QueryPlan, stages: Mapping[str, Ranked]) -> list[tuple[str, float]]:
     """The final stage from the others: `stages` holds `candidates` and each rerank space's list
-    over the candidates (best first); returns (id, final score) best first, ties by id.
-
-    With `plan.max_demotion` (d), each rerank space's term is `w_s * max(norm(s), norm(candidates) - d)`: a
-    rerank space may lower a candidate at most d (in DBSF units: 1 is 6 sd) below its stage-1 standing, and
-    raise it without bound. Stage 1 ranks the one document holding a rare query word first, but `body`'s
-    passages may sit far from the query's other words ("hamadryas information retrieval"), so that, unbounded,
-    `body` pulled it from 1st to 15th-46th; the bound keeps it, while no judged query's top 10 moves at 0.7
-    (docs/evaluation.md#rare-words)."""
+    over the candidates (best first); returns (id, final score) best first, ties by id: one rerank
+    space's own score, or the sum of each candidate's `formula_terms`."""
     if not plan.formula:
         return by_score(dict(stages.get(plan.rerank[0].space, [])))
+    total: dict[str, float] = {}
+    for pid, terms in formula_terms(plan, stages).items():
+        total[pid] = 0.0
+        for term in terms.values():  # stage 1's term first, then each rerank space's, in plan order
+            total[pid] += term
+    return by_score(total)
+
+
+def formula_terms(plan: QueryPlan, stages: Mapping[str, Ranked]) -> dict[str, dict[str, float]]:
+    """Each candidate's terms of the final formula (a plan with `formula`), which sum to its final score:
+    `candidates` -> `w_c * norm(candidates)` (when w_c > 0), each rerank space s -> `w_s * norm(s)` (none where
+    s has no vector for it), `norm` being a stage's scores over the candidates scaled as DBSF does.
+
+    With `plan.max_demotion` (d), a rerank space's term is `w_s * max(norm(s), norm(candidates) - d)` (a missing
+    vector counting 0): a rerank space may lower a candidate at most d (in DBSF units: 1 is 6 sd) below its
+    stage-1 standing, and raise it without bound. Stage 1 ranks the one document holding a rare query word
+    first, but `body`'s passages may sit far from the query's other words ("hamadryas information retrieval"),
+    so that, unbounded, `body` pulled it from 1st to 15th-46th; the bound keeps it, while no judged query's top
+    10 moves at 0.7 (docs/evaluation.md#rare-words).
+
+    Returns:
+        point id -> stage name (`candidates` or a rerank space) -> its term.
+    """
     floor = dict(dbsf_normalize(list(stages.get(CANDIDATES, []))))
-    total: dict[str, float] = {pid: 0.0 for pid, _ in stages.get(CANDIDATES, [])}
+    terms: dict[str, dict[str, float]] = {pid: {} for pid, _ in stages.get(CANDIDATES, [])}
     if plan.candidates_weight > 0:
         for pid, norm in floor.items():
-            total[pid] += plan.candidates_weight * norm
+            terms[pid][CANDIDATES] = plan.candidates_weight * norm
     for s in plan.rerank:
         normed = dict(dbsf_normalize(list(stages.get(s.space, []))))
-        if plan.max_demotion is not None:  # a candidate the space has no vector for counts 0 before the bound
-            normed = {pid: max(normed.get(pid, 0.0), floor[pid] - plan.max_demotion) for pid in total}
+        if plan.max_demotion is not None:
+            normed = {pid: max(normed.get(pid, 0.0), floor[pid] - plan.max_demotion) for pid in terms}
         for pid, norm in normed.items():
-            total[pid] = total.get(pid, 0.0) + s.weight * norm
-    return by_score(total)
+            terms.setdefault(pid, {})[s.space] = s.weight * norm
+    return terms
 
 
 def cascade_stages(plan: QueryPlan, lists: Mapping[str, Ranked],
@@ -116,19 +133,16 @@ def rerank_contributions(plan: QueryPlan, stages: Mapping[str, Ranked],
         point id -> rerank space -> `{"rank", "score", "weight", "contribution", "stage": "rerank"}`.
     """
     out: dict[str, dict[str, dict[str, object]]] = {pid: {} for pid in pids}
-    floor = dict(dbsf_normalize(list(stages.get(CANDIDATES, []))))
+    terms = formula_terms(plan, stages) if plan.formula else {}
     for s in plan.rerank:
-        ranked = list(stages.get(s.space, []))
-        position = {pid: (pos, score) for pos, (pid, score) in enumerate(ranked)}
-        norm = dict(dbsf_normalize(ranked))
+        position = {pid: (pos, score) for pos, (pid, score) in enumerate(stages.get(s.space, []))}
         for pid in pids:
             found = position.get(pid)
             entry: dict[str, object] = {"rank": None, "score": None, "weight": s.weight, "contribution": 0.0,
                                         "stage": "rerank"}
             if found is not None:
-                entry["rank"], entry["score"] = found[0] + 1, found[1]
-                entry["contribution"] = s.weight * norm[pid] if plan.formula else found[1]
-            if plan.formula and plan.max_demotion is not None and pid in floor:  # final_scores' bound
-                entry["contribution"] = s.weight * max(norm.get(pid, 0.0), floor[pid] - plan.max_demotion)
+                entry["rank"], entry["score"], entry["contribution"] = found[0] + 1, found[1], found[1]
+            if plan.formula:
+                entry["contribution"] = terms.get(pid, {}).get(s.space, 0.0)
             out[pid][s.space] = entry
     return out

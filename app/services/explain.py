@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
-from app.domain.cascade import CANDIDATES, FINAL, rerank_contributions, stage_ranks
+from app.domain.cascade import CANDIDATES, FINAL, formula_terms, rerank_contributions, stage_ranks
 from app.domain.fusion import contributions
 from app.domain.learned import learned_contributions
 from app.domain.plan import QueryPlan, among
@@ -63,8 +63,10 @@ def explain_hits(plan: QueryPlan, result: QueryResult, hits: list[dict[str, Any]
     app.domain.learned.learned_contributions); in a cascade each entry also says its `stage` (`candidates`
     or `rerank`: rank and raw score among the candidates, app.domain.cascade.rerank_contributions),
     and `hit["stages"]` gives the hit's rank and score at every stage: `candidates`, each rerank
-    space, `final` (None where a stage did not hold it). A rerank-only space weighted 0 (`plan.scored`) is
-    shown by `scored` (`score_hits`): its score of each hit, ranked among the hits.
+    space, `final` (None where a stage did not hold it), and each stage but `final` its `contribution`: its
+    term of the final formula (app.domain.cascade.formula_terms), which sum to the final score. A rerank-only
+    space weighted 0 (`plan.scored`) is shown by `scored` (`score_hits`): its score of each hit, ranked among
+    the hits.
     """
     pids = [hit["point_id"] for hit in hits]
     per_space = {space: [(h.id, h.score) for h in ranked] for space, ranked in result.per_space.items()}
@@ -81,6 +83,12 @@ def explain_hits(plan: QueryPlan, result: QueryResult, hits: list[dict[str, Any]
         for pid, entries in rerank_contributions(plan, stages, pids).items():
             explained[pid].update(entries)
         ranks = stage_ranks({**stages, FINAL: [(hit["point_id"], hit["score"]) for hit in hits]}, pids)
+        terms = formula_terms(plan, stages) if plan.formula else \
+            {pid: {plan.rerank[0].space: ranks[pid][plan.rerank[0].space]["score"] or 0.0} for pid in pids}
+        for pid in pids:  # what each stage adds to the final score (they sum to it)
+            for name, at in ranks[pid].items():
+                if name != FINAL:
+                    at["contribution"] = terms.get(pid, {}).get(name, 0.0)
     for pid, entries in scored_entries(plan, scored or {}, pids).items():
         explained[pid].update(entries)
     for hit in hits:

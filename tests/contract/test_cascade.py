@@ -120,6 +120,10 @@ def test_explain_shows_each_stage_and_every_hit_s_rank_and_score_at_each(shared_
     for position, hit in enumerate(answer.hits, start=1):
         pid, at = hit["point_id"], hit["stages"]
         assert at[FINAL] == {"rank": position, "score": hit["score"]}
+        # each stage's term of the final formula: together they are the final score
+        assert sum(at[stage]["contribution"] for stage in (CANDIDATES, "body", "entities")) == \
+            pytest.approx(hit["score"], abs=1e-9)
+        assert at["body"]["contribution"] == hit["explain"]["body"]["contribution"]
         ranks = {name: {p: i + 1 for i, (p, _) in enumerate(ranked)} for name, ranked in expected.items()}
         assert at[CANDIDATES]["rank"] == ranks[CANDIDATES][pid]
         for space in ("body", "entities"):

@@ -89,5 +89,8 @@ def test_a_rare_word_beside_common_words_keeps_its_document_in_the_default_plan_
         answer = sky.search.search(SearchRequest(query=query, limit=3, fanout=fanout, explain=True))
         assert doc_id in [h["id"] for h in answer.hits], (query, [h["id"] for h in answer.hits])
         assert answer.plan is not None and "max(norm(body), norm(candidates) - 0.7)" in str(answer.plan["stages"])
+        for hit in answer.hits:  # explain: stage 1's and body's (bounded) terms are the final score
+            terms = hit["stages"]["candidates"]["contribution"] + hit["stages"]["body"]["contribution"]
+            assert terms == pytest.approx(hit["score"], abs=1e-9), hit["stages"]
         unbounded = replace(sky.search.plan(SearchRequest(query=query, limit=3)), max_demotion=None)
         assert doc_id not in [h.payload["doc_id"] for h in sky.search.run(unbounded, query)[0].hits]  # the bound did it

@@ -12,8 +12,9 @@ from pydantic import ValidationError
 from app.errors import UnknownSpace
 from app.launch import one_line
 from app.repos.profiles import ProfileRepo
+from app.search_settings import builtin_plans
 from app.services.plans import check_named_spaces
-from app.settings import SearchSettings, Settings
+from app.settings import PlanSettings, SearchSettings, Settings
 
 BAD_ENV = [
     ("RRF_K", "0", "search.rrf_k"),
@@ -146,3 +147,29 @@ def test_plans_without_the_default_plan_fall_back_to_fused_and_the_start_says_so
         build_services(s, encoders=FakeEncoderPool(s.models)).close()  # type: ignore[arg-type]
     assert any("search.plans holds no plan 'cascade'" in r.getMessage() for r in caplog.records)
 
+
+
+def test_a_plan_given_field_by_field_replaces_the_built_ins_and_the_start_says_how(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """`MULTIVEC_SEARCH__PLANS__CASCADE__MAX_DEMOTION=0.3` was taken silently: it replaced every built-in plan, and
+    the default `cascade` became every space fused with its other fields at their defaults (a break test)."""
+    monkeypatch.setenv("MULTIVEC_SEARCH__PLANS__CASCADE__MAX_DEMOTION", "0.3")
+    notes = Settings().search.startup_notes
+    assert len(notes) == 1 and "gone: all, dense, keyword" in notes[0], notes
+    assert "cascade differs from the built-in in fields, weights, rerank, candidates_weight, max_demotion" in notes[0]
+    assert SearchSettings().startup_notes == [] and SearchSettings(plans=builtin_plans()).startup_notes == []
+
+
+@pytest.mark.parametrize(("value", "message"), [
+    (True, "max_demotion True: a number"), (float("nan"), "finite number"), (-0.1, "greater than or equal to 0"),
+    (1e9, "less than or equal to 1000")])
+def test_max_demotion_is_a_finite_number_in_range(value: object, message: str) -> None:
+    with pytest.raises(ValidationError, match=message):
+        PlanSettings(fields=["document"], rerank=["body"], candidates_weight=1.0, max_demotion=value)
+
+
+def test_max_demotion_where_no_formula_could_use_it_is_refused() -> None:
+    with pytest.raises(ValidationError, match=r"with one rerank space \(body\) and candidates_weight 0 there is none"):
+        PlanSettings(fields=["document"], rerank=["body"], max_demotion=0.5)
+    assert PlanSettings(fields=["document"], rerank=["body", "entities"], max_demotion=0.5).max_demotion == 0.5
+    assert PlanSettings(max_demotion=0.5).max_demotion == 0.5  # a fused plan cascades a rerank-only space it fuses
