@@ -213,6 +213,8 @@ def encoders(model_cache: Path) -> EncoderPool:
 def make_settings(kind: str, tmp_path: Path, model_cache: Path, **overrides: object) -> Settings:
     store = StoreSettings(path=tmp_path / "data", url=":memory:" if kind == "memory" else None,
                           retry_attempts=2, retry_wait_s=0.01)
+    # backups under the test's own folder: the default `backups/` is an operator's (`restore --latest` reads it)
+    overrides = {"backup_dir": tmp_path / "backups", **overrides}
     return Settings(store=store, encoders=EncoderSettings(cache_dir=model_cache), **overrides)  # type: ignore[arg-type]
 
 
