@@ -242,7 +242,7 @@ class AddVersionSteps:
         rollout of the version, end the rollout instead: every search uses the live version again.
 
         Raises:
-            Conflict: the previous version is retired.
+            Conflict: the previous version is retired (once retire cleared it: a note, nothing changes).
         """
         name = record["version"]
         reg = self.ctx.registry.get()
@@ -258,8 +258,13 @@ class AddVersionSteps:
             return run_actions(result, [(f"take new space {space.name!r} out of search: {name} is not live any more "
                                          "and stays written (promote again, or retire it)",
                                          lambda: self._save(reg, lifecycle.withdraw(reg, name, at=now())))])
-        if space.live != name or space.previous is None:
+        if space.live != name:
             result.notes.append(f"{name} is not live (live is {space.live}): nothing to roll back")
+            return result
+        if space.previous is None:  # retire clears it: the replaced version's vectors are gone
+            gone = record.get("replaces")
+            result.notes.append(f"nothing to roll back to: {gone} is retired (its vectors are gone)" if gone else
+                                f"{name} is live and replaced no version: nothing to roll back to")
             return result
         previous = space.previous
         if space.versions[previous].status == "retired":

@@ -103,3 +103,12 @@ def test_abandoning_a_new_version_untags_it_too(corpus: Services, migrator: Migr
     assert NEW not in migrator.store.vector_specs(migrator.registry.physical())
     with TestClient(create_app(corpus.settings, services=corpus)) as client:
         assert "0 matching" in client.get("/inspect/points", params={"version": NEW}).text
+
+
+def test_rollback_after_the_old_version_is_retired_says_so(migrator: Migrator, migration: Migration) -> None:
+    """After `retire --force`, rollback said "v3 is not live (live is v3): nothing to roll back" (a break test):
+    v3 is live; the old version's vectors are gone, and the note says that."""
+    promoted(migrator, migration)
+    migrator.retire(grace_s=0, force=True)
+    done = migrator.rollback()
+    assert not done.changed and done.notes == [f"nothing to roll back to: {OLD} is retired (its vectors are gone)"]
