@@ -261,10 +261,8 @@ class AddVersionSteps:
         if space.live != name:
             result.notes.append(f"{name} is not live (live is {space.live}): nothing to roll back")
             return result
-        if space.previous is None:  # retire clears it: the replaced version's vectors are gone
-            gone = record.get("replaces")
-            result.notes.append(f"nothing to roll back to: {gone} is retired (its vectors are gone)" if gone else
-                                f"{name} is live and replaced no version: nothing to roll back to")
+        if space.previous is None:  # retire cleared it (a new space's case is above): the replaced version is gone
+            result.notes.append(f"nothing to roll back to: {record.get('replaces')} is retired (its vectors are gone)")
             return result
         previous = space.previous
         if space.versions[previous].status == "retired":
