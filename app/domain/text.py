@@ -54,10 +54,17 @@ def nfc(text: str) -> str:
     return text if unicodedata.is_normalized("NFC", text) else unicodedata.normalize("NFC", text)
 
 
+# superscript digits right after a digit: an exponent (`10³`), which NFKC alone would run into the number (`103`)
+EXPONENT = regex.compile("(?<=\\d)[\u2070\u00b9\u00b2\u00b3\u2074-\u2079]+")
+
+
 def nfkc(text: str) -> str:
     """Compatibility composition, for exact-term matching (the keywords space): full-width Latin letters
-    and digits, ligatures (U+FB01 "fi") and superscripts fold to their plain forms, as a user would type them."""
-    return text if unicodedata.is_normalized("NFKC", text) else unicodedata.normalize("NFKC", text)
+    and digits, ligatures (U+FB01 "fi") and superscripts fold to their plain forms, as a user would type them;
+    an exponent after a digit as `^` and its digits (`10³` -> `10^3`, not the number `103`)."""
+    if unicodedata.is_normalized("NFKC", text):
+        return text
+    return unicodedata.normalize("NFKC", EXPONENT.sub(lambda m: "^" + m.group(), text))
 
 
 def normalize_for(kind: str, text: str) -> str:

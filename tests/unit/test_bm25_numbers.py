@@ -30,7 +30,16 @@ KINDS = {
     "1987年に東京で": ["1987"], "第3章": ["3"], "2024-01-15": ["2024", "01", "15"], "version 1.2.3": ["1.2.3"],
     "order 007": ["007"], "in the 1980s": ["1980"], "the 3rd": ["3"], "งาน ๗๗๓๑": ["7731"], "১৯৮৭": ["1987"],
     "x² and ①": ["2", "1"], "ISBN 978-3-16": ["978", "3", "16"], "no number here": [],
+    # an exponent is its own number, as a user types it (`10^3`), not run into the base (`103`: a break test)
+    "10³ cells": ["10", "3"], "2 × 10⁶ per ml": ["2", "10", "6"], "10⁻³ M": ["10", "3"],
 }
+
+
+def test_an_exponent_matches_what_a_user_types_for_it_and_not_the_number_it_would_run_into(
+        v3: QdrantBm25Encoder) -> None:
+    doc = set(v3.embed([nfkc("a stock of 10³ units")])[0].indices)
+    assert set(v3.embed_query(nfkc("10^3")).indices) <= doc
+    assert not set(v3.embed_query(nfkc("103")).indices) & doc
 
 
 @pytest.mark.parametrize("text", list(KINDS))
