@@ -15,7 +15,7 @@ from app.search_settings import PlanSettings as PlanSettings
 from app.search_settings import SearchSettings as SearchSettings
 from app.search_settings import builtin_plans as builtin_plans
 from app.search_settings import evaluated_weights as evaluated_weights
-from app.settings_checks import Folder
+from app.settings_checks import Folder, url_or_unset
 
 MAX_BODY_BYTES = 64 * 1024 * 1024  # the largest request body the service reads (413 past it)
 
@@ -297,6 +297,11 @@ class Settings(BaseSettings):
         if value is not None and value and not value.strip():
             raise ValueError(f"MULTIVEC_{str(info.field_name).upper()} is blank: set a real secret, or leave it empty")
         return value or None
+
+    @field_validator("service_url")
+    @classmethod
+    def _url_not_blank(cls, value: str | None) -> str | None:
+        return url_or_unset(value)  # "" means unset, "  " is refused
 
     @model_validator(mode="after")
     def _secrets_differ(self) -> Settings:

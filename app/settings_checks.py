@@ -110,6 +110,17 @@ def _blank(value: object, kind: str) -> object:
     return value
 
 
+def url_or_unset(value: str | None, name: str = "MULTIVEC_SERVICE_URL") -> str | None:
+    """A URL setting: None when unset or empty (an empty variable means unset), else `value` unchanged.
+
+    Raises:
+        ValueError: the value is only spaces (it would be taken as a URL: "cannot reach the service at  ").
+    """
+    if value and not value.strip():
+        raise ValueError(f"{name} {value!r} is blank: name the service's URL (http://host:port), or leave it empty")
+    return value or None
+
+
 def not_blank(value: object) -> object:
     """`value` unchanged unless it is an empty or all-blank string (a settings validator, before the path is made:
     `Path("")` is the current folder, so a blank `MULTIVEC_STORE__PATH` would put the store wherever the command ran).

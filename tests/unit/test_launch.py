@@ -194,6 +194,8 @@ def test_an_operator_error_raised_anywhere_in_a_command_is_one_line(tmp_path: Pa
     ("MULTIVEC_ENCODERS__CACHE_DIR", "  ", "encoders.cache_dir: '  ' is blank: name a folder"),
     ("MULTIVEC_SEARCH__PROFILE_PATH", "", "search.profile_path: '' is blank: name a file"),
     ("MULTIVEC_SEARCH__PROFILE_PATH", "/etc", "search.profile_path: '/etc' is a folder: name a file"),
+    # "" means unset (the backup tests rely on it); spaces were taken as the URL: "cannot reach the service at  "
+    ("MULTIVEC_SERVICE_URL", "  ", "service_url: MULTIVEC_SERVICE_URL '  ' is blank: name the service's URL"),
 ])
 def test_a_setting_out_of_its_bounds_stops_the_start_in_one_line(tmp_path: Path, variable: str, value: str,
                                                                  named: str) -> None:
@@ -325,6 +327,15 @@ def test_a_blank_path_argument_is_refused_before_anything_is_written(tmp_path: P
     assert done.returncode != 0 and "Traceback" not in done.stderr
     assert "is blank" in done.stderr, done.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == []  # no store, report or backup in the caller's folder
+
+
+@pytest.mark.parametrize("command", [["app.backup_cli", "backup"], ["app.backup_cli", "restore", "--latest"],
+                                     ["app.versioning.cli", "status"], ["app.cli", "load", "corpus.jsonl"]])
+def test_a_blank_service_url_is_refused_by_every_command_that_reads_it(tmp_path: Path, command: list[str]) -> None:
+    done = run_launch(command, cwd=tmp_path, env={"MULTIVEC_STORE__PATH": str(tmp_path / "data"),
+                                                  "MULTIVEC_SERVICE_URL": " "})
+    assert_one_clear_line(done, "MULTIVEC_SERVICE_URL ' ' is blank: name the service's URL")
+    assert "cannot reach" not in done.stderr and not (tmp_path / "data").exists()
 
 
 def test_a_backup_folder_naming_a_file_is_refused_in_one_line(tmp_path: Path) -> None:

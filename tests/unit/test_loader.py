@@ -222,6 +222,20 @@ def test_the_loader_takes_the_service_url_from_the_environment(monkeypatch: pyte
     assert load_parser().parse_args(["corpus.jsonl"]).url == "http://127.0.0.1:18999"
     monkeypatch.delenv("MULTIVEC_SERVICE_URL")
     assert load_parser().parse_args(["corpus.jsonl"]).url == "http://127.0.0.1:8000"
+    monkeypatch.setenv("MULTIVEC_SERVICE_URL", "")  # empty means unset
+    assert load_parser().parse_args(["corpus.jsonl"]).url == "http://127.0.0.1:8000"
+
+
+def test_a_blank_service_url_is_refused_not_taken_as_a_url(monkeypatch: pytest.MonkeyPatch,
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    """Found by trying it: MULTIVEC_SERVICE_URL=" " gave "cannot reach the service at  :"."""
+    from app.cli import load_parser
+
+    monkeypatch.setenv("MULTIVEC_SERVICE_URL", "  ")
+    with pytest.raises(SystemExit) as exc:
+        load_parser()
+    assert exc.value.code == 2
+    assert "MULTIVEC_SERVICE_URL '  ' is blank: name the service's URL" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("bad", [["--limit", "0"], ["--limit", "-1"], ["--batch", "0"]])
