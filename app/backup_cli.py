@@ -108,7 +108,11 @@ def run_remote(action: str, args: argparse.Namespace, url: str) -> dict[str, Any
 
     name = args.folder
     if action == "restore" and args.latest:
-        raise SystemExit("scripts/restore: --latest reads the local backup folder; with --url name the backup")
+        given, undo = ("--url", "drop --url") if args.url else ("MULTIVEC_SERVICE_URL", "unset MULTIVEC_SERVICE_URL")
+        raise SystemExit(f"scripts/restore: --latest picks from this machine's backup folder, but {given} sends the "
+                         f"restore to the service at {url}, which restores a backup by name: run scripts/restore "
+                         "NAME (POST /admin/restore {\"name\": NAME}, NAME a folder under the service's "
+                         f"MULTIVEC_BACKUP_DIR), or stop the service and {undo} to restore --latest here")
     if name is not None and not re.match(BACKUP_NAME, name):
         raise SystemExit(f"scripts/{action}: with --url, name a folder under the service's backup folder "
                          f"(letters, digits, . _ -), not a path: {name!r}")

@@ -338,6 +338,19 @@ def test_a_blank_service_url_is_refused_by_every_command_that_reads_it(tmp_path:
     assert "cannot reach" not in done.stderr and not (tmp_path / "data").exists()
 
 
+@pytest.mark.parametrize(("args", "env_url", "undo"), [([], "http://127.0.0.1:9", "unset MULTIVEC_SERVICE_URL"),
+                                                     (["--url", "http://127.0.0.1:9"], "", "drop --url")])
+def test_restore_latest_through_the_service_says_how_to_restore(tmp_path: Path, args: list[str], env_url: str,
+                                                                undo: str) -> None:
+    # a tester: with MULTIVEC_SERVICE_URL set, `--latest` was always refused, saying not what to do instead
+    done = run_launch(["app.backup_cli", "restore", "--latest", *args], cwd=tmp_path,
+                      env={"MULTIVEC_STORE__PATH": str(tmp_path / "data"), "MULTIVEC_SERVICE_URL": env_url})
+    assert_one_clear_line(done, "--latest picks from this machine's backup folder", "http://127.0.0.1:9",
+                          'run scripts/restore NAME (POST /admin/restore {"name": NAME}',
+                          f"stop the service and {undo}")
+    assert not (tmp_path / "data").exists()
+
+
 def test_a_backup_folder_naming_a_file_is_refused_in_one_line(tmp_path: Path) -> None:
     (tmp_path / "a-file").write_text("not a folder")
     done = run_launch(["app.backup_cli", "backup", "a-file"], cwd=tmp_path,
