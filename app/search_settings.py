@@ -181,8 +181,12 @@ class SearchSettings(BaseModel):
         """What the service logs at startup about its plans: `plan_fallback`, and how a `plans` setting departs
         from the built-in plans (those it drops, and the fields in which a plan of a built-in name differs:
         a plan given field by field, `MULTIVEC_SEARCH__PLANS__CASCADE__MAX_DEMOTION`, replaces the built-ins
-        too, its other fields at their defaults)."""
+        too, its other fields at their defaults); and a `profile_path` with no file yet (no ranking profile is used,
+        the stored one neither, until one is written there: re-read when it changes)."""
         notes = [self.plan_fallback] if self.plan_fallback else []
+        if self.profile_path is not None and not self.profile_path.exists():
+            notes.append(f"search.profile_path {str(self.profile_path)!r} does not exist: no ranking profile is used "
+                         "(nor the one stored with the data) until a file is written there")
         if "plans" not in self.model_fields_set:
             return notes
         built_in = builtin_plans()

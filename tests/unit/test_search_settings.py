@@ -148,6 +148,24 @@ def test_plans_without_the_default_plan_fall_back_to_fused_and_the_start_says_so
     assert any("search.plans holds no plan 'cascade'" in r.getMessage() for r in caplog.records)
 
 
+def test_a_profile_path_with_no_file_is_kept_and_the_start_says_so(tmp_path: Path,
+                                                                   caplog: pytest.LogCaptureFixture) -> None:
+    """A break test: `MULTIVEC_SEARCH__PROFILE_PATH=/nonexistent.json` started in silence with no profile, the
+    stored one ignored too. Kept (a file may be written later), but the start says so in one warning line."""
+    from app.container import build_services
+    from app.settings import StoreSettings
+    from tests.fakes import FakeEncoderPool
+
+    later = tmp_path / "later.json"
+    s = Settings(store=StoreSettings(url=":memory:"), search=SearchSettings(profile_path=later))
+    with caplog.at_level(logging.WARNING, logger="multivec"):
+        build_services(s, encoders=FakeEncoderPool(s.models)).close()  # type: ignore[arg-type]
+    said = [r.getMessage() for r in caplog.records if "profile_path" in r.getMessage()]
+    assert said == [f"search.profile_path {str(later)!r} does not exist: no ranking profile is used (nor the one "
+                    "stored with the data) until a file is written there"]
+    later.write_text("{}")
+    assert SearchSettings(profile_path=later).startup_notes == []  # there: nothing to say
+
 
 def test_a_plan_given_field_by_field_replaces_the_built_ins_and_the_start_says_how(
         monkeypatch: pytest.MonkeyPatch) -> None:
