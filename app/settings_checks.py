@@ -9,7 +9,7 @@ import os
 import tempfile
 import types
 import typing
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Annotated
 
@@ -21,6 +21,32 @@ TOOL_VARIABLES = frozenset({"MULTIVEC_CALLER_DIR", "MULTIVEC_COMMAND", "MULTIVEC
                             "MULTIVEC_CHROMIUM", "MULTIVEC_CHROMEDRIVER"})
 
 
+def _there(part: Path, path: Path, *, dangling: bool = False) -> bool:
+    """Whether `part` (`path` or a folder above it) exists, refusing a symlink that leads nowhere: `exists()` is
+    False for a dangling link or a loop, so it passed as a place to make, and the write failed at the end of the
+    run ("File exists").
+
+    Args:
+        dangling: take a link to nothing (a file setting's: the file it names may be written later; a loop never).
+
+    Raises:
+        ValueError: `part` is a symlink to nothing, or a loop, naming it (and `path`, when `part` is above it).
+    """
+    if part.exists() or not part.is_symlink():
+        return part.exists()
+    above = "" if part == path else f" ({str(path)!r} lies under it)"
+    try:
+        part.resolve(strict=True)
+    except FileNotFoundError:
+        if dangling:
+            return False
+        raise ValueError(f"{str(part)!r} is a symlink to {os.readlink(part)!r}, which does not exist{above}: make "
+                         "it, or name another place") from None
+    except (OSError, RuntimeError):  # RuntimeError: pathlib's "Symlink loop from ..."
+        pass
+    raise ValueError(f"{str(part)!r} is a symlink loop{above}: name another place")
+
+
 def a_folder(path: Path) -> Path:
     """`path` unchanged when it is a folder or can be made one (a settings validator: pydantic names the setting).
 
@@ -28,10 +54,11 @@ def a_folder(path: Path) -> Path:
         path: the configured folder (it need not exist yet).
 
     Raises:
-        ValueError: `path`, or a folder above it, is an existing file (it could never be a folder).
+        ValueError: `path`, or a folder above it, is an existing file (it could never be a folder), or a symlink
+            to nothing or a loop (`exists()` is False for them: they passed as folders to make, then mkdir failed).
     """
     for part in (path, *path.parents):
-        if part.exists():
+        if _there(part, path):
             if not part.is_dir():
                 where = "" if part == path else f" ({part} is a file)"
                 raise ValueError(f"{str(path)!r} is not a folder{where}: name a folder")
@@ -60,7 +87,8 @@ def writable(path: Path) -> Path:
 
 def out_folder(text: str) -> Path:
     """An argparse `type` for a folder a command writes into (a report, a store): refused when blank, when it
-    or a folder above it is a file, or when nothing can be written there, before any work is done.
+    or a folder above it is a file, a symlink to nothing or a loop, or when nothing can be written there, before
+    any work is done.
 
     Raises:
         argparse.ArgumentTypeError: one line naming the path and why (argparse adds the option; exit status 2).
@@ -72,14 +100,15 @@ def out_folder(text: str) -> Path:
 
 
 def out_file(text: str) -> Path:
-    """An argparse `type` for a file a command writes: refused when blank, when it is a folder, or when its
-    folder is a file or cannot be written in, before any work is done.
+    """An argparse `type` for a file a command writes: refused when blank, when it is a folder, a symlink to
+    nothing or a loop, or when its folder is a file or cannot be written in, before any work is done.
 
     Raises:
         argparse.ArgumentTypeError: one line naming the path and why.
     """
     try:
         path = Path(str(not_blank_file(text))).expanduser()
+        _there(path, path)  # written through: a link must lead to a file or a folder there is
         a_file(path)
         writable(path.parent)
         return path
@@ -87,17 +116,60 @@ def out_file(text: str) -> Path:
         raise argparse.ArgumentTypeError(str(e)) from None
 
 
+def parse_checked(parser: argparse.ArgumentParser, argv: Sequence[str],
+                  **computed: Callable[[argparse.Namespace], Path]) -> argparse.Namespace:
+    """`parser.parse_args(argv)`, with the places to write it was not given checked too: argparse runs a `type`
+    only on what is typed (and string defaults), so a default report folder under a file (`reports` a file) was
+    found when the report was written, at the end of the run. Walks into the subcommand chosen.
+
+    Args:
+        computed: option dest -> the default a command works out from the other arguments
+            (`reports/eval-<dataset>-<split>`), filled in and checked when the option is not given.
+
+    Raises:
+        SystemExit: (`parser.error`) exit status 2 after one line naming the option, its default and why.
+    """
+    args = parser.parse_args(list(argv))
+    _check_defaults(parser, args, computed)
+    return args
+
+
+def _check_defaults(parser: argparse.ArgumentParser, args: argparse.Namespace,
+                    computed: Mapping[str, Callable[[argparse.Namespace], Path]]) -> None:
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            chosen = action.choices.get(str(getattr(args, action.dest, None)))
+            if chosen is not None:
+                _check_defaults(chosen, args, computed)
+            continue
+        if action.type not in (out_folder, out_file):
+            continue
+        value = getattr(args, action.dest, None)
+        if value is None and action.dest in computed:
+            value = computed[action.dest](args)
+            setattr(args, action.dest, value)
+        elif value is not action.default or value is None:
+            continue  # given, so checked by its `type`; or no default
+        try:
+            action.type(str(value))
+        except argparse.ArgumentTypeError as e:
+            option = "/".join(action.option_strings) or action.dest
+            parser.error(f"argument {option}: {e} (the default: give {option} another place)")
+
+
 def a_file(path: Path | None) -> Path | None:
     """`path` unchanged when it is a file or can be made one (None too: an optional file setting left unset).
 
     Raises:
-        ValueError: `path` is an existing folder, or a folder above it is an existing file.
+        ValueError: `path` is an existing folder or a symlink loop, or a folder above it is an existing file, a
+            symlink to nothing or a loop (a link to nothing is taken as `path`: a file written there later is read).
     """
     if path is not None:
         if path.is_dir():
             raise ValueError(f"{str(path)!r} is a folder: name a file")
+        _there(path, path, dangling=True)
         for part in path.parents:
-            if part.exists():
+            if _there(part, path):
                 if not part.is_dir():
                     raise ValueError(f"{str(path)!r} is not a file's path ({part} is a file): name a file")
                 break

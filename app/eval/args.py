@@ -8,9 +8,9 @@ import argparse
 import math
 from collections.abc import Callable
 
-from app.settings_checks import out_file, out_folder
+from app.settings_checks import out_file, out_folder, parse_checked
 
-__all__ = ["fraction", "number", "out_file", "out_folder", "sizes", "whole"]
+__all__ = ["fraction", "number", "out_file", "out_folder", "parse_checked", "sizes", "whole"]
 
 MAX_SYNTHETIC = 10_000_000  # synthetic documents: 100,000 took 176-1,000 s to build here
 MAX_SEED = 2**32 - 1  # numpy's seeds

@@ -29,7 +29,7 @@ from typing import Any
 from app.container import Services, build_services
 from app.domain.plan import Filter, QueryPlan, build_plan
 from app.encoders.fastembed_encoder import EncoderPool
-from app.eval.args import MAX_COUNT, MAX_SEED, number, out_folder, sizes, whole
+from app.eval.args import MAX_COUNT, MAX_SEED, number, out_folder, parse_checked, sizes, whole
 from app.eval.bench_ingest import bench_encoding_modes, bench_ingest, modes_markdown, open_services
 from app.eval.bench_report import markdown, memory_skip_reason, service_markdown
 from app.eval.bench_service import bench_service_load
@@ -286,7 +286,7 @@ def _main(argv: Sequence[str] | None) -> None:
                    "them on the next run (the 100,000 index takes minutes to write and optimise)")
     p.add_argument("--seed", type=whole(0, MAX_SEED), default=13)
     p.add_argument("--out", type=out_folder, default=Path("benchmarks/results"))
-    args = p.parse_args(list(sys.argv[1:] if argv is None else argv))
+    args = parse_checked(p, sys.argv[1:] if argv is None else argv)
 
     from app.corpus import load_beir
 

@@ -25,7 +25,7 @@ from app.domain.documents import Document
 from app.domain.text import nfkc
 from app.domain.versions import VectorVersion
 from app.encoders.fastembed_encoder import EncoderPool
-from app.eval.args import out_folder
+from app.eval.args import out_folder, parse_checked
 from app.eval.bench import machine
 from app.eval.bench_ingest import open_services
 from app.eval.index import peak_rss_mb
@@ -145,7 +145,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     p.add_argument("--queries", type=int, default=200, help="queries timed")
     p.add_argument("--seed", type=int, default=13)
     p.add_argument("--out", type=out_folder, default=Path("benchmarks/results/splade"))
-    args = p.parse_args(list(sys.argv[1:] if argv is None else argv))
+    args = parse_checked(p, sys.argv[1:] if argv is None else argv)
     try:
         ds = load_beir(args.dataset, "train" if (args.dataset / "qrels" / "train.tsv").exists() else "test")
     except CorpusError as e:

@@ -202,6 +202,7 @@ def make(argv: Sequence[str]) -> int:
                     pairs.append(Pair(ds.queries[q], found[0]))
     else:
         pairs = [Pair(ds.queries[q], sorted(ds.qrels[q], key=lambda d: (-ds.qrels[q][d], d))[0]) for q in qids]
+    args.out.parent.mkdir(parents=True, exist_ok=True)  # out_file took a folder still to be made
     args.out.write_text("".join(json.dumps({"query": x.query, "doc_id": x.doc_id}) + "\n" for x in pairs))
     print(f"wrote {len(pairs)} pairs (of {len(qids)} sampled queries) to {args.out}", file=sys.stderr)
     if args.url:  # every pair kept passes now: the baseline is recall 1.0

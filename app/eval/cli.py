@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from app.eval.args import MAX_COUNT, MAX_DEPTH, MAX_SEED, fraction, number, out_folder, whole
+from app.eval.args import MAX_COUNT, MAX_DEPTH, MAX_SEED, fraction, number, out_folder, parse_checked, whole
 from app.eval.metrics import delta_ci, score_run
 
 
@@ -56,7 +56,8 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     p.add_argument("--batch", type=whole(1, MAX_DEPTH), default=64, help="documents per ingest batch when building")
     p.add_argument("--no-plot", action="store_true")
     p.add_argument("--no-cascade", action="store_true", help="leave out the cascade variants and named plans")
-    args = p.parse_args(list(argv))
+    args = parse_checked(p, argv, index_dir=lambda a: Path(f"/tmp/eval-{a.dataset.name}"),
+                         out=lambda a: Path(f"reports/eval-{a.dataset.name}-{a.split}"))  # checked too
     if args.fit_router and not args.fit:
         p.error("--fit-router needs --fit FRACTION (the share of the queries it is fitted on)")
     return args
@@ -130,8 +131,7 @@ def evaluate(args: argparse.Namespace, *, encoders: Any = None) -> dict[str, Any
     if args.fit and (len(fit_ids) < 2 or not held_ids):  # before the index is built, not after
         raise InvalidInput(f"--fit {args.fit:g} leaves {len(fit_ids)} of the {len(queries)} judged queries to fit on "
                            f"and {len(held_ids)} held out: at least 2 and 1 are needed; change --fit")
-    index_dir = args.index_dir or Path(f"/tmp/eval-{ds.name}")
-    out_dir = args.out or Path(f"reports/eval-{ds.name}-{args.split}")
+    index_dir, out_dir = args.index_dir, args.out  # their defaults filled in by parse_args
     settings = eval_settings(index_dir)
     services = open_index(index_dir, settings=settings, encoders=encoders)
     try:
@@ -304,9 +304,8 @@ def thresholds_section(args: argparse.Namespace, services: Any, lists: dict, qre
     if args.thresholds:
         out["source"] = str(args.thresholds)
     else:
-        folder = args.out or Path(f"reports/eval-{name}-{args.split}")
-        folder.mkdir(parents=True, exist_ok=True)
-        (folder / "thresholds.json").write_text(json.dumps({"versions": out["versions"]}, indent=1))
+        args.out.mkdir(parents=True, exist_ok=True)
+        (args.out / "thresholds.json").write_text(json.dumps({"versions": out["versions"]}, indent=1))
     return out
 
 

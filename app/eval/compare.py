@@ -23,7 +23,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from app.eval.args import MAX_DEPTH, fraction, out_folder, whole
+from app.eval.args import MAX_DEPTH, fraction, out_folder, parse_checked, whole
 from app.eval.metrics import ndcg_per_query, paired_bootstrap_ci, score_run
 
 
@@ -64,7 +64,7 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
                    help="also report the queries held out of a split fitting on this fraction (as --fit)")
     p.add_argument("--seed", type=int, default=13)
     p.add_argument("--out", type=out_folder, help="report folder (default reports/compare-<dataset>-<split>)")
-    return p.parse_args(list(argv))
+    return parse_checked(p, argv, out=lambda a: Path(f"reports/compare-{a.dataset.name}-{a.split}"))
 
 
 def compare_runs(runs: Mapping[str, Mapping[str, dict[str, list[str]]]], qrels: Mapping[str, dict[str, int]],
@@ -190,7 +190,7 @@ def main(argv: Sequence[str]) -> None:
     """Run the comparison; the report on stdout, compare.md and compare.json under --out."""
     args = parse_args(argv)
     doc = run(args)
-    out = args.out or Path(f"reports/compare-{doc['dataset']['name']}-{args.split}")
+    out = args.out  # its default filled in by parse_args
     out.mkdir(parents=True, exist_ok=True)
     (out / "compare.json").write_text(json.dumps(doc, indent=1))
     (out / "compare.md").write_text(markdown(doc))

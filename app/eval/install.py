@@ -12,17 +12,18 @@ def install(argv: Sequence[str]) -> None:
     """Copy a profile and/or thresholds (JSON written by evaluate) into a store's meta."""
     from app.domain.profiles import RankingProfile, VersionThreshold
     from app.domain.router import QueryRouter
+    from app.eval.args import out_folder
     from app.eval.index import eval_settings
     from app.repos.profiles import ProfileRepo
     from app.settings import Settings
     from app.store.factory import open_store
 
     p = argparse.ArgumentParser(prog="evaluate install")
-    p.add_argument("--index-dir", type=Path, help="embedded store folder (default: the configured store)")
+    p.add_argument("--index-dir", type=out_folder, help="embedded store folder (default: the configured store)")
     p.add_argument("--profile", type=Path)
     p.add_argument("--thresholds", type=Path)
     p.add_argument("--router", type=Path, help="a router.json written by --fit-router")
-    args = p.parse_args(list(argv))
+    args = p.parse_args(list(argv))  # a --index-dir that is a file: one line, exit status 2, as for evaluate
     settings = eval_settings(args.index_dir) if args.index_dir else Settings()
     store = open_store(settings.store, settings.collection)
     try:

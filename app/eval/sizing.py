@@ -33,7 +33,7 @@ from app.container import build_services
 from app.domain.documents import Document, point_id
 from app.domain.plan import Filter, QueryPlan, SpaceQuery
 from app.encoders.fastembed_encoder import EncoderPool, SparseVec
-from app.eval.args import out_folder
+from app.eval.args import out_folder, parse_checked
 from app.eval.bench import machine
 from app.eval.sizing_report import render
 from app.loader import read_corpus
@@ -281,7 +281,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                    "to measure RSS per document past the fixed costs")
     p.add_argument("--out", type=out_folder, default=Path("benchmarks/results/sizing"))
     p.add_argument("--work-dir", type=out_folder, help="keep the shards here (default: a temporary folder)")
-    a = p.parse_args(args)
+    a = parse_checked(p, args)
     with tempfile.TemporaryDirectory(prefix="sizing-") as tmp:
         work = a.work_dir or Path(tmp)
         work.mkdir(parents=True, exist_ok=True)

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from app.domain.gates import parse_duration
 from app.errors import AppError, Conflict, StoreLocked
-from app.settings_checks import out_folder
+from app.settings_checks import out_folder, parse_checked
 from app.store.folder import through_service
 from app.versioning.declare import Migration, ancestry, default_folder, load_folder
 from app.versioning.dispatch import run_step
@@ -232,7 +232,7 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None, *, backend: Local | Remote | None = None) -> int:
     """Run one step; returns the exit code (0 done or nothing to do, 1 error, 2 refused by a precondition)."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    args = parser().parse_args(argv)
+    args = parse_checked(parser(), argv)  # the default --out of validate checked too
     try:
         migrations = _migrations(args.dir) if args.step in ("plan", "apply") else []
         query_set = _query_set(args) if args.step == "validate" else None

@@ -371,6 +371,7 @@ WRITES = [
     (["app.eval.sizing", "ds", "--work-dir", "{w}"], "--work-dir"),
     (["app.eval.bench_splade", "--out", "{w}"], "--out"),
     (["app.versioning.cli", "validate", "--beir", "ds", "--out", "{w}"], "--out"),
+    (["app.eval.cli", "install", "--index-dir", "{w}"], "--index-dir"),  # was "settings are invalid", exit 1
 ]
 
 
@@ -410,3 +411,93 @@ def test_a_writable_place_is_taken_and_the_check_leaves_nothing(tmp_path: Path) 
     assert out_folder(str(tmp_path / "new" / "deeper")) == tmp_path / "new" / "deeper"  # made later, by the run
     assert out_file(str(tmp_path / "pairs.jsonl")) == tmp_path / "pairs.jsonl"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["reports"] and not any((tmp_path / "reports").iterdir())
+
+
+@pytest.mark.parametrize(("command", "what"), [
+    (["app.eval.cli", "ds", "--out", "dangling"], "argument --out: '{t}/dangling' is a symlink to '{t}/nowhere/x', "
+                                                  "which does not exist: make it, or name another place"),
+    (["app.eval.cli", "ds", "--out", "dangling/report"], "argument --out: '{t}/dangling' is a symlink to "
+                                                         "'{t}/nowhere/x', which does not exist ('{t}/dangling/report' "
+                                                         "lies under it)"),
+    (["app.eval.cli", "ds", "--index-dir", "loop"], "argument --index-dir: '{t}/loop' is a symlink loop: name another"),
+    (["app.versioning.cli", "validate", "--beir", "ds", "--out", "loop/x"], "argument --out: '{t}/loop' is a symlink "
+                                                                           "loop ('{t}/loop/x' lies under it)"),
+    (["app.eval.canary", "make", "ds", "--out", "dangling"], "argument --out: '{t}/dangling' is a symlink to"),
+    (["app.eval.canary", "make", "ds", "--out", "loop"], "argument --out: '{t}/loop' is a symlink loop"),
+    (["app.backup_cli", "backup", "dangling"], "backup folder: '{t}/dangling' is a symlink to '{t}/nowhere/x', which"),
+    (["app.backup_cli", "backup", "loop"], "backup folder: '{t}/loop' is a symlink loop"),
+])
+def test_a_place_to_write_that_is_a_symlink_to_nothing_is_refused_at_once(tmp_path: Path, command: list[str],
+                                                                         what: str) -> None:
+    # a tester: `exists()` is False for both, so they passed as places to make; the write failed at the end
+    # ("File exists" after a whole evaluation; backup: "not empty")
+    (tmp_path / "dangling").symlink_to(tmp_path / "nowhere" / "x")
+    (tmp_path / "loop").symlink_to(tmp_path / "loop")
+    done = run_launch(command, cwd=tmp_path, env={"MULTIVEC_STORE__PATH": str(tmp_path / "data")})
+    assert done.returncode == 2, done.stderr
+    assert_one_clear_line(done, what.replace("{t}", str(tmp_path)))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["dangling", "loop"]
+
+
+def test_a_file_setting_may_name_a_link_to_a_file_still_to_be_written_but_not_a_loop(tmp_path: Path) -> None:
+    from app.settings_checks import a_file
+
+    (tmp_path / "profile.json").symlink_to(tmp_path / "written-later.json")  # the service reads it once it is there
+    assert a_file(tmp_path / "profile.json") == tmp_path / "profile.json"
+    (tmp_path / "loop.json").symlink_to(tmp_path / "loop.json")
+    with pytest.raises(ValueError, match="is a symlink loop"):
+        a_file(tmp_path / "loop.json")
+
+
+# A default place to write, under a file `blocker` in the folder the command runs from (the repository root, under
+# scripts/*): argparse runs no `type` on a default, so each was found only when the report was written, at the end.
+DEFAULTS = [
+    (["app.eval.cli", "ds"], "reports", "argument --out: 'reports/eval-ds-test' is not a folder (reports is a file)"),
+    (["app.eval.cli", "ds", "--split", "dev"], "reports", "'reports/eval-ds-dev' is not a folder"),
+    (["app.eval.cli", "compare", "ds", "--index-dir", "x", "--side", "a=title:v1"], "reports",
+     "argument --out: 'reports/compare-ds-test' is not a folder (reports is a file)"),
+    (["app.versioning.cli", "validate", "--beir", "ds"], "reports",
+     "argument --out: 'reports/migrations' is not a folder (reports is a file)"),
+    (["app.eval.bench"], "benchmarks", "argument --out: 'benchmarks/results' is not a folder (benchmarks is a file)"),
+    (["app.eval.sizing", "ds"], "benchmarks", "argument --out: 'benchmarks/results/sizing' is not a folder"),
+    (["app.eval.bench_splade"], "benchmarks", "argument --out: 'benchmarks/results/splade' is not a folder"),
+]
+
+
+@pytest.mark.parametrize(("command", "blocker", "what"), DEFAULTS, ids=lambda v: " ".join(v) if isinstance(v, list)
+                         else v)
+def test_a_default_place_to_write_under_a_file_is_refused_at_once(tmp_path: Path, command: list[str], blocker: str,
+                                                                  what: str) -> None:
+    (tmp_path / blocker).write_text("a file where the default report folder goes")
+    full = {**os.environ, "PYTHONPATH": str(ROOT), "MULTIVEC_CALLER_DIR": str(tmp_path),
+            "MULTIVEC_STORE__PATH": str(tmp_path / "data")}
+    done = subprocess.run([sys.executable, "-m", "app.launch", *command], cwd=tmp_path, env=full,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2, done.stderr
+    assert_one_clear_line(done, what, "(the default: give --out another place)")
+    assert sorted(p.name for p in tmp_path.iterdir()) == [blocker]
+
+
+def test_the_default_evaluation_index_under_a_file_is_refused_at_once(tmp_path: Path) -> None:
+    import uuid
+
+    name = f"ds-{uuid.uuid4().hex[:12]}"
+    blocker = Path(f"/tmp/eval-{name}")  # evaluate's default --index-dir, /tmp/eval-<dataset>
+    blocker.write_text("a file")
+    try:
+        done = run_launch(["app.eval.cli", name, "--out", "report"], cwd=tmp_path)
+    finally:
+        blocker.unlink()
+    assert done.returncode == 2, done.stderr
+    assert_one_clear_line(done, f"argument --index-dir: '{blocker}' is not a folder: name a folder (the default")
+    assert not any(tmp_path.iterdir())
+
+
+def test_canary_make_writes_into_a_folder_still_to_be_made(tmp_path: Path) -> None:
+    # out_file takes a path whose folder does not exist yet (it "can be made"): make made the folder
+    from tests.unit.test_corpus import beir
+
+    done = run_launch(["app.eval.canary", "make", str(beir(tmp_path / "ds")), "--out", "new/pairs.jsonl"],
+                      cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert len((tmp_path / "new" / "pairs.jsonl").read_text().splitlines()) == 2
