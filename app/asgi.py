@@ -46,8 +46,10 @@ def _validation_error(_: Request[Any, Any, Any], exc: ValidationException) -> Re
         # Litestar's way of saying a required body is missing (empty, or JSON `null`)
         return Response(error_body("malformed_request", "request body is empty or null: send a JSON object", None),
                         status_code=400)
-    # Litestar writes `documents.0.id`; every other message `documents[0].id`
-    extra = [{**e, "key": written_path(int(p) if p.isdigit() else p for p in str(e["key"]).split("."))}
+    # Litestar writes `documents.0.id`; every other message `documents[0].id`; a body that is not an object, on a
+    # route taking a plain object (the migration steps), is keyed by the handler's parameter, `data`: say `body`
+    extra = [{**e, "key": "body" if e["key"] == "data" else written_path(int(p) if p.isdigit() else p
+                                                                         for p in str(e["key"]).split("."))}
              if isinstance(e, dict) and e.get("key") else e for e in extra]
     problems = [f"{e.get('key') or 'body'}: {e.get('message')}" for e in extra if isinstance(e, dict)]
     message = "; ".join(problems) if problems else str(exc.detail)
@@ -98,8 +100,9 @@ class ApiRequest(Request[Any, Any, Any]):
     thousands of levels deep would exhaust the decoder's recursion)."""
 
     async def body(self) -> bytes:
-        """The body as sent, without a leading UTF-8 byte order mark: a body that is only one is empty, and
-        answered as a request without a body (Litestar reads a route's body only when this is not empty)."""
+        """The body as sent, without a leading UTF-8 byte order mark: a body that is only one, or only whitespace,
+        is empty, and answered as a request without a body (Litestar reads a route's body only when this is not
+        empty; app.api.media.without_bom)."""
         return without_bom(await super().body())
 
     async def json(self) -> Any:

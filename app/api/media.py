@@ -8,6 +8,7 @@ from app.errors import UnsupportedMediaType
 
 ACCEPTED = "application/json"
 BOM = b"\xef\xbb\xbf"  # a UTF-8 byte order mark, which some Windows tools put before a JSON text
+JSON_WHITESPACE = b" \t\r\n"  # RFC 8259, 2: the only whitespace JSON allows around a value
 
 
 def check_json_media(headers: Headers) -> None:
@@ -54,8 +55,11 @@ def check_json_media(headers: Headers) -> None:
 
 def without_bom(body: bytes) -> bytes:
     """`body` without a leading UTF-8 byte order mark (RFC 8259, 8.1: a parser may ignore one); a body that is
-    only one is empty."""
-    return body[len(BOM):] if body.startswith(BOM) else body
+    only one, or only JSON whitespace (space, tab, CR, LF: `echo | curl --data-binary @-` sends one newline), is
+    empty: answered as a request without a body (the route's defaults where its body is optional, else a 400
+    `malformed_request`), not as JSON that is cut short."""
+    body = body[len(BOM):] if body.startswith(BOM) else body
+    return body if body.strip(JSON_WHITESPACE) else b""
 
 
 def leading_boms(body: bytes) -> int:

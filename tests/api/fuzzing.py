@@ -200,6 +200,7 @@ def body_mismatch(fuzzed: Fuzzed, label: str) -> str | None:
     no body), else what differs. A required body sent empty or as JSON `null` is refused with a 400
     `malformed_request` (`null`: or a 422
     `invalid_input` naming the body); an optional one is answered as its defaults, `{}`, are (the same status and code).
+    A body of only whitespace (`echo | curl --data-binary @-`) is answered as an empty one, either way.
     schemathesis' checks do not see this: both answers are declared statuses."""
     op = fuzzed.operations[label]
     declared = op.definition.raw.get("requestBody")
@@ -207,14 +208,22 @@ def body_mismatch(fuzzed: Fuzzed, label: str) -> str | None:
         return None
     url = fuzzed.client.base_url + op.path.replace("{step}", "no-such-step")
 
+    said: dict[bytes | None, str] = {}
+
     def send(content: bytes | None) -> tuple[int, str | None]:
         headers = {**HEADERS, **({"content-type": "application/json"} if content is not None else {})}
         r = fuzzed.client.request(op.method.upper(), url, data=content, headers=headers)
-        return r.status_code, r.json().get("code") if r.content.startswith(b"{") else None
+        answer = r.json() if r.content.startswith(b"{") else {}
+        said[content] = str(answer.get("message"))
+        return r.status_code, answer.get("code")
 
-    empty, null = send(None), send(b"null")
+    empty, null, blank = send(None), send(b"null"), send(b" \n\t\r\n")
     if declared.get("required"):
-        refused = empty == (400, "malformed_request") and null in ((400, "malformed_request"), (422, "invalid_input"))
-        return None if refused else f"required body, yet no body: {empty}, null: {null}"
+        refused = (empty == blank == (400, "malformed_request")
+                   and (null == (400, "malformed_request") or (null == (422, "invalid_input")
+                        and said[b"null"].startswith("body: "))))
+        return None if refused else (f"required body, yet no body: {empty}, whitespace: {blank}, null: {null} "
+                                     f"({said[b'null']})")
     defaults = send(b"{}")
-    return None if empty == null == defaults else f"optional body: no body {empty}, null {null}, {{}} {defaults}"
+    return None if empty == null == blank == defaults else (f"optional body: no body {empty}, null {null}, "
+                                                            f"whitespace {blank}, {{}} {defaults}")
