@@ -6,8 +6,9 @@ repository root (its .venv, ./data, .cache/models) and runs `python -m app.launc
 - every argument a command declares with `type=Path` (a dataset, `--beir`, `--queries`, ...), or with
   `type=out_folder` / `out_file` (`--out`: where it writes, app.settings_checks), that is given as a relative
   path is read against the caller's directory, in every argparse parser of the command, without each command
-  having to know (defaults written in code stay relative to the repository); a place to write that is a file
-  or cannot be written is refused then, before any work;
+  having to know (defaults written in code stay relative to the repository); a place to write that is a file,
+  a symlink to nothing or a loop, or cannot be written is refused then, before any work (a default place too,
+  where the command parses with `app.settings_checks.parse_checked`);
 - a command-line error is one line (`<command>: error: ... (see --help)`), exit status 2, as argparse's own
   status, without the usage lines argparse prints before it;
 - an error of ours (`AppError`: a data folder in use, an unreachable store, a missing collection), a file
