@@ -3,28 +3,27 @@
 from __future__ import annotations
 
 import datetime as dt
-import gzip
 import hashlib
 import json
 import shutil
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from app.encoders.fastembed_encoder import SparseVec
 from app.errors import BackupInvalid, BackupNotFound, Conflict, InvalidInput
 
 # where backups live: re-exported here, where the scripts and tests read them
 from app.services.backup_folders import FORMAT, FORMAT_VERSION, claim, default_name, parse_manifest
 from app.services.backup_folders import MANIFEST as MANIFEST
 from app.services.backup_folders import latest as latest
-from app.store.base import CollectionConfig, PointWrite, Store, StoredPoint, VectorSpec, VectorValue
+from app.services.backup_manifest import inside
+from app.services.backup_points import check_points, export_points, import_points
+from app.store.base import CollectionConfig, Store, VectorSpec
 from app.store.meta import META_COLLECTION
 
-POINTS_EXPORT = "points-jsonl"  # the portable format: one JSON line per point, gzipped
-PAGE = 256
+POINTS_EXPORT = "points-jsonl"  # the portable format: one JSON line per point, gzipped (app.services.backup_points)
 Progress = Callable[[str], None]
 
 
@@ -71,23 +70,6 @@ def sha256_of(path: Path) -> str:
 
 def _spec_dict(spec: VectorSpec) -> dict[str, Any]:
     return {"kind": spec.kind, "dim": spec.dim, "distance": spec.distance, "index": spec.index, "idf": spec.idf}
-
-
-def _plain(value: VectorValue) -> Any:
-    """A vector as JSON: a list (dense), a list of lists (multi), {indices, values} (sparse)."""
-    if isinstance(value, SparseVec):
-        return {"indices": list(value.indices), "values": [float(v) for v in value.values]}
-    if hasattr(value, "tolist"):
-        return value.tolist()
-    return [_plain(v) if not isinstance(v, int | float) else float(v) for v in value]  # type: ignore[union-attr]
-
-
-def _vector(value: Any) -> VectorValue:
-    """A vector read back from JSON (`_plain`'s inverse)."""
-    if isinstance(value, dict):
-        return SparseVec(indices=tuple(int(i) for i in value["indices"]),
-                         values=tuple(float(v) for v in value["values"]))
-    return value  # type: ignore[no-any-return]
 
 
 def _stored_as(base: CollectionConfig | None, datatypes: dict[str, str]) -> CollectionConfig | None:
@@ -162,7 +144,7 @@ class BackupService:
             file = self.store.snapshot(name, folder / "collections")
             fmt = f"{self.store.kind}-snapshot"
             if file is None:
-                file, fmt = self._export_points(name, folder / "collections"), POINTS_EXPORT
+                file, fmt = export_points(self.store, name, folder / "collections"), POINTS_EXPORT
             points = self.store.count(name)
             exact = points == before  # else a write ran meanwhile: the restore reports, not checks, the count
             size = (folder / "collections" / file).stat().st_size
@@ -190,22 +172,6 @@ class BackupService:
         summary.seconds = time.monotonic() - started
         return summary
 
-    def _export_points(self, name: str, folder: Path) -> str:
-        file = f"{name}.points.jsonl.gz"
-        with gzip.open(folder / file, "wt", encoding="utf-8") as out:
-            for point in self._scroll(name):
-                out.write(json.dumps({"id": point.id, "payload": point.payload,
-                                      "vectors": {n: _plain(v) for n, v in point.vectors.items()}}) + "\n")
-        return file
-
-    def _scroll(self, name: str) -> Iterator[StoredPoint]:
-        offset: str | None = None
-        while True:
-            page, offset = self.store.scroll(name, filter=None, limit=PAGE, offset=offset, with_vectors=True)
-            yield from page
-            if offset is None:
-                return
-
     # -- restore ---------------------------------------------------------------------------
     def read_manifest(self, folder: Path) -> dict[str, Any]:
         """The backup's manifest, checked: its shape, and every file against its sha256 and size.
@@ -215,23 +181,24 @@ class BackupService:
             BackupInvalid: the manifest does not parse or lacks a part, or a file is missing or differs.
         """
         folder = Path(folder)
-        if not (folder / MANIFEST).is_file():
+        if not (folder / MANIFEST).exists() and not (folder / MANIFEST).is_symlink():
             what = "no backup folder" if not folder.is_dir() else f"no {MANIFEST} in the backup folder"
             raise BackupNotFound(f"{what} {folder}", {"path": str(folder)})
         manifest = parse_manifest(folder / MANIFEST)
         for rel, expected in manifest["files"].items():
-            file = folder / rel
-            if not file.is_file():
-                raise BackupInvalid(f"{file} is missing from the backup", {"path": str(file)})
-            if file.stat().st_size != expected.get("bytes") or sha256_of(file) != expected.get("sha256"):
-                raise BackupInvalid(f"{file} does not match its sha256 in the manifest (corrupted)",
-                                    {"path": str(file)})
+            file = inside(folder, rel)
+            if file.stat().st_size != expected["bytes"] or sha256_of(file) != expected["sha256"]:
+                raise BackupInvalid(f"{folder / rel} does not match its sha256 in the manifest (corrupted)",
+                                    {"path": str(folder / rel)})
         return manifest  # type: ignore[no-any-return]
 
     def restore(self, folder: Path, *, force: bool = False, progress: Progress = _quiet) -> Summary:
         """Restore every collection, the meta and the aliases of the backup in `folder`.
 
-        The whole backup is checked (manifest, checksums, formats) before anything changes. A target that
+        The whole backup is checked before anything changes: every manifest field's type and range, every
+        file inside the folder (links followed) against its checksum, the formats, every line of a points
+        export and its count; a snapshot is unpacked and counted beside the collection it replaces, which
+        stays as it was when that fails (embedded store; a server keeps it while it reads the snapshot). A target that
         holds documents (a point in any collection but the meta) is refused unless `force`; then each
         collection the backup names is replaced by its copy. Collections the backup does not name are kept.
         Writes are not held back: one acknowledged before its collection is replaced (while the backup is
@@ -247,10 +214,12 @@ class BackupService:
 
         Raises:
             BackupNotFound: no backup in `folder`.
-            BackupInvalid: a corrupted manifest or file, or a count that differs after the restore.
+            BackupInvalid: a corrupted manifest (the message and `detail.field` name the field) or file, a file
+                outside the folder, or a count that differs from the manifest's.
             Conflict: the target holds documents and `force` is not set; nothing was changed.
             DiskFull: the embedded store's disk cannot hold the restored collections; nothing was changed.
-            InvalidInput: a snapshot of another store kind (restore it on that kind of store).
+            InvalidInput: a snapshot of another store kind (restore it on that kind of store), or one the store
+                cannot read (the collection is kept).
         """
         started = time.monotonic()
         folder = Path(folder)
@@ -261,11 +230,14 @@ class BackupService:
                 raise InvalidInput(f"collection {name!r} of the backup is a {c['format']}; this store takes "
                                    f"{snapshot_format} or {POINTS_EXPORT}: restore it on a {c['format'][:-9]} store",
                                    {"collection": name, "format": c["format"]})
-        known = set(manifest["collections"])
-        for alias, collection in manifest["aliases"].items():
-            if collection not in known:
-                raise BackupInvalid(f"manifest.json: alias {alias!r} points at {collection!r}, which the backup does "
-                                    "not hold", {"alias": alias, "collection": collection})
+        files = {name: inside(folder, c["file"]) for name, c in manifest["collections"].items()}
+        specs = {name: {n: VectorSpec(**v) for n, v in c["vectors"].items()}
+                 for name, c in manifest["collections"].items()}
+        expected = {name: c["points"] if c.get("points_exact", True) else None
+                    for name, c in manifest["collections"].items()}
+        for name, c in manifest["collections"].items():  # a points export is read whole before anything changes
+            if c["format"] == POINTS_EXPORT:
+                check_points(files[name], specs[name], expected[name])
         existing = self.store.list_collections()
         holding = {n: self.store.count(n) for n in existing if n != META_COLLECTION}
         holding = {n: k for n, k in holding.items() if k}
@@ -273,22 +245,19 @@ class BackupService:
             raise Conflict(f"the target is not empty ({', '.join(f'{n}: {k} points' for n, k in holding.items())}): "
                            "restore into an empty store, or pass force to replace it", {"collections": holding})
         # room for every collection before the first is replaced (each unpacked beside the one it replaces)
-        self.store.reserve("a restore", sum(2 * (folder / c["file"]).stat().st_size
-                                            for c in manifest["collections"].values()))
+        self.store.reserve("a restore", sum(2 * f.stat().st_size for f in files.values()))
         summary = Summary(action="restore", path=str(folder))
         summary.kept = [n for n in existing if n not in manifest["collections"]]
         names = sorted(manifest["collections"])
         for i, name in enumerate(names, 1):
-            c = manifest["collections"][name]
-            specs = {n: VectorSpec(**s) for n, s in c["vectors"].items()}
-            file = folder / c["file"]
+            c, file = manifest["collections"][name], files[name]
             if c["format"] == POINTS_EXPORT:
                 self.store.delete_collection(name)
-                self._import_points(name, specs, file, _stored_as(self.config, c.get("datatypes") or {}))
-            else:
-                self.store.restore_snapshot(name, file, specs)
+                import_points(self.store, name, specs[name], file, _stored_as(self.config, c.get("datatypes") or {}))
+            else:  # unpacked and counted beside the collection it replaces, which a refusal leaves as it was
+                self.store.restore_snapshot(name, file, specs[name], points=expected[name])
             points = self.store.count(name)
-            if points != c["points"] and c.get("points_exact", True):
+            if expected[name] is not None and points != expected[name]:  # a server's snapshot: counted once restored
                 raise BackupInvalid(f"collection {name!r} has {points} points after the restore; the backup "
                                     f"recorded {c['points']}", {"collection": name})
             summary.collections[name], summary.formats[name] = points, c["format"]
@@ -299,17 +268,3 @@ class BackupService:
         summary.aliases = dict(manifest["aliases"])
         summary.seconds = time.monotonic() - started
         return summary
-
-    def _import_points(self, name: str, specs: dict[str, VectorSpec], file: Path,
-                       config: CollectionConfig | None) -> None:
-        self.store.create_collection(name, specs, config)
-        batch: list[PointWrite] = []
-        with gzip.open(file, "rt", encoding="utf-8") as lines:
-            for line in lines:
-                p = json.loads(line)
-                batch.append(PointWrite(id=p["id"], payload=p["payload"],
-                                        vectors={n: _vector(v) for n, v in p["vectors"].items()}))
-                if len(batch) >= PAGE:
-                    self.store.upsert(name, batch)
-                    batch = []
-        self.store.upsert(name, batch)

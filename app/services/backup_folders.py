@@ -1,21 +1,17 @@
-"""Where backups live: a new backup's folder name, claiming a folder for one backup, reading a manifest, the
-newest backup."""
+"""Where backups live: a new backup's folder name, claiming a folder for one backup, the newest backup."""
 
 from __future__ import annotations
 
 import datetime as dt
 import itertools
-import json
 import re
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 from app.errors import BackupInvalid, Conflict
+from app.services.backup_manifest import FORMAT, FORMAT_VERSION, MANIFEST, parse_manifest
 
-MANIFEST = "manifest.json"
-FORMAT = "multivec-backup"
-FORMAT_VERSION = 1
+__all__ = ["FORMAT", "FORMAT_VERSION", "MANIFEST", "claim", "default_name", "latest", "parse_manifest"]
 
 
 def default_name() -> str:
@@ -51,30 +47,6 @@ def claim(folder: Path | None, root: Path) -> Path:
             if folder is not None:
                 raise Conflict(f"backup folder {path} is not empty: name a new one", {"path": str(path)}) from None
     raise AssertionError("unreachable")  # itertools.count never ends
-
-
-def parse_manifest(path: Path) -> dict[str, Any]:
-    """The manifest at `path`, its shape checked (not yet its files: `BackupService.read_manifest` does).
-
-    Raises:
-        BackupInvalid: it cannot be read, is not JSON, lacks a part, or is of another format version.
-    """
-    try:
-        manifest = json.loads(path.read_text())
-        ok = (isinstance(manifest, dict) and manifest.get("format") == FORMAT
-              and isinstance(manifest.get("collections"), dict) and isinstance(manifest.get("aliases"), dict)
-              and isinstance(manifest.get("files"), dict) and isinstance(manifest.get("store"), dict))
-        for c in manifest["collections"].values() if ok else []:
-            ok = bool(ok and {"format", "file", "points", "vectors"} <= set(c) and c["file"] in manifest["files"])
-    except (OSError, ValueError, UnicodeDecodeError, TypeError, AttributeError):
-        ok = False
-    if not ok:
-        raise BackupInvalid(f"the manifest {path} is not a {FORMAT} manifest (corrupted or edited)",
-                            {"path": str(path)})
-    if manifest.get("version") != FORMAT_VERSION:
-        raise BackupInvalid(f"{path} is version {manifest.get('version')}; this service reads {FORMAT_VERSION}",
-                            {"path": str(path)})
-    return manifest  # type: ignore[no-any-return]
 
 
 def latest(root: Path, *, skipped: Callable[[Path, str], None] | None = None) -> Path | None:

@@ -299,17 +299,23 @@ class Store(Protocol):
         """
         ...
 
-    def restore_snapshot(self, collection: str, path: Path, vectors: dict[str, VectorSpec]) -> None:
+    def restore_snapshot(self, collection: str, path: Path, vectors: dict[str, VectorSpec], *,
+                         points: int | None = None) -> None:
         """Make `collection` what a snapshot file that `snapshot` wrote (on a store of the same kind) holds,
-        replacing the collection if it exists (the caller decides whether it may), in one step.
+        replacing the collection if it exists (the caller decides whether it may), in one step. A snapshot
+        that cannot be restored leaves the collection as it was: embedded, the snapshot is unpacked, opened
+        and counted in a folder of its own, then swapped in; a server reads the upload aside before it
+        replaces the collection's data (Qdrant's snapshot recovery).
 
         Args:
             collection: the collection to create or replace.
             path: the snapshot file.
             vectors: the collection's named vectors, as `vector_specs` read them when the snapshot was taken.
+            points: the points the snapshot must hold (None: any); embedded, checked before the swap.
 
         Raises:
             InvalidInput: this store takes no snapshots, or the file is not one it reads.
+            BackupInvalid: (embedded) the snapshot holds another number of points than `points`.
         """
         ...
 

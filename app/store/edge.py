@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import shutil
 import threading
 from collections.abc import Sequence
@@ -42,7 +41,16 @@ from app.store.edge_config import (
 from app.store.edge_disk import WAL_SEGMENT, WRITE_OVERHEAD, DiskGuard, folder_bytes, vector_bytes
 from app.store.edge_meta import write_meta
 from app.store.edge_query import EdgeTrees, edge_batch, plan_batch
-from app.store.edge_snapshot import WalFlusher, engine_error, open_shard, unpack_shard, write_tar
+from app.store.edge_snapshot import (
+    SPECS,
+    WalFlusher,
+    engine_error,
+    open_shard,
+    put_back,
+    replace_shard,
+    write_specs,
+    write_tar,
+)
 from app.store.folder import AliasFile, FolderLock
 from app.store.meta import META_COLLECTION
 from app.store.runner import run_plan
@@ -71,6 +79,7 @@ class EdgeStore(Store):
         self.root.mkdir(parents=True, exist_ok=True)
         (self.root / "collections").mkdir(exist_ok=True)
         self._lock = FolderLock(self.root)  # raises StoreLocked naming the holder
+        put_back(self.root / "collections")  # a restore that crashed mid-swap
         self._shards: dict[str, Any] = {}
         self._mutex = threading.RLock()
         self._closed = False
@@ -103,7 +112,7 @@ class EdgeStore(Store):
         return self._aliases.resolve(name)
 
     def _spec_path(self, name: str) -> Path:
-        return self._dir(self._resolve(name)) / "multivec-spec.json"
+        return self._dir(self._resolve(name)) / SPECS
 
     def _shard(self, name: str) -> Any:
         name = self._resolve(name)
@@ -127,27 +136,18 @@ class EdgeStore(Store):
             # edge needs a named vector: payload-only collections (a server's meta) get our meta's placeholder
             shard_config = edge_config(vectors or {"_": VectorSpec("dense", 1)}, config or self.config)
             self._shards[name] = qe.EdgeShard.create(str(folder / "shard"), shard_config)
-            self._write_specs(name, vectors)
-
-    def _write_specs(self, name: str, specs: dict[str, VectorSpec]) -> None:
-        data = {n: {"kind": s.kind, "dim": s.dim, "distance": s.distance, "index": s.index, "idf": s.idf}
-                for n, s in specs.items()}
-        tmp = self._spec_path(name).with_suffix(".tmp")
-        tmp.write_text(json.dumps(data, indent=1))
-        os.replace(tmp, self._spec_path(name))
+            write_specs(self._spec_path(name), vectors)
 
     def collection_exists(self, name: str) -> bool:
         return self._spec_path(name).exists()
 
     def delete_collection(self, name: str) -> None:
         with self._mutex:
-            shard = self._shards.pop(name, None)
-            if shard is not None:
-                shard.close()
+            self._close(name)
             shutil.rmtree(self._dir(name), ignore_errors=True)
 
     def list_collections(self) -> list[str]:
-        return sorted(p.name for p in (self.root / "collections").iterdir() if (p / "multivec-spec.json").exists())
+        return sorted(p.name for p in (self.root / "collections").iterdir() if (p / SPECS).exists())
 
     def vector_specs(self, name: str) -> dict[str, VectorSpec]:
         if not self.collection_exists(name):
@@ -178,7 +178,7 @@ class EdgeStore(Store):
                     drop_graph(self._dir(physical) / "shard", name)
                 finally:  # the shard opens again whatever happened to its config
                     self._shards[physical] = open_shard(physical, self._dir(physical) / "shard")
-            self._write_specs(collection, {**specs, name: spec})
+            write_specs(self._spec_path(collection), {**specs, name: spec})
 
     def delete_vector(self, collection: str, name: str) -> None:
         with self._mutex:
@@ -186,7 +186,7 @@ class EdgeStore(Store):
             if name not in specs:
                 return
             self._shard(collection).update(qe.UpdateOperation.delete_vector_name(name))
-            self._write_specs(collection, {n: s for n, s in specs.items() if n != name})
+            write_specs(self._spec_path(collection), {n: s for n, s in specs.items() if n != name})
 
     def optimize(self, collection: str) -> None:
         with self._mutex:  # segments are rewritten: no snapshot meanwhile
@@ -331,17 +331,19 @@ class EdgeStore(Store):
             write_tar(self._dir(collection) / "shard", Path(folder) / name)
             return name
 
-    def restore_snapshot(self, collection: str, path: Path, vectors: dict[str, VectorSpec]) -> None:
-        """See `Store.restore_snapshot`: edge's own `EdgeShard.unpack_snapshot` lays the shard out, then
-        the shard is opened to check it reads. Under the mutex, so nothing recreates the collection (the
-        meta) between the old one's removal and the new one."""
+    def restore_snapshot(self, collection: str, path: Path, vectors: dict[str, VectorSpec], *,
+                         points: int | None = None) -> None:
+        """See `Store.restore_snapshot`: unpacked, opened and counted beside the collection, then swapped in
+        (`replace_shard`); under the mutex, so no write runs meanwhile."""
         with self._mutex:
             self._disk.check("a restore", 2 * Path(path).stat().st_size)  # the archive, unpacked; old shard still there
-            self.delete_collection(collection)
-            folder = self._dir(collection)
-            folder.mkdir(parents=True)
-            self._shards[collection] = unpack_shard(path, folder)
-            self._write_specs(collection, vectors)
+            self._shards[collection] = replace_shard(path, self._dir(collection), vectors, points,
+                                                     lambda: self._close(collection))
+
+    def _close(self, name: str) -> None:
+        shard = self._shards.pop(name, None)
+        if shard is not None:
+            shard.close()
 
 
 translate_errors(EdgeStore, engine_error)

@@ -1,23 +1,29 @@
 """Edge shard folders on disk: opening one, flushing its WAL as a server does, tarring one (sparse-aware),
-unpacking a snapshot into one; and the engine's errors in our table."""
+unpacking a snapshot into one and swapping it in; and the engine's errors in our table."""
 
 from __future__ import annotations
 
+import dataclasses
 import functools
+import json
 import logging
+import os
 import shutil
 import subprocess
 import tarfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import qdrant_edge as qe
 
-from app.errors import AppError, CollectionNotFound, InvalidInput, StoreUnavailable
+from app.errors import AppError, BackupInvalid, CollectionNotFound, InvalidInput, StoreUnavailable
 from app.store.adapter import missing_vector
+from app.store.types import VectorSpec
 
 RUNBOOK = "docs/migrations.md#a-collection-that-cannot-be-opened"
+SPECS = "multivec-spec.json"  # beside a collection's shard folder: its named vectors as `VectorSpec`s
 FLUSH_INTERVAL_S = 5.0  # a Qdrant server's default `flush_interval_sec`
 log = logging.getLogger("multivec.store")
 
@@ -108,21 +114,95 @@ def write_tar(folder: Path, out: Path) -> None:
         archive.add(folder, arcname=".")
 
 
-def unpack_shard(path: Path, folder: Path) -> Any:
-    """Lay out the shard snapshot at `path` in `folder` (edge's own `EdgeShard.unpack_snapshot`) and open it.
-
-    Returns:
-        The opened `EdgeShard`.
+def unpack_shard(path: Path, folder: Path, points: int | None = None) -> None:
+    """Lay out the shard snapshot at `path` in `folder`/shard (edge's own `EdgeShard.unpack_snapshot`), open it
+    to check it reads (and holds `points` points, unless None), and close it again.
 
     Raises:
-        InvalidInput: `path` is not an edge shard snapshot (`folder` is removed).
+        InvalidInput: `path` is not an edge shard snapshot this engine opens (`folder` is removed).
+        BackupInvalid: it holds another number of points than `points` (`folder` is removed).
     """
     try:
         qe.EdgeShard.unpack_snapshot(str(path), str(folder / "shard"))
-        return qe.EdgeShard.load(str(folder / "shard"))
+        shard = qe.EdgeShard.load(str(folder / "shard"))
+        try:
+            held = int(shard.count(qe.CountRequest(filter=None, exact=True)))
+        finally:
+            shard.close()
     except (KeyboardInterrupt, SystemExit):
+        shutil.rmtree(folder, ignore_errors=True)
         raise
-    except BaseException as e:
+    except BaseException as e:  # a Rust panic is no Exception
         shutil.rmtree(folder, ignore_errors=True)
         raise InvalidInput(f"{path} is not an edge shard snapshot: {' '.join(str(e).split())[:300]}",
                            {"path": str(path)}) from e
+    if points is not None and held != points:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise BackupInvalid(f"{path} holds {held} points; the backup recorded {points}", {"path": str(path)})
+
+
+def write_specs(path: Path, specs: dict[str, VectorSpec]) -> None:
+    """Write a collection's named vectors to `path` (a `SPECS` file), atomically (a temp file, then replace)."""
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps({n: dataclasses.asdict(s) for n, s in specs.items()}, indent=1))
+    os.replace(tmp, path)
+
+
+def swap_in(staged: Path, folder: Path, reopen: Callable[[], Any]) -> Any:
+    """Put the collection folder `staged` in the place of `folder` (the collection it replaces, if any, closed):
+    `folder` is renamed aside, `staged` renamed in, opened with `reopen`, and only then the old one removed.
+    If opening fails the old folder is put back, so the collection is as it was.
+
+    Returns:
+        What `reopen` returned (the opened shard).
+    """
+    aside = folder.with_name(f".replaced-{folder.name}")
+    shutil.rmtree(aside, ignore_errors=True)
+    if folder.exists():
+        folder.rename(aside)
+    staged.rename(folder)
+    try:
+        shard = reopen()
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        if aside.exists():
+            aside.rename(folder)
+        raise
+    shutil.rmtree(aside, ignore_errors=True)
+    return shard
+
+
+def replace_shard(path: Path, folder: Path, vectors: dict[str, VectorSpec], points: int | None,
+                  close_old: Callable[[], None]) -> Any:
+    """Make the collection folder `folder` what the shard snapshot at `path` holds: unpacked, opened and counted
+    (`unpack_shard`) in a folder of its own beside it, with its `SPECS` (`vectors`); only then is the old shard
+    closed (`close_old`) and the new folder swapped in (`swap_in`). A failure at any step leaves `folder` as
+    it was (the old shard reopens from it when next used).
+
+    Returns:
+        The opened shard, in `folder`.
+
+    Raises:
+        InvalidInput: not an edge shard snapshot this engine opens.
+        BackupInvalid: it holds another number of points than `points` (None: any).
+    """
+    staged = folder.with_name(f".restoring-{folder.name}")
+    shutil.rmtree(staged, ignore_errors=True)
+    staged.mkdir(parents=True)
+    unpack_shard(path, staged, points)
+    write_specs(staged / SPECS, vectors)
+    close_old()
+    return swap_in(staged, folder, lambda: open_shard(folder.name, folder / "shard"))
+
+
+def put_back(collections: Path) -> None:
+    """After a crash inside `swap_in`: a collection folder renamed aside whose replacement never arrived is
+    renamed back; staged and replaced folders left over are removed (call when the store opens)."""
+    for aside in collections.glob(".replaced-*"):
+        folder = collections / aside.name.removeprefix(".replaced-")
+        if folder.exists():
+            shutil.rmtree(aside, ignore_errors=True)
+        else:
+            aside.rename(folder)
+    for staged in collections.glob(".restoring-*"):
+        shutil.rmtree(staged, ignore_errors=True)

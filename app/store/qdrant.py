@@ -319,7 +319,8 @@ class QdrantStore(Store):
             self._client.delete_snapshot(collection, made.name, wait=True)
         return name
 
-    def restore_snapshot(self, collection: str, path: Path, vectors: dict[str, VectorSpec]) -> None:
+    def restore_snapshot(self, collection: str, path: Path, vectors: dict[str, VectorSpec], *,
+                         points: int | None = None) -> None:
         """See `Store.restore_snapshot`: uploads the file to the server's snapshot recovery with
         `priority=snapshot` (the snapshot's data replaces the collection's, or makes it)."""
         if self._local:

@@ -185,9 +185,10 @@ class RetryingStore(Store):
         """See `Store.snapshot`."""
         return self._call(self.inner.snapshot, collection, folder)
 
-    def restore_snapshot(self, collection: str, path: Path, vectors: dict[str, VectorSpec]) -> None:
+    def restore_snapshot(self, collection: str, path: Path, vectors: dict[str, VectorSpec], *,
+                         points: int | None = None) -> None:
         """See `Store.restore_snapshot` (it replaces the collection, so a retry starts over)."""
-        self._call(self.inner.restore_snapshot, collection, path, vectors)
+        self._call(self.inner.restore_snapshot, collection, path, vectors, points=points)
 
     def reserve(self, what: str, need_bytes: int) -> None:
         """See `Store.reserve` (a full disk is not retried: it does not clear in a second)."""
