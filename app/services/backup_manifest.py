@@ -24,9 +24,9 @@ KINDS, DISTANCES, INDEXES = ("dense", "sparse", "multi"), ("cosine", "dot", "euc
 SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
 
-def _unreadable(path: Path, why: str = "") -> BackupInvalid:
-    return BackupInvalid(f"the manifest {path} is not a {FORMAT} manifest (corrupted or edited){why}",
-                         {"path": str(path)})
+def _unreadable(path: Path, why: str = "", field: str | None = None) -> BackupInvalid:
+    detail = {"path": str(path)} | ({"field": field} if field else {})
+    return BackupInvalid(f"the manifest {path} is not a {FORMAT} manifest (corrupted or edited){why}", detail)
 
 
 def _load(path: Path) -> Any:
@@ -100,8 +100,11 @@ def check_manifest(manifest: Any, path: Path) -> dict[str, Any]:
         BackupInvalid: naming the first field that is wrong (`detail.field`), or another format version.
     """
     c = _Check(path)
-    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+    if not isinstance(manifest, dict):
         raise _unreadable(path)
+    for part in ("format", "store", "files", "collections", "aliases"):  # its parts, as every version named them
+        if manifest.get("format") != FORMAT if part == "format" else not isinstance(manifest.get(part), dict):
+            raise _unreadable(path, field=part)
     if manifest.get("version") != FORMAT_VERSION or isinstance(manifest.get("version"), bool):
         raise BackupInvalid(f"{path} is version {manifest.get('version')!r}; this service reads {FORMAT_VERSION}",
                             {"path": str(path), "field": "version"})

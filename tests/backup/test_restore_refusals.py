@@ -210,12 +210,12 @@ BROKEN: dict[str, tuple[Callable[[Path], None], str]] = {  # case -> (how the co
     "manifest-a-directory": (lambda f: ((f / MANIFEST).unlink(), (f / MANIFEST).mkdir()), "manifest"),
     "points-export-short-vector": (lambda f: rewrite_documents_file(f, wrong_dim), "line 2"),
     "manifest-a-link-outside": (manifest_linked_outside, "outside"),
-    "collections-a-list": (at_top("collections", []), "collections"),
-    "files-a-list": (at_top("files", []), "files"),
+    "collections-a-list": (at_top("collections", []), "field=collections"),
+    "files-a-list": (at_top("files", []), "field=files"),
     "vector-extra-field": (in_a_vector("extra", 1), "extra"),
     "vector-dim-zero": (in_a_vector("dim", 0), "dim"),
     "alias-to-a-ghost": (at_top("aliases", {"documents": "ghost"}), "ghost"),
-    "store-a-string": (at_top("store", "edge"), "store"),
+    "store-a-string": (at_top("store", "edge"), "field=store"),
     "created-at-a-number": (at_top("created_at", 5), "created_at"),
     "version-true": (at_top("version", True), "version"),
 }
@@ -245,7 +245,8 @@ def test_a_refused_restore_changes_nothing_and_names_what_is_wrong(
     r = client.post("/admin/restore", json={"name": folder.name, "force": True}, headers=BEARER)
     assert r.status_code == 422, (case, r.status_code, r.text)
     assert r.json()["code"] in ("backup_invalid", "invalid_input"), r.text
-    assert named in r.json()["message"], (named, r.json())
+    field = r.json()["detail"].get("field") if isinstance(r.json()["detail"], dict) else None
+    assert named in r.json()["message"] or named == f"field={field}", (named, r.json())
     assert "Traceback" not in r.text
     assert_untouched(client, svc, aliases, collections)
 
@@ -281,3 +282,55 @@ def test_restore_latest_skips_a_deeply_nested_manifest_with_one_line(tmp_path: P
     assert all(line.startswith("scripts/restore: skipped backup ") for line in lines[:3]), done.stderr
     assert "nested" in lines[0] and "points" in lines[2], done.stderr
     assert lines[3] == f"scripts/restore: no readable backup under {root} (3 skipped, above)", done.stderr
+
+
+def small_edge(path: Path) -> Any:
+    from app.store.base import PointWrite, VectorSpec
+    from app.store.edge import EdgeStore
+
+    store = EdgeStore(path)
+    store.create_collection("docs_v1", {"d": VectorSpec("dense", 2)})
+    store.upsert("docs_v1", [PointWrite(id=f"00000000-0000-5000-8000-00000000000{i}", vectors={"d": [1.0, i]},
+                                        payload={"i": i}) for i in range(1, 4)])
+    return store
+
+
+def test_an_edge_snapshot_that_fails_to_open_once_swapped_in_puts_the_old_collection_back(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import app.store.edge_snapshot as edge_snapshot
+    from app.errors import StoreUnavailable
+    from app.services.backup import BackupService
+
+    store = small_edge(tmp_path / "data")
+    try:
+        BackupService(store=store).backup(tmp_path / "bk")
+        store.delete("docs_v1", ["00000000-0000-5000-8000-000000000001"])
+        real = edge_snapshot.open_shard
+
+        def fails(name: str, path: Path) -> Any:
+            if path.parent.name == "docs_v1" and not path.parent.with_name(".replaced-docs_v1").exists():
+                return real(name, path)  # the old one, reopened after the failure
+            raise StoreUnavailable("disk went away")
+
+        monkeypatch.setattr(edge_snapshot, "open_shard", fails)
+        with pytest.raises(StoreUnavailable, match="disk went away"):
+            BackupService(store=store).restore(tmp_path / "bk", force=True)
+        monkeypatch.setattr(edge_snapshot, "open_shard", real)
+        assert store.count("docs_v1") == 2 and store.list_collections() == ["docs_v1"]
+        assert sorted(p.name for p in (tmp_path / "data" / "collections").iterdir()) == ["docs_v1"]
+    finally:
+        store.close()
+
+
+def test_a_restore_that_crashed_mid_swap_is_put_back_when_the_store_opens(tmp_path: Path) -> None:
+    from app.store.edge import EdgeStore
+
+    small_edge(tmp_path / "data").close()
+    collections = tmp_path / "data" / "collections"
+    (collections / "docs_v1").rename(collections / ".replaced-docs_v1")  # the crash: old aside, new not yet in
+    (collections / ".restoring-docs_v1").mkdir()
+    store = EdgeStore(tmp_path / "data")
+    try:
+        assert store.count("docs_v1") == 3 and sorted(p.name for p in collections.iterdir()) == ["docs_v1"]
+    finally:
+        store.close()
