@@ -361,6 +361,11 @@ class FakeStore:
         self._col(collection)
         return None
 
+    def stage_snapshot(self, collection: str, path: Path, vectors: dict[str, VectorSpec], *,
+                       points: int | None = None) -> None:
+        self._check()
+        raise InvalidInput("the fake store takes no snapshots")
+
     def restore_snapshot(self, collection: str, path: Path, vectors: dict[str, VectorSpec], *,
                          points: int | None = None) -> None:
         self._check()

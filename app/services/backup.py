@@ -197,8 +197,9 @@ class BackupService:
 
         The whole backup is checked before anything changes: every manifest field's type and range, every
         file inside the folder (links followed) against its checksum, the formats, every line of a points
-        export and its count; a snapshot is unpacked and counted beside the collection it replaces, which
-        stays as it was when that fails (embedded store; a server keeps it while it reads the snapshot). A target that
+        export and its count, and (embedded) every snapshot unpacked, opened and counted beside the collection
+        it replaces (`Store.stage_snapshot`); a server reads each upload aside before it replaces the
+        collection's data. A target that
         holds documents (a point in any collection but the meta) is refused unless `force`; then each
         collection the backup names is replaced by its copy. Collections the backup does not name are kept.
         Writes are not held back: one acknowledged before its collection is replaced (while the backup is
@@ -246,6 +247,9 @@ class BackupService:
                            "restore into an empty store, or pass force to replace it", {"collections": holding})
         # room for every collection before the first is replaced (each unpacked beside the one it replaces)
         self.store.reserve("a restore", sum(2 * f.stat().st_size for f in files.values()))
+        for name, c in manifest["collections"].items():  # each snapshot unpacked and counted aside (embedded)
+            if c["format"] != POINTS_EXPORT:
+                self.store.stage_snapshot(name, files[name], specs[name], points=expected[name])
         summary = Summary(action="restore", path=str(folder))
         summary.kept = [n for n in existing if n not in manifest["collections"]]
         names = sorted(manifest["collections"])
@@ -254,7 +258,7 @@ class BackupService:
             if c["format"] == POINTS_EXPORT:
                 self.store.delete_collection(name)
                 import_points(self.store, name, specs[name], file, _stored_as(self.config, c.get("datatypes") or {}))
-            else:  # unpacked and counted beside the collection it replaces, which a refusal leaves as it was
+            else:  # swapped in: staged above
                 self.store.restore_snapshot(name, file, specs[name], points=expected[name])
             points = self.store.count(name)
             if expected[name] is not None and points != expected[name]:  # a server's snapshot: counted once restored

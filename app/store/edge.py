@@ -20,15 +20,7 @@ from app.domain.documents import point_id
 from app.domain.plan import Filter, QueryPlan
 from app.errors import CollectionNotFound, InvalidInput, StoreUnavailable
 from app.store.adapter import IN_STORE_FUSIONS, in_place_storage, translate_errors
-from app.store.base import (
-    CollectionConfig,
-    PointWrite,
-    QueryResult,
-    Store,
-    StoredPoint,
-    VectorSpec,
-    VectorValue,
-)
+from app.store.base import CollectionConfig, PointWrite, QueryResult, Store, StoredPoint, VectorSpec, VectorValue
 from app.store.cascade import run_cascade
 from app.store.edge_config import (
     add_vector_op,
@@ -43,11 +35,11 @@ from app.store.edge_meta import write_meta
 from app.store.edge_query import EdgeTrees, edge_batch, plan_batch
 from app.store.edge_snapshot import (
     SPECS,
+    Staging,
     WalFlusher,
     engine_error,
     open_shard,
     put_back,
-    replace_shard,
     write_specs,
     write_tar,
 )
@@ -80,6 +72,7 @@ class EdgeStore(Store):
         (self.root / "collections").mkdir(exist_ok=True)
         self._lock = FolderLock(self.root)  # raises StoreLocked naming the holder
         put_back(self.root / "collections")  # a restore that crashed mid-swap
+        self._staging = Staging()
         self._shards: dict[str, Any] = {}
         self._mutex = threading.RLock()
         self._closed = False
@@ -331,14 +324,21 @@ class EdgeStore(Store):
             write_tar(self._dir(collection) / "shard", Path(folder) / name)
             return name
 
-    def restore_snapshot(self, collection: str, path: Path, vectors: dict[str, VectorSpec], *,
-                         points: int | None = None) -> None:
-        """See `Store.restore_snapshot`: unpacked, opened and counted beside the collection, then swapped in
-        (`replace_shard`); under the mutex, so no write runs meanwhile."""
+    def stage_snapshot(self, collection: str, path: Path, vectors: dict[str, VectorSpec], *,
+                       points: int | None = None) -> None:
         with self._mutex:
             self._disk.check("a restore", 2 * Path(path).stat().st_size)  # the archive, unpacked; old shard still there
-            self._shards[collection] = replace_shard(path, self._dir(collection), vectors, points,
-                                                     lambda: self._close(collection))
+            self._staging.stage(self._dir(collection), Path(path), vectors, points)
+
+    def restore_snapshot(self, collection: str, path: Path, vectors: dict[str, VectorSpec], *,
+                         points: int | None = None) -> None:
+        """See `Store.restore_snapshot`: staged (`stage_snapshot`) unless it was, then swapped in (`Staging`);
+        under the mutex, so no write runs meanwhile."""
+        with self._mutex:
+            if not self._staging.holds(self._dir(collection), Path(path)):
+                self.stage_snapshot(collection, path, vectors, points=points)
+            self._close(collection)
+            self._shards[collection] = self._staging.swap_in(self._dir(collection), Path(path), open_shard)
 
     def _close(self, name: str) -> None:
         shard = self._shards.pop(name, None)

@@ -172,27 +172,47 @@ def swap_in(staged: Path, folder: Path, reopen: Callable[[], Any]) -> Any:
     return shard
 
 
-def replace_shard(path: Path, folder: Path, vectors: dict[str, VectorSpec], points: int | None,
-                  close_old: Callable[[], None]) -> Any:
-    """Make the collection folder `folder` what the shard snapshot at `path` holds: unpacked, opened and counted
-    (`unpack_shard`) in a folder of its own beside it, with its `SPECS` (`vectors`); only then is the old shard
-    closed (`close_old`) and the new folder swapped in (`swap_in`). A failure at any step leaves `folder` as
-    it was (the old shard reopens from it when next used).
+def _staged(folder: Path) -> Path:
+    return folder.with_name(f".restoring-{folder.name}")
 
-    Returns:
-        The opened shard, in `folder`.
 
-    Raises:
-        InvalidInput: not an edge shard snapshot this engine opens.
-        BackupInvalid: it holds another number of points than `points` (None: any).
-    """
-    staged = folder.with_name(f".restoring-{folder.name}")
-    shutil.rmtree(staged, ignore_errors=True)
-    staged.mkdir(parents=True)
-    unpack_shard(path, staged, points)
-    write_specs(staged / SPECS, vectors)
-    close_old()
-    return swap_in(staged, folder, lambda: open_shard(folder.name, folder / "shard"))
+class Staging:
+    """Snapshots unpacked, opened and counted (`unpack_shard`) in a folder of their own beside the collection
+    folder they will replace (`.restoring-<name>`, with its `SPECS`), before a restore changes anything; each is
+    swapped in later (`swap_in`). A snapshot that fails to stage discards every staged one (the restore that
+    staged them stops); `put_back` removes any left when the store next opens."""
+
+    def __init__(self) -> None:
+        self._staged: dict[Path, Path] = {}  # collection folder -> the snapshot staged for it
+
+    def stage(self, folder: Path, path: Path, vectors: dict[str, VectorSpec], points: int | None) -> None:
+        """Stage the snapshot at `path` for the collection folder `folder`.
+
+        Raises:
+            InvalidInput: not an edge shard snapshot this engine opens.
+            BackupInvalid: it holds another number of points than `points` (None: any).
+        """
+        staged = _staged(folder)
+        shutil.rmtree(staged, ignore_errors=True)
+        try:
+            staged.mkdir(parents=True)
+            unpack_shard(path, staged, points)
+            write_specs(staged / SPECS, vectors)
+        except BaseException:
+            for other in [folder, *self._staged]:
+                shutil.rmtree(_staged(other), ignore_errors=True)
+            self._staged.clear()
+            raise
+        self._staged[folder] = path
+
+    def holds(self, folder: Path, path: Path) -> bool:
+        """Whether the snapshot at `path` is staged for `folder`."""
+        return self._staged.get(folder) == path
+
+    def swap_in(self, folder: Path, path: Path, opener: Callable[[str, Path], Any]) -> Any:
+        """Swap the snapshot staged for `folder` in (`swap_in`); its shard opened by `opener(name, shard folder)`."""
+        del self._staged[folder]
+        return swap_in(_staged(folder), folder, lambda: opener(folder.name, folder / "shard"))
 
 
 def put_back(collections: Path) -> None:

@@ -319,6 +319,12 @@ class QdrantStore(Store):
             self._client.delete_snapshot(collection, made.name, wait=True)
         return name
 
+    def stage_snapshot(self, collection: str, path: Path, vectors: dict[str, VectorSpec], *,
+                       points: int | None = None) -> None:
+        """See `Store.stage_snapshot`: the server reads the upload when it restores it (nothing to stage)."""
+        if self._local:
+            raise InvalidInput("the in-memory client takes no snapshots: restore from a points export")
+
     def restore_snapshot(self, collection: str, path: Path, vectors: dict[str, VectorSpec], *,
                          points: int | None = None) -> None:
         """See `Store.restore_snapshot`: uploads the file to the server's snapshot recovery with

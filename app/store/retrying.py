@@ -185,6 +185,11 @@ class RetryingStore(Store):
         """See `Store.snapshot`."""
         return self._call(self.inner.snapshot, collection, folder)
 
+    def stage_snapshot(self, collection: str, path: Path, vectors: dict[str, VectorSpec], *,
+                       points: int | None = None) -> None:
+        """See `Store.stage_snapshot` (it starts over, so a retry does too)."""
+        self._call(self.inner.stage_snapshot, collection, path, vectors, points=points)
+
     def restore_snapshot(self, collection: str, path: Path, vectors: dict[str, VectorSpec], *,
                          points: int | None = None) -> None:
         """See `Store.restore_snapshot` (it replaces the collection, so a retry starts over)."""

@@ -1,6 +1,7 @@
 """A restore refused for any bad backup changes nothing: found by a tester, a snapshot that did not unpack
 deleted the live collection, and manifests of the wrong shape answered 500 after the registry was replaced.
-Each broken backup here is a copy of a good one; after its refusal every document is still searchable."""
+Each broken backup here is a copy of a good one (of the registry and the documents collection, in that
+order); after its refusal every document is still searchable and the registry's collection is the live one."""
 
 from __future__ import annotations
 
@@ -28,20 +29,24 @@ from tests.fixtures import DOCS
 
 ADMIN = "refusals-admin-token"
 BEARER = {"Authorization": f"Bearer {ADMIN}"}
-KEPT = DOCS[:4]
+BACKED_UP, KEPT = DOCS[:4], DOCS[:5]  # the live store holds one document more than its backup
+MARKER = "refusals-marker"  # and a meta value the backup does not have
 
 
 @pytest.fixture(scope="module", params=STORE_KINDS)
 def served(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, model_cache: Path,
            encoders: EncoderPool) -> Iterator[tuple[TestClient, Services, Path]]:
-    """A service over four documents (edge: shard snapshots; memory: points exports), with a good backup `good`."""
+    """A service over five documents (edge: shard snapshots; memory: points exports), with a good backup `good`
+    of the first four: a restore that ran would show."""
     folder = tmp_path_factory.mktemp(f"refusals-{request.param}")
     settings = make_settings(request.param, folder, model_cache, admin_token=ADMIN, backup_dir=folder / "backups")
     svc = build_services(settings, encoders=encoders)
-    svc.ingest.upsert(to_documents(KEPT))
+    svc.ingest.upsert(to_documents(BACKED_UP))
     try:
         with TestClient(create_app(settings, services=svc)) as client:
             assert client.post("/admin/backup", json={"name": "good"}, headers=BEARER).status_code == 200
+            svc.ingest.upsert(to_documents(KEPT[len(BACKED_UP):]))
+            svc.store.put_meta(MARKER, {"after": "the backup"})  # the registry's collection, restored first, too
             yield client, svc, folder / "backups"
     finally:
         svc.close()
@@ -186,7 +191,7 @@ BROKEN: dict[str, tuple[Callable[[Path], None], str]] = {  # case -> (how the co
     "alias-to-a-list": (at_top("aliases", {"documents": ["x"]}), "documents"),
     "points-text": (in_documents("points", "many"), "points"),
     "points-infinite": (lambda f: (f / MANIFEST).write_text(
-        (f / MANIFEST).read_text().replace('"points": 4', '"points": 1e400')), "points"),
+        (f / MANIFEST).read_text().replace(f'"points": {len(BACKED_UP)}', '"points": 1e400')), "points"),
     "points-negative": (in_documents("points", -1), "points"),
     "points-true": (in_documents("points", True), "points"),
     "points-one-more": (one_point_more, "points"),
@@ -221,13 +226,16 @@ BROKEN: dict[str, tuple[Callable[[Path], None], str]] = {  # case -> (how the co
 }
 
 
-def assert_untouched(client: TestClient, svc: Services, aliases: dict[str, str], collections: list[str]) -> None:
+def assert_untouched(client: TestClient, svc: Services, aliases: dict[str, str], collections: list[str],
+                     kept: list[dict[str, Any]] = KEPT) -> None:
     """Ready; the same collections and aliases; each kept document found by its own title."""
     assert client.get("/ready").status_code == 200, client.get("/ready").text
     assert svc.store.list_aliases() == aliases and svc.store.list_collections() == collections
-    assert svc.store.count(svc.registry.physical()) == len(KEPT)
-    for doc in KEPT:
-        r = client.post("/search", json={"query": doc["title"], "limit": len(KEPT)})
+    assert svc.store.count(svc.registry.physical()) == len(kept)
+    assert (svc.store.get_meta(MARKER) is not None) == (kept == KEPT)  # the meta collection was not replaced
+    assert list((svc.settings.store.path / "collections").glob(".*")) == []  # edge: no staged folder left
+    for doc in kept:
+        r = client.post("/search", json={"query": doc["title"], "limit": len(kept)})
         assert r.status_code == 200, r.text
         assert doc["id"] in [h["id"] for h in r.json()["hits"]], (doc["id"], r.json())
 
@@ -260,7 +268,9 @@ def test_a_backup_folder_that_is_a_symlink_restores(served: tuple[TestClient, Se
         link.symlink_to(root / "good")
     r = client.post("/admin/restore", json={"name": "linked", "force": True}, headers=BEARER)
     assert r.status_code == 200, r.text
-    assert_untouched(client, svc, svc.store.list_aliases(), svc.store.list_collections())
+    assert_untouched(client, svc, svc.store.list_aliases(), svc.store.list_collections(), BACKED_UP)
+    svc.ingest.upsert(to_documents(KEPT[len(BACKED_UP):]))  # as the other tests of the module expect it
+    svc.store.put_meta(MARKER, {"after": "the backup"})
 
 
 def test_restore_latest_skips_a_deeply_nested_manifest_with_one_line(tmp_path: Path) -> None:
@@ -297,7 +307,7 @@ def small_edge(path: Path) -> Any:
 
 def test_an_edge_snapshot_that_fails_to_open_once_swapped_in_puts_the_old_collection_back(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import app.store.edge_snapshot as edge_snapshot
+    import app.store.edge as edge_module
     from app.errors import StoreUnavailable
     from app.services.backup import BackupService
 
@@ -305,17 +315,17 @@ def test_an_edge_snapshot_that_fails_to_open_once_swapped_in_puts_the_old_collec
     try:
         BackupService(store=store).backup(tmp_path / "bk")
         store.delete("docs_v1", ["00000000-0000-5000-8000-000000000001"])
-        real = edge_snapshot.open_shard
+        real = edge_module.open_shard
 
         def fails(name: str, path: Path) -> Any:
             if path.parent.name == "docs_v1" and not path.parent.with_name(".replaced-docs_v1").exists():
                 return real(name, path)  # the old one, reopened after the failure
             raise StoreUnavailable("disk went away")
 
-        monkeypatch.setattr(edge_snapshot, "open_shard", fails)
+        monkeypatch.setattr(edge_module, "open_shard", fails)
         with pytest.raises(StoreUnavailable, match="disk went away"):
             BackupService(store=store).restore(tmp_path / "bk", force=True)
-        monkeypatch.setattr(edge_snapshot, "open_shard", real)
+        monkeypatch.setattr(edge_module, "open_shard", real)
         assert store.count("docs_v1") == 2 and store.list_collections() == ["docs_v1"]
         assert sorted(p.name for p in (tmp_path / "data" / "collections").iterdir()) == ["docs_v1"]
     finally:
