@@ -199,8 +199,8 @@ class BackupService:
         file inside the folder (links followed) against its checksum, the formats, every line of a points
         export and its count, and (embedded) every snapshot unpacked, opened and counted beside the collection
         it replaces (`Store.stage_snapshot`); a server reads each upload aside before it replaces the
-        collection's data. A target that
-        holds documents (a point in any collection but the meta) is refused unless `force`; then each
+        collection's data. A target that holds documents (a point in any collection but the meta) is
+        refused unless `force`; then each
         collection the backup names is replaced by its copy. Collections the backup does not name are kept.
         Writes are not held back: one acknowledged before its collection is replaced (while the backup is
         checked, say) is replaced with it; one acknowledged after lands in the restored collection.

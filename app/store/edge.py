@@ -338,7 +338,7 @@ class EdgeStore(Store):
             if not self._staging.holds(self._dir(collection), Path(path)):
                 self.stage_snapshot(collection, path, vectors, points=points)
             self._close(collection)
-            self._shards[collection] = self._staging.swap_in(self._dir(collection), Path(path), open_shard)
+            self._shards[collection] = self._staging.swap_in(self._dir(collection), open_shard)
 
     def _close(self, name: str) -> None:
         shard = self._shards.pop(name, None)

@@ -209,7 +209,7 @@ class Staging:
         """Whether the snapshot at `path` is staged for `folder`."""
         return self._staged.get(folder) == path
 
-    def swap_in(self, folder: Path, path: Path, opener: Callable[[str, Path], Any]) -> Any:
+    def swap_in(self, folder: Path, opener: Callable[[str, Path], Any]) -> Any:
         """Swap the snapshot staged for `folder` in (`swap_in`); its shard opened by `opener(name, shard folder)`."""
         del self._staged[folder]
         return swap_in(_staged(folder), folder, lambda: opener(folder.name, folder / "shard"))

@@ -328,7 +328,9 @@ class QdrantStore(Store):
     def restore_snapshot(self, collection: str, path: Path, vectors: dict[str, VectorSpec], *,
                          points: int | None = None) -> None:
         """See `Store.restore_snapshot`: uploads the file to the server's snapshot recovery with
-        `priority=snapshot` (the snapshot's data replaces the collection's, or makes it)."""
+        `priority=snapshot` (the snapshot's data replaces the collection's, or makes it). The server unpacks
+        and reads the upload in a folder of its own before it touches the collection, so one it refuses (a
+        4xx here) leaves the collection as it was; `points` is checked by the caller once restored."""
         if self._local:
             raise InvalidInput("the in-memory client takes no snapshots: restore from a points export")
         with self._http() as http, Path(path).open("rb") as f:

@@ -98,11 +98,12 @@ def broken_edge_config(body: bytes) -> bytes:
 
 
 def outside_file(folder: Path) -> None:
-    target = Path("/etc/hostname")
-    body = target.read_bytes()
-    edit(folder, lambda d: (documents(d).__setitem__("file", "../../../../etc/hostname"),
-                            d["files"].__setitem__("../../../../etc/hostname", {
-                                "sha256": hashlib.sha256(body).hexdigest(), "bytes": len(body)})))
+    """The tester's `../../../../etc/hostname`, with as many `..` as reach the root from this folder."""
+    rel = "../" * len(folder.resolve().parts) + "etc/hostname"
+    body = Path("/etc/hostname").read_bytes()
+    edit(folder, lambda d: (documents(d).__setitem__("file", rel),
+                            d["files"].__setitem__(rel, {"sha256": hashlib.sha256(body).hexdigest(),
+                                                         "bytes": len(body)})))
 
 
 def symlinked_file(folder: Path) -> None:
