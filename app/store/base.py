@@ -301,22 +301,10 @@ class Store(Protocol):
 
     def stage_snapshot(self, collection: str, path: Path, vectors: dict[str, VectorSpec], *,
                        points: int | None = None) -> None:
-        """Check a snapshot file before a restore changes anything, as far as this store can: embedded, it is
-        unpacked, opened and counted in a folder of its own beside `collection`'s, where `restore_snapshot` of
-        the same file then takes it (a snapshot that fails discards every one staged before it). Server:
-        nothing (the server reads the upload when it restores it).
-
-        Args:
-            collection: the collection the snapshot will replace or make.
-            path: the snapshot file.
-            vectors: the collection's named vectors, as `vector_specs` read them when the snapshot was taken.
-            points: the points the snapshot must hold (None: any).
-
-        Raises:
-            InvalidInput: this store takes no snapshots, or the file is not one it reads.
-            BackupInvalid: (embedded) the snapshot holds another number of points than `points`.
-            DiskFull: (embedded) the disk cannot hold it unpacked.
-        """
+        """Check a snapshot before a restore changes anything, as far as this store can (arguments and errors
+        as `restore_snapshot`'s; DiskFull when it cannot be unpacked). Embedded: unpacked, opened and counted
+        beside `collection`'s folder, where `restore_snapshot` of the same file takes it (one that fails
+        discards every one staged). Server: nothing (it reads the upload when it restores it)."""
         ...
 
     def restore_snapshot(self, collection: str, path: Path, vectors: dict[str, VectorSpec], *,
