@@ -140,7 +140,8 @@ class EdgeStore(Store):
             shutil.rmtree(self._dir(name), ignore_errors=True)
 
     def list_collections(self) -> list[str]:
-        return sorted(p.name for p in (self.root / "collections").iterdir() if (p / SPECS).exists())
+        return sorted(p.name for p in (self.root / "collections").iterdir()
+                      if (p / SPECS).exists() and not p.name.startswith("."))  # not a restore's staged folders
 
     def vector_specs(self, name: str) -> dict[str, VectorSpec]:
         if not self.collection_exists(name):
