@@ -136,8 +136,9 @@ class SearchSettings(BaseModel):
         if path is not None and path.exists():
             try:
                 data = json.loads(path.read_text())
-            except (OSError, ValueError) as e:
-                raise ValueError(f"search.profile_path {str(path)!r} is not a readable JSON file: {e}") from e
+            except (OSError, ValueError, RecursionError) as e:  # RecursionError: nested too deeply to decode
+                raise ValueError(f"search.profile_path {str(path)!r} is not a readable JSON file: "
+                                 f"{'nested too deeply to decode' if isinstance(e, RecursionError) else e}") from None
             if not isinstance(data, dict):
                 raise ValueError(f"search.profile_path {str(path)!r}: a ranking profile is a JSON object")
             if "fusion" in data:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -15,7 +16,7 @@ from app.search_settings import PlanSettings as PlanSettings
 from app.search_settings import SearchSettings as SearchSettings
 from app.search_settings import builtin_plans as builtin_plans
 from app.search_settings import evaluated_weights as evaluated_weights
-from app.settings_checks import Folder, url_or_unset
+from app.settings_checks import Folder, too_deep, url_or_unset
 
 MAX_BODY_BYTES = 64 * 1024 * 1024  # the largest request body the service reads (413 past it)
 
@@ -258,12 +259,9 @@ def default_spaces(mode: Literal["shared", "separate"] = "shared") -> list[Space
         SpaceSettings(name="entities", field="entities", kind="multi", model=entities[0], version=entities[1],
                       index="rerank"),
         SpaceSettings(name="document", field="document", kind="dense", model=model, version=v),
-        # Qdrant's BM25 with its multilingual tokenizer, each number a term too (v3, migrations/0010): v2
-        # segments Chinese, Japanese and Thai and ties fastembed's Qdrant/bm25 (v1) on English; v3 adds the
-        # numbers v2's tokenizer drops (docs/evaluation.md#numbers-as-keywords-terms-keywords-v3). Installs made
-        # with v1 or v2 keep it until they apply migrations/0002 and 0010.
-        SpaceSettings(name="keywords", field="keywords", kind="sparse", model="bm25-multilingual-numbers",
-                      version=3),
+        # Qdrant's multilingual BM25 (v2: segments Chinese, Japanese and Thai, ties fastembed's Qdrant/bm25 on
+        # English), each number a term too (v3, migrations/0010; docs/evaluation.md, numbers as keywords terms)
+        SpaceSettings(name="keywords", field="keywords", kind="sparse", model="bm25-multilingual-numbers", version=3),
     ]
 
 
@@ -271,6 +269,12 @@ class Settings(BaseSettings):
     """All settings; env vars use the prefix MULTIVEC_ and `__` for nesting (MULTIVEC_STORE__URL)."""
 
     model_config = SettingsConfigDict(env_prefix="MULTIVEC_", env_nested_delimiter="__", extra="ignore")
+
+    def __init__(self, **values: Any) -> None:
+        try:
+            super().__init__(**values)
+        except RecursionError:  # a variable's JSON nested past what the decoder reads (MULTIVEC_SPACES=[[[...)
+            raise too_deep(os.environ) from None
 
     store: StoreSettings = Field(default_factory=StoreSettings)
     models: dict[str, ModelSettings] = Field(default_factory=default_models)

@@ -273,3 +273,22 @@ def unknown_variable_lines(environ: Mapping[str, str], model: type[BaseModel]) -
         hint = f": did you mean {close[0]}?" if close else ": see the README's Configuration table"
         lines.append(f"{variable} is not a setting and is ignored{hint}")
     return lines
+
+
+def too_deep(environ: Mapping[str, str]) -> Exception:
+    """The error for settings whose JSON was nested too deeply to decode (the decoder's RecursionError): a
+    pydantic-settings `SettingsError` naming the `MULTIVEC_` variable nested deepest, so every command reports it
+    in its one line (app.launch.validation_line)."""
+    from pydantic_settings import SettingsError
+
+    def depth(text: str) -> int:
+        deepest = level = 0
+        for ch in text:
+            level += 1 if ch in "[{" else -1 if ch in "]}" else 0
+            deepest = max(deepest, level)
+        return deepest
+
+    name = max((k for k in environ if k.upper().startswith("MULTIVEC_")), key=lambda k: depth(environ[k]), default="")
+    field = name.upper().removeprefix("MULTIVEC_").split("__")[0].lower()
+    return SettingsError(f'error parsing value for field "{field}": its JSON is nested too deeply to decode '
+                         f"({name} is {depth(environ.get(name, ''))} levels deep)")

@@ -94,7 +94,8 @@ class ProfileRepo:
                         raise ValueError("a ranking profile is a JSON object")
                     if "fusion" in data:
                         RankingProfile.from_dict(data)  # TypeError: a field missing; ValueError: one unusable
-                except (OSError, ValueError, TypeError) as e:  # half-written or broken: keep serving the last good one
+                except (OSError, ValueError, TypeError, RecursionError) as e:  # half-written, broken or nested too
+                    # deeply to decode: keep serving the last good one
                     log.error("ranking profile %s does not read (%s); keeping the one read before", path, e)
                     data = self._file_cache[1] if self._file_cache else None
                 self._file_cache = (mtime, data)

@@ -1,16 +1,17 @@
-"""What both store adapters share beyond the port: translating every engine error into our table, and
-how a named vector is added in place (stored at its space's datatype)."""
+"""What both store adapters share beyond the port: translating every engine error into our table, how a
+named vector is added in place (stored at its space's datatype), and the bound on every payload they write."""
 
 from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import replace
-from typing import Any
+from typing import Any, TypeVar
 
+from app.domain.bounds import check_json_value
 from app.domain.fusion import DBSF
-from app.errors import AppError, CollectionChanged
+from app.errors import AppError, CollectionChanged, InvalidInput
 from app.store.base import port_methods
 from app.store.types import CollectionConfig, VectorStorage
 
@@ -19,6 +20,30 @@ from app.store.types import CollectionConfig, VectorStorage
 # on ranks, and the engine ranks equal scores in its own order, so RRF is fused by the service from lists ordered
 # by score then point id; weighted DBSF the engines do not offer.
 IN_STORE_FUSIONS: frozenset[str] = frozenset({DBSF})
+# qdrant-edge (and Qdrant's storage) cannot read back a payload nested 127 levels or more, and a shard whose WAL
+# holds one can no longer be replayed: the collection is unreadable after a restart
+STORE_MAX_DEPTH = 100
+P = TypeVar("P", bound=Mapping[str, Any] | None)
+
+
+def storable(payload: P, what: str) -> P:
+    """`payload`, when the engine can read it back after a restart: nested at most `STORE_MAX_DEPTH` levels
+    (objects and arrays). Checked on every payload an adapter writes (points, `set_payload`, meta values),
+    whoever wrote it: the API bounds request bodies lower, but scripts, ranking profiles and migrations reach
+    the store without passing it (a profile installed with a `fitted_on` 130 levels deep made the registry's
+    collection unreadable: a break test).
+
+    Raises:
+        InvalidInput: nested deeper, naming `what` and where; nothing is written.
+    """
+    if payload:
+        try:
+            check_json_value(payload, max_depth=STORE_MAX_DEPTH)
+        except InvalidInput as e:
+            where = e.message.split(": the request")[0]
+            raise InvalidInput(f"{what} is nested more than {STORE_MAX_DEPTH} levels deep (at {where}): the store "
+                               "could not read it back after a restart", {"what": what}) from None
+    return payload
 
 
 def in_place_storage(config: CollectionConfig, name: str, held: dict[str, str]) -> VectorStorage:

@@ -19,7 +19,7 @@ import qdrant_edge as qe
 from app.domain.documents import point_id
 from app.domain.plan import Filter, QueryPlan
 from app.errors import CollectionNotFound, InvalidInput, StoreUnavailable
-from app.store.adapter import IN_STORE_FUSIONS, in_place_storage, translate_errors
+from app.store.adapter import IN_STORE_FUSIONS, in_place_storage, storable, translate_errors
 from app.store.base import CollectionConfig, PointWrite, QueryResult, Store, StoredPoint, VectorSpec, VectorValue
 from app.store.cascade import run_cascade
 from app.store.edge_config import (
@@ -203,8 +203,8 @@ class EdgeStore(Store):
         """`insert_only` leaves points that already exist untouched (a copy must not undo a newer write)."""
         if not points:
             return
-        pts = [qe.Point(id=p.id, vector={n: to_vector(qe, v) for n, v in p.vectors.items()}, payload=p.payload)
-               for p in points]
+        pts = [qe.Point(id=p.id, vector={n: to_vector(qe, v) for n, v in p.vectors.items()},
+                        payload=storable(p.payload, f"point {p.id}'s payload")) for p in points]
         mode = qe.UpdateMode.InsertOnly if insert_only else None
         self._update(collection, qe.UpdateOperation.upsert_points(pts, update_mode=mode),
                      WRITE_OVERHEAD * vector_bytes(v for p in points for v in p.vectors.values()))
@@ -221,7 +221,7 @@ class EdgeStore(Store):
 
     def set_payload(self, collection: str, ids: Sequence[str], payload: dict[str, Any]) -> None:
         if ids:
-            self._update(collection, qe.UpdateOperation.set_payload(list(ids), payload))
+            self._update(collection, qe.UpdateOperation.set_payload(list(ids), storable(payload, "a payload set")))
 
     @staticmethod
     def _record(r: Any) -> StoredPoint:

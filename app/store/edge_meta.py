@@ -6,6 +6,7 @@ from typing import Any
 
 import qdrant_edge as qe
 
+from app.store.adapter import storable
 from app.store.meta import META_REVISION, confirm_meta_write, prepare_meta_write
 
 
@@ -25,7 +26,9 @@ def write_meta(shard: Any, pid: str, key: str, value: dict[str, Any], expect_rev
 
     Raises:
         Conflict: the stored revision is not `expect_revision`.
+        InvalidInput: `value` is nested deeper than the store can read back (`storable`).
     """
+    storable({"key": key, "value": value}, f"meta value {key!r}")
     if expect_revision is None:
         shard.update(qe.UpdateOperation.upsert_points(
             [qe.Point(id=pid, vector={"_": [1.0]}, payload={"key": key, "value": value})]))

@@ -19,7 +19,7 @@ from qdrant_client.http.exceptions import ResponseHandlingException, UnexpectedR
 from app.domain.documents import point_id
 from app.domain.plan import Filter, QueryPlan
 from app.errors import AppError, CollectionNotFound, InvalidInput, StoreUnavailable
-from app.store.adapter import IN_STORE_FUSIONS, in_place_storage, missing_vector, translate_errors
+from app.store.adapter import IN_STORE_FUSIONS, in_place_storage, missing_vector, storable, translate_errors
 from app.store.base import CollectionConfig, Hit, PointWrite, QueryResult, Store, StoredPoint, VectorSpec, VectorValue
 from app.store.cascade import run_cascade
 from app.store.meta import META_COLLECTION, META_REVISION, confirm_meta_write, prepare_meta_write
@@ -143,8 +143,9 @@ class QdrantStore(Store):
         """`insert_only` leaves points that already exist untouched (a copy must not undo a newer write)."""
         if points:
             self._client.upsert(collection, [
-                qm.PointStruct(id=p.id, vector={n: to_vector(qm, v) for n, v in p.vectors.items()}, payload=p.payload)
-                for p in points], wait=True, update_mode=qm.UpdateMode.INSERT_ONLY if insert_only else None)
+                qm.PointStruct(id=p.id, vector={n: to_vector(qm, v) for n, v in p.vectors.items()},
+                               payload=storable(p.payload, f"point {p.id}'s payload")) for p in points],
+                wait=True, update_mode=qm.UpdateMode.INSERT_ONLY if insert_only else None)
 
     def update_vectors(self, collection: str, vectors: dict[str, dict[str, VectorValue]], *,
                        only_if: Filter | None = None) -> None:
@@ -156,7 +157,8 @@ class QdrantStore(Store):
 
     def set_payload(self, collection: str, ids: Sequence[str], payload: dict[str, Any]) -> None:
         if ids:
-            self._client.set_payload(collection, payload=payload, points=list(ids), wait=True)
+            self._client.set_payload(collection, payload=storable(payload, "a payload set"), points=list(ids),
+                                     wait=True)
 
     @staticmethod
     def _record(r: Any) -> StoredPoint:
@@ -256,6 +258,7 @@ class QdrantStore(Store):
         Raises:
             Conflict: the stored revision is not `expect_revision`.
         """
+        storable({"key": key, "value": value}, f"meta value {key!r}")
         if not self._client.collection_exists(META_COLLECTION):
             self._client.create_collection(META_COLLECTION, vectors_config={})
         pid = point_id(f"meta:{key}")

@@ -95,9 +95,10 @@ def test_a_profile_file_broken_while_serving_keeps_the_last_good_one(tmp_path: P
     path.write_text(json.dumps(good))
     repo = ProfileRepo(store=None, alias="documents", profile_path=path)  # type: ignore[arg-type]  # file only
     assert repo.profile() is not None and repo.profile().weights == {"document": 1.0}  # type: ignore[union-attr]
-    for broken in ('{"fusion": "dbsf", "weigh', json.dumps({**good, "rrf_k": 0})):  # half-written; unusable
-        path.write_text(broken)
-        os.utime(path, (1, 1) if broken.startswith('{"fusion"') else (2, 2))  # a new mtime for certain
+    deep = "[" * 100_000 + "]" * 100_000  # nested past what the decoder reads: every search was a 500 (break test)
+    for mtime, broken in enumerate(('{"fusion": "dbsf", "weigh', json.dumps({**good, "rrf_k": 0}), deep), start=1):
+        path.write_text(broken)  # half-written; unusable; too deep
+        os.utime(path, (mtime, mtime))  # a new mtime for certain
         with caplog.at_level(logging.ERROR, logger="multivec.profiles"):
             assert repo.profile().weights == {"document": 1.0}  # type: ignore[union-attr]
         assert "does not read" in caplog.text
@@ -191,3 +192,20 @@ def test_max_demotion_where_no_formula_could_use_it_is_refused() -> None:
         PlanSettings(fields=["document"], rerank=["body"], max_demotion=0.5)
     assert PlanSettings(fields=["document"], rerank=["body", "entities"], max_demotion=0.5).max_demotion == 0.5
     assert PlanSettings(max_demotion=0.5).max_demotion == 0.5  # a fused plan cascades a rerank-only space it fuses
+
+
+def test_json_nested_too_deeply_to_decode_in_a_setting_or_the_profile_file_is_one_line(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """`MULTIVEC_SPACES` nested 5,000 levels, or a profile file nested 100,000, ended the start in a traceback
+    (a break test)."""
+    monkeypatch.setenv("MULTIVEC_SPACES", "[" * 5000 + "]" * 5000)
+    with pytest.raises(Exception) as err:  # the kind is asserted through the line below
+        Settings()
+    assert one_line(err.value) == ('settings are invalid: error parsing value for field "spaces": its JSON is nested '
+                                   "too deeply to decode (MULTIVEC_SPACES is 5000 levels deep) (MULTIVEC_SPACES or "
+                                   "one of its __ parts: a value that is not valid JSON?)")
+    monkeypatch.delenv("MULTIVEC_SPACES")
+    deep = tmp_path / "profile.json"
+    deep.write_text("[" * 100_000 + "]" * 100_000)
+    with pytest.raises(ValidationError, match="is not a readable JSON file: nested too deeply to decode"):
+        SearchSettings(profile_path=deep)
