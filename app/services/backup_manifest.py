@@ -10,6 +10,7 @@ from typing import Any
 
 from app.domain.bounds import check_json_value
 from app.errors import BackupInvalid, InvalidInput
+from app.store.meta import META_COLLECTION
 from app.store.types import DATATYPES
 
 MANIFEST = "manifest.json"
@@ -138,6 +139,10 @@ def check_manifest(manifest: Any, path: Path) -> dict[str, Any]:
         if isinstance(target, str) and target not in collections:
             raise BackupInvalid(f"{path.name}: alias {alias!r} points at {target!r}, which the backup does not "
                                 "hold", {"path": str(path), "field": f"aliases[{alias!r}]"})
+        if alias in collections or alias == META_COLLECTION or target == META_COLLECTION:  # it broke the store
+            raise BackupInvalid(f"{path.name}: alias {alias!r} -> {target!r}: an alias names a documents collection "
+                                "and is named like none (corrupted or edited)",
+                                {"path": str(path), "field": f"aliases[{alias!r}]"})
         c.text(target, f"aliases[{alias!r}]")
     return manifest
 

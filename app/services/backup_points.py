@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import json
 import math
+import uuid
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
@@ -99,19 +100,37 @@ def check_points(file: Path, specs: dict[str, VectorSpec], points: int | None) -
     Raises:
         BackupInvalid: naming the file and the first line that is wrong, or the count.
     """
-    count = 0
+    count, seen = 0, set()
     for count, p in _points(file):
         ok = (isinstance(p, dict) and set(p) == {"id", "payload", "vectors"} and isinstance(p["payload"], dict)
-              and (isinstance(p["id"], str) or (isinstance(p["id"], int) and not isinstance(p["id"], bool)))
-              and isinstance(p["vectors"], dict)
+              and _point_id(p["id"]) and isinstance(p["vectors"], dict)
               and all(n in specs and _fits(v, specs[n]) for n, v in p["vectors"].items()))
         if not ok:
             raise BackupInvalid(f"{file} line {count} is not a point of the collection's vectors "
-                                f"({', '.join(sorted(specs))}) (corrupted or edited)",
+                                f"({', '.join(sorted(specs))}) with an id the store takes (a UUID or a whole number "
+                                "from 0 to 2^64 - 1) (corrupted or edited)", {"path": str(file), "line": count})
+        key = str(uuid.UUID(p["id"])) if isinstance(p["id"], str) else p["id"]
+        if key in seen:
+            raise BackupInvalid(f"{file} line {count} repeats point {p['id']} (corrupted or edited)",
                                 {"path": str(file), "line": count})
+        seen.add(key)
     if points is not None and count != points:
         raise BackupInvalid(f"{file} holds {count} points; the manifest's points records {points} (corrupted or "
                             "edited)", {"path": str(file), "field": "points"})
+
+
+def _point_id(pid: object) -> bool:
+    """Whether the engines take `pid` as a point id: a UUID string, or a whole number from 0 to 2^64 - 1 (a refused
+    id found while importing would leave the collection part-imported: a break test)."""
+    if isinstance(pid, bool):
+        return False
+    if isinstance(pid, int):
+        return 0 <= pid < 2**64
+    try:
+        uuid.UUID(str(pid))
+    except ValueError:
+        return False
+    return isinstance(pid, str)
 
 
 def import_points(store: Store, name: str, specs: dict[str, VectorSpec], file: Path,

@@ -328,8 +328,8 @@ class EdgeStore(Store):
     def stage_snapshot(self, collection: str, path: Path, vectors: dict[str, VectorSpec], *,
                        points: int | None = None) -> None:
         with self._mutex:
-            self._disk.check("a restore", 2 * Path(path).stat().st_size)  # the archive, unpacked; old shard still there
-            self._staging.stage(self._dir(collection), Path(path), vectors, points)
+            self._staging.stage(self._dir(collection), Path(path), vectors, points,  # the archive unpacked, old kept:
+                                room=lambda: self._disk.check("a restore", 2 * Path(path).stat().st_size))
 
     def restore_snapshot(self, collection: str, path: Path, vectors: dict[str, VectorSpec], *,
                          points: int | None = None) -> None:

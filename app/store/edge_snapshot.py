@@ -185,8 +185,10 @@ class Staging:
     def __init__(self) -> None:
         self._staged: dict[Path, Path] = {}  # collection folder -> the snapshot staged for it
 
-    def stage(self, folder: Path, path: Path, vectors: dict[str, VectorSpec], points: int | None) -> None:
-        """Stage the snapshot at `path` for the collection folder `folder`.
+    def stage(self, folder: Path, path: Path, vectors: dict[str, VectorSpec], points: int | None,
+              room: Callable[[], None] = lambda: None) -> None:
+        """Stage the snapshot at `path` for the collection folder `folder`, once `room()` found the disk can hold
+        it; a failure (that check's included) discards every snapshot staged so far.
 
         Raises:
             InvalidInput: not an edge shard snapshot this engine opens.
@@ -195,8 +197,10 @@ class Staging:
         staged = _staged(folder)
         shutil.rmtree(staged, ignore_errors=True)
         try:
+            room()
             staged.mkdir(parents=True)
             unpack_shard(path, staged, points)
+            _same_vectors(path, staged / "shard", vectors)
             write_specs(staged / SPECS, vectors)
         except BaseException:
             for other in [folder, *self._staged]:
@@ -213,6 +217,25 @@ class Staging:
         """Swap the snapshot staged for `folder` in (`swap_in`); its shard opened by `opener(name, shard folder)`."""
         del self._staged[folder]
         return swap_in(_staged(folder), folder, lambda: opener(folder.name, folder / "shard"))
+
+
+def _same_vectors(path: Path, shard: Path, vectors: dict[str, VectorSpec]) -> None:
+    """The snapshot unpacked in `shard` holds the named vectors the manifest gives it (`vectors`: name, kind, dim),
+    else it is another collection's (a break test restored the meta's snapshot as the documents', its point
+    count matching, and every search then failed).
+
+    Raises:
+        BackupInvalid: naming both sets.
+    """
+    saved = json.loads((shard / "edge_config.json").read_text())
+    held = {n: ("multi" if p.get("multivector_config") else "dense", p.get("size"))
+            for n, p in (saved.get("vectors") or {}).items()}
+    held |= {n: ("sparse", None) for n in saved.get("sparse_vectors") or {}}
+    said = {n: (s.kind, None if s.kind == "sparse" else s.dim) for n, s in vectors.items()} or {"_": ("dense", 1)}
+    if held != said:  # a payload-only collection (the meta) holds edge's placeholder `_`
+        raise BackupInvalid(f"{path.name} holds the named vectors {sorted(held)}, not the manifest's {sorted(said)} "
+                            "(kinds and sizes included): another collection's snapshot, or an edited manifest",
+                            {"path": str(path), "field": "vectors"})
 
 
 def put_back(collections: Path) -> None:

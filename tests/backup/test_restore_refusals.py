@@ -177,6 +177,38 @@ def wrong_dim(body: bytes) -> bytes:
     return gzip.compress(b"".join([lines[0], json.dumps(point).encode() + b"\n", *lines[2:]]))
 
 
+def points_export_line(change: Callable[[dict[str, Any], list[bytes]], list[bytes]]) -> Callable[[bytes], bytes]:
+    """A points export whose lines `change` rewrites (given the second point and every line; snapshots: skipped)."""
+    def rewrite(body: bytes) -> bytes:
+        if body[:2] != b"\x1f\x8b":
+            pytest.skip("a points export only")
+        lines = gzip.decompress(body).splitlines(keepends=True)
+        return gzip.compress(b"".join(change(json.loads(lines[1]), lines)))
+    return rewrite
+
+
+def with_id(pid: Any) -> Callable[[Path], None]:
+    """The second point under an id the engines refuse (the first point was written before: a break test emptied
+    the live collection so)."""
+    return lambda f: rewrite_documents_file(f, points_export_line(
+        lambda point, lines: [lines[0], json.dumps({**point, "id": pid}).encode() + b"\n", *lines[2:]]))
+
+
+def repeated_point(folder: Path) -> None:
+    """The first point again in place of the second: as many lines as the manifest records, one point fewer."""
+    rewrite_documents_file(folder, points_export_line(lambda point, lines: [lines[0], lines[0], *lines[2:]]))
+
+
+def another_collections_snapshot(folder: Path) -> None:
+    """The registry's snapshot as the documents' (its point count recorded to match): a break test restored it."""
+    def swap(d: dict[str, Any]) -> None:
+        docs, meta = documents(d), d["collections"]["_multivec_meta"]
+        if docs["format"] != "edge-snapshot":
+            pytest.skip("shard snapshots only")
+        docs["file"], docs["points"] = meta["file"], meta["points"]
+    edit(folder, swap)
+
+
 def one_point_more(folder: Path) -> None:
     edit(folder, lambda d: documents(d).__setitem__("points", documents(d)["points"] + 1))
 
@@ -224,6 +256,18 @@ BROKEN: dict[str, tuple[Callable[[Path], None], str]] = {  # case -> (how the co
     "store-a-string": (at_top("store", "edge"), "field=store"),
     "created-at-a-number": (at_top("created_at", 5), "created_at"),
     "version-true": (at_top("version", True), "version"),
+    # from a second tester: each emptied or broke the live store after its refusal, or was restored
+    "point-id-not-a-uuid": (with_id("not-a-uuid"), "line 2"),
+    "point-id-negative": (with_id(-5), "line 2"),
+    "point-id-past-64-bits": (with_id(2**70), "line 2"),
+    "point-repeated": (repeated_point, "repeats point"),
+    "alias-named-like-the-meta": (lambda f: edit(f, lambda d: d["aliases"].__setitem__(
+        "_multivec_meta", d["aliases"]["documents"])), "_multivec_meta"),
+    "alias-to-the-meta": (at_top("aliases", {"documents": "_multivec_meta"}), "_multivec_meta"),
+    "alias-named-like-a-collection": (lambda f: edit(f, lambda d: d["aliases"].__setitem__(
+        d["aliases"]["documents"], d["aliases"]["documents"])), "named like none"),
+    "snapshot-of-another-collection": (another_collections_snapshot, "named vectors"),
+    "vectors-emptied": (in_documents("vectors", {}), ""),
 }
 
 
