@@ -86,6 +86,8 @@ def one_line(error: BaseException) -> str | None:
     if isinstance(error, OSError):
         where = f": {error.filename}" if error.filename else ""
         return f"{error.strerror or error}{where}"
+    if isinstance(error, RecursionError):  # JSON a command read (a corpus line, a profile file) nested past decoding
+        return f"input nested too deeply to read ({error}): a JSON file or line the command was given?"
     from pydantic_settings import SettingsError
 
     if isinstance(error, ValidationError | SettingsError):

@@ -6,6 +6,7 @@ import datetime as dt
 import hashlib
 import json
 import shutil
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -104,6 +105,7 @@ class BackupService:
         self.store = store
         self.root = Path(root)
         self.config = config
+        self._restoring = threading.Lock()  # one restore at a time, and no backup while one runs
 
     def folder(self, name: str | None = None) -> Path:
         """The folder of backup `name` under the backup root; a new `multivec-<UTC time>` when None."""
@@ -111,7 +113,8 @@ class BackupService:
 
     # -- backup ----------------------------------------------------------------------------
     def backup(self, folder: Path | None = None, *, progress: Progress = _quiet) -> Summary:
-        """Write a backup of every collection, the meta and the aliases into `folder`.
+        """Write a backup of every collection, the meta and the aliases into `folder` (409 `Conflict` while a
+        restore runs: it would hold part of each).
 
         Args:
             folder: a folder that does not exist or is empty; None: a new one under the backup root,
@@ -122,9 +125,11 @@ class BackupService:
             The summary (points per collection, aliases, MB, seconds).
 
         Raises:
-            Conflict: `folder` holds files already (a backup is never written over another).
+            Conflict: `folder` holds files already (a backup is never written over another), or a restore runs.
             DiskFull: the backup's disk cannot hold a collection's snapshot; the folder is removed.
         """
+        if self._restoring.locked():
+            raise Conflict("a restore is running: back up once it has answered")
         started = time.monotonic()
         folder = claim(folder, self.root)
         created = dt.datetime.now(dt.UTC)  # once claimed: backups of one second keep the order of their names
@@ -193,6 +198,20 @@ class BackupService:
         return manifest  # type: ignore[no-any-return]
 
     def restore(self, folder: Path, *, force: bool = False, progress: Progress = _quiet) -> Summary:
+        """See `_restore`; one at a time in this process (parallel restores answered 404 or 422 for a valid
+        backup: a break test).
+
+        Raises:
+            Conflict: another restore is running (nothing changed).
+        """
+        if not self._restoring.acquire(blocking=False):
+            raise Conflict("a restore is already running: wait for its answer, then restore again")
+        try:
+            return self._restore(folder, force=force, progress=progress)
+        finally:
+            self._restoring.release()
+
+    def _restore(self, folder: Path, *, force: bool = False, progress: Progress = _quiet) -> Summary:
         """Restore every collection, the meta and the aliases of the backup in `folder`.
 
         The whole backup is checked before anything changes: every manifest field's type and range, every

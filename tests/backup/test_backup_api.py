@@ -238,3 +238,33 @@ def test_restore_latest_says_which_backup_it_skipped_and_takes_the_latest_that_r
     assert [line.split(": ")[1] for line in lines[:2]] == [f"skipped backup {root / 'newer'}",
                                                            f"skipped backup {root / 'older'}"], done.stderr
     assert lines[2:] == [f"scripts/restore: no readable backup under {root} (2 skipped, above)"], done.stderr
+
+
+def test_a_second_restore_or_a_backup_while_a_restore_runs_is_a_409_and_changes_nothing(
+        client: TestClient, app_services: Services, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Four restores sent at once answered 404 or 422 for a valid backup (a break test): one runs, the others are
+    told so."""
+    import threading
+
+    assert client.post("/admin/backup", json={"name": "one"}, headers=BEARER).status_code == 200
+    inside, go = threading.Event(), threading.Event()
+    real = app_services.store.stage_snapshot
+
+    def held(*args: object, **kwargs: object) -> None:
+        inside.set()
+        assert go.wait(30)
+        real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(app_services.store, "stage_snapshot", held)
+    first: dict[str, int] = {}
+    runner = threading.Thread(target=lambda: first.setdefault("status", client.post(
+        "/admin/restore", json={"name": "one", "force": True}, headers=BEARER).status_code))
+    runner.start()
+    assert inside.wait(30)
+    second = client.post("/admin/restore", json={"name": "one", "force": True}, headers=BEARER)
+    assert second.status_code == 409 and "a restore is already running" in second.json()["message"]
+    during = client.post("/admin/backup", json={"name": "during"}, headers=BEARER)
+    assert during.status_code == 409 and "a restore is running" in during.json()["message"]
+    go.set()
+    runner.join(60)
+    assert first["status"] == 200 and client.get("/ready").status_code == 200

@@ -501,3 +501,16 @@ def test_canary_make_writes_into_a_folder_still_to_be_made(tmp_path: Path) -> No
                       cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert len((tmp_path / "new" / "pairs.jsonl").read_text().splitlines()) == 2
+
+
+def test_json_nested_too_deeply_to_decode_in_a_file_a_command_reads_is_one_line(tmp_path: Path) -> None:
+    """`scripts/load` on a JSONL line nested 5,000 levels, and `evaluate install --profile` on a file nested
+    100,000, ended in a traceback of 30-38 lines (a break test)."""
+    (tmp_path / "deep.jsonl").write_text("[" * 5000 + "]" * 5000 + "\n")
+    done = run_launch(["app.cli", "load", "--direct", str(tmp_path / "deep.jsonl")], cwd=tmp_path,
+                      env={"MULTIVEC_STORE__PATH": str(tmp_path / "data")})
+    assert_one_clear_line(done, "input nested too deeply to read")
+    (tmp_path / "deep.json").write_text("[" * 100_000 + "]" * 100_000)
+    done = run_launch(["app.eval.cli", "install", "--index-dir", str(tmp_path / "idx"), "--profile", "deep.json"],
+                      cwd=tmp_path)
+    assert_one_clear_line(done, "input nested too deeply to read")
