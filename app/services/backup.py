@@ -20,7 +20,7 @@ from app.services.backup_folders import FORMAT, FORMAT_VERSION, claim, default_n
 from app.services.backup_folders import MANIFEST as MANIFEST
 from app.services.backup_folders import latest as latest
 from app.services.backup_manifest import inside
-from app.services.backup_points import check_points, export_points, import_points
+from app.services.backup_points import check_points, export_points, import_points, meta_problem
 from app.store.base import CollectionConfig, Store, VectorSpec
 from app.store.meta import META_COLLECTION
 
@@ -257,7 +257,8 @@ class BackupService:
                     for name, c in manifest["collections"].items()}
         for name, c in manifest["collections"].items():  # a points export is read whole before anything changes
             if c["format"] == POINTS_EXPORT:
-                check_points(files[name], specs[name], expected[name])
+                check_points(files[name], specs[name], expected[name], meta_problem if name == META_COLLECTION
+                             else lambda pid, payload: None)  # a collection may hold any points: the store's own
         existing = self.store.list_collections()
         holding = {n: self.store.count(n) for n in existing if n != META_COLLECTION}
         holding = {n: k for n, k in holding.items() if k}

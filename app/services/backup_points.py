@@ -7,13 +7,14 @@ import json
 import math
 import uuid
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 from app.domain.bounds import check_json_value
 from app.encoders.fastembed_encoder import SparseVec
 from app.errors import BackupInvalid, InvalidInput
+from app.repos.registry import registry_from_dict
 from app.store.base import CollectionConfig, PointWrite, Store, StoredPoint, VectorSpec, VectorValue
 
 PAGE = 256
@@ -93,9 +94,11 @@ def _points(file: Path) -> Iterator[tuple[int, Any]]:
                             {"path": str(file), "line": n + 1}) from None
 
 
-def check_points(file: Path, specs: dict[str, VectorSpec], points: int | None) -> None:
+def check_points(file: Path, specs: dict[str, VectorSpec], points: int | None,
+                 meaning: Callable[[Any, dict[str, Any]], str | None] = lambda pid, payload: None) -> None:
     """Read a whole points export before a restore changes anything: every line a point whose vectors are of
-    `specs`' names and shapes, and (`points` not None) as many lines as the manifest records.
+    `specs`' names and shapes and whose payload means what the service stores there (`meaning(id, payload)`: why
+    not, or None), and (`points` not None) as many lines as the manifest records.
 
     Raises:
         BackupInvalid: naming the file and the first line that is wrong, or the count.
@@ -109,6 +112,10 @@ def check_points(file: Path, specs: dict[str, VectorSpec], points: int | None) -
             raise BackupInvalid(f"{file} line {count} is not a point of the collection's vectors "
                                 f"({', '.join(sorted(specs))}) with an id the store takes (a UUID or a whole number "
                                 "from 0 to 2^64 - 1) (corrupted or edited)", {"path": str(file), "line": count})
+        problem = meaning(p["id"], p["payload"])
+        if problem:
+            raise BackupInvalid(f"{file} line {count}: {problem} (corrupted or edited)", {"path": str(file),
+                                                                                         "line": count})
         key = str(uuid.UUID(p["id"])) if isinstance(p["id"], str) else p["id"]
         if key in seen:
             raise BackupInvalid(f"{file} line {count} repeats point {p['id']} (corrupted or edited)",
@@ -145,3 +152,23 @@ def import_points(store: Store, name: str, specs: dict[str, VectorSpec], file: P
             store.upsert(name, batch)
             batch = []
     store.upsert(name, batch)
+
+
+def meta_problem(pid: Any, payload: dict[str, Any]) -> str | None:
+    """Why a meta point is not one the service wrote, or None: `{"key": str, "value": object}`, and a registry
+    value one it reads, each space's live and previous version among its versions (a registry of another shape,
+    restored, stopped the service from starting: a break test)."""
+    key, value = payload.get("key"), payload.get("value")
+    if not isinstance(key, str) or not isinstance(value, dict):
+        return f"meta point {pid} is not a key and an object value"
+    if not key.startswith("registry:"):  # app.repos.registry: `registry:<alias>`
+        return None
+    try:
+        reg = registry_from_dict(value)
+    except (KeyError, TypeError, ValueError, AttributeError) as e:
+        return f"meta value {key!r} is no registry ({type(e).__name__}: {e})"
+    for space in reg.spaces.values():
+        for version in (space.live, space.previous):
+            if version is not None and version not in space.versions:
+                return f"meta value {key!r}: space {space.name!r} names version {version!r}, which it does not hold"
+    return None

@@ -209,6 +209,30 @@ def another_collections_snapshot(folder: Path) -> None:
     edit(folder, swap)
 
 
+def registry_edited(change: Callable[[dict[str, Any]], None]) -> Callable[[Path], None]:
+    """The registry point of a points-export meta edited by `change` (its payload; shard snapshots: skipped)."""
+    def rewrite(folder: Path) -> None:
+        rel = manifest_of(folder)["collections"]["_multivec_meta"]["file"]
+        body = (folder / rel).read_bytes()
+        if body[:2] != b"\x1f\x8b":
+            pytest.skip("a points export only")
+        lines = []
+        for line in gzip.decompress(body).splitlines(keepends=True):
+            point = json.loads(line) if line.strip().startswith(b"{") else None
+            if point and str(point["payload"].get("key", "")).startswith("registry:"):
+                change(point["payload"])
+                line = json.dumps(point).encode() + b"\n"
+            lines.append(line)
+        (folder / rel).write_bytes(gzip.compress(b"".join(lines)))
+        resign(folder, rel)
+    return rewrite
+
+
+def a_live_version_renamed(payload: dict[str, Any]) -> None:
+    space = next(s for s in payload["value"]["spaces"].values() if s.get("live"))
+    space["live"] += "-gone"
+
+
 def one_point_more(folder: Path) -> None:
     edit(folder, lambda d: documents(d).__setitem__("points", documents(d)["points"] + 1))
 
@@ -268,6 +292,9 @@ BROKEN: dict[str, tuple[Callable[[Path], None], str]] = {  # case -> (how the co
         d["aliases"]["documents"], d["aliases"]["documents"])), "named like none"),
     "snapshot-of-another-collection": (another_collections_snapshot, "named vectors"),
     "vectors-emptied": (in_documents("vectors", {}), ""),
+    "registry-spaces-junk": (registry_edited(lambda p: p["value"].__setitem__("spaces", "junk")), "no registry"),
+    "registry-value-removed": (registry_edited(lambda p: p.pop("value")), "not a key and an object value"),
+    "registry-live-version-unknown": (registry_edited(a_live_version_renamed), "which it does not hold"),
 }
 
 
