@@ -64,9 +64,24 @@ class RegistryRepo:
         self.key = f"registry:{alias}"
 
     def load(self) -> Registry | None:
-        """The stored registry, or None before the first start."""
+        """The stored registry, or None before the first start.
+
+        Raises:
+            StoreUnavailable: the stored value is no registry this service reads (an edited backup restored
+                one, and every route then answered 500 and the service did not start: a break test).
+        """
         data = self.store.get_meta(self.key)
-        return registry_from_dict(data) if data else None
+        if not data:
+            return None
+        try:
+            reg = registry_from_dict(data)
+        except (KeyError, TypeError, ValueError, AttributeError) as e:
+            from app.errors import StoreUnavailable
+
+            raise StoreUnavailable(f"the registry of {self.alias!r} in the store's meta does not read "
+                                   f"({type(e).__name__}: {e}): restore a good backup (scripts/restore NAME "
+                                   "--force, the service stopped)", {"key": self.key}) from None
+        return reg
 
     def get(self) -> Registry:
         """The stored registry.

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from app.domain.bounds import check_json_value
+from app.domain.documents import point_id
 from app.encoders.fastembed_encoder import SparseVec
 from app.errors import BackupInvalid, InvalidInput
 from app.repos.registry import registry_from_dict
@@ -161,6 +162,8 @@ def meta_problem(pid: Any, payload: dict[str, Any]) -> str | None:
     key, value = payload.get("key"), payload.get("value")
     if not isinstance(key, str) or not isinstance(value, dict):
         return f"meta point {pid} is not a key and an object value"
+    if str(pid) != point_id(f"meta:{key}"):  # the service reads a key's value by this id, not by `key`
+        return f"meta point {pid} holds key {key!r}, which the service stores at another point"
     if not key.startswith("registry:"):  # app.repos.registry: `registry:<alias>`
         return None
     try:

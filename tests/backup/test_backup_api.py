@@ -268,3 +268,20 @@ def test_a_second_restore_or_a_backup_while_a_restore_runs_is_a_409_and_changes_
     go.set()
     runner.join(60)
     assert first["status"] == 200 and client.get("/ready").status_code == 200
+
+
+def test_a_registry_the_service_cannot_read_is_a_503_and_a_one_line_start_naming_the_way_back(
+        client: TestClient, app_services: Services) -> None:
+    """A restored backup whose registry was edited (an edge snapshot's meta is not read for meaning) made every
+    route a 500 and the start a 31-line traceback (a break test)."""
+    from app.errors import StoreUnavailable
+    from app.launch import one_line
+
+    key = app_services.registry.key
+    app_services.store.put_meta(key, {"spaces": "junk", "revision": 1})
+    r = client.get("/ready")
+    assert r.status_code == 503 and "does not read" in r.json()["message"] and "restore a good backup" in r.text
+    assert client.post("/search", json={"query": "gene editing"}).status_code == 503
+    with pytest.raises(StoreUnavailable) as err:
+        app_services.registry.get()
+    assert one_line(err.value).startswith("store_unavailable: the registry of 'documents' in the store's meta")  # type: ignore[union-attr]

@@ -295,6 +295,9 @@ BROKEN: dict[str, tuple[Callable[[Path], None], str]] = {  # case -> (how the co
     "registry-spaces-junk": (registry_edited(lambda p: p["value"].__setitem__("spaces", "junk")), "no registry"),
     "registry-value-removed": (registry_edited(lambda p: p.pop("value")), "not a key and an object value"),
     "registry-live-version-unknown": (registry_edited(a_live_version_renamed), "which it does not hold"),
+    "registry-under-another-key": (registry_edited(lambda p: (p.__setitem__("key", "profile:documents"),
+                                                              p["value"].__setitem__("spaces", "junk"))),
+                                   "which the service stores at another point"),
 }
 
 
