@@ -106,6 +106,7 @@ class BackupService:
         self.root = Path(root)
         self.config = config
         self._restoring = threading.Lock()  # one restore at a time, and no backup while one runs
+        self._guard, self._backups = threading.Lock(), 0  # backups running (a restore waits for none: it refuses)
 
     def folder(self, name: str | None = None) -> Path:
         """The folder of backup `name` under the backup root; a new `multivec-<UTC time>` when None."""
@@ -128,16 +129,22 @@ class BackupService:
             Conflict: `folder` holds files already (a backup is never written over another), or a restore runs.
             DiskFull: the backup's disk cannot hold a collection's snapshot; the folder is removed.
         """
-        if self._restoring.locked():
-            raise Conflict("a restore is running: back up once it has answered")
-        started = time.monotonic()
-        folder = claim(folder, self.root)
-        created = dt.datetime.now(dt.UTC)  # once claimed: backups of one second keep the order of their names
+        with self._guard:
+            if self._restoring.locked():
+                raise Conflict("a restore is running: back up once it has answered")
+            self._backups += 1
         try:
-            return self._write_backup(folder, started, created, progress)
-        except BaseException:  # a failed backup (a full disk, say) leaves no half folder: the name can be used again
-            shutil.rmtree(folder, ignore_errors=True)
-            raise
+            started = time.monotonic()
+            folder = claim(folder, self.root)
+            created = dt.datetime.now(dt.UTC)  # once claimed: backups of one second keep the order of their names
+            try:
+                return self._write_backup(folder, started, created, progress)
+            except BaseException:  # a failed backup (a full disk, say) leaves no half folder: its name is free again
+                shutil.rmtree(folder, ignore_errors=True)
+                raise
+        finally:
+            with self._guard:
+                self._backups -= 1
 
     def _write_backup(self, folder: Path, started: float, created: dt.datetime, progress: Progress) -> Summary:
         summary = Summary(action="backup", path=str(folder))
@@ -202,10 +209,15 @@ class BackupService:
         backup: a break test).
 
         Raises:
-            Conflict: another restore is running (nothing changed).
+            Conflict: another restore, or a backup, is running (nothing changed).
         """
         if not self._restoring.acquire(blocking=False):
             raise Conflict("a restore is already running: wait for its answer, then restore again")
+        with self._guard:
+            backing_up = self._backups
+        if backing_up:
+            self._restoring.release()
+            raise Conflict("a backup is running: restore once it has answered (it would hold part of each)")
         try:
             return self._restore(folder, force=force, progress=progress)
         finally:

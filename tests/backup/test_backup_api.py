@@ -285,3 +285,32 @@ def test_a_registry_the_service_cannot_read_is_a_503_and_a_one_line_start_naming
     with pytest.raises(StoreUnavailable) as err:
         app_services.registry.get()
     assert one_line(err.value).startswith("store_unavailable: the registry of 'documents' in the store's meta")  # type: ignore[union-attr]
+
+
+def test_a_restore_while_a_backup_runs_is_a_409_and_the_backup_completes(
+        client: TestClient, app_services: Services, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A restore that started during a backup was not refused (a break test): the backup could hold part of each."""
+    import threading
+
+    assert client.post("/admin/backup", json={"name": "base"}, headers=BEARER).status_code == 200
+    inside, go = threading.Event(), threading.Event()
+    real = app_services.store.snapshot
+
+    def held(*args: object, **kwargs: object) -> object:
+        inside.set()
+        assert go.wait(30)
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(app_services.store, "snapshot", held)
+    first: dict[str, int] = {}
+    runner = threading.Thread(target=lambda: first.setdefault("status", client.post(
+        "/admin/backup", json={"name": "slow"}, headers=BEARER).status_code))
+    runner.start()
+    assert inside.wait(30)
+    r = client.post("/admin/restore", json={"name": "base", "force": True}, headers=BEARER)
+    assert r.status_code == 409 and "a backup is running" in r.json()["message"]
+    go.set()
+    runner.join(60)
+    assert first["status"] == 200
+    monkeypatch.setattr(app_services.store, "snapshot", real)
+    assert client.post("/admin/restore", json={"name": "slow", "force": True}, headers=BEARER).status_code == 200
