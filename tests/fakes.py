@@ -362,7 +362,7 @@ class FakeStore:
         return None
 
     def stage_snapshot(self, collection: str, path: Path, vectors: dict[str, VectorSpec], *,
-                       points: int | None = None) -> None:
+                       points: int | None = None, check: Any = None) -> None:
         self._check()
         raise InvalidInput("the fake store takes no snapshots")
 

@@ -281,7 +281,8 @@ class BackupService:
         self.store.reserve("a restore", sum(2 * f.stat().st_size for f in files.values()))
         for name, c in manifest["collections"].items():  # each snapshot unpacked and counted aside (embedded)
             if c["format"] != POINTS_EXPORT:
-                self.store.stage_snapshot(name, files[name], specs[name], points=expected[name])
+                self.store.stage_snapshot(name, files[name], specs[name], points=expected[name],
+                                          check=meta_problem if name == META_COLLECTION else None)
         summary = Summary(action="restore", path=str(folder))
         summary.kept = [n for n in existing if n not in manifest["collections"]]
         names = sorted(manifest["collections"])

@@ -14,6 +14,7 @@ from app.store.types import (
     Hit,
     MultiVector,
     Payload,
+    PayloadCheck,
     PointWrite,
     QueryResult,
     Selector,
@@ -25,7 +26,7 @@ from app.store.types import (
 
 # The value types live in app.store.types; they are named here too, so `from app.store.base import X` works.
 __all__ = [
-    "QUANTIZATIONS", "CollectionConfig", "DenseVector", "Hit", "MultiVector", "Payload", "PointWrite",
+    "QUANTIZATIONS", "CollectionConfig", "DenseVector", "Hit", "MultiVector", "Payload", "PayloadCheck", "PointWrite",
     "QueryResult", "Selector", "Store", "StoredPoint", "VectorSpec", "VectorStorage", "VectorValue",
     "port_methods",
 ]
@@ -300,11 +301,11 @@ class Store(Protocol):
         ...
 
     def stage_snapshot(self, collection: str, path: Path, vectors: dict[str, VectorSpec], *,
-                       points: int | None = None) -> None:
+                       points: int | None = None, check: PayloadCheck | None = None) -> None:
         """Check a snapshot before a restore changes anything, as far as this store can (arguments and errors
-        as `restore_snapshot`'s; DiskFull when it cannot be unpacked). Embedded: unpacked, opened and counted
-        beside `collection`'s folder, where `restore_snapshot` of the same file takes it (one that fails
-        discards every one staged). Server: nothing (it reads the upload when it restores it)."""
+        as `restore_snapshot`'s; DiskFull when it cannot be unpacked). Embedded: unpacked, opened, counted, each
+        payload passed to `check` (a problem: BackupInvalid), beside `collection`'s folder for `restore_snapshot`
+        to take (one that fails discards every one staged). Server: nothing (it reads the upload to restore it)."""
         ...
 
     def restore_snapshot(self, collection: str, path: Path, vectors: dict[str, VectorSpec], *,

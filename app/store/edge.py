@@ -326,9 +326,9 @@ class EdgeStore(Store):
             return name
 
     def stage_snapshot(self, collection: str, path: Path, vectors: dict[str, VectorSpec], *,
-                       points: int | None = None) -> None:
+                       points: int | None = None, check: Any = None) -> None:  # check: a PayloadCheck
         with self._mutex:
-            self._staging.stage(self._dir(collection), Path(path), vectors, points,  # the archive unpacked, old kept:
+            self._staging.stage(self._dir(collection), Path(path), vectors, points, check,  # unpacked; old kept:
                                 room=lambda: self._disk.check("a restore", 2 * Path(path).stat().st_size))
 
     def restore_snapshot(self, collection: str, path: Path, vectors: dict[str, VectorSpec], *,

@@ -20,7 +20,7 @@ import qdrant_edge as qe
 
 from app.errors import AppError, BackupInvalid, CollectionNotFound, InvalidInput, StoreUnavailable
 from app.store.adapter import missing_vector
-from app.store.types import VectorSpec
+from app.store.types import PayloadCheck, VectorSpec
 
 RUNBOOK = "docs/migrations.md#a-collection-that-cannot-be-opened"
 SPECS = "multivec-spec.json"  # beside a collection's shard folder: its named vectors as `VectorSpec`s
@@ -114,9 +114,10 @@ def write_tar(folder: Path, out: Path) -> None:
         archive.add(folder, arcname=".")
 
 
-def unpack_shard(path: Path, folder: Path, points: int | None = None) -> None:
+def unpack_shard(path: Path, folder: Path, points: int | None = None, check: PayloadCheck | None = None) -> None:
     """Lay out the shard snapshot at `path` in `folder`/shard (edge's own `EdgeShard.unpack_snapshot`), open it
-    to check it reads (and holds `points` points, unless None), and close it again.
+    to check it reads (and holds `points` points, unless None; each point's payload as `check` wants it, unless
+    None), and close it again.
 
     Raises:
         InvalidInput: `path` is not an edge shard snapshot this engine opens (`folder` is removed).
@@ -127,6 +128,7 @@ def unpack_shard(path: Path, folder: Path, points: int | None = None) -> None:
         shard = qe.EdgeShard.load(str(folder / "shard"))
         try:
             held = int(shard.count(qe.CountRequest(filter=None, exact=True)))
+            problem = _first_problem(shard, check) if check else None
         finally:
             shard.close()
     except (KeyboardInterrupt, SystemExit):
@@ -139,6 +141,23 @@ def unpack_shard(path: Path, folder: Path, points: int | None = None) -> None:
     if points is not None and held != points:
         shutil.rmtree(folder, ignore_errors=True)
         raise BackupInvalid(f"{path} holds {held} points; the backup recorded {points}", {"path": str(path)})
+    if problem:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise BackupInvalid(f"{path}: {problem} (corrupted or edited)", {"path": str(path)})
+
+
+def _first_problem(shard: Any, check: PayloadCheck) -> str | None:
+    """The first point of `shard` whose payload `check` finds a problem with (its words), or None."""
+    offset = None
+    while True:
+        records, offset = shard.scroll(qe.ScrollRequest(offset=offset, limit=256, filter=None, with_payload=True,
+                                                        with_vector=False))
+        for r in records:
+            problem = check(str(r.id), dict(r.payload or {}))
+            if problem:
+                return problem
+        if offset is None:
+            return None
 
 
 def write_specs(path: Path, specs: dict[str, VectorSpec]) -> None:
@@ -186,7 +205,7 @@ class Staging:
         self._staged: dict[Path, Path] = {}  # collection folder -> the snapshot staged for it
 
     def stage(self, folder: Path, path: Path, vectors: dict[str, VectorSpec], points: int | None,
-              room: Callable[[], None] = lambda: None) -> None:
+              check: PayloadCheck | None = None, room: Callable[[], None] = lambda: None) -> None:
         """Stage the snapshot at `path` for the collection folder `folder`, once `room()` found the disk can hold
         it; a failure (that check's included) discards every snapshot staged so far.
 
@@ -199,7 +218,7 @@ class Staging:
         try:
             room()
             staged.mkdir(parents=True)
-            unpack_shard(path, staged, points)
+            unpack_shard(path, staged, points, check)
             _same_vectors(path, staged / "shard", vectors)
             write_specs(staged / SPECS, vectors)
         except BaseException:

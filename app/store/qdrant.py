@@ -323,7 +323,7 @@ class QdrantStore(Store):
         return name
 
     def stage_snapshot(self, collection: str, path: Path, vectors: dict[str, VectorSpec], *,
-                       points: int | None = None) -> None:
+                       points: int | None = None, check: Any = None) -> None:  # unused: nothing is staged
         """See `Store.stage_snapshot`: the server reads the upload when it restores it (nothing to stage)."""
         if self._local:
             raise InvalidInput("the in-memory client takes no snapshots: restore from a points export")

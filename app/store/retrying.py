@@ -14,6 +14,7 @@ from app.errors import DiskFull, StoreUnavailable
 from app.store.base import (
     CollectionConfig,
     Payload,
+    PayloadCheck,
     PointWrite,
     QueryResult,
     Selector,
@@ -186,9 +187,9 @@ class RetryingStore(Store):
         return self._call(self.inner.snapshot, collection, folder)
 
     def stage_snapshot(self, collection: str, path: Path, vectors: dict[str, VectorSpec], *,
-                       points: int | None = None) -> None:
+                       points: int | None = None, check: PayloadCheck | None = None) -> None:
         """See `Store.stage_snapshot` (it starts over, so a retry does too)."""
-        self._call(self.inner.stage_snapshot, collection, path, vectors, points=points)
+        self._call(self.inner.stage_snapshot, collection, path, vectors, points=points, check=check)
 
     def restore_snapshot(self, collection: str, path: Path, vectors: dict[str, VectorSpec], *,
                          points: int | None = None) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,6 +15,8 @@ DenseVector = list[float] | npt.NDArray[np.float32]  # shape (d,), float32
 MultiVector = list[list[float]] | list[npt.NDArray[np.float32]] | npt.NDArray[np.float32]  # (n, d): MaxSim
 VectorValue = DenseVector | MultiVector | SparseVec  # what a named vector holds, by its VectorSpec.kind
 Payload = dict[str, Any]  # JSON-able: the document's fields, `doc_id`, `derived`, `vector_versions`
+# a restore's check of a staged point (its id, its payload): why the service could not read it, or None
+PayloadCheck = Callable[[str, Payload], str | None]
 Selector = bool | Sequence[str]  # which named vectors to return: none, all, or these names
 
 

@@ -314,3 +314,19 @@ def test_a_restore_while_a_backup_runs_is_a_409_and_the_backup_completes(
     assert first["status"] == 200
     monkeypatch.setattr(app_services.store, "snapshot", real)
     assert client.post("/admin/restore", json={"name": "slow", "force": True}, headers=BEARER).status_code == 200
+
+
+def test_an_edge_snapshot_whose_registry_the_service_cannot_read_is_refused_and_nothing_changes(
+        client: TestClient, app_services: Services) -> None:
+    """An edited registry inside an edge snapshot of the meta was restored, and every route then answered 500 and
+    the service did not start (a break test): the staged meta is read for meaning before anything changes."""
+    key = app_services.registry.key
+    good = app_services.store.get_meta(key)
+    assert good is not None
+    app_services.store.put_meta(key, {**good, "spaces": "junk"})  # as an edited backup would carry it
+    assert client.post("/admin/backup", json={"name": "edited"}, headers=BEARER).status_code == 200
+    app_services.store.put_meta(key, good)
+    r = client.post("/admin/restore", json={"name": "edited", "force": True}, headers=BEARER)
+    assert r.status_code == 422 and r.json()["code"] == "backup_invalid" and "is no registry" in r.json()["message"]
+    assert client.get("/ready").status_code == 200
+    assert client.post("/search", json={"query": "gene editing", "limit": 1}).json()["hits"]
