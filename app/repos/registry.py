@@ -75,7 +75,7 @@ class RegistryRepo:
             return None
         try:
             reg = registry_from_dict(data)
-        except (KeyError, TypeError, ValueError, AttributeError) as e:
+        except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as e:
             from app.errors import StoreUnavailable
 
             raise StoreUnavailable(f"the registry of {self.alias!r} in the store's meta does not read "

@@ -168,10 +168,14 @@ def meta_problem(pid: Any, payload: dict[str, Any]) -> str | None:
         return None
     try:
         reg = registry_from_dict(value)
-    except (KeyError, TypeError, ValueError, AttributeError) as e:
+    except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as e:
         return f"meta value {key!r} is no registry ({type(e).__name__}: {e})"
     for space in reg.spaces.values():
-        for version in (space.live, space.previous):
+        rollout = space.rollout
+        for version in (space.live, space.previous, rollout.version if rollout else None):
             if version is not None and version not in space.versions:
                 return f"meta value {key!r}: space {space.name!r} names version {version!r}, which it does not hold"
+        if rollout and (isinstance(rollout.percent, bool) or not isinstance(rollout.percent, int)
+                        or not 0 <= rollout.percent <= 100):
+            return f"meta value {key!r}: space {space.name!r}'s rollout percent {rollout.percent!r} is no 0-100"
     return None

@@ -233,6 +233,13 @@ def a_live_version_renamed(payload: dict[str, Any]) -> None:
     space["live"] += "-gone"
 
 
+def a_rollout(percent: Any, version: str | None = None) -> Callable[[dict[str, Any]], None]:
+    def change(payload: dict[str, Any]) -> None:
+        space = next(s for s in payload["value"]["spaces"].values() if s.get("live"))
+        space["rollout"] = {"version": version or space["live"], "percent": percent, "started": ""}
+    return change
+
+
 def one_point_more(folder: Path) -> None:
     edit(folder, lambda d: documents(d).__setitem__("points", documents(d)["points"] + 1))
 
@@ -298,6 +305,10 @@ BROKEN: dict[str, tuple[Callable[[Path], None], str]] = {  # case -> (how the co
     "registry-under-another-key": (registry_edited(lambda p: (p.__setitem__("key", "profile:documents"),
                                                               p["value"].__setitem__("spaces", "junk"))),
                                    "which the service stores at another point"),
+    "registry-rollout-percent-text": (registry_edited(a_rollout("junk")), "rollout percent 'junk'"),
+    "registry-rollout-to-a-ghost": (registry_edited(a_rollout(50, "title.zzz.v9")), "which it does not hold"),
+    "registry-revision-infinite": (registry_edited(lambda p: p["value"].__setitem__("revision", float("inf"))),
+                                   "OverflowError"),
 }
 
 
