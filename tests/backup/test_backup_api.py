@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -240,22 +241,26 @@ def test_restore_latest_says_which_backup_it_skipped_and_takes_the_latest_that_r
     assert lines[2:] == [f"scripts/restore: no readable backup under {root} (2 skipped, above)"], done.stderr
 
 
+def held(monkeypatch: pytest.MonkeyPatch, store: object, method: str) -> tuple[threading.Event, threading.Event]:
+    """Hold `store.method` until released: (`inside`, set when a call reached it; `go`, set to let it run)."""
+    inside, go = threading.Event(), threading.Event()
+    real = getattr(store, method)
+
+    def holding(*args: object, **kwargs: object) -> object:
+        inside.set()
+        assert go.wait(30)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(store, method, holding)
+    return inside, go
+
+
 def test_a_second_restore_or_a_backup_while_a_restore_runs_is_a_409_and_changes_nothing(
         client: TestClient, app_services: Services, monkeypatch: pytest.MonkeyPatch) -> None:
     """Four restores sent at once answered 404 or 422 for a valid backup (a break test): one runs, the others are
     told so."""
-    import threading
-
     assert client.post("/admin/backup", json={"name": "one"}, headers=BEARER).status_code == 200
-    inside, go = threading.Event(), threading.Event()
-    real = app_services.store.stage_snapshot
-
-    def held(*args: object, **kwargs: object) -> None:
-        inside.set()
-        assert go.wait(30)
-        real(*args, **kwargs)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(app_services.store, "stage_snapshot", held)
+    inside, go = held(monkeypatch, app_services.store, "stage_snapshot")
     first: dict[str, int] = {}
     runner = threading.Thread(target=lambda: first.setdefault("status", client.post(
         "/admin/restore", json={"name": "one", "force": True}, headers=BEARER).status_code))
@@ -272,8 +277,8 @@ def test_a_second_restore_or_a_backup_while_a_restore_runs_is_a_409_and_changes_
 
 def test_a_registry_the_service_cannot_read_is_a_503_and_a_one_line_start_naming_the_way_back(
         client: TestClient, app_services: Services) -> None:
-    """A restored backup whose registry was edited (an edge snapshot's meta is not read for meaning) made every
-    route a 500 and the start a 31-line traceback (a break test)."""
+    """A registry the service cannot read, however it got into the store, made every route a 500 and the start a
+    31-line traceback (a break test)."""
     from app.errors import StoreUnavailable
     from app.launch import one_line
 
@@ -290,18 +295,9 @@ def test_a_registry_the_service_cannot_read_is_a_503_and_a_one_line_start_naming
 def test_a_restore_while_a_backup_runs_is_a_409_and_the_backup_completes(
         client: TestClient, app_services: Services, monkeypatch: pytest.MonkeyPatch) -> None:
     """A restore that started during a backup was not refused (a break test): the backup could hold part of each."""
-    import threading
-
     assert client.post("/admin/backup", json={"name": "base"}, headers=BEARER).status_code == 200
-    inside, go = threading.Event(), threading.Event()
     real = app_services.store.snapshot
-
-    def held(*args: object, **kwargs: object) -> object:
-        inside.set()
-        assert go.wait(30)
-        return real(*args, **kwargs)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(app_services.store, "snapshot", held)
+    inside, go = held(monkeypatch, app_services.store, "snapshot")
     first: dict[str, int] = {}
     runner = threading.Thread(target=lambda: first.setdefault("status", client.post(
         "/admin/backup", json={"name": "slow"}, headers=BEARER).status_code))

@@ -59,13 +59,19 @@ SMALL_SPACES = [
 ]
 
 
-@pytest.fixture
-def corpus(store_kind: str, tmp_path: Path, model_cache: Path, encoders: EncoderPool) -> Iterator[Services]:
-    """The fixture corpus on either adapter, indexed in the title, summary and keywords spaces."""
-    svc = build_services(make_settings(store_kind, tmp_path, model_cache, spaces=SMALL_SPACES), encoders=encoders)
+def indexed_corpus(store_kind: str, tmp_path: Path, model_cache: Path, encoders: EncoderPool,
+                   spaces: list[SpaceSettings]) -> Iterator[Services]:
+    """The fixture corpus on either adapter, indexed in `spaces` (a fixture's body: yields, then closes)."""
+    svc = build_services(make_settings(store_kind, tmp_path, model_cache, spaces=spaces), encoders=encoders)
     svc.ingest.upsert(to_documents(DOCS))
     yield svc
     svc.close()
+
+
+@pytest.fixture
+def corpus(store_kind: str, tmp_path: Path, model_cache: Path, encoders: EncoderPool) -> Iterator[Services]:
+    """The fixture corpus on either adapter, indexed in the title, summary and keywords spaces."""
+    yield from indexed_corpus(store_kind, tmp_path, model_cache, encoders, SMALL_SPACES)
 
 
 @pytest.fixture

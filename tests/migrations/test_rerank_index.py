@@ -9,15 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from app.container import Services, build_services
+from app.container import Services
 from app.encoders.fastembed_encoder import EncoderPool
 from app.errors import Conflict, InvalidInput
 from app.services.search import SearchRequest
 from app.store.base import VectorSpec
 from app.versioning.declare import AddVersion, Migration, Rebuild
-from tests.conftest import make_settings, to_documents
-from tests.fixtures import DOCS
-from tests.migrations.conftest import NEW, OLD, QUERIES, SMALL_SPACES, WIDE, migrator_of, snapshot
+from tests.migrations.conftest import NEW, OLD, QUERIES, SMALL_SPACES, WIDE, indexed_corpus, migrator_of, snapshot
 
 RERANK_TITLE = Migration(revision="0002", name="title_rerank_only", change=Rebuild(
     index={"title": "rerank"}, reason="title only rescores candidates: no HNSW graph"))
@@ -95,10 +93,7 @@ SUMMARY_V2 = Migration(revision="0002", name="summary_l3", change=AddVersion(
 @pytest.fixture
 def rerank_corpus(store_kind: str, tmp_path: Path, model_cache: Path, encoders: EncoderPool) -> Iterator[Services]:
     """The fixture corpus with `summary` rerank-only (`index: rerank` in its settings)."""
-    svc = build_services(make_settings(store_kind, tmp_path, model_cache, spaces=RERANK_SUMMARY), encoders=encoders)
-    svc.ingest.upsert(to_documents(DOCS))
-    yield svc
-    svc.close()
+    yield from indexed_corpus(store_kind, tmp_path, model_cache, encoders, RERANK_SUMMARY)
 
 
 def test_a_new_version_of_a_rerank_only_space_gets_no_graph(rerank_corpus: Services) -> None:
