@@ -124,16 +124,19 @@ def stage_ranks(stages: Mapping[str, Sequence[tuple[str, float]]],
                   for name, found in where.items()} for pid in pids}
 
 
-def rerank_contributions(plan: QueryPlan, stages: Mapping[str, Ranked],
-                         pids: Sequence[str]) -> dict[str, dict[str, dict[str, object]]]:
+def rerank_contributions(plan: QueryPlan, stages: Mapping[str, Ranked], pids: Sequence[str],
+                         terms: Mapping[str, Mapping[str, float]] | None = None
+                         ) -> dict[str, dict[str, dict[str, object]]]:
     """For each hit, each rerank space's rank and raw score among the candidates, its weight, and
-    what it added to the final score (its raw score when it alone orders the hits).
+    what it added to the final score (its raw score when it alone orders the hits); `terms`: the plan's
+    `formula_terms` over `stages`, when the caller has them already.
 
     Returns:
         point id -> rerank space -> `{"rank", "score", "weight", "contribution", "stage": "rerank"}`.
     """
     out: dict[str, dict[str, dict[str, object]]] = {pid: {} for pid in pids}
-    terms = formula_terms(plan, stages) if plan.formula else {}
+    if terms is None:
+        terms = formula_terms(plan, stages) if plan.formula else {}
     for s in plan.rerank:
         position = {pid: (pos, score) for pos, (pid, score) in enumerate(stages.get(s.space, []))}
         for pid in pids:

@@ -80,10 +80,11 @@ def explain_hits(plan: QueryPlan, result: QueryResult, hits: list[dict[str, Any]
         for entries in explained.values():
             for entry in entries.values():
                 entry["stage"] = CANDIDATES
-        for pid, entries in rerank_contributions(plan, stages, pids).items():
+        formula = formula_terms(plan, stages) if plan.formula else None  # once: the entries and the stages
+        for pid, entries in rerank_contributions(plan, stages, pids, formula).items():
             explained[pid].update(entries)
         ranks = stage_ranks({**stages, FINAL: [(hit["point_id"], hit["score"]) for hit in hits]}, pids)
-        terms = formula_terms(plan, stages) if plan.formula else \
+        terms = formula if formula is not None else \
             {pid: {plan.rerank[0].space: ranks[pid][plan.rerank[0].space]["score"] or 0.0} for pid in pids}
         for pid in pids:  # what each stage adds to the final score (they sum to it)
             for name, at in ranks[pid].items():
