@@ -226,12 +226,17 @@ def check_batch(docs: Sequence[Any], limits: Limits) -> None:
         raise InvalidInput(f"{invalid[0]['message']}{more}; nothing was written", {"invalid": invalid})
 
 
+def nested_past(value: Any, max_depth: int) -> str | None:
+    """Where `value` first nests deeper than `max_depth` levels (objects and arrays), written as every message
+    writes a path (`documents[0].metadata.a`; "" at the top), or None when it does not."""
+    return next((short(node.path.removeprefix(".")) for node in _walk(value, "") if node.depth > max_depth), None)
+
+
 def check_json_value(value: Any, *, max_depth: int) -> None:
     """Any decoded request body nests at most `max_depth` levels (objects and arrays).
 
-    Raises: InvalidInput naming the path, written as every message writes one (`documents[0].metadata.a`).
+    Raises: InvalidInput naming the path (`nested_past`).
     """
-    for node in _walk(value, ""):
-        if node.depth > max_depth:
-            where = short(node.path.removeprefix(".")) or "the request body"  # `documents[0].metadata.a`
-            raise InvalidInput(f"{where}: the request is nested more than {max_depth} levels deep")
+    where = nested_past(value, max_depth)
+    if where is not None:
+        raise InvalidInput(f"{where or 'the request body'}: the request is nested more than {max_depth} levels deep")

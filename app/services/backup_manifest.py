@@ -8,8 +8,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from app.domain.bounds import check_json_value
-from app.errors import BackupInvalid, InvalidInput
+from app.domain.bounds import nested_past
+from app.errors import BackupInvalid
 from app.store.meta import META_COLLECTION
 from app.store.types import DATATYPES
 
@@ -47,10 +47,9 @@ def _load(path: Path) -> Any:
         raise _unreadable(path, ": it is nested too deeply to decode") from None
     except (OSError, ValueError) as e:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
         raise _unreadable(path) from e
-    try:
-        check_json_value(value, max_depth=MAX_MANIFEST_DEPTH)
-    except InvalidInput as e:
-        raise _unreadable(path, f": {e.message.replace('the request is', 'it is')}") from None
+    where = nested_past(value, MAX_MANIFEST_DEPTH)
+    if where is not None:
+        raise _unreadable(path, f": {where or 'it'}: it is nested more than {MAX_MANIFEST_DEPTH} levels deep")
     return value
 
 

@@ -9,7 +9,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import Any, TypeVar
 
-from app.domain.bounds import check_json_value
+from app.domain.bounds import nested_past
 from app.domain.fusion import DBSF
 from app.errors import AppError, CollectionChanged, InvalidInput
 from app.store.base import port_methods
@@ -36,13 +36,10 @@ def storable(payload: P, what: str) -> P:
     Raises:
         InvalidInput: nested deeper, naming `what` and where; nothing is written.
     """
-    if payload:
-        try:
-            check_json_value(payload, max_depth=STORE_MAX_DEPTH)
-        except InvalidInput as e:
-            where = e.message.split(": the request")[0]
-            raise InvalidInput(f"{what} is nested more than {STORE_MAX_DEPTH} levels deep (at {where}): the store "
-                               "could not read it back after a restart", {"what": what}) from None
+    where = nested_past(payload, STORE_MAX_DEPTH) if payload else None
+    if where is not None:
+        raise InvalidInput(f"{what} is nested more than {STORE_MAX_DEPTH} levels deep (at {where}): the store "
+                           "could not read it back after a restart", {"what": what})
     return payload
 
 
