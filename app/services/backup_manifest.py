@@ -13,6 +13,7 @@ from app.errors import BackupInvalid
 from app.store.meta import META_COLLECTION
 from app.store.types import DATATYPES
 
+PHYSICAL = re.compile(r"__\d+$")  # a collection's own name (`documents__2`): a rebuild creates the next one
 MANIFEST = "manifest.json"
 FORMAT = "multivec-backup"
 FORMAT_VERSION = 1
@@ -138,9 +139,11 @@ def check_manifest(manifest: Any, path: Path) -> dict[str, Any]:
         if isinstance(target, str) and target not in collections:
             raise BackupInvalid(f"{path.name}: alias {alias!r} points at {target!r}, which the backup does not "
                                 "hold", {"path": str(path), "field": f"aliases[{alias!r}]"})
-        if alias in collections or alias == META_COLLECTION or target == META_COLLECTION:  # it broke the store
+        if (alias in collections or target == META_COLLECTION or alias.startswith("_") or PHYSICAL.search(alias)
+                or alias != alias.strip() or not alias.isprintable()):  # each broke the store or a later rebuild
             raise BackupInvalid(f"{path.name}: alias {alias!r} -> {target!r}: an alias names a documents collection "
-                                "and is named like none (corrupted or edited)",
+                                "and is named like none (not `<name>__<n>`, not `_...`, no spaces at its ends or "
+                                "control characters) (corrupted or edited)",
                                 {"path": str(path), "field": f"aliases[{alias!r}]"})
         c.text(target, f"aliases[{alias!r}]")
     return manifest

@@ -305,6 +305,14 @@ BROKEN: dict[str, tuple[Callable[[Path], None], str]] = {  # case -> (how the co
     "registry-under-another-key": (registry_edited(lambda p: (p.__setitem__("key", "profile:documents"),
                                                               p["value"].__setitem__("spaces", "junk"))),
                                    "which the service stores at another point"),
+    "alias-named-like-the-next-collection": (lambda f: edit(f, lambda d: d["aliases"].__setitem__(
+        "documents__2", d["aliases"]["documents"])), "named like none"),
+    "alias-with-a-newline": (lambda f: edit(f, lambda d: d["aliases"].__setitem__(
+        "documents\n", d["aliases"]["documents"])), "named like none"),
+    "alias-with-a-trailing-space": (lambda f: edit(f, lambda d: d["aliases"].__setitem__(
+        "documents ", d["aliases"]["documents"])), "named like none"),
+    "alias-in-the-meta-namespace": (lambda f: edit(f, lambda d: d["aliases"].__setitem__(
+        "_MULTIVEC_META", d["aliases"]["documents"])), "named like none"),
     "registry-rollout-percent-text": (registry_edited(a_rollout("junk")), "rollout percent 'junk'"),
     "registry-rollout-to-a-ghost": (registry_edited(a_rollout(50, "title.zzz.v9")), "which it does not hold"),
     "registry-revision-infinite": (registry_edited(lambda p: p["value"].__setitem__("revision", float("inf"))),
