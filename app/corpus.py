@@ -123,9 +123,11 @@ def _parse(line: str) -> Any:
         raise ValueError(line[1:])
     try:
         raw = json.loads(line)
+        bad = invalid_unicode_at(raw)
     except json.JSONDecodeError as e:
         raise ValueError(f"not JSON: {e}") from None
-    bad = invalid_unicode_at(raw)
+    except RecursionError:  # one record: --skip-invalid passes over it, else its file:line ends the run
+        raise ValueError("nested too deeply to decode") from None
     if bad is not None:
         raise ValueError(f"{bad} is not valid Unicode (a lone surrogate such as \\ud800)")
     return raw

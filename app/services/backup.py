@@ -250,8 +250,8 @@ class BackupService:
                 outside the folder, or a count that differs from the manifest's.
             Conflict: the target holds documents and `force` is not set; nothing was changed.
             DiskFull: the embedded store's disk cannot hold the restored collections; nothing was changed.
-            InvalidInput: a snapshot of another store kind (restore it on that kind of store), or one the store
-                cannot read (the collection is kept).
+            InvalidInput: a snapshot of another store kind (restore it on that kind of store); one the store cannot
+                read is a BackupInvalid (the collection is kept).
         """
         started = time.monotonic()
         folder = Path(folder)

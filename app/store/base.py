@@ -323,7 +323,7 @@ class Store(Protocol):
             points: the points the snapshot must hold (None: any); embedded, checked before the swap.
 
         Raises:
-            InvalidInput: this store takes no snapshots, or the file is not one it reads.
+            InvalidInput: this store takes no snapshots. BackupInvalid: the file is not one it reads.
             BackupInvalid: (embedded) the snapshot holds another number of points than `points`.
         """
         ...

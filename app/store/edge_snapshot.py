@@ -120,7 +120,7 @@ def unpack_shard(path: Path, folder: Path, points: int | None = None, check: Pay
     None), and close it again.
 
     Raises:
-        InvalidInput: `path` is not an edge shard snapshot this engine opens (`folder` is removed).
+        BackupInvalid: `path` is not an edge shard snapshot this engine opens (`folder` is removed).
         BackupInvalid: it holds another number of points than `points` (`folder` is removed).
     """
     try:
@@ -136,8 +136,9 @@ def unpack_shard(path: Path, folder: Path, points: int | None = None, check: Pay
         raise
     except BaseException as e:  # a Rust panic is no Exception
         shutil.rmtree(folder, ignore_errors=True)
-        raise InvalidInput(f"{path} is not an edge shard snapshot: {' '.join(str(e).split())[:300]}",
-                           {"path": str(path)}) from e
+        said = " ".join(str(e).replace(str(folder), "<staged>").split())[:300]  # no folder of this machine's
+        raise BackupInvalid(f"{path.name} is not an edge shard snapshot this engine opens (corrupted, edited, or "
+                            f"from another engine version): {said}", {"path": path.name, "field": "file"}) from e
     if points is not None and held != points:
         shutil.rmtree(folder, ignore_errors=True)
         raise BackupInvalid(f"{path} holds {held} points; the backup recorded {points}", {"path": str(path)})
@@ -210,7 +211,7 @@ class Staging:
         it; a failure (that check's included) discards every snapshot staged so far.
 
         Raises:
-            InvalidInput: not an edge shard snapshot this engine opens.
+            BackupInvalid: not an edge shard snapshot this engine opens.
             BackupInvalid: it holds another number of points than `points` (None: any).
         """
         staged = _staged(folder)

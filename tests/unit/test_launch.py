@@ -506,10 +506,18 @@ def test_canary_make_writes_into_a_folder_still_to_be_made(tmp_path: Path) -> No
 def test_json_nested_too_deeply_to_decode_in_a_file_a_command_reads_is_one_line(tmp_path: Path) -> None:
     """`scripts/load` on a JSONL line nested 5,000 levels, and `evaluate install --profile` on a file nested
     100,000, ended in a traceback of 30-38 lines (a break test)."""
-    (tmp_path / "deep.jsonl").write_text("[" * 5000 + "]" * 5000 + "\n")
+    deep = "[" * 5000 + "]" * 5000
+    (tmp_path / "deep.jsonl").write_text(deep + "\n")
     done = run_launch(["app.cli", "load", "--direct", str(tmp_path / "deep.jsonl")], cwd=tmp_path,
                       env={"MULTIVEC_STORE__PATH": str(tmp_path / "data")})
-    assert_one_clear_line(done, "input nested too deeply to read")
+    assert done.returncode != 0 and "Traceback" not in done.stderr
+    assert f"{tmp_path / 'deep.jsonl'}:1: nested too deeply to decode" in done.stderr  # the record, by file:line
+    good = '{"id": "%s", "title": "A title", "body": "A body of text."}'
+    (tmp_path / "mixed.jsonl").write_text("\n".join([good % "a", '{"id": "x", "metadata": ' + deep + "}", good % "b"]))
+    done = run_launch(["app.cli", "load", "--direct", "--skip-invalid", str(tmp_path / "mixed.jsonl")], cwd=tmp_path,
+                      env={"MULTIVEC_STORE__PATH": str(tmp_path / "data2")})  # passed over, as any refused record
+    assert done.returncode == 0 and "mixed.jsonl:2: nested too deeply to decode" in done.stderr, done.stderr
+    assert "loaded 2 documents, skipped 1" in done.stderr + done.stdout
     (tmp_path / "deep.json").write_text("[" * 100_000 + "]" * 100_000)
     done = run_launch(["app.eval.cli", "install", "--index-dir", str(tmp_path / "idx"), "--profile", "deep.json"],
                       cwd=tmp_path)
