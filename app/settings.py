@@ -218,9 +218,9 @@ def default_models() -> dict[str, ModelSettings]:
         "paraphrase-minilm-l3": ModelSettings(name="paraphrase-MiniLM-L3-v2"),
         "bm25": ModelSettings(name="Qdrant/bm25", kind="sparse"),
         "bm25-multilingual": ModelSettings(source="qdrant-bm25", name="bm25-multilingual-en", kind="sparse"),
-        # the same, each number a term too (keywords v3, migrations/0010)
-        "bm25-multilingual-numbers": ModelSettings(source="qdrant-bm25", name="bm25-multilingual-numbers-en",
-                                                   kind="sparse"),
+        # the same, each number a term too (keywords v3, 0010); and each run of Japanese read alone (v4, 0011)
+        **{f"bm25-multilingual-{x}": ModelSettings(source="qdrant-bm25", name=f"bm25-multilingual-{x}-en",
+                                                   kind="sparse") for x in ("numbers", "scripts")},
         # the same model, run once per document for all its dense spaces (app/encoders/shared.py)
         "minilm-l6-int8-shared": ModelSettings(name="all-MiniLM-L6-v2-int8", mode="shared"),
         # the same pass, entities pooled from their mentions (migrations/0009; one pass with the alias above)
@@ -260,8 +260,8 @@ def default_spaces(mode: Literal["shared", "separate"] = "shared") -> list[Space
                       index="rerank"),
         SpaceSettings(name="document", field="document", kind="dense", model=model, version=v),
         # Qdrant's multilingual BM25 (v2: segments Chinese, Japanese and Thai, ties fastembed's Qdrant/bm25 on
-        # English), each number a term too (v3, migrations/0010; docs/evaluation.md, numbers as keywords terms)
-        SpaceSettings(name="keywords", field="keywords", kind="sparse", model="bm25-multilingual-numbers", version=3),
+        # English), each number a term too (v3, migrations/0010), Japanese inside other text segmented (v4, 0011)
+        SpaceSettings(name="keywords", field="keywords", kind="sparse", model="bm25-multilingual-scripts", version=4),
     ]
 
 

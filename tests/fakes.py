@@ -87,7 +87,8 @@ class FakeEncoderPool:
     def __init__(self, models: dict[str, str] | dict[str, ModelSettings] | None = None, *, dim: int = 16) -> None:
         models = models or {"minilm-l6-int8": "dense", "minilm-l6-int8-shared": "dense",
                             "minilm-l6-int8-shared-mentions": "dense", "paraphrase-minilm-l3": "dense",
-                            "bm25": "sparse", "bm25-multilingual": "sparse", "bm25-multilingual-numbers": "sparse"}
+                            "bm25": "sparse", "bm25-multilingual": "sparse", "bm25-multilingual-numbers": "sparse",
+                            "bm25-multilingual-scripts": "sparse"}
         self._encoders = {alias: FakeEncoder(f"fake-{alias}", m if isinstance(m, str) else m.kind, dim)
                           for alias, m in models.items()}
 

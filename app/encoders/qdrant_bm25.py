@@ -7,7 +7,10 @@ English Snowball stemmer, as fastembed's model has them, so English ranks as bef
 languages are tokenised and lowercased but neither stemmed nor stopped. Qdrant applies IDF
 (`Modifier.IDF`), as for fastembed's BM25. Both store adapters get identical vectors: they are
 computed here, not in the store. The tokenizer drops a token of digits alone (`7731`, `3.14`); a
-configuration with `numbers` adds a term for each number (`number_terms`).
+configuration with `numbers` adds a term for each number (`number_terms`). It reads a text as one language,
+so Japanese inside text of another language (`We visited 東京の桜 last spring`) stays one unsegmented token,
+and Korean inside Japanese is dropped; a configuration with `scripts` reads each run of Japanese on its own
+(`japanese_blocks`).
 """
 
 from __future__ import annotations
@@ -26,6 +29,9 @@ from app.settings import EncoderSettings
 MODELS: dict[str, dict[str, Any]] = {
     "bm25-multilingual-en": {"k": 1.2, "b": 0.75, "avg_len": 256.0, "language": "english"},
     "bm25-multilingual-numbers-en": {"k": 1.2, "b": 0.75, "avg_len": 256.0, "language": "english", "numbers": True},
+    # `scripts`: each run of Japanese in text of another language is tokenised on its own (keywords v4, 0011)
+    "bm25-multilingual-scripts-en": {"k": 1.2, "b": 0.75, "avg_len": 256.0, "language": "english", "numbers": True,
+                                     "scripts": True},
 }
 
 # A number: a run of decimal digits of any script (Unicode Nd: ASCII, Arabic-Indic, Devanagari, ...), with
@@ -58,8 +64,38 @@ def number_terms(text: str) -> list[str]:
 # or Korean apart from Chinese (kana, half-width katakana, hangul).
 HAN = re.compile("[\u3005-\u3007\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f]+")
 KANA_OR_HANGUL = re.compile("[\u3040-\u30ff\u31f0-\u31ff\uff66-\uff9f\u1100-\u11ff\u3130-\u318f\uac00-\ud7af]")
+# A run of Japanese: Han, kana, the CJK marks (。「」々) and digits, with spaces between, holding a kana letter
+# (hiragana, katakana, half-width katakana; not ー or ・ alone, which also appear beside other scripts).
+_JA = ("[\u3005-\u3007\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f"
+       "\u3000-\u30ff\u31f0-\u31ff\uff66-\uff9f0-9]")
+JAPANESE_RUN = re.compile(f"{_JA}+(?:\\s+{_JA}+)*")
+KANA_LETTER = re.compile("[\u3041-\u3096\u30a1-\u30fa\u31f0-\u31ff\uff66-\uff9d]")
 # A Japanese particle: after it, the tokenizer reads Han-only text as Japanese (its own terms are then dropped).
 JAPANESE_HINT = "\u306e"  # の
+
+
+def japanese_blocks(text: str) -> list[str] | None:
+    """The parts of `text` to tokenise one by one, so that each is read in its own language: each run of
+    Japanese, then the rest with a space where each run was; None when `text` has no run of Japanese or
+    nothing else with letters (it is then read whole, as before).
+
+    The tokenizer detects one language per text: `We visited 東京の桜が満開です last spring` (or the same in
+    Russian, Arabic, Thai, Korean, ...) read as English keeps the Japanese as one token, so `桜` and `満開`
+    were not terms; `東京の桜が満開です 서울은 한국의 수도입니다` read as Japanese drops the Korean. Chinese
+    (Han alone) beside other scripts is segmented either way, so it stays with the rest.
+    """
+    runs = [m.span() for m in JAPANESE_RUN.finditer(text) if KANA_LETTER.search(m.group())]
+    if not runs:
+        return None
+    rest, end = [], 0
+    for start, stop in runs:
+        rest.append(text[end:start])
+        end = stop
+    rest.append(text[end:])
+    other = " ".join(rest)
+    if not any(c.isalpha() for c in other):
+        return None
+    return [text[a:b] for a, b in runs] + [other]
 
 
 class QdrantBm25Encoder:
@@ -69,13 +105,18 @@ class QdrantBm25Encoder:
     dim = None
 
     def __init__(self, name: str, model: Any, counts: Any = None,
-                 params: tuple[float, float, float] = (1.2, 0.75, 256.0)) -> None:
+                 params: tuple[float, float, float] = (1.2, 0.75, 256.0), *, scripts: bool = False) -> None:
         """`counts`: the same tokenizer with b = 0 (its weights give each term's count), for a configuration
-        with `numbers`; `params`: k, b and avg_len, with which the counts are weighed."""
+        with `numbers` (required with `scripts`); `params`: k, b and avg_len, with which the counts are
+        weighed; `scripts`: each run of Japanese read on its own (`japanese_blocks`)."""
         self.name = name
         self._model = model
         self._counts = counts
         self._k, self._b, self._avg_len = params
+        self._scripts = scripts
+
+    def _blocks(self, text: str) -> list[str]:
+        return (japanese_blocks(text) if self._scripts else None) or [text]
 
     @staticmethod
     def _convert(vec: Any) -> SparseVec:
@@ -94,11 +135,13 @@ class QdrantBm25Encoder:
         return {int(i): round(w * k / (k + 1 - w)) for i, w in zip(vec.indices, vec.values, strict=True)}
 
     def _with_numbers(self, text: str) -> SparseVec:
-        """The text's terms and its numbers' terms counted together and weighed as Qdrant's BM25 weighs
-        a document (tf (k + 1) / (tf + k (1 - b + b len / avg_len)), len = its count of terms)."""
-        tf = self._term_counts(text)
-        for i, n in self._term_counts(" ".join(number_terms(text))).items():
-            tf[i] = tf.get(i, 0) + n
+        """The text's terms (each block's, with `scripts`) and its numbers' terms counted together and
+        weighed as Qdrant's BM25 weighs a document (tf (k + 1) / (tf + k (1 - b + b len / avg_len)),
+        len = its count of terms)."""
+        tf: dict[int, int] = {}
+        for block in [*self._blocks(text), " ".join(number_terms(text))]:
+            for i, n in self._term_counts(block).items():
+                tf[i] = tf.get(i, 0) + n
         norm = self._k * (1 - self._b + self._b * sum(tf.values()) / self._avg_len)
         ids = tuple(sorted(tf))
         return SparseVec(ids, tuple(tf[i] * (self._k + 1) / (tf[i] + norm) for i in ids))
@@ -110,7 +153,7 @@ class QdrantBm25Encoder:
         takes from the characters' readings, while a Japanese document's kanji are terms as written: each run
         of Han in such a query also gives its Japanese reading's terms, so it finds both (a document matches
         the terms of the language it was written in; each term still weighs 1.0)."""
-        terms = set(self._model.embed_query(text).indices)
+        terms = {i for block in self._blocks(text) for i in self._model.embed_query(block).indices}
         if self._counts is not None:  # the numbers' terms, tokenised on their own (as documents have them)
             terms |= set(self._model.embed_query(" ".join(number_terms(text))).indices)
         if not KANA_OR_HANGUL.search(text):
@@ -140,6 +183,7 @@ def load(name: str, settings: EncoderSettings) -> QdrantBm25Encoder:
                                        tokenizer=q.TokenizerType.Multilingual, language=cfg["language"]))
 
         counts = model(0.0) if cfg.get("numbers") else None
-        return QdrantBm25Encoder(name, model(cfg["b"]), counts, (cfg["k"], cfg["b"], cfg["avg_len"]))
+        return QdrantBm25Encoder(name, model(cfg["b"]), counts, (cfg["k"], cfg["b"], cfg["avg_len"]),
+                                 scripts=bool(cfg.get("scripts")))
     except ValueError as e:
         raise EncoderFailed(f"could not configure qdrant-bm25 model {name!r}: {e}") from e

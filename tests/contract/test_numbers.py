@@ -57,8 +57,8 @@ def group_of(doc_id: str) -> str:
 @pytest.fixture(scope="module", params=STORE_KINDS)
 def services(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, model_cache: Path,
              encoders: EncoderPool) -> Iterator[Services]:
-    """The default spaces (keywords v3) and keywords v2 beside them as `kw2`, over the fixture corpus and
-    the number documents, on one adapter; the tests only read."""
+    """The default spaces (keywords v4: v3 and its numbers) and keywords v2 beside them as `kw2`, over the
+    fixture corpus and the number documents, on one adapter; the tests only read."""
     v2 = SpaceSettings(name="kw2", field="keywords", kind="sparse", model="bm25-multilingual", version=2)
     settings = make_settings(request.param, tmp_path_factory.mktemp("numbers"), model_cache,
                              spaces=[*default_spaces(), v2])
@@ -73,8 +73,11 @@ def scored(svc: Services, query: str, space: str) -> list[tuple[str, float]]:
     return [(h["id"], h["score"]) for h in answer.hits]
 
 
-def test_the_default_keywords_version_is_v3_with_numbers(services: Services) -> None:
-    assert services.registry.get().spaces["keywords"].live == "keywords.bm25-multilingual-numbers.v3"
+def test_the_default_keywords_version_counts_numbers(services: Services) -> None:
+    from app.encoders.qdrant_bm25 import MODELS
+
+    assert services.registry.get().spaces["keywords"].live == "keywords.bm25-multilingual-scripts.v4"
+    assert MODELS[services.settings.models["bm25-multilingual-scripts"].name]["numbers"]
 
 
 @pytest.mark.parametrize("query", list(FOUND))

@@ -67,9 +67,9 @@ def test_encoding_modes_are_timed_in_rounds_against_the_faster_bare_encoder(mode
     from app.eval.bench_ingest import bench_encoding_modes, modes_markdown, with_mode
 
     base = Settings(encoders=EncoderSettings(cache_dir=model_cache))
-    assert {s.model for s in with_mode(base, "separate").spaces} == {"minilm-l6-int8", "bm25-multilingual-numbers"}
+    assert {s.model for s in with_mode(base, "separate").spaces} == {"minilm-l6-int8", "bm25-multilingual-scripts"}
     assert {s.model for s in with_mode(with_mode(base, "separate"), "shared").spaces} == {
-        "minilm-l6-int8-shared", "minilm-l6-int8-shared-mentions", "bm25-multilingual-numbers"}
+        "minilm-l6-int8-shared", "minilm-l6-int8-shared-mentions", "bm25-multilingual-scripts"}
     assert with_mode(base, "shared").spaces == base.spaces  # a new install's default: shared
     docs = [Document(id=str(i), title=f"Title {i}", body="Statins lower cholesterol. " * (5 + i)) for i in range(4)]
     out = bench_encoding_modes(docs, encoders, base, ["separate", "shared"], batch=2, rounds=2)

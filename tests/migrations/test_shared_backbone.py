@@ -84,7 +84,7 @@ SHARED_LIVE = {"title": "title.minilm-l6-int8-shared.v3", "body": "body.minilm-l
                "summary": "summary.minilm-l6-int8-shared.v2",
                "entities": "entities.minilm-l6-int8-shared-mentions.v3",  # 0009: pooled from their mentions
                "document": "document.minilm-l6-int8-shared.v2",
-               "keywords": "keywords.bm25-multilingual-numbers.v3"}  # 0010: each number a term, in either mode
+               "keywords": "keywords.bm25-multilingual-scripts.v4"}  # 0010, 0011: numbers, Japanese alone; either mode
 
 
 def test_the_migrations_to_the_shared_versions_apply_backfill_validate_and_promote(
@@ -99,7 +99,7 @@ def test_the_migrations_to_the_shared_versions_apply_backfill_validate_and_promo
             applied = migrator.apply(m)
             space = svc.registry.get().space(m.change.space)  # type: ignore[union-attr]
             if space.live == m.change.vector_name or "superseded" in " ".join(applied.notes):  # type: ignore[union-attr]
-                continue  # keywords: a new install starts at 0010's v3 (in either mode), past 0002's v2
+                continue  # keywords: a new install starts at 0011's v4 (in either mode), past 0002's v2 and 0010's v3
             migrator.backfill(m.revision)
             migrator.validate(m.revision, QUERIES)
             migrator.promote(m.revision, margin=WIDE)
@@ -148,21 +148,22 @@ def test_a_new_install_starts_where_the_shipped_migrations_end(tmp_path: Path, m
                    for row in svc.migrator.plan(load_folder(default_folder())).data["migrations"]}
         record_only = "apply (records it: nothing to add, backfill or validate)"
         assert planned == {"0001": ("superseded", record_only), "0007": ("superseded", record_only),
-                           "0002": ("superseded", record_only),  # keywords v2, below the v3 it started with
+                           "0002": ("superseded", record_only),  # keywords v2, below the v4 it started with
+                           "0010": ("superseded", record_only),  # keywords v3, the same
                            "0008": ("pending", "apply"),
                            **{r: ("live in this install", record_only) for r in ("0003", "0004", "0005",
-                                                                                 "0006", "0009", "0010")}}
+                                                                                 "0006", "0009", "0011")}}
         chain = [m for m in load_folder(default_folder()) if m.revision != "0008"]  # 0008: an optional space
         results = [svc.migrator.apply(m) for m in chain]
         # 0001 (title v2 on L3) is superseded by the title v3 this install started with; the others are live
         assert "superseded" in results[0].notes[0] and "title.minilm-l6-int8-shared.v3" in results[0].notes[0]
-        assert "superseded" in results[1].notes[0] and "keywords.bm25-multilingual-numbers.v3" in results[1].notes[0]
-        assert "already live in this install" in results[-1].notes[-1]  # 0010: no backfill to run next
+        assert "superseded" in results[1].notes[0] and "keywords.bm25-multilingual-scripts.v4" in results[1].notes[0]
+        assert "already live in this install" in results[-1].notes[-1]  # 0011: no backfill to run next
         assert all(r.data["replaces"] is None for r in results)  # a version never replaces itself
         assert svc.store.vector_specs(svc.registry.physical()) == before  # nothing added
         rows = svc.migrator.status()["migrations"]
         states = {row["label"][:4]: row["state"] for row in rows}
-        assert states["0001"] == "superseded" and set(states) == {f"00{i:02}" for i in (*range(1, 8), 9, 10)}
+        assert states["0001"] == "superseded" and set(states) == {f"00{i:02}" for i in (*range(1, 8), 9, 10, 11)}
         # nothing left to do: never "retire" the version that is live
         assert {(row["state"], row["next"]) for row in rows} == {("superseded", "-"), ("done", "-")}
         assert svc.migrator.apply(chain[0]).actions == []  # again: nothing to do

@@ -123,7 +123,7 @@ def test_every_part_renders_on_both_stores(loaded: Services) -> None:
     with TestClient(create_app(loaded.settings, services=loaded)) as c:
         overview = c.get("/inspect/").text
         assert f"{loaded.registry.physical()}" in overview and "11/11 (100.0 %)" in overview
-        points = c.get("/inspect/points", params={"version": "keywords.bm25-multilingual-numbers.v3", "limit": 20}).text
+        points = c.get("/inspect/points", params={"version": "keywords.bm25-multilingual-scripts.v4", "limit": 20}).text
         assert "11 matching point(s)" in points and "sparse · nnz " in points
         search = c.get("/inspect/search", params={"q": "sourdough starter", "limit": "2"}).text
         assert search.count('<svg class="explain"') == 2 and "cook-1" in search

@@ -1,0 +1,101 @@
+# ruff: noqa: RUF001  (text in other scripts is what these tests are about)
+"""keywords v4 (`bm25-multilingual-scripts-en`): a text's words are terms whatever other language surrounds
+them. The tokenizer reads a text as one language: v3 kept Japanese inside text of any other language as one
+unsegmented token, and dropped Korean (and short English) beside Japanese. v4 reads each run of Japanese on
+its own; every other text gets exactly v3's vector."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+
+from app.domain.text import nfkc
+from app.encoders.qdrant_bm25 import QdrantBm25Encoder, japanese_blocks, load
+from app.settings import EncoderSettings
+
+# one short sentence per language: the scripts the tokenizer segments (Chinese, Japanese, Thai), spaced
+# scripts with and without case, accents and a right-to-left script
+SENTENCES = {
+    "en": "cherry blossoms bloom early", "fr": "la crème brûlée est délicieuse", "de": "Die Straßenbahn fährt langsam",
+    "vi": "Hà Nội là thủ đô của Việt Nam", "ru": "Москва столица России", "el": "Η Αθήνα είναι πρωτεύουσα",
+    "ar": "القاهرة عاصمة مصر", "he": "ירושלים היא עיר עתיקה", "hi": "भारत की राजधानी नई दिल्ली है",
+    "th": "ภาษาไทยเป็นภาษาที่สวยงาม", "ko": "서울은 한국의 수도입니다", "zh": "北京烤鸭的传统制作方法",
+    "ja": "東京の桜が満開です", "ja-kana": "ラーメンを食べました",
+}
+# Chinese written right beside Japanese is one run of CJK, read as Japanese (its Han cannot be told apart from
+# kanji); a Han-only query is also read both ways (test_bm25_numbers, test_scripts), so it still matches
+AMBIGUOUS = {frozenset({"zh", "ja"}), frozenset({"zh", "ja-kana"})}
+PAIRS = [(a, b) for a, b in itertools.permutations(SENTENCES, 2) if frozenset({a, b}) not in AMBIGUOUS]
+
+
+@pytest.fixture(scope="module")
+def v4() -> QdrantBm25Encoder:
+    return load("bm25-multilingual-scripts-en", EncoderSettings())
+
+
+@pytest.fixture(scope="module")
+def v3() -> QdrantBm25Encoder:
+    return load("bm25-multilingual-numbers-en", EncoderSettings())
+
+
+def terms(encoder: QdrantBm25Encoder, text: str) -> set[int]:
+    return set(encoder.embed([nfkc(text)])[0].indices)
+
+
+def missing(encoder: QdrantBm25Encoder, host: str, guest: str) -> list[str]:
+    """Which sentence's own terms are not all terms of `guest` inside `host`, or of `guest` before `host`."""
+    lost = []
+    for text in (f"{SENTENCES[host]} {SENTENCES[guest]} {SENTENCES[host]}", f"{SENTENCES[guest]} {SENTENCES[host]}"):
+        mixed = terms(encoder, text)
+        lost += [lang for lang in (host, guest) if not terms(encoder, SENTENCES[lang]) <= mixed]
+    return lost
+
+
+@pytest.mark.parametrize(("host", "guest"), PAIRS)
+def test_each_languages_words_are_terms_whatever_surrounds_them(v4: QdrantBm25Encoder, host: str,
+                                                                guest: str) -> None:
+    assert missing(v4, host, guest) == []
+
+
+def test_v3_lost_japanese_in_every_other_language_and_korean_beside_japanese(v3: QdrantBm25Encoder) -> None:
+    lost = {(h, g) for h, g in PAIRS if missing(v3, h, g)}
+    assert {(h, "ja") for h in SENTENCES if h not in ("ja", "zh", "ja-kana")} <= lost
+    assert ("ja", "ko") in lost and ("ko", "ja") in lost
+
+
+@pytest.mark.parametrize("text", [*SENTENCES.values(), "北京烤鸭 is famous", "東京の桜が満開です。京都の紅葉も美しい。",
+                                  "items ・ apples ー pears", "Order QX-7731 shipped in 2024", "",
+                                  "東京大学 (University of Tokyo)"])
+def test_text_without_japanese_beside_another_language_gets_v3s_vector(v3: QdrantBm25Encoder,
+                                                                        v4: QdrantBm25Encoder, text: str) -> None:
+    assert japanese_blocks(nfkc(text)) is None
+    assert v4.embed([nfkc(text)]) == v3.embed([nfkc(text)])
+    assert v4.embed_query(nfkc(text)) == v3.embed_query(nfkc(text))
+
+
+def test_the_blocks_keep_every_character_and_the_rest_keeps_its_word_boundaries() -> None:
+    assert japanese_blocks("We visited 東京の桜が満開です last spring") == [
+        "東京の桜が満開です", "We visited   last spring"]
+    assert japanese_blocks("iPhoneを買いました") == ["を買いました", "iPhone "]
+    assert japanese_blocks("2024年3月に東京へ行った, in 2024") == ["2024年3月に東京へ行った", " , in 2024"]
+
+
+def test_counts_and_length_are_the_whole_texts(v4: QdrantBm25Encoder) -> None:
+    """Each block's terms are counted once and the document is weighed by its whole length, as one text is:
+    a repeated word weighs more, and the same words in a longer text weigh less."""
+    one, two = (v4.embed([f"{n} 東京の桜が満開です cherry"])[0] for n in ("tea", "tea tea"))
+    tea = set(one.indices) & set(two.indices) - terms(v4, "東京の桜が満開です cherry")
+    (i,) = tea
+    assert dict(zip(two.indices, two.values, strict=True))[i] > dict(zip(one.indices, one.values, strict=True))[i]
+    long = v4.embed([f"tea 東京の桜が満開です cherry {'word ' * 40}"])[0]
+    assert dict(zip(long.indices, long.values, strict=True))[i] < dict(zip(one.indices, one.values, strict=True))[i]
+
+
+def test_a_query_mixing_languages_finds_each_part(v4: QdrantBm25Encoder, v3: QdrantBm25Encoder) -> None:
+    doc = terms(v4, "Notes from our trip: 東京の桜が満開です and the ramen was great")
+    query = set(v4.embed_query(nfkc("桜 満開 ramen")).indices)
+    assert query & doc and len(query & doc) >= 3
+    mixed_query = set(v4.embed_query(nfkc("東京の桜 ramen")).indices)
+    assert mixed_query <= doc
+    assert not set(v3.embed_query(nfkc("東京の桜 ramen")).indices) <= terms(v3, "Notes: 東京の桜が満開です and ramen")
