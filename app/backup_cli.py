@@ -17,7 +17,7 @@ from typing import Any
 
 from app.errors import StoreLocked
 from app.launch import from_caller
-from app.settings_checks import a_folder, writable
+from app.settings_checks import a_folder, url_arg, writable
 from app.store.folder import through_service
 
 
@@ -36,8 +36,8 @@ def parser(action: str) -> argparse.ArgumentParser:
                                                  "backup folder)")
         p.add_argument("--latest", action="store_true", help="the newest backup under MULTIVEC_BACKUP_DIR")
         p.add_argument("--force", action="store_true", help="replace a store that holds documents")
-    p.add_argument("--url", help="go through the running service's admin API (needed while it holds an embedded "
-                                 "data folder; default: MULTIVEC_SERVICE_URL)")
+    p.add_argument("--url", type=url_arg, help="go through the running service's admin API (needed while it "
+                                 "holds an embedded data folder; default: MULTIVEC_SERVICE_URL)")
     p.add_argument("--token", default=os.environ.get("MULTIVEC_ADMIN_TOKEN"), help="admin token (default: env)")
     return p
 

@@ -65,10 +65,11 @@ def _service_url(parser: argparse.ArgumentParser) -> str | None:
 
 def load_parser() -> argparse.ArgumentParser:
     """The `load` command's arguments."""
+    from app.settings_checks import url_arg
     parser = argparse.ArgumentParser(
         prog="scripts/load", description="Load a JSONL or BEIR-layout corpus. Exits non-zero on any refusal.")
     parser.add_argument("path", nargs="?", help="a corpus.jsonl file or a BEIR folder")
-    parser.add_argument("--url", default=_service_url(parser) or "http://127.0.0.1:8000",
+    parser.add_argument("--url", type=url_arg, default=_service_url(parser) or "http://127.0.0.1:8000",
                         help="the running service (default: MULTIVEC_SERVICE_URL, else http://127.0.0.1:8000)")
     parser.add_argument("--direct", action="store_true", help="write to the store directly (service stopped)")
     parser.add_argument("--batch", type=_positive, default=64, help="documents per request (default 64)")

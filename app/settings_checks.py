@@ -183,14 +183,41 @@ def _blank(value: object, kind: str) -> object:
 
 
 def url_or_unset(value: str | None, name: str = "MULTIVEC_SERVICE_URL") -> str | None:
-    """A URL setting: None when unset or empty (an empty variable means unset), else `value` unchanged.
+    """A URL setting: None when unset or empty (an empty variable means unset), else `value` as `service_url`
+    takes it.
 
     Raises:
-        ValueError: the value is only spaces (it would be taken as a URL: "cannot reach the service at  ").
+        ValueError: see `service_url` (", or leave it empty" added).
     """
-    if value and not value.strip():
-        raise ValueError(f"{name} {value!r} is blank: name the service's URL (http://host:port), or leave it empty")
-    return value or None
+    try:
+        return service_url(value, name) if value else None
+    except ValueError as e:
+        raise ValueError(f"{e}, or leave it empty") from None
+
+
+def service_url(value: str, name: str = "--url") -> str:
+    """The running service's URL as given, without spaces at its ends (`--url`, MULTIVEC_SERVICE_URL).
+
+    Raises:
+        ValueError: it is only spaces (it was taken as a URL: "cannot reach the service at  "), or it has no
+            `http://` or `https://` (`127.0.0.1:8000`: the HTTP client's "missing an 'http://' or 'https://'
+            protocol", or `localhost:8000` read as a scheme).
+    """
+    url = value.strip()
+    if not url:
+        raise ValueError(f"{name} {value!r} is blank: name the service's URL (http://host:port)")
+    scheme, sep, rest = url.partition("://")
+    if not sep or scheme.lower() not in ("http", "https") or not rest.strip("/"):
+        raise ValueError(f"{name} {value!r} is not the service's URL: write it as http://host:port")
+    return url
+
+
+def url_arg(text: str) -> str:
+    """`service_url` as an argparse `type` (argparse names the option and exits 2 in one line)."""
+    try:
+        return service_url(text, "URL")
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
 
 
 def not_blank(value: object) -> object:

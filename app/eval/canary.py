@@ -23,6 +23,7 @@ import httpx
 
 from app.corpus import BadRecord, CorpusError, CorpusNotFound, read_json_objects
 from app.eval.args import out_file
+from app.settings_checks import url_arg
 
 
 @dataclass(frozen=True)
@@ -130,7 +131,7 @@ def run(argv: Sequence[str]) -> int:
     """
     p = argparse.ArgumentParser(prog="canary run")
     p.add_argument("pairs", type=Path)
-    p.add_argument("--url", default="http://127.0.0.1:8000")
+    p.add_argument("--url", type=url_arg, default="http://127.0.0.1:8000")
     p.add_argument("--k", type=int, default=10)
     p.add_argument("--baseline", type=float, help="minimum recall (default: PAIRS.baseline.json)")
     p.add_argument("--write-baseline", action="store_true", help="record the recall measured now as the baseline")
@@ -185,7 +186,7 @@ def make(argv: Sequence[str]) -> int:
     p.add_argument("--out", type=out_file, required=True)
     p.add_argument("--n", type=int, default=50, help="queries to sample")
     p.add_argument("--seed", type=int, default=13)
-    p.add_argument("--url", help="the running service: keep only pairs it finds now, record the baseline")
+    p.add_argument("--url", type=url_arg, help="the running service: keep only pairs it finds now, record the baseline")
     p.add_argument("--k", type=int, default=10)
     args = p.parse_args(list(argv))
     ds = load_beir(args.dataset, args.split)

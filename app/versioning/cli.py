@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from app.domain.gates import parse_duration
 from app.errors import AppError, Conflict, StoreLocked
-from app.settings_checks import out_folder, parse_checked
+from app.settings_checks import out_folder, parse_checked, url_arg
 from app.store.folder import through_service
 from app.versioning.declare import Migration, ancestry, default_folder, load_folder
 from app.versioning.dispatch import run_step
@@ -180,9 +180,9 @@ def parser() -> argparse.ArgumentParser:
     """The command line: global options (`--url`, `--token`, `--dir`), then one subcommand per step."""
     p = argparse.ArgumentParser(prog="scripts/migrate", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--url", help="go through the running service's admin API (needed while it holds an "
-                                 "embedded data folder; default: MULTIVEC_SERVICE_URL); without either, the store "
-                                 "is opened from Settings()")
+    p.add_argument("--url", type=url_arg, help="go through the running service's admin API (needed while it "
+                   "holds an embedded data folder; default: MULTIVEC_SERVICE_URL); without either, the store is "
+                   "opened from Settings()")
     p.add_argument("--token", default=os.environ.get("MULTIVEC_ADMIN_TOKEN"), help="admin token (default: env)")
     p.add_argument("--dir", type=Path, default=default_folder(), help="the migrations folder")
     sub = p.add_subparsers(dest="step", required=True, metavar="STEP")

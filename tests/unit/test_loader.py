@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -256,3 +257,60 @@ def test_serve_refuses_a_port_out_of_range(port: str) -> None:
 
     with pytest.raises(argparse.ArgumentTypeError):
         _port(port)
+
+
+def _load(argv: list[str]) -> None:
+    from app.cli import load_parser
+
+    load_parser().parse_args(argv)
+
+
+def _migrate(argv: list[str]) -> None:
+    from app.versioning.cli import parser
+
+    parser().parse_args([*argv, "status"])
+
+
+def _backup(argv: list[str]) -> None:
+    from app.backup_cli import parser
+
+    parser("backup").parse_args(argv)
+
+
+def _canary(argv: list[str]) -> None:
+    from app.eval.canary import main
+
+    main(["run", "pairs.jsonl", *argv])
+
+
+@pytest.mark.parametrize("command", [_load, _migrate, _backup, _canary])
+@pytest.mark.parametrize(("url", "says"), [
+    ("  ", "'  ' is blank: name the service's URL (http://host:port)"),
+    ("127.0.0.1:8000", "'127.0.0.1:8000' is not the service's URL: write it as http://host:port"),
+    ("localhost:8000", "'localhost:8000' is not the service's URL"),  # read as scheme `localhost` before
+    ("ftp://example.org", "'ftp://example.org' is not the service's URL"),
+    ("http://", "'http://' is not the service's URL"),
+])
+def test_every_url_option_refuses_what_is_not_a_service_url_in_one_line(
+        command: Callable[[list[str]], None], url: str, says: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """Found by trying it: `--url "  "` and `--url 127.0.0.1:8000` ended in the HTTP client's "cannot reach the
+    service at  : Request URL is missing an 'http://' or 'https://' protocol" after the work had started."""
+    with pytest.raises(SystemExit) as exc:
+        command(["--url", url])
+    err = capsys.readouterr().err
+    assert exc.value.code == 2 and "argument --url: URL " + says in err and "Traceback" not in err, err
+
+
+@pytest.mark.parametrize("url", ["http://127.0.0.1:8000", " https://search.example.org/ ", "HTTP://host:1"])
+def test_a_service_url_is_taken_without_the_spaces_at_its_ends(url: str) -> None:
+    from app.versioning.cli import parser
+
+    assert parser().parse_args(["--url", url, "status"]).url == url.strip()
+
+
+def test_a_service_url_setting_without_a_scheme_is_refused_at_start(monkeypatch: pytest.MonkeyPatch) -> None:
+    from app.settings import Settings
+
+    monkeypatch.setenv("MULTIVEC_SERVICE_URL", "localhost:8000")
+    with pytest.raises(ValueError, match="'localhost:8000' is not the service's URL: write it as http://host:port"):
+        Settings()
