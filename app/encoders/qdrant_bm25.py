@@ -9,7 +9,7 @@ languages are tokenised and lowercased but neither stemmed nor stopped. Qdrant a
 computed here, not in the store. The tokenizer drops a token of digits alone (`7731`, `3.14`); a
 configuration with `numbers` adds a term for each number (`number_terms`). It reads a text as one language,
 so Japanese inside text of another language (`We visited 東京の桜 last spring`) stays one unsegmented token,
-and Korean inside Japanese is dropped; a configuration with `scripts` reads each run of Japanese on its own
+and Korean inside Japanese is dropped; a configuration with `scripts` reads the Japanese (CJK) of such a text on its own
 (`japanese_blocks`).
 """
 
@@ -64,38 +64,33 @@ def number_terms(text: str) -> list[str]:
 # or Korean apart from Chinese (kana, half-width katakana, hangul).
 HAN = re.compile("[\u3005-\u3007\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f]+")
 KANA_OR_HANGUL = re.compile("[\u3040-\u30ff\u31f0-\u31ff\uff66-\uff9f\u1100-\u11ff\u3130-\u318f\uac00-\ud7af]")
-# A run of Japanese: Han, kana, the CJK marks (。「」々) and digits, with spaces between, holding a kana letter
-# (hiragana, katakana, half-width katakana; not ー or ・ alone, which also appear beside other scripts).
-_JA = ("[\u3005-\u3007\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f"
-       "\u3000-\u30ff\u31f0-\u31ff\uff66-\uff9f0-9]")
-JAPANESE_RUN = re.compile(f"{_JA}+(?:\\s+{_JA}+)*")
+# The characters of Chinese and Japanese text: Han, kana (half-width too) and the CJK marks (。「」ー・々); and a
+# kana letter (hiragana, katakana, half-width katakana; not ー or ・, which also appear beside other scripts).
+CJK = re.compile("[\u3005-\u3007\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f"
+                 "\u3000-\u30ff\u31f0-\u31ff\uff66-\uff9f]+")
 KANA_LETTER = re.compile("[\u3041-\u3096\u30a1-\u30fa\u31f0-\u31ff\uff66-\uff9d]")
 # A Japanese particle: after it, the tokenizer reads Han-only text as Japanese (its own terms are then dropped).
 JAPANESE_HINT = "\u306e"  # の
 
 
 def japanese_blocks(text: str) -> list[str] | None:
-    """The parts of `text` to tokenise one by one, so that each is read in its own language: each run of
-    Japanese, then the rest with a space where each run was; None when `text` has no run of Japanese or
-    nothing else with letters (it is then read whole, as before).
+    """The parts of `text` to tokenise one by one, so that each is read in its own language: its Chinese and
+    Japanese characters (each run, a space between), then the rest (a space where each run was). None, and the
+    text is read whole as before, when it holds no kana letter (no Japanese: Chinese beside other scripts is
+    segmented either way) or nothing with letters but its CJK (Japanese or Chinese alone, whatever its
+    punctuation).
 
     The tokenizer detects one language per text: `We visited 東京の桜が満開です last spring` (or the same in
     Russian, Arabic, Thai, Korean, ...) read as English keeps the Japanese as one token, so `桜` and `満開`
-    were not terms; `東京の桜が満開です 서울은 한국의 수도입니다` read as Japanese drops the Korean. Chinese
-    (Han alone) beside other scripts is segmented either way, so it stays with the rest.
+    were not terms; `東京の桜が満開です 서울은 한국의 수도입니다` read as Japanese drops the Korean. Its CJK
+    read together is detected as a text of CJK alone is: Japanese, or Chinese holding a Japanese word.
     """
-    runs = [m.span() for m in JAPANESE_RUN.finditer(text) if KANA_LETTER.search(m.group())]
-    if not runs:
+    if not KANA_LETTER.search(text):
         return None
-    rest, end = [], 0
-    for start, stop in runs:
-        rest.append(text[end:start])
-        end = stop
-    rest.append(text[end:])
-    other = " ".join(rest)
+    other = CJK.sub(" ", text)
     if not any(c.isalpha() for c in other):
         return None
-    return [text[a:b] for a, b in runs] + [other]
+    return [" ".join(CJK.findall(text)), other]
 
 
 class QdrantBm25Encoder:

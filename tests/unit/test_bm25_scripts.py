@@ -1,4 +1,4 @@
-# ruff: noqa: RUF001  (text in other scripts is what these tests are about)
+# ruff: noqa: RUF001, RUF003  (text and punctuation in other scripts are what these tests are about)
 """keywords v4 (`bm25-multilingual-scripts-en`): a text's words are terms whatever other language surrounds
 them. The tokenizer reads a text as one language: v3 kept Japanese inside text of any other language as one
 unsegmented token, and dropped Korean (and short English) beside Japanese. v4 reads each run of Japanese on
@@ -64,9 +64,16 @@ def test_v3_lost_japanese_in_every_other_language_and_korean_beside_japanese(v3:
     assert ("ja", "ko") in lost and ("ko", "ja") in lost
 
 
-@pytest.mark.parametrize("text", [*SENTENCES.values(), "北京烤鸭 is famous", "東京の桜が満開です。京都の紅葉も美しい。",
-                                  "items ・ apples ー pears", "Order QX-7731 shipped in 2024", "",
-                                  "東京大学 (University of Tokyo)"])
+# Japanese or Chinese alone, whatever its punctuation: NFKC makes full-width `！？（）：，` ASCII, which must not
+# cut kanji off the Japanese around them (a break test: `東京大学を目指す` then no longer found its document)
+CJK_ALONE = ["東京大学！京都大学？どちらに進学しますか", "国立国会図書館（東京都千代田区）の蔵書を検索しました。",
+             "第一章，東京帝国大学。明治時代の教育制度について", "会議：新型感染症対策本部、議事録を公開しました",
+             "漂亮的餐厅，服务员很热情，价格也很便宜。店名叫ラーメン一蘭。", "我们吃了ラーメン。价格也很便宜。"]
+
+
+@pytest.mark.parametrize("text", [*SENTENCES.values(), *CJK_ALONE, "北京烤鸭 is famous",
+                                  "東京の桜が満開です。京都の紅葉も美しい。", "items ・ apples ー pears",
+                                  "Order QX-7731 shipped in 2024", "", "東京大学 (University of Tokyo)"])
 def test_text_without_japanese_beside_another_language_gets_v3s_vector(v3: QdrantBm25Encoder,
                                                                         v4: QdrantBm25Encoder, text: str) -> None:
     assert japanese_blocks(nfkc(text)) is None
@@ -74,11 +81,13 @@ def test_text_without_japanese_beside_another_language_gets_v3s_vector(v3: Qdran
     assert v4.embed_query(nfkc(text)) == v3.embed_query(nfkc(text))
 
 
-def test_the_blocks_keep_every_character_and_the_rest_keeps_its_word_boundaries() -> None:
+def test_the_blocks_are_the_cjk_read_together_and_the_rest_with_its_word_boundaries() -> None:
     assert japanese_blocks("We visited 東京の桜が満開です last spring") == [
         "東京の桜が満開です", "We visited   last spring"]
     assert japanese_blocks("iPhoneを買いました") == ["を買いました", "iPhone "]
-    assert japanese_blocks("2024年3月に東京へ行った, in 2024") == ["2024年3月に東京へ行った", " , in 2024"]
+    assert japanese_blocks("2024年3月に東京へ行った, in 2024") == ["年 月に東京へ行った", "2024 3 , in 2024"]
+    # kanji beside a Latin word stay with the Japanese (read as Japanese, not as Chinese beside English)
+    assert japanese_blocks(nfkc("株式会社日本電気（NEC）は東京にある")) == ["株式会社日本電気 は東京にある", " (NEC) "]
 
 
 def test_counts_and_length_are_the_whole_texts(v4: QdrantBm25Encoder) -> None:
