@@ -75,12 +75,17 @@ def _http_error(_: Request[Any, Any, Any], exc: HTTPException) -> Response[dict[
                     headers=exc.headers)
 
 
-def _provide(pick: Callable[[Services], Any]) -> Provide:
-    """A dependency taking one collaborator from the services the lifespan built."""
+def _provide(pick: Callable[[Services], Any], *, whole: bool = True) -> Provide:
+    """A dependency taking one collaborator from the services the lifespan built; with `whole`, only from a store
+    no restore left half done (`RegistryRepo.check`: 503 naming the restore and the command that finishes it,
+    on every route that reads or writes the store, those that never read the registry too)."""
     def provide(state: State) -> Any:
+        if whole:
+            state.services.registry.check()
         return pick(state.services)
 
-    return Provide(provide, sync_to_thread=False)
+    # in a worker thread where it checks: the journal's read (once a second) may wait on a server's answer
+    return Provide(provide, sync_to_thread=whole)
 
 
 # Controllers name the one collaborator they need (`ingest: IngestService`, `migrator: Migrator`, ...).
@@ -89,7 +94,7 @@ PROVIDERS: dict[str, Provide] = {
     "search": _provide(lambda s: s.search),
     "migrator": _provide(lambda s: s.migrator),
     "registry": _provide(lambda s: s.registry),
-    "backup": _provide(lambda s: s.backup),
+    "backup": _provide(lambda s: s.backup, whole=False),  # a restore finishes one; a backup refuses it itself
     "services": _provide(lambda s: s),  # the inspection page only: it shows every part of the service
 }
 

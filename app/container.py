@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from app.encoders.fastembed_encoder import EncoderPool
 from app.repos.profiles import ProfileRepo
 from app.repos.registry import RegistryRepo, bootstrap
+from app.repos.restore_journal import RestoreJournal
 from app.services.backup import BackupService
 from app.services.ingest import IngestService
 from app.services.plans import check_named_spaces
@@ -15,6 +16,7 @@ from app.services.search import SearchService
 from app.settings import Settings
 from app.store.base import Store
 from app.store.factory import collection_config, open_store
+from app.store.journal_places import place_for
 from app.versioning.engine import Migrator
 
 
@@ -32,8 +34,9 @@ class Services:
     backup: BackupService = field(init=False)  # built from the store and the settings' backup folder
 
     def __post_init__(self) -> None:
+        # the registry's journal: a restore this process runs is not refused as an unfinished one while it runs
         self.backup = BackupService(store=self.store, root=self.settings.backup_dir,
-                                    config=collection_config(self.settings.collection))
+                                    config=collection_config(self.settings.collection), journal=self.registry.journal)
 
     def close(self) -> None:
         """Stop the shadow reads of a rollout and the fan-out pool, then close the store (the embedded store
@@ -76,16 +79,24 @@ def build_services(settings: Settings, *, store: Store | None = None, encoders: 
         The services; `close()` closes the store.
 
     Raises:
-        StoreUnavailable: the store does not answer or is too old.
+        StoreUnavailable: the store does not answer or is too old; (`init`) it holds a restore that did not
+            finish (app.repos.restore_journal: the message names it and the command that finishes it).
         UnknownSpace: (`init`) the search settings name a space the collection does not have.
     """
-    store = store or open_store(settings.store, settings.collection)
-    encoders = encoders or EncoderPool(settings.models, settings.encoders)
-    store.ping()  # fail at startup, clearly, on an unreachable or too old server
-    registry = bootstrap(settings, store, encoders) if init else RegistryRepo(store=store,
-                                                                              alias=settings.store.collection)
+    owned, store = store is None, store or open_store(settings.store, settings.collection)
+    try:
+        encoders = encoders or EncoderPool(settings.models, settings.encoders)
+        store.ping()  # fail at startup, clearly, on an unreachable or too old server
+        journal = RestoreJournal(place_for(store))
+        registry = bootstrap(settings, store, encoders, journal) if init else RegistryRepo(
+            store=store, alias=settings.store.collection, journal=journal)
+        if init:
+            check_named_spaces(settings.search, registry.get().spaces)
+    except BaseException:
+        if owned:  # the embedded data folder is free again, for the command that puts the store right
+            store.close()
+        raise
     if init:
-        check_named_spaces(settings.search, registry.get().spaces)
         for note in settings.search.startup_notes:  # the default plan fell back, or the built-in plans were replaced
             logging.getLogger("multivec").warning("%s", note)
     profiles = ProfileRepo(store=store, alias=registry.alias, profile_path=settings.search.profile_path)

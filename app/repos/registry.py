@@ -9,6 +9,7 @@ from typing import Any
 from app.domain.versions import Registry, Rollout, SpaceState, VectorVersion
 from app.encoders.fastembed_encoder import EncoderPool
 from app.errors import Conflict
+from app.repos.restore_journal import RestoreJournal
 from app.settings import Settings
 from app.store.base import Store, VectorSpec
 
@@ -56,20 +57,34 @@ def spec_of(version: VectorVersion) -> VectorSpec:
 
 
 class RegistryRepo:
-    """Reads and writes the registry of one collection alias."""
+    """Reads and writes the registry of one collection alias; with a `journal`, refuses to read it from a store
+    holding a restore that did not finish (app.repos.restore_journal)."""
 
-    def __init__(self, *, store: Store, alias: str) -> None:
+    def __init__(self, *, store: Store, alias: str, journal: RestoreJournal | None = None) -> None:
         self.store = store
         self.alias = alias
         self.key = f"registry:{alias}"
+        self.journal = journal
+
+    def check(self) -> None:
+        """Refuse a store that is not whole: a restore began and did not finish (a process killed mid-way).
+
+        Raises:
+            StoreUnavailable: naming the restore and the command that finishes it.
+        """
+        if self.journal is not None:
+            self.journal.check()
 
     def load(self) -> Registry | None:
         """The stored registry, or None before the first start.
 
         Raises:
             StoreUnavailable: the stored value is no registry this service reads (an edited backup restored
-                one, and every route then answered 500 and the service did not start: a break test).
+                one, and every route then answered 500 and the service did not start: a break test); or the
+                store holds a restore that did not finish (`check`): its registry may be the backup's beside the
+                collections of before (a restore killed mid-way was served so, `/ready` 200).
         """
+        self.check()
         data = self.store.get_meta(self.key)
         if not data:
             return None
@@ -171,11 +186,13 @@ def initial_registry(settings: Settings, encoders: EncoderPool) -> Registry:
     return Registry(spaces=reg.spaces, revision=1)
 
 
-def bootstrap(settings: Settings, store: Store, encoders: EncoderPool) -> RegistryRepo:
+def bootstrap(settings: Settings, store: Store, encoders: EncoderPool,
+              journal: RestoreJournal | None = None) -> RegistryRepo:
     """Create the collection, its alias and registry on first start; reuse them after. A collection
     the alias points at but that is gone (moved aside by the runbook's recovery) is created anew,
-    empty, with the registry's vector versions."""
-    repo = RegistryRepo(store=store, alias=settings.store.collection)
+    empty, with the registry's vector versions. A store holding an unfinished restore (`journal`) is
+    refused before anything is created (StoreUnavailable naming it)."""
+    repo = RegistryRepo(store=store, alias=settings.store.collection, journal=journal)
     stored = repo.load()
     physical = store.get_alias(repo.alias)
     if stored is not None and physical is not None and store.collection_exists(physical):

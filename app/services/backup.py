@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from app.errors import BackupInvalid, BackupNotFound, Conflict, InvalidInput
+from app.repos.restore_journal import RestoreJournal, RestoreRecord
 
 # where backups live: re-exported here, where the scripts and tests read them
 from app.services.backup_folders import FORMAT, FORMAT_VERSION, claim, default_name, parse_manifest
@@ -22,6 +23,7 @@ from app.services.backup_folders import latest as latest
 from app.services.backup_manifest import inside
 from app.services.backup_points import check_points, export_points, import_points, meta_problem
 from app.store.base import CollectionConfig, Store, VectorSpec
+from app.store.journal_places import JOURNAL_COLLECTION, place_for
 from app.store.meta import META_COLLECTION
 
 POINTS_EXPORT = "points-jsonl"  # the portable format: one JSON line per point, gzipped (app.services.backup_points)
@@ -99,12 +101,15 @@ class BackupService:
     in-memory client; restored at the datatypes the manifest records).
     """
 
-    def __init__(self, *, store: Store, root: Path = Path("backups"), config: CollectionConfig | None = None) -> None:
+    def __init__(self, *, store: Store, root: Path = Path("backups"), config: CollectionConfig | None = None,
+                 journal: RestoreJournal | None = None) -> None:
         """`config`: the store's collection settings, under the datatypes a points export recorded (None: the
-        adapter's own defaults)."""
+        adapter's own defaults). `journal`: where a restore records itself while it replaces collections (None:
+        the store's own place, app.store.journal_places; the service passes its registry's)."""
         self.store = store
         self.root = Path(root)
         self.config = config
+        self.journal = journal or RestoreJournal(place_for(store))
         self._restoring = threading.Lock()  # one restore at a time, and no backup while one runs
         self._guard, self._backups = threading.Lock(), 0  # backups running (a restore waits for none: it refuses)
 
@@ -126,12 +131,14 @@ class BackupService:
             The summary (points per collection, aliases, MB, seconds).
 
         Raises:
-            Conflict: `folder` holds files already (a backup is never written over another), or a restore runs.
+            Conflict: `folder` holds files already (a backup is never written over another), a restore runs, or
+                one did not finish (the store holds part of it).
             DiskFull: the backup's disk cannot hold a collection's snapshot; the folder is removed.
         """
         with self._guard:
             if self._restoring.locked():
                 raise Conflict("a restore is running: back up once it has answered")
+            self.journal.refuse_backup()
             self._backups += 1
         try:
             started = time.monotonic()
@@ -148,7 +155,7 @@ class BackupService:
 
     def _write_backup(self, folder: Path, started: float, created: dt.datetime, progress: Progress) -> Summary:
         summary = Summary(action="backup", path=str(folder))
-        names = self.store.list_collections()
+        names = [n for n in self.store.list_collections() if n != JOURNAL_COLLECTION]  # a server's restore journal
         collections: dict[str, Any] = {}
         for i, name in enumerate(names, 1):
             specs = self.store.vector_specs(name)
@@ -231,8 +238,10 @@ class BackupService:
         export and its count, and (embedded) every snapshot unpacked, opened and counted beside the collection
         it replaces (`Store.stage_snapshot`); a server reads each upload aside before it replaces the
         collection's data. A target that holds documents (a point in any collection but the meta) is
-        refused unless `force`; then each
-        collection the backup names is replaced by its copy. Collections the backup does not name are kept.
+        refused unless `force` (or it holds the part an unfinished restore of this same backup replaced). Then the
+        restore is recorded in the journal (app.repos.restore_journal), each collection the backup names is
+        replaced by its copy, the aliases set, and the record removed: a restore killed in between leaves the
+        store refused (503) until one finishes. Collections the backup does not name are kept.
         Writes are not held back: one acknowledged before its collection is replaced (while the backup is
         checked, say) is replaced with it; one acknowledged after lands in the restored collection.
 
@@ -248,7 +257,8 @@ class BackupService:
             BackupNotFound: no backup in `folder`.
             BackupInvalid: a corrupted manifest (the message and `detail.field` name the field) or file, a file
                 outside the folder, or a count that differs from the manifest's.
-            Conflict: the target holds documents and `force` is not set; nothing was changed.
+            Conflict: the target holds documents, or a restore of another backup did not finish, and `force` is not
+                set; nothing was changed.
             DiskFull: the embedded store's disk cannot hold the restored collections; nothing was changed.
             InvalidInput: a snapshot of another store kind (restore it on that kind of store); one the store cannot
                 read is a BackupInvalid (the collection is kept).
@@ -262,6 +272,9 @@ class BackupService:
                 raise InvalidInput(f"collection {name!r} of the backup is a {c['format']}; this store takes "
                                    f"{snapshot_format} or {POINTS_EXPORT}: restore it on a {c['format'][:-9]} store",
                                    {"collection": name, "format": c["format"]})
+        if JOURNAL_COLLECTION in manifest["collections"]:
+            raise BackupInvalid(f"the backup names the restore journal's collection {JOURNAL_COLLECTION!r}, which "
+                                "no backup holds (edited)", {"collection": JOURNAL_COLLECTION})
         files = {name: inside(folder, c["file"]) for name, c in manifest["collections"].items()}
         specs = {name: {n: VectorSpec(**v) for n, v in c["vectors"].items()}
                  for name, c in manifest["collections"].items()}
@@ -271,10 +284,12 @@ class BackupService:
             if c["format"] == POINTS_EXPORT:
                 check_points(files[name], specs[name], expected[name], meta_problem if name == META_COLLECTION
                              else lambda pid, payload: None)  # a collection may hold any points: the store's own
-        existing = self.store.list_collections()
+        sha256 = sha256_of(folder / MANIFEST)
+        resuming = self.journal.admit(sha256, force=force)  # an unfinished restore of this backup: finish it
+        existing = [n for n in self.store.list_collections() if n != JOURNAL_COLLECTION]
         holding = {n: self.store.count(n) for n in existing if n != META_COLLECTION}
         holding = {n: k for n, k in holding.items() if k}
-        if holding and not force:
+        if holding and not force and not resuming:
             raise Conflict(f"the target is not empty ({', '.join(f'{n}: {k} points' for n, k in holding.items())}): "
                            "restore into an empty store, or pass force to replace it", {"collections": holding})
         # room for every collection before the first is replaced (each unpacked beside the one it replaces)
@@ -286,22 +301,24 @@ class BackupService:
         summary = Summary(action="restore", path=str(folder))
         summary.kept = [n for n in existing if n not in manifest["collections"]]
         names = sorted(manifest["collections"])
-        for i, name in enumerate(names, 1):
-            c, file = manifest["collections"][name], files[name]
-            if c["format"] == POINTS_EXPORT:
-                self.store.delete_collection(name)
-                import_points(self.store, name, specs[name], file, _stored_as(self.config, c.get("datatypes") or {}))
-            else:  # swapped in: staged above
-                self.store.restore_snapshot(name, file, specs[name], points=expected[name])
-            points = self.store.count(name)
-            if expected[name] is not None and points != expected[name]:  # a server's snapshot: counted once restored
-                raise BackupInvalid(f"collection {name!r} has {points} points after the restore; the backup "
-                                    f"recorded {c['points']}", {"collection": name})
-            summary.collections[name], summary.formats[name] = points, c["format"]
-            summary.bytes += file.stat().st_size
-            progress(f"[{i}/{len(names)}] {name}: {points} points ({c['format']})")
-        for alias, collection in sorted(manifest["aliases"].items()):
-            self.store.set_alias(alias, collection)
+        with self.journal.restoring(RestoreRecord.of(folder, self.root, manifest, sha256)):
+            for i, name in enumerate(names, 1):
+                c, file = manifest["collections"][name], files[name]
+                if c["format"] == POINTS_EXPORT:
+                    self.store.delete_collection(name)
+                    import_points(self.store, name, specs[name], file,
+                                  _stored_as(self.config, c.get("datatypes") or {}))
+                else:  # swapped in: staged above
+                    self.store.restore_snapshot(name, file, specs[name], points=expected[name])
+                points = self.store.count(name)
+                if expected[name] is not None and points != expected[name]:  # a server's snapshot: counted after
+                    raise BackupInvalid(f"collection {name!r} has {points} points after the restore; the backup "
+                                        f"recorded {c['points']}", {"collection": name})
+                summary.collections[name], summary.formats[name] = points, c["format"]
+                summary.bytes += file.stat().st_size
+                progress(f"[{i}/{len(names)}] {name}: {points} points ({c['format']})")
+            for alias, collection in sorted(manifest["aliases"].items()):
+                self.store.set_alias(alias, collection)
         summary.aliases = dict(manifest["aliases"])
         summary.seconds = time.monotonic() - started
         return summary

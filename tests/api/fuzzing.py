@@ -137,7 +137,7 @@ def fuzzed_app(services: Services, backups: Path) -> Iterator[Fuzzed]:
     backups go to `backups`. The app runs on an event loop in the test's thread (`same_thread_asgi`), and
     the client reads no proxy settings (requests reads the whole environment for them on every request)."""
     keyed = services.settings.model_copy(update={"api_key": API_KEY, "admin_token": ADMIN_TOKEN})
-    services.backup = BackupService(store=services.store, root=backups)
+    services.backup = BackupService(store=services.store, root=backups, journal=services.registry.journal)
     services.ingest.upsert(to_documents(DOCS))
     app = create_app(keyed, services=services)
     with same_thread_asgi() as portal:
