@@ -175,6 +175,7 @@ def test_a_restore_that_breaks_in_the_service_is_a_503_on_every_route_until_the_
                 r = client.request(method, path, json=body, headers=BEARER)
                 assert (r.status_code, r.json()["message"]) == (503, message), (method, path)
             assert client.get("/health").status_code == 200
+            assert "multivec_store_up 0.0" in client.get("/metrics").text  # metrics answer, saying so
             r = client.post("/admin/backup", json={"name": "half"}, headers=BEARER)
             assert r.status_code == 409 and message in r.json()["message"]
             assert svc.ingest.count() == 4 and svc.backup.journal.read() is not None  # nothing written meanwhile
@@ -183,6 +184,7 @@ def test_a_restore_that_breaks_in_the_service_is_a_503_on_every_route_until_the_
             assert r.status_code == 200, r.text
             assert client.get("/ready").status_code == 200
             assert client.post("/search", json={"query": "gene editing", "limit": 2}).json()["hits"]
+            assert "multivec_store_up 1.0" in client.get("/metrics").text
         assert svc.backup.journal.read() is None and JOURNAL_COLLECTION not in svc.store.list_collections()
         assert not (settings.store.path / JOURNAL_FILE).exists()
         assert_same(contents(svc.store), before)
