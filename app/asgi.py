@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
+import anyio
 from litestar import Litestar, Request, Response
 from litestar.datastructures import State
 from litestar.di import Provide
@@ -79,13 +80,13 @@ def _provide(pick: Callable[[Services], Any], *, whole: bool = True) -> Provide:
     """A dependency taking one collaborator from the services the lifespan built; with `whole`, only from a store
     no restore left half done (`RegistryRepo.check`: 503 naming the restore and the command that finishes it,
     on every route that reads or writes the store, those that never read the registry too)."""
-    def provide(state: State) -> Any:
-        if whole:
-            state.services.registry.check()
+    async def provide(state: State) -> Any:
+        registry = state.services.registry
+        if whole and not registry.check(read=False):  # the journal's last read is stale: read it off the loop
+            await anyio.to_thread.run_sync(registry.check)  # (a server's answer may take a while)
         return pick(state.services)
 
-    # in a worker thread where it checks: the journal's read (once a second) may wait on a server's answer
-    return Provide(provide, sync_to_thread=whole)
+    return Provide(provide)
 
 
 # Controllers name the one collaborator they need (`ingest: IngestService`, `migrator: Migrator`, ...).

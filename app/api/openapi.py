@@ -31,9 +31,10 @@ ERROR_DESCRIPTIONS: dict[int, str] = {
     503: "The store or an encoder is unavailable after bounded retries (`store_unavailable`, `store_locked`, "
          "`encoder_failed`), the collection replaced under the request by a restore or migration, still so after "
          "the service re-read the registry and tried again (`collection_changed`, naming the vector), a fan-out "
-         "search in which no space answered in time (`search_deadline`), or work "
+         "search in which no space answered in time (`search_deadline`), work "
          "the embedded store's disk could not hold (`disk_full`: `detail` gives free and needed MB; nothing "
-         "was written).",
+         "was written), or a store holding a restore that did not finish (`store_unavailable`: `detail.restore` "
+         "names it, `detail.commands` the restore that finishes it).",
 }
 
 READ = (401, 503)  # every route that reads the store, behind read_guard or admin_guard

@@ -66,14 +66,19 @@ class RegistryRepo:
         self.key = f"registry:{alias}"
         self.journal = journal
 
-    def check(self) -> None:
+    def check(self, *, read: bool = True) -> bool:
         """Refuse a store that is not whole: a restore began and did not finish (a process killed mid-way).
+
+        Args:
+            read: False: only against the journal's last read (`RestoreJournal.check`), False when that is stale.
+
+        Returns:
+            True when checked.
 
         Raises:
             StoreUnavailable: naming the restore and the command that finishes it.
         """
-        if self.journal is not None:
-            self.journal.check()
+        return self.journal is None or self.journal.check(read=read)
 
     def load(self) -> Registry | None:
         """The stored registry, or None before the first start.

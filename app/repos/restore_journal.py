@@ -142,18 +142,31 @@ class RestoreJournal:
         self._seen = (time.monotonic(), found)
         return found
 
-    def check(self) -> None:
+    def check(self, *, read: bool = True) -> bool:
         """Refuse to serve a store holding an unfinished restore (a read is reused for `ttl_s`).
+
+        Args:
+            read: False checks only against the last read, and returns False without checking when it is older
+                than `ttl_s` (an event loop then calls again with `read` in a worker thread).
+
+        Returns:
+            True when checked.
 
         Raises:
             StoreUnavailable: the message names the restore and the command that finishes it (503).
         """
         if self._own:
-            return
+            return True
         seen = self._seen
-        found = seen[1] if seen is not None and time.monotonic() - seen[0] < self.ttl_s else self.read()
+        if seen is not None and time.monotonic() - seen[0] < self.ttl_s:
+            found = seen[1]
+        elif not read:
+            return False
+        else:
+            found = self.read()
         if found is not None and not self._own:
             raise StoreUnavailable(found.message(), found.detail())
+        return True
 
     def refuse_backup(self) -> None:
         """A backup would hold part of an unfinished restore.
