@@ -5,12 +5,14 @@ same restore run again finishes it (the store then equal to the backup)."""
 
 from __future__ import annotations
 
+import json
 import os
 import shlex
 import signal
 import subprocess
 import sys
 import textwrap
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -20,11 +22,13 @@ from litestar.testing import TestClient
 from app.asgi import create_app
 from app.container import Services, build_services
 from app.encoders.fastembed_encoder import EncoderPool
-from app.errors import Conflict, StoreUnavailable
+from app.errors import BackupInvalid, Conflict, StoreUnavailable
 from app.launch import one_line
+from app.services.backup import MANIFEST, BackupService
 from app.settings import Settings
 from app.store.base import Store
 from app.store.journal_places import JOURNAL_COLLECTION, JOURNAL_FILE
+from app.store.qdrant import QdrantStore
 from tests.backup.test_backup_api import ROOT, run_script
 from tests.backup.test_backup_restore import everything, same_vector
 from tests.conftest import STORE_KINDS, make_settings, to_documents
@@ -105,10 +109,13 @@ def test_a_restore_killed_after_the_first_collection_refuses_start_in_one_line_u
            "MULTIVEC_ENCODERS__CACHE_DIR": str(settings.encoders.cache_dir)}
     restore = subprocess.Popen([sys.executable, "-c", KILLED_RESTORE, str(folder)], cwd=ROOT, env=env,
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    watchdog = threading.Timer(300, restore.kill)  # a restore that never gets there fails the test, not hangs it
+    watchdog.start()
     try:
         said = restore.stdout.readline()  # type: ignore[union-attr]
         assert said == "replaced _multivec_meta\n", restore.stderr.read()  # type: ignore[union-attr]
     finally:
+        watchdog.cancel()
         restore.send_signal(signal.SIGKILL)  # as a tester's SIGKILL: no handler, no finally, no flush
         restore.wait(60)
     assert (settings.store.path / JOURNAL_FILE).is_file()
@@ -215,3 +222,18 @@ def test_another_backup_replaces_an_unfinished_restore_only_with_force(
         assert_same(contents(svc.store), other)
     finally:
         svc.close()
+
+
+def test_a_backup_naming_the_journal_s_collection_is_refused_before_anything_changes(tmp_path: Path) -> None:
+    """No backup holds the journal's collection (a backup leaves it out); one edited to name it would have the
+    restore replace its own record."""
+    store = QdrantStore(":memory:")
+    store.put_meta("registry:documents", {"spaces": {}, "revision": 1})
+    service = BackupService(store=store, root=tmp_path)
+    service.backup(tmp_path / "bk")
+    manifest = json.loads((tmp_path / "bk" / MANIFEST).read_text())
+    manifest["collections"][JOURNAL_COLLECTION] = manifest["collections"]["_multivec_meta"]
+    (tmp_path / "bk" / MANIFEST).write_text(json.dumps(manifest))
+    with pytest.raises(BackupInvalid, match="names the restore journal's collection '_multivec_restore'"):
+        service.restore(tmp_path / "bk", force=True)
+    assert store.list_collections() == ["_multivec_meta"] and service.journal.read() is None
