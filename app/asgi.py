@@ -7,8 +7,8 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
-import anyio
 from litestar import Litestar, Request, Response
+from litestar.concurrency import sync_to_thread
 from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.exceptions import HTTPException, SerializationException, ValidationException
@@ -83,7 +83,7 @@ def _provide(pick: Callable[[Services], Any], *, whole: bool = True) -> Provide:
     async def provide(state: State) -> Any:
         registry = state.services.registry
         if whole and not registry.check(read=False):  # the journal's last read is stale: read it off the loop
-            await anyio.to_thread.run_sync(registry.check)  # (a server's answer may take a while)
+            await sync_to_thread(registry.check)  # (a server's answer may take a while)
         return pick(state.services)
 
     return Provide(provide)
