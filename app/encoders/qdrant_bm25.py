@@ -103,7 +103,8 @@ class QdrantBm25Encoder:
                  params: tuple[float, float, float] = (1.2, 0.75, 256.0), *, scripts: bool = False) -> None:
         """`counts`: the same tokenizer with b = 0 (its weights give each term's count), for a configuration
         with `numbers` (required with `scripts`); `params`: k, b and avg_len, with which the counts are
-        weighed; `scripts`: each run of Japanese read on its own (`japanese_blocks`)."""
+        weighed; `scripts`: a text mixing Japanese with another script is also read in parts
+        (`japanese_blocks`), and its terms are those of both readings."""
         self.name = name
         self._model = model
         self._counts = counts
@@ -111,7 +112,8 @@ class QdrantBm25Encoder:
         self._scripts = scripts
 
     def _blocks(self, text: str) -> list[str]:
-        return (japanese_blocks(text) if self._scripts else None) or [text]
+        """The parts of `text` read apart (`japanese_blocks`; with `scripts` only), none when it is read whole."""
+        return (japanese_blocks(text) if self._scripts else None) or []
 
     @staticmethod
     def _convert(vec: Any) -> SparseVec:
@@ -130,13 +132,23 @@ class QdrantBm25Encoder:
         return {int(i): round(w * k / (k + 1 - w)) for i, w in zip(vec.indices, vec.values, strict=True)}
 
     def _with_numbers(self, text: str) -> SparseVec:
-        """The text's terms (each block's, with `scripts`) and its numbers' terms counted together and
-        weighed as Qdrant's BM25 weighs a document (tf (k + 1) / (tf + k (1 - b + b len / avg_len)),
-        len = its count of terms)."""
-        tf: dict[int, int] = {}
-        for block in [*self._blocks(text), " ".join(number_terms(text))]:
+        """The text's terms and its numbers' terms counted together and weighed as Qdrant's BM25 weighs a
+        document (tf (k + 1) / (tf + k (1 - b + b len / avg_len)), len = its count of terms).
+
+        With `scripts`, a text mixing Japanese with another script is read whole and in parts: each term counts
+        as often as the reading holding it most, so it keeps every term of the whole reading (v3's: the
+        tokenizer splits `pH7` or `Windows11` as Japanese and as English differently, and reads `去IKEA买家具`
+        as Chinese whole and `去 买家具` as Japanese) and gains those of the parts (`桜` in `We visited
+        東京の桜が満開です`)."""
+        tf = self._term_counts(text)
+        parts: dict[int, int] = {}
+        for block in self._blocks(text):
             for i, n in self._term_counts(block).items():
-                tf[i] = tf.get(i, 0) + n
+                parts[i] = parts.get(i, 0) + n
+        for i, n in parts.items():
+            tf[i] = max(tf.get(i, 0), n)
+        for i, n in self._term_counts(" ".join(number_terms(text))).items():
+            tf[i] = tf.get(i, 0) + n
         norm = self._k * (1 - self._b + self._b * sum(tf.values()) / self._avg_len)
         ids = tuple(sorted(tf))
         return SparseVec(ids, tuple(tf[i] * (self._k + 1) / (tf[i] + norm) for i in ids))
@@ -148,7 +160,7 @@ class QdrantBm25Encoder:
         takes from the characters' readings, while a Japanese document's kanji are terms as written: each run
         of Han in such a query also gives its Japanese reading's terms, so it finds both (a document matches
         the terms of the language it was written in; each term still weighs 1.0)."""
-        terms = {i for block in self._blocks(text) for i in self._model.embed_query(block).indices}
+        terms = {i for block in [text, *self._blocks(text)] for i in self._model.embed_query(block).indices}
         if self._counts is not None:  # the numbers' terms, tokenised on their own (as documents have them)
             terms |= set(self._model.embed_query(" ".join(number_terms(text))).indices)
         if not KANA_OR_HANGUL.search(text):
