@@ -39,6 +39,7 @@ from app.domain.plan import QueryPlan, SpaceQuery, among
 from app.errors import AppError, InvalidInput, SearchDeadline, StoreUnavailable
 from app.settings import SearchSettings
 from app.store.base import Hit, QueryResult, Store, VectorValue
+from app.store.types import with_payloads
 
 log = logging.getLogger("multivec.fanout")
 
@@ -107,7 +108,7 @@ def space_plan(plan: QueryPlan, space: SpaceQuery) -> QueryPlan:
 
 
 def fuse_answered(plan: QueryPlan, lists: Mapping[str, Sequence[Hit]]) -> list[tuple[str, float]]:
-    """The top `plan.limit` (point id, score) as a batch request of `plan` ranks them: one space by its
+    """Every (point id, score) as a batch request of `plan` ranks them, best first: one space by its
     own scores; several fused by app.domain.fusion (Qdrant's formulas, equal scores by point id), or by
     the plan's learned scorer (a space that missed its deadline found nothing).
 
@@ -117,8 +118,8 @@ def fuse_answered(plan: QueryPlan, lists: Mapping[str, Sequence[Hit]]) -> list[t
     """
     ranked = [[(h.id, h.score) for h in lists[s.space]] for s in plan.spaces]
     if len(ranked) == 1 and plan.scorer is None:
-        return ranked[0][: plan.limit]
-    return fuse_plan(plan, ranked)[: plan.limit]
+        return ranked[0]
+    return fuse_plan(plan, ranked)
 
 
 class FanOut:
@@ -196,19 +197,19 @@ class FanOut:
                            observed=tuple(s for s in plan.observed if s.space in lists))
         stages: dict[str, list[Hit]] = {}
         if plan.cascade:
-            top, answered, stages, missed = self._rerank(store, collection, answered, lists, vectors, started,
-                                                         deadlines, outcomes)
+            ranking, answered, stages, missed = self._rerank(store, collection, answered, lists, vectors, started,
+                                                             deadlines, outcomes)
             degraded += missed
         else:
-            top = fuse_answered(answered, lists)
+            ranking = fuse_answered(answered, lists)
+        top = ranking[: plan.limit]
         scored: dict[str, list[Hit]] = {}
         if plan.scored and top:  # explained only: each scores the hits under its own deadline, as any space
             hits_only = among(plan, [pid for pid, _ in top])
             scored, answers = self._gather(store, collection, hits_only, plan.scored, vectors, started, deadlines)
             outcomes.update(answers)
         outcomes = {s.space: outcomes[s.space] for s in plan.all_spaces if s.space in outcomes}
-        payloads = {p.id: p.payload for p in store.retrieve(collection, [pid for pid, _ in top])}
-        hits = [Hit(id=pid, score=score, payload=payloads.get(pid)) for pid, score in top]
+        hits = with_payloads(ranking, plan.limit, lambda ids: store.retrieve(collection, ids))
         return FanOutResult(hits=hits, per_space={s.space: lists[s.space] for s in answered.listed}, stages=stages,
                             answered=answered, degraded=degraded, outcomes=outcomes, budget_ms=deadlines.budget_ms,
                             scored=scored)
@@ -244,7 +245,7 @@ class FanOut:
         candidates; each rerank space scores exactly them in its own request (`outcomes` gains theirs).
 
         Returns:
-            The top `plan.limit` (id, final score); the plan cut to the rerank spaces that answered;
+            Every candidate (id, final score), best first; the plan cut to the rerank spaces that answered;
             the stages (`candidates` and each of those spaces, as `explain` reads them); the rerank
             spaces that missed.
         """
@@ -260,9 +261,9 @@ class FanOut:
         stages = {CANDIDATES: [Hit(id=pid, score=score) for pid, score in candidates]} | \
             {s.space: scored[s.space] for s in kept.rerank}
         if not kept.rerank:  # no rerank space answered: the candidates in their stage-1 order
-            return candidates[: plan.limit], kept, stages, missed
+            return candidates, kept, stages, missed
         ranked = {name: [(h.id, h.score) for h in hits] for name, hits in stages.items()}
-        return final_scores(kept, ranked)[: plan.limit], kept, stages, missed
+        return final_scores(kept, ranked), kept, stages, missed
 
     @staticmethod
     def _wait(space: str, fut: Future[Listed], started: float, deadline: int,

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from app.domain.cascade import CANDIDATES, final_scores, first_stage
 from app.domain.plan import QueryPlan, SpaceQuery
 from app.store.runner import TIE_SLACK, ranked, tie_cut
-from app.store.types import Hit, QueryResult, StoredPoint
+from app.store.types import Hit, QueryResult, StoredPoint, with_payloads
 
 
 @dataclass(frozen=True)
@@ -185,9 +185,8 @@ def run_staged(plan: QueryPlan, batch: BatchRunner, retrieve: Retrieve) -> Query
         [[] for _ in plan.rerank]
     stages = {CANDIDATES: [Hit(id=pid, score=score) for pid, score in first]} | \
         {s.space: ranked(hits) for s, hits in zip(plan.rerank, rescored, strict=True)}
-    top = final_scores(plan, {name: [(h.id, h.score) for h in hits] for name, hits in stages.items()})[: plan.limit]
-    payloads = {p.id: p.payload for p in retrieve([pid for pid, _ in top])}
-    hits = [Hit(id=pid, score=score, payload=payloads.get(pid)) for pid, score in top]
+    final = final_scores(plan, {name: [(h.id, h.score) for h in hits] for name, hits in stages.items()})
+    hits = with_payloads(final, plan.limit, retrieve)
     if not plan.explain:
         return QueryResult(hits=hits)
     per_space = {s.space: own[(s.space, plan.prefetch_limit)] for s in plan.listed}

@@ -9,6 +9,7 @@ from app.domain.fusion import fused_in, needs_per_space
 from app.domain.learned import fuse_plan
 from app.domain.plan import QueryPlan
 from app.store.base import Hit, QueryResult, StoredPoint
+from app.store.types import with_payloads
 
 BatchRunner = Callable[[QueryPlan, bool, bool], tuple[list[Hit] | None, list[list[Hit]]]]
 
@@ -58,9 +59,7 @@ def run_plan(
     per_space = {s.space: hits for s, hits in zip(plan.listed, lists, strict=False)}
     if main is None:
         fused = fuse_plan(plan, [[(h.id, h.score) for h in hits] for hits in lists[: len(plan.spaces)]])
-        top = fused[: plan.limit]
-        by_id = {p.id: p.payload for p in retrieve([str(pid) for pid, _ in top])}
-        main = [Hit(id=str(pid), score=score, payload=by_id.get(str(pid))) for pid, score in top]
+        main = with_payloads(fused, plan.limit, retrieve)
     else:
         main = ranked(main)[: plan.limit]
     return QueryResult(hits=main, per_space=per_space if plan.explain or not in_store else {})

@@ -124,6 +124,29 @@ class Hit:
     payload: Payload | None = None
 
 
+def with_payloads(ranked: Sequence[tuple[str, float]], limit: int,
+                  retrieve: Callable[[list[str]], list[StoredPoint]]) -> list[Hit]:
+    """The first `limit` points of `ranked` that still exist, as hits with their payloads.
+
+    A search ranks ids first and fetches the winners' payloads after, so a point deleted in between was
+    answered as a hit without a document (`"id": null`: a break test, fan-out searches while another client
+    deleted). It is skipped and the next point ranked takes its place; one `retrieve` when none was deleted.
+
+    Args:
+        ranked: (point id, score), best first, as long as the ranking goes (at least `limit` when it can).
+        limit: how many hits at most.
+        retrieve: point ids -> the stored points that exist (missing ids skipped), with payloads.
+    """
+    hits: list[Hit] = []
+    start = 0
+    while len(hits) < limit and start < len(ranked):
+        chunk = ranked[start:start + limit - len(hits)]
+        start += len(chunk)
+        found = {p.id: p.payload for p in retrieve([str(pid) for pid, _ in chunk])}
+        hits += [Hit(id=str(pid), score=score, payload=found[str(pid)]) for pid, score in chunk if str(pid) in found]
+    return hits
+
+
 @dataclass(frozen=True)
 class QueryResult:
     """Fused hits, and when the plan asks for them, each space's own ranked list; with `explain`, a
