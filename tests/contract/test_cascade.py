@@ -280,3 +280,23 @@ def test_a_rerank_space_the_request_names_rescores_even_if_its_default_weight_is
     off = shared_loaded.search.plan(SearchRequest(query=query, rerank=["body", "entities"], weights={"entities": 0.0},
                                            explain=True))
     assert [s.space for s in off.rerank] == ["body"] and "entities is weighted 0: it does not rescore" in off.notes
+
+
+@pytest.mark.parametrize("request_kw", [{}, {"fanout": True}, {"plan": "cascade"},
+                                        *({**kw, "candidates": 8} for kw, *_ in CASCADES.values())],
+                         ids=["default", "default-fanout", "named", *CASCADES])
+def test_every_spaces_contribution_adds_up_to_the_score_in_a_cascade(shared_loaded: Services,
+                                                                      request_kw: dict[str, Any]) -> None:
+    """As in every other plan (a tester: the stage-1 spaces' numbers were contributions to the candidates'
+    score, so document + keywords + body came to 3.58 beside a score of 1.96). A stage-1 space's
+    `contribution` is its share of the candidates' term; `stage_contribution` what it added to their score."""
+    for query in QUERIES[:2]:
+        answer = shared_loaded.search.search(SearchRequest(query=query, limit=5, explain=True, **request_kw))
+        assert answer.hits and answer.plan is not None and answer.plan.get("stages")
+        for hit in answer.hits:
+            entries, at = hit["explain"], hit["stages"]
+            assert sum(e["contribution"] for e in entries.values()) == pytest.approx(hit["score"], abs=1e-9)
+            first = [e for e in entries.values() if e["stage"] == CANDIDATES]
+            assert first and sum(e["contribution"] for e in first) == pytest.approx(at[CANDIDATES]["contribution"],
+                                                                                   abs=1e-9)
+            assert all("stage_contribution" in e for e in first)
