@@ -14,6 +14,7 @@ from litestar.di import Provide
 from litestar.exceptions import HTTPException, SerializationException, ValidationException
 from litestar.openapi import OpenAPIConfig
 from litestar.plugins.pydantic import PydanticPlugin
+from litestar.routes import HTTPRoute
 from litestar.serialization import decode_json
 from litestar.types import Empty
 
@@ -179,5 +180,6 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     declare_bodies(app.openapi_schema, app.routes)
     # metrics in a registry of this app's own; every request (404s too) gets an id, a log line, metrics
     app.state.metrics = Metrics(lambda: getattr(app.state, "services", None), [s.name for s in settings.spaces])
-    app.asgi_handler = RequestObserver(HeadAsGet(app.asgi_handler), app.state.metrics)
+    allowed = {route.path_format: route.methods for route in app.routes if isinstance(route, HTTPRoute)}
+    app.asgi_handler = RequestObserver(HeadAsGet(app.asgi_handler, allowed), app.state.metrics)
     return app

@@ -66,12 +66,20 @@ def _settings(connection: ASGIConnection[Any, Any, Any, Any]) -> Settings:
     return connection.app.state.settings  # type: ignore[no-any-return]
 
 
+def _asks_methods(connection: ASGIConnection[Any, Any, Any, Any]) -> bool:
+    """An OPTIONS request (answered by Litestar, 204 with `Allow`) is open, as its 405 is: it says only which
+    methods the path answers, and runs no handler."""
+    return connection.scope.get("method") == "OPTIONS"
+
+
 def read_guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
     """Searches and document reads: with keys set, either key.
 
     Raises:
         Unauthorized: keys are set and the request carries neither.
     """
+    if _asks_methods(connection):
+        return
     s = _settings(connection)
     if not (s.api_key or s.read_only_api_key):
         return
@@ -87,6 +95,8 @@ def write_guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHand
         Unauthorized: keys are set and the request carries no valid key.
         Forbidden: the request carries the read-only key.
     """
+    if _asks_methods(connection):
+        return
     s = _settings(connection)
     if not (s.api_key or s.read_only_api_key):
         return
@@ -104,6 +114,8 @@ def admin_guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHand
     Raises:
         Unauthorized: the token is set and not given, or is unset and the client is not on this machine.
     """
+    if _asks_methods(connection):
+        return
     token = _settings(connection).admin_token
     if token:
         scheme, _sep, given = connection.headers.get("authorization", "").partition(" ")
