@@ -22,7 +22,7 @@ from app.api.admin import AdminController
 from app.api.controllers import DocumentController, HealthController, SearchController
 from app.api.head import HeadAsGet
 from app.api.inspect import InspectPlugin
-from app.api.media import BOM, check_json_media, leading_boms, without_bom
+from app.api.media import BOM, check_json_media, leading_boms, unpaired_surrogate, without_bom
 from app.api.migrations import MigrationController
 from app.api.observe import MetricsController, RequestObserver
 from app.api.openapi import declare_bodies, declare_limits
@@ -119,8 +119,8 @@ class ApiRequest(Request[Any, Any, Any]):
         Raises:
             UnsupportedMediaType: the body is not sent as `application/json`, or is compressed (415).
             InvalidInput: the body is nested deeper than the limit, or too deep for the decoder (422).
-            SerializationException: the body is not valid JSON, or starts with more than one byte order mark
-                (Litestar answers 400).
+            SerializationException: the body is not valid JSON (a string holding half a surrogate pair is named),
+                or starts with more than one byte order mark (Litestar answers 400).
         """
         if self._json is Empty:
             check_json_media(self.headers)
@@ -132,6 +132,11 @@ class ApiRequest(Request[Any, Any, Any]):
                 value = decode_json(body or b"null", type_decoders=self.route_handler.resolve_type_decoders())
             except RecursionError:
                 raise InvalidInput("the request body is nested too deeply to decode") from None
+            except SerializationException as e:
+                if (escape := unpaired_surrogate(body)) is None:
+                    raise
+                raise SerializationException(f"a string holds an unpaired surrogate, {escape} (half of a UTF-16 "
+                                             "surrogate pair without its other half: not a character)") from e
             check_json_value(value, max_depth=self.app.state.services.settings.limits.max_json_depth)
             self._json = value
         return self._json

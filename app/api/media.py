@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from litestar.datastructures import Headers
 
 from app.errors import UnsupportedMediaType
@@ -68,3 +70,23 @@ def leading_boms(body: bytes) -> int:
     while body.startswith(BOM, count * len(BOM)):
         count += 1
     return count
+
+
+_ESCAPE = re.compile(rb"\\(u[0-9a-fA-F]{4}|.)", re.DOTALL)  # one escape inside a JSON string, left to right
+
+
+def unpaired_surrogate(body: bytes) -> str | None:
+    """The first `\\uXXXX` escape of `body` that is half of a UTF-16 surrogate pair with no other half (a high one
+    not followed at once by a low one, or a low one not preceded by a high one), as written; None when there is
+    none. JSON allows such an escape, but it is not a character, so the decoder refuses it (as "Input data was
+    truncated" when it ends a string); the 400 names this instead."""
+    high: re.Match[bytes] | None = None  # a high half waiting for its low half at the very next byte
+    for m in _ESCAPE.finditer(body):
+        code = int(m.group(1)[1:], 16) if m.group(1)[:1] == b"u" and len(m.group(1)) == 5 else None
+        low = code is not None and 0xDC00 <= code <= 0xDFFF
+        if high is not None and not (low and m.start() == high.end()):
+            return high.group().decode()
+        if high is None and low:
+            return m.group().decode()
+        high = m if high is None and code is not None and 0xD800 <= code <= 0xDBFF else None
+    return high.group().decode() if high is not None else None

@@ -470,3 +470,35 @@ def test_two_secrets_with_the_same_value_are_refused() -> None:
         Settings(api_key="same", read_only_api_key="same")
     with pytest.raises(ValidationError, match="are the same"):
         Settings(api_key="same", admin_token="same")
+
+
+@pytest.mark.parametrize(("text", "escape"), [
+    ('"\\ud800"', "\\ud800"),  # a high half ending the string: the decoder said "Input data was truncated"
+    ('"a\\ud800b"', "\\ud800"),
+    ('"\\udc00"', "\\udc00"),
+    ('"\\ud800\\ud800"', "\\ud800"),
+    ('"\\ud83d\\ude00\\udc00"', "\\udc00"),  # a whole pair, then a low half alone
+    ('"\\ud800\\\\"', "\\ud800"),  # then an escaped backslash
+])
+@pytest.mark.parametrize("where", ["query", "filter value", "filter key", "weights key"])
+def test_a_lone_surrogate_is_named_as_one(seeded: TestClient, text: str, escape: str, where: str) -> None:
+    """A lone surrogate is refused with a 400 saying so, wherever the string is (found by a tester: a high half at
+    the end of a string was "Input data was truncated")."""
+    body = {"query": '{"query": ' + text + "}",
+            "filter value": '{"query": "a", "filter": {"topic": ' + text + "}}",
+            "filter key": '{"query": "a", "filter": {' + text + ': "x"}}',
+            "weights key": '{"query": "a", "weights": {' + text + ": 1}}"}[where]
+    r = raw_post(seeded, "/search", body)
+    assert r.status_code == 400 and r.json()["code"] == "malformed_request", r.text[:300]
+    message = r.json()["message"]
+    assert f"unpaired surrogate, {escape}" in message and "truncated" not in message, message
+
+
+@pytest.mark.parametrize("text", ['"\\\\ud800"', '"\\ud83d\\ude00"'])
+def test_an_escaped_backslash_or_a_whole_pair_is_no_lone_surrogate(seeded: TestClient, text: str) -> None:
+    assert raw_post(seeded, "/search", '{"query": ' + text + "}").status_code == 200
+
+
+def test_other_malformed_json_keeps_the_decoder_s_message(seeded: TestClient) -> None:
+    r = raw_post(seeded, "/search", '{"query": "abc')
+    assert r.status_code == 400 and "surrogate" not in r.json()["message"], r.text
