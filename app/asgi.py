@@ -27,7 +27,7 @@ from app.api.migrations import MigrationController
 from app.api.observe import MetricsController, RequestObserver
 from app.api.openapi import declare_bodies, declare_limits
 from app.container import Services, build_services
-from app.domain.bounds import check_json_value, written_path
+from app.domain.bounds import check_json_value, short, written_path
 from app.errors import AppError, InvalidInput, error_body, status_for
 from app.observe.metrics import Metrics
 from app.settings import MAX_BODY_BYTES, Settings
@@ -50,8 +50,9 @@ def _validation_error(_: Request[Any, Any, Any], exc: ValidationException) -> Re
                         status_code=400)
     # Litestar writes `documents.0.id`; every other message `documents[0].id`; a body that is not an object, on a
     # route taking a plain object (the migration steps), is keyed by the handler's parameter, `data`: say `body`
-    extra = [{**e, "key": "body" if e["key"] == "data" else written_path(int(p) if p.isdigit() else p
-                                                                         for p in str(e["key"]).split("."))}
+    # (a key is the client's, any length: cut as every path in a message is)
+    extra = [{**e, "key": "body" if e["key"] == "data" else short(written_path(int(p) if p.isdigit() else p
+                                                                               for p in str(e["key"]).split(".")))}
              if isinstance(e, dict) and e.get("key") else e for e in extra]
     problems = [f"{e.get('key') or 'body'}: {e.get('message')}" for e in extra if isinstance(e, dict)]
     message = "; ".join(problems) if problems else str(exc.detail)

@@ -22,6 +22,7 @@ from app.api.schemas import (
     SearchIn,
     SearchOut,
 )
+from app.domain.bounds import shown
 from app.domain.documents import Document
 from app.errors import AppError, InvalidInput, StoreUnavailable
 from app.repos.registry import RegistryRepo
@@ -74,7 +75,7 @@ def document_id(request: Request[Any, Any, Any]) -> str:
     try:
         return unquote(encoded, encoding="utf-8", errors="strict")
     except UnicodeDecodeError:
-        raise InvalidInput(f"document id {encoded[:60]!r} does not decode to UTF-8") from None
+        raise InvalidInput(f"document id {shown(encoded)} does not decode to UTF-8") from None
 
 
 class SearchController(Controller):

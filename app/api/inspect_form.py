@@ -10,6 +10,7 @@ from pydantic import ValidationError
 
 from app.api.limits import check_search
 from app.api.schemas import SearchIn
+from app.domain.bounds import shown
 from app.errors import InvalidInput
 from app.services.search import SearchRequest
 
@@ -73,7 +74,7 @@ def parse_weights(text: str) -> dict[str, float]:
             weight = math.nan
         if not sep or not name.strip() or math.isnan(weight):
             raise InvalidInput(f"weights: write space=number, comma-separated (`keywords=1.5, title=1`), "
-                               f"not {item[:40]!r}")
+                               f"not {shown(item)}")
         out[name.strip()] = weight
     return out
 

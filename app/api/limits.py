@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from app.api.schemas import SearchIn
+from app.domain.bounds import shown
 from app.domain.plan import Filter, Scalar, metadata_filter
 from app.domain.text import blank
+from app.domain.versions import MAX_NAME_CHARS
 from app.errors import InvalidInput
 from app.settings import LimitSettings, SearchSettings
 
@@ -19,7 +21,8 @@ def check_search(data: SearchIn, limits: LimitSettings, search: SearchSettings) 
 
     Raises:
         InvalidInput: a blank query, one over `max_query_chars`, `limit` or `candidates` over their maximum,
-            or a weight that is NaN or infinite; the message names the value and the bound.
+            a `weights` key that is no space's name (empty, or over MAX_NAME_CHARS characters), or a weight that
+            is NaN or infinite; the message names the value and the bound (a name by its start: `shown`).
     """
     if blank(data.query):
         raise InvalidInput("query is blank (only spaces or invisible characters)")
@@ -30,8 +33,13 @@ def check_search(data: SearchIn, limits: LimitSettings, search: SearchSettings) 
     if data.candidates is not None and data.candidates > search.max_candidates:
         raise InvalidInput(f"candidates {data.candidates} is over the maximum of {search.max_candidates}")
     for space, w in (data.weights or {}).items():
+        if not space:
+            raise InvalidInput(f"weights key '' is empty: a space's name is 1 to {MAX_NAME_CHARS} characters")
+        if len(space) > MAX_NAME_CHARS:  # a space's name: the message repeats only its start
+            raise InvalidInput(f"weights key {shown(space)} is {len(space)} characters, over the limit of "
+                               f"{MAX_NAME_CHARS}")
         if not (w == w) or w in (float("inf"), float("-inf")):  # NaN or infinite
-            raise InvalidInput(f"weight of {space!r} is not a finite number")
+            raise InvalidInput(f"weight of {shown(space)} is not a finite number")
 
 
 def search_filter(values: dict[str, Scalar | list[Scalar]] | None, limits: LimitSettings) -> Filter:

@@ -27,7 +27,8 @@ def filter_values_schema(max_chars: int | None = None, max_values: int | None = 
 
 
 # a weight is 0 or from MIN_WEIGHT to MAX_WEIGHT (one above 0 but below MIN_WEIGHT would change no ranking)
-WEIGHTS_SCHEMA: JsonDict = {"additionalProperties": {"type": "number", "minimum": 0, "maximum": MAX_WEIGHT,
+WEIGHTS_SCHEMA: JsonDict = {"propertyNames": {"minLength": 1, "maxLength": MAX_NAME_CHARS},
+                             "additionalProperties": {"type": "number", "minimum": 0, "maximum": MAX_WEIGHT,
                                                      "not": {"exclusiveMinimum": 0, "exclusiveMaximum": MIN_WEIGHT}}}
 FILTER_SCHEMA: JsonDict = {
     "propertyNames": {"pattern": FILTER_KEY.pattern, "maxLength": MAX_FILTER_KEY_CHARS},

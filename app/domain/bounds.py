@@ -83,7 +83,7 @@ def check_id(doc_id: str, where: str, max_chars: int) -> None:
     if blank(doc_id):
         raise InvalidInput(f"{where}.id is empty or blank (only spaces or invisible characters)")
     if any(unicodedata.category(ch) == "Cc" for ch in doc_id):
-        raise InvalidInput(f"{where}.id {doc_id[:40]!r} holds a control character (tab, newline, NUL ...)")
+        raise InvalidInput(f"{where}.id {shown(doc_id)} holds a control character (tab, newline, NUL ...)")
     if not doc_id.strip("/"):
         raise InvalidInput(f"{where}.id {doc_id!r} is only slashes, which URL paths collapse, so it could not be"
                            " read or deleted")
@@ -119,8 +119,17 @@ def written_path(loc: Iterable[str | int]) -> str:
 
 
 def short(path: str, keep: int = 80) -> str:
-    """A path for a message: deep ones keep their start and end."""
+    """A path for a message: deep ones keep their start and end (a key in it may be a client's, of any length)."""
     return path if len(path) <= keep else f"{path[: keep // 2]}…{path[-keep // 2:]}"
+
+
+SHOWN_CHARS = 60  # how much of a client's name, key or id a message repeats
+
+
+def shown(text: str, keep: int = SHOWN_CHARS) -> str:
+    """A client's name, key or id as every message quotes it: its repr, cut after `keep` characters with `…`
+    (a JSON key or a path can be megabytes long; an error must not echo it whole)."""
+    return repr(text) if len(text) <= keep else f"{text[:keep]!r}…"
 
 
 def check_metadata(metadata: dict[str, Any], where: str, limits: Limits) -> None:
@@ -146,7 +155,7 @@ def check_metadata(metadata: dict[str, Any], where: str, limits: Limits) -> None
                 if blank(k):
                     raise InvalidInput(f"{node.path}: a metadata key is empty or blank (only spaces or invisible "
                                        "characters)")
-                check_text(k, f"{node.path}: key {k[:40]!r}", limits.max_metadata_key_chars)
+                check_text(k, f"{short(node.path)}: key {shown(k)}", limits.max_metadata_key_chars)
         elif isinstance(v, str):
             check_text(v, node.path, limits.max_metadata_string_chars)
         elif isinstance(v, bool) or v is None:
@@ -179,7 +188,7 @@ def document_problem(doc: Any, where: str, limits: Limits) -> str | None:
                 raise InvalidInput(f"{where}.summary is blank (only spaces or invisible characters): leave it out "
                                    "and one is derived")
         if blank(doc.title) and blank(doc.body):
-            raise InvalidInput(f"{where} (id {doc.id[:40]!r}) has neither title nor body (only spaces or invisible "
+            raise InvalidInput(f"{where} (id {shown(doc.id)}) has neither title nor body (only spaces or invisible "
                                "characters)")
         if doc.entities is not None:
             if len(doc.entities) > limits.max_entities:
@@ -217,10 +226,12 @@ def check_batch(docs: Sequence[Any], limits: Limits) -> None:
         where = f"documents[{i}]"
         problem = document_problem(doc, where, limits)
         if problem is None and doc.id in seen:
-            problem = f"{where}: duplicate ids in one batch: {doc.id[:40]!r} appears twice"
+            problem = f"{where}: duplicate ids in one batch: {shown(doc.id)} appears twice"
         seen.add(doc.id)
         if problem is not None:
-            invalid.append({"index": i, "id": doc.id if valid_unicode(doc.id) else None, "message": problem})
+            # the id as sent, so a loader can match it; none when it is not one (not Unicode, or too long to repeat)
+            sendable = valid_unicode(doc.id) and len(doc.id) <= limits.max_id_chars
+            invalid.append({"index": i, "id": doc.id if sendable else None, "message": problem})
     if invalid:
         more = f" (and {len(invalid) - 1} more)" if len(invalid) > 1 else ""
         raise InvalidInput(f"{invalid[0]['message']}{more}; nothing was written", {"invalid": invalid})

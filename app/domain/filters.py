@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from app.domain.bounds import check_int, check_text
+from app.domain.bounds import check_int, check_text, shown
 from app.errors import InvalidInput
 
 Scalar = str | int | bool  # what Qdrant can match exactly (no floats)
@@ -64,11 +64,11 @@ def filter_path(key: str) -> str:
         limit), or is not a name or dotted path of names.
     """
     if len(key) > MAX_FILTER_KEY_CHARS:
-        raise InvalidInput(f"filter key {key[:60]!r}… is {len(key)} characters, over the limit of "
+        raise InvalidInput(f"filter key {shown(key)} is {len(key)} characters, over the limit of "
                            f"{MAX_FILTER_KEY_CHARS}")
     if not FILTER_KEY.fullmatch(key):
         raise InvalidInput(
-            f"filter key {key[:60]!r} is not a metadata name or a dotted path of names (letters, digits, `_`, `-`;"
+            f"filter key {shown(key)} is not a metadata name or a dotted path of names (letters, digits, `_`, `-`;"
             " `a.b` reads key `b` inside object `a`)")
     return "metadata." + ".".join(part if _PLAIN.fullmatch(part) else f'"{part}"' for part in key.split("."))
 

@@ -8,6 +8,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Literal
 
+from app.domain.bounds import shown
 from app.domain.filters import FILTER_KEY as FILTER_KEY
 from app.domain.filters import Condition as Condition
 from app.domain.filters import Filter as Filter
@@ -210,8 +211,9 @@ def build_plan(
     if not names and not rerank_names:
         raise InvalidInput("no spaces to search")
     for what, listed in (("fields", names), ("rerank", rerank_names)):
-        if len(set(listed)) != len(listed):
-            raise InvalidInput(f"{what} lists a space twice: {listed}")
+        twice = sorted({n for n in listed if listed.count(n) > 1})
+        if twice:
+            raise InvalidInput(f"{what} lists a space twice: {', '.join(map(shown, twice))}")
     for name in list(weights) + rerank_names:
         if name not in registry.spaces:
             registry.space(name)  # raises UnknownSpace naming it
@@ -320,7 +322,7 @@ def check_weight(name: str, weight: float) -> None:
     """Raises: InvalidInput naming `name` and the value when `weight` is not 0 or from MIN_WEIGHT to MAX_WEIGHT."""
     problem = weight_problem(weight)
     if problem is not None:
-        raise InvalidInput(f"weight of {name!r} is {problem}")
+        raise InvalidInput(f"weight of {shown(name)} is {problem}")
 
 
 def note_unsearched_weights(plan: QueryPlan, asked: Mapping[str, float] | None) -> QueryPlan:

@@ -6,6 +6,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
+from app.domain.bounds import shown
 from app.errors import Conflict, UnknownSpace
 
 MAX_NAME_CHARS = 200  # a space's or a model's name: 1 to this many characters (settings, migrations, requests)
@@ -87,7 +88,7 @@ class Registry:
             return self.spaces[name]
         except KeyError:
             raise UnknownSpace(
-                f"unknown space {name!r}", {"known": sorted(self.spaces)}
+                f"unknown space {shown(name)}", {"known": sorted(self.spaces)}
             ) from None
 
     def live_version(self, space: str) -> VectorVersion:
@@ -132,7 +133,7 @@ class Registry:
         for s in self.spaces.values():
             if name in s.versions:
                 return s.versions[name]
-        raise UnknownSpace(f"unknown vector version {name!r}")
+        raise UnknownSpace(f"unknown vector version {shown(name)}")
 
     def with_version(self, version: VectorVersion) -> Registry:
         """A new registry with `version` added or replaced (its space created if new); revision + 1."""

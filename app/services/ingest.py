@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from app.domain.bounds import check_batch
+from app.domain.bounds import check_batch, shown
 from app.domain.documents import Document, PreparedDocument, point_id, prepare
 from app.encoders.fastembed_encoder import EncoderPool
 from app.errors import CollectionChanged, DocumentNotFound
@@ -102,7 +102,7 @@ class IngestService:
         """
         records = self.store.retrieve(self.registry.alias, [point_id(doc_id)])
         if not records:
-            raise DocumentNotFound(f"no document with id {doc_id!r}")
+            raise DocumentNotFound(f"no document with id {shown(doc_id)}")
         payload = records[0].payload
         return {"id": payload.get("doc_id", doc_id), **{k: v for k, v in payload.items() if k != "doc_id"}}
 
@@ -114,7 +114,7 @@ class IngestService:
         """
         pid = point_id(doc_id)
         if not self.store.retrieve(self.registry.alias, [pid]):
-            raise DocumentNotFound(f"no document with id {doc_id!r}")
+            raise DocumentNotFound(f"no document with id {shown(doc_id)}")
         for collection in self.registry.write_collections():
             self.store.delete(collection, [pid])
 

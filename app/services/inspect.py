@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from app.domain.bounds import shown
 from app.domain.gates import quality_blockers
 from app.domain.plan import Filter, Match, metadata_filter
 from app.errors import AppError, InvalidInput
@@ -149,7 +150,7 @@ class PointQuery:
                                 max_values=limits.max_filter_values, max_chars=limits.max_metadata_string_chars)
                 if self.key else Filter())
         if self.derived and self.derived not in DERIVED:
-            raise InvalidInput(f"derived: one of {', '.join(DERIVED)}, not {self.derived[:40]!r}")
+            raise InvalidInput(f"derived: one of {', '.join(DERIVED)}, not {shown(self.derived)}")
         must = list(meta.must)
         if self.version:
             must.append(Match("vector_versions", self.version))
@@ -184,7 +185,7 @@ def points_page(services: Services, q: PointQuery) -> dict[str, Any]:
                            "points": [], "next": None, "matching": None, "error": None}
     try:
         if out["collection"] not in known:
-            raise InvalidInput(f"no collection or alias named {out['collection'][:80]!r}")
+            raise InvalidInput(f"no collection or alias named {shown(out['collection'])}")
         if q.offset and not POINT_ID.fullmatch(q.offset):
             raise InvalidInput("offset: the cursor a previous page gave (a point id)")
         flt = q.filter(services)

@@ -6,6 +6,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from app.domain.bounds import shown
 from app.domain.router import Route
 from app.errors import UnknownPlan, UnknownSpace
 from app.search_settings import AUTO, FUSED
@@ -79,7 +80,7 @@ def plan_settings(search: SearchSettings, name: str) -> PlanSettings:
         return PlanSettings(fields=search.default_fields, weights=dict(search.weights), fusion=search.fusion,
                             rrf_k=search.rrf_k)
     known = requestable_plans(search)
-    raise UnknownPlan(f"unknown plan {name!r}: expected one of {known} ({AUTO!r}: the query router picks one)",
+    raise UnknownPlan(f"unknown plan {shown(name)}: expected one of {known} ({AUTO!r}: the query router picks one)",
                       {"plan": name, "known": known})
 
 

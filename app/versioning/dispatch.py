@@ -8,6 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from app.domain.bounds import shown
 from app.errors import InvalidInput
 from app.versioning.declare import Migration
 from app.versioning.engine import Migrator
@@ -172,7 +173,7 @@ def check_step(step: str) -> Step:
         InvalidInput: `step` is not one of STEPS (named in the message).
     """
     if step not in STEPS:
-        raise InvalidInput(f"unknown step {step!r}; steps: {', '.join(STEPS)}", {"steps": list(STEPS)})
+        raise InvalidInput(f"unknown step {shown(step)}; steps: {', '.join(STEPS)}", {"steps": list(STEPS)})
     return STEPS[step]
 
 

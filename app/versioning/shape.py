@@ -7,6 +7,7 @@ from typing import Annotated, Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Strict, StringConstraints, ValidationError
 
+from app.domain.bounds import short
 from app.domain.versions import MAX_NAME_CHARS
 from app.errors import InvalidInput
 
@@ -120,6 +121,6 @@ def validate_shape(model: type[M], data: Any, *, path: str, expectations: Expect
             loc = _without_tags(tuple(error["loc"]), tags or {})
             if error["type"] == "union_tag_invalid":
                 loc = (*loc, "kind")
-            problems.append({"key": field_path(path, loc), "message": _problem(error, loc, expectations or {})})
+            problems.append({"key": short(field_path(path, loc)), "message": _problem(error, loc, expectations or {})})
         message = "; ".join(f"{p['key']}: {p['message']}" for p in problems)
         raise InvalidInput(message, problems) from None  # `detail` as every 422 has it: [{key, message}]
