@@ -9,7 +9,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, PrivateAttr, field_validator, model_validator
 
-from app.domain.plan import MAX_RRF_K, MAX_WEIGHT, MIN_WEIGHT, weight_problem
+from app.domain.plan import MAX_RRF_K, MAX_WEIGHT, MIN_WEIGHT, stages_problem, weight_problem
 from app.domain.profiles import RankingProfile
 from app.domain.versions import MAX_NAME_CHARS
 from app.settings_checks import OptionalFile
@@ -71,6 +71,8 @@ class PlanSettings(BaseModel):
         for what, names in (("fields", self.fields or []), ("rerank", self.rerank)):
             if len(set(names)) != len(names):
                 raise ValueError(f"{what} {names} lists a space twice")
+        if (problem := stages_problem(self.fields, self.rerank)) is not None:
+            raise ValueError(problem)
         if self.fields and not any(self.weights.get(n, 1.0) > 0 for n in self.fields):
             raise ValueError(f"fields {self.fields} all weigh 0: the plan would search nothing")
         if self.max_demotion is not None and len(self.rerank) == 1 and self.candidates_weight == 0:

@@ -318,6 +318,12 @@ def weight_problem(weight: object) -> str | None:
     return None
 
 
+def stages_problem(fields: Sequence[str] | None, rerank: Sequence[str] | None) -> str | None:
+    """Why `fields` (find candidates) and `rerank` (rescore them) contradict: a space named in both; or None."""
+    both = ", ".join(shown(n) for n in fields or () if n in (rerank or ()))
+    return f"{both} named in both fields and rerank: a space finds the candidates or rescores them" if both else None
+
+
 def check_weight(name: str, weight: float) -> None:
     """Raises: InvalidInput naming `name` and the value when `weight` is not 0 or from MIN_WEIGHT to MAX_WEIGHT."""
     problem = weight_problem(weight)

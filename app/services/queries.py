@@ -6,7 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from app.domain.plan import Filter
+from app.domain.plan import Filter, stages_problem
+from app.errors import InvalidInput
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,12 @@ class SearchRequest:
     plan: str | None = None  # a named plan from settings (app.services.plans), or "auto" (the query router)
     rerank: list[str] | None = None  # spaces that rescore the candidates (a cascade); None: the plan's
     candidates: int | None = None  # a cascade's stage-1 depth; None: the plan's
+
+    def __post_init__(self) -> None:
+        """Raises: InvalidInput naming a space the request names both to find candidates and to rescore them."""
+        problem = stages_problem(self.fields, self.rerank)
+        if problem is not None:
+            raise InvalidInput(problem)
 
     @property
     def names_ranking(self) -> bool:

@@ -70,11 +70,20 @@ def test_a_named_plan_runs_its_settings(seeded: TestClient) -> None:
     # the same kind, reached through the default first stage: the request's zeros hold there too
     ({"plan": "cascade", "fields": ["body"], "weights": {"document": 0, "keywords": 0}}, 422, "invalid_input",
      "no space left to find candidates for ['body'] to rescore"),
-    ({"fields": ["document", "keywords"], "rerank": ["document", "keywords"], "weights": {"body": 0}}, 422,
+    # (the plan's first stage, document and keywords, all reranking; named in `fields` too, it is the 422
+    # below, a space named in both)
+    ({"plan": "cascade", "rerank": ["document", "keywords"]}, 422,
      "invalid_input", "no space left to find candidates for ['document', 'keywords'] to rescore"),
     ({"plan": "fused", "rerank": ["document", "keywords", "body"]}, 422, "invalid_input",
      "with document, keywords, body: give one of them a weight above 0, or rerank with fewer spaces"),
     ({"fields": ["document"] * 65}, 422, "invalid_input", "fields"),
+    # a space named to find candidates and to rescore them: candidates came from keywords, which nobody named
+    ({"fields": ["document"], "rerank": ["document"]}, 422, "invalid_input",
+     "'document' named in both fields and rerank"),
+    ({"fields": ["document", "keywords", "body"], "rerank": ["entities", "body"]}, 422, "invalid_input",
+     "'body' named in both fields and rerank"),
+    ({"plan": "fused", "fields": ["title", "keywords"], "rerank": ["keywords", "title"], "fanout": True}, 422,
+     "invalid_input", "'title', 'keywords' named in both fields and rerank"),
 ])
 def test_bad_cascade_input_is_a_422_naming_it(seeded: TestClient, body: dict[str, Any], status: int, code: str,
                                               names: str) -> None:
@@ -85,6 +94,16 @@ def test_bad_cascade_input_is_a_422_naming_it(seeded: TestClient, body: dict[str
     if code == "unknown_plan":
         assert err["detail"]["known"] == ["all", "cascade", "dense", "fused", "keyword", "auto"]
         assert "'auto'" in err["message"]
+
+
+def test_a_named_plan_may_not_name_a_space_in_both_fields_and_rerank() -> None:
+    """The same contradiction in settings (`MULTIVEC_SEARCH__PLANS`) fails the start, naming the plan's space."""
+    from pydantic import ValidationError
+
+    from app.settings import PlanSettings
+
+    with pytest.raises(ValidationError, match="'body' named in both fields and rerank"):
+        PlanSettings(fields=["document", "body"], rerank=["body"])
 
 
 def test_every_plan_the_unknown_plan_error_lists_is_one_a_request_may_name(seeded: TestClient) -> None:
