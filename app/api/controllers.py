@@ -18,6 +18,7 @@ from app.api.schemas import (
     DocumentsIn,
     DocumentsOut,
     HealthOut,
+    HitOut,
     ReadyOut,
     SearchIn,
     SearchOut,
@@ -108,9 +109,10 @@ class SearchController(Controller):
             plan=data.plan, rerank=data.rerank, candidates=data.candidates,
         ))
         note_search(request, result.plan, result.timings_ms)
+        hits = [HitOut.model_validate(hit) for hit in result.hits]  # typed as the schema declares them
         if not data.explain:
-            return SearchOut(hits=result.hits, note=result.note, degraded=result.degraded)
-        return SearchOut(hits=result.hits, plan=result.plan, timings_ms=result.timings_ms, note=result.note,
+            return SearchOut(hits=hits, note=result.note, degraded=result.degraded)
+        return SearchOut(hits=hits, plan=result.plan, timings_ms=result.timings_ms, note=result.note,
                          degraded=result.degraded)
 
 

@@ -118,14 +118,15 @@ def _bound_the_items(prop: Schema, min_length: int, max_length: int) -> None:
 
 def _bound_the_array(prop: Schema) -> None:
     """An optional list (`oneOf: [array, null]`) gets its length bounds beside the `oneOf`, as `minLength` /
-    `maxLength` (Litestar's generator, and `declare_limits` above): they belong on the array, as `minItems` /
-    `maxItems` (a JSON Schema validator ignores `minLength` on an array)."""
+    `maxLength` (Litestar's generator, and `declare_limits` above), and `uniqueItems` there too: they belong on
+    the array, as `minItems` / `maxItems` (a JSON Schema validator ignores `minLength` on an array)."""
     array = next((b for b in prop.one_of or () if isinstance(b, Schema) and b.type == OpenAPIType.ARRAY), None)
     if array is None:
         return
     array.min_items = array.min_items or prop.min_items or prop.min_length
     array.max_items = array.max_items or prop.max_items or prop.max_length
-    prop.min_items = prop.max_items = prop.min_length = prop.max_length = None
+    array.unique_items = array.unique_items or prop.unique_items
+    prop.min_items = prop.max_items = prop.min_length = prop.max_length = prop.unique_items = None
 
 
 def _declare_document_id(openapi: OpenAPI, max_chars: int) -> None:

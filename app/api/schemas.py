@@ -9,8 +9,9 @@ from pydantic.json_schema import JsonDict
 
 from app.domain.bounds import INT64_MAX, INT64_MIN
 from app.domain.filters import MAX_FILTER_KEY_CHARS
-from app.domain.plan import FILTER_KEY, MAX_RRF_K, MAX_WEIGHT, MIN_WEIGHT, Scalar
+from app.domain.plan import FILTER_KEY, MAX_RRF_K, MAX_WEIGHT, MIN_WEIGHT
 from app.domain.versions import MAX_NAME_CHARS
+from app.versioning.shape import Integer
 
 
 # What app.domain.plan / app.domain.bounds refuse inside `weights` and `filter` (with a 422 naming the key),
@@ -36,6 +37,8 @@ FILTER_SCHEMA: JsonDict = {
 }
 # A space's name in `fields` and `rerank`: what a space may be called (settings and migrations hold the same bound).
 SpaceName = Annotated[str, StringConstraints(min_length=1, max_length=MAX_NAME_CHARS)]
+UNIQUE: JsonDict = {"uniqueItems": True}  # a space listed twice is refused (app.domain.plan.build_plan)
+FilterValue = str | Integer | bool  # a filter's value (app.domain.filters.Scalar): `2020.0` is 2020
 
 
 class Strict(BaseModel):
@@ -110,9 +113,9 @@ class SearchIn(Strict):
     fan-out to use; what is absent comes from settings, the stored ranking profile or the query router."""
 
     query: str = Field(min_length=1)
-    limit: int | None = Field(default=None, ge=1,
+    limit: Integer | None = Field(default=None, ge=1,
                               description="Hits to answer, 1 to `MULTIVEC_SEARCH__MAX_LIMIT` (maximum states it).")
-    fields: list[SpaceName] | None = Field(default=None, min_length=1, max_length=64,
+    fields: list[SpaceName] | None = Field(default=None, min_length=1, max_length=64, json_schema_extra=UNIQUE,
                                      description="Spaces to search, fused (the `fused` plan, adjusted); absent: "
                                                  "the plan's (the default plan: `MULTIVEC_SEARCH__PLAN`).")
     fusion: Literal["rrf", "dbsf", "learned"] | None = Field(
@@ -122,8 +125,8 @@ class SearchIn(Strict):
         default=None, json_schema_extra=WEIGHTS_SCHEMA,
         description=f"space -> weight: 0 (not fused) or {MIN_WEIGHT:g} to {MAX_WEIGHT:g}; spaces not named keep "
                     "their default.")
-    rrf_k: int | None = Field(default=None, ge=1, le=MAX_RRF_K)
-    filter: dict[str, Scalar | list[Scalar]] | None = Field(
+    rrf_k: Integer | None = Field(default=None, ge=1, le=MAX_RRF_K)
+    filter: dict[str, FilterValue | list[FilterValue]] | None = Field(
         default=None, json_schema_extra=FILTER_SCHEMA,
         description="metadata key (a name, or a dotted path into nested metadata) -> value or values; "
                     "integers are signed 64-bit.")
@@ -135,11 +138,11 @@ class SearchIn(Strict):
                                          "request naming no plan, fields, fusion, weights or k gets when a router is "
                                          "stored); when it is missing, mismatched or unsure, the default plan runs.")
     rerank: list[SpaceName] | None = Field(
-        default=None, max_length=16,
+        default=None, max_length=16, json_schema_extra=UNIQUE,
         description="Spaces that rescore only the candidates the other spaces find (a cascade: staged or one "
                     "nested request, `MULTIVEC_SEARCH__CASCADE_REQUESTS`; in fan-out, a request per space); "
                     "`[]`: no rerank. Default: the plan's.")
-    candidates: int | None = Field(default=None, ge=1, description="A cascade's stage-1 depth: how many candidates "
+    candidates: Integer | None = Field(default=None, ge=1, description="A cascade's stage-1 depth: how many candidates "
                                    "the rerank spaces rescore, 1 to `MULTIVEC_SEARCH__MAX_CANDIDATES`.")
     threshold: bool | None = Field(
         default=None,
@@ -151,7 +154,7 @@ class SearchIn(Strict):
         description="true: send each space as its own request, in parallel, each under its deadline, and fuse what "
                     "answers in time (`degraded` names the spaces that missed); false: one batch request for every "
                     "space; absent: `MULTIVEC_SEARCH__EXECUTION`.")
-    budget_ms: int | None = Field(
+    budget_ms: Integer | None = Field(
         default=None, ge=1,
         description="Fan-out: how long this search waits for its spaces, in ms (implies `fanout`; at most "
                     "`MULTIVEC_SEARCH__MAX_BUDGET_MS`, which maximum states); each space's own deadline is cut to it.")
@@ -181,11 +184,37 @@ class ErrorBody(BaseModel):
     detail: Any
 
 
+def _absent(value: object) -> bool:
+    return value is None
+
+
+class HitOut(BaseModel):
+    """One hit of a search: the document's id, its point, its score and its stored title, summary and metadata;
+    with `explain`, how each space and stage ranked and scored it."""
+
+    model_config = ConfigDict(extra="allow")
+
+    id: str = Field(description="The document's id, as written.")
+    point_id: str = Field(description="The Qdrant point id the document is stored as (a UUID derived from `id`).")
+    score: float = Field(description="The fused score (the plan's fusion or final formula): larger is better.")
+    title: str | None = None
+    summary: str | None = Field(default=None, description="Given or derived.")
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    explain: dict[str, dict[str, Any]] | None = Field(
+        default=None, exclude_if=_absent,
+        description="With `explain`: space -> its `rank` and raw `score` of this hit, `weight` and `contribution` "
+                    "(in a cascade also its `stage`: `candidates` or `rerank`).")
+    stages: dict[str, dict[str, Any]] | None = Field(
+        default=None, exclude_if=_absent,
+        description="With `explain`, in a cascade: stage -> this hit's `rank` and `score` there (null where the "
+                    "stage did not hold it) and, but for `final`, its `contribution` to the final score.")
+
+
 class SearchOut(BaseModel):
     """`POST /search`'s answer: hits best first (with `explain`, each space's rank, score and contribution, and
     the plan and timings in ms too)."""
 
-    hits: list[dict[str, Any]]
+    hits: list[HitOut]
     plan: dict[str, Any] | None = None
     timings_ms: dict[str, float] | None = None
     note: str | None = Field(default=None, description="Said when `threshold` dropped hits, or could not apply.")

@@ -66,6 +66,15 @@ def check_text(value: str, where: str, max_chars: int) -> None:
         raise InvalidInput(f"{where}: not valid Unicode (a lone surrogate such as \\ud800)")
 
 
+def integral(value: Any) -> Any:
+    """A JSON number with no fractional part (`1.0`, `1e1`) as the integer it is, within signed 64 bits; any other
+    value as is. JSON Schema's `integer` is such a number (2020-12, 6.1.1: "1.0" is an integer), so an integer
+    field takes it; a strict model then refuses `1.5`, `"1"` and `true` as ever."""
+    if isinstance(value, float) and value.is_integer() and INT64_MIN <= value <= INT64_MAX:
+        return int(value)
+    return value
+
+
 def check_int(value: int, where: str) -> None:
     """Raises: InvalidInput when `value` does not fit Qdrant's signed 64-bit integers."""
     if not INT64_MIN <= value <= INT64_MAX:

@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Discriminator, Field, Strict, StringConstraints, Tag
 
-from app.versioning.shape import Name, StrictShape
+from app.versioning.shape import Integer, Name, StrictShape
 
 DISTANCES = ("cosine", "dot", "euclid")
 QUANTIZATIONS = ("none", "scalar", "binary")
@@ -26,7 +26,7 @@ class AddVersionShape(StrictShape):
     kind: Literal["add_version"] = "add_version"
     space: Name
     model: Name
-    version: Annotated[int, Field(ge=1, le=1_000_000)]
+    version: Annotated[Integer, Field(ge=1, le=1_000_000)]
     field: Literal["title", "body", "summary", "entities", "document", "keywords"] | None = None
     space_kind: Literal["dense", "multi", "sparse"] | None = None
     index: Literal["hnsw", "rerank"] | None = None
@@ -35,9 +35,9 @@ class AddVersionShape(StrictShape):
 class LayoutShape(StrictShape):
     """A rebuild's collection layout: the server's cluster fields (None keeps the setting)."""
 
-    shard_number: Annotated[int, Field(ge=1, le=1000)] | None = None
-    replication_factor: Annotated[int, Field(ge=1, le=100)] | None = None
-    write_consistency_factor: Annotated[int, Field(ge=1, le=100)] | None = None
+    shard_number: Annotated[Integer, Field(ge=1, le=1000)] | None = None
+    replication_factor: Annotated[Integer, Field(ge=1, le=100)] | None = None
+    write_consistency_factor: Annotated[Integer, Field(ge=1, le=100)] | None = None
     on_disk_payload: bool | None = None
 
 

@@ -13,7 +13,7 @@ from app.errors import InvalidInput
 from app.versioning.declare import Migration
 from app.versioning.engine import Migrator
 from app.versioning.render import result_lines
-from app.versioning.shape import validate_shape
+from app.versioning.shape import Integer, validate_shape
 from app.versioning.steps import DEFAULT_BATCH, DEFAULT_GRACE_S, DEFAULT_MARGIN, Progress, StepResult
 from app.versioning.validate import QuerySet
 
@@ -50,8 +50,8 @@ class BackfillIn(StepIn):
     """backfill: which migration, batch size, and where this slice starts and stops."""
 
     target: str | None = TARGET
-    batch: int = Field(default=DEFAULT_BATCH, ge=1, le=4096)
-    max_points: int | None = Field(default=None, ge=1, description="Stop after this many points.")
+    batch: Integer = Field(default=DEFAULT_BATCH, ge=1, le=4096)
+    max_points: Integer | None = Field(default=None, ge=1, description="Stop after this many points.")
     start: str | None = Field(default=None, pattern=CURSOR,
                               description="The cursor the previous slice returned (a point id).")
 
@@ -61,7 +61,7 @@ class ValidateIn(StepIn):
 
     target: str | None = TARGET
     query_set: dict[str, Any] | None = Field(default=None, description="Queries and qrels.")
-    k: int = Field(default=10, ge=1, le=100)
+    k: Integer = Field(default=10, ge=1, le=100)
     force: bool = Field(default=False, description="Validate below 100 % coverage.")
 
 
@@ -72,7 +72,7 @@ class PromoteIn(StepIn):
     margin: float = Field(default=DEFAULT_MARGIN, ge=0, le=1, description="How much worse (absolute nDCG@10) "
                           "the candidate may be, in the fused search and in its space alone.")
     force: bool = Field(default=False, description="Promote past the gate (recorded with the migration).")
-    percent: int | None = Field(default=None, ge=1, le=99, description="A gradual rollout: send this share of "
+    percent: Integer | None = Field(default=None, ge=1, le=99, description="A gradual rollout: send this share of "
                                 "live searches (picked by a stable hash of the query) to the new version, not all; "
                                 "a full promote or a rollback ends it.")
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Annotated, Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Strict, StringConstraints, ValidationError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Strict, StringConstraints, ValidationError
 
-from app.domain.bounds import short
+from app.domain.bounds import integral, short
 from app.domain.versions import MAX_NAME_CHARS
 from app.errors import InvalidInput
 
@@ -17,6 +17,8 @@ Loc = tuple[str | int, ...]
 Expectations = Mapping[tuple[str, ...], str]
 
 Name = Annotated[str, Strict(), StringConstraints(min_length=1, max_length=MAX_NAME_CHARS)]
+# An integer field of a strict request model: `1.0` is the integer 1, as JSON Schema has it (app.domain.bounds.integral)
+Integer = Annotated[int, BeforeValidator(integral)]
 
 
 class StrictShape(BaseModel):

@@ -14,7 +14,7 @@ from app.corpus import find_qrels, read_qrels, read_queries
 from app.domain.metrics import ndcg_at_k, overlap_at_k, recall_at_k
 from app.errors import InvalidInput
 from app.versioning.render import markdown_table, table
-from app.versioning.shape import StrictShape, validate_shape
+from app.versioning.shape import Integer, StrictShape, validate_shape
 
 
 @dataclass(frozen=True)
@@ -69,7 +69,7 @@ class QuerySetShape(StrictShape):
 
     name: Annotated[str, Field(min_length=1, max_length=200)] = "request"
     queries: Annotated[list[QueryShape], Field(min_length=1, max_length=100_000)]
-    qrels: dict[Annotated[str, StringConstraints(min_length=1)], dict[str, int]] = {}
+    qrels: dict[Annotated[str, StringConstraints(min_length=1)], dict[str, Integer]] = {}
 
 
 QUERY_SET_EXPECTATIONS = {
