@@ -27,7 +27,7 @@ from app.api.migrations import MigrationController
 from app.api.observe import MetricsController, RequestObserver
 from app.api.openapi import declare_bodies, declare_limits
 from app.container import Services, build_services
-from app.domain.bounds import check_json_value, short, written_path
+from app.domain.bounds import check_json_value, short, shown, written_path
 from app.errors import AppError, InvalidInput, error_body, status_for
 from app.observe.metrics import Metrics
 from app.settings import MAX_BODY_BYTES, Settings
@@ -65,7 +65,7 @@ def _unexpected(_: Request[Any, Any, Any], exc: Exception) -> Response[dict[str,
     return Response(error_body("internal_error", "unexpected server error; it is logged", None), status_code=500)
 
 
-def _http_error(_: Request[Any, Any, Any], exc: HTTPException) -> Response[dict[str, Any]]:
+def _http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response[dict[str, Any]]:
     if exc.status_code == 400:  # Litestar's 400s here come from decoding the body
         return Response(error_body("malformed_request", f"request body is not valid JSON: {exc.detail}", None),
                         status_code=400)
@@ -73,9 +73,14 @@ def _http_error(_: Request[Any, Any, Any], exc: HTTPException) -> Response[dict[
         return Response(error_body("payload_too_large", f"the request body is over the {MAX_BODY_BYTES // 2**20} MiB "
                                    "limit: send fewer documents a request", {"limit_bytes": MAX_BODY_BYTES}),
                         status_code=413)
+    path = shown(request.scope.get("path", ""))  # a path of any length: its start
+    message = str(exc.detail)
+    if exc.status_code == 404:  # the router's (a missing document is an AppError, named by its id)
+        message = f"no route at {path}: the API's paths are in /schema/openapi.json (the inspection page: /inspect/)"
+    elif exc.status_code == 405:  # `Allow` lists every method of the route (app.api.head)
+        message = f"{request.scope.get('method')} is not a method of {path}: see the Allow header"
     # keep the exception's headers: a 405 must say which methods are allowed (`Allow`)
-    return Response(error_body("http_error", str(exc.detail), None), status_code=exc.status_code,
-                    headers=exc.headers)
+    return Response(error_body("http_error", message, None), status_code=exc.status_code, headers=exc.headers)
 
 
 def _provide(pick: Callable[[Services], Any], *, whole: bool = True) -> Provide:

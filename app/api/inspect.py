@@ -77,9 +77,11 @@ class InspectController(Controller):
         fusion: Annotated[str, Parameter(max_length=8)] = "",
         fields: list[str] | None = None,
         weights: Annotated[str, Parameter(max_length=2000)] = "",
+        plan: Annotated[str, Parameter(max_length=128)] = "",
     ) -> Template:
-        """The playground: a search with `explain`, each hit's contribution per space drawn as bars."""
-        form = PlaygroundForm(q=q, limit=limit, fusion=fusion, fields=list(fields or []), weights=weights)
+        """The playground: a search with `explain` (of a named plan, or the default), each hit's contribution per
+        space drawn as bars."""
+        form = PlaygroundForm(q=q, limit=limit, fusion=fusion, fields=list(fields or []), weights=weights, plan=plan)
         data = playground(services, form, lambda: form.request(services))
         if data["ran"]:  # a playground search is a search: counted and logged like one
             note_search(request, data["plan"], data["timings"])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -27,6 +28,7 @@ class PlaygroundForm:
     fusion: str = ""
     fields: list[str] = field(default_factory=list)
     weights: str = ""
+    plan: str = ""  # a named plan (app.services.plans.requestable_plans); "": the default
 
     def request(self, services: Services) -> SearchRequest | None:
         """The search request these fields make, with `explain` on; None when no query was typed.
@@ -38,9 +40,12 @@ class PlaygroundForm:
             return None
         body: dict[str, Any] = {"query": self.q, "explain": True}
         if self.limit.strip():
-            if not self.limit.strip().isdigit():
-                raise InvalidInput(f"limit: a whole number, not {self.limit[:20]!r}")
+            most = services.settings.search.max_limit
+            if not re.fullmatch(r"[0-9]{1,8}", self.limit.strip()) or not 1 <= int(self.limit) <= most:
+                raise InvalidInput(f"limit: a whole number from 1 to {most}, not {shown(self.limit)}")
             body["limit"] = int(self.limit)
+        if self.plan:
+            body["plan"] = self.plan
         if self.fusion:
             body["fusion"] = self.fusion
         if self.fields:
@@ -54,7 +59,7 @@ class PlaygroundForm:
                                          for err in e.errors())) from None
         check_search(data, services.settings.limits, services.settings.search)
         return SearchRequest(query=data.query, limit=data.limit, fields=data.fields, fusion=data.fusion,
-                             weights=data.weights, explain=True)
+                             weights=data.weights, plan=data.plan, explain=True)
 
 
 def parse_weights(text: str) -> dict[str, float]:

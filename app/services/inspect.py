@@ -143,9 +143,18 @@ class PointQuery:
         integer 1, which no boolean payload matches, so `derived` is applied while paging instead.
 
         Raises:
-            InvalidInput: a bad metadata key or value, or an unknown derived field.
+            InvalidInput: a bad metadata key or value, a key without a value or a value without a key, a vector
+                version the registry does not have, or an unknown derived field.
         """
         limits = services.settings.limits
+        if self.key and not self.value:  # it filtered on "", which matched nothing, without a word
+            raise InvalidInput(f"metadata key {shown(self.key)} has no value: type the value to match")
+        if self.value and not self.key:  # it was ignored: every point matched
+            raise InvalidInput(f"value {shown(self.value)} has no metadata key: name the key to match it in")
+        versions = {v for s in services.registry.get().spaces.values() for v in s.versions}
+        for what, name in (("has version", self.version), ("lacks version", self.missing)):
+            if name and name not in versions:  # a tag no point carries: it matched none (or all), without a word
+                raise InvalidInput(f"{what}: no vector version named {shown(name)} (the form lists the registry's)")
         meta = (metadata_filter({self.key: typed(self.value)}, max_conditions=limits.max_filter_conditions,
                                 max_values=limits.max_filter_values, max_chars=limits.max_metadata_string_chars)
                 if self.key else Filter())

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from app.errors import AppError
+from app.services.plans import requestable_plans
 from app.services.search import SearchRequest
 
 if TYPE_CHECKING:
@@ -26,7 +27,8 @@ WIDTH = NAME_W + BAR_W + VALUE_W + RANK_W
 
 
 def playground(services: Services, form: Any, request: Callable[[], SearchRequest | None]) -> dict[str, Any]:
-    """The form, the spaces it may name, and (when the form asks for a search) the hits and their charts.
+    """The form, the spaces and named plans it may name, and (when the form asks for a search) the hits and their
+    charts.
 
     Args:
         services: the injected container; its search service runs the search.
@@ -36,6 +38,7 @@ def playground(services: Services, form: Any, request: Callable[[], SearchReques
     """
     reg = services.registry.get()
     out: dict[str, Any] = {"form": form, "spaces": reg.live_spaces(), "hits": [], "plan": None,
+                           "plans": requestable_plans(services.settings.search),
                            "timings": None, "legend": [], "error": None, "ran": False}
     try:
         req = request()

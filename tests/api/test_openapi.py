@@ -150,8 +150,9 @@ def test_a_list_s_length_bounds_are_on_the_array_as_items(openapi: dict[str, Any
         assert not (is_array and {"minLength", "maxLength"} & set(node)), node
     search = openapi["components"]["schemas"]["SearchIn"]["properties"]
     name = {"type": "string", "minLength": 1, "maxLength": MAX_NAME_CHARS}  # each item too (a space's name)
-    assert {"items": name, "type": "array", "minItems": 1, "maxItems": 64} in search["fields"]["oneOf"]
-    assert {"items": name, "type": "array", "maxItems": 16} in search["rerank"]["oneOf"]
+    assert {"items": name, "type": "array", "minItems": 1, "maxItems": 64,
+            "uniqueItems": True} in search["fields"]["oneOf"]
+    assert {"items": name, "type": "array", "maxItems": 16, "uniqueItems": True} in search["rerank"]["oneOf"]
 
 
 def test_each_string_of_a_request_list_declares_its_length(openapi: dict[str, Any], app_services: Services) -> None:
