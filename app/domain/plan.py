@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Literal
 
@@ -251,7 +251,7 @@ def build_plan(
         raise InvalidInput("all weights are zero: the searched spaces (" + ", ".join(names) + ") all weigh 0")
     notes = [f"{s.space} is rerank-only (stored without an HNSW graph): it rescored the candidates" for s in moved]
     notes += [f"{n} is a rerank space here: it rescored the candidates, it did not find them"
-              for n in names if n in rerank_names]
+              for n in names if n in rerank_names and float(weights.get(n, 1.0)) > 0]  # else: "weighted 0" below
     notes += [f"{n} is rerank-only and weighted 0: not searched; explain shows its exact score of each hit"
               for n in unsearched if explain]
     if stage2 and spaces and not any(s.weight > 0 for s in spaces):
@@ -329,17 +329,6 @@ def check_weight(name: str, weight: float) -> None:
     problem = weight_problem(weight)
     if problem is not None:
         raise InvalidInput(f"weight of {shown(name)} is {problem}")
-
-
-def note_unsearched_weights(plan: QueryPlan, asked: Mapping[str, float] | None) -> QueryPlan:
-    """`plan`, saying in `notes` which spaces the request weighed above 0 that the plan does not search: a
-    weight adjusts a space the plan searches (a named plan's, or `fields`); it adds none."""
-    searched = {s.space for s in (*plan.all_spaces, *plan.observed)}
-    left = sorted(n for n, w in (asked or {}).items() if w > 0 and n not in searched)
-    if not left:
-        return plan
-    return replace(plan, notes=(*plan.notes, f"weighted but not searched by this plan: {', '.join(left)} (a weight "
-                                "adjusts a space the plan searches; name it in `fields` or `rerank` to search it)"))
 
 
 def among(plan: QueryPlan, ids: Sequence[str]) -> QueryPlan:

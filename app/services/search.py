@@ -7,7 +7,8 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from app.domain.fusion import fused_in
-from app.domain.plan import QueryPlan, build_plan, note_unsearched_weights
+from app.domain.plan import QueryPlan, build_plan
+from app.domain.plan_notes import note_unsearched_weights, note_unused_options
 from app.domain.profiles import voting_thresholds
 from app.domain.rollout import Routing, route, shadow_sampled
 from app.domain.text import normalize_for
@@ -98,6 +99,7 @@ class SearchService:
         (and the router) when it was fitted on the versions searched. The plan's notes name the spaces
         the request weighed that it does not search."""
         plan, ranking = self._planned(registry, req, profile=profile, pins=pins, use_router=use_router, cache=cache)
+        plan = note_unused_options(plan, rrf_k=req.rrf_k, candidates=req.candidates)
         return note_unsearched_weights(plan, req.weights), ranking
 
     def _planned(self, registry: Registry, req: SearchRequest, *, profile: bool, pins: dict[str, str] | None,

@@ -162,3 +162,31 @@ def test_a_weight_on_a_space_the_plan_does_not_search_is_named_in_the_notes(
     assert len(notes) == 1 and f": {unsearched} (" in notes[0], notes
     plain = seeded.post("/search", json={"query": "galaxy", "explain": True, "plan": "cascade"}).json()["plan"]
     assert not any(n.startswith("weighted but not searched") for n in plain.get("notes", []))
+
+
+@pytest.mark.parametrize(("body", "note"), [
+    ({"fusion": "dbsf", "rrf_k": 5}, "rrf_k 5 is not used: fusion is dbsf"),
+    ({"plan": "cascade", "rrf_k": 5}, "rrf_k 5 is not used: fusion is dbsf"),
+    ({"fields": ["document"], "rrf_k": 7}, "rrf_k 7 is not used: fusion is"),
+    ({"fields": ["document"], "fusion": "rrf", "rrf_k": 7}, "rrf_k 7 is not used: one space finds the candidates"),
+    ({"plan": "fused", "candidates": 5}, "candidates 5 is not used: nothing is reranked"),
+    ({"rerank": [], "candidates": 5}, "candidates 5 is not used: nothing is reranked"),
+])
+def test_an_option_the_plan_does_not_use_is_named_in_the_notes(seeded: TestClient, body: dict[str, Any],
+                                                              note: str) -> None:
+    """A tester found `rrf_k` dropped without a word under another fusion, and `candidates` where nothing is
+    reranked; each is now named, as a weight on a space the plan does not search is."""
+    r = seeded.post("/search", json={"query": "galaxy", "explain": True, **body})
+    assert r.status_code == 200, r.text
+    assert any(n.startswith(note) for n in r.json()["plan"].get("notes", [])), r.json()["plan"].get("notes")
+    used = seeded.post("/search", json={"query": "galaxy", "explain": True, "fusion": "rrf", "rrf_k": 5,
+                                        "fields": ["document", "keywords"], "rerank": ["body"], "candidates": 20})
+    assert not any(" is not used: " in n for n in used.json()["plan"].get("notes", []))
+
+
+def test_a_rerank_space_weighted_0_gets_one_true_note(seeded: TestClient) -> None:
+    """It was told both "it rescored the candidates" and "it does not rescore" (a tester)."""
+    r = seeded.post("/search", json={"query": "galaxy", "explain": True, "rerank": ["body"], "weights": {"body": 0}})
+    assert r.status_code == 200, r.text
+    notes = [n for n in r.json()["plan"].get("notes", []) if n.startswith("body ")]
+    assert notes == ["body is weighted 0: it does not rescore"], notes
