@@ -67,6 +67,11 @@ def test_playground_draws_one_bar_per_space_for_each_hit(seeded: TestClient) -> 
     assert "bio-1" in page.text and 'class="bar" data-space="keywords"' in page.text
     # the default plan is a cascade: the legend gives its rerank space's weight too, not 0
     assert re.search(r'</i>body <span class="muted">\u00d7 1\.0</span>', page.text), page.text[:2000]
+    # and says so, stage by stage (a tester read "fusion dbsf" and bars that did not add up to the score)
+    stages = re.search(r'<p class="muted" id="stages">(.*?)</p>', page.text, re.S)
+    assert stages and "candidates from document + keywords (dbsf)" in stages[1] and "body rescores them" in stages[1]
+    assert "score = " in stages[1] and "norm(body)" in stages[1]
+    assert 'id="stages"' not in seeded.get("/inspect/search", params={"q": "gene", "plan": "fused"}).text
     refused = seeded.get("/inspect/search", params={"q": "x", "weights": "title=lots"})
     assert 'id="error"' in refused.text and "space=number" in refused.text
 
