@@ -43,14 +43,14 @@ def whole(minimum: int, maximum: int | None = None, *, meaning: str = "") -> Cal
 
 
 def number(*, above: float | None = None, minimum: float | None = None, below: float | None = None,
-           meaning: str = "") -> Callable[[str], float]:
-    """An argparse `type`: a finite number > `above` (or >= `minimum`) and < `below`, where given.
+           maximum: float | None = None, meaning: str = "") -> Callable[[str], float]:
+    """An argparse `type`: a finite number > `above` (or >= `minimum`) and < `below` (or <= `maximum`), where given.
 
     Returns:
         The parser; it raises argparse.ArgumentTypeError naming the range and the value.
     """
     parts = [f"> {above:g}" if above is not None else "", f">= {minimum:g}" if minimum is not None else "",
-             f"< {below:g}" if below is not None else ""]
+             f"< {below:g}" if below is not None else "", f"<= {maximum:g}" if maximum is not None else ""]
     expected = "expected a finite number " + " and ".join(p for p in parts if p) + (f" ({meaning})" if meaning else "")
 
     def parse(text: str) -> float:
@@ -59,7 +59,8 @@ def number(*, above: float | None = None, minimum: float | None = None, below: f
         except ValueError:
             raise argparse.ArgumentTypeError(f"{expected}, not {text!r}") from None
         if not math.isfinite(value) or (above is not None and value <= above) or (
-                minimum is not None and value < minimum) or (below is not None and value >= below):
+                minimum is not None and value < minimum) or (below is not None and value >= below) or (
+                maximum is not None and value > maximum):
             raise argparse.ArgumentTypeError(f"{expected}, not {text}")
         return value
 
