@@ -119,7 +119,6 @@ def evaluate(args: argparse.Namespace, *, encoders: Any = None) -> dict[str, Any
         standard_variants,
         subset,
     )
-    from app.repos.profiles import ProfileRepo
     from app.services.search import SearchRequest
 
     ds = load_beir(args.dataset, args.split)
@@ -190,21 +189,25 @@ def evaluate(args: argparse.Namespace, *, encoders: Any = None) -> dict[str, Any
         lat_ids = sorted(rng.sample(list(queries), min(len(queries), args.latency_queries or len(queries))))
         lat_queries = {q: queries[q] for q in lat_ids}
         rows: list[dict[str, Any]] = []
-        identical, overlaps = [], []
-        latencies = measure_latency(services, variants, lat_queries, seed=args.seed)
+        identical: list[float] = []
+        overlaps: list[float] = []
+        # a row's latency and its match with the service are of the plan its ranking is (none for an exact scan)
+        latencies = measure_latency(services, [v for v in variants if not getattr(v, "exact_scan", False)],
+                                    lat_queries, seed=args.seed)
         for v in variants:
-            lat = latencies[v.name]
-            same = agreement(lat.top, runs[v.name])
-            identical.append(same)
-            overlaps.append(overlap(lat.top, runs[v.name]))
+            lat = latencies.get(v.name)
+            same = agreement(lat.top, runs[v.name]) if lat else None
+            if lat and same is not None:
+                identical.append(same)
+                overlaps.append(overlap(lat.top, runs[v.name]))
             rows.append({"name": v.name, "group": v.group, "label": v.label, "spaces": list(v.spaces),
                          "fusion": v.fusion if len(v.spaces) > 1 else "none", "rrf_k": v.rrf_k,
                          "weights": v.weight_map, "metrics": score_run(runs[v.name], qrels),
                          "ci_vs_baseline": delta_ci(runs[v.name], runs[args.baseline], qrels, args.seed),
                          "ci_vs_default": delta_ci(runs[v.name], runs["API default"], qrels, args.seed),
-                         "latency": lat.summary(), "offline_matches_real": same})
+                         "latency": lat.summary() if lat else None, "offline_matches_real": same})
             print(f"  {v.name:32s} nDCG@10 {rows[-1]['metrics']['ndcg@10']:.3f}  "
-                  f"p50 {rows[-1]['latency']['p50_ms']:.1f} ms", file=sys.stderr)
+                  f"p50 {lat.summary()['p50_ms'] if lat else float('nan'):.1f} ms", file=sys.stderr)
         dbsf_all = offline_run(Variant("x", tuple(indexed), fusion="dbsf"), lists, sparse, depth=args.depth)
         result_doc: dict[str, Any] = {
             "dataset": {"name": ds.name, "split": args.split, "documents": len(ds.docs), "queries": len(queries),
@@ -228,7 +231,7 @@ def evaluate(args: argparse.Namespace, *, encoders: Any = None) -> dict[str, Any
                                                  against=("learned profile", "tuned weighted DBSF", "API default"))
             fitted = RankingProfile.from_dict({**fitted.to_dict(), "scorer": result_doc["learned"]["scorer"]})
             if args.save:
-                fitted = ProfileRepo(store=services.store, alias=services.registry.alias).save_profile(fitted)
+                fitted = services.search.profiles.save_profile(fitted)  # the repo the search reads (and caches)
             out_dir.mkdir(parents=True, exist_ok=True)
             (out_dir / "profile.json").write_text(json.dumps(fitted.to_dict(), indent=1))
             result_doc["profile"] = fitted.to_dict()
@@ -245,6 +248,8 @@ def evaluate(args: argparse.Namespace, *, encoders: Any = None) -> dict[str, Any
             by_pref = sorted(variants, key=lambda v: (v.name != "learned profile", v.group != "profile",
                                                       v.name != "all, equal"))
             plan = by_pref[0]
+            from app.eval.thresholds_eval import thresholds_section
+
             result_doc["thresholds"] = thresholds_section(
                 args, services, lists, qrels, live, calibrate_ids=fit_ids or list(queries), report_ids=held_ids,
                 runs=runs, plan=plan, name=ds.name)
@@ -257,56 +262,6 @@ def evaluate(args: argparse.Namespace, *, encoders: Any = None) -> dict[str, Any
         return {"result": result_doc, "out": out_dir}
     finally:
         services.close()
-
-
-def thresholds_section(args: argparse.Namespace, services: Any, lists: dict, qrels: dict, live: dict[str, str], *,
-                       calibrate_ids: list[str], report_ids: list[str], runs: dict, plan: Any,
-                       name: str) -> dict[str, Any]:
-    """Calibrate thresholds on `calibrate_ids` (or read --thresholds); show what the API's rule does to
-    `plan` and to each space alone on `report_ids`, and on unrelated (--noise-queries) queries."""
-    from dataclasses import asdict
-
-    from app.corpus import read_queries
-    from app.domain.profiles import VersionThreshold
-    from app.eval import calibrate as cal
-    from app.eval.runs import fetch_lists, offline_run, subset
-    from app.repos.profiles import ProfileRepo
-
-    registry = services.registry.get()
-    kinds, sparse = {s: registry.live_version(s).kind for s in live}, registry.sparse()  # sparse: complete lists
-    if args.thresholds:
-        given = json.loads(args.thresholds.read_text())["versions"]
-        found = {n: VersionThreshold.from_dict(t) for n, t in given.items()}
-        report_ids = list(qrels)  # none of these queries was used to calibrate them
-        which = f"judged queries (thresholds from {args.thresholds})"
-    else:
-        found = cal.calibrate(subset(lists, calibrate_ids), {q: qrels[q] for q in calibrate_ids}, live,
-                              beta=args.beta, depth=args.depth, kinds=kinds,
-                              fitted_on={"dataset": name, "split": args.split, "queries": len(calibrate_ids)})
-        which = ("held-out judged queries" if set(report_ids) != set(calibrate_ids)
-                 else "judged queries (the ones calibrated on)")
-    if args.save:
-        ProfileRepo(store=services.store, alias=services.registry.alias).save_thresholds(found)
-    out: dict[str, Any] = {"versions": {n: asdict(t) for n, t in found.items()}, "effect": {}}
-    by_version = found
-    report_qrels = {q: qrels[q] for q in report_ids}
-    versions = {s: live[s] for s in plan.spaces}
-    out["effect"][f"{plan.name}, top 10, {which}"] = cal.threshold_effect(
-        lists, subset(runs[plan.name], report_ids), report_qrels, versions, by_version)
-    for s in live:
-        out["effect"][f"only {s}, top 10, {which}"] = cal.threshold_effect(
-            lists, subset(runs[f"only {s}"], report_ids), report_qrels, {s: live[s]}, by_version)
-    if args.noise_queries:
-        noise = {f"noise-{qid}": text for qid, text in read_queries(args.noise_queries)[0]}
-        noise_lists, _ = fetch_lists(services, noise, depth=args.depth, spaces=list(live))
-        out["effect"][f"{plan.name}, top 10, unrelated queries ({args.noise_queries.parent.name})"] = \
-            cal.threshold_effect(noise_lists, offline_run(plan, noise_lists, sparse), {}, versions, by_version)
-    if args.thresholds:
-        out["source"] = str(args.thresholds)
-    else:
-        args.out.mkdir(parents=True, exist_ok=True)
-        (args.out / "thresholds.json").write_text(json.dumps({"versions": out["versions"]}, indent=1))
-    return out
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -17,14 +17,16 @@ def _f(x: Any, digits: int = 3) -> str:
 
 
 def plans_table(rows: Sequence[Mapping[str, Any]], *, baseline: str | None = None, latency: bool = True) -> str:
-    """A markdown table of plans: metrics, nDCG change against `baseline` (a row name), latency."""
+    """A markdown table of plans: metrics, nDCG change against `baseline` (a row name), latency, and (with
+    latency) `= live`: the share of the timed queries whose live top 10 equals the row's offline ranking
+    (`offline_matches_real`; `—` for a ranking no served plan runs, `*` when under 100 %: see `match_notes`)."""
     base = next((r for r in rows if r["name"] == baseline), None)
     head = ["plan", "what", "nDCG@10"]
     if base:
         head += [f"Δ vs {baseline}", "95% CI"]
     head += ["R@10", "R@100", "MRR@10"]
     if latency:
-        head += ["p50 ms", "p95 ms", "store p50 ms"]
+        head += ["p50 ms", "p95 ms", "store p50 ms", "= live"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in rows:
         m = r["metrics"]
@@ -36,9 +38,35 @@ def plans_table(rows: Sequence[Mapping[str, Any]], *, baseline: str | None = Non
         cells += [_f(m["recall@10"]), _f(m["recall@100"]), _f(m["mrr@10"])]
         if latency:
             lat = r.get("latency") or {}
-            cells += [_f(lat.get("p50_ms"), 1), _f(lat.get("p95_ms"), 1), _f(lat.get("store_p50_ms"), 1)]
+            cells += [_f(lat.get("p50_ms"), 1), _f(lat.get("p95_ms"), 1), _f(lat.get("store_p50_ms"), 1),
+                      _match(r.get("offline_matches_real"))]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+def _match(share: float | None) -> str:
+    if share is None or share != share:
+        return "—"
+    return f"{share:.0%}" + ("" if share >= 1.0 else " *")
+
+
+def match_notes(rows: Sequence[Mapping[str, Any]]) -> list[str]:
+    """Footnotes for the `= live` column: the rows whose offline ranking the service did not reproduce on
+    every timed query (their nDCG@10 is of the offline ranking, their latency of the live plan), and the
+    rows no served plan ranks (no latency, no match)."""
+    off = [r for r in rows if isinstance(r.get("offline_matches_real"), float)
+           and r["offline_matches_real"] < 1.0]
+    unserved = [r["name"] for r in rows if r.get("latency") is None]
+    out = []
+    if off:
+        out.append("\\* Live top 10 differs from the offline ranking on some timed queries for "
+                   + ", ".join(f"`{r['name']}` ({r['offline_matches_real']:.0%} equal)" for r in off)
+                   + ": their nDCG@10 is of the offline fusion and may not be what the service serves; "
+                   "the share is `offline_matches_real` in results.json.")
+    if unserved:
+        out.append("— No served plan ranks " + ", ".join(f"`{n}`" for n in unserved)
+                   + " (an exact scan of a rerank-only space): judged, not timed.")
+    return [line for note in out for line in (note, "")]
 
 
 def markdown(result: Mapping[str, Any]) -> str:
@@ -54,8 +82,9 @@ def markdown(result: Mapping[str, Any]) -> str:
         out += [f"Offline fusion against the store's own fused ranking: {v['dbsf_identical_top10']:.1%} of "
                 f"{v['queries']} queries have the identical top 10 (equal-weight DBSF, every query); "
                 f"per plan, on the latency queries: mean top-10 overlap {v['mean_plan_overlap']:.1%}, "
-                f"identical {v['mean_plan_identical']:.1%}.", ""]
-    out += ["## All judged queries", "", plans_table(result["plans"], baseline=result.get("baseline")), ""]
+                f"identical {v['mean_plan_identical']:.1%} (each row's share: the `= live` column).", ""]
+    out += ["## All judged queries", "", plans_table(result["plans"], baseline=result.get("baseline")), "",
+            *match_notes(result["plans"])]
     prof = result.get("profile")
     if prof:
         out += ["## Ranking profile", "", "```json", json.dumps(prof, indent=1), "```", ""]

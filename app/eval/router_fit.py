@@ -28,6 +28,9 @@ TOLERANCE = 0.002  # cross-validated nDCG@10 this close to the best counts as eq
 FOLDS = 5
 # the candidate plans besides the settings' named ones: BM25 alone, the document vector alone, both fused
 PLAN_NAMES = ("only-keywords", "only-document", "pair")
+# what the service runs when the router is unsure: its default ranking (the stored ranking profile, else the
+# settings' default plan; app.services.search). A column of the table, never a class the router may pick.
+UNSURE = "default ranking"
 
 
 def candidate_plans(spaces: Sequence[str], named: Sequence[RoutePlan], names: Sequence[str] | None = None
@@ -77,8 +80,10 @@ def build_table(plans: Sequence[RoutePlan], lists: Lists, qrels: Mapping[str, Ma
                 given: Mapping[str, dict[str, list[str]]] | None = None, *, sparse: Collection[str]) -> Table:
     """Every plan's run and nDCG@10 for the judged queries of `lists`, with their features and labels.
 
-    `given`: plan name -> its run, computed elsewhere (a cascade's, app.eval.cascade); other plans are
-    fused here from the per-space lists, those of the `sparse` spaces (`Registry.sparse`) as complete.
+    `given`: plan name -> its run, computed elsewhere (a cascade's, app.eval.cascade; the `UNSURE` plan's);
+    other plans are fused here from the per-space lists, those of the `sparse` spaces (`Registry.sparse`) as
+    complete. A query's label is its best plan among the router's candidates: never `UNSURE`, which is what
+    runs when the router does not choose.
     """
     qids = tuple(q for q in lists if qrels.get(q))
     judged = {q: qrels[q] for q in qids}
@@ -86,7 +91,8 @@ def build_table(plans: Sequence[RoutePlan], lists: Lists, qrels: Mapping[str, Ma
     per_plan = [ndcg_per_query(runs[p.name], judged) for p in plans]
     ndcg = np.array([[pp[q] for pp in per_plan] for q in qids]).reshape(len(qids), len(plans))
     x = np.array([feature_vector(query_features(texts[q], terms[q], dfs), FEATURES) for q in qids])
-    labels = np.array([cheapest(plans, row.tolist()) for row in ndcg], dtype=np.int64)
+    pickable = np.array([p.name != UNSURE for p in plans])
+    labels = np.array([cheapest(plans, np.where(pickable, row, -np.inf).tolist()) for row in ndcg], dtype=np.int64)
     return Table(qids, x.reshape(len(qids), len(FEATURES)), ndcg, labels, runs)
 
 
@@ -192,6 +198,10 @@ def fit_router(table: Table, fit_rows: np.ndarray, plans: Sequence[RoutePlan], *
                fitted_on: dict[str, Any]) -> tuple[QueryRouter, list[dict[str, Any]]]:
     """Cross-validate every config on `fit_rows`, refit the chosen one on all of them, export it.
 
+    Args:
+        default: the plan of `plans` that runs when the router is unsure (`UNSURE`: the service's default
+            ranking, as planned now); the threshold is chosen against it.
+
     Returns:
         The router (threshold and model chosen by cross-validation), and every cross-validation row.
 
@@ -224,10 +234,13 @@ def fit_router(table: Table, fit_rows: np.ndarray, plans: Sequence[RoutePlan], *
     return router, results
 
 
-def route_all(router: QueryRouter, table: Table, plans: Sequence[RoutePlan], rows: np.ndarray) -> np.ndarray:
-    """The plan index the router (applied as served, app.domain.router) gives each of `rows`."""
+def route_all(router: QueryRouter, table: Table, plans: Sequence[RoutePlan], rows: np.ndarray, *,
+              unsure: int) -> np.ndarray:
+    """The plan index the router (applied as served, app.domain.router) gives each of `rows`: its most
+    probable class when sure enough, else `unsure` (the column of what the service runs then, `UNSURE`;
+    not `router.default`, which only records what that was when the router was fitted)."""
     names = [p.name for p in plans]
-    d = names.index(router.default)
+    d = unsure
     cls = [names.index(c) for c in router.model.classes]
     out = np.full(len(rows), d)
     for i, r in enumerate(rows):
@@ -235,3 +248,16 @@ def route_all(router: QueryRouter, table: Table, plans: Sequence[RoutePlan], row
         if proba.max() >= router.threshold:
             out[i] = cls[int(proba.argmax())]
     return out
+
+
+def below_default(router: QueryRouter) -> str | None:
+    """Why `router` should not be served: it scored below the default ranking (what runs without it) on the
+    queries it was evaluated on (`metrics["vs_default"]`, written by app.eval.router_eval); None when it did not,
+    or when it records no such comparison."""
+    v = router.metrics.get("vs_default")
+    if not isinstance(v, dict) or v.get("router_ndcg@10") is None or v.get("default_ndcg@10") is None:
+        return None
+    if float(v["router_ndcg@10"]) >= float(v["default_ndcg@10"]):
+        return None
+    return (f"it scored nDCG@10 {float(v['router_ndcg@10']):.3f} on {v.get('queries')} evaluation queries, below "
+            f"{float(v['default_ndcg@10']):.3f} of the default ranking it would replace ({v.get('default')})")

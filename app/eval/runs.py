@@ -41,6 +41,7 @@ class Variant:
     plan_name: str | None = None  # run as `{"plan": name}`: a named plan from settings
     scorer: LearnedScorer | None = None  # fusion "learned": this scorer ranks (spaces = its spaces)
     fanout: bool = False  # timed as a fan-out search (a request per space under deadlines), not one batch
+    exact_scan: bool = False  # a rerank-only space alone: ranked by an exact scan no served plan runs (not timed)
 
     @property
     def weight_map(self) -> dict[str, float]:
@@ -50,6 +51,8 @@ class Variant:
     @property
     def label(self) -> str:
         """What the report shows: the space alone, or `dbsf: a + b*1.5` / `rrf k=60: ...`."""
+        if self.exact_scan:
+            return f"{self.spaces[0]}, exact scan (not served: alone it rescores the default's candidates)"
         if self.scorer is not None:
             return f"learned ({self.scorer.model.split(' (')[0]}): " + " + ".join(self.spaces)
         if len(self.spaces) == 1:
@@ -102,9 +105,10 @@ class Variant:
 def standard_variants(spaces: Sequence[str], *, fusion: str = "dbsf", rrf_k: int = 60,
                       rerank_only: Sequence[str] = ()) -> list[Variant]:
     """Each space alone; all spaces fused equally (RRF and DBSF, several k); every leave-one-out. A
-    `rerank_only` space (no HNSW graph) is listed alone (its exact scan, to judge the space) but fused in
-    none: the service never fuses its own list, so a ranking that did could not be served."""
-    out = [Variant(f"only {s}", (s,), group="single") for s in spaces]
+    `rerank_only` space (no HNSW graph) is listed alone (its exact scan, to judge the space; `exact_scan`:
+    no served plan ranks so, so it is neither timed nor checked against the service) but fused in none: the
+    service never fuses its own list, so a ranking that did could not be served."""
+    out = [Variant(f"only {s}", (s,), group="single", exact_scan=s in rerank_only) for s in spaces]
     spaces = tuple(s for s in spaces if s not in rerank_only)
     out.append(Variant("all, equal", spaces, fusion=fusion, rrf_k=rrf_k, group="fused"))
     other = "rrf" if fusion == "dbsf" else "dbsf"

@@ -11,7 +11,7 @@ from app.encoders.fastembed_encoder import EncoderPool
 from app.errors import InvalidInput
 from app.eval.cli import evaluate, parse_args
 from app.eval.index import eval_settings
-from app.eval.report import write
+from app.eval.report import match_notes, write
 from app.repos.profiles import ProfileRepo
 from app.store.factory import open_store
 from tests.fixtures import DOCS
@@ -70,9 +70,15 @@ def test_evaluate_reports_every_plan_fits_a_profile_and_calibrates_thresholds(
         p["label"] for p in result["plans"] if p["name"] == "plan cascade")
     assert all(p["offline_matches_real"] == 1.0 for p in cascades), [
         (p["name"], p["offline_matches_real"]) for p in cascades if p["offline_matches_real"] != 1.0]
+    # entities alone is an exact scan no served plan runs (`fields: ["entities"]` rescores the default's
+    # candidates): judged, but neither timed nor compared with the service, and labelled so
+    scan = next(p for p in result["plans"] if p["name"] == "only entities")
+    assert scan["latency"] is None and scan["offline_matches_real"] is None and "exact scan" in scan["label"]
     for plan in result["plans"]:
         assert 0.0 <= plan["metrics"]["ndcg@10"] <= 1.0
-        assert plan["latency"]["n"] == 2 and plan["latency"]["p95_ms"] >= plan["latency"]["p50_ms"] > 0
+        if plan is not scan:  # every other row's latency and match are of the plan its ranking is
+            assert plan["latency"]["n"] == 2 and plan["latency"]["p95_ms"] >= plan["latency"]["p50_ms"] > 0
+            assert 0.0 <= plan["offline_matches_real"] <= 1.0
     # the offline fusion reproduces the store's own fused ranking
     assert result["verification"]["dbsf_identical_top10"] == 1.0
     # a tiny, easy corpus: document retrieval finds the relevant abstracts
@@ -83,7 +89,19 @@ def test_evaluate_reports_every_plan_fits_a_profile_and_calibrates_thresholds(
     assert set(result["thresholds"]["versions"]) == set(result["vector_versions"].values())
     assert [p.name for p in paths] == ["results.md", "results.json", "results.png"]
     assert (out / "profile.json").exists() and (out / "thresholds.json").exists()
-    assert "| only document |" in paths[0].read_text()
+    md = paths[0].read_text()
+    assert "| only document |" in md
+    # results.md shows each row's match with the service, and says why a row has none or is under 100 %
+    table = [line for line in md.splitlines() if line.startswith("| ")]
+    assert table[0].endswith("| = live |")
+    for plan in result["plans"]:
+        line = next(x for x in table if x.startswith(f"| {plan['name']} |"))
+        share = plan["offline_matches_real"]
+        assert line.endswith("| — |" if share is None else f"| {share:.0%}{'' if share == 1 else ' *'} |"), line
+    assert "No served plan ranks `only entities`" in md
+    rows = [{"name": "x", "offline_matches_real": 0.8, "latency": {}}, {"name": "y", "offline_matches_real": 1.0,
+                                                                        "latency": {}}]
+    assert "`x` (80% equal)" in "".join(match_notes(rows)) and "`y`" not in "".join(match_notes(rows))
 
     # --save stored the profile (tied to the live versions) and the thresholds in the index's meta
     store = open_store(eval_settings(index).store)
