@@ -49,8 +49,8 @@ def router_markdown(section: Mapping[str, Any]) -> list[str]:
     out.append("")
     if v:
         verdict = ("**Not stored** (`--save`): " + section["not_saved"] if section.get("not_saved") else
-                   f"Stored as {section['saved']}." if section.get("saved") else "Not stored (no `--save`).")
+                   f"Stored as {section['saved']}" if section.get("saved") else "Not stored (no `--save`)")
         out += [f"Router {_f(v.get('router_ndcg@10'))} vs default ranking {_f(v.get('default_ndcg@10'))} nDCG@10 "
-                f"on these {v.get('queries')} queries. {verdict} `scripts/evaluate install --router` refuses a "
+                f"on these {v.get('queries')} queries. {verdict}. `scripts/evaluate install --router` refuses a "
                 "router that scored below its default ranking (`--force` installs it anyway).", ""]
     return out
