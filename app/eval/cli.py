@@ -196,7 +196,7 @@ def evaluate(args: argparse.Namespace, *, encoders: Any = None) -> dict[str, Any
                                     lat_queries, seed=args.seed)
         for v in variants:
             lat = latencies.get(v.name)
-            same = agreement(lat.top, runs[v.name]) if lat else None
+            same = agreement(lat.top, runs[v.name], ties=lat.ties) if lat else None
             if lat and same is not None:
                 identical.append(same)
                 overlaps.append(overlap(lat.top, runs[v.name]))

@@ -61,7 +61,8 @@ def match_notes(rows: Sequence[Mapping[str, Any]]) -> list[str]:
     if off:
         out.append("\\* Live top 10 differs from the offline ranking on some timed queries for "
                    + ", ".join(f"`{r['name']}` ({r['offline_matches_real']:.0%} equal)" for r in off)
-                   + ": their nDCG@10 is of the offline fusion and may not be what the service serves; "
+                   + ": the service ranked them otherwise (not only by ordering hits of equal score, which "
+                   "counts as equal), so their nDCG@10, of the offline ranking, may not be what it serves; "
                    "the share is `offline_matches_real` in results.json.")
     if unserved:
         out.append("— No served plan ranks " + ", ".join(f"`{n}`" for n in unserved)

@@ -9,6 +9,7 @@ is measured separately by running the real plan of each variant through the sear
 
 from __future__ import annotations
 
+import math
 import sys
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -203,9 +204,11 @@ def offline_run(variant: Variant, lists: Lists, sparse: Collection[str], *, dept
 
 @dataclass
 class Latency(Timings):
-    """A variant's timings (ms per query) and its real top-k per query id, to compare with the offline fusion."""
+    """A variant's timings (ms per query) and its real top-k per query id, to compare with the offline fusion;
+    `ties`: per query id, a group number per position of `top` (positions with equal scores share one)."""
 
     top: dict[str, list[str]] = field(default_factory=dict)
+    ties: dict[str, list[int]] = field(default_factory=dict)
 
 
 def measure_latency(services: Services, variants: Sequence[Any], queries: Mapping[str, str], *,
@@ -227,23 +230,58 @@ def measure_latency(services: Services, variants: Sequence[Any], queries: Mappin
     items = list(queries.items())
     deadlines = services.search.fanout.deadlines(fanout=True, budget_ms=None)
 
-    def call(name: str, item: tuple[str, str]) -> tuple[float, list[str]]:
+    def call(name: str, item: tuple[str, str]) -> tuple[float, tuple[list[str], list[int]]]:
         text, variant = item[1], by_name[name]
         result, timings = services.search.run(variant.plan_for(services, text, limit), text,
                                               deadlines=deadlines if getattr(variant, "fanout", False) else None)
-        return timings["store"], [str((h.payload or {}).get("doc_id", h.id)) for h in result.hits]
+        return timings["store"], ([str((h.payload or {}).get("doc_id", h.id)) for h in result.hits],
+                                  tie_groups([h.score for h in result.hits]))
 
     run = interleave(list(by_name), items, call, warmup=warmup, seed=seed)
-    return {n: Latency(t.total_ms, t.store_ms, top={q: top for (q, _), top in zip(items, t.kept, strict=True)})
+    return {n: Latency(t.total_ms, t.store_ms, top={q: kept[0] for (q, _), kept in zip(items, t.kept, strict=True)},
+                       ties={q: kept[1] for (q, _), kept in zip(items, t.kept, strict=True)})
             for n, t in run.plans.items()}
 
 
-def agreement(real: Mapping[str, list[str]], offline: Mapping[str, list[str]], k: int = 10) -> float:
-    """Share of queries whose real top-k equals the offline top-k, in order."""
+def tie_groups(scores: Sequence[float]) -> list[int]:
+    """A group number per position of a ranked list: neighbours with equal scores (to 1e-9) share one.
+
+    Which of two tied hits comes first is the store's choice (its internal order), not the ranking's, so a
+    comparison with an offline ranking lets them swap (`agreement`)."""
+    out: list[int] = []
+    for i, score in enumerate(scores):
+        same = i > 0 and math.isclose(score, scores[i - 1], rel_tol=1e-9, abs_tol=1e-12)
+        out.append(out[-1] if same else (out[-1] + 1 if out else 0))
+    return out
+
+
+def _in_tie_order(ids: Sequence[str], groups: Sequence[int]) -> list[str]:
+    """`ids` with each run of tied positions (`groups`) sorted: the same for any order within ties."""
+    out, start = list(ids), 0
+    for i in range(1, len(groups) + 1):
+        if i == len(groups) or groups[i] != groups[start]:
+            out[start:i] = sorted(out[start:i])
+            start = i
+    return out
+
+
+def agreement(real: Mapping[str, list[str]], offline: Mapping[str, list[str]], k: int = 10,
+              ties: Mapping[str, Sequence[int]] | None = None) -> float:
+    """Share of queries whose real top-k equals the offline top-k, in order; with `ties` (`Latency.ties`:
+    the real list's tie groups), hits the real search scored equal may come in either order."""
     qids = [q for q in real if q in offline]
     if not qids:
         return float("nan")
-    return sum(real[q][:k] == offline[q][:k] for q in qids) / len(qids)
+    ties = ties or {}
+
+    def same(q: str) -> bool:
+        a, b = real[q][:k], offline[q][:k]
+        if a == b:
+            return True
+        groups = list(ties.get(q, ()))[:k]
+        return len(groups) == len(a) == len(b) and _in_tie_order(a, groups) == _in_tie_order(b, groups)
+
+    return sum(same(q) for q in qids) / len(qids)
 
 
 def overlap(real: Mapping[str, list[str]], offline: Mapping[str, list[str]], k: int = 10) -> float:
