@@ -117,7 +117,8 @@ class RoutePlan:
 
 @dataclass(frozen=True)
 class QueryRouter:
-    """A fitted router: the model, its candidate plans, the plan run when unsure, the confidence
+    """A fitted router: the model, its candidate plans, `default` (what ran when it was unsure at evaluation:
+    serving then runs its default ranking, whatever this names; app.services.search), the confidence
     threshold, the vector versions it was fitted on and the BM25 document frequencies its IDF
     features read (`df_space`'s terms)."""
 

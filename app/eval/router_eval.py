@@ -85,14 +85,14 @@ def _rows(table: Table, ids: Sequence[str]) -> np.ndarray:
 
 def _report_rows(table: Table, plans: Sequence[RoutePlan], rows: np.ndarray, routed: Mapping[str, np.ndarray],
                  qrels: Mapping[str, Mapping[str, int]], seed: int) -> list[dict[str, Any]]:
-    """One row per plan, per router and for the oracle (each query's best candidate): metrics, spaces per
-    query, nDCG CI vs `all` and vs the default ranking (`UNSURE`)."""
+    """One row per plan, per router and for the oracle (each query's best plan, the default ranking included:
+    the bound of a routed policy): metrics, spaces per query, nDCG CI vs `all` and vs the default ranking."""
     ids = [table.qids[r] for r in rows]
     judged = {q: qrels[q] for q in ids}
     cost = np.array([p.spaces for p in plans], dtype=float)
     choices = {p.name: np.full(len(rows), i) for i, p in enumerate(plans)}
     choices |= dict(routed)
-    choices["oracle"] = table.labels[rows].astype(int)
+    choices["oracle"] = np.array([int(np.argmax(table.ndcg[r])) for r in rows], dtype=int)  # UNSURE included
     runs = {n: {q: table.runs[plans[int(c)].name][q] for q, c in zip(ids, ch, strict=True)}
             for n, ch in choices.items()}
     per_q = {n: ndcg_per_query(run, judged) for n, run in runs.items()}

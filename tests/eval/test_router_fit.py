@@ -54,7 +54,6 @@ def test_fit_router_labels_fits_stores_and_reports_it(tmp_path: Path, encoders: 
     held = {r["name"]: r for r in result["holdout"]["plans"]}
     assert rows[UNSURE]["metrics"] == held[ranked_by]["metrics"]  # the same held-out queries, the same ranking
     assert rows["router"]["ci_vs_default ranking"] is not None
-    assert UNSURE not in rows["oracle"]["plans"]  # the oracle picks among the router's candidates
     assert section["queries"] == 5 and sum(rows["router"]["plans"].values()) == 5  # 40 % of 12, held out
     # the oracle takes each query's best plan, so no plan (nor the router) beats it
     assert all(r["metrics"]["ndcg@10"] <= rows["oracle"]["metrics"]["ndcg@10"] + 1e-12 for r in rows.values())
