@@ -72,6 +72,11 @@ class RestoreRecord:
                 raise ValueError(f"its {key!r} is missing or not a {kind.__name__}")
         if not isinstance(value.get("name"), str | None):
             raise ValueError("its 'name' is not a string")
+        for key in ("backup", "name", "manifest_sha256", "created_at", "started", "host"):  # shown in one line
+            if any(not c.isprintable() for c in value.get(key) or ""):
+                raise ValueError(f"its {key!r} holds a control character")
+        if not 0 < value["pid"] < 1 << 32:
+            raise ValueError("its 'pid' is no process id")
         return cls(name=value.get("name"), **{key: value[key] for key in _FIELDS})
 
 
@@ -83,29 +88,35 @@ class Unfinished:
     where: str
     record: RestoreRecord | None
     problem: str = ""
+    shared: bool = False  # a server's journal: any running service may finish the restore, not only its own
 
     def commands(self) -> list[str]:
-        """The commands that finish it: the same restore again, with the service stopped, then through it."""
+        """The commands that finish it: the same restore again, with the service stopped, then through a running
+        service; each pasteable as is (a folder or name with spaces is quoted)."""
         r = self.record
         if r is None:
             return ["scripts/restore --force FOLDER", "scripts/restore --url URL --force NAME"]
         return [f"scripts/restore --force {shlex.quote(r.backup)}",
-                *([f"scripts/restore --url URL --force {r.name}"] if r.name else [])]
+                *([f"scripts/restore --url URL --force {shlex.quote(r.name)}"] if r.name else [])]
 
     def message(self) -> str:
         """One line: which restore did not finish, why the store is not served, and the commands that finish it."""
         local, *remote = self.commands()
-        how = f"{local} with the service stopped" + (f", or {remote[0]} through the running service (URL: its "
-                                                      "address)" if remote else "")
+        # an embedded store's service cannot start on a folder holding the record: only the one that ran the
+        # restore (and answers 503 since) can finish it through its API (a break test: the start's refusal offered it)
+        still = "" if self.shared else ", while the service that ran the restore still runs"
+        how = f"{local} with the service stopped" + (f", or {remote[0]} through the running service{still} (URL: "
+                                                      "its address)" if remote else "")
         r = self.record
+        keep = f" (do not remove {self.where} by hand: the half-restored store would then be served as whole)"
         if r is None:
             return (f"a restore did not finish and its record does not read ({self.where}: {self.problem}): which "
                     "backup it restored is unknown and the store may hold part of it, so it is not served. Restore a "
-                    f"good backup, replacing everything: {how}")
+                    f"good backup, replacing everything: {how}{keep}")
         return (f"a restore of backup {r.name or r.backup} did not finish (begun {r.started} by pid {r.pid} on "
                 f"{r.host}; backup folder {r.backup}, taken {r.created_at}, manifest sha256 {r.manifest_sha256[:12]}; "
                 f"recorded in {self.where}): the store may hold part of that backup beside what it held before, so "
-                f"it is not served. Run the same restore again to finish it: {how}")
+                f"it is not served. Run the same restore again to finish it: {how}{keep}")
 
     def detail(self) -> dict[str, Any]:
         """The error body's `detail`: the record (or why it does not read), where it is, the commands."""
@@ -132,13 +143,14 @@ class RestoreJournal:
         Raises:
             StoreUnavailable: a server's journal cannot be read (the server does not answer).
         """
+        where, shared = self.place.where, self.place.shared
         try:
             data = self.place.read()
-            found = None if data is None else Unfinished(self.place.where, RestoreRecord.from_bytes(data))
+            found = None if data is None else Unfinished(where, RestoreRecord.from_bytes(data), shared=shared)
         except OSError as e:
-            found = Unfinished(self.place.where, None, f"it cannot be read: {e.strerror or e}")
+            found = Unfinished(where, None, f"it cannot be read: {e.strerror or e}", shared=shared)
         except ValueError as e:
-            found = Unfinished(self.place.where, None, str(e))
+            found = Unfinished(where, None, str(e), shared=shared)
         self._seen = (time.monotonic(), found)
         return found
 
@@ -210,7 +222,7 @@ class RestoreJournal:
         except OSError as e:
             raise StoreUnavailable(f"cannot write the restore journal ({self.place.where}: {e.strerror or e}): "
                                    "nothing was replaced") from e
-        self._own, self._seen = True, (time.monotonic(), Unfinished(self.place.where, record))
+        self._own, self._seen = True, (time.monotonic(), Unfinished(self.place.where, record, shared=self.place.shared))
         try:
             yield
             self.place.remove()

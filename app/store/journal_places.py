@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ctypes
 import os
+import stat
 import uuid
 from pathlib import Path
 from typing import Protocol
@@ -14,12 +15,14 @@ from app.store.base import PointWrite, Store
 JOURNAL_FILE = "restore-journal.json"  # in the embedded store's data folder, beside `collections/` and `.lock`
 JOURNAL_COLLECTION = "_multivec_restore"  # on a server: never backed up, never named by a backup
 _POINT = str(uuid.uuid5(uuid.NAMESPACE_URL, "multivec:restore-journal"))
+MAX_RECORD_BYTES = 1 << 20  # a record is a few hundred bytes; a larger file is read no further (it is no record)
 
 
 class JournalPlace(Protocol):
     """Bytes kept durably under one name: the journal's record, or nothing."""
 
     where: str  # what an operator is told to look at (a path, or `collection _multivec_restore`)
+    shared: bool  # a server's: a running service may finish the restore (`scripts/restore --url`); a file's: no
 
     def read(self) -> bytes | None:
         """The record's bytes, or None when there is none.
@@ -64,16 +67,33 @@ class FilePlace:
     file, fsynced, renamed over the old one and the folder fsynced, so the file is the old record or the new
     one, after a kill or a power cut alike."""
 
+    shared = False  # the service cannot start on the folder while it holds a record: restore with it stopped
+
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
         self.where = str(self.path)
 
     def read(self) -> bytes | None:
-        """See `JournalPlace.read`."""
+        """See `JournalPlace.read`. Anything at the path is a record: one that is not a regular file (a link,
+        even to nothing, a FIFO, a folder, a device) or is larger than any record is one that does not read,
+        and is not opened (a FIFO there hung the service, a link to nothing passed for no record: a break test).
+
+        Raises:
+            OSError: the path holds something that is no record file, or it cannot be read.
+        """
         try:
-            return self.path.read_bytes()
+            found = os.lstat(self.path)
         except FileNotFoundError:
             return None
+        if not stat.S_ISREG(found.st_mode):
+            raise OSError(0, f"it is {_kind(found.st_mode)}, not a file")
+        if found.st_size > MAX_RECORD_BYTES:
+            raise OSError(0, f"it is {found.st_size:,} bytes, larger than any record")
+        fd = os.open(self.path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+        with os.fdopen(fd, "rb") as f:
+            if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):  # swapped since the lstat
+                raise OSError(0, "it is not a file")
+            return f.read(MAX_RECORD_BYTES + 1)
 
     def write(self, data: bytes) -> None:
         """See `JournalPlace.write`."""
@@ -93,10 +113,19 @@ class FilePlace:
         _fsync_dir(self.path.parent)
 
 
+def _kind(mode: int) -> str:
+    """What a file mode says a path is, for a message."""
+    kinds = ((stat.S_ISLNK, "a symbolic link"), (stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a FIFO"),
+             (stat.S_ISSOCK, "a socket"), (stat.S_ISCHR, "a device"), (stat.S_ISBLK, "a device"))
+    return next((name for test, name in kinds if test(mode)), "something else")
+
+
 class CollectionPlace:
     """The record as the payload of one point in a payload-only collection of its own, `_multivec_restore` (a
     Qdrant server, or `:memory:`): every replica of the service sees it, and a restore never replaces it (a backup
     leaves it out, and a backup naming it is refused). Written with `wait`, so the server has it in its WAL."""
+
+    shared = True  # every replica reads it; a running one may finish the restore
 
     def __init__(self, store: Store) -> None:
         self.store = store

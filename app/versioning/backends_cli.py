@@ -23,8 +23,10 @@ class Local:
     def __init__(self, argv: list[str], settings: Settings | None = None) -> None:
         from app.container import build_services
         from app.repos.registry import RegistryRepo
+        from app.repos.restore_journal import RestoreJournal
         from app.settings import Settings
         from app.store.factory import open_store
+        from app.store.journal_places import place_for
 
         settings = settings or Settings()
         try:
@@ -33,7 +35,8 @@ class Local:
             command = through_service(e, settings.service_url, "scripts/migrate --url {url} " + " ".join(argv))
             raise SystemExit(f"{e.message}\n\nThe service holds the data folder: run the same command through it,\n"
                              f"  {command}\n(or set MULTIVEC_SERVICE_URL to the service's URL)") from None
-        if RegistryRepo(store=store, alias=settings.store.collection).load() is None:
+        journal = RestoreJournal(place_for(store))  # a restore left half done is refused before any step
+        if RegistryRepo(store=store, alias=settings.store.collection, journal=journal).load() is None:
             store.close()
             raise SystemExit(f"collection {settings.store.collection!r} is not initialised in "
                              f"{settings.store.url or settings.store.path}: start the service or load documents first")

@@ -136,6 +136,13 @@ def test_a_restore_killed_after_the_first_collection_refuses_start_in_one_line_u
     assert refused.stderr.strip().splitlines() == [f"scripts/backup: conflict: no backup of a store holding an "
                                                    f"unfinished restore (it would hold part of it): {line[19:]}"]
 
+    for step in ("status", "backfill", "promote"):  # on a store with no migration applied yet: the journal first
+        migrate = subprocess.run([sys.executable, "-m", "app.launch", "app.versioning.cli", step], cwd=ROOT,
+                                 env={**env, "MULTIVEC_COMMAND": "scripts/migrate"}, capture_output=True, text=True,
+                                 timeout=300)
+        assert migrate.returncode == 1 and migrate.stderr.strip().splitlines() == [f"scripts/migrate: {line}"], \
+            migrate.stderr  # it said "no migration is applied yet: run apply first" (a break test)
+
     finished = run_script("restore", shlex.split(local)[1:], tmp_path, env)  # the command the message names
     assert finished.returncode == 0, finished.stderr
     assert not (settings.store.path / JOURNAL_FILE).exists()

@@ -4,6 +4,8 @@ does not read counted as an unfinished restore (never as a clean store), with a 
 from __future__ import annotations
 
 import json
+import os
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -65,6 +67,11 @@ def journal_with(folder: Path, rec: RestoreRecord) -> Unfinished:
     ("collections:{}", "its 'collections' is missing or not a list"),
     ("name:7", "its 'name' is not a string"),
     (b"[" * 100_000, "it is not JSON"),
+    # shown in the one-line message: a hand-edited newline or escape code made it four lines (a break test)
+    ('backup:"/srv/backups/night\\nly"', "its 'backup' holds a control character"),
+    ('host:"vm\\u001b[31m"', "its 'host' holds a control character"),
+    ("pid:" + "9" * 30, "its 'pid' is no process id"),
+    ("pid:0", "its 'pid' is no process id"),
 ])
 def test_a_record_that_does_not_read_is_an_unfinished_restore_never_a_clean_store(
         tmp_path: Path, content: bytes | str, why: str) -> None:
@@ -90,10 +97,39 @@ def test_a_record_that_does_not_read_is_an_unfinished_restore_never_a_clean_stor
     assert j.admit("a" * 64, force=True) is False
 
 
-def test_a_record_that_cannot_be_read_at_all_is_an_unfinished_restore(tmp_path: Path) -> None:
-    (tmp_path / JOURNAL_FILE).mkdir()  # a folder where the file goes: reading it fails
-    with pytest.raises(StoreUnavailable, match=r"its record does not read .*it cannot be read: Is a directory"):
+def _fifo(path: Path) -> None:
+    os.mkfifo(path)
+
+
+@pytest.mark.parametrize(("make", "why"), [
+    (Path.mkdir, "it is a folder, not a file"),
+    (_fifo, "it is a FIFO, not a file"),  # opened, it hung the service for good (a break test)
+    (lambda p: p.symlink_to("/nonexistent/x"), "it is a symbolic link, not a file"),  # it passed for no record
+    (lambda p: p.symlink_to("/dev/zero"), "it is a symbolic link, not a file"),  # it would be read without end
+    (lambda p: os.truncate(p.write_bytes(b"") or p, (1 << 20) + 1), "it is 1,048,577 bytes, larger than any record"),
+])
+def test_anything_at_the_path_that_is_no_record_file_is_an_unfinished_restore_and_is_never_opened(
+        tmp_path: Path, make: Callable[[Path], object], why: str) -> None:
+    make(tmp_path / JOURNAL_FILE)
+    with pytest.raises(StoreUnavailable, match=rf"its record does not read .*it cannot be read: {why}"):
         journal(tmp_path).check()
+
+
+def test_a_link_to_a_good_record_is_refused_too(tmp_path: Path) -> None:
+    """The journal is the service's own file, never a link: one is refused whatever it points at."""
+    (tmp_path / "elsewhere.json").write_bytes(record(tmp_path).to_bytes())
+    (tmp_path / JOURNAL_FILE).symlink_to(tmp_path / "elsewhere.json")
+    with pytest.raises(StoreUnavailable, match="it is a symbolic link, not a file"):
+        journal(tmp_path).check()
+
+
+def test_the_message_quotes_what_it_names_and_says_not_to_remove_the_record(tmp_path: Path) -> None:
+    r = RestoreRecord.of(tmp_path / "bk dir" / "night ly", tmp_path / "bk dir", MANIFEST, "b" * 64)
+    message = Unfinished(str(tmp_path / JOURNAL_FILE), r).message()
+    assert f"scripts/restore --force '{tmp_path}/bk dir/night ly' with the service stopped" in message
+    assert "scripts/restore --url URL --force 'night ly' through the running service, while the service that ran " \
+           "the restore still runs" in message  # an embedded store's: no other service can start on the folder
+    assert f"do not remove {tmp_path / JOURNAL_FILE} by hand" in message and "\n" not in message
 
 
 def test_the_record_stays_while_a_restore_runs_and_after_it_breaks_and_goes_when_it_finishes(tmp_path: Path) -> None:
