@@ -10,7 +10,9 @@ computed here, not in the store. The tokenizer drops a token of digits alone (`7
 configuration with `numbers` adds a term for each number (`number_terms`). It reads a text as one language,
 so Japanese inside text of another language (`We visited 東京の桜 last spring`) stays one unsegmented token,
 and Korean inside Japanese is dropped; a configuration with `scripts` reads the Japanese (CJK) of such a text on its own
-(`japanese_blocks`).
+(`japanese_blocks`). Khmer, Lao, Myanmar and other scripts written without spaces between words are not segmented
+(a run between spaces is one term); with `scripts` each pair of neighbouring characters in them is a term too
+(`grapheme_bigrams`).
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ import re
 import unicodedata
 from collections.abc import Sequence
 from typing import Any
+
+import regex
 
 from app.encoders.vectors import SparseVec
 from app.errors import EncoderFailed
@@ -93,6 +97,28 @@ def japanese_blocks(text: str) -> list[str] | None:
     return [" ".join(CJK.findall(text)), other]
 
 
+# Scripts written without spaces between words that the tokenizer does not segment (Thai, Chinese and Japanese it
+# does; Tibetan's tsheg splits its syllables): a run of their letters and marks, digits apart (numbers are terms).
+UNSPACED = regex.compile(r"(?:(?!\d)[\p{Khmer}\p{Lao}\p{Myanmar}\p{Tai_Tham}\p{New_Tai_Lue}\p{Tai_Le}"
+                         r"\p{Tai_Viet}\p{Javanese}\p{Balinese}\p{Buginese}])+")
+GRAPHEME = regex.compile(r"\X")
+
+
+def grapheme_bigrams(text: str) -> list[str]:
+    """Each pair of neighbouring characters (extended grapheme clusters: a consonant with its signs) of every run
+    of a script written without spaces that the tokenizer leaves whole, in order, one per occurrence.
+
+    `ប្រាសាទអង្គរវត្ត` (Khmer, one token to the tokenizer, so `ប្រាសាទ` found nothing: a break test) gives `ប្រាសា`,
+    `សាទ`, `ទអ`, ...: a word of two characters or more inside it shares all its pairs with it (as Lucene's CJK
+    bigrams do). A run of one character gives none (it is its own token already).
+    """
+    out: list[str] = []
+    for run in UNSPACED.findall(text):
+        chars = GRAPHEME.findall(run)
+        out += ["".join(chars[i:i + 2]) for i in range(len(chars) - 1)]
+    return out
+
+
 class QdrantBm25Encoder:
     """`qdrant_edge.Bm25` behind the sparse encoder interface: document TF weights, query terms 1.0."""
 
@@ -110,6 +136,11 @@ class QdrantBm25Encoder:
         self._counts = counts
         self._k, self._b, self._avg_len = params
         self._scripts = scripts
+
+    def _extra(self, text: str) -> str:
+        """The terms added to the tokenizer's, as tokens to tokenise on their own: each number's (`number_terms`),
+        and with `scripts` each pair of characters of a script left unsegmented (`grapheme_bigrams`)."""
+        return " ".join([*number_terms(text), *(grapheme_bigrams(text) if self._scripts else ())])
 
     def _blocks(self, text: str) -> list[str]:
         """The parts of `text` read apart (`japanese_blocks`; with `scripts` only), none when it is read whole."""
@@ -147,7 +178,7 @@ class QdrantBm25Encoder:
                 parts[i] = parts.get(i, 0) + n
         for i, n in parts.items():
             tf[i] = max(tf.get(i, 0), n)
-        for i, n in self._term_counts(" ".join(number_terms(text))).items():
+        for i, n in self._term_counts(self._extra(text)).items():
             tf[i] = tf.get(i, 0) + n
         norm = self._k * (1 - self._b + self._b * sum(tf.values()) / self._avg_len)
         ids = tuple(sorted(tf))
@@ -161,8 +192,8 @@ class QdrantBm25Encoder:
         of Han in such a query also gives its Japanese reading's terms, so it finds both (a document matches
         the terms of the language it was written in; each term still weighs 1.0)."""
         terms = {i for block in [text, *self._blocks(text)] for i in self._model.embed_query(block).indices}
-        if self._counts is not None:  # the numbers' terms, tokenised on their own (as documents have them)
-            terms |= set(self._model.embed_query(" ".join(number_terms(text))).indices)
+        if self._counts is not None:  # the numbers' (and pairs') terms, tokenised on their own (as documents' are)
+            terms |= set(self._model.embed_query(self._extra(text)).indices)
         if not KANA_OR_HANGUL.search(text):
             runs = HAN.findall(text)  # each run of Han read as Japanese (beside Latin, the hint alone is not enough)
             hint = set(self._model.embed_query(JAPANESE_HINT).indices) if runs else set()

@@ -29,11 +29,16 @@ MIXED = [
      "body": "اشترينا الشاي الأخضر من متجر صغير مكتوب عليه 抹茶を使ったお菓子 في كيوتو."},
     {"id": "seoul-ja", "title": "ソウル旅行の記録",
      "body": "明洞で友達と買い物をしました。看板には 서울 명동 맛집 と書いてありました。"},
+    # scripts written without spaces that the tokenizer leaves whole: each pair of characters is a term (v4)
+    {"id": "angkor-km", "title": "Angkor Wat", "body": "ប្រាសាទអង្គរវត្តជាប្រាសាទដ៏ធំបំផុតនៅកម្ពុជា"},
+    {"id": "lao-lo", "title": "Lao", "body": "ພາສາລາວເປັນພາສາທີ່ງາມຫຼາຍ"},
+    {"id": "myanmar-my", "title": "Myanmar", "body": "မြန်မာနိုင်ငံသည်အလွန်လှပသောနိုင်ငံဖြစ်သည်"},
 ]
 # query -> the document holding it (each word only there)
 QUERIES = {"満開": "trip-en", "上野公園": "trip-en", "ラーメン": "menu-ru", "餃子": "menu-ru", "抹茶": "souk-ar",
            "お菓子": "souk-ar", "명동": "seoul-ja", "맛집": "seoul-ja", "Tokyo 桜 picnics": "trip-en",
-           "Саппоро 味噌ラーメン": "menu-ru"}
+           "Саппоро 味噌ラーメン": "menu-ru", "ប្រាសាទ": "angkor-km", "កម្ពុជា": "angkor-km", "ພາສາ": "lao-lo",
+           "မြန်မာ": "myanmar-my"}
 
 
 @pytest.fixture(scope="module", params=STORE_KINDS)
