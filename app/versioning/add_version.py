@@ -14,7 +14,7 @@ from app.versioning.add_target import index_note, new_space_arms, shape_of, vers
 from app.versioning.declare import AddVersion, Migration
 from app.versioning.rollout import checked_gate, rollout
 from app.versioning.steps import Action, Arms, Context, Progress, StepResult, age_s, missing_filter, run_actions
-from app.versioning.superseded import left_written, record_superseded, replaced_left, started_past
+from app.versioning.superseded import left_written, made_nothing, record_superseded, replaced_left, started_past
 from app.versioning.tagging import backfill_batch, stopped_note, untag
 
 
@@ -61,9 +61,8 @@ class AddVersionSteps:
         if existing is None and space.versions:
             taken = [v.version for v in space.versions.values()]
             if change.version <= max(taken):
-                past = live is not None and ((record or {}).get("superseded_by") or
-                                             (record is None and started_past(ctx, live, change.version)))
-                if past and live is not None:
+                if live is not None and ((record or {}).get("superseded_by") or (
+                        record is None and started_past(ctx, live, change.version, space))):
                     return record_superseded(ctx, m, change.version, live, result, recorded=record is not None)
                 raise Conflict(f"space {change.space!r} already has version v{max(taken)}: "
                                f"a new version must be numbered above it")
@@ -81,7 +80,8 @@ class AddVersionSteps:
         replaces = live.name if live and live.name != name else None  # not itself: an install that started there
         if record is None:
             actions.append((f"record {m.label} as applied", lambda: ctx.records.record_applied(m.revision, {
-                "migration": m.to_dict(), "applied": now(), "version": name, "replaces": replaces})))
+                "migration": m.to_dict(), "applied": now(), "version": name, "replaces": replaces,
+                **({"started_with": True} if existing is not None and existing.status == "live" else {})})))
         result.data = {"version": name, "replaces": replaces}
         result.notes += [n for n in [index_note(live, version)] if n and existing is None]
         if not actions:
@@ -254,6 +254,8 @@ class AddVersionSteps:
                                          f"uses {space.live} again; {name} stays written",
                                          lambda: self._save(reg, lifecycle.end_rollout(reg, name)))])
         if space.live == name and space.previous is None and record.get("replaces") is None:
+            if refusal := made_nothing(self.ctx, m, reg.find(name), record):
+                raise Conflict(refusal)  # the install started with it: no rollback takes a space out of search
             result.data = {"live": None}
             return run_actions(result, [(f"take new space {space.name!r} out of search: {name} is not live any more "
                                          "and stays written (promote again, or retire it)",
@@ -262,8 +264,7 @@ class AddVersionSteps:
             result.notes.append(f"{name} is not live (live is {space.live}): nothing to roll back")
             return result
         if space.previous is None:  # retire cleared it (a new space's case is above): the replaced version is gone
-            result.notes.append(f"nothing to roll back to: {record.get('replaces')} is retired (its vectors are gone)")
-            return result
+            raise Conflict(f"nothing to roll back to: {record.get('replaces')} is retired (its vectors are gone)")
         previous = space.previous
         if space.versions[previous].status == "retired":
             raise Conflict(f"{previous} is retired: its vectors are gone, rollback is not possible")

@@ -80,14 +80,18 @@ def status_lines(data: dict[str, Any]) -> list[str]:
 
 
 def override_lines(migrations: Sequence[dict[str, Any]]) -> list[str]:
-    """Each gate an operator forced a step past (`--force`), as recorded with the migration."""
+    """Each gate an operator forced a step past (`--force`) or loosened (`--grace`, `--margin`), as recorded with
+    the migration."""
     out: list[str] = []
     for m in migrations:
         for o in m.get("overrides") or []:
             when = str(o.get("at", ""))[:16].replace("T", " ")
-            out.append(f"  {m['label']}: {o['step']} {o.get('target', '')} forced at {when} UTC past: "
-                       + "; ".join(o.get("overrode", [])))
-    return ["", "overrides (--force)", *out] if out else []
+            forced = "; ".join(o.get("overrode", []))
+            loosened = "; ".join(o.get("loosened", []))
+            out.append(f"  {m['label']}: {o['step']} {o.get('target', '')} at {when} UTC"
+                       + (f", forced past: {forced}" if forced else "") + (f", gate loosened: {loosened}"
+                                                                           if loosened else ""))
+    return ["", "overrides (--force, --grace, --margin)", *out] if out else []
 
 
 def result_lines(result: dict[str, Any]) -> list[str]:

@@ -79,14 +79,19 @@ def plan(ctx: Context, steps_for: StepsFor, migrations: list[Migration],
     applied = ctx.records.applied()
     reg = ctx.registry.get()
     rows = []
+    clashes = {m.revision: Migration.from_dict(applied[m.revision]["migration"]).label for m in migrations
+               if m.revision in applied and applied[m.revision].get("migration", {}).get("change") !=
+               m.to_dict()["change"]}  # another change under this revision: apply refuses the file
     for m in migrations:
-        if m.revision in applied:
+        if m.revision in clashes:
+            state, nxt = f"refused: revision {m.revision} is applied as {clashes[m.revision]}", "renumber this file"
+        elif m.revision in applied:
             state, nxt = steps_for(m).progress(m, applied[m.revision], reg)
         else:
             state, nxt = pending_state(ctx, m, reg)
         rows.append({"label": m.label, "state": state, "next": nxt, "description": m.change.describe()})
     result.data["migrations"] = rows
-    pending = [m for m in migrations if m.revision not in applied]
+    pending = [m for m in migrations if m.revision not in applied or m.revision in clashes]
     if pending:
         result.notes.append(f"next: apply {', '.join(m.label for m in pending)}")
         for dry in dry_apply(pending):

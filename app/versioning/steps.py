@@ -96,13 +96,24 @@ class Context:
         return self.registry.alias
 
     def override_actions(self, revision: str, gate: Gate, *, step: str, **context: Any) -> list[Action]:
-        """When `--force` took a step past its gate, the action that records it in the applied
-        migration's record (shown by `status` and `GET /admin/migrations`); none otherwise."""
-        entry = gate.override(step=step, at=now(), **context)
+        """When `--force` took a step past its gate, or the gate ran looser than its default (a `grace_s` below a
+        day, a `margin` above 0.02: `retire --grace 0` deleted a version a second after a promote with nothing
+        on record, a break test), the action that records it in the applied migration's record (shown by
+        `status` and `GET /admin/migrations`); none otherwise."""
+        loosened = []
+        if context.get("grace_s", DEFAULT_GRACE_S) < DEFAULT_GRACE_S:
+            loosened.append(f"grace {context['grace_s']:g} s, below the default {DEFAULT_GRACE_S:g} s")
+        if context.get("margin", DEFAULT_MARGIN) > DEFAULT_MARGIN:
+            loosened.append(f"margin {context['margin']:g}, above the default {DEFAULT_MARGIN:g}")
+        entry = gate.override(step=step, at=now(), **context) or \
+            ({"step": step, "at": now(), "overrode": [], **context} if loosened else None)
         if entry is None:
             return []
-        return [(f"record the override in {revision}'s record: forced {step} past "
-                 f"{len(entry['overrode'])} blocker(s)", lambda: self.records.add_override(revision, entry))]
+        entry = {**entry, **({"loosened": loosened} if loosened else {})}
+        what = f"forced {step} past {len(entry['overrode'])} blocker(s)" if entry["overrode"] else \
+            f"{step} with a looser gate ({'; '.join(loosened)})"
+        return [(f"record the override in {revision}'s record: {what}",
+                 lambda: self.records.add_override(revision, entry))]
 
     def coverage(self, version: str, collection: str | None = None) -> Coverage:
         """How many points of `collection` (default: the alias's) are tagged with `version`."""

@@ -11,11 +11,27 @@ from app.versioning.declare import AddVersion, Migration
 from app.versioning.steps import Context, StepResult, run_actions
 
 
-def started_past(ctx: Context, live: VectorVersion, number: int) -> bool:
-    """The install began with `live`, numbered above `number`: no applied migration made it (the
-    spaces of a new install may already be at the versions later shipped migrations make)."""
-    return live.version > number and not any(r.get("version") == live.name and not r.get("superseded_by")
-                                             for r in ctx.records.applied().values())
+def started_past(ctx: Context, live: VectorVersion, number: int, space: SpaceState | None = None) -> bool:
+    """The install began with `live`, numbered above `number`, and no applied migration made it or any other
+    version of the space (`space`) numbered at or above `number` (the spaces of a new install may already be
+    at the versions later shipped migrations make; a migration numbered below a version another one made is
+    refused, not recorded as superseded: a break test found it recorded)."""
+    made = {r.get("version") for r in ctx.records.applied().values()
+            if not r.get("superseded_by") and not r.get("started_with")}
+    above = [v for v in (space.versions.values() if space else [live]) if v.version >= number]
+    return live.version > number and not any(v.name in made for v in above)
+
+
+def made_nothing(ctx: Context, m: Migration, version: VectorVersion, record: dict[str, Any]) -> str | None:
+    """Why a rollback of `m` is refused when it made nothing: it only recorded `version`, which the install
+    started with (or started past): a rollback took that space out of search, and a retire then deleted it (a
+    break test). Records older than `started_with` tell it by the promote gate: a version a migration made went
+    live past it, so it was validated or the promote was forced (an override on the record)."""
+    promoted = ctx.records.verdict(version.name) is not None or bool(record.get("overrides"))
+    if not (record.get("superseded_by") or record.get("started_with") or not promoted):
+        return None
+    return (f"nothing to roll back: {m.label} only recorded {version.name}, which this install started with "
+            f"(nothing was added or promoted); a rollback would take space {version.space!r} out of search")
 
 
 def record_superseded(ctx: Context, m: Migration, number: int, live: VectorVersion, result: StepResult, *,
@@ -49,7 +65,8 @@ def pending_state(ctx: Context, m: Migration, reg: Registry) -> tuple[str, str]:
     live = reg.live_version(change.space)
     if (live.model, live.version) == (change.model, change.version):
         return "live in this install", RECORD_ONLY
-    return ("superseded", RECORD_ONLY) if started_past(ctx, live, change.version) else ("pending", "apply")
+    return ("superseded", RECORD_ONLY) if started_past(ctx, live, change.version, reg.spaces[change.space]) \
+        else ("pending", "apply")
 
 
 

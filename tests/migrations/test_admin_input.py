@@ -267,7 +267,7 @@ def test_the_gate_refuses_a_space_that_loses_alone_and_a_forced_promote_is_on_re
     assert override["step"] == "promote" and override["target"] == NEW and override["margin"] == 0.02
     assert override["overrode"] == [b.removeprefix("forced past: ") for b in r.json()["notes"]
                                     if b.startswith("forced past: ")]
-    assert any("forced at" in line and "space nDCG@10" in line for line in status["text"])
+    assert any("forced past" in line and "space nDCG@10" in line for line in status["text"])
 
 
 @pytest.mark.parametrize(("model", "named"), [

@@ -140,13 +140,20 @@ def test_operator_flow_reads_well(settings: Settings, tmp_path: Path, capsys: py
     assert "did: make title.paraphrase-minilm-l3.v2 live" in forced and "forced past: validation: space" in forced
     assert main(["status"]) == 0  # the override stays on record with the migration
     shown = capsys.readouterr().out
-    assert "overrides (--force)" in shown
-    [override] = [line for line in shown.splitlines() if "forced at" in line]
+    assert "overrides (--force, --grace, --margin)" in shown
+    [override] = [line for line in shown.splitlines() if "forced past" in line]
     assert "0001_title_paraphrase_l3: promote title.paraphrase-minilm-l3.v2" in override
     assert "past: validation: space nDCG@10 changes by -" in override
     assert main(["retire"]) == 2 and "grace period not over" in capsys.readouterr().err
     assert main(["retire", "--grace", "0s"]) == 0
-    assert "did: delete named vector title.minilm-l6-int8.v1" in capsys.readouterr().out
+    retired = capsys.readouterr().out
+    assert "did: delete named vector title.minilm-l6-int8.v1" in retired
+    # a grace below the default is on record too (it deleted a version a second after its promote with nothing on
+    # record: a break test)
+    assert "did: record the override in 0001's record: retire with a looser gate (grace 0 s, below" in retired
+    assert main(["status"]) == 0
+    [loosened] = [line for line in capsys.readouterr().out.splitlines() if "gate loosened" in line]
+    assert "0001_title_paraphrase_l3: retire title.minilm-l6-int8.v1" in loosened and "grace 0 s" in loosened
 
 
 def test_the_service_url_comes_from_the_environment(settings: Settings, encoders: EncoderPool,
@@ -168,3 +175,21 @@ def test_the_service_url_comes_from_the_environment(settings: Settings, encoders
         assert str(exc.value).startswith("cannot reach the service at http://127.0.0.1:1")
     finally:
         svc.close()
+
+
+def test_apply_refuses_another_file_reusing_an_applied_revision(settings: Settings, tmp_path: Path,
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    """A folder whose 0001 is another change than the 0001 applied (two branches each adding a 0001): `apply` said
+    "nothing to do" and exited 0, and the file never ran (a break test). Now it is refused, naming both."""
+    assert main(["apply"]) == 0
+    capsys.readouterr()
+    folder = tmp_path / "migrations"
+    (folder / "0001_title_paraphrase_l3.py").unlink()
+    (folder / "0001_summary_l3.py").write_text('from app.versioning.declare import AddVersion\nrevision = "0001"\n'
+                                                'change = AddVersion(space="summary", model="paraphrase-minilm-l3", '
+                                                'version=2)\n')
+    assert main(["apply"]) == 2
+    err = capsys.readouterr().err
+    assert "revision 0001 is already applied with another change" in err and "give this one the next revision" in err
+    assert main(["plan"]) == 0
+    assert "refused: revision 0001 is applied as 0001_title_paraphrase_l3" in capsys.readouterr().out

@@ -10,7 +10,7 @@ from litestar.testing import TestClient
 
 from app.asgi import create_app
 from app.container import Services
-from app.errors import StoreUnavailable
+from app.errors import Conflict, StoreUnavailable
 from app.versioning import tagging
 from app.versioning.declare import Migration
 from app.versioning.engine import Migrator
@@ -33,7 +33,8 @@ def test_retire_removes_the_tag_everywhere_a_point_shows_it(corpus: Services, mi
     seen: list[tuple[int, int]] = []
     done = migrator.retire(grace_s=0, on_progress=lambda d, t: seen.append((d, t)))
     assert [a.split(" (")[0] for a in done.actions] == [
-        f"mark {OLD} retired", f"remove tag {OLD} from the 11 points that have it",
+        f"mark {OLD} retired", "record the override in 0001's record: retire with a looser gate",  # grace 0
+        f"remove tag {OLD} from the 11 points that have it",
         f"delete named vector {OLD} from {migrator.registry.physical()}"]
     assert seen and seen[-1] == (11, 11)
     assert migrator.coverage(OLD).covered == 0 and migrator.coverage(NEW).covered == 11
@@ -105,10 +106,14 @@ def test_abandoning_a_new_version_untags_it_too(corpus: Services, migrator: Migr
         assert "0 matching" in client.get("/inspect/points", params={"version": NEW}).text
 
 
-def test_rollback_after_the_old_version_is_retired_says_so(migrator: Migrator, migration: Migration) -> None:
-    """After `retire --force`, rollback said "v3 is not live (live is v3): nothing to roll back" (a break test):
-    v3 is live; the old version's vectors are gone, and the note says that."""
+def test_rollback_after_the_old_version_is_retired_is_refused_saying_so(migrator: Migrator,
+                                                                       migration: Migration) -> None:
+    """After `retire --force`, rollback said "v3 is not live (live is v3): nothing to roll back" (a break test),
+    then "nothing to roll back to" with exit 0, so `migrate rollback && echo rolled back` lied (another): a
+    refusal (409, exit 2) saying the old version's vectors are gone; nothing changes."""
     promoted(migrator, migration)
     migrator.retire(grace_s=0, force=True)
-    done = migrator.rollback()
-    assert not done.changed and done.notes == [f"nothing to roll back to: {OLD} is retired (its vectors are gone)"]
+    before = migrator.registry.get()
+    with pytest.raises(Conflict, match=f"nothing to roll back to: {OLD} is retired \\(its vectors are gone\\)"):
+        migrator.rollback()
+    assert migrator.registry.get() == before

@@ -161,6 +161,20 @@ def test_a_new_install_starts_where_the_shipped_migrations_end(tmp_path: Path, m
         assert "already live in this install" in results[-1].notes[-1]  # 0011: no backfill to run next
         assert all(r.data["replaces"] is None for r in results)  # a version never replaces itself
         assert svc.store.vector_specs(svc.registry.physical()) == before  # nothing added
+        # none of them made anything: a rollback of any (the latest by default) is refused and changes nothing (it
+        # took keywords, body, document... out of search, and a retire then deleted the space: a break test)
+        registry = svc.registry.get()
+        for target in [None, *(m.revision for m in chain)]:
+            with pytest.raises(Conflict, match=r"nothing to roll back: .* only recorded .*, which this install "
+                                               r"started with .* would take space '.*' out of search"):
+                svc.migrator.rollback(target)
+        assert svc.registry.get() == registry
+        # a record written before `started_with` was kept: told by the version, never changed since it was made
+        latest = max(svc.migrator.records.applied())
+        old = {k: v for k, v in svc.migrator.records.applied()[latest].items() if k != "started_with"}
+        svc.migrator.records.record_applied(latest, old)
+        with pytest.raises(Conflict, match="nothing to roll back"):
+            svc.migrator.rollback()
         rows = svc.migrator.status()["migrations"]
         states = {row["label"][:4]: row["state"] for row in rows}
         assert states["0001"] == "superseded" and set(states) == {f"00{i:02}" for i in (*range(1, 8), 9, 10, 11)}
@@ -296,3 +310,31 @@ def test_aliases_that_read_alike_run_one_pass_and_each_pools_entities_its_own_wa
         np.testing.assert_allclose(np.stack(row[versions[0].name]), np.stack(a["body"]), atol=1e-6)
         np.testing.assert_allclose(row[versions[3].name], m["document"], atol=1e-6)
         assert not np.allclose(np.stack(a["entities"]), np.stack(m["entities"]), atol=1e-3)
+
+
+def test_a_lower_numbered_or_renumbered_migration_is_refused_not_recorded(tmp_path: Path, model_cache: Path,
+                                                                         encoders: EncoderPool) -> None:
+    """Two break tests on an install past the shipped migrations. A migration numbered below a version another
+    migration made was recorded as superseded (the docs say refused); a different file reusing an applied
+    revision was "nothing to do" in `apply` and shown with the other one's state in `plan`, and never ran."""
+    svc = build_services(make_settings("edge", tmp_path, model_cache, spaces=default_spaces("shared")),
+                         encoders=encoders)
+    try:
+        svc.ingest.upsert(to_documents(DOCS))
+        shipped, last = [], None  # an operator's own folder: the shipped files not applied to this store
+        v4 = Migration(revision="0012", name="title_l3", change=AddVersion(space="title", model="paraphrase-minilm-l3",
+                                                                           version=4), depends_on=last)
+        svc.migrator.apply(v4)  # title v4, a shadow this migration made
+        low = Migration(revision="0013", name="title_v1", change=AddVersion(space="title", model="paraphrase-minilm-l3",
+                                                                            version=1), depends_on="0012")
+        with pytest.raises(Conflict, match="already has version v4: a new version must be numbered above it"):
+            svc.migrator.apply(low)
+        assert "0013" not in svc.migrator.records.applied()
+        other = Migration(revision="0012", name="summary_l3", change=AddVersion(
+            space="summary", model="paraphrase-minilm-l3", version=3), depends_on=last)
+        rows = {r["label"]: r for r in svc.migrator.plan([*shipped, other]).data["migrations"]}
+        assert rows["0012_summary_l3"]["state"] == "refused: revision 0012 is applied as 0012_title_l3"
+        with pytest.raises(Conflict, match="revision 0012 is already applied with another change"):
+            svc.migrator.apply(other)
+    finally:
+        svc.close()

@@ -68,8 +68,9 @@ def test_rerunning_a_step_is_a_no_op(migrator: Migrator, migration: Migration) -
         again = step()
         assert not again.changed and not again.actions, (name, again.actions)
         assert snapshot(migrator) == state, name
-    # after retire there is no previous version: rollback has nothing to do
-    assert not migrator.rollback().changed
+    # after retire there is no previous version: rollback is refused (exit 2), changing nothing
+    with pytest.raises(Conflict, match="nothing to roll back to"):
+        migrator.rollback()
 
 
 def test_promote_is_refused_below_full_coverage_unless_forced(migrator: Migrator, migration: Migration) -> None:
@@ -164,7 +165,8 @@ def test_retire_waits_for_grace_then_deletes_the_old_named_vector(corpus: Servic
     reg = corpus.registry.get()
     assert reg.find(OLD).status == "retired" and reg.space("title").previous is None
     assert OLD not in [v.name for v in reg.written_versions()]
-    assert not migrator.rollback().actions  # nothing left to roll back to
+    with pytest.raises(Conflict, match="nothing to roll back to"):  # nothing left to roll back to
+        migrator.rollback()
     hits = corpus.search.search(SearchRequest(query="sourdough bread", fields=["title"])).hits
     assert hits[0]["id"] == "cook-1"
     corpus.ingest.upsert(to_documents([{"id": "after", "title": "After retirement", "body": "Still written."}]))
