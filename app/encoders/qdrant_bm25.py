@@ -11,8 +11,8 @@ configuration with `numbers` adds a term for each number (`number_terms`). It re
 so Japanese inside text of another language (`We visited 東京の桜 last spring`) stays one unsegmented token,
 and Korean inside Japanese is dropped; a configuration with `scripts` reads the Japanese (CJK) of such a text on its own
 (`japanese_blocks`). Khmer, Lao, Myanmar and other scripts written without spaces between words are not segmented
-(a run between spaces is one term); with `scripts` each pair of neighbouring characters in them is a term too
-(`grapheme_bigrams`).
+(a run between spaces is one term); with `scripts` each character and each pair of neighbouring characters in
+them is a term too (`grapheme_terms`).
 """
 
 from __future__ import annotations
@@ -70,9 +70,11 @@ HAN = re.compile("[\u3005-\u3007\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U0002000
 KANA_OR_HANGUL = re.compile("[\u3040-\u30ff\u31f0-\u31ff\uff66-\uff9f\u1100-\u11ff\u3130-\u318f\uac00-\ud7af]")
 # The characters of Chinese and Japanese text: Han, kana (half-width too) and the CJK marks (。「」ー・々); and a
 # kana letter (hiragana, katakana, half-width katakana; not ー or ・, which also appear beside other scripts).
+# Kana of the supplement blocks too (hentaigana, archaic and small kana, U+1B000-1B16F: a tester's 生𛂦𛂁を食べました
+# was split as Japanese beside another script).
 CJK = re.compile("[\u3005-\u3007\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f"
-                 "\u3000-\u30ff\u31f0-\u31ff\uff66-\uff9f]+")
-KANA_LETTER = re.compile("[\u3041-\u3096\u30a1-\u30fa\u31f0-\u31ff\uff66-\uff9d]")
+                 "\u3000-\u30ff\u31f0-\u31ff\uff66-\uff9f\U0001b000-\U0001b16f]+")
+KANA_LETTER = re.compile("[\u3041-\u3096\u30a1-\u30fa\u31f0-\u31ff\uff66-\uff9d\U0001b000-\U0001b16f]")
 # A Japanese particle: after it, the tokenizer reads Han-only text as Japanese (its own terms are then dropped).
 JAPANESE_HINT = "\u306e"  # の
 
@@ -98,24 +100,28 @@ def japanese_blocks(text: str) -> list[str] | None:
 
 
 # Scripts written without spaces between words that the tokenizer does not segment (Thai, Chinese and Japanese it
-# does; Tibetan's tsheg splits its syllables): a run of their letters and marks, digits apart (numbers are terms).
-UNSPACED = regex.compile(r"(?:(?!\d)[\p{Khmer}\p{Lao}\p{Myanmar}\p{Tai_Tham}\p{New_Tai_Lue}\p{Tai_Le}"
+# does; Tibetan's tsheg splits its syllables): a run of their letters and marks; digits (numbers are terms),
+# punctuation and symbols (`។`, `၊`, `။`, `၏`: a tester found `ត្រី។` a term) apart.
+UNSPACED = regex.compile(r"(?:(?![\d\p{P}\p{S}])[\p{Khmer}\p{Lao}\p{Myanmar}\p{Tai_Tham}\p{New_Tai_Lue}\p{Tai_Le}"
                          r"\p{Tai_Viet}\p{Javanese}\p{Balinese}\p{Buginese}])+")
 GRAPHEME = regex.compile(r"\X")
 
 
-def grapheme_bigrams(text: str) -> list[str]:
-    """Each pair of neighbouring characters (extended grapheme clusters: a consonant with its signs) of every run
-    of a script written without spaces that the tokenizer leaves whole, in order, one per occurrence.
+def grapheme_terms(text: str) -> list[str]:
+    """Each character (an extended grapheme cluster: a consonant with its signs) and each pair of neighbouring
+    characters of every run of a script written without spaces that the tokenizer leaves whole, in order, one
+    per occurrence (as Lucene's CJK bigrams with their unigrams).
 
-    `ប្រាសាទអង្គរវត្ត` (Khmer, one token to the tokenizer, so `ប្រាសាទ` found nothing: a break test) gives `ប្រាសា`,
-    `សាទ`, `ទអ`, ...: a word of two characters or more inside it shares all its pairs with it (as Lucene's CJK
-    bigrams do). A run of one character gives none (it is its own token already).
+    `ប្រាសាទអង្គរវត្ត` (Khmer, one token to the tokenizer, so `ប្រាសាទ` found nothing: a break test) gives
+    `ប្រា`, `សា`, ... and `ប្រាសា`, `សាទ`, ...: a word inside it shares all its pairs with it, and a word of one
+    character (`ភ្នំ`, mountain; `ខ្ញុំ`, I: many are) its character. A run of one character gives none (it is
+    its own token already).
     """
     out: list[str] = []
     for run in UNSPACED.findall(text):
         chars = GRAPHEME.findall(run)
-        out += ["".join(chars[i:i + 2]) for i in range(len(chars) - 1)]
+        if len(chars) > 1:
+            out += [*chars, *("".join(chars[i:i + 2]) for i in range(len(chars) - 1))]
     return out
 
 
@@ -137,10 +143,10 @@ class QdrantBm25Encoder:
         self._k, self._b, self._avg_len = params
         self._scripts = scripts
 
-    def _extra(self, text: str) -> str:
-        """The terms added to the tokenizer's, as tokens to tokenise on their own: each number's (`number_terms`),
-        and with `scripts` each pair of characters of a script left unsegmented (`grapheme_bigrams`)."""
-        return " ".join([*number_terms(text), *(grapheme_bigrams(text) if self._scripts else ())])
+    def _grapheme_terms(self, text: str) -> str:
+        """With `scripts`, the characters and pairs of a script left unsegmented (`grapheme_terms`), as tokens to
+        tokenise on their own; else none."""
+        return " ".join(grapheme_terms(text)) if self._scripts else ""
 
     def _blocks(self, text: str) -> list[str]:
         """The parts of `text` read apart (`japanese_blocks`; with `scripts` only), none when it is read whole."""
@@ -178,9 +184,13 @@ class QdrantBm25Encoder:
                 parts[i] = parts.get(i, 0) + n
         for i, n in parts.items():
             tf[i] = max(tf.get(i, 0), n)
-        for i, n in self._term_counts(self._extra(text)).items():
+        for i, n in self._term_counts(" ".join(number_terms(text))).items():
             tf[i] = tf.get(i, 0) + n
+        # a document is as long as its words: the characters and pairs of an unsegmented script do not lengthen
+        # it (counted, they made a Khmer article's other words weigh a third: `covid` 0.56 against v3's 1.61)
         norm = self._k * (1 - self._b + self._b * sum(tf.values()) / self._avg_len)
+        for i, n in self._term_counts(self._grapheme_terms(text)).items():
+            tf[i] = tf.get(i, 0) + n
         ids = tuple(sorted(tf))
         return SparseVec(ids, tuple(tf[i] * (self._k + 1) / (tf[i] + norm) for i in ids))
 
@@ -192,8 +202,9 @@ class QdrantBm25Encoder:
         of Han in such a query also gives its Japanese reading's terms, so it finds both (a document matches
         the terms of the language it was written in; each term still weighs 1.0)."""
         terms = {i for block in [text, *self._blocks(text)] for i in self._model.embed_query(block).indices}
-        if self._counts is not None:  # the numbers' (and pairs') terms, tokenised on their own (as documents' are)
-            terms |= set(self._model.embed_query(self._extra(text)).indices)
+        if self._counts is not None:  # the numbers' and characters' terms, tokenised on their own (as documents')
+            terms |= set(self._model.embed_query(" ".join(number_terms(text))).indices)
+            terms |= set(self._model.embed_query(self._grapheme_terms(text)).indices)
         if not KANA_OR_HANGUL.search(text):
             runs = HAN.findall(text)  # each run of Han read as Japanese (beside Latin, the hint alone is not enough)
             hint = set(self._model.embed_query(JAPANESE_HINT).indices) if runs else set()

@@ -33,12 +33,13 @@ MIXED = [
     {"id": "angkor-km", "title": "Angkor Wat", "body": "ប្រាសាទអង្គរវត្តជាប្រាសាទដ៏ធំបំផុតនៅកម្ពុជា"},
     {"id": "lao-lo", "title": "Lao", "body": "ພາສາລາວເປັນພາສາທີ່ງາມຫຼາຍ"},
     {"id": "myanmar-my", "title": "Myanmar", "body": "မြန်မာနိုင်ငံသည်အလွန်လှပသောနိုင်ငံဖြစ်သည်"},
+    {"id": "phnom-km", "title": "Phnom Penh", "body": "រាជធានីភ្នំពេញមានប្រជាជនច្រើន"},  # ភ្នំ: one character
 ]
 # query -> the document holding it (each word only there)
 QUERIES = {"満開": "trip-en", "上野公園": "trip-en", "ラーメン": "menu-ru", "餃子": "menu-ru", "抹茶": "souk-ar",
            "お菓子": "souk-ar", "명동": "seoul-ja", "맛집": "seoul-ja", "Tokyo 桜 picnics": "trip-en",
            "Саппоро 味噌ラーメン": "menu-ru", "ប្រាសាទ": "angkor-km", "កម្ពុជា": "angkor-km", "ພາສາ": "lao-lo",
-           "မြန်မာ": "myanmar-my"}
+           "မြန်မာ": "myanmar-my", "ភ្នំពេញ": "phnom-km", "ភ្នំ": "phnom-km"}
 
 
 @pytest.fixture(scope="module", params=STORE_KINDS)
