@@ -84,16 +84,17 @@ def promote(reg: Registry, name: str, *, at: str) -> Registry:
     return new.with_rollout(version.space, None) if new.space(version.space).rollout else new
 
 
-def rollback(reg: Registry, name: str, *, at: str) -> Registry:
-    """Make the space's previous version live again; `name` (live now) goes back to ready.
+def rollback(reg: Registry, name: str, *, at: str, to: str | None = None) -> Registry:
+    """Make the space's previous version (or `to`, a version of the space it replaced) live again; `name` (live
+    now) goes back to ready.
 
     Raises:
-        Conflict: `name` is not live, there is no previous version, or it is retired.
+        Conflict: `name` is not live, there is no previous version (nor `to`), or it is retired.
     """
     space = reg.space(reg.find(name).space)
-    if space.live != name or space.previous is None:
+    previous = to or space.previous
+    if space.live != name or previous is None or previous == name or previous not in space.versions:
         raise Conflict(f"{name} is not live with a previous version: nothing to roll back to")
-    previous = space.previous
     new = reg.with_version(move(reg.find(previous), "make_live", at=at))
     new = new.with_version(move(new.find(name), "demote", at=at))
     new = new.with_live(space.name, previous, None)

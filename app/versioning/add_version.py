@@ -14,7 +14,14 @@ from app.versioning.add_target import index_note, new_space_arms, shape_of, vers
 from app.versioning.declare import AddVersion, Migration
 from app.versioning.rollout import checked_gate, rollout
 from app.versioning.steps import Action, Arms, Context, Progress, StepResult, age_s, missing_filter, run_actions
-from app.versioning.superseded import left_written, made_nothing, record_superseded, replaced_left, started_past
+from app.versioning.superseded import (
+    made_nothing,
+    progress,
+    record_superseded,
+    recorded_only,
+    replaced_left,
+    started_past,
+)
 from app.versioning.tagging import backfill_batch, stopped_note, untag
 
 
@@ -263,15 +270,14 @@ class AddVersionSteps:
         if space.live != name:
             result.notes.append(f"{name} is not live (live is {space.live}): nothing to roll back")
             return result
-        if space.previous is None:  # retire cleared it (a new space's case is above): the replaced version is gone
-            raise Conflict(f"nothing to roll back to: {record.get('replaces')} is retired (its vectors are gone)")
-        previous = space.previous
-        if space.versions[previous].status == "retired":
-            raise Conflict(f"{previous} is retired: its vectors are gone, rollback is not possible")
+        previous = space.previous or str(record.get("replaces"))  # cleared by a later rollback: the one it replaced
+        if previous not in space.versions or space.versions[previous].status == "retired":
+            raise Conflict(f"nothing to roll back to: {previous} is retired (its vectors are gone)")
         result.data = {"live": previous}
+        ends = f"; the rollout of {space.rollout.version} at {space.rollout.percent} % ends" if space.rollout else ""
         return run_actions(result, [(f"make {previous} live again for space {space.name!r}; "
-                                     f"{name} stays written (promote again, or retire it)",
-                                     lambda: self._save(reg, lifecycle.rollback(reg, name, at=now())))])
+                                     f"{name} stays written (promote again, or retire it){ends}",
+                                     lambda: self._save(reg, lifecycle.rollback(reg, name, at=now(), to=previous)))])
 
     def retire(self, m: Migration, record: dict[str, Any], *, grace_s: float, force: bool,
                dry_run: bool, on_progress: Progress | None = None) -> StepResult:
@@ -291,6 +297,8 @@ class AddVersionSteps:
         old_name = str(record.get("replaces"))  # the old version once the new is live, or once it left it behind
         victim = space.versions.get(old_name) if space.live == new.name or replaced_left(space, new, record) else new
         result = StepResult(step="retire", target=victim.name if victim else "", dry_run=dry_run)
+        if victim is new and recorded_only(record):  # it deleted a version it did not make (a break test)
+            raise Conflict(f"{m.label} only recorded {new.name}: retire the migration that replaced it instead")
         if record.get("replaces") is None and space.live == new.name:
             result.notes.append(f"nothing to retire: {new.name} made a new space and replaced nothing")
             return result
@@ -327,24 +335,6 @@ class AddVersionSteps:
         return run_actions(result, actions)
 
     def progress(self, m: Migration, record: dict[str, Any], reg: Registry) -> tuple[str, str]:
-        """Where the migration stands (shadow, backfilling, ready, validated, live, done) and what comes next."""
-        if record.get("superseded_by"):
-            return "superseded", "-"
-        name = record["version"]
-        v = reg.find(name)
-        space = reg.space(v.space)
-        old = record.get("replaces")
-        old_status = space.versions[old].status if old and old in space.versions else "retired"
-        if (left := left_written(space, v, old)) is not None:
-            return left
-        if v.status == "retired":  # the version it replaced retired too: it was live, then replaced in turn
-            return ("retired (replaced since)" if old and old_status == "retired" else "abandoned (retired)"), "-"
-        if space.rollout and space.rollout.version == name and space.live != name:
-            return f"rollout {space.rollout.percent} %", "promote (every search) or rollback"
-        if v.status in ("shadow", "backfilling"):
-            return v.status, "backfill"
-        if v.status == "ready":
-            return ("ready", "validate") if self.ctx.records.verdict(name) is None else ("validated", "promote")
-        if old_status != "retired":
-            return "live", f"retire {old} (after the grace period)"
-        return "done", "-"
+        """Where the migration stands (shadow, backfilling, ready, validated, live, done) and what comes next
+        (`app.versioning.superseded.progress`)."""
+        return progress(self.ctx, m, record, reg)

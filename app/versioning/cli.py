@@ -166,10 +166,11 @@ def _run(backend: Local | Remote, args: argparse.Namespace, migrations: list[Mig
             print(f"  would: {action}")
         return 0
     if args.step == "apply":
-        # a file whose revision is applied under another label is sent too: apply refuses it, naming both (a
-        # different 0012 was "nothing to do" and never ran: a break test)
-        labels = {row["revision"]: row["label"] for row in backend.status()["migrations"]}
-        applied = {r for r, label in labels.items() if any(m.revision == r and m.label == label for m in migrations)}
+        # a file whose revision is applied with another change (another file, or this one edited since) is sent too:
+        # apply refuses it, naming both (it was "nothing to do" and never ran: two break tests)
+        rows = {row["revision"]: row for row in backend.status()["migrations"]}
+        applied = {m.revision for m in migrations if m.revision in rows
+                   and rows[m.revision].get("change", m.to_dict()["change"]) == m.to_dict()["change"]}
         todo = [m for m in migrations if m.revision not in applied]
         if args.target:
             wanted = [m for m in migrations if args.target in (m.revision, m.label)]

@@ -38,6 +38,7 @@ from app.versioning.steps import (
     Progress,
     StepResult,
 )
+from app.versioning.superseded import recorded_only
 from app.versioning.validate import QuerySet
 
 
@@ -57,7 +58,7 @@ def _apply(ctx: Context, steps: ChangeSteps, m: Migration) -> StepResult:
     if m.depends_on and m.depends_on not in applied:
         raise Conflict(f"{m.label} depends on {m.depends_on}, which is not applied: apply it first")
     record = applied.get(m.revision)
-    if record is not None and record.get("migration", {}).get("change") != m.to_dict()["change"]:
+    if record is not None and not reports.same_change(m, record):
         raise Conflict(f"revision {m.revision} is already applied with another change "
                        f"({Migration.from_dict(record['migration']).change.describe()}): a migration's "
                        "revision names one change; give this one the next revision", {"revision": m.revision})
@@ -204,8 +205,27 @@ class Migrator:
         return self._resolved(target, rollout)
 
     def rollback(self, target: str | None = None, *, dry_run: bool = False) -> StepResult:
-        """Make the previous version (or collection) live again (`ChangeSteps.rollback`)."""
-        return self._resolved(target, lambda s, m, r: s.rollback(m, r, dry_run=dry_run))
+        """Make the previous version (or collection) live again (`ChangeSteps.rollback`). Without `target`, the
+        latest applied migration; when that one only recorded a version (a shipped migration on a new install,
+        whose rollback is refused), the migration whose version went live or into a rollout last (a bare rollback
+        after promoting 0008 on a new install picked 0011: a break test)."""
+        return self._resolved(target or self._last_promoted(), lambda s, m, r: s.rollback(m, r, dry_run=dry_run))
+
+    def _last_promoted(self) -> str | None:
+        """None (the latest applied) unless that only recorded a version: then the revision of the version
+        migration that made the version live or in a rollout that changed status last, if any."""
+        applied = self.records.applied()
+        if not applied or not recorded_only(applied[max(applied)]):
+            return None
+        reg, found = self.registry.get(), []
+        for revision, record in applied.items():
+            name = str(record.get("version"))
+            space = next((sp for sp in reg.spaces.values() if name in sp.versions), None)
+            if space is None or recorded_only(record):
+                continue
+            if space.live == name or (space.rollout and space.rollout.version == name):
+                found.append((space.versions[name].status_changed, revision))
+        return max(found)[1] if found else None
 
     def retire(self, target: str | None = None, *, grace_s: float = DEFAULT_GRACE_S, force: bool = False,
                dry_run: bool = False, on_progress: Progress | None = None) -> StepResult:

@@ -51,13 +51,19 @@ def status(ctx: Context, steps_for: StepsFor) -> dict[str, Any]:
         m = Migration.from_dict(record["migration"])
         state, nxt = steps_for(m).progress(m, record, reg)
         migrations.append({"revision": revision, "label": m.label, "description": m.change.describe(),
-                           "applied": record.get("applied"), "state": state, "next": nxt,
-                           "overrides": list(record.get("overrides", []))})
+                           "change": m.to_dict()["change"], "applied": record.get("applied"), "state": state,
+                           "next": nxt, "overrides": list(record.get("overrides", []))})
     rebuild = ctx.registry.rebuild()
     if rebuild:
         rebuild = {**rebuild, "live": physical}
     return {"alias": ctx.alias, "physical": physical, "points": total, "revision": reg.revision,
             "versions": versions, "migrations": migrations, "rebuild": rebuild}
+
+
+def same_change(m: Migration, record: dict[str, Any]) -> bool:
+    """Whether `record` is of migration `m`'s change, its fields read as `m`'s are (a record written before a
+    field existed, such as a rebuild's `datatype`, takes its default: an unchanged file was shown refused)."""
+    return Migration.from_dict(record.get("migration", {})).to_dict()["change"] == m.to_dict()["change"]
 
 
 def plan(ctx: Context, steps_for: StepsFor, migrations: list[Migration],
@@ -80,8 +86,7 @@ def plan(ctx: Context, steps_for: StepsFor, migrations: list[Migration],
     reg = ctx.registry.get()
     rows = []
     clashes = {m.revision: Migration.from_dict(applied[m.revision]["migration"]).label for m in migrations
-               if m.revision in applied and applied[m.revision].get("migration", {}).get("change") !=
-               m.to_dict()["change"]}  # another change under this revision: apply refuses the file
+               if m.revision in applied and not same_change(m, applied[m.revision])}  # apply refuses the file
     for m in migrations:
         if m.revision in clashes:
             state, nxt = f"refused: revision {m.revision} is applied as {clashes[m.revision]}", "renumber this file"
@@ -97,4 +102,7 @@ def plan(ctx: Context, steps_for: StepsFor, migrations: list[Migration],
         for dry in dry_apply(pending):
             result.actions += [f"{dry.target}: {a}" for a in dry.actions]
             result.notes += [f"{dry.target}: {n}" for n in dry.notes if n.startswith("refused:")]
+            for row in rows if dry.data.get("refused") else []:  # the row says what the note says (it said
+                if row["label"] == dry.target and not row["state"].startswith("refused"):  # `superseded`)
+                    row["state"], row["next"] = "refused (see the note)", "fix or renumber this file"
     return result

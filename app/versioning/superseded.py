@@ -22,13 +22,19 @@ def started_past(ctx: Context, live: VectorVersion, number: int, space: SpaceSta
     return live.version > number and not any(v.name in made for v in above)
 
 
+def recorded_only(record: dict[str, Any]) -> bool:
+    """The migration only recorded a version the install started with or past (`superseded_by`, `started_with`;
+    records older than `started_with` cannot say it)."""
+    return bool(record.get("superseded_by") or record.get("started_with"))
+
+
 def made_nothing(ctx: Context, m: Migration, version: VectorVersion, record: dict[str, Any]) -> str | None:
     """Why a rollback of `m` is refused when it made nothing: it only recorded `version`, which the install
     started with (or started past): a rollback took that space out of search, and a retire then deleted it (a
     break test). Records older than `started_with` tell it by the promote gate: a version a migration made went
     live past it, so it was validated or the promote was forced (an override on the record)."""
     promoted = ctx.records.verdict(version.name) is not None or bool(record.get("overrides"))
-    if not (record.get("superseded_by") or record.get("started_with") or not promoted):
+    if not (recorded_only(record) or not promoted):
         return None
     return (f"nothing to roll back: {m.label} only recorded {version.name}, which this install started with "
             f"(nothing was added or promoted); a rollback would take space {version.space!r} out of search")
@@ -101,3 +107,32 @@ def left_written(space: SpaceState, v: VectorVersion, old: str | None) -> tuple[
     if live.version <= v.version:
         return None
     return f"{v.status}, below live {live.name} (still written)", "retire (stops writing it)"
+
+
+def progress(ctx: Context, m: Migration, record: dict[str, Any], reg: Registry) -> tuple[str, str]:
+    """Where an `AddVersion` migration stands (shadow, backfilling, ready, validated, live, done) and what comes
+    next; one that made nothing (it recorded a version the install started with) and was replaced since says so,
+    and that the retire of the migration that replaced it is the way (its own would delete that one's rollback
+    target: a break test)."""
+    if record.get("superseded_by"):
+        return "superseded", "-"
+    name = record["version"]
+    v = reg.find(name)
+    space = reg.space(v.space)
+    if space.live not in (None, name) and recorded_only(record):
+        return f"{v.status}, replaced by {space.live}", "- (retire the migration that replaced it)"
+    old = record.get("replaces")
+    old_status = space.versions[old].status if old and old in space.versions else "retired"
+    if (left := left_written(space, v, old)) is not None:
+        return left
+    if v.status == "retired":  # the version it replaced retired too: it was live, then replaced in turn
+        return ("retired (replaced since)" if old and old_status == "retired" else "abandoned (retired)"), "-"
+    if space.rollout and space.rollout.version == name and space.live != name:
+        return f"rollout {space.rollout.percent} %", "promote (every search) or rollback"
+    if v.status in ("shadow", "backfilling"):
+        return v.status, "backfill"
+    if v.status == "ready":
+        return ("ready", "validate") if ctx.records.verdict(name) is None else ("validated", "promote")
+    if old_status != "retired":
+        return "live", f"retire {old} (after the grace period)"
+    return "done", "-"

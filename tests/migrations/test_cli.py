@@ -193,3 +193,9 @@ def test_apply_refuses_another_file_reusing_an_applied_revision(settings: Settin
     assert "revision 0001 is already applied with another change" in err and "give this one the next revision" in err
     assert main(["plan"]) == 0
     assert "refused: revision 0001 is applied as 0001_title_paraphrase_l3" in capsys.readouterr().out
+    # the applied file itself edited since, under its own name: refused too (it was "nothing to do", exit 0)
+    (folder / "0001_summary_l3.py").unlink()
+    (folder / "0001_title_paraphrase_l3.py").write_text(
+        'from app.versioning.declare import AddVersion\nrevision = "0001"\n'
+        'change = AddVersion(space="title", model="paraphrase-minilm-l3", version=7)\n')
+    assert main(["apply"]) == 2 and "revision 0001 is already applied with another change" in capsys.readouterr().err

@@ -12,7 +12,7 @@ from app.asgi import create_app
 from app.container import Services
 from app.errors import Conflict, StoreUnavailable
 from app.versioning import tagging
-from app.versioning.declare import Migration
+from app.versioning.declare import AddVersion, Migration
 from app.versioning.engine import Migrator
 from tests.migrations.conftest import NEW, OLD, QUERIES, WIDE
 
@@ -117,3 +117,19 @@ def test_rollback_after_the_old_version_is_retired_is_refused_saying_so(migrator
     with pytest.raises(Conflict, match=f"nothing to roll back to: {OLD} is retired \\(its vectors are gone\\)"):
         migrator.rollback()
     assert migrator.registry.get() == before
+
+
+def test_a_rollback_two_deep_makes_the_first_version_live_again(migrator: Migrator, migration: Migration) -> None:
+    """v1 -> v2 (0001) -> v3 (0002), then rollback 0002 (v2 live) and rollback 0001: it said "v1 is retired (its
+    vectors are gone)" though v1 was still written in full, and no command made it live again (a break test)."""
+    promoted(migrator, migration)
+    v3 = Migration(revision="0002", name="title_back_to_l6", depends_on="0001",
+                   change=AddVersion(space="title", model="minilm-l6-int8", version=3))
+    promoted(migrator, v3)
+    v3_name = migrator.registry.get().space("title").live
+    migrator.rollback("0002")
+    assert migrator.registry.get().space("title").live == NEW
+    done = migrator.rollback("0001")
+    title = migrator.registry.get().space("title")
+    assert done.changed and title.live == OLD and migrator.coverage(OLD).covered == 11
+    assert {title.versions[NEW].status, title.versions[v3_name].status} == {"ready"}

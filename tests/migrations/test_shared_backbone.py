@@ -329,6 +329,8 @@ def test_a_lower_numbered_or_renumbered_migration_is_refused_not_recorded(tmp_pa
                                                                             version=1), depends_on="0012")
         with pytest.raises(Conflict, match="already has version v4: a new version must be numbered above it"):
             svc.migrator.apply(low)
+        planned = {r["label"]: r for r in svc.migrator.plan([v4, low]).data["migrations"]}  # the row as the note
+        assert planned["0013_title_v1"]["state"] == "refused (see the note)", planned
         assert "0013" not in svc.migrator.records.applied()
         other = Migration(revision="0012", name="summary_l3", change=AddVersion(
             space="summary", model="paraphrase-minilm-l3", version=3), depends_on=last)
@@ -336,5 +338,57 @@ def test_a_lower_numbered_or_renumbered_migration_is_refused_not_recorded(tmp_pa
         assert rows["0012_summary_l3"]["state"] == "refused: revision 0012 is applied as 0012_title_l3"
         with pytest.raises(Conflict, match="revision 0012 is already applied with another change"):
             svc.migrator.apply(other)
+    finally:
+        svc.close()
+
+
+def test_a_migration_that_made_nothing_is_not_retired_once_a_later_one_replaced_its_version(
+        tmp_path: Path, model_cache: Path, encoders: EncoderPool) -> None:
+    """On a new install, 0001 (superseded by title v3) and 0006 (title v3, live in this install) only recorded v3.
+    Once a later migration replaced v3, retiring either would delete v3, the rollback target of the one that
+    replaced it (a break test): refused, and their rows say the later migration's retire is the way."""
+    svc = build_services(make_settings("edge", tmp_path, model_cache, spaces=default_spaces("shared")),
+                         encoders=encoders)
+    try:
+        svc.ingest.upsert(to_documents(DOCS))
+        for m in (m for m in load_folder(default_folder()) if m.revision != "0008"):
+            svc.migrator.apply(m)
+        latest = max(svc.migrator.records.applied())
+        v4 = Migration(revision="0012", name="title_l3", depends_on=latest,
+                       change=AddVersion(space="title", model="paraphrase-minilm-l3", version=4))
+        svc.migrator.apply(v4)
+        svc.migrator.backfill("0012")
+        svc.migrator.promote("0012", force=True)
+        v3 = "title.minilm-l6-int8-shared.v3"
+        for recorded_only in ("0001", "0006"):
+            with pytest.raises(Conflict, match=f"{recorded_only}_.* only recorded {v3}: "
+                                               "retire the migration that replaced it instead"):
+                svc.migrator.retire(recorded_only, grace_s=0, force=True)
+        assert svc.registry.get().space("title").versions[v3].status == "ready"
+        rows = {row["label"][:4]: (row["state"], row["next"]) for row in svc.migrator.status()["migrations"]}
+        assert rows["0006"] == ("ready, replaced by title.paraphrase-minilm-l3.v4",
+                                "- (retire the migration that replaced it)")
+        assert rows["0012"][1] == f"retire {v3} (after the grace period)"
+    finally:
+        svc.close()
+
+
+def test_a_bare_rollback_after_promoting_a_new_space_rolls_that_one_back(tmp_path: Path, model_cache: Path,
+                                                                        encoders: EncoderPool) -> None:
+    """On a new install the latest applied migration (0011) only recorded keywords v4, so a bare rollback picked
+    it and was refused, though the operator had just promoted 0008 (a break test): it now takes the migration
+    whose version went live last, and a rollback that ends another version's rollout says so."""
+    svc = build_services(make_settings("edge", tmp_path, model_cache, spaces=default_spaces("shared")),
+                         encoders=encoders)
+    try:
+        svc.ingest.upsert(to_documents(DOCS))
+        for m in load_folder(default_folder()):
+            svc.migrator.apply(m)
+        svc.migrator.backfill("0008")
+        svc.migrator.promote("0008", force=True)
+        assert svc.registry.get().space("splade").live == "splade.splade-tiny.v1"
+        done = svc.migrator.rollback()
+        assert done.changed and done.target == "splade.splade-tiny.v1"
+        assert svc.registry.get().space("splade").live is None
     finally:
         svc.close()
