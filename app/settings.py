@@ -221,6 +221,12 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _check_spaces(self) -> Settings:
         names = [s.name for s in self.spaces]
+        if not names:  # a service that says it is ready and writes documents no search can find
+            raise ValueError("spaces is empty: configure at least one space (or unset MULTIVEC_SPACES for the "
+                             "default ones)")
+        if all(s.index == "rerank" for s in self.spaces):  # nothing finds candidates for them to rescore
+            raise ValueError(f"every space ({', '.join(names)}) has index 'rerank' (only rescores candidates): at "
+                             "least one space needs index 'hnsw' to find them")
         if len(set(names)) != len(names):
             raise ValueError(f"space names must be unique: {names}")
         for space in self.spaces:

@@ -49,6 +49,17 @@ def _bar(total: int, desc: str, lines: bool) -> Callable[[int, int], None]:
     return update
 
 
+def _grace(text: str) -> float:
+    """An argparse type: a duration with its unit (`30m`, `24h`, `7d`) in seconds; a bare number is refused
+    (`24` meant 24 seconds to the parser and 24 hours to the operator who typed it)."""
+    if text.strip().replace(".", "", 1).isdigit():
+        raise argparse.ArgumentTypeError(f"{text.strip()!r} has no unit: add s, m, h or d (e.g. {text.strip()}h)")
+    try:
+        return parse_duration(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
 def parser() -> argparse.ArgumentParser:
     """The command line: global options (`--url`, `--token`, `--dir`), then one subcommand per step."""
     p = argparse.ArgumentParser(prog="scripts/migrate", description=__doc__,
@@ -96,7 +107,8 @@ def parser() -> argparse.ArgumentParser:
                         "query, to the new version; promote without it (or rollback) ends the rollout")
     step("rollback", "make the previous version live again (or end a rollout)")
     s = step("retire", "delete the version (or collection) no longer live, after the grace period")
-    s.add_argument("--grace", default="24h", help="how long after it stopped being live (e.g. 30m, 24h, 7d)")
+    s.add_argument("--grace", type=_grace, default="24h",
+                   help="how long after it stopped being live, with its unit s, m, h or d (e.g. 30m, 24h, 7d)")
     s.add_argument("--force", action="store_true",
                    help="retire within the grace period (recorded with the migration)")
     return p
@@ -214,7 +226,7 @@ def _run(backend: Local | Remote, args: argparse.Namespace, migrations: list[Mig
         result = backend.step("rollback", target=target, **common)
     elif args.step == "retire":
         untagging = _bar(0, "retire: untag", lines=not sys.stderr.isatty()) if isinstance(backend, Local) else None
-        result = backend.step("retire", target=target, grace_s=parse_duration(args.grace), force=args.force,
+        result = backend.step("retire", target=target, grace_s=args.grace, force=args.force,
                               progress=untagging, **common)
     else:
         raise SystemExit(f"unknown step {args.step}")

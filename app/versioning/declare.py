@@ -201,7 +201,8 @@ def load_file(path: Path) -> Migration:
     """Import one migration file: it sets `revision`, `depends_on` and `change`; its docstring describes it.
 
     Raises:
-        InvalidInput: the name is not `NNNN_some_name.py`, the file cannot be imported, its `revision` differs
+        InvalidInput: the name is not `NNNN_some_name.py`, the file cannot be imported (a syntax error, named by
+            `file:line`, or an error raised while importing it), its `revision` differs
             from the name's, its `change` is not an `AddVersion` or `Rebuild`, or the change fails the checks of
             a declaration sent to the API.
     """
@@ -212,7 +213,12 @@ def load_file(path: Path) -> Migration:
     if spec is None or spec.loader is None:
         raise InvalidInput(f"cannot import {path}")
     module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    try:
+        spec.loader.exec_module(module)
+    except SyntaxError as e:  # a migration file is the operator's code: its error is one line naming file:line
+        raise InvalidInput(f"{path}:{e.lineno}: syntax error: {e.msg}") from None
+    except Exception as e:  # noqa: BLE001 - anything the file raises while it is imported
+        raise InvalidInput(f"{path}:{_raised_at(e, path)}: fails on import: {type(e).__name__}: {e}") from None
     revision = str(getattr(module, "revision", m.group(1)))
     if revision != m.group(1):
         raise InvalidInput(f"{path.name}: revision {revision!r} does not match the file name")
@@ -226,6 +232,14 @@ def load_file(path: Path) -> Migration:
                                 "description": doc[0] if doc else change.describe(),
                                 "depends_on": getattr(module, "depends_on", None), "change": dict(change.__dict__)},
                                path=path.name)
+
+
+def _raised_at(error: BaseException, path: Path) -> int | str:
+    """The line of `path` where `error` was raised (the innermost frame in that file), or `?`."""
+    import traceback
+
+    lines = [f.lineno for f in traceback.extract_tb(error.__traceback__) if Path(f.filename) == path]
+    return lines[-1] if lines and lines[-1] is not None else "?"
 
 
 def load_folder(folder: Path) -> list[Migration]:

@@ -183,6 +183,10 @@ def test_an_operator_error_raised_anywhere_in_a_command_is_one_line(tmp_path: Pa
     ("MULTIVEC_STORE__COLLECTION", "", "store.collection"),
     ("MULTIVEC_SPACES", '[{"name": "t", "field": "title", "kind": "dense", "model": "minilm-l6-int8", "version": 0}]',
      "spaces[0].version: Input should be greater than or equal to 1"),
+    # no space, or none a search can start from: a "ready" service that writes documents no search finds (ops21 F6)
+    ("MULTIVEC_SPACES", "[]", "spaces is empty: configure at least one space"),
+    ("MULTIVEC_SPACES", '[{"name": "t", "field": "title", "kind": "dense", "model": "minilm-l6-int8", '
+     '"index": "rerank"}]', "every space (t) has index 'rerank'"),
     ("MULTIVEC_LIMITS__MAX_TEXT_CHARS", str(10**12), "limits.max_text_chars is 1000000000000, over the largest"),
     ("MULTIVEC_STORE__PATH", "/etc/passwd", "store.path: '/etc/passwd' is not a folder"),
     ("MULTIVEC_BACKUP_DIR", "/etc/passwd/backups", "backup_dir: '/etc/passwd/backups' is not a folder"),

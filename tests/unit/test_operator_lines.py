@@ -1,0 +1,60 @@
+"""Operator errors from a tester (ops21 F9, F11): each is one line, never a traceback, with the exit status
+the docs give (2 for a bad argument or a refused precondition)."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from app.versioning.declare import default_folder
+from tests.unit.test_launch import assert_one_clear_line, run_launch
+
+
+def _folder_with(tmp_path: Path, text: str) -> Path:
+    folder = tmp_path / "migrations"
+    shutil.copytree(default_folder(), folder, ignore=shutil.ignore_patterns("__pycache__"))
+    (folder / "0099_broken.py").write_text(text)
+    return folder
+
+
+@pytest.mark.parametrize(("text", "named"), [
+    ('revision = "0099"\ndepends_on = "0011"\nchange = AddVersion(space="title"\n', ":3: syntax error: "),
+    ("import no_such_module\n", ":1: fails on import: ModuleNotFoundError: No module named 'no_such_module'"),
+    ('"""Doc."""\n\nraise RuntimeError("half written")\n', ":3: fails on import: RuntimeError: half written"),
+    ("x = 1 +\n", ":1: syntax error: invalid syntax"),
+])
+def test_a_migration_file_that_does_not_import_is_one_line_naming_file_and_line(tmp_path: Path, text: str,
+                                                                               named: str) -> None:
+    folder = _folder_with(tmp_path, text)
+    for step in ("plan", "apply"):
+        done = run_launch(["app.versioning.cli", "--dir", str(folder), step], cwd=tmp_path,
+                          env={"MULTIVEC_STORE__PATH": str(tmp_path / "data")})
+        assert_one_clear_line(done, f"{folder / '0099_broken.py'}{named}")
+    assert not (tmp_path / "data").exists()  # refused before the store is opened
+
+
+@pytest.mark.parametrize(("grace", "named"), [
+    ("banana", "argument --grace: not a duration: 'banana'"),
+    ("", "argument --grace: not a duration: ''"),
+    ("24", "argument --grace: '24' has no unit: add s, m, h or d"),
+    ("0", "'0' has no unit"),
+    ("1.5", "'1.5' has no unit"),
+])
+def test_a_grace_that_is_not_a_duration_with_its_unit_is_an_argument_error(tmp_path: Path, grace: str,
+                                                                          named: str) -> None:
+    for through in ([], ["--url", "http://127.0.0.1:9"]):  # the same refusal, before any store or service
+        done = run_launch(["app.versioning.cli", *through, "retire", "--grace", grace], cwd=tmp_path,
+                          env={"MULTIVEC_STORE__PATH": str(tmp_path / "data")})
+        assert_one_clear_line(done, named)
+        assert done.returncode == 2
+    assert not (tmp_path / "data").exists()
+
+
+def test_a_grace_with_its_unit_is_read_in_that_unit() -> None:
+    from app.versioning.cli import parser
+
+    for text, seconds in (("30m", 1800.0), ("24h", 86400.0), ("7d", 604800.0), ("0s", 0.0), (" 90s ", 90.0)):
+        assert parser().parse_args(["retire", "--grace", text]).grace == seconds
+    assert parser().parse_args(["retire"]).grace == 86400.0  # the default, 24h
