@@ -1,0 +1,86 @@
+"""Reading JSONL: the errors every reader of app.corpus raises, each line with its `file:line`, and the
+JSON objects of any JSONL file."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from app.domain.bounds import invalid_unicode_at
+from app.errors import InvalidInput
+
+
+class CorpusError(InvalidInput):
+    """A corpus, query or judgement file that cannot be read."""
+
+
+class CorpusNotFound(CorpusError):
+    """The path names no corpus (or no query or judgement file)."""
+
+
+class BadRecord(CorpusError):
+    """A record that cannot be read (not JSON, no id, ...); `where` is `file:line`."""
+
+    def __init__(self, where: str, problem: str) -> None:
+        super().__init__(f"{where}: {problem}")
+        self.where = where
+        self.problem = problem
+
+
+def lines(file: Path) -> Iterator[tuple[str, str]]:
+    """(`file:line`, text) of every non-blank line; a UTF-8 byte-order mark is skipped. A line that
+    is not UTF-8 comes back as "" with `where` saying so, for the caller to refuse."""
+    with file.open("rb") as f:
+        for n, data in enumerate(f, 1):
+            try:
+                line = data.decode("utf-8-sig" if n == 1 else "utf-8")
+            except UnicodeDecodeError as e:
+                yield f"{file}:{n}", f"\0not UTF-8: {e.reason} at byte {e.start}"
+                continue
+            if line.strip():
+                yield f"{file}:{n}", line
+
+
+def parse(line: str) -> Any:
+    """One JSONL line as JSON; every string in it valid Unicode.
+
+    Raises: ValueError saying what is wrong with the line.
+    """
+    if line.startswith("\0"):
+        raise ValueError(line[1:])
+    try:
+        raw = json.loads(line)
+        bad = invalid_unicode_at(raw)
+    except json.JSONDecodeError as e:
+        raise ValueError(f"not JSON: {e}") from None
+    except RecursionError:  # one record: --skip-invalid passes over it, else its file:line ends the run
+        raise ValueError("nested too deeply to decode") from None
+    if bad is not None:
+        raise ValueError(f"{bad} is not valid Unicode (a lone surrogate such as \\ud800)")
+    return raw
+
+
+# --- any JSONL ----------------------------------------------------------------------------------------------------
+
+
+def read_json_objects(path: Path) -> Iterator[tuple[str, dict[str, Any]]]:
+    """(`file:line`, object) of every non-blank line of a JSONL file.
+
+    Raises:
+        CorpusNotFound: no such file.
+        BadRecord: a line that is not a JSON object.
+    """
+    if not path.is_file():
+        raise CorpusNotFound(f"no file at {path}")
+    for where, line in lines(path):
+        try:
+            raw = parse(line)
+        except ValueError as e:
+            raise BadRecord(where, str(e)) from e
+        if not isinstance(raw, dict):
+            raise BadRecord(where, f"not a JSON object but {type(raw).__name__}")
+        yield where, raw
+
+
