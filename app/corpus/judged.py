@@ -10,6 +10,7 @@ from pathlib import Path
 from app.corpus.jsonl import BadRecord, CorpusNotFound
 from app.corpus.records import read_documents
 from app.domain.documents import Document
+from app.domain.text import blank
 
 Qrels = dict[str, dict[str, int]]  # query id -> {doc id: grade > 0}
 
@@ -29,7 +30,8 @@ def read_queries(path: Path) -> tuple[list[tuple[str, str]], Qrels]:
 
     Raises:
         CorpusNotFound: no such file.
-        BadRecord: `file:line: not JSON: ...` or `file:line: no \\`query\\` or \\`text\\``.
+        BadRecord: `file:line: not JSON: ...`, `file:line: no \\`query\\` or \\`text\\``, a query that is not a
+            string, or a blank one (only spaces or invisible characters: the API refuses it).
     """
     if not path.is_file():
         raise CorpusNotFound(f"no query file at {path}")
@@ -46,8 +48,10 @@ def read_queries(path: Path) -> tuple[list[tuple[str, str]], Qrels]:
             if not isinstance(raw, dict):
                 raise BadRecord(f"{path}:{n}", f"not a JSON object but {type(raw).__name__}")
             text = raw.get("query", raw.get("text"))
-            if not text:
+            if text is None or text == "":
                 raise BadRecord(f"{path}:{n}", "no `query` or `text`")
+            if not isinstance(text, str):
+                raise BadRecord(f"{path}:{n}", f"the query must be a string, not {type(text).__name__} {text!r:.40}")
             qid = str(raw.get("id", raw.get("_id", n)))
             relevant = raw.get("relevant") or []
             if relevant:
@@ -55,7 +59,9 @@ def read_queries(path: Path) -> tuple[list[tuple[str, str]], Qrels]:
                     {str(d): int(g) for d, g in relevant.items()}
         else:
             qid, text = str(n), line.strip()
-        queries.append((qid, str(text)))
+        if blank(text):  # the API refuses it; a set of them would store a verdict that compared nothing
+            raise BadRecord(f"{path}:{n}", f"the query {text!r:.40} is blank (only spaces or invisible characters)")
+        queries.append((qid, text))
     return queries, qrels
 
 

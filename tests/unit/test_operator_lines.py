@@ -58,3 +58,19 @@ def test_a_grace_with_its_unit_is_read_in_that_unit() -> None:
     for text, seconds in (("30m", 1800.0), ("24h", 86400.0), ("7d", 604800.0), ("0s", 0.0), (" 90s ", 90.0)):
         assert parser().parse_args(["retire", "--grace", text]).grace == seconds
     assert parser().parse_args(["retire"]).grace == 86400.0  # the default, 24h
+
+
+@pytest.mark.parametrize(("name", "content", "problem"), [
+    ("blank.jsonl", '{"id": "q1", "query": "good one"}\n{"id": "q2", "query": "   "}\n', ":2: the query '   ' is blank"),
+    ("zw.jsonl", '{"id": "q1", "query": "\\u200b\\u200b"}\n', ":1: the query '\\u200b\\u200b' is blank"),
+    ("zw.txt", "a real query\n\u200b\n", ":2: the query '\\u200b' is blank"),
+    ("number.jsonl", '{"id": "q1", "query": 5}\n', ":1: the query must be a string, not int 5"),
+    ("false.jsonl", '{"id": "q1", "text": false}\n', ":1: the query must be a string, not bool False"),
+])
+def test_validate_refuses_a_query_set_with_a_blank_query_naming_its_line(tmp_path: Path, name: str, content: str,
+                                                                        problem: str) -> None:
+    (tmp_path / name).write_text(content, encoding="utf-8")
+    done = run_launch(["app.versioning.cli", "validate", "--queries", name], cwd=tmp_path,
+                      env={"MULTIVEC_STORE__PATH": str(tmp_path / "data")})
+    assert_one_clear_line(done, f"{tmp_path / name}{problem}")
+    assert not (tmp_path / "data").exists()  # refused before the store is opened: no verdict stored
