@@ -29,6 +29,13 @@ class BadRecord(CorpusError):
         self.problem = problem
 
 
+def json_type(value: Any) -> str:
+    """The JSON name of a decoded value's type (`null`, `array`, `number`, ...), for messages to people."""
+    names = {type(None): "null", bool: "a boolean", int: "a number", float: "a number", str: "a string",
+             list: "an array", dict: "an object"}
+    return names.get(type(value), type(value).__name__)
+
+
 def lines(file: Path) -> Iterator[tuple[str, str]]:
     """(`file:line`, text) of every non-blank line; a UTF-8 byte-order mark is skipped. A line that
     is not UTF-8 comes back as "" with `where` saying so, for the caller to refuse."""
@@ -80,7 +87,7 @@ def read_json_objects(path: Path) -> Iterator[tuple[str, dict[str, Any]]]:
         except ValueError as e:
             raise BadRecord(where, str(e)) from e
         if not isinstance(raw, dict):
-            raise BadRecord(where, f"not a JSON object but {type(raw).__name__}")
+            raise BadRecord(where, f"not a JSON object but {json_type(raw)}")
         yield where, raw
 
 

@@ -7,7 +7,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from app.corpus.jsonl import BadRecord, CorpusNotFound
+from app.corpus.jsonl import BadRecord, CorpusNotFound, json_type
 from app.corpus.records import read_documents
 from app.domain.documents import Document
 from app.domain.text import blank
@@ -46,12 +46,12 @@ def read_queries(path: Path) -> tuple[list[tuple[str, str]], Qrels]:
             except json.JSONDecodeError as e:
                 raise BadRecord(f"{path}:{n}", f"not JSON: {e}") from e
             if not isinstance(raw, dict):
-                raise BadRecord(f"{path}:{n}", f"not a JSON object but {type(raw).__name__}")
+                raise BadRecord(f"{path}:{n}", f"not a JSON object but {json_type(raw)}")
             text = raw.get("query", raw.get("text"))
             if text is None or text == "":
                 raise BadRecord(f"{path}:{n}", "no `query` or `text`")
             if not isinstance(text, str):
-                raise BadRecord(f"{path}:{n}", f"the query must be a string, not {type(text).__name__} {text!r:.40}")
+                raise BadRecord(f"{path}:{n}", f"the query must be a string, not {json_type(text)}: {text!r:.40}")
             qid = str(raw.get("id", raw.get("_id", n)))
             relevant = raw.get("relevant") or []
             if relevant:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from app.corpus.jsonl import BadRecord, CorpusNotFound, lines, parse
+from app.corpus.jsonl import BadRecord, CorpusNotFound, json_type, lines, parse
 from app.domain.documents import Document
 
 # --- documents ----------------------------------------------------------------------------------------------------
@@ -56,25 +56,47 @@ def record_id(raw: dict[str, Any]) -> str:
     return text
 
 
+# the keys a record may hold: the API's document fields, BEIR's `_id` and `text`
+FIELDS = ("id", "_id", "title", "body", "text", "summary", "entities", "metadata")
+
+
 def to_document(raw: dict[str, Any], doc_id: str) -> dict[str, Any]:
-    """A corpus record in the API's document shape (BEIR's `text` is the body)."""
+    """A corpus record in the API's document shape; every value passed through as written, for the API's own
+    checks (a `title` of `0` or `null`, a `metadata` of `[]`, is refused there, with its message, not rewritten).
+
+    A key left out is what the API's default is: `title`, `body` "", `metadata` {}, `summary` and `entities`
+    derived (`null` too; `[]` is the author's "no entities", kept). The body is `body`, or BEIR's `text` when
+    `body` is left out or `null`; a record giving both, different, is refused (one would be lost).
+
+    Raises:
+        ValueError: a key the API does not take (put such values in `metadata`), or `body` and `text` that
+            differ.
+    """
+    unknown = sorted(k for k in raw if k not in FIELDS)
+    if unknown:
+        raise ValueError(f"unknown field{'s' if len(unknown) > 1 else ''} {', '.join(map(repr, unknown))}: a record "
+                         f"holds {', '.join(FIELDS)} (put other values in `metadata`)")
+    body, text = raw.get("body"), raw.get("text")
+    if body is not None and text is not None and body != text:
+        raise ValueError("both `body` and `text` are given, with different values: keep one (`text` is BEIR's "
+                         "name for the body)")
     doc = {
         "id": doc_id,
-        "title": raw.get("title") or "",
-        "body": raw.get("body", raw.get("text")) or "",
-        "metadata": raw.get("metadata") or {},
+        "title": raw.get("title", ""),
+        "body": body if body is not None else text if text is not None else raw.get("body", ""),
+        "metadata": raw.get("metadata", {}),
     }
-    if raw.get("summary"):
-        doc["summary"] = raw["summary"]
-    if raw.get("entities") is not None:  # `[]` is the author's "no entities", kept (None: derived)
-        doc["entities"] = raw["entities"]
+    for derived in ("summary", "entities"):
+        if raw.get(derived) is not None:
+            doc[derived] = raw[derived]
     return doc
 
 
 def read_records(path: Path) -> Iterator[Record]:
     """Every record of a JSONL file or BEIR folder, each with its `file:line`; bad ones carry a `problem`.
 
-    A record is refused when it is not a JSON object, has no usable id, or repeats an earlier id.
+    A record is refused when it is not a JSON object, has no usable id, repeats an earlier id, or `to_document`
+    refuses it (a key the API does not take, `body` and `text` that differ); its values are the API's to check.
 
     Raises:
         CorpusNotFound: the path names no corpus.
@@ -88,7 +110,7 @@ def read_records(path: Path) -> Iterator[Record]:
             yield Record(where, None, str(e))
             continue
         if not isinstance(raw, dict):
-            yield Record(where, None, f"not a JSON object but {type(raw).__name__}")
+            yield Record(where, None, f"not a JSON object but {json_type(raw)}")
             continue
         try:
             doc_id = record_id(raw)
@@ -98,8 +120,13 @@ def read_records(path: Path) -> Iterator[Record]:
         if doc_id in first_seen:
             yield Record(where, None, f"duplicate id {doc_id!r}, first at {first_seen[doc_id]}")
             continue
+        try:
+            doc = to_document(raw, doc_id)
+        except ValueError as e:
+            yield Record(where, None, f"{e} (id {doc_id!r})")
+            continue
         first_seen[doc_id] = where
-        yield Record(where, to_document(raw, doc_id))
+        yield Record(where, doc)
 
 
 def read_corpus(path: Path) -> Iterator[dict[str, Any]]:

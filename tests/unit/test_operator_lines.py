@@ -64,8 +64,8 @@ def test_a_grace_with_its_unit_is_read_in_that_unit() -> None:
     ("blank.jsonl", '{"id": "q1", "query": "good one"}\n{"id": "q2", "query": "   "}\n', ":2: the query '   ' is blank"),
     ("zw.jsonl", '{"id": "q1", "query": "\\u200b\\u200b"}\n', ":1: the query '\\u200b\\u200b' is blank"),
     ("zw.txt", "a real query\n\u200b\n", ":2: the query '\\u200b' is blank"),
-    ("number.jsonl", '{"id": "q1", "query": 5}\n', ":1: the query must be a string, not int 5"),
-    ("false.jsonl", '{"id": "q1", "text": false}\n', ":1: the query must be a string, not bool False"),
+    ("number.jsonl", '{"id": "q1", "query": 5}\n', ":1: the query must be a string, not a number: 5"),
+    ("false.jsonl", '{"id": "q1", "text": false}\n', ":1: the query must be a string, not a boolean: False"),
 ])
 def test_validate_refuses_a_query_set_with_a_blank_query_naming_its_line(tmp_path: Path, name: str, content: str,
                                                                         problem: str) -> None:
