@@ -1,9 +1,8 @@
-"""Operator commands: `serve` and `load` (scripts/serve, scripts/load call these)."""
+"""Operator commands: `load` (scripts/load), and `serve` (scripts/serve; app.serve_cli) dispatched from here."""
 
 from __future__ import annotations
 
 import argparse
-import logging
 import os
 import shlex
 import sys
@@ -18,6 +17,7 @@ from pydantic_settings import SettingsError
 from app.corpus import CorpusError, Record, corpus_file, read_corpus, read_records
 from app.launch import validation_line
 from app.loader import (
+    BatchLimits,
     DirectWriter,
     HttpWriter,
     Loader,
@@ -31,26 +31,12 @@ from app.loader import (
     batched,
     start_after,
 )
+from app.progress import Progress
 
-__all__ = ["batched", "main", "read_corpus", "run_load", "serve"]
+# the serve command lives in app.serve_cli; re-exported here, where `python -m app.cli serve` finds it
+from app.serve_cli import _port, _positive, local_url, serve, serve_parser  # noqa: F401
 
-
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
-    return value
-
-
-def _port(text: str) -> int:
-    """An argparse type: a TCP port, 1 to 65535 (uvicorn would wrap 99999 to another port)."""
-    value = _positive(text)
-    if value > 65535:
-        raise argparse.ArgumentTypeError(f"a port is 1 to 65535, got {value}")
-    return value
+__all__ = ["batched", "local_url", "main", "read_corpus", "run_load", "serve", "serve_parser"]
 
 
 def _service_url(parser: argparse.ArgumentParser) -> str | None:
@@ -72,7 +58,9 @@ def load_parser() -> argparse.ArgumentParser:
     parser.add_argument("--url", type=url_arg, default=_service_url(parser) or "http://127.0.0.1:8000",
                         help="the running service (default: MULTIVEC_SERVICE_URL, else http://127.0.0.1:8000)")
     parser.add_argument("--direct", action="store_true", help="write to the store directly (service stopped)")
-    parser.add_argument("--batch", type=_positive, default=64, help="documents per request (default 64)")
+    parser.add_argument("--batch", type=_positive, default=64,
+                        help="at most this many documents per request (default 64); fewer when the service's "
+                             "limits on documents or characters of text per request call for it")
     parser.add_argument("--limit", type=_positive, default=None, help="load at most this many records")
     parser.add_argument("--skip-invalid", action="store_true",
                         help="go on past documents refused for their content; list them at the end")
@@ -201,24 +189,43 @@ def _failure(error: LoadError, args: argparse.Namespace) -> str:
     return f"load: {error.message}"
 
 
-def _load(writer: Writer, records: list[Record], args: argparse.Namespace) -> int:
-    """Send the records with a progress bar; the report (skipped, counts, rate) is printed however it ends."""
-    from tqdm import tqdm
+def _limits(writer: Writer, args: argparse.Namespace) -> BatchLimits:
+    """The service's limits on one request (the default settings' when it does not say); one line when --batch
+    is more than a request may hold."""
+    from app.settings import LimitSettings
 
-    with tqdm(total=len(records), unit="doc", desc="load", file=sys.stderr) as bar:
-        loader = Loader(writer, skip_invalid=args.skip_invalid, progress=bar.update)
-        try:
-            report = loader.run(records, batch_size=args.batch)
-        except KeyboardInterrupt:
-            bar.close()
-            _report(loader.report, "wrote")
-            after = loader.report.resume_after
-            _say("interrupted" + (f"; go on with --start-after {shlex.quote(after)}" if after else ""))
-            return 130
-        except LoadError:
-            bar.close()
-            _report(loader.report, "wrote")
-            raise
+    limits = writer.limits(BatchLimits.of(LimitSettings()))
+    if args.batch > limits.documents:
+        _say(f"load: --batch {args.batch} is over the service's limit of {limits.documents} documents a request: "
+             f"sending at most {limits.documents}")
+    return limits
+
+
+def _load(writer: Writer, records: list[Record], args: argparse.Namespace) -> int:
+    """Send the records with a progress bar (plain lines every 10 s when stderr is no terminal); the report
+    (skipped, counts, rate) is printed however it ends."""
+    bar = Progress(len(records), "load", lines=not sys.stderr.isatty(), file=sys.stderr, every_s=10.0)
+    handled = 0
+
+    def advance(n: int) -> None:
+        nonlocal handled
+        handled += n
+        bar(handled, len(records))
+
+    loader = Loader(writer, skip_invalid=args.skip_invalid, progress=advance)
+    try:
+        report = loader.run(records, batch_size=args.batch, limits=lambda: _limits(writer, args))
+    except KeyboardInterrupt:
+        bar.close()
+        _report(loader.report, "wrote")
+        after = loader.report.resume_after
+        _say("interrupted" + (f"; go on with --start-after {shlex.quote(after)}" if after else ""))
+        return 130
+    except LoadError:
+        bar.close()
+        _report(loader.report, "wrote")
+        raise
+    bar.close()
     _report(report)
     return 0
 
@@ -252,79 +259,6 @@ def run_load(args: argparse.Namespace, *, client: Any = None, services: Any = No
     except (ValidationError, SettingsError) as e:
         _say(f"load: settings from the environment are invalid: {validation_line(e)}")
         return 1
-
-
-def serve_parser() -> argparse.ArgumentParser:
-    """The `serve` command's arguments (the README documents each; a test holds it to that)."""
-    parser = argparse.ArgumentParser(prog="scripts/serve", description="Start the service.")
-    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1, loopback only)")
-    parser.add_argument("--port", type=_port, default=8000, help="port to listen on, 1-65535 (default 8000)")
-    parser.add_argument("--allow-open", action="store_true",
-                        help="serve on a non-loopback host with no API key (as MULTIVEC_ALLOW_OPEN=true)")
-    return parser
-
-
-def local_url(host: str, port: int) -> str:
-    """The URL a command on this machine reaches a service bound to `host`:`port` at (a wildcard bind
-    is reached on loopback)."""
-    host = "127.0.0.1" if host in ("", "0.0.0.0") else "::1" if host == "::" else host
-    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
-
-
-def serve(argv: list[str] | None = None) -> None:
-    """Start the service, after refusing an open bind: no API key on a non-loopback host.
-
-    The store and the models are opened here, before the server starts, so an operator error (a data
-    folder another process holds, an unreachable server, invalid settings) ends the command with one line
-    and a non-zero exit instead of a server traceback.
-
-    Raises:
-        SystemExit: one line saying why, when the bind is refused or the store cannot be opened.
-    """
-    from app.api.auth import open_bind_refusal
-    from app.errors import AppError
-    from app.observe.logs import configure_logging
-    from app.settings import Settings
-    from app.settings_checks import unknown_variable_lines
-
-    args = serve_parser().parse_args(argv)
-    try:
-        settings = Settings()
-    except (ValidationError, SettingsError) as e:
-        raise SystemExit(f"serve: settings from the environment are invalid: {validation_line(e)}") from None
-    refusal = open_bind_refusal(args.host, settings, allow_open=args.allow_open)
-    if refusal:
-        raise SystemExit(f"serve: {refusal}")
-    try:
-        configure_logging(settings.log_level)
-    except ValueError as e:
-        raise SystemExit(f"serve: MULTIVEC_LOG_LEVEL: {e}") from None
-    for line in unknown_variable_lines(os.environ, Settings):  # a misspelt name would be ignored in silence
-        logging.getLogger("multivec").warning("%s", line)
-
-    import uvicorn
-
-    from app.asgi import create_app
-    from app.container import build_services
-
-    try:
-        services = build_services(settings)
-        # every model a write or a search uses, loaded now: a model (or a cache folder) that cannot load ends the
-        # start in one line, rather than a service that says it is ready and fails every search
-        for model in sorted({v.model for v in services.registry.get().written_versions()}):
-            services.encoders.get(model)
-    except AppError as e:
-        raise SystemExit(f"serve: {e.code}: {e.message}") from None
-    if not settings.store.url:  # the embedded folder is ours: say where we listen, for the commands it refuses
-        from app.store.folder import FolderLock
-
-        FolderLock.announce_url(settings.store.path, local_url(args.host, args.port))
-    try:
-        # our JSON request lines replace uvicorn's access log; log_config=None keeps configure_logging's handlers
-        uvicorn.run(create_app(settings, services=services), host=args.host, port=args.port, workers=1,
-                    log_config=None, access_log=False)
-    finally:
-        services.close()
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
-from app.domain.bounds import written_path
+from app.domain.bounds import MAX_BATCH_CHARS_KEY, written_path
 
 if TYPE_CHECKING:
     import httpx
@@ -59,6 +59,20 @@ class OptimizeFailed(LoadError):
 
 
 
+@dataclass(frozen=True)
+class BatchLimits:
+    """What one request may hold: documents (`max_batch`) and characters of text in all (`max_batch_chars`:
+    titles, bodies, summaries and entities summed), as the service checks them."""
+
+    documents: int
+    chars: int
+
+    @classmethod
+    def of(cls, limits: Any) -> BatchLimits:
+        """From a `LimitSettings` (the service's own, or the environment's when the service does not say)."""
+        return cls(documents=limits.max_batch, chars=limits.max_batch_chars)
+
+
 # --- writing ------------------------------------------------------------------------------------------------------
 
 
@@ -72,6 +86,9 @@ class Writer(Protocol):
             DocumentsRefused: refused for its content; nothing written.
             RequestFailed: any other failure.
         """
+
+    def limits(self, default: BatchLimits) -> BatchLimits:
+        """What one request may hold; `default` for what the writer cannot learn."""
 
     def optimize(self) -> None:
         """Build the indexes after the load.
@@ -166,6 +183,19 @@ class HttpWriter:
         hint = " (set MULTIVEC_API_KEY to the service's read-write key)" if r.status_code in (401, 403) else ""
         raise RequestFailed(f"POST /documents answered {r.status_code} {code or r.reason_phrase}: {message}{hint}")
 
+    def limits(self, default: BatchLimits) -> BatchLimits:
+        """The service's batch limits, read from its OpenAPI document (`maxItems` and `x-max-batch-chars` of
+        `DocumentsIn.documents`); `default` for what it does not say (an older service, or none reachable: the
+        first write then says why)."""
+        try:
+            r = self.client.get("/schema/openapi.json", headers=self.headers)
+            documents = r.json()["components"]["schemas"]["DocumentsIn"]["properties"]["documents"]
+        except Exception:  # any answer that is not our schema (or none): the defaults
+            return default
+        count, chars = documents.get("maxItems"), documents.get(MAX_BATCH_CHARS_KEY)
+        return BatchLimits(documents=count if _whole(count) else default.documents,
+                           chars=chars if _whole(chars) else default.chars)
+
     def optimize(self) -> None:
         """`POST /admin/optimize` with the admin token.
 
@@ -176,6 +206,10 @@ class HttpWriter:
         if not r.is_success:
             code, message, _ = _error_parts(r)
             raise OptimizeFailed(f"POST /admin/optimize answered {r.status_code} {code or r.reason_phrase}: {message}")
+
+
+def _whole(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 1
 
 
 def _pydantic_refusal(error: Any) -> DocumentsRefused:
@@ -214,6 +248,10 @@ class DirectWriter:
             raise DocumentsRefused(e.message, parse_invalid(e.detail)) from e
         except AppError as e:
             raise RequestFailed(f"{e.code}: {e.message}") from e
+
+    def limits(self, default: BatchLimits) -> BatchLimits:
+        """The store's own settings' batch limits (the ones the API would check); `default` is not needed."""
+        return BatchLimits.of(self.services.settings.limits)
 
     def optimize(self) -> None:
         """Optimise the collection the alias points at.

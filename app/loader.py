@@ -9,7 +9,8 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import TypeVar
+from types import SimpleNamespace
+from typing import Any, TypeVar
 
 # The reader lives in app.corpus; its names are re-exported here for the loader's callers.
 from app.corpus import (  # noqa: F401
@@ -22,9 +23,11 @@ from app.corpus import (  # noqa: F401
     read_records,
     to_document,
 )
+from app.domain.bounds import text_chars
 
 # The errors and writers live in app.load_writers; re-exported here for the loader's callers.
 from app.load_writers import (  # noqa: F401
+    BatchLimits,
     DirectWriter,
     DocumentsRefused,
     HttpWriter,
@@ -63,6 +66,35 @@ def batched(items: Iterable[T], size: int) -> Iterator[list[T]]:
         if len(batch) == size:
             yield batch
             batch = []
+    if batch:
+        yield batch
+
+
+def record_chars(doc: dict[str, Any]) -> int:
+    """Characters of text a document (the API's JSON shape) adds to a request, as the service counts them
+    (`max_batch_chars`); a value of the wrong type counts 0 (the service refuses it for its type)."""
+    def text(value: Any) -> str:
+        return value if isinstance(value, str) else ""
+
+    entities = doc.get("entities")
+    return text_chars(SimpleNamespace(title=text(doc.get("title")), body=text(doc.get("body")),
+                                      summary=text(doc.get("summary")),
+                                      entities=[text(e) for e in entities] if isinstance(entities, list) else []))
+
+
+def cut(records: Iterable[Record], size: int, limits: BatchLimits | None = None) -> Iterator[list[Record]]:
+    """Consecutive batches of at most `size` records that each fit one request: at most `limits.documents`
+    documents and `limits.chars` characters of text; a record over `limits.chars` alone is a batch of its own."""
+    most = min(size, limits.documents) if limits else size
+    batch: list[Record] = []
+    chars = 0
+    for record in records:
+        n = record_chars(record.doc) if limits and record.doc else 0
+        if batch and (len(batch) >= most or (limits and chars + n > limits.chars)):
+            yield batch
+            batch, chars = [], 0
+        batch.append(record)
+        chars += n
     if batch:
         yield batch
 
@@ -128,8 +160,11 @@ class Loader:
         self.progress = progress or (lambda n: None)
         self.report = LoadReport()
 
-    def run(self, records: Iterable[Record], *, batch_size: int = 64, optimize: bool = True) -> LoadReport:
-        """Load every record, then optimise.
+    def run(self, records: Iterable[Record], *, batch_size: int = 64,
+            limits: Callable[[], BatchLimits] | None = None, optimize: bool = True) -> LoadReport:
+        """Load every record in batches of at most `batch_size`, each cut to fit `limits()` (the service's, asked
+        once the records read, so that no request is refused for its size), then optimise. A record whose text
+        alone is over `limits().chars` is refused before anything is sent (skipped with `skip_invalid`).
 
         Raises:
             LoadStopped: stopped on refused records or a failed write; `report` says how far it got.
@@ -138,7 +173,10 @@ class Loader:
         t0 = time.perf_counter()
         try:
             good = self._refuse_unreadable(list(records))
-            for n, batch in enumerate(batched(good, batch_size)):
+            most = limits() if limits and good else None
+            if most:
+                good = self._refuse_unreadable([_over(r, most.chars) for r in good])
+            for n, batch in enumerate(cut(good, batch_size, most)):
                 self._send(batch, n)
                 self.report.resume_after = batch[-1].id
         finally:
@@ -148,7 +186,8 @@ class Loader:
         return self.report
 
     def _refuse_unreadable(self, records: list[Record]) -> list[Record]:
-        """Records the loader itself refuses (no id, not JSON, duplicates): skipped, or the load stops first."""
+        """Records the loader itself refuses (no id, not JSON, duplicates, more text than one request may hold):
+        skipped, or the load stops first."""
         bad = [r for r in records if r.doc is None]
         if bad and not self.skip_invalid:
             self.report.refused = [Skipped(r.where, None, r.problem or "unreadable") for r in bad]
@@ -208,6 +247,15 @@ class Loader:
     def _skip(self, record: Record, reason: str) -> None:
         self.report.skipped.append(Skipped(record.where, record.id, reason))
         self.progress(1)
+
+
+def _over(record: Record, most: int) -> Record:
+    """The record, or the same refused when its text alone is more than one request may hold."""
+    chars = record_chars(record.doc) if record.doc else 0
+    if chars <= most:
+        return record
+    return Record(record.where, None, f"document {record.id!r} holds {chars} characters of text, over the "
+                                      f"service's limit of {most} for one request (max_batch_chars)")
 
 
 def _named(batch: list[Record], invalid: list[Invalid] | None) -> list[tuple[int, str]]:

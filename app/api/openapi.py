@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING, Any
 
 from litestar.openapi import ResponseSpec
 from litestar.openapi.spec import OpenAPIType, Schema
 
 from app.api.schemas import ErrorBody, filter_values_schema
+from app.domain.bounds import MAX_BATCH_CHARS_KEY
 
 if TYPE_CHECKING:
     from litestar.openapi.spec import OpenAPI
@@ -61,6 +63,14 @@ def error_responses(*statuses: int, reads_body: bool = False) -> dict[int, Respo
             for s in sorted(wanted)}
 
 
+@dataclass
+class _BatchSchema(Schema):
+    """An array schema that also says how many characters of text a batch may hold in all, as an `x-` key
+    (OpenAPI's way to extend a schema; JSON Schema has no keyword for a sum over the items)."""
+
+    max_batch_chars: int | None = field(default=None, metadata={"alias": MAX_BATCH_CHARS_KEY})
+
+
 # Request models that refuse unknown keys (extra="forbid"); Litestar does not say so in the schema.
 # (migration steps: closed in their hand-given schemas)
 CLOSED_MODELS = ("DocumentsIn", "DocumentIn", "SearchIn", "BackupIn", "RestoreIn")
@@ -70,8 +80,9 @@ def declare_limits(openapi: OpenAPI, settings: Settings) -> None:
     """Write what the service refuses into the generated schema: the limits from settings and closed models.
 
     The limits are runtime settings, so the request models cannot carry them; `app.api.limits` enforces them
-    (422) and this declares the same numbers as maxItems / maxLength / maximum. Models that forbid unknown
-    keys get `additionalProperties: false`.
+    (422) and this declares the same numbers as maxItems / maxLength / maximum, and a batch's characters of
+    text in all as `x-max-batch-chars` on `DocumentsIn.documents`. Models that forbid unknown keys get
+    `additionalProperties: false`.
 
     Raises:
         KeyError: a schema or property named here is no longer generated (a renamed field).
@@ -106,6 +117,9 @@ def declare_limits(openapi: OpenAPI, settings: Settings) -> None:
     search_filter.max_properties = lim.max_filter_conditions  # type: ignore[union-attr]
     search_filter.additional_properties = filter_values_schema(lim.max_metadata_string_chars,  # type: ignore[union-attr]
                                                                lim.max_filter_values)
+    documents = schemas["DocumentsIn"].properties["documents"]  # type: ignore[index]
+    schemas["DocumentsIn"].properties["documents"] = _BatchSchema(  # type: ignore[index]
+        **{f.name: getattr(documents, f.name) for f in fields(Schema)}, max_batch_chars=lim.max_batch_chars)
     _declare_document_id(openapi, lim.max_id_chars)
 
 

@@ -18,6 +18,8 @@ from app.domain.text import blank
 from app.errors import InvalidInput
 
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+# the OpenAPI extension key of `DocumentsIn.documents` declaring `max_batch_chars` (scripts/load reads it)
+MAX_BATCH_CHARS_KEY = "x-max-batch-chars"
 
 
 class Limits(Protocol):
@@ -213,6 +215,12 @@ def document_problem(doc: Any, where: str, limits: Limits) -> str | None:
     return None
 
 
+def text_chars(doc: Any) -> int:
+    """Characters of text a document (`Document`-shaped) adds to its batch, against `max_batch_chars`: its title,
+    body, summary and entities."""
+    return len(doc.title) + len(doc.body) + len(doc.summary or "") + sum(map(len, doc.entities or ()))
+
+
 def check_batch(docs: Sequence[Any], limits: Limits) -> None:
     """A batch is written whole or not at all: every document is checked, and every refusal listed.
 
@@ -225,7 +233,7 @@ def check_batch(docs: Sequence[Any], limits: Limits) -> None:
         raise InvalidInput("empty batch: send at least one document")
     if len(docs) > limits.max_batch:
         raise InvalidInput(f"batch of {len(docs)} documents is over the limit of {limits.max_batch}")
-    chars = sum(len(d.title) + len(d.body) + len(d.summary or "") + sum(map(len, d.entities or ())) for d in docs)
+    chars = sum(map(text_chars, docs))
     if chars > limits.max_batch_chars:
         raise InvalidInput(f"batch of {len(docs)} documents holds {chars} characters of text, over the limit of "
                            f"{limits.max_batch_chars}: send fewer documents per batch")

@@ -5,13 +5,13 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from app.domain.gates import parse_duration
 from app.errors import AppError, Conflict
+from app.progress import Progress
 from app.settings_checks import out_folder, parse_checked, url_arg
 from app.versioning.backends_cli import Local, Remote
 from app.versioning.declare import Migration, ancestry, default_folder, load_folder
@@ -28,25 +28,7 @@ def _migrations(folder: Path) -> list[Migration]:
 
 def _bar(total: int, desc: str, lines: bool) -> Callable[[int, int], None]:
     """A tqdm bar with docs/s on a terminal; plain progress lines otherwise (logs, tests)."""
-    if lines:
-        t0 = time.perf_counter()
-
-        def line(done: int, total: int) -> None:
-            rate = done / max(time.perf_counter() - t0, 1e-9)
-            print(f"{desc}: {done}/{total} ({100.0 * done / max(total, 1):.1f} %), {rate:.1f} docs/s", flush=True)
-
-        return line
-    from tqdm import tqdm
-
-    bar = tqdm(total=total, unit="doc", desc=desc, file=sys.stderr, dynamic_ncols=True)
-
-    def update(done: int, total: int) -> None:
-        bar.total = total
-        bar.update(done - bar.n)
-        if done >= total:
-            bar.close()
-
-    return update
+    return Progress(total, desc, lines=lines)
 
 
 def _grace(text: str) -> float:

@@ -217,7 +217,7 @@ def load_file(path: Path) -> Migration:
         spec.loader.exec_module(module)
     except SyntaxError as e:  # a migration file is the operator's code: its error is one line naming file:line
         raise InvalidInput(f"{path}:{e.lineno}: syntax error: {e.msg}") from None
-    except Exception as e:  # noqa: BLE001 - anything the file raises while it is imported
+    except Exception as e:  # anything the file raises while it is imported
         raise InvalidInput(f"{path}:{_raised_at(e, path)}: fails on import: {type(e).__name__}: {e}") from None
     revision = str(getattr(module, "revision", m.group(1)))
     if revision != m.group(1):

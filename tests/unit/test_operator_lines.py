@@ -61,7 +61,8 @@ def test_a_grace_with_its_unit_is_read_in_that_unit() -> None:
 
 
 @pytest.mark.parametrize(("name", "content", "problem"), [
-    ("blank.jsonl", '{"id": "q1", "query": "good one"}\n{"id": "q2", "query": "   "}\n', ":2: the query '   ' is blank"),
+    ("blank.jsonl", '{"id": "q1", "query": "good one"}\n{"id": "q2", "query": "   "}\n',
+     ":2: the query '   ' is blank"),
     ("zw.jsonl", '{"id": "q1", "query": "\\u200b\\u200b"}\n', ":1: the query '\\u200b\\u200b' is blank"),
     ("zw.txt", "a real query\n\u200b\n", ":2: the query '\\u200b' is blank"),
     ("number.jsonl", '{"id": "q1", "query": 5}\n', ":1: the query must be a string, not a number: 5"),
