@@ -75,3 +75,24 @@ def test_validate_refuses_a_query_set_with_a_blank_query_naming_its_line(tmp_pat
                       env={"MULTIVEC_STORE__PATH": str(tmp_path / "data")})
     assert_one_clear_line(done, f"{tmp_path / name}{problem}")
     assert not (tmp_path / "data").exists()  # refused before the store is opened: no verdict stored
+
+
+def test_a_port_in_use_ends_the_start_in_one_line_before_the_store_is_opened(tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        done = run_launch(["app.cli", "serve", "--port", str(port)], cwd=tmp_path,
+                          env={"MULTIVEC_STORE__PATH": str(tmp_path / "data"), "MULTIVEC_COMMAND": "scripts/serve"})
+    assert_one_clear_line(done, f"serve: cannot listen on 127.0.0.1:{port}: Address already in use",
+                          "choose another --port")
+    assert not (tmp_path / "data").exists()  # the store was never opened
+
+
+def test_an_address_this_machine_does_not_have_ends_the_start_in_one_line(tmp_path: Path) -> None:
+    done = run_launch(["app.cli", "serve", "--host", "192.0.2.1", "--port", "8000", "--allow-open"], cwd=tmp_path,
+                      env={"MULTIVEC_STORE__PATH": str(tmp_path / "data")})
+    assert_one_clear_line(done, "cannot listen on 192.0.2.1:8000: Cannot assign requested address")
+    assert not (tmp_path / "data").exists()
