@@ -12,17 +12,10 @@ import socket
 from pydantic import ValidationError
 from pydantic_settings import SettingsError
 
+from app.arg_types import whole
 from app.launch import validation_line
 
-
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
-    return value
+_positive = whole(1)  # the load command's counts, and a port's lower bound
 
 
 def _port(text: str) -> int:

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from app.arg_types import number, whole
 from app.domain.gates import parse_duration
 from app.errors import AppError, Conflict
 from app.progress import Progress
@@ -66,9 +67,9 @@ def parser() -> argparse.ArgumentParser:
     s = step("apply", "apply pending migrations in order (up to TARGET)")
     s = step("status", "versions with coverage, applied migrations, rebuild in progress", target=False)
     s = step("backfill", "encode the new version for every point lacking it (resumable)")
-    s.add_argument("--batch", type=int, default=DEFAULT_BATCH,
+    s.add_argument("--batch", type=whole(1, 4096), default=DEFAULT_BATCH,
                    help="points per batch (default %(default)s; larger batches encode faster)")
-    s.add_argument("--max-points", type=int, default=None, help="stop after this many points")
+    s.add_argument("--max-points", type=whole(1), default=None, help="stop after this many points")
     s.add_argument("--progress", choices=("bar", "lines", "none"), default=None,
                    help="default: a bar on a terminal, lines otherwise")
     s = step("validate", "compare live and candidate on a query set; write the report")
@@ -76,15 +77,15 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--qrels", type=Path, help="BEIR qrels TSV for --queries")
     s.add_argument("--beir", type=Path, help="a BEIR folder: queries.jsonl and qrels/<split>.tsv")
     s.add_argument("--split", help="qrels split (default: test, dev, then train)")
-    s.add_argument("--limit", type=int, default=0, help="use the first N queries")
-    s.add_argument("--k", type=int, default=10)
+    s.add_argument("--limit", type=whole(0), default=0, help="use the first N queries")
+    s.add_argument("--k", type=whole(1, 100), default=10, help="ranks compared (1-100, default 10)")
     s.add_argument("--out", type=out_folder, default=Path("reports/migrations"), help="report folder")
     s.add_argument("--force", action="store_true", help="validate below 100 %% coverage")
     s = step("promote", "make the new version live (one registry write; an alias swap for a rebuild)")
-    s.add_argument("--margin", type=float, default=0.02,
+    s.add_argument("--margin", type=number(0, 1), default=0.02,
                    help="allowed loss of nDCG@10 (absolute), in the fused search and in the space alone")
     s.add_argument("--force", action="store_true", help="promote past the gate (recorded with the migration)")
-    s.add_argument("--percent", type=int, default=None, metavar="N",
+    s.add_argument("--percent", type=whole(1, 99), default=None, metavar="N",
                    help="a gradual rollout: send N %% (1-99) of live searches, picked by a stable hash of the "
                         "query, to the new version; promote without it (or rollback) ends the rollout")
     step("rollback", "make the previous version live again (or end a rollout)")
@@ -106,6 +107,9 @@ def main(argv: list[str] | None = None, *, backend: Local | Remote | None = None
     except AppError as e:
         print(f"error: {e.message}", file=sys.stderr)
         return 1
+    if args.step == "apply" and args.target and not _wanted(migrations, args.target):  # before opening the store
+        print(f"error: no migration file matches {args.target!r} in {args.dir}", file=sys.stderr)
+        return REFUSED
     if backend is None:
         backend = _backend(args, argv)
     try:
@@ -118,6 +122,11 @@ def main(argv: list[str] | None = None, *, backend: Local | Remote | None = None
         return 1
     finally:
         backend.close()
+
+
+def _wanted(migrations: list[Migration], target: str | None) -> list[Migration]:
+    """The migration files `target` names (by revision or label); every one when there is no target."""
+    return [m for m in migrations if target in (m.revision, m.label)] if target else migrations
 
 
 def _backend(args: argparse.Namespace, argv: list[str]) -> Local | Remote:
@@ -165,13 +174,8 @@ def _run(backend: Local | Remote, args: argparse.Namespace, migrations: list[Mig
         rows = {row["revision"]: row for row in backend.status()["migrations"]}
         applied = {m.revision for m in migrations if m.revision in rows
                    and rows[m.revision].get("change", m.to_dict()["change"]) == m.to_dict()["change"]}
-        todo = [m for m in migrations if m.revision not in applied]
-        if args.target:
-            wanted = [m for m in migrations if args.target in (m.revision, m.label)]
-            if not wanted:
-                print(f"error: no migration file matches {args.target!r} in {args.dir}", file=sys.stderr)
-                return 1
-            todo = [m for m in ancestry(migrations, wanted[0]) if m.revision not in applied]
+        upto = ancestry(migrations, _wanted(migrations, args.target)[0]) if args.target else migrations
+        todo = [m for m in upto if m.revision not in applied]
         if not todo:
             print("apply\n  nothing to do: every migration is applied")
         elif common["dry_run"]:  # one call: each is previewed as if the ones before it were applied

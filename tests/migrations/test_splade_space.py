@@ -73,6 +73,9 @@ def test_0008_adds_the_splade_space_and_a_splade_search_finds_the_right_document
     m.rollback("0008")  # a new space has no previous version: it leaves search, and stays written
     assert corpus.registry.get().spaces["splade"].live is None
     assert "splade" not in [s.space for s in corpus.search.plan(SearchRequest(query="x", explain=True)).listed]
+    again = m.rollback("0008")  # said "... is not live (live is None)": Python's None to an operator (ops21 F11)
+    assert not again.changed and len(again.notes) == 1 and "None" not in again.notes[0]
+    assert again.notes[0].endswith("is not live (space 'splade' has no live version): nothing to roll back")
     m.promote("0008")
     assert splade_hits(corpus, "sourdough starter yeast")[:1] == ["cook-1"]
     assert not m.retire("0008", grace_s=0).actions  # it replaced nothing

@@ -96,3 +96,29 @@ def test_an_address_this_machine_does_not_have_ends_the_start_in_one_line(tmp_pa
                       env={"MULTIVEC_STORE__PATH": str(tmp_path / "data")})
     assert_one_clear_line(done, "cannot listen on 192.0.2.1:8000: Cannot assign requested address")
     assert not (tmp_path / "data").exists()
+
+
+@pytest.mark.parametrize(("args", "named"), [
+    (["promote", "--percent", "150"], "argument --percent: must be 1 to 99, not 150"),
+    (["promote", "--percent", "0"], "argument --percent: must be 1 to 99, not 0"),
+    (["promote", "--margin", "2"], "argument --margin: must be 0 to 1, not 2"),
+    (["promote", "--margin", "nan"], "argument --margin: must be 0 to 1, not nan"),
+    (["backfill", "--batch", "0"], "argument --batch: must be 1 to 4096, not 0"),
+    (["--url", "http://127.0.0.1:9", "backfill", "--batch", "0"], "argument --batch: must be 1 to 4096, not 0"),
+    (["backfill", "--batch", "5000"], "argument --batch: must be 1 to 4096, not 5000"),
+    (["backfill", "--max-points", "0"], "argument --max-points: must be at least 1, not 0"),
+    (["validate", "--k", "0"], "argument --k: must be 1 to 100, not 0"),
+    (["validate", "--limit", "-1"], "argument --limit: must be at least 0, not -1"),
+])
+def test_a_number_out_of_its_range_is_an_argument_error(tmp_path: Path, args: list[str], named: str) -> None:
+    done = run_launch(["app.versioning.cli", *args], cwd=tmp_path, env={"MULTIVEC_STORE__PATH": str(tmp_path / "d")})
+    assert_one_clear_line(done, named)
+    assert done.returncode == 2 and "max_points" not in done.stderr
+    assert not (tmp_path / "d").exists()
+
+
+def test_apply_of_a_migration_no_file_declares_is_refused_with_status_2(tmp_path: Path) -> None:
+    done = run_launch(["app.versioning.cli", "apply", "9999"], cwd=tmp_path,
+                      env={"MULTIVEC_STORE__PATH": str(tmp_path / "d")})
+    assert_one_clear_line(done, "no migration file matches '9999' in ")
+    assert done.returncode == 2
