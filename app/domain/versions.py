@@ -69,6 +69,11 @@ class SpaceState:
     previous: str | None = None  # the version `rollback` returns to
     rollout: Rollout | None = None  # a share of searches sent to another version (promote --percent)
 
+    @property
+    def live_said(self) -> str:
+        """Which version is live, for a person: `live is <version>`, or `space '<name>' has no live version`."""
+        return f"live is {self.live}" if self.live else f"space {self.name!r} has no live version"
+
 
 @dataclass(frozen=True)
 class Registry:

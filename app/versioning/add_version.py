@@ -268,8 +268,7 @@ class AddVersionSteps:
                                          "and stays written (promote again, or retire it)",
                                          lambda: self._save(reg, lifecycle.withdraw(reg, name, at=now())))])
         if space.live != name:
-            live = f"live is {space.live}" if space.live else f"space {space.name!r} has no live version"
-            result.notes.append(f"{name} is not live ({live}): nothing to roll back")
+            result.notes.append(f"{name} is not live ({space.live_said}): nothing to roll back")
             return result
         previous = space.previous or str(record.get("replaces"))  # cleared by a later rollback: the one it replaced
         if previous not in space.versions or space.versions[previous].status == "retired":
