@@ -43,10 +43,13 @@ def test_max_points_bounds_every_way_of_backfilling(corpus: Services, migrator: 
         assert "backfilled 3 points through http://testserver" in out
         assert "stopped after 3 points (--max-points): 8 of 11 points still lack" in out
         assert "scripts/migrate backfill 0001" in out and "ready" not in out
-        # --max-points 0 is refused through the service as the direct path refuses it, nothing backfilled
-        with pytest.raises(SystemExit, match="max_points: input should be greater than or equal to 1"):
+        # --max-points 0 is refused, nothing backfilled: an argument error (exit 2) before any request, on the
+        # direct path and through the service alike (ops21 F11: it was the service's 422, exit 1)
+        with pytest.raises(SystemExit) as refused:
             main(["--url", "http://testserver", "backfill", "--max-points", "0", "--progress", "none"],
                  backend=backend)
+        assert refused.value.code == 2
+        assert "argument --max-points: must be at least 1, not 0" in capsys.readouterr().err
         assert covered(migrator) == 3
 
         # the admin API: the same limit, the same note
