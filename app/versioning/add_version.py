@@ -300,7 +300,8 @@ class AddVersionSteps:
         if victim is new and recorded_only(record):  # it deleted a version it did not make (a break test)
             raise Conflict(f"{m.label} only recorded {new.name}: retire the migration that replaced it instead")
         if record.get("replaces") is None and space.live == new.name:
-            result.notes.append(f"nothing to retire: {new.name} made a new space and replaced nothing")
+            made = "came with this install" if recorded_only(record) else "made a new space and replaced nothing"
+            result.notes.append(f"nothing to retire: {new.name} {made}")
             return result
         physical = ctx.registry.physical()
         tagged = ctx.coverage(victim.name).covered if victim else 0

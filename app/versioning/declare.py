@@ -255,6 +255,10 @@ def load_folder(folder: Path) -> list[Migration]:
     migrations = [load_file(p) for p in sorted(folder.glob("*.py")) if not p.name.startswith("_")]
     seen: list[str] = []
     for m in migrations:
+        if m.revision in seen:  # two heads: `apply` skipped the second as applied, and it never ran (a break test)
+            twin = next(o.label for o in migrations if o.revision == m.revision)
+            raise InvalidInput(f"{m.label} and {twin} both declare revision {m.revision}: give one the next free "
+                               "revision (and its depends_on), as two Alembic heads are merged")
         if (m.depends_on is None) != (not seen) or (m.depends_on is not None and m.depends_on not in seen):
             expected = (f"{seen[-1]!r} (the one before) or another earlier revision" if seen
                         else "None (it is the first)")

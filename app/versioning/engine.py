@@ -209,11 +209,12 @@ class Migrator:
         latest applied migration; when that one only recorded a version (a shipped migration on a new install,
         whose rollback is refused), the migration whose version went live or into a rollout last (a bare rollback
         after promoting 0008 on a new install picked 0011: a break test)."""
-        return self._resolved(target or self._last_promoted(), lambda s, m, r: s.rollback(m, r, dry_run=dry_run))
+        return self._resolved(target or self._last_changed(live=True),
+                              lambda s, m, r: s.rollback(m, r, dry_run=dry_run))
 
-    def _last_promoted(self) -> str | None:
+    def _last_changed(self, *, live: bool) -> str | None:
         """None (the latest applied) unless that only recorded a version: then the revision of the version
-        migration that made the version live or in a rollout that changed status last, if any."""
+        migration whose version changed status last (`live`: among those live or in a rollout), if any."""
         applied = self.records.applied()
         if not applied or not recorded_only(applied[max(applied)]):
             return None
@@ -223,13 +224,15 @@ class Migrator:
             space = next((sp for sp in reg.spaces.values() if name in sp.versions), None)
             if space is None or recorded_only(record):
                 continue
-            if space.live == name or (space.rollout and space.rollout.version == name):
+            if not live or space.live == name or (space.rollout and space.rollout.version == name):
                 found.append((space.versions[name].status_changed, revision))
         return max(found)[1] if found else None
 
     def retire(self, target: str | None = None, *, grace_s: float = DEFAULT_GRACE_S, force: bool = False,
                dry_run: bool = False, on_progress: Progress | None = None) -> StepResult:
         """Delete what is no longer live, after the grace period (`ChangeSteps.retire`); `on_progress` is
-        called with (points untagged, points to untag) as a retired version's tags come off."""
-        return self._resolved(target, lambda s, m, r: s.retire(m, r, grace_s=grace_s, force=force,
-                                                                dry_run=dry_run, on_progress=on_progress))
+        called with (points untagged, points to untag) as a retired version's tags come off. Without `target`,
+        as `rollback`: the latest applied, or past one that only recorded a version, the migration whose version
+        changed status last (a bare retire after rolling back 0008 said keywords v4 "made a new space")."""
+        return self._resolved(target or self._last_changed(live=False), lambda s, m, r: s.retire(
+            m, r, grace_s=grace_s, force=force, dry_run=dry_run, on_progress=on_progress))

@@ -3,6 +3,7 @@ wrong type is refused as a truthy one is, `text` is never lost to a null `body`,
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -83,3 +84,19 @@ def test_a_line_that_is_json_but_no_object_is_named_by_its_json_type(
     for n, kind in ((1, "null"), (2, "an array"), (3, "a string")):
         assert f"skipped {file}:{n}: not a JSON object but {kind}\n" in err
     assert "NoneType" not in err
+
+
+@pytest.mark.parametrize("number", ["1e400", "-1e400", "NaN", "Infinity", "-Infinity"])
+def test_a_number_json_cannot_carry_is_one_refused_record_not_a_traceback(
+        tmp_path: Path, client: TestClient, capsys: pytest.CaptureFixture[str], number: str) -> None:  # noqa: F811
+    """A record whose metadata held 1e400, NaN or Infinity ended a load through the service in a traceback after
+    the earlier batches were written (`--direct` refused it): a break test. It is a refused record either way."""
+    file = tmp_path / "c.jsonl"
+    file.write_text(json.dumps(doc(1)) + "\n" + '{"_id": "big", "title": "t", "text": "x", "metadata": {"score": '
+                    + number + "}}\n" + json.dumps(doc(2)) + "\n")
+    assert load(str(file), "--skip-invalid", client=client) == 0
+    err = capsys.readouterr().err
+    assert f"{file}:2" in err and "Traceback" not in err and ("out of range" in err or "not a JSON number" in err)
+    assert stored(client, "d1", "big", "d2") == ["d1", "d2"]
+    assert load(str(file), client=client) != 0  # without --skip-invalid: one line naming it, nothing past it sent
+    assert "Traceback" not in capsys.readouterr().err

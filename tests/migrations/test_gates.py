@@ -116,6 +116,18 @@ def test_migration_files_must_form_one_numbered_chain(tmp_path: Path) -> None:
                       Rebuild)
 
 
+def test_two_files_declaring_one_revision_are_refused_naming_both(tmp_path: Path) -> None:
+    """Two heads (two branches each adding a 0002): `apply` took the second as applied, and it never ran (a break
+    test). The folder is refused, naming both files."""
+    add = "from app.versioning.declare import AddVersion\nrevision = '{r}'\ndepends_on = {d}\n" \
+          "change = AddVersion(space='{s}', model='m', version=2)\n"
+    (tmp_path / "0001_a.py").write_text(add.format(r="0001", d=None, s="title"))
+    (tmp_path / "0002_b.py").write_text(add.format(r="0002", d="'0001'", s="summary"))
+    (tmp_path / "0002_c.py").write_text(add.format(r="0002", d="'0001'", s="document"))
+    with pytest.raises(InvalidInput, match="0002_c and 0002_b both declare revision 0002: give one the next free"):
+        load_folder(tmp_path)
+
+
 def test_an_optional_branch_names_the_last_migration_it_needs(tmp_path: Path) -> None:
     add = "from app.versioning.declare import AddVersion\nrevision = '{r}'\ndepends_on = {d}\n" \
           "change = AddVersion(space='title', model='m', version={v})\n"

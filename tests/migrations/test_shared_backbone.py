@@ -390,5 +390,9 @@ def test_a_bare_rollback_after_promoting_a_new_space_rolls_that_one_back(tmp_pat
         done = svc.migrator.rollback()
         assert done.changed and done.target == "splade.splade-tiny.v1"
         assert svc.registry.get().space("splade").live is None
+        # and a bare retire then abandons that migration (it said keywords v4 "made a new space": a break test)
+        gone = svc.migrator.retire(grace_s=0)
+        assert gone.target == "splade.splade-tiny.v1" and svc.registry.get().space("splade").versions[
+            "splade.splade-tiny.v1"].status == "retired"
     finally:
         svc.close()
