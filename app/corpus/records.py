@@ -43,9 +43,12 @@ def record_id(raw: dict[str, Any]) -> str:
     """The record's id (`id`, else BEIR's `_id`) as a string; a string or an integer, never invented.
 
     Raises:
-        ValueError: no id, a blank one, or one of another type.
+        ValueError: no id, a blank one, one of another type, or `id` and `_id` that differ.
     """
     value = raw["id"] if raw.get("id") is not None else raw.get("_id")
+    if raw.get("id") is not None and raw.get("_id") is not None and str(raw["id"]) != str(raw["_id"]):
+        raise ValueError("both `id` and `_id` are given, with different values: keep one (`_id` is BEIR's name "
+                         "for the id)")  # `_id` was dropped without a word, as `text` beside `body` once was
     if value is None:
         raise ValueError("record has no id (`id` or `_id`)")
     if isinstance(value, bool) or not isinstance(value, str | int):

@@ -26,6 +26,8 @@ ROWS: list[dict[str, Any]] = [
     {"_id": "bs", "title": "t", "body": "same", "text": "same"},
     {"_id": "nb", "title": "t", "body": None},
     {"_id": "ex", "title": "t", "text": "an extra key", "extra": 1},
+    {"_id": "i1", "id": "i2", "title": "t", "text": "two ids"},
+    {"_id": "i3", "id": "i3", "title": "t", "text": "the same id twice"},
     doc(2),
 ]
 # id -> what its skip line says: the API's own message for a value, the loader's for a key
@@ -36,6 +38,7 @@ REFUSED = {
     "nb": "body: Input should be a valid string",
 }
 BY_LOADER = {"bt": "both `body` and `text` are given, with different values: keep one",
+             "i1": "both `id` and `_id` are given, with different values: keep one",
              "ex": "unknown field 'extra': a record holds id, _id, title, body, text, summary, entities, metadata"}
 
 
@@ -53,7 +56,7 @@ def test_values_the_api_refuses_are_refused_through_the_service_not_rewritten(
     file = write_corpus(tmp_path / "c.jsonl", ROWS)
     assert load(str(file), "--skip-invalid", client=client) == 0
     _check(capsys.readouterr().err, file)
-    assert stored(client, *(r["_id"] for r in ROWS)) == ["d1", "bn", "bs", "d2"]
+    assert stored(client, *(r["_id"] for r in ROWS), "i2") == ["d1", "bn", "bs", "i3", "d2"]
     assert client.get("/documents/bn").json()["body"] == "the real text"  # `text` when `body` is null
     assert client.get("/documents/bs").json()["body"] == "same"
 
@@ -63,7 +66,7 @@ def test_direct_refuses_the_same_values_with_the_same_words(
     file = write_corpus(tmp_path / "c.jsonl", ROWS)
     assert load(str(file), "--direct", "--skip-invalid", services=service) == 0
     _check(capsys.readouterr().err, file)
-    assert service.ingest.count() == 4
+    assert service.ingest.count() == 5
 
 
 def test_without_skip_invalid_an_unknown_key_stops_the_load_before_anything_is_sent(
