@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 from app.domain.bounds import MAX_BATCH_CHARS_KEY, written_path
+from app.settings import MAX_BODY_BYTES
 
 if TYPE_CHECKING:
     import httpx
@@ -62,10 +63,14 @@ class OptimizeFailed(LoadError):
 @dataclass(frozen=True)
 class BatchLimits:
     """What one request may hold: documents (`max_batch`) and characters of text in all (`max_batch_chars`:
-    titles, bodies, summaries and entities summed), as the service checks them."""
+    titles, bodies, summaries and entities summed), as the service checks them, and bytes of JSON (the service
+    reads a body of at most `MAX_BODY_BYTES`: 20 documents of a million emoji each fit the characters and made an
+    80 MB request, a 413, a break test). Bytes are counted with non-ASCII escaped (`\\ud83d`), an upper bound
+    of what any JSON encoder sends, less 1 MiB for the envelope."""
 
     documents: int
     chars: int
+    bytes: int = MAX_BODY_BYTES - (1 << 20)
 
     @classmethod
     def of(cls, limits: Any) -> BatchLimits:

@@ -6,6 +6,7 @@ only `app.cli` prints and exits.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -82,19 +83,26 @@ def record_chars(doc: dict[str, Any]) -> int:
                                       entities=[text(e) for e in entities] if isinstance(entities, list) else []))
 
 
+def record_bytes(doc: dict[str, Any]) -> int:
+    """Bytes of JSON a document adds to a request, non-ASCII escaped (an upper bound of any encoder's)."""
+    return len(json.dumps(doc, default=str)) + 1
+
+
 def cut(records: Iterable[Record], size: int, limits: BatchLimits | None = None) -> Iterator[list[Record]]:
     """Consecutive batches of at most `size` records that each fit one request: at most `limits.documents`
-    documents and `limits.chars` characters of text; a record over `limits.chars` alone is a batch of its own."""
+    documents, `limits.chars` characters of text and `limits.bytes` bytes of JSON; a record over a limit alone
+    is a batch of its own."""
     most = min(size, limits.documents) if limits else size
     batch: list[Record] = []
-    chars = 0
+    chars = size_bytes = 0
     for record in records:
         n = record_chars(record.doc) if limits and record.doc else 0
-        if batch and (len(batch) >= most or (limits and chars + n > limits.chars)):
+        b = record_bytes(record.doc) if limits and record.doc else 0
+        if batch and (len(batch) >= most or (limits and (chars + n > limits.chars or size_bytes + b > limits.bytes))):
             yield batch
-            batch, chars = [], 0
+            batch, chars, size_bytes = [], 0, 0
         batch.append(record)
-        chars += n
+        chars, size_bytes = chars + n, size_bytes + b
     if batch:
         yield batch
 
@@ -175,7 +183,7 @@ class Loader:
             good = self._refuse_unreadable(list(records))
             most = limits() if limits and good else None
             if most:
-                good = self._refuse_unreadable([_over(r, most.chars) for r in good])
+                good = self._refuse_unreadable([_over(r, most) for r in good])
             for n, batch in enumerate(cut(good, batch_size, most)):
                 self._send(batch, n)
                 self.report.resume_after = batch[-1].id
@@ -249,13 +257,17 @@ class Loader:
         self.progress(1)
 
 
-def _over(record: Record, most: int) -> Record:
-    """The record, or the same refused when its text alone is more than one request may hold."""
+def _over(record: Record, limits: BatchLimits) -> Record:
+    """The record, or the same refused when its text or its JSON alone is more than one request may hold."""
     chars = record_chars(record.doc) if record.doc else 0
-    if chars <= most:
-        return record
-    return Record(record.where, None, f"document {record.id!r} holds {chars} characters of text, over the "
-                                      f"service's limit of {most} for one request (max_batch_chars)")
+    if chars > limits.chars:
+        return Record(record.where, None, f"document {record.id!r} holds {chars} characters of text, over the "
+                                          f"service's limit of {limits.chars} for one request (max_batch_chars)")
+    size = record_bytes(record.doc) if record.doc else 0
+    if size > limits.bytes:
+        return Record(record.where, None, f"document {record.id!r} is {size:,} bytes of JSON, over the "
+                                          f"{limits.bytes:,} one request may hold")
+    return record
 
 
 def _named(batch: list[Record], invalid: list[Invalid] | None) -> list[tuple[int, str]]:

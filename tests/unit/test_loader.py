@@ -314,3 +314,21 @@ def test_a_service_url_setting_without_a_scheme_is_refused_at_start(monkeypatch:
     monkeypatch.setenv("MULTIVEC_SERVICE_URL", "localhost:8000")
     with pytest.raises(ValueError, match="'localhost:8000' is not the service's URL: write it as http://host:port"):
         Settings()
+
+
+def test_batches_are_cut_by_bytes_of_json_too_and_a_document_over_them_alone_is_refused() -> None:
+    """20 documents of a million emoji each fit the characters of one request but made an 80 MB body, a 413 that
+    stopped the load (a break test): batches are cut by bytes of JSON (non-ASCII escaped) as well."""
+    from app.load_writers import BatchLimits
+    from app.loader import Record, _over, cut, record_bytes
+
+    docs = [Record(f"c.jsonl:{i}", {"id": f"e{i}", "title": "t", "body": "\U0001f600" * 100}) for i in range(10)]
+    one = record_bytes(docs[0].doc)  # type: ignore[arg-type]
+    assert one > 12 * 100  # each emoji escaped as a surrogate pair: 12 bytes
+    limits = BatchLimits(documents=64, chars=10**9, bytes=3 * one)
+    batches = list(cut(docs, 64, limits))
+    assert [len(b) for b in batches] == [3, 3, 3, 1]
+    assert all(sum(record_bytes(r.doc) for r in b) <= limits.bytes for b in batches)  # type: ignore[arg-type]
+    refused = _over(docs[0], BatchLimits(documents=64, chars=10**9, bytes=one - 1))
+    assert refused.doc is None and refused.problem and "bytes of JSON, over the" in refused.problem
+    assert _over(docs[0], limits) is docs[0]
