@@ -4,10 +4,7 @@ traceback nor a run on nothing, nor a run whose report is lost at its end."""
 
 from __future__ import annotations
 
-import argparse
-import math
-from collections.abc import Callable
-
+from app.arg_types import number, whole
 from app.settings_checks import out_file, out_folder, parse_checked
 
 __all__ = ["fraction", "number", "out_file", "out_folder", "parse_checked", "sizes", "whole"]
@@ -16,55 +13,6 @@ MAX_SYNTHETIC = 10_000_000  # synthetic documents: 100,000 took 176-1,000 s to b
 MAX_SEED = 2**32 - 1  # numpy's seeds
 MAX_DEPTH = 10_000  # a space's list depth: the service's prefetch limit at most
 MAX_COUNT = 10_000_000  # queries, documents, rounds, batches: past any run this machine finishes
-
-
-def whole(minimum: int, maximum: int | None = None, *, meaning: str = "") -> Callable[[str], int]:
-    """An argparse `type`: a whole number from `minimum` (to `maximum`).
-
-    Args:
-        meaning: what the smallest value does, said in the error (e.g. "0 = skip").
-
-    Returns:
-        The parser; it raises argparse.ArgumentTypeError("expected a whole number >= 1, not 'abc'").
-    """
-    span = f">= {minimum}" if maximum is None else f"from {minimum} to {maximum}"
-    expected = f"expected a whole number {span}" + (f" ({meaning})" if meaning else "")
-
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{expected}, not {text!r}") from None
-        if value < minimum or (maximum is not None and value > maximum):
-            raise argparse.ArgumentTypeError(f"{expected}, not {value}")
-        return value
-
-    return parse
-
-
-def number(*, above: float | None = None, minimum: float | None = None, below: float | None = None,
-           maximum: float | None = None, meaning: str = "") -> Callable[[str], float]:
-    """An argparse `type`: a finite number > `above` (or >= `minimum`) and < `below` (or <= `maximum`), where given.
-
-    Returns:
-        The parser; it raises argparse.ArgumentTypeError naming the range and the value.
-    """
-    parts = [f"> {above:g}" if above is not None else "", f">= {minimum:g}" if minimum is not None else "",
-             f"< {below:g}" if below is not None else "", f"<= {maximum:g}" if maximum is not None else ""]
-    expected = "expected a finite number " + " and ".join(p for p in parts if p) + (f" ({meaning})" if meaning else "")
-
-    def parse(text: str) -> float:
-        try:
-            value = float(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{expected}, not {text!r}") from None
-        if not math.isfinite(value) or (above is not None and value <= above) or (
-                minimum is not None and value < minimum) or (below is not None and value >= below) or (
-                maximum is not None and value > maximum):
-            raise argparse.ArgumentTypeError(f"{expected}, not {text}")
-        return value
-
-    return parse
 
 
 def fraction(text: str) -> float:

@@ -82,7 +82,7 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--out", type=out_folder, default=Path("reports/migrations"), help="report folder")
     s.add_argument("--force", action="store_true", help="validate below 100 %% coverage")
     s = step("promote", "make the new version live (one registry write; an alias swap for a rebuild)")
-    s.add_argument("--margin", type=number(0, 1), default=0.02,
+    s.add_argument("--margin", type=number(minimum=0, maximum=1), default=0.02,
                    help="allowed loss of nDCG@10 (absolute), in the fused search and in the space alone")
     s.add_argument("--force", action="store_true", help="promote past the gate (recorded with the migration)")
     s.add_argument("--percent", type=whole(1, 99), default=None, metavar="N",

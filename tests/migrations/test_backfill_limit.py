@@ -49,7 +49,7 @@ def test_max_points_bounds_every_way_of_backfilling(corpus: Services, migrator: 
             main(["--url", "http://testserver", "backfill", "--max-points", "0", "--progress", "none"],
                  backend=backend)
         assert refused.value.code == 2
-        assert "argument --max-points: must be at least 1, not 0" in capsys.readouterr().err
+        assert "argument --max-points: expected a whole number >= 1, not 0" in capsys.readouterr().err
         assert covered(migrator) == 3
 
         # the admin API: the same limit, the same note

@@ -99,16 +99,17 @@ def test_an_address_this_machine_does_not_have_ends_the_start_in_one_line(tmp_pa
 
 
 @pytest.mark.parametrize(("args", "named"), [
-    (["promote", "--percent", "150"], "argument --percent: must be 1 to 99, not 150"),
-    (["promote", "--percent", "0"], "argument --percent: must be 1 to 99, not 0"),
-    (["promote", "--margin", "2"], "argument --margin: must be 0 to 1, not 2"),
-    (["promote", "--margin", "nan"], "argument --margin: must be 0 to 1, not nan"),
-    (["backfill", "--batch", "0"], "argument --batch: must be 1 to 4096, not 0"),
-    (["--url", "http://127.0.0.1:9", "backfill", "--batch", "0"], "argument --batch: must be 1 to 4096, not 0"),
-    (["backfill", "--batch", "5000"], "argument --batch: must be 1 to 4096, not 5000"),
-    (["backfill", "--max-points", "0"], "argument --max-points: must be at least 1, not 0"),
-    (["validate", "--k", "0"], "argument --k: must be 1 to 100, not 0"),
-    (["validate", "--limit", "-1"], "argument --limit: must be at least 0, not -1"),
+    (["promote", "--percent", "150"], "argument --percent: expected a whole number from 1 to 99, not 150"),
+    (["promote", "--percent", "0"], "argument --percent: expected a whole number from 1 to 99, not 0"),
+    (["promote", "--margin", "2"], "argument --margin: expected a finite number >= 0 and <= 1, not 2"),
+    (["promote", "--margin", "nan"], "argument --margin: expected a finite number >= 0 and <= 1, not nan"),
+    (["backfill", "--batch", "0"], "argument --batch: expected a whole number from 1 to 4096, not 0"),
+    (["--url", "http://127.0.0.1:9", "backfill", "--batch", "0"],
+     "argument --batch: expected a whole number from 1 to 4096, not 0"),
+    (["backfill", "--batch", "5000"], "argument --batch: expected a whole number from 1 to 4096, not 5000"),
+    (["backfill", "--max-points", "0"], "argument --max-points: expected a whole number >= 1, not 0"),
+    (["validate", "--k", "0"], "argument --k: expected a whole number from 1 to 100, not 0"),
+    (["validate", "--limit", "-1"], "argument --limit: expected a whole number >= 0, not -1"),
 ])
 def test_a_number_out_of_its_range_is_an_argument_error(tmp_path: Path, args: list[str], named: str) -> None:
     done = run_launch(["app.versioning.cli", *args], cwd=tmp_path, env={"MULTIVEC_STORE__PATH": str(tmp_path / "d")})
