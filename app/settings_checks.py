@@ -9,6 +9,7 @@ import os
 import tempfile
 import types
 import typing
+import urllib.parse
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Annotated
@@ -207,7 +208,13 @@ def service_url(value: str, name: str = "--url") -> str:
     if not url:
         raise ValueError(f"{name} {value!r} is blank: name the service's URL (http://host:port)")
     scheme, sep, rest = url.partition("://")
-    if not sep or scheme.lower() not in ("http", "https") or not rest.strip("/"):
+    try:  # a port that is no number, an unclosed bracket: the HTTP client's traceback (a break test)
+        parts = urllib.parse.urlsplit(url)
+        parts.port  # noqa: B018  (reading it raises ValueError for a port that is no number, or out of range)
+        host = parts.hostname
+    except ValueError:
+        host = None
+    if not sep or scheme.lower() not in ("http", "https") or not rest.strip("/") or not host:
         raise ValueError(f"{name} {value!r} is not the service's URL: write it as http://host:port")
     return url
 

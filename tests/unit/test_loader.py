@@ -290,6 +290,10 @@ def _canary(argv: list[str]) -> None:
     ("localhost:8000", "'localhost:8000' is not the service's URL"),  # read as scheme `localhost` before
     ("ftp://example.org", "'ftp://example.org' is not the service's URL"),
     ("http://", "'http://' is not the service's URL"),
+    # the HTTP client's parse raised a 45-line traceback on these (a break test)
+    ("http://[::1", "'http://[::1' is not the service's URL"),
+    ("http://127.0.0.1:abc", "'http://127.0.0.1:abc' is not the service's URL"),
+    ("http://127.0.0.1:99999", "'http://127.0.0.1:99999' is not the service's URL"),
 ])
 def test_every_url_option_refuses_what_is_not_a_service_url_in_one_line(
         command: Callable[[list[str]], None], url: str, says: str, capsys: pytest.CaptureFixture[str]) -> None:
