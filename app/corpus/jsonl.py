@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -64,6 +65,16 @@ def _not_a_number(name: str) -> float:
     raise ValueError(f"{name} is not a JSON number (write it as a string, or leave the field out)")
 
 
+def _once(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object whose keys each appear once: a repeated key kept its last value, and the first was lost
+    without a word (`{"id": "M1", "id": "M1b"}` loaded as M1b: a break test)."""
+    obj = dict(pairs)
+    if len(obj) < len(pairs):
+        twice = next(k for k, n in Counter(k for k, _ in pairs).items() if n > 1)
+        raise ValueError(f"the key {twice[:60]!r} appears twice in one object: keep one")
+    return obj
+
+
 def parse(line: str) -> Any:
     """One JSONL line as JSON; every string in it valid Unicode.
 
@@ -72,7 +83,7 @@ def parse(line: str) -> Any:
     if line.startswith("\0"):
         raise ValueError(line[1:])
     try:
-        raw = json.loads(line, parse_float=_finite, parse_constant=_not_a_number)
+        raw = json.loads(line, parse_float=_finite, parse_constant=_not_a_number, object_pairs_hook=_once)
         bad = invalid_unicode_at(raw)
     except json.JSONDecodeError as e:
         raise ValueError(f"not JSON: {e}") from None

@@ -103,3 +103,16 @@ def test_a_number_json_cannot_carry_is_one_refused_record_not_a_traceback(
     assert stored(client, "d1", "big", "d2") == ["d1", "d2"]
     assert load(str(file), client=client) != 0  # without --skip-invalid: one line naming it, nothing past it sent
     assert "Traceback" not in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("line", ['{"_id": "M1", "_id": "M1b", "title": "t", "text": "x"}',
+                                  '{"_id": "M1", "title": "t", "text": "x", "metadata": {"a": 1, "a": 2}}'])
+def test_a_key_given_twice_is_one_refused_record_not_a_value_lost(
+        tmp_path: Path, client: TestClient, capsys: pytest.CaptureFixture[str], line: str) -> None:  # noqa: F811
+    """`{"id": "M1", "id": "M1b"}` loaded as M1b, M1 lost without a word (a break test); at any depth."""
+    file = tmp_path / "c.jsonl"
+    file.write_text(json.dumps(doc(1)) + "\n" + line + "\n")
+    assert load(str(file), "--skip-invalid", client=client) == 0
+    err = capsys.readouterr().err
+    assert f"{file}:2" in err and "appears twice in one object" in err and "Traceback" not in err
+    assert stored(client, "d1", "M1", "M1b") == ["d1"]
