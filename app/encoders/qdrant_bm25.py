@@ -100,15 +100,16 @@ def japanese_blocks(text: str) -> list[str] | None:
 
 
 # Scripts written without spaces between words that the tokenizer does not segment (Thai, Chinese and Japanese it
-# does; Tibetan's tsheg splits its syllables): a run of their letters and marks; digits (numbers are terms),
+# does), and Tibetan, whose syllables it splits at the tsheg only in a text it reads as Tibetan (beside an English
+# title, `བོད` was no term: a break test): a run of their letters and marks; digits (numbers are terms),
 # punctuation and symbols (`។`, `၊`, `။`, `၏`: a tester found `ត្រី។` a term) apart.
 UNSPACED = regex.compile(r"(?:(?![\d\p{P}\p{S}])[\p{Khmer}\p{Lao}\p{Myanmar}\p{Tai_Tham}\p{New_Tai_Lue}\p{Tai_Le}"
-                         r"\p{Tai_Viet}\p{Javanese}\p{Balinese}\p{Buginese}])+")
+                         r"\p{Tai_Viet}\p{Javanese}\p{Balinese}\p{Buginese}\p{Tibetan}])+")
 GRAPHEME = regex.compile(r"\X")
 # The same scripts' blocks, for a cheap test first (`re` in C: most texts hold none, and `UNSPACED` cost English
 # documents a fifth more encoding time)
 UNSPACED_BLOCKS = re.compile("[\u0e80-\u0eff\u1000-\u109f\u1780-\u17ff\u1950-\u19ff\u1a00-\u1aaf\u1b00-\u1b7f"
-                             "\ua980-\ua9ff\uaa60-\uaadf]")
+                             "\ua980-\ua9ff\uaa60-\uaadf\u0f00-\u0fff]")
 
 
 def grapheme_terms(text: str) -> list[str]:

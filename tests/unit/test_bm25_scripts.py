@@ -33,7 +33,9 @@ PAIRS = [(a, b) for a, b in itertools.permutations(SENTENCES, 2) if frozenset({a
 UNSEGMENTED = {"km": ("ប្រាសាទអង្គរវត្តជាប្រាសាទដ៏ធំបំផុតនៅកម្ពុជា", "ប្រាសាទ"),
                "lo": ("ພາສາລາວເປັນພາສາທີ່ງາມຫຼາຍ", "ພາສາ"),
                "my": ("မြန်မာနိုင်ငံသည်အလွန်လှပသောနိုင်ငံဖြစ်သည်", "မြန်မာ"),
-               "jv": ("ꦧꦱꦗꦮꦲꦸꦩꦸꦩ꧀", "ꦧꦱꦗꦮ")}
+               "jv": ("ꦧꦱꦗꦮꦲꦸꦩꦸꦩ꧀", "ꦧꦱꦗꦮ"),
+               # Tibetan: split at the tsheg only when the text reads as Tibetan, not beside Latin (a break test)
+               "bo": ("བོད་ཡིག་ནི་ཡིག་གཟུགས་ཡིན།", "བོད")}
 
 
 @pytest.fixture(scope="module")
@@ -153,7 +155,8 @@ def test_a_word_inside_a_run_of_an_unsegmented_script_shares_its_terms_with_it(
         doc = terms(v4, text)
         query = set(v4.embed_query(nfkc(word)).indices)
         assert query & doc and len(query - doc) <= 1, lang  # every pair of the word; only its whole token missing
-        assert not set(v3.embed_query(nfkc(word)).indices) & terms(v3, text)  # v3: the run was one term
+        if lang != "bo" or text != sentence:  # v3: the run was one term (Tibetan alone it split)
+            assert not set(v3.embed_query(nfkc(word)).indices) & terms(v3, text)
 
 
 def test_terms_are_characters_with_their_signs_and_pairs_and_a_single_character_gives_none() -> None:
